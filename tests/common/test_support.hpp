@@ -1,0 +1,59 @@
+// Helpers shared by every test binary: scratch directories, running the real
+// peer tools, locating the source/build trees, and skip-vs-fail policy.
+#pragma once
+
+#include "common/bytes.hpp"
+#include "common/process.hpp"
+
+#include <filesystem>
+#include <gtest/gtest.h>
+#include <string>
+#include <vector>
+
+namespace fastboop::test {
+
+// A fresh directory under $TMPDIR, removed at destruction (kept when
+// FASTBOOP_KEEP_TMP=1, for debugging).
+class TempDir {
+public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return m_path; }
+  std::filesystem::path operator/(const std::string& name) const { return m_path / name; }
+
+private:
+  std::filesystem::path m_path;
+};
+
+std::filesystem::path source_dir(); // $FASTBOOP_SOURCE_DIR
+std::filesystem::path binary_dir(); // $FASTBOOP_BINARY_DIR
+// Path to a built tool in the build tree, e.g. tool_path("fastboop-profile").
+std::filesystem::path tool_path(const std::string& name);
+
+// Run argv; fails the test (returns exit -1) if the program cannot start.
+ProcessOutput run(const std::vector<std::string>& argv, ByteSpan stdin_data = {});
+// Run through /bin/sh -c.
+ProcessOutput sh(const std::string& script);
+
+void write_file(const std::filesystem::path& path, std::string_view content);
+void write_file(const std::filesystem::path& path, ByteSpan content);
+Bytes read_file(const std::filesystem::path& path);
+Bytes random_bytes(std::size_t n, std::uint32_t seed);
+
+// True when `program` is on PATH.
+bool have_program(const std::string& program);
+
+} // namespace fastboop::test
+
+// Skip when a peer tool is missing — unless FASTBOOP_REQUIRE_TOOLS=1 (set by
+// .ci/run), where a missing tool is a failure, so CI can never pass by skipping.
+#define FASTBOOP_REQUIRE_PROGRAM(program)                                                          \
+  do {                                                                                             \
+    if (!::fastboop::test::have_program(program)) {                                                \
+      const char* strict = std::getenv("FASTBOOP_REQUIRE_TOOLS");                                  \
+      if (strict && std::string(strict) == "1")                                                    \
+        FAIL() << "required program '" << (program) << "' is missing (FASTBOOP_REQUIRE_TOOLS=1)";  \
+      GTEST_SKIP() << "program '" << (program) << "' not installed";                               \
+    }                                                                                              \
+  } while (0)
