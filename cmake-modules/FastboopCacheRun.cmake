@@ -156,8 +156,9 @@ else()
   if(EXISTS "${_entry}")
     file(REMOVE_RECURSE "${_entry}") # a corrupt or partial entry found above
   endif()
-  # Another runner may have inserted the same key meanwhile: theirs is as good.
-  file(RENAME "${_tmp}" "${_entry}" RESULT _rename_rc NO_REPLACE)
+  # rename(2) of a directory onto a non-empty one fails: if another runner
+  # inserted the same key meanwhile, theirs is kept and ours dropped.
+  file(RENAME "${_tmp}" "${_entry}" RESULT _rename_rc)
   if(NOT _rename_rc STREQUAL "0")
     file(REMOVE_RECURSE "${_tmp}")
   endif()

@@ -17,6 +17,7 @@
 # content-addressed cache in FASTBOOP_CACHE_DIR; http sources are fetched only
 # when FASTBOOP_ALLOW_DOWNLOAD is on, and always with their sha512.
 include_guard(GLOBAL)
+include(GNUInstallDirs)
 
 set(_FASTBOOP_FUNCTIONS_DIR "${CMAKE_CURRENT_LIST_DIR}")
 
@@ -226,8 +227,12 @@ function(add_fastboop_stage0 target)
   endif()
   set(stamp "${CMAKE_CURRENT_BINARY_DIR}/${target}.stage0.stamp")
   set(depfile "${CMAKE_CURRENT_BINARY_DIR}/${target}.stage0.d")
+  # The key holds what changes the result, never where things are: input
+  # contents (KEY_FILES/KEY_DIRS) plus the non-path options, so build trees at
+  # different paths share entries.
+  string(APPEND key_text "device=${A_DEVICE}|modules=${A_MODULES}|root=${A_ROOT_DEVICE}|"
+         "compress=${A_COMPRESS}|settings=${A_SETTINGS}|cmdline=${A_CMDLINE}")
   list(APPEND args -o "${outdir}" --depfile "${depfile}" --depfile-target "${stamp}")
-  string(APPEND key_text "${args}")
   # Lists travel to the cache script '|'-separated, so ';' never splits an argument.
   string(REPLACE ";" "|" key_files_arg "${key_files}")
   string(REPLACE ";" "|" key_dirs_arg "${key_dirs}")
