@@ -147,6 +147,24 @@ Result<ModuleIndex> ModuleIndex::load(fs::Filesystem& fsys, const std::string& d
         idx.m_aliases.emplace_back(std::string(words[1]), fold_module_name(words[2]));
     });
   }
+  // Aliases of built-in code ("md5.alias=crypto-md5"), consulted after
+  // modules.alias as kmod does.
+  const std::string modinfo_path = dir + "/modules.builtin.modinfo";
+  if (auto m = TRY(read_optional(fsys, modinfo_path))) {
+    idx.m_files_read.push_back(modinfo_path);
+    std::string_view all(*m);
+    std::size_t p = 0;
+    while (p < all.size()) {
+      std::size_t e = all.find('\0', p);
+      if (e == std::string_view::npos)
+        e = all.size();
+      std::string_view item = all.substr(p, e - p);
+      p = e + 1;
+      std::size_t dot = item.find(".alias=");
+      if (dot != std::string_view::npos && dot > 0)
+        idx.m_builtin_aliases.emplace_back(std::string(item.substr(dot + 7)), fold_module_name(item.substr(0, dot)));
+    }
+  }
   return idx;
 }
 
@@ -168,6 +186,11 @@ std::vector<std::string> ModuleIndex::resolve_soft(std::string_view name) const 
     if (fnmatch(pattern.c_str(), raw.c_str(), 0) == 0 &&
         std::find(out.begin(), out.end(), module) == out.end())
       out.push_back(module);
+  if (out.empty())
+    for (const auto& [pattern, module] : m_builtin_aliases)
+      if (fnmatch(pattern.c_str(), raw.c_str(), 0) == 0 &&
+          std::find(out.begin(), out.end(), module) == out.end())
+        out.push_back(module);
   return out;
 }
 

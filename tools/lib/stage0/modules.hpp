@@ -77,6 +77,7 @@ private:
   std::set<std::string, std::less<>> m_builtin;
   std::map<std::string, Softdep, std::less<>> m_softdeps;
   std::vector<std::pair<std::string, std::string>> m_aliases; // pattern, module (folded)
+  std::vector<std::pair<std::string, std::string>> m_builtin_aliases; // from modules.builtin.modinfo
   std::vector<std::string> m_files_read;
 };
 
