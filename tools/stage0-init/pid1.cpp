@@ -63,7 +63,9 @@ public:
     for (std::size_t i = 0; i < kSteps.size(); ++i) {
       m_step = kStepNames[i];
       log("step " + m_step);
+      const std::uint64_t started = m_sys.now_ms();
       Result<StepOutcome> outcome = (this->*kSteps[i])();
+      const std::string took = " (" + std::to_string(m_sys.now_ms() - started) + " ms)";
       if (!outcome.ok()) {
         result.failed_step = m_step;
         result.cause = outcome.error().message();
@@ -73,7 +75,8 @@ public:
       if (outcome->skipped)
         log("step " + m_step + " skipped: " + outcome->detail);
       else
-        log("step " + m_step + " ok" + (outcome->detail.empty() ? "" : ": " + outcome->detail));
+        log("step " + m_step + " ok" + (outcome->detail.empty() ? "" : ": " + outcome->detail) +
+            took);
     }
     result.exec_ok = true;
     return result;
