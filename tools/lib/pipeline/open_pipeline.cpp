@@ -164,8 +164,8 @@ struct Opener {
         return open_slice(std::move(f), 0, content->size_bytes,
                           "local-artifact(" + path->string() + ") for " + std::string(kind_name(s.kind)));
       }
-    BlockSourcePtr src = TRY_CTX(open_raw(s, identity, content, depth),
-                                 "opening pipeline stage " + std::string(kind_name(s.kind)));
+    // Errors from the stages name their layer and offset already.
+    BlockSourcePtr src = TRY(open_raw(s, identity, content, depth));
     if (!content)
       return src;
     if (src->size() != content->size_bytes)
