@@ -192,6 +192,13 @@ TEST(AndroidSparse, HostileHeadersFailNamingLayerAndOffset) {
     EXPECT_NE(r.error().message().find(c.needle), std::string::npos) << r.error().message();
     EXPECT_NE(r.error().message().find("android_sparseimg: offset 0x"), std::string::npos) << r.error().message();
   }
+  // Found by fuzz_pipeline_sparse: a file header larger than the file made
+  // the chunk-count bound underflow and reserve absurd memory.
+  Bytes big_header = good;
+  store_le<std::uint16_t>(&big_header[8], 0xFFFF);
+  auto bh = open_android_sparse(make_memory_source(big_header));
+  ASSERT_FALSE(bh.ok());
+  EXPECT_NE(bh.error().message().find("exceeds the file"), std::string::npos) << bh.error().message();
   Bytes truncated(good.begin(), good.end() - 10);
   auto r = open_android_sparse(make_memory_source(truncated));
   ASSERT_FALSE(r.ok());
