@@ -8,33 +8,12 @@
 #include "tree.hpp"
 
 #include <random>
-#include <sys/xattr.h>
 
 namespace fastboop::test {
 namespace {
 
 namespace fs = std::filesystem;
 using filesystems::open_erofs;
-
-class ErofsFixture {
-public:
-  static ErofsFixture& get() {
-    static ErofsFixture fixture;
-    return fixture;
-  }
-  fs::path tree() const { return m_dir / "tree"; }
-  fs::path dir() const { return m_dir.path(); }
-
-private:
-  ErofsFixture() {
-    make_tree(tree(), TreeFlavor::Posix);
-    // Extended attributes make mkfs.erofs emit xattr bodies we must skip.
-    ::setxattr((tree() / "hard1").c_str(), "user.fastboop", "value", 5, 0);
-    ::setxattr((tree() / "text").c_str(), "user.fastboop.dir", "v", 1, 0);
-    ::setxattr((tree() / "text" / "text_65537").c_str(), "trusted.fastboop", "long value here", 15, 0);
-  }
-  TempDir m_dir;
-};
 
 Bytes crc32c_le(Bytes data) { // test-local reference: bitwise CRC32C, seed ~0, no final xor
   std::uint32_t crc = 0xFFFFFFFF;
@@ -49,13 +28,12 @@ Bytes crc32c_le(Bytes data) { // test-local reference: bitwise CRC32C, seed ~0, 
 }
 
 fs::path make_image(const std::string& name, const std::vector<std::string>& options) {
-  auto& fx = ErofsFixture::get();
-  fs::path image = fx.dir() / (name + ".erofs");
+  fs::path image = shared_dir() / (name + ".erofs");
   if (!fs::exists(image)) {
     std::vector<std::string> argv{"mkfs.erofs", "--quiet", "-T0", "-U6661626f-6f70-4000-8000-000000000001"};
     argv.insert(argv.end(), options.begin(), options.end());
     argv.push_back(image.string());
-    argv.push_back(fx.tree().string());
+    argv.push_back(posix_tree().string());
     auto out = run(argv);
     EXPECT_EQ(out.exit_code, 0) << out.err;
   }
@@ -76,7 +54,7 @@ TEST_P(ErofsImages, ReadsBackIdenticalToTree) {
   ASSERT_TRUE(source.ok());
   auto erofs = open_erofs(std::move(*source));
   ASSERT_TRUE(erofs.ok()) << erofs.error().message();
-  auto host = filesystems::open_host_directory(ErofsFixture::get().tree().string());
+  auto host = filesystems::open_host_directory(posix_tree().string());
   ASSERT_TRUE(host.ok());
   std::size_t nodes = expect_same_tree(**host, **erofs, CompareMeta::All);
   EXPECT_GT(nodes, 400u);
@@ -122,7 +100,7 @@ TEST(Erofs, LzmaWhenMkfsSupportsIt) {
   auto image = make_image("lzma", {"-zlzma"});
   auto erofs = open_erofs(FileSource::open(image.string()).value());
   ASSERT_TRUE(erofs.ok()) << erofs.error().message();
-  auto host = filesystems::open_host_directory(ErofsFixture::get().tree().string());
+  auto host = filesystems::open_host_directory(posix_tree().string());
   expect_same_tree(**host, **erofs, CompareMeta::All);
 }
 

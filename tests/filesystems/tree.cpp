@@ -7,6 +7,7 @@
 #include <map>
 #include <random>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 namespace fastboop::test {
@@ -91,6 +92,33 @@ void make_tree(const fs::path& root, TreeFlavor flavor) {
       ADD_FAILURE() << "chown failed";
   }
   ::mkfifo((root / "fifo").c_str(), 0644);
+}
+
+const fs::path& shared_dir() {
+  static TempDir dir;
+  return dir.path();
+}
+
+const fs::path& posix_tree() {
+  static const fs::path tree = [] {
+    fs::path root = shared_dir() / "posix-tree";
+    make_tree(root, TreeFlavor::Posix);
+    // Extended attributes make the image writers emit xattr bodies we must skip.
+    ::setxattr((root / "hard1").c_str(), "user.fastboop", "value", 5, 0);
+    ::setxattr((root / "text").c_str(), "user.fastboop.dir", "v", 1, 0);
+    ::setxattr((root / "text" / "text_65537").c_str(), "trusted.fastboop", "long value here", 15, 0);
+    return root;
+  }();
+  return tree;
+}
+
+const fs::path& fat_tree() {
+  static const fs::path tree = [] {
+    fs::path root = shared_dir() / "fat-tree";
+    make_tree(root, TreeFlavor::Fat);
+    return root;
+  }();
+  return tree;
 }
 
 std::size_t expect_same_tree(filesystems::Filesystem& expected, filesystems::Filesystem& actual, CompareMeta meta) {

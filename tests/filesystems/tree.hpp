@@ -17,6 +17,12 @@ enum class TreeFlavor {
 // Builds a deterministic tree under `root` (which must not exist).
 void make_tree(const std::filesystem::path& root, TreeFlavor flavor);
 
+// Built once per test binary in a scratch directory: the POSIX tree (with a
+// few extended attributes) and that directory for images made from it.
+const std::filesystem::path& shared_dir();
+const std::filesystem::path& posix_tree();
+const std::filesystem::path& fat_tree();
+
 enum class CompareMeta { All, ContentsOnly };
 
 // Walks both filesystems; any difference (listing, type, size, contents,
