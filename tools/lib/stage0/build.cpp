@@ -1,4 +1,5 @@
 #include "stage0/build.hpp"
+#include "stage0/fsutil.hpp"
 
 #include "common/file_io.hpp"
 #include "common/hash.hpp"
@@ -35,7 +36,7 @@ struct Reader {
     inputs.push_back({"rootfs", path, sha512_hex(bytes), bytes.size()});
   }
   Result<std::optional<std::string>> existing_file(const std::string& path) {
-    auto node = TRY(fs::try_resolve_path(fsys, path));
+    auto node = TRY(find_path(fsys, path));
     if (!node)
       return std::optional<std::string>{};
     auto st = TRY(fsys.stat(*node));
