@@ -7,6 +7,9 @@
 #include "profiles/device_profile.hpp"
 
 #include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -32,6 +35,32 @@ Result<LoadedDeviceProfile> find_device_profile(std::string_view id);
 // Evaluate a probe step against a getvar answer; `answer` is nullopt when the
 // bootloader answered FAIL (treated as "missing", fixing upstream bug B2).
 bool probe_step_passes(const ProbeStep& step, const std::optional<std::string>& answer);
+
+// Additions beyond the contract above.
+// True when a getvar answer counts as "missing": FAIL (nullopt), blank after
+// trimming, or "unknown" in any case.
+bool probe_answer_missing(const std::optional<std::string>& answer);
+// Decode and report how many bytes the record used (header + payload).
+Result<DeviceProfile> decode_device_profile_prefix(ByteSpan bytes, std::size_t* consumed);
+// Error naming the first BootImageExtensions field set (no FBOODEVP encoding).
+Result<void> check_device_profile_encodable(const DeviceProfile& profile);
+// YAML / JSON that parse back to the same profile.
+std::string device_profile_to_yaml(const DeviceProfile& profile);
+std::string device_profile_to_json(const DeviceProfile& profile);
+std::string_view kernel_encoding_name(KernelEncoding encoding);
+std::string_view profile_origin_name(ProfileOrigin origin); // "builtin", "user", ...
+
+struct DevproSearchDir {
+  std::filesystem::path path;
+  ProfileOrigin origin = ProfileOrigin::SystemDir;
+};
+// The local directories, highest precedence first (the built-ins come last).
+std::vector<DevproSearchDir> device_profile_search_dirs();
+// The compiled-in profiles (parsed once, on first use).
+Result<std::vector<LoadedDeviceProfile>> builtin_device_profiles();
+// Every profile of every level, highest precedence first, shadowed ones
+// included (for `list`); unreadable local files are skipped with a warning.
+Result<std::vector<LoadedDeviceProfile>> load_all_device_profiles();
 
 // --- Boot Profiles ---------------------------------------------------------
 // Compile a manifest (YAML/JSON): overlays through dtc, bare `file` leaves
