@@ -301,7 +301,7 @@ Result<Bytes> encode_kernel(const DecodedKernel& kernel, ByteSpan source, profil
     // A plain gzip kernel already is the target form.
     if (kernel.source_is_plain_gzip && kernel.layers.size() == 1)
       return Bytes(source.begin(), source.end());
-    return gzip_compress(kernel.raw, 6);
+    return gzip_compress(kernel.raw, 1); // fastest, as upstream; the bootloader inflates it once
   default:
     return Error("kernel encoding " + std::string(kernel_encoding_name(e)) +
                  " cannot be produced: no bootloader contract for it is known (image, image+dtb, "
