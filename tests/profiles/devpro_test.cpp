@@ -367,7 +367,7 @@ TEST(DevproBuiltins, SourceFilesMatchEmbedded) {
   const auto builtins = builtin_device_profiles();
   ASSERT_TRUE(builtins.ok());
   for (const auto& b : *builtins) {
-    auto from_file = load_device_profile_file(test::source_dir() / "devprofiles.d" / (b.profile.id + ".yaml"));
+    auto from_file = load_device_profile_file(std::filesystem::path(FASTBOOP_PROFILES_SOURCE_DIR) / "devprofiles.d" / (b.profile.id + ".yaml"));
     ASSERT_TRUE(from_file.ok()) << from_file.error().message();
     EXPECT_EQ(*from_file, b.profile);
   }

@@ -66,6 +66,7 @@ struct CompileContext {
   std::string origin;
   fs::path base_dir;
   std::map<fs::path, FileDigest> digests; // cache per canonical path
+  ManifestInputs inputs = ManifestInputs::Resolve;
 };
 
 fs::path resolve(const CompileContext& ctx, const std::string& path) {
@@ -77,6 +78,20 @@ fs::path resolve(const CompileContext& ctx, const std::string& path) {
 // file, or inline base64 DTBO bytes (what `show` emits when DTS cannot
 // reproduce the bytes exactly).
 Result<Bytes> parse_overlay(CompileContext& ctx, const Value& item) {
+  if (ctx.inputs == ManifestInputs::SyntaxOnly) {
+    if (item.is_scalar()) {
+      auto text = TRY(item.string());
+      return Bytes(text.begin(), text.end());
+    }
+    auto m = TRY(item.map());
+    if (m.size() != 1)
+      return m.error("an overlay map has exactly one of dts_file, dtbo_file, dtbo_base64");
+    const auto key = m.entries()[0].key;
+    auto v = TRY(m.require(key));
+    TRY(m.finish({"dts_file", "dtbo_file", "dtbo_base64"}));
+    auto s = TRY(v.string());
+    return Bytes(s.begin(), s.end());
+  }
   if (item.is_scalar()) {
     auto dts = TRY(item.string());
     auto dtbo = compile_dts_overlay(dts);
@@ -293,8 +308,9 @@ std::optional<std::string> decompile_exact(const Bytes& dtbo) {
 // --- manifest ---------------------------------------------------------------------
 
 Result<BootProfile> compile_boot_profile_manifest_text(std::string_view text, std::string_view origin_name,
-                                                       const std::filesystem::path& base_dir) {
-  CompileContext ctx{std::string(origin_name), base_dir, {}};
+                                                       const std::filesystem::path& base_dir,
+                                                       ManifestInputs inputs) {
+  CompileContext ctx{std::string(origin_name), base_dir, {}, inputs};
   auto doc = TRY(yaml::load(text, origin_name));
   Value root_value(ctx.origin, doc, "");
   auto root = TRY(root_value.map());
@@ -314,7 +330,10 @@ Result<BootProfile> compile_boot_profile_manifest_text(std::string_view text, st
   p.stage0 = TRY(parse_stage0(ctx, root));
   TRY(root.finish({"id", "display_name", "rootfs", "kernel", "dtbs", "dt_overlays", "extra_cmdline", "stage0"}));
 
-  const std::string prefix = ctx.origin + ": ";
+  if (inputs == ManifestInputs::SyntaxOnly) {
+    TRY_CTX(validate_boot_profile(p), ctx.origin);
+    return p;
+  }
   TRY_CTX(hydrate(ctx, p.rootfs.source, fs_path(p.rootfs, "rootfs")), ctx.origin);
   if (p.kernel)
     TRY_CTX(hydrate(ctx, p.kernel->source.source, fs_path(p.kernel->source, "kernel")), ctx.origin);

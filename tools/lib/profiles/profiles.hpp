@@ -87,8 +87,13 @@ Result<void> validate_pipeline(const PipelineSource& source, const std::string& 
 // Compile manifest text. Relative `file` paths and overlay files resolve
 // against `base_dir` (the manifest's directory; the CWD for stdin); the
 // profile keeps the literal strings as written.
+// `SyntaxOnly` reads no files and runs no dtc (overlay DTS text is kept as
+// bytes, bare `file` leaves stay without content, so
+// validation then reports them); for fuzzing.
+enum class ManifestInputs { Resolve, SyntaxOnly };
 Result<BootProfile> compile_boot_profile_manifest_text(std::string_view text, std::string_view origin_name,
-                                                       const std::filesystem::path& base_dir);
+                                                       const std::filesystem::path& base_dir,
+                                                       ManifestInputs inputs = ManifestInputs::Resolve);
 // Decode and report how many bytes the record used (header + payload).
 Result<BootProfile> decode_boot_profile_prefix(ByteSpan bytes, std::size_t* consumed);
 
