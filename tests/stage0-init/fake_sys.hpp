@@ -81,8 +81,8 @@ private:
   std::string parent(const std::string& raw_path) const;
   const FakeNode* follow(const std::string& raw_path) const;
 
-  std::map<std::string, FakeNode> m_nodes; // raw path -> node
-  std::string m_cwd = "/";                 // raw
+  std::map<std::string, FakeNode> m_nodes;    // raw path -> node
+  std::string m_cwd = "/";                    // raw
   std::map<std::string, std::string> m_binds; // raw target -> raw source
 };
 

@@ -7,8 +7,8 @@
 #include <gtest/gtest.h>
 
 using namespace fastboop::stage0_init;
-using fastboop::stage0_init::test::FakeSys;
 using fastboop::stage0::OnFailure;
+using fastboop::stage0_init::test::FakeSys;
 
 namespace {
 
@@ -29,23 +29,25 @@ struct Boot : ::testing::Test {
     sys.add_file("/etc/modules-load.d/fastboop-stage0.conf",
                  "configfs\nlibcomposite\nusb_f_fs\nublk_drv\noverlay\nerofs\n");
     sys.add_file("/proc/sys/kernel/osrelease", kRel + "\n");
-    sys.add_file(kBase + "/modules.dep",
-                 "kernel/fs/configfs/configfs.ko:\n"
-                 "kernel/drivers/usb/common/usb-common.ko:\n"
-                 "kernel/drivers/usb/gadget/udc/udc-core.ko: kernel/drivers/usb/common/usb-common.ko\n"
-                 "kernel/drivers/usb/gadget/libcomposite.ko: kernel/drivers/usb/gadget/udc/udc-core.ko "
-                 "kernel/fs/configfs/configfs.ko\n"
-                 "kernel/drivers/usb/gadget/function/usb_f_fs.ko.xz: "
-                 "kernel/drivers/usb/gadget/libcomposite.ko\n"
-                 "kernel/drivers/block/ublk_drv.ko:\n"
-                 "kernel/fs/erofs/erofs.ko:\n");
+    sys.add_file(
+        kBase + "/modules.dep",
+        "kernel/fs/configfs/configfs.ko:\n"
+        "kernel/drivers/usb/common/usb-common.ko:\n"
+        "kernel/drivers/usb/gadget/udc/udc-core.ko: kernel/drivers/usb/common/usb-common.ko\n"
+        "kernel/drivers/usb/gadget/libcomposite.ko: kernel/drivers/usb/gadget/udc/udc-core.ko "
+        "kernel/fs/configfs/configfs.ko\n"
+        "kernel/drivers/usb/gadget/function/usb_f_fs.ko.xz: "
+        "kernel/drivers/usb/gadget/libcomposite.ko\n"
+        "kernel/drivers/block/ublk_drv.ko:\n"
+        "kernel/fs/erofs/erofs.ko:\n");
     sys.add_file(kBase + "/modules.builtin", "kernel/fs/overlayfs/overlay.ko\n");
-    for (const char* m : {"kernel/fs/configfs/configfs.ko", "kernel/drivers/usb/common/usb-common.ko",
-                          "kernel/drivers/usb/gadget/udc/udc-core.ko",
-                          "kernel/drivers/usb/gadget/libcomposite.ko",
-                          "kernel/drivers/usb/gadget/function/usb_f_fs.ko.xz",
-                          "kernel/drivers/block/ublk_drv.ko", "kernel/fs/erofs/erofs.ko"})
-      sys.add_file(kBase + "/" + m, "\x7f" "ELF");
+    for (const char* m :
+         {"kernel/fs/configfs/configfs.ko", "kernel/drivers/usb/common/usb-common.ko",
+          "kernel/drivers/usb/gadget/udc/udc-core.ko", "kernel/drivers/usb/gadget/libcomposite.ko",
+          "kernel/drivers/usb/gadget/function/usb_f_fs.ko.xz", "kernel/drivers/block/ublk_drv.ko",
+          "kernel/fs/erofs/erofs.ko"})
+      sys.add_file(kBase + "/" + m, "\x7f"
+                                    "ELF");
     sys.add_file("/bin/smoo-gadget", "ELF");
     sys.add_file("/proc/filesystems", "nodev\tsysfs\nnodev\ttmpfs\n\terofs\nnodev\toverlay\n");
     sys.add_file("/proc/self/mountinfo", "1 0 0:1 / / rw - rootfs rootfs rw\n");
@@ -101,7 +103,8 @@ struct Boot : ::testing::Test {
   void expect_in_order(const std::vector<std::string>& expected) const {
     std::size_t at = 0;
     for (const std::string& call : expected) {
-      auto it = std::find(sys.calls.begin() + static_cast<std::ptrdiff_t>(at), sys.calls.end(), call);
+      auto it =
+          std::find(sys.calls.begin() + static_cast<std::ptrdiff_t>(at), sys.calls.end(), call);
       ASSERT_NE(it, sys.calls.end()) << "missing or out of order: " << call;
       at = static_cast<std::size_t>(it - sys.calls.begin()) + 1;
     }
@@ -439,7 +442,8 @@ TEST_F(Boot, RandomMachineIdWithoutSerial) {
   ASSERT_TRUE(r.exec_ok) << r.failure_line();
   EXPECT_EQ(sys.node("/run/credstore/system.machine_id")->content,
             "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf");
-  EXPECT_TRUE(called("write /sys/kernel/config/usb_gadget/usb-gadget0/strings/0x409/serialnumber = 0001"));
+  EXPECT_TRUE(
+      called("write /sys/kernel/config/usb_gadget/usb-gadget0/strings/0x409/serialnumber = 0001"));
   EXPECT_TRUE(logged("stage0: step plymouth skipped: no Plymouth units in the root"));
 }
 
@@ -495,7 +499,8 @@ TEST_F(Boot, OstreeHandoff) {
       "chmod /run/ostree-booted 416",
       "exec /sbin/init argc=1",
   });
-  EXPECT_TRUE(sys.has("/newroot/" + deploy + "/etc") && !sys.has("/newroot/" + deploy + "/etc/fstab"));
+  EXPECT_TRUE(sys.has("/newroot/" + deploy + "/etc") &&
+              !sys.has("/newroot/" + deploy + "/etc/fstab"));
 }
 
 TEST_F(Boot, OstreeRejectsNonSymlinkAndBadLayout) {

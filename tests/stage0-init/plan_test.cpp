@@ -68,8 +68,8 @@ TEST(GadgetPlan, SettingsAndAcm) {
 TEST(SmooArguments, Minimal) {
   EXPECT_EQ(smoo_arguments(Stage0Settings{}, "/dev/ffs-usb-gadget0-0"),
             (std::vector<std::string>{"/bin/smoo-gadget", "--ffs-dir", "/dev/ffs-usb-gadget0-0",
-                                      "--state-file", "/run/smoo/state.json",
-                                      "--export-map-file", "/run/smoo/exports.json"}));
+                                      "--state-file", "/run/smoo/state.json", "--export-map-file",
+                                      "/run/smoo/exports.json"}));
 }
 
 TEST(SmooArguments, FromSettings) {
@@ -80,12 +80,12 @@ TEST(SmooArguments, FromSettings) {
   s.mimic_fastboot = true;
   s.vendor_id = 0x18d1; // not passed: ignored by smoo-gadget with --ffs-dir
   s.serial = "x";       // smoo-gadget has no --serial option
-  EXPECT_EQ(smoo_arguments(s, "/dev/ffs-g-0"),
-            (std::vector<std::string>{"/bin/smoo-gadget", "--ffs-dir", "/dev/ffs-g-0",
-                                      "--state-file", "/run/smoo/state.json",
-                                      "--export-map-file", "/run/smoo/exports.json",
-                                      "--queue-count", "2", "--queue-depth", "64", "--max-io",
-                                      "1048576", "--mimic-fastboot"}));
+  EXPECT_EQ(
+      smoo_arguments(s, "/dev/ffs-g-0"),
+      (std::vector<std::string>{"/bin/smoo-gadget", "--ffs-dir", "/dev/ffs-g-0", "--state-file",
+                                "/run/smoo/state.json", "--export-map-file",
+                                "/run/smoo/exports.json", "--queue-count", "2", "--queue-depth",
+                                "64", "--max-io", "1048576", "--mimic-fastboot"}));
 }
 
 TEST(ModuleIndex, ParsesModulesDep) {

@@ -108,14 +108,10 @@ std::vector<GadgetOp> gadget_plan(const stage0::Stage0Settings& s, const GadgetL
   return ops;
 }
 
-std::vector<std::string> smoo_arguments(const stage0::Stage0Settings& s,
-                                        std::string_view ffs_dir) {
-  std::vector<std::string> argv = {std::string(kSmooGadgetPath),
-                                   "--ffs-dir",
-                                   std::string(ffs_dir),
-                                   "--state-file",
-                                   std::string(kSmooStateFile),
-                                   "--export-map-file",
+std::vector<std::string> smoo_arguments(const stage0::Stage0Settings& s, std::string_view ffs_dir) {
+  std::vector<std::string> argv = {std::string(kSmooGadgetPath),   "--ffs-dir",
+                                   std::string(ffs_dir),           "--state-file",
+                                   std::string(kSmooStateFile),    "--export-map-file",
                                    std::string(kSmooExportMapFile)};
   if (s.queue_count) {
     argv.push_back("--queue-count");

@@ -60,8 +60,8 @@ public:
   std::size_t size() const { return m_paths.size(); }
 
 private:
-  std::map<std::string, std::string> m_paths;              // folded name -> relpath
-  std::map<std::string, std::vector<std::string>> m_deps;  // relpath -> dep relpaths
+  std::map<std::string, std::string> m_paths;             // folded name -> relpath
+  std::map<std::string, std::vector<std::string>> m_deps; // relpath -> dep relpaths
 };
 // Basename without .ko[.xz|.zst|.gz], '-' folded to '_'.
 std::string module_name_key(std::string_view path_or_name);

@@ -42,8 +42,8 @@ public:
   virtual ~Sys() = default;
 
   // An empty source, fstype or data is passed as NULL.
-  virtual int mount(const std::string& source, const std::string& target,
-                    const std::string& fstype, unsigned long flags, const std::string& data) = 0;
+  virtual int mount(const std::string& source, const std::string& target, const std::string& fstype,
+                    unsigned long flags, const std::string& data) = 0;
   virtual int mkdir(const std::string& path, unsigned mode) = 0;
   virtual int symlink(const std::string& target, const std::string& link) = 0;
   virtual int unlink(const std::string& path) = 0;

@@ -22,7 +22,9 @@ namespace fastboop::stage0_init {
 
 namespace {
 
-const char* c_or_null(const std::string& s) { return s.empty() ? nullptr : s.c_str(); }
+const char* c_or_null(const std::string& s) {
+  return s.empty() ? nullptr : s.c_str();
+}
 
 FileType type_of(mode_t mode) {
   switch (mode & S_IFMT) {
@@ -64,10 +66,9 @@ std::vector<char*> c_argv(const std::vector<std::string>& args) {
 
 } // namespace
 
-int LinuxSys::mount(const std::string& source, const std::string& target,
-                    const std::string& fstype, unsigned long flags, const std::string& data) {
-  return ::mount(c_or_null(source), target.c_str(), c_or_null(fstype), flags,
-                 c_or_null(data)) == 0
+int LinuxSys::mount(const std::string& source, const std::string& target, const std::string& fstype,
+                    unsigned long flags, const std::string& data) {
+  return ::mount(c_or_null(source), target.c_str(), c_or_null(fstype), flags, c_or_null(data)) == 0
              ? 0
              : errno;
 }
@@ -80,7 +81,9 @@ int LinuxSys::symlink(const std::string& target, const std::string& link) {
   return ::symlink(target.c_str(), link.c_str()) == 0 ? 0 : errno;
 }
 
-int LinuxSys::unlink(const std::string& path) { return ::unlink(path.c_str()) == 0 ? 0 : errno; }
+int LinuxSys::unlink(const std::string& path) {
+  return ::unlink(path.c_str()) == 0 ? 0 : errno;
+}
 
 int LinuxSys::chmod(const std::string& path, unsigned mode) {
   return ::chmod(path.c_str(), mode) == 0 ? 0 : errno;
@@ -201,9 +204,13 @@ ChildStatus LinuxSys::poll_child(int pid) {
   return {true, 128 + WTERMSIG(status)};
 }
 
-int LinuxSys::chdir(const std::string& path) { return ::chdir(path.c_str()) == 0 ? 0 : errno; }
+int LinuxSys::chdir(const std::string& path) {
+  return ::chdir(path.c_str()) == 0 ? 0 : errno;
+}
 
-int LinuxSys::chroot(const std::string& path) { return ::chroot(path.c_str()) == 0 ? 0 : errno; }
+int LinuxSys::chroot(const std::string& path) {
+  return ::chroot(path.c_str()) == 0 ? 0 : errno;
+}
 
 int LinuxSys::exec(const std::string& path, const std::vector<std::string>& argv) {
   std::vector<char*> c_args = c_argv(argv);
@@ -234,7 +241,8 @@ void LinuxSys::sleep_ms(unsigned ms) {
 std::uint64_t LinuxSys::now_ms() {
   timespec ts{};
   ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1000 + static_cast<std::uint64_t>(ts.tv_nsec) / 1000000;
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1000 +
+         static_cast<std::uint64_t>(ts.tv_nsec) / 1000000;
 }
 
 void LinuxSys::attach_console() {

@@ -80,9 +80,13 @@ static int report_host_side(void) {
       if (read_text(path, sub, sizeof sub)) continue;
       snprintf(path, sizeof path, "/sys/bus/usb/devices/%s:1.0/bInterfaceProtocol", e->d_name);
       if (read_text(path, proto, sizeof proto)) continue;
+      char interfaces[16];
+      snprintf(path, sizeof path, "/sys/bus/usb/devices/%s/bNumInterfaces", e->d_name);
+      if (read_text(path, interfaces, sizeof interfaces)) strcpy(interfaces, "?");
       char line[768];
-      snprintf(line, sizeof line, "SMOO-STANDIN-HOST-SIDE: device %s id %s:%s serial %s interface %s/%s/%s\n",
-               e->d_name, vid, pid, serial, cls, sub, proto);
+      snprintf(line, sizeof line,
+               "SMOO-STANDIN-HOST-SIDE: device %s id %s:%s serial %s interface %s/%s/%s interfaces %s\n",
+               e->d_name, vid, pid, serial, cls, sub, proto, interfaces + strspn(interfaces, " "));
       closedir(d);
       fputs(line, stdout);
       fflush(stdout);
