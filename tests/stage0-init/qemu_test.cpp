@@ -324,3 +324,24 @@ TEST_F(Stage0InitQemu, MissingModuleFailsLoudlyAndPanics) {
   EXPECT_FALSE(has(log, "stage0: step gadget")); // nothing after the failed step
   EXPECT_FALSE(has(log, "ROOT-INIT"));
 }
+
+TEST_F(Stage0InitQemu, RootDeviceTimeoutFollowsOnFailureReboot) {
+  TempDir tmp;
+  Scenario s = gadget_scenario();
+  s.gadget = Gadget::None;
+  s.settings.root_device = "/dev/vdz"; // never appears
+  s.settings.root_device_timeout_s = 2;
+  s.settings.on_failure = stage0::OnFailure::Reboot;
+  s.modules = {"configfs", "overlay", "crc32c_generic", "erofs", "virtio_mmio", "virtio_blk"};
+  const std::string log =
+      boot(*kernel, build_initramfs(tmp, *kernel, s), build_root(tmp, s.settings.rootfs.value()),
+           "timeout-reboot");
+  EXPECT_TRUE(has(log, "stage0: FATAL: step root-wait failed: block device /dev/vdz not ready "
+                       "after 2 s (on_failure=reboot)"))
+      << log;
+  EXPECT_EQ(count(log, "FATAL"), 1u) << log;
+  // -no-reboot turns the guest's reboot into QEMU exiting.
+  EXPECT_TRUE(has(log, "reboot: Restarting system")) << log;
+  EXPECT_FALSE(has(log, "Kernel panic"));
+  EXPECT_FALSE(has(log, "ROOT-INIT"));
+}
