@@ -159,6 +159,9 @@ int FakeSys::chmod(const std::string& path, unsigned mode) {
 }
 
 int FakeSys::write_file(const std::string& path, std::string_view data, Create create, unsigned) {
+  if (on_write_error)
+    if (const int err = on_write_error(path); err != 0)
+      return err;
   const std::string p = raw(path);
   FakeNode* n = m_nodes.count(p) ? &m_nodes[p] : nullptr;
   if (!n) {
@@ -276,6 +279,12 @@ int FakeSys::spawn(const std::string& path, const std::vector<std::string>& argv
 
 ChildStatus FakeSys::poll_child(int) {
   return child_status.value_or(ChildStatus{});
+}
+
+int FakeSys::start_kmsg_forwarder(int& pid) {
+  calls.push_back("start_kmsg_forwarder");
+  pid = 43;
+  return 0;
 }
 
 int FakeSys::chdir(const std::string& path) {

@@ -190,6 +190,29 @@ TEST_F(Boot, UdcIsBoundOnlyAfterEp1Appears) {
             index_of("write /sys/kernel/config/usb_gadget/usb-gadget0/UDC = dummy_udc.0"));
 }
 
+TEST_F(Boot, UdcBindRetriesWhileFunctionFsIsNotReady) {
+  int failures = 2;
+  sys.on_write_error = [&](const std::string& path) {
+    return path.ends_with("/UDC") && failures-- > 0 ? (failures == 1 ? ENODEV : EBUSY) : 0;
+  };
+  RunResult r = run_pid1(sys);
+  ASSERT_TRUE(r.exec_ok) << r.failure_line();
+  EXPECT_EQ(std::count(sys.calls.begin(), sys.calls.end(),
+                       "write /sys/kernel/config/usb_gadget/usb-gadget0/UDC = dummy_udc.0"),
+            1);
+  EXPECT_EQ(failures, -1);
+  EXPECT_TRUE(logged("stage0: smoo: UDC bind succeeded after 2 retries"));
+}
+
+TEST_F(Boot, UdcBindGivesUpAfterBoundedRetries) {
+  sys.on_write_error = [&](const std::string& path) { return path.ends_with("/UDC") ? EBUSY : 0; };
+  RunResult r = run_pid1(sys);
+  EXPECT_EQ(r.failed_step, "smoo");
+  EXPECT_EQ(r.cause, "bind /sys/kernel/config/usb_gadget/usb-gadget0/UDC to dummy_udc.0: Device "
+                     "or resource busy (errno 16)");
+  EXPECT_LE(sys.clock_ms, 2100u);
+}
+
 TEST_F(Boot, NamedUdcAndSmooLog) {
   sys.add_dir("/sys/class/udc/a_first.udc");
   setting("stage0.udc", "dummy_udc.0");
@@ -434,6 +457,15 @@ TEST_F(Boot, CredentialsAndUnits) {
   EXPECT_TRUE(called("symlink /run/systemd/system/getty.target.wants/serial-getty@ttyGS0.service "
                      "-> /lib/systemd/system/serial-getty@.service"));
   EXPECT_TRUE(sys.has("/sys/kernel/config/usb_gadget/usb-gadget0/functions/acm.usb-gadget0-1"));
+  // The kmsg -> ttyGS0 forwarder starts once the gadget is bound.
+  EXPECT_LT(index_of("write /sys/kernel/config/usb_gadget/usb-gadget0/UDC = dummy_udc.0"),
+            index_of("start_kmsg_forwarder"));
+}
+
+TEST_F(Boot, NoKmsgForwarderWithoutAcm) {
+  RunResult r = run_pid1(sys);
+  ASSERT_TRUE(r.exec_ok) << r.failure_line();
+  EXPECT_FALSE(called("start_kmsg_forwarder"));
 }
 
 TEST_F(Boot, RandomMachineIdWithoutSerial) {

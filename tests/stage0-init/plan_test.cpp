@@ -153,3 +153,15 @@ TEST(ProcParsers, MountinfoAndFilesystems) {
   EXPECT_TRUE(filesystems_has("nodev\tsysfs\n\text4\nnodev\toverlay\n", "overlay"));
   EXPECT_FALSE(filesystems_has("nodev\toverlayfs\n", "overlay"));
 }
+
+TEST(KmsgForwarder, FormatsRecords) {
+  EXPECT_EQ(format_kmsg_record("6,339,5140900,-;stage0: step smoo\n"),
+            "[    5.140900] stage0: step smoo\r\n");
+  EXPECT_EQ(
+      format_kmsg_record("4,1,123456789012,-,caller=T1;usb 1-1: new device\n SUBSYSTEM=usb\n"),
+      "[123456.789012] usb 1-1: new device\r\n");
+  EXPECT_EQ(format_kmsg_record("6,2,0,-;x"), "[    0.000000] x\r\n");
+  EXPECT_FALSE(format_kmsg_record("6,2,0,-;\n"));
+  EXPECT_FALSE(format_kmsg_record("no separator\n"));
+  EXPECT_FALSE(format_kmsg_record(""));
+}

@@ -201,13 +201,17 @@ void expect_steps(const std::string& log, const std::set<std::string>& skipped) 
     const std::size_t at = log.find(start, last);
     ASSERT_NE(at, std::string::npos) << "no start line for step " << step << " (in order)";
     last = at;
-    // exec-init cannot log "ok": success replaces the process.
+    // exec-init cannot log "ok": success replaces the process with the root's init.
     const std::string end =
         std::string(step) == "exec-init"
-            ? std::string("stage0: exec-init: exec /sbin/init\r\nROOT-INIT: running as pid 1")
+            ? std::string("stage0: exec-init: exec /sbin/init")
             : "stage0: step " + std::string(step) + (skipped.count(step) ? " skipped: " : " ok");
     EXPECT_TRUE(has(log, end)) << "step " << step << " did not end with '" << end << "'";
   }
+  const std::size_t exec_line = log.find("stage0: exec-init: exec /sbin/init");
+  const std::size_t root_init = log.find("ROOT-INIT: running as pid 1");
+  EXPECT_TRUE(exec_line != std::string::npos && root_init != std::string::npos &&
+              exec_line < root_init);
 }
 
 class Stage0InitQemu : public ::testing::Test {
@@ -246,8 +250,11 @@ protected:
     // The generator's base set (ublk_drv is not in this 6.1 kernel), the
     // root's filesystem with crc32c (a soft dependency of libcrc32c), the
     // virtio disk, and dummy_hcd as the UDC.
-    s.modules = {"configfs", "libcomposite", "usb_f_fs",   "overlay",   "crc32c_generic",
-                 "erofs",    "virtio_mmio",  "virtio_blk", "usb_f_acm", "dummy_hcd"};
+    s
+        .modules = {"configfs",       "libcomposite", "usb_f_fs",    "overlay",
+                    "crc32c_generic", "erofs",        "virtio_mmio", "virtio_blk",
+                    "usb_f_acm",      "dummy_hcd",    "cdc_acm"}; // the host-side driver, to read
+                                                                  // the ACM console in the guest
     return s;
   }
 };
@@ -275,6 +282,11 @@ TEST_F(Stage0InitQemu, BootsRootFromVirtioDiskWithGadgetEnumerated) {
   EXPECT_TRUE(std::regex_search(log, std::regex("SMOO-STANDIN-HOST-SIDE: device [0-9.-]+ id "
                                                 "18d1:4ee0 serial FBTEST0001 interface ff/42/03 "
                                                 "interfaces 3")))
+      << log;
+  // The CDC-ACM console carries the kernel log (forwarded from /dev/kmsg).
+  EXPECT_TRUE(
+      std::regex_search(log, std::regex("SMOO-STANDIN-ACM: kmsg reached the host over "
+                                        "CDC-ACM: \\[ *[0-9]+\\.[0-9]{6}\\] stage0: step smoo")))
       << log;
   // The root's init ran on the overlay, after fstab removal and credential staging.
   const std::string machine_id =
@@ -319,7 +331,8 @@ TEST_F(Stage0InitQemu, MissingModuleFailsLoudlyAndPanics) {
                            "/kernel/drivers/usb/gadget/udc/dummy_hcd.ko: No such file or "
                            "directory (errno 2) (on_failure=panic)";
   EXPECT_TRUE(has(log, line)) << log;
-  EXPECT_EQ(count(log, "FATAL"), 1u) << log;
+  // One failure line from the PID1 (the kernel may echo its /dev/kmsg copy).
+  EXPECT_EQ(count(log, "\nstage0: FATAL"), 1u) << log;
   EXPECT_TRUE(has(log, "Kernel panic - not syncing: Attempted to kill init!")) << log;
   EXPECT_FALSE(has(log, "stage0: step gadget")); // nothing after the failed step
   EXPECT_FALSE(has(log, "ROOT-INIT"));
@@ -333,13 +346,13 @@ TEST_F(Stage0InitQemu, RootDeviceTimeoutFollowsOnFailureReboot) {
   s.settings.root_device_timeout_s = 2;
   s.settings.on_failure = stage0::OnFailure::Reboot;
   s.modules = {"configfs", "overlay", "crc32c_generic", "erofs", "virtio_mmio", "virtio_blk"};
-  const std::string log =
-      boot(*kernel, build_initramfs(tmp, *kernel, s), build_root(tmp, s.settings.rootfs.value()),
-           "timeout-reboot");
+  const std::string log = boot(*kernel, build_initramfs(tmp, *kernel, s),
+                               build_root(tmp, s.settings.rootfs.value()), "timeout-reboot");
   EXPECT_TRUE(has(log, "stage0: FATAL: step root-wait failed: block device /dev/vdz not ready "
                        "after 2 s (on_failure=reboot)"))
       << log;
-  EXPECT_EQ(count(log, "FATAL"), 1u) << log;
+  // One failure line from the PID1 (the kernel may echo its /dev/kmsg copy).
+  EXPECT_EQ(count(log, "\nstage0: FATAL"), 1u) << log;
   // -no-reboot turns the guest's reboot into QEMU exiting.
   EXPECT_TRUE(has(log, "reboot: Restarting system")) << log;
   EXPECT_FALSE(has(log, "Kernel panic"));

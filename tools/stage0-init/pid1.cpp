@@ -16,6 +16,7 @@ using stage0::Stage0Settings;
 constexpr std::size_t kSmallFileLimit = 64 * 1024;
 constexpr std::size_t kBigFileLimit = 16 * 1024 * 1024; // modules.dep, mountinfo
 constexpr unsigned kPollMs = 50;
+constexpr int kBindAttempts = 40; // 2 s of kPollMs
 constexpr std::string_view kOverlayLower = "/lower";
 constexpr std::string_view kOverlayUpper = "/upper";
 constexpr std::string_view kNewRoot = "/newroot";
@@ -329,8 +330,26 @@ private:
         return Error("no UDC in /sys/class/udc");
       udc = udcs.front();
     }
-    TRY(check(m_sys.write_file(m_layout.dir + "/UDC", udc, Create::No, 0),
-              "bind " + m_layout.dir + "/UDC to " + udc));
+    // ep1 shows up a moment before FunctionFS marks its descriptors ready, and
+    // a bind in that window fails (ENODEV, then EBUSY). Retry briefly.
+    int bind_err = 0;
+    for (int attempt = 0; attempt < kBindAttempts; ++attempt) {
+      bind_err = m_sys.write_file(m_layout.dir + "/UDC", udc, Create::No, 0);
+      if (bind_err != 19 /* ENODEV */ && bind_err != 16 /* EBUSY */)
+        break;
+      ++m_bind_retries;
+      m_sys.sleep_ms(kPollMs);
+    }
+    TRY(check(bind_err, "bind " + m_layout.dir + "/UDC to " + udc));
+    if (m_bind_retries > 0)
+      detail("UDC bind succeeded after " + std::to_string(m_bind_retries) + " retries");
+    if (m_settings.acm) {
+      int forwarder = -1;
+      if (const int fork_err = m_sys.start_kmsg_forwarder(forwarder); fork_err != 0)
+        warn("kmsg forwarder to /dev/ttyGS0 not started: " + errno_text(fork_err));
+      else
+        detail("kmsg -> /dev/ttyGS0 forwarder pid " + std::to_string(forwarder));
+    }
     return done("smoo-gadget pid " + std::to_string(pid) + ", bound to " + udc);
   }
 
@@ -592,6 +611,7 @@ private:
   bool m_have_gadget = false;
   GadgetLayout m_layout;
   int m_child_pid = -1;
+  int m_bind_retries = 0;
   std::string m_root_device;
   std::string m_final_root;
   std::string m_deployment;

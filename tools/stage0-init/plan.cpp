@@ -249,6 +249,33 @@ Result<std::string> ostree_stateroot_var(std::string_view deployment_rel) {
   return "ostree/deploy/" + std::string(parts[2]) + "/var";
 }
 
+std::optional<std::string> format_kmsg_record(std::string_view record) {
+  const std::size_t semicolon = record.find(';');
+  if (semicolon == std::string_view::npos)
+    return std::nullopt;
+  std::string_view message = record.substr(semicolon + 1);
+  message = message.substr(0, message.find('\n')); // continuation lines are metadata
+  if (message.empty())
+    return std::nullopt;
+  // The third comma-separated header field is the timestamp in microseconds.
+  std::string_view header = record.substr(0, semicolon);
+  std::uint64_t usec = 0;
+  for (int field = 0; field < 2; ++field) {
+    const std::size_t comma = header.find(',');
+    header = comma == std::string_view::npos ? std::string_view() : header.substr(comma + 1);
+  }
+  for (char c : header.substr(0, header.find(','))) {
+    if (c < '0' || c > '9' || usec > UINT64_MAX / 10 - 9)
+      break;
+    usec = usec * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  char stamp[48];
+  std::snprintf(stamp, sizeof stamp, "[%5llu.%06llu] ",
+                static_cast<unsigned long long>(usec / 1000000),
+                static_cast<unsigned long long>(usec % 1000000));
+  return std::string(stamp) + std::string(message) + "\r\n";
+}
+
 bool mountinfo_has_mount_point(std::string_view mountinfo, std::string_view path) {
   bool found = false;
   for_each_line(mountinfo, [&](std::string_view line) {
