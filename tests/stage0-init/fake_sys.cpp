@@ -22,7 +22,9 @@ std::string flag_text(unsigned long flags) {
 }
 } // namespace
 
-FakeSys::FakeSys() { m_nodes["/"] = {FileType::Directory, {}}; }
+FakeSys::FakeSys() {
+  m_nodes["/"] = {FileType::Directory, {}};
+}
 
 std::string FakeSys::raw(const std::string& path) const {
   std::string abs = path;
@@ -89,12 +91,16 @@ void FakeSys::add_node(const std::string& path, FileType type, std::string conte
   m_nodes[path] = {type, std::move(content)};
 }
 
-void FakeSys::remove(const std::string& path) { m_nodes.erase(path); }
+void FakeSys::remove(const std::string& path) {
+  m_nodes.erase(path);
+}
 
-bool FakeSys::has(const std::string& path) const { return node(path) != nullptr; }
+bool FakeSys::has(const std::string& path) const {
+  return node(path) != nullptr;
+}
 
-int FakeSys::mount(const std::string& source, const std::string& target,
-                   const std::string& fstype, unsigned long flags, const std::string& data) {
+int FakeSys::mount(const std::string& source, const std::string& target, const std::string& fstype,
+                   unsigned long flags, const std::string& data) {
   calls.push_back("mount " + (source.empty() ? "-" : source) + " " + target + " " +
                   (fstype.empty() ? "-" : fstype) + " " + flag_text(flags) +
                   (data.empty() ? "" : " " + data));
@@ -152,8 +158,10 @@ int FakeSys::chmod(const std::string& path, unsigned mode) {
   return 0;
 }
 
-int FakeSys::write_file(const std::string& path, std::string_view data, Create create,
-                        unsigned) {
+int FakeSys::write_file(const std::string& path, std::string_view data, Create create, unsigned) {
+  if (on_write_error)
+    if (const int err = on_write_error(path); err != 0)
+      return err;
   const std::string p = raw(path);
   FakeNode* n = m_nodes.count(p) ? &m_nodes[p] : nullptr;
   if (!n) {
@@ -219,7 +227,7 @@ int FakeSys::realpath(const std::string& path, std::string& out) {
     if (n->type != FileType::Symlink)
       break;
     p = n->content.empty() || n->content[0] != '/' ? parent(p) + "/" + n->content
-                                                    : root + n->content;
+                                                   : root + n->content;
     // Collapse "a/b/../c" the way a kernel walk would.
     std::vector<std::string> parts;
     std::size_t i = 0;
@@ -269,7 +277,15 @@ int FakeSys::spawn(const std::string& path, const std::vector<std::string>& argv
   return 0;
 }
 
-ChildStatus FakeSys::poll_child(int) { return child_status.value_or(ChildStatus{}); }
+ChildStatus FakeSys::poll_child(int) {
+  return child_status.value_or(ChildStatus{});
+}
+
+int FakeSys::start_kmsg_forwarder(int& pid) {
+  calls.push_back("start_kmsg_forwarder");
+  pid = 43;
+  return 0;
+}
 
 int FakeSys::chdir(const std::string& path) {
   const std::string p = raw(path);
@@ -306,14 +322,20 @@ void FakeSys::sleep_ms(unsigned ms) {
     on_sleep(clock_ms);
 }
 
-std::uint64_t FakeSys::now_ms() { return clock_ms; }
+std::uint64_t FakeSys::now_ms() {
+  return clock_ms;
+}
 
-void FakeSys::attach_console() { calls.push_back("attach_console"); }
+void FakeSys::attach_console() {
+  calls.push_back("attach_console");
+}
 
 void FakeSys::log(std::string_view line, bool error) {
   (error ? error_lines : log_lines).emplace_back(line);
 }
 
-void FakeSys::terminate(stage0::OnFailure action) { terminated = action; }
+void FakeSys::terminate(stage0::OnFailure action) {
+  terminated = action;
+}
 
 } // namespace fastboop::stage0_init::test

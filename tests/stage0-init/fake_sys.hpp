@@ -45,8 +45,9 @@ public:
   std::function<void(const std::vector<std::string>& argv)> on_spawn;
   std::function<void(const std::string& path, const std::string& value)> on_write;
   std::function<void(std::uint64_t now_ms)> on_sleep;
-  std::map<std::string, int> mount_errors; // target -> errno
-  std::optional<ChildStatus> child_status; // what poll_child reports
+  std::map<std::string, int> mount_errors;                    // target -> errno
+  std::function<int(const std::string& path)> on_write_error; // errno for a write, or 0
+  std::optional<ChildStatus> child_status;                    // what poll_child reports
   int exec_result = 0;
 
   int mount(const std::string& source, const std::string& target, const std::string& fstype,
@@ -66,6 +67,7 @@ public:
   int spawn(const std::string& path, const std::vector<std::string>& argv,
             const std::vector<std::string>& extra_env, int& pid) override;
   ChildStatus poll_child(int pid) override;
+  int start_kmsg_forwarder(int& pid) override;
   int chdir(const std::string& path) override;
   int chroot(const std::string& path) override;
   int exec(const std::string& path, const std::vector<std::string>& argv) override;
@@ -81,8 +83,8 @@ private:
   std::string parent(const std::string& raw_path) const;
   const FakeNode* follow(const std::string& raw_path) const;
 
-  std::map<std::string, FakeNode> m_nodes; // raw path -> node
-  std::string m_cwd = "/";                 // raw
+  std::map<std::string, FakeNode> m_nodes;    // raw path -> node
+  std::string m_cwd = "/";                    // raw
   std::map<std::string, std::string> m_binds; // raw target -> raw source
 };
 

@@ -20,8 +20,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::string_view line = rest.substr(0, end);
     rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
     const std::size_t eq = line.find('=');
-    files.push_back({std::string(line.substr(0, eq)),
-                     eq == std::string_view::npos ? std::string() : std::string(line.substr(eq + 1))});
+    files.push_back({std::string(line.substr(0, eq)), eq == std::string_view::npos
+                                                          ? std::string()
+                                                          : std::string(line.substr(eq + 1))});
   }
   const stage0::ParsedSettings parsed = stage0::parse_settings_files(files);
   if (auto rendered = stage0::render_settings_files(parsed.settings); rendered.ok()) {

@@ -18,7 +18,9 @@ namespace {
 
 const fs::path kPayload = STAGE0_HOST_PAYLOAD;
 
-std::string text(const Bytes& bytes) { return std::string(bytes.begin(), bytes.end()); }
+std::string text(const Bytes& bytes) {
+  return std::string(bytes.begin(), bytes.end());
+}
 
 } // namespace
 
@@ -64,12 +66,13 @@ TEST(HostPayload, RunsAsPid1InNamespaceAndFailsLoudly) {
       out.err.find("Operation not permitted") != std::string::npos)
     GTEST_SKIP() << "namespaces not available here: " << out.err;
   EXPECT_EQ(out.exit_code, 1) << out.err;
-  for (const char* line : {"stage0: step mounts ok: /proc /sys /dev /run",
-                           "stage0: step settings ok: 3 files, rootfs erofs",
-                           "stage0: step modules skipped: no /etc/modules-load.d/fastboop-stage0.conf",
-                           "stage0: step gadget skipped: no /bin/smoo-gadget in the initramfs",
-                           "stage0: step smoo skipped: no /bin/smoo-gadget in the initramfs",
-                           "stage0: step root-wait\n"})
+  for (const char* line :
+       {"stage0: step mounts ok: /proc /sys /dev /run",
+        "stage0: step settings ok: 3 files, rootfs erofs",
+        "stage0: step modules skipped: no /etc/modules-load.d/fastboop-stage0.conf",
+        "stage0: step gadget skipped: no /bin/smoo-gadget in the initramfs",
+        "stage0: step smoo skipped: no /bin/smoo-gadget in the initramfs",
+        "stage0: step root-wait\n"})
     EXPECT_NE(out.err.find(line), std::string::npos) << "missing: " << line << "\n" << out.err;
   const std::string fatal = "stage0: FATAL: step root-wait failed: block device "
                             "/dev/stage0-test-missing not ready after 1 s (on_failure=panic)\n";

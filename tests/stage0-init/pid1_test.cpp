@@ -7,8 +7,8 @@
 #include <gtest/gtest.h>
 
 using namespace fastboop::stage0_init;
-using fastboop::stage0_init::test::FakeSys;
 using fastboop::stage0::OnFailure;
+using fastboop::stage0_init::test::FakeSys;
 
 namespace {
 
@@ -29,23 +29,25 @@ struct Boot : ::testing::Test {
     sys.add_file("/etc/modules-load.d/fastboop-stage0.conf",
                  "configfs\nlibcomposite\nusb_f_fs\nublk_drv\noverlay\nerofs\n");
     sys.add_file("/proc/sys/kernel/osrelease", kRel + "\n");
-    sys.add_file(kBase + "/modules.dep",
-                 "kernel/fs/configfs/configfs.ko:\n"
-                 "kernel/drivers/usb/common/usb-common.ko:\n"
-                 "kernel/drivers/usb/gadget/udc/udc-core.ko: kernel/drivers/usb/common/usb-common.ko\n"
-                 "kernel/drivers/usb/gadget/libcomposite.ko: kernel/drivers/usb/gadget/udc/udc-core.ko "
-                 "kernel/fs/configfs/configfs.ko\n"
-                 "kernel/drivers/usb/gadget/function/usb_f_fs.ko.xz: "
-                 "kernel/drivers/usb/gadget/libcomposite.ko\n"
-                 "kernel/drivers/block/ublk_drv.ko:\n"
-                 "kernel/fs/erofs/erofs.ko:\n");
+    sys.add_file(
+        kBase + "/modules.dep",
+        "kernel/fs/configfs/configfs.ko:\n"
+        "kernel/drivers/usb/common/usb-common.ko:\n"
+        "kernel/drivers/usb/gadget/udc/udc-core.ko: kernel/drivers/usb/common/usb-common.ko\n"
+        "kernel/drivers/usb/gadget/libcomposite.ko: kernel/drivers/usb/gadget/udc/udc-core.ko "
+        "kernel/fs/configfs/configfs.ko\n"
+        "kernel/drivers/usb/gadget/function/usb_f_fs.ko.xz: "
+        "kernel/drivers/usb/gadget/libcomposite.ko\n"
+        "kernel/drivers/block/ublk_drv.ko:\n"
+        "kernel/fs/erofs/erofs.ko:\n");
     sys.add_file(kBase + "/modules.builtin", "kernel/fs/overlayfs/overlay.ko\n");
-    for (const char* m : {"kernel/fs/configfs/configfs.ko", "kernel/drivers/usb/common/usb-common.ko",
-                          "kernel/drivers/usb/gadget/udc/udc-core.ko",
-                          "kernel/drivers/usb/gadget/libcomposite.ko",
-                          "kernel/drivers/usb/gadget/function/usb_f_fs.ko.xz",
-                          "kernel/drivers/block/ublk_drv.ko", "kernel/fs/erofs/erofs.ko"})
-      sys.add_file(kBase + "/" + m, "\x7f" "ELF");
+    for (const char* m :
+         {"kernel/fs/configfs/configfs.ko", "kernel/drivers/usb/common/usb-common.ko",
+          "kernel/drivers/usb/gadget/udc/udc-core.ko", "kernel/drivers/usb/gadget/libcomposite.ko",
+          "kernel/drivers/usb/gadget/function/usb_f_fs.ko.xz", "kernel/drivers/block/ublk_drv.ko",
+          "kernel/fs/erofs/erofs.ko"})
+      sys.add_file(kBase + "/" + m, "\x7f"
+                                    "ELF");
     sys.add_file("/bin/smoo-gadget", "ELF");
     sys.add_file("/proc/filesystems", "nodev\tsysfs\nnodev\ttmpfs\n\terofs\nnodev\toverlay\n");
     sys.add_file("/proc/self/mountinfo", "1 0 0:1 / / rw - rootfs rootfs rw\n");
@@ -101,7 +103,8 @@ struct Boot : ::testing::Test {
   void expect_in_order(const std::vector<std::string>& expected) const {
     std::size_t at = 0;
     for (const std::string& call : expected) {
-      auto it = std::find(sys.calls.begin() + static_cast<std::ptrdiff_t>(at), sys.calls.end(), call);
+      auto it =
+          std::find(sys.calls.begin() + static_cast<std::ptrdiff_t>(at), sys.calls.end(), call);
       ASSERT_NE(it, sys.calls.end()) << "missing or out of order: " << call;
       at = static_cast<std::size_t>(it - sys.calls.begin()) + 1;
     }
@@ -185,6 +188,29 @@ TEST_F(Boot, UdcIsBoundOnlyAfterEp1Appears) {
                      "/run/smoo/state.json --export-map-file /run/smoo/exports.json --max-io "
                      "1048576 --mimic-fastboot"),
             index_of("write /sys/kernel/config/usb_gadget/usb-gadget0/UDC = dummy_udc.0"));
+}
+
+TEST_F(Boot, UdcBindRetriesWhileFunctionFsIsNotReady) {
+  int failures = 2;
+  sys.on_write_error = [&](const std::string& path) {
+    return path.ends_with("/UDC") && failures-- > 0 ? (failures == 1 ? ENODEV : EBUSY) : 0;
+  };
+  RunResult r = run_pid1(sys);
+  ASSERT_TRUE(r.exec_ok) << r.failure_line();
+  EXPECT_EQ(std::count(sys.calls.begin(), sys.calls.end(),
+                       "write /sys/kernel/config/usb_gadget/usb-gadget0/UDC = dummy_udc.0"),
+            1);
+  EXPECT_EQ(failures, -1);
+  EXPECT_TRUE(logged("stage0: smoo: UDC bind succeeded after 2 retries"));
+}
+
+TEST_F(Boot, UdcBindGivesUpAfterBoundedRetries) {
+  sys.on_write_error = [&](const std::string& path) { return path.ends_with("/UDC") ? EBUSY : 0; };
+  RunResult r = run_pid1(sys);
+  EXPECT_EQ(r.failed_step, "smoo");
+  EXPECT_EQ(r.cause, "bind /sys/kernel/config/usb_gadget/usb-gadget0/UDC to dummy_udc.0: Device "
+                     "or resource busy (errno 16)");
+  EXPECT_LE(sys.clock_ms, 2100u);
 }
 
 TEST_F(Boot, NamedUdcAndSmooLog) {
@@ -431,6 +457,15 @@ TEST_F(Boot, CredentialsAndUnits) {
   EXPECT_TRUE(called("symlink /run/systemd/system/getty.target.wants/serial-getty@ttyGS0.service "
                      "-> /lib/systemd/system/serial-getty@.service"));
   EXPECT_TRUE(sys.has("/sys/kernel/config/usb_gadget/usb-gadget0/functions/acm.usb-gadget0-1"));
+  // The kmsg -> ttyGS0 forwarder starts once the gadget is bound.
+  EXPECT_LT(index_of("write /sys/kernel/config/usb_gadget/usb-gadget0/UDC = dummy_udc.0"),
+            index_of("start_kmsg_forwarder"));
+}
+
+TEST_F(Boot, NoKmsgForwarderWithoutAcm) {
+  RunResult r = run_pid1(sys);
+  ASSERT_TRUE(r.exec_ok) << r.failure_line();
+  EXPECT_FALSE(called("start_kmsg_forwarder"));
 }
 
 TEST_F(Boot, RandomMachineIdWithoutSerial) {
@@ -439,7 +474,8 @@ TEST_F(Boot, RandomMachineIdWithoutSerial) {
   ASSERT_TRUE(r.exec_ok) << r.failure_line();
   EXPECT_EQ(sys.node("/run/credstore/system.machine_id")->content,
             "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf");
-  EXPECT_TRUE(called("write /sys/kernel/config/usb_gadget/usb-gadget0/strings/0x409/serialnumber = 0001"));
+  EXPECT_TRUE(
+      called("write /sys/kernel/config/usb_gadget/usb-gadget0/strings/0x409/serialnumber = 0001"));
   EXPECT_TRUE(logged("stage0: step plymouth skipped: no Plymouth units in the root"));
 }
 
@@ -495,7 +531,8 @@ TEST_F(Boot, OstreeHandoff) {
       "chmod /run/ostree-booted 416",
       "exec /sbin/init argc=1",
   });
-  EXPECT_TRUE(sys.has("/newroot/" + deploy + "/etc") && !sys.has("/newroot/" + deploy + "/etc/fstab"));
+  EXPECT_TRUE(sys.has("/newroot/" + deploy + "/etc") &&
+              !sys.has("/newroot/" + deploy + "/etc/fstab"));
 }
 
 TEST_F(Boot, OstreeRejectsNonSymlinkAndBadLayout) {

@@ -68,8 +68,8 @@ TEST(GadgetPlan, SettingsAndAcm) {
 TEST(SmooArguments, Minimal) {
   EXPECT_EQ(smoo_arguments(Stage0Settings{}, "/dev/ffs-usb-gadget0-0"),
             (std::vector<std::string>{"/bin/smoo-gadget", "--ffs-dir", "/dev/ffs-usb-gadget0-0",
-                                      "--state-file", "/run/smoo/state.json",
-                                      "--export-map-file", "/run/smoo/exports.json"}));
+                                      "--state-file", "/run/smoo/state.json", "--export-map-file",
+                                      "/run/smoo/exports.json"}));
 }
 
 TEST(SmooArguments, FromSettings) {
@@ -80,12 +80,12 @@ TEST(SmooArguments, FromSettings) {
   s.mimic_fastboot = true;
   s.vendor_id = 0x18d1; // not passed: ignored by smoo-gadget with --ffs-dir
   s.serial = "x";       // smoo-gadget has no --serial option
-  EXPECT_EQ(smoo_arguments(s, "/dev/ffs-g-0"),
-            (std::vector<std::string>{"/bin/smoo-gadget", "--ffs-dir", "/dev/ffs-g-0",
-                                      "--state-file", "/run/smoo/state.json",
-                                      "--export-map-file", "/run/smoo/exports.json",
-                                      "--queue-count", "2", "--queue-depth", "64", "--max-io",
-                                      "1048576", "--mimic-fastboot"}));
+  EXPECT_EQ(
+      smoo_arguments(s, "/dev/ffs-g-0"),
+      (std::vector<std::string>{"/bin/smoo-gadget", "--ffs-dir", "/dev/ffs-g-0", "--state-file",
+                                "/run/smoo/state.json", "--export-map-file",
+                                "/run/smoo/exports.json", "--queue-count", "2", "--queue-depth",
+                                "64", "--max-io", "1048576", "--mimic-fastboot"}));
 }
 
 TEST(ModuleIndex, ParsesModulesDep) {
@@ -152,4 +152,16 @@ TEST(ProcParsers, MountinfoAndFilesystems) {
   EXPECT_FALSE(mountinfo_has_mount_point(mountinfo, "/newroot/sys"));
   EXPECT_TRUE(filesystems_has("nodev\tsysfs\n\text4\nnodev\toverlay\n", "overlay"));
   EXPECT_FALSE(filesystems_has("nodev\toverlayfs\n", "overlay"));
+}
+
+TEST(KmsgForwarder, FormatsRecords) {
+  EXPECT_EQ(format_kmsg_record("6,339,5140900,-;stage0: step smoo\n"),
+            "[    5.140900] stage0: step smoo\r\n");
+  EXPECT_EQ(
+      format_kmsg_record("4,1,123456789012,-,caller=T1;usb 1-1: new device\n SUBSYSTEM=usb\n"),
+      "[123456.789012] usb 1-1: new device\r\n");
+  EXPECT_EQ(format_kmsg_record("6,2,0,-;x"), "[    0.000000] x\r\n");
+  EXPECT_FALSE(format_kmsg_record("6,2,0,-;\n"));
+  EXPECT_FALSE(format_kmsg_record("no separator\n"));
+  EXPECT_FALSE(format_kmsg_record(""));
 }

@@ -4,8 +4,8 @@
 // smoo-gadget; the root comes from a virtio disk via stage0.root_device.
 // Everything is asserted from the serial log, which is kept next to the test
 // binary (qemu-<test>.log).
-#include "plan.hpp"
 #include "pid1.hpp"
+#include "plan.hpp"
 #include "stage0_settings/stage0_settings.hpp"
 #include "test_support.hpp"
 
@@ -29,7 +29,7 @@ namespace {
     if (!(condition)) {                                                                            \
       const char* strict = std::getenv("FASTBOOP_REQUIRE_QEMU");                                   \
       if (strict && std::string(strict) == "1")                                                    \
-        FAIL() << "QEMU test prerequisite missing: " << (what) << " (FASTBOOP_REQUIRE_QEMU=1)";   \
+        FAIL() << "QEMU test prerequisite missing: " << (what) << " (FASTBOOP_REQUIRE_QEMU=1)";    \
       GTEST_SKIP() << "QEMU test skipped: " << (what);                                             \
     }                                                                                              \
   } while (0)
@@ -41,7 +41,9 @@ struct Kernel {
   fs::path modules() const { return tree / "lib/modules" / version; }
 };
 
-std::string text(const Bytes& bytes) { return std::string(bytes.begin(), bytes.end()); }
+std::string text(const Bytes& bytes) {
+  return std::string(bytes.begin(), bytes.end());
+}
 
 // tests/data/fetch-debian-kernel.sh, once per test binary (it caches on disk too).
 const Kernel* fetch_kernel(std::string& error) {
@@ -64,8 +66,8 @@ const Kernel* fetch_kernel(std::string& error) {
       kernel = {vars["FASTBOOP_KPKG_DIR"], vars["FASTBOOP_KVER"]};
       fetch_error.clear();
     } else {
-      fetch_error = "fetch-debian-kernel.sh failed (exit " + std::to_string(out.exit_code) +
-                    "): " + out.err;
+      fetch_error =
+          "fetch-debian-kernel.sh failed (exit " + std::to_string(out.exit_code) + "): " + out.err;
     }
   }
   error = fetch_error;
@@ -74,8 +76,12 @@ const Kernel* fetch_kernel(std::string& error) {
 
 // Compile-time paths: the shared gtest helper's ENVIRONMENT property only
 // delivers its first variable (FASTBOOP_SOURCE_DIR), so binary_dir() is unset.
-fs::path payload() { return fs::path(STAGE0_PAYLOAD_DIR) / "stage0-aarch64"; }
-fs::path guest_program(const std::string& name) { return fs::path(STAGE0_GUEST_DIR) / name; }
+fs::path payload() {
+  return fs::path(STAGE0_PAYLOAD_DIR) / "stage0-aarch64";
+}
+fs::path guest_program(const std::string& name) {
+  return fs::path(STAGE0_GUEST_DIR) / name;
+}
 
 void install_file(const fs::path& from, const fs::path& to) {
   fs::create_directories(to.parent_path());
@@ -148,8 +154,8 @@ fs::path build_root(const TempDir& tmp, stage0::RootFsType type) {
   if (type == stage0::RootFsType::Erofs) {
     made = run({"mkfs.erofs", "--quiet", "--all-root", "-T0", image.string(), root.string()});
   } else {
-    made = run({"mke2fs", "-q", "-F", "-t", "ext4", "-d", root.string(), "-E",
-                "root_owner=0:0", image.string(), "16M"});
+    made = run({"mke2fs", "-q", "-F", "-t", "ext4", "-d", root.string(), "-E", "root_owner=0:0",
+                image.string(), "16M"});
   }
   EXPECT_EQ(made.exit_code, 0) << made.err;
   return image;
@@ -162,10 +168,12 @@ std::string boot(const Kernel& kernel, const fs::path& initramfs, const fs::path
   fs::create_directories(log.parent_path());
   const std::string cmd =
       "timeout -k 5 180 qemu-system-aarch64 -M virt -cpu cortex-a57 -m 1024 -nographic "
-      "-no-reboot -nic none -kernel '" + kernel.image().string() + "' -initrd '" +
-      initramfs.string() + "' -drive if=none,file='" + disk.string() +
+      "-no-reboot -nic none -kernel '" +
+      kernel.image().string() + "' -initrd '" + initramfs.string() + "' -drive if=none,file='" +
+      disk.string() +
       "',format=raw,id=d0,readonly=on -device virtio-blk-device,drive=d0 "
-      "-append 'console=ttyAMA0 quiet panic=-1' </dev/null >'" + log.string() + "' 2>&1";
+      "-append 'console=ttyAMA0 quiet panic=-1' </dev/null >'" +
+      log.string() + "' 2>&1";
   ProcessOutput r = sh(cmd);
   EXPECT_NE(r.exit_code, 124) << "QEMU timed out; serial log: " << log;
   std::string out = text(read_file(log));
@@ -193,13 +201,17 @@ void expect_steps(const std::string& log, const std::set<std::string>& skipped) 
     const std::size_t at = log.find(start, last);
     ASSERT_NE(at, std::string::npos) << "no start line for step " << step << " (in order)";
     last = at;
-    // exec-init cannot log "ok": success replaces the process.
+    // exec-init cannot log "ok": success replaces the process with the root's init.
     const std::string end =
         std::string(step) == "exec-init"
-            ? std::string("stage0: exec-init: exec /sbin/init\r\nROOT-INIT: running as pid 1")
+            ? std::string("stage0: exec-init: exec /sbin/init")
             : "stage0: step " + std::string(step) + (skipped.count(step) ? " skipped: " : " ok");
     EXPECT_TRUE(has(log, end)) << "step " << step << " did not end with '" << end << "'";
   }
+  const std::size_t exec_line = log.find("stage0: exec-init: exec /sbin/init");
+  const std::size_t root_init = log.find("ROOT-INIT: running as pid 1");
+  EXPECT_TRUE(exec_line != std::string::npos && root_init != std::string::npos &&
+              exec_line < root_init);
 }
 
 class Stage0InitQemu : public ::testing::Test {
@@ -234,11 +246,15 @@ protected:
     s.settings.mimic_fastboot = true;
     s.settings.max_io_bytes = 1048576;
     s.settings.queue_depth = 32;
+    s.settings.acm = true; // the optional CDC-ACM console: two more interfaces
     // The generator's base set (ublk_drv is not in this 6.1 kernel), the
     // root's filesystem with crc32c (a soft dependency of libcrc32c), the
     // virtio disk, and dummy_hcd as the UDC.
-    s.modules = {"configfs",       "libcomposite", "usb_f_fs",   "overlay",  "crc32c_generic",
-                 "erofs",          "virtio_mmio",  "virtio_blk", "dummy_hcd"};
+    s
+        .modules = {"configfs",       "libcomposite", "usb_f_fs",    "overlay",
+                    "crc32c_generic", "erofs",        "virtio_mmio", "virtio_blk",
+                    "usb_f_acm",      "dummy_hcd",    "cdc_acm"}; // the host-side driver, to read
+                                                                  // the ACM console in the guest
     return s;
   }
 };
@@ -248,12 +264,12 @@ protected:
 TEST_F(Stage0InitQemu, BootsRootFromVirtioDiskWithGadgetEnumerated) {
   TempDir tmp;
   Scenario s = gadget_scenario();
-  const std::string log =
-      boot(*kernel, build_initramfs(tmp, *kernel, s), build_root(tmp, s.settings.rootfs.value()),
-           "gadget");
+  const std::string log = boot(*kernel, build_initramfs(tmp, *kernel, s),
+                               build_root(tmp, s.settings.rootfs.value()), "gadget");
   expect_steps(log, {"ostree-detect", "ostree", "plymouth"});
   EXPECT_TRUE(has(log, "stage0: modules: loaded dummy_hcd"));
-  EXPECT_TRUE(has(log, "stage0: step gadget ok: /sys/kernel/config/usb_gadget/usb-gadget0 18d1:4ee0"));
+  EXPECT_TRUE(
+      has(log, "stage0: step gadget ok: /sys/kernel/config/usb_gadget/usb-gadget0 18d1:4ee0 +acm"));
   // The stand-in got the §5.1 arguments and wrote its descriptors.
   EXPECT_TRUE(has(log, "SMOO-STANDIN: argv: --ffs-dir /dev/ffs-usb-gadget0-0 --state-file "
                        "/run/smoo/state.json --export-map-file /run/smoo/exports.json "
@@ -264,13 +280,20 @@ TEST_F(Stage0InitQemu, BootsRootFromVirtioDiskWithGadgetEnumerated) {
   EXPECT_TRUE(has(log, ", bound to dummy_udc.0"));
   // dummy_hcd's host side enumerated the gadget with the configured identity.
   EXPECT_TRUE(std::regex_search(log, std::regex("SMOO-STANDIN-HOST-SIDE: device [0-9.-]+ id "
-                                                "18d1:4ee0 serial FBTEST0001 interface ff/42/03")))
+                                                "18d1:4ee0 serial FBTEST0001 interface ff/42/03 "
+                                                "interfaces 3")))
+      << log;
+  // The CDC-ACM console carries the kernel log (forwarded from /dev/kmsg).
+  EXPECT_TRUE(
+      std::regex_search(log, std::regex("SMOO-STANDIN-ACM: kmsg reached the host over "
+                                        "CDC-ACM: \\[ *[0-9]+\\.[0-9]{6}\\] stage0: step smoo")))
       << log;
   // The root's init ran on the overlay, after fstab removal and credential staging.
   const std::string machine_id =
       stage0_init::format_machine_id(stage0_init::machine_id_from_serial("FBTEST0001"));
-  EXPECT_TRUE(has(log, "ROOT-INIT-MARKER: root-fstype=overlay writable=1 fstab=removed machine-id=" +
-                           machine_id + " enumerated=1"))
+  EXPECT_TRUE(
+      has(log, "ROOT-INIT-MARKER: root-fstype=overlay writable=1 fstab=removed machine-id=" +
+                   machine_id + " enumerated=1"))
       << log;
   EXPECT_TRUE(has(log, "reboot: Power down"));
   EXPECT_FALSE(has(log, "FATAL"));
@@ -284,9 +307,8 @@ TEST_F(Stage0InitQemu, LocalExt4RootWithoutGadget) {
   s.settings.rootfs = stage0::RootFsType::Ext4;
   s.settings.serial.clear();
   s.modules = {"configfs", "overlay", "crc32c_generic", "ext4", "virtio_mmio", "virtio_blk"};
-  const std::string log =
-      boot(*kernel, build_initramfs(tmp, *kernel, s), build_root(tmp, stage0::RootFsType::Ext4),
-           "ext4-local");
+  const std::string log = boot(*kernel, build_initramfs(tmp, *kernel, s),
+                               build_root(tmp, stage0::RootFsType::Ext4), "ext4-local");
   expect_steps(log, {"gadget", "smoo", "ostree-detect", "ostree", "plymouth"});
   EXPECT_TRUE(has(log, "stage0: step gadget skipped: no /bin/smoo-gadget in the initramfs"));
   EXPECT_TRUE(has(log, "stage0: step root-mount ok: /dev/vda (ext4)"));
@@ -302,16 +324,37 @@ TEST_F(Stage0InitQemu, MissingModuleFailsLoudlyAndPanics) {
   TempDir tmp;
   Scenario s = gadget_scenario();
   s.drop_module_file = "dummy_hcd";
-  const std::string log =
-      boot(*kernel, build_initramfs(tmp, *kernel, s), build_root(tmp, s.settings.rootfs.value()),
-           "missing-module");
+  const std::string log = boot(*kernel, build_initramfs(tmp, *kernel, s),
+                               build_root(tmp, s.settings.rootfs.value()), "missing-module");
   const std::string line = "stage0: FATAL: step modules failed: dummy_hcd: load /lib/modules/" +
                            kernel->version +
                            "/kernel/drivers/usb/gadget/udc/dummy_hcd.ko: No such file or "
                            "directory (errno 2) (on_failure=panic)";
   EXPECT_TRUE(has(log, line)) << log;
-  EXPECT_EQ(count(log, "FATAL"), 1u) << log;
+  // One failure line from the PID1 (the kernel may echo its /dev/kmsg copy).
+  EXPECT_EQ(count(log, "\nstage0: FATAL"), 1u) << log;
   EXPECT_TRUE(has(log, "Kernel panic - not syncing: Attempted to kill init!")) << log;
   EXPECT_FALSE(has(log, "stage0: step gadget")); // nothing after the failed step
+  EXPECT_FALSE(has(log, "ROOT-INIT"));
+}
+
+TEST_F(Stage0InitQemu, RootDeviceTimeoutFollowsOnFailureReboot) {
+  TempDir tmp;
+  Scenario s = gadget_scenario();
+  s.gadget = Gadget::None;
+  s.settings.root_device = "/dev/vdz"; // never appears
+  s.settings.root_device_timeout_s = 2;
+  s.settings.on_failure = stage0::OnFailure::Reboot;
+  s.modules = {"configfs", "overlay", "crc32c_generic", "erofs", "virtio_mmio", "virtio_blk"};
+  const std::string log = boot(*kernel, build_initramfs(tmp, *kernel, s),
+                               build_root(tmp, s.settings.rootfs.value()), "timeout-reboot");
+  EXPECT_TRUE(has(log, "stage0: FATAL: step root-wait failed: block device /dev/vdz not ready "
+                       "after 2 s (on_failure=reboot)"))
+      << log;
+  // One failure line from the PID1 (the kernel may echo its /dev/kmsg copy).
+  EXPECT_EQ(count(log, "\nstage0: FATAL"), 1u) << log;
+  // -no-reboot turns the guest's reboot into QEMU exiting.
+  EXPECT_TRUE(has(log, "reboot: Restarting system")) << log;
+  EXPECT_FALSE(has(log, "Kernel panic"));
   EXPECT_FALSE(has(log, "ROOT-INIT"));
 }

@@ -90,15 +90,15 @@ TEST(Stage0Settings, RenderRequiresRootfs) {
 }
 
 TEST(Stage0Settings, RenderRejectsValuesTheReaderWouldChange) {
-  for (const auto& [name, value] : std::vector<std::pair<std::string, std::string>>{
-           {"stage0.serial", ""},
-           {"stage0.serial", " padded"},
-           {"stage0.serial", "a\nb"},
-           {"stage0.serial", std::string("a\0b", 3)},
-           {"../escape", "1"},
-           {"a/b", "1"},
-           {".", "1"},
-           {"", "1"}}) {
+  for (const auto& [name, value] :
+       std::vector<std::pair<std::string, std::string>>{{"stage0.serial", ""},
+                                                        {"stage0.serial", " padded"},
+                                                        {"stage0.serial", "a\nb"},
+                                                        {"stage0.serial", std::string("a\0b", 3)},
+                                                        {"../escape", "1"},
+                                                        {"a/b", "1"},
+                                                        {".", "1"},
+                                                        {"", "1"}}) {
     auto rendered = render_settings_files(SettingsMap{{name, value}});
     EXPECT_FALSE(rendered.ok()) << "key '" << name << "' value '" << value << "'";
   }
@@ -221,8 +221,8 @@ TEST(Stage0Settings, KnownKeys) {
 }
 
 TEST(ModuleList, RoundTrip) {
-  std::vector<std::string> modules = {"usb-common", "udc-core", "libcomposite", "usb_f_fs",
-                                      "ublk_drv", "erofs"};
+  std::vector<std::string> modules = {"usb-common", "udc-core", "libcomposite",
+                                      "usb_f_fs",   "ublk_drv", "erofs"};
   auto text = render_module_list(modules);
   ASSERT_TRUE(text.ok());
   EXPECT_EQ(*text, "usb-common\nudc-core\nlibcomposite\nusb_f_fs\nublk_drv\nerofs\n");

@@ -16,6 +16,7 @@ using stage0::Stage0Settings;
 constexpr std::size_t kSmallFileLimit = 64 * 1024;
 constexpr std::size_t kBigFileLimit = 16 * 1024 * 1024; // modules.dep, mountinfo
 constexpr unsigned kPollMs = 50;
+constexpr int kBindAttempts = 40; // 2 s of kPollMs
 constexpr std::string_view kOverlayLower = "/lower";
 constexpr std::string_view kOverlayUpper = "/upper";
 constexpr std::string_view kNewRoot = "/newroot";
@@ -24,10 +25,16 @@ struct StepOutcome {
   bool skipped = false;
   std::string detail;
 };
-StepOutcome done(std::string detail = {}) { return {false, std::move(detail)}; }
-StepOutcome skipped(std::string why) { return {true, std::move(why)}; }
+StepOutcome done(std::string detail = {}) {
+  return {false, std::move(detail)};
+}
+StepOutcome skipped(std::string why) {
+  return {true, std::move(why)};
+}
 
-Error sys_error(const std::string& what, int err) { return Error(what + ": " + errno_text(err)); }
+Error sys_error(const std::string& what, int err) {
+  return Error(what + ": " + errno_text(err));
+}
 
 Result<void> check(int err, const std::string& what) {
   if (err != 0)
@@ -55,11 +62,11 @@ public:
     result.on_failure = m_settings.on_failure;
     using StepFn = Result<StepOutcome> (Runtime::*)();
     static constexpr std::array<StepFn, std::size(kStepNames)> kSteps = {
-        &Runtime::step_mounts,        &Runtime::step_settings,    &Runtime::step_modules,
-        &Runtime::step_gadget,        &Runtime::step_smoo,        &Runtime::step_root_wait,
-        &Runtime::step_root_mount,    &Runtime::step_ostree_detect, &Runtime::step_fstab,
-        &Runtime::step_switch_root,   &Runtime::step_ostree,      &Runtime::step_credentials,
-        &Runtime::step_plymouth,      &Runtime::step_exec_init};
+        &Runtime::step_mounts,      &Runtime::step_settings,      &Runtime::step_modules,
+        &Runtime::step_gadget,      &Runtime::step_smoo,          &Runtime::step_root_wait,
+        &Runtime::step_root_mount,  &Runtime::step_ostree_detect, &Runtime::step_fstab,
+        &Runtime::step_switch_root, &Runtime::step_ostree,        &Runtime::step_credentials,
+        &Runtime::step_plymouth,    &Runtime::step_exec_init};
     for (std::size_t i = 0; i < kSteps.size(); ++i) {
       m_step = kStepNames[i];
       log("step " + m_step);
@@ -323,8 +330,26 @@ private:
         return Error("no UDC in /sys/class/udc");
       udc = udcs.front();
     }
-    TRY(check(m_sys.write_file(m_layout.dir + "/UDC", udc, Create::No, 0),
-              "bind " + m_layout.dir + "/UDC to " + udc));
+    // ep1 shows up a moment before FunctionFS marks its descriptors ready, and
+    // a bind in that window fails (ENODEV, then EBUSY). Retry briefly.
+    int bind_err = 0;
+    for (int attempt = 0; attempt < kBindAttempts; ++attempt) {
+      bind_err = m_sys.write_file(m_layout.dir + "/UDC", udc, Create::No, 0);
+      if (bind_err != 19 /* ENODEV */ && bind_err != 16 /* EBUSY */)
+        break;
+      ++m_bind_retries;
+      m_sys.sleep_ms(kPollMs);
+    }
+    TRY(check(bind_err, "bind " + m_layout.dir + "/UDC to " + udc));
+    if (m_bind_retries > 0)
+      detail("UDC bind succeeded after " + std::to_string(m_bind_retries) + " retries");
+    if (m_settings.acm) {
+      int forwarder = -1;
+      if (const int fork_err = m_sys.start_kmsg_forwarder(forwarder); fork_err != 0)
+        warn("kmsg forwarder to /dev/ttyGS0 not started: " + errno_text(fork_err));
+      else
+        detail("kmsg -> /dev/ttyGS0 forwarder pid " + std::to_string(forwarder));
+    }
     return done("smoo-gadget pid " + std::to_string(pid) + ", bound to " + udc);
   }
 
@@ -420,8 +445,8 @@ private:
       const std::string target = m_final_root + b.dir;
       if (!exists(b.dir) || mountinfo_has_mount_point(mountinfo, target))
         continue;
-      TRY(check(m_sys.mount(b.dir, target, "", b.flags, ""), "bind " + std::string(b.dir) +
-                                                                 " on " + target));
+      TRY(check(m_sys.mount(b.dir, target, "", b.flags, ""),
+                "bind " + std::string(b.dir) + " on " + target));
     }
     TRY(check(m_sys.chdir(std::string(kNewRoot)), "chdir /newroot"));
     TRY(check(m_sys.mount(std::string(kNewRoot), "/", "", kMsMove, ""), "move /newroot to /"));
@@ -442,7 +467,8 @@ private:
     else if (sysroot_type != FileType::Directory)
       return Error(sysroot + " exists and is not a directory");
     const std::string var = "/" + m_stateroot_var;
-    if (m_sys.stat(var) != FileType::Directory || m_sys.stat(deploy + "/var") != FileType::Directory)
+    if (m_sys.stat(var) != FileType::Directory ||
+        m_sys.stat(deploy + "/var") != FileType::Directory)
       return Error(var + " and " + deploy + "/var must both be directories");
     TRY(check(m_sys.mount("/", sysroot, "", kMsBind, ""), "bind / on " + sysroot));
     TRY(check(m_sys.mount(var, deploy + "/var", "", kMsBind, ""), "bind " + var));
@@ -509,8 +535,8 @@ private:
 
   void stage_serial_getty() {
     std::string unit;
-    for (const char* candidate :
-         {"/lib/systemd/system/serial-getty@.service", "/usr/lib/systemd/system/serial-getty@.service"})
+    for (const char* candidate : {"/lib/systemd/system/serial-getty@.service",
+                                  "/usr/lib/systemd/system/serial-getty@.service"})
       if (exists(candidate)) {
         unit = candidate;
         break;
@@ -531,7 +557,8 @@ private:
     std::vector<std::string> requested;
     for (const char* unit : {"plymouth-start.service", "plymouth-read-write.service"}) {
       std::string found;
-      for (const char* dir : {"/etc/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system"}) {
+      for (const char* dir :
+           {"/etc/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system"}) {
         const std::string candidate = std::string(dir) + "/" + unit;
         if (exists(candidate)) {
           found = candidate;
@@ -584,6 +611,7 @@ private:
   bool m_have_gadget = false;
   GadgetLayout m_layout;
   int m_child_pid = -1;
+  int m_bind_retries = 0;
   std::string m_root_device;
   std::string m_final_root;
   std::string m_deployment;
@@ -598,6 +626,8 @@ std::string RunResult::failure_line() const {
          " (on_failure=" + std::string(stage0::to_string(on_failure)) + ")";
 }
 
-RunResult run_pid1(Sys& sys) { return Runtime(sys).run(); }
+RunResult run_pid1(Sys& sys) {
+  return Runtime(sys).run();
+}
 
 } // namespace fastboop::stage0_init

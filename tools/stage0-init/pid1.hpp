@@ -13,13 +13,12 @@ namespace fastboop::stage0_init {
 
 // Step names, in the order they run.
 inline constexpr const char* kStepNames[] = {
-    "mounts",   "settings",    "modules", "gadget", "smoo",        "root-wait",
-    "root-mount", "ostree-detect", "fstab",   "switch-root", "ostree", "credentials",
-    "plymouth", "exec-init"};
+    "mounts",        "settings", "modules",     "gadget", "smoo",        "root-wait", "root-mount",
+    "ostree-detect", "fstab",    "switch-root", "ostree", "credentials", "plymouth",  "exec-init"};
 
 struct RunResult {
-  bool exec_ok = false;      // the final init was exec'd (only the fake returns)
-  std::string failed_step;   // empty on success
+  bool exec_ok = false;    // the final init was exec'd (only the fake returns)
+  std::string failed_step; // empty on success
   std::string cause;
   stage0::OnFailure on_failure = stage0::OnFailure::Panic;
   std::string failure_line() const; // the one line printed on failure

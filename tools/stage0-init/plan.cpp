@@ -108,14 +108,10 @@ std::vector<GadgetOp> gadget_plan(const stage0::Stage0Settings& s, const GadgetL
   return ops;
 }
 
-std::vector<std::string> smoo_arguments(const stage0::Stage0Settings& s,
-                                        std::string_view ffs_dir) {
-  std::vector<std::string> argv = {std::string(kSmooGadgetPath),
-                                   "--ffs-dir",
-                                   std::string(ffs_dir),
-                                   "--state-file",
-                                   std::string(kSmooStateFile),
-                                   "--export-map-file",
+std::vector<std::string> smoo_arguments(const stage0::Stage0Settings& s, std::string_view ffs_dir) {
+  std::vector<std::string> argv = {std::string(kSmooGadgetPath),   "--ffs-dir",
+                                   std::string(ffs_dir),           "--state-file",
+                                   std::string(kSmooStateFile),    "--export-map-file",
                                    std::string(kSmooExportMapFile)};
   if (s.queue_count) {
     argv.push_back("--queue-count");
@@ -251,6 +247,33 @@ Result<std::string> ostree_stateroot_var(std::string_view deployment_rel) {
     return Error("deployment '" + std::string(deployment_rel) +
                  "' is not ostree/deploy/<stateroot>/deploy/<entry> (missing deploy)");
   return "ostree/deploy/" + std::string(parts[2]) + "/var";
+}
+
+std::optional<std::string> format_kmsg_record(std::string_view record) {
+  const std::size_t semicolon = record.find(';');
+  if (semicolon == std::string_view::npos)
+    return std::nullopt;
+  std::string_view message = record.substr(semicolon + 1);
+  message = message.substr(0, message.find('\n')); // continuation lines are metadata
+  if (message.empty())
+    return std::nullopt;
+  // The third comma-separated header field is the timestamp in microseconds.
+  std::string_view header = record.substr(0, semicolon);
+  std::uint64_t usec = 0;
+  for (int field = 0; field < 2; ++field) {
+    const std::size_t comma = header.find(',');
+    header = comma == std::string_view::npos ? std::string_view() : header.substr(comma + 1);
+  }
+  for (char c : header.substr(0, header.find(','))) {
+    if (c < '0' || c > '9' || usec > UINT64_MAX / 10 - 9)
+      break;
+    usec = usec * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  char stamp[48];
+  std::snprintf(stamp, sizeof stamp, "[%5llu.%06llu] ",
+                static_cast<unsigned long long>(usec / 1000000),
+                static_cast<unsigned long long>(usec % 1000000));
+  return std::string(stamp) + std::string(message) + "\r\n";
 }
 
 bool mountinfo_has_mount_point(std::string_view mountinfo, std::string_view path) {

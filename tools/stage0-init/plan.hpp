@@ -9,6 +9,7 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -60,8 +61,8 @@ public:
   std::size_t size() const { return m_paths.size(); }
 
 private:
-  std::map<std::string, std::string> m_paths;              // folded name -> relpath
-  std::map<std::string, std::vector<std::string>> m_deps;  // relpath -> dep relpaths
+  std::map<std::string, std::string> m_paths;             // folded name -> relpath
+  std::map<std::string, std::vector<std::string>> m_deps; // relpath -> dep relpaths
 };
 // Basename without .ko[.xz|.zst|.gz], '-' folded to '_'.
 std::string module_name_key(std::string_view path_or_name);
@@ -79,6 +80,11 @@ Result<std::string> normalize_ostree_path(std::string_view value);
 // deployment_rel must be exactly ostree/deploy/<stateroot>/deploy/<entry>;
 // returns ostree/deploy/<stateroot>/var.
 Result<std::string> ostree_stateroot_var(std::string_view deployment_rel);
+
+// One /dev/kmsg record ("pri,seq,ts_usec,flags;message\n KEY=v...") as the
+// console line "[%5u.%06u] message\r\n" forwarded to the ACM tty (spec
+// §4.13); nullopt for records without ';' or with an empty message.
+std::optional<std::string> format_kmsg_record(std::string_view record);
 
 // First line of /proc/self/mountinfo whose mount point (field 5) is `path`.
 bool mountinfo_has_mount_point(std::string_view mountinfo, std::string_view path);

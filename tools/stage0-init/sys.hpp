@@ -42,8 +42,8 @@ public:
   virtual ~Sys() = default;
 
   // An empty source, fstype or data is passed as NULL.
-  virtual int mount(const std::string& source, const std::string& target,
-                    const std::string& fstype, unsigned long flags, const std::string& data) = 0;
+  virtual int mount(const std::string& source, const std::string& target, const std::string& fstype,
+                    unsigned long flags, const std::string& data) = 0;
   virtual int mkdir(const std::string& path, unsigned mode) = 0;
   virtual int symlink(const std::string& target, const std::string& link) = 0;
   virtual int unlink(const std::string& path) = 0;
@@ -64,6 +64,8 @@ public:
   virtual int spawn(const std::string& path, const std::vector<std::string>& argv,
                     const std::vector<std::string>& extra_env, int& pid) = 0;
   virtual ChildStatus poll_child(int pid) = 0; // non-blocking
+  // Starts the child that copies /dev/kmsg to the CDC-ACM tty /dev/ttyGS0.
+  virtual int start_kmsg_forwarder(int& pid) = 0;
   virtual int chdir(const std::string& path) = 0;
   virtual int chroot(const std::string& path) = 0;
   // Replaces the process (inherited environment); returns only on failure.

@@ -1,6 +1,8 @@
 // The real Sys: thin wrappers over Linux system calls.
 #include "sys_linux.hpp"
 
+#include "plan.hpp"
+
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
@@ -22,7 +24,9 @@ namespace fastboop::stage0_init {
 
 namespace {
 
-const char* c_or_null(const std::string& s) { return s.empty() ? nullptr : s.c_str(); }
+const char* c_or_null(const std::string& s) {
+  return s.empty() ? nullptr : s.c_str();
+}
 
 FileType type_of(mode_t mode) {
   switch (mode & S_IFMT) {
@@ -64,10 +68,9 @@ std::vector<char*> c_argv(const std::vector<std::string>& args) {
 
 } // namespace
 
-int LinuxSys::mount(const std::string& source, const std::string& target,
-                    const std::string& fstype, unsigned long flags, const std::string& data) {
-  return ::mount(c_or_null(source), target.c_str(), c_or_null(fstype), flags,
-                 c_or_null(data)) == 0
+int LinuxSys::mount(const std::string& source, const std::string& target, const std::string& fstype,
+                    unsigned long flags, const std::string& data) {
+  return ::mount(c_or_null(source), target.c_str(), c_or_null(fstype), flags, c_or_null(data)) == 0
              ? 0
              : errno;
 }
@@ -80,7 +83,9 @@ int LinuxSys::symlink(const std::string& target, const std::string& link) {
   return ::symlink(target.c_str(), link.c_str()) == 0 ? 0 : errno;
 }
 
-int LinuxSys::unlink(const std::string& path) { return ::unlink(path.c_str()) == 0 ? 0 : errno; }
+int LinuxSys::unlink(const std::string& path) {
+  return ::unlink(path.c_str()) == 0 ? 0 : errno;
+}
 
 int LinuxSys::chmod(const std::string& path, unsigned mode) {
   return ::chmod(path.c_str(), mode) == 0 ? 0 : errno;
@@ -201,9 +206,69 @@ ChildStatus LinuxSys::poll_child(int pid) {
   return {true, 128 + WTERMSIG(status)};
 }
 
-int LinuxSys::chdir(const std::string& path) { return ::chdir(path.c_str()) == 0 ? 0 : errno; }
+namespace {
 
-int LinuxSys::chroot(const std::string& path) { return ::chroot(path.c_str()) == 0 ? 0 : errno; }
+// The forwarder child's whole life: reopen both ends every second until they
+// open, then copy records; the host closing the tty (EIO) ends it.
+[[noreturn]] void forward_kmsg() {
+  for (;;) {
+    const int kmsg = ::open("/dev/kmsg", O_RDONLY | O_CLOEXEC);
+    const int tty = ::open("/dev/ttyGS0", O_WRONLY | O_NOCTTY | O_CLOEXEC);
+    if (kmsg >= 0 && tty >= 0) {
+      char record[8192];
+      for (;;) {
+        const ssize_t n = ::read(kmsg, record, sizeof record);
+        if (n < 0) {
+          if (errno == EINTR || errno == EPIPE) // EPIPE: older records were overwritten
+            continue;
+          break;
+        }
+        std::optional<std::string> line =
+            format_kmsg_record(std::string_view(record, static_cast<std::size_t>(n)));
+        if (!line)
+          continue;
+        const int err = write_all(tty, *line);
+        if (err == EIO)
+          ::_exit(0);
+        if (err != 0)
+          break;
+      }
+    }
+    if (kmsg >= 0)
+      ::close(kmsg);
+    if (tty >= 0)
+      ::close(tty);
+    ::sleep(1);
+  }
+}
+
+} // namespace
+
+int LinuxSys::start_kmsg_forwarder(int& pid) {
+  const pid_t child = ::fork();
+  if (child < 0)
+    return errno;
+  if (child == 0) {
+    const int null_fd = ::open("/dev/null", O_RDWR);
+    if (null_fd >= 0) {
+      for (int fd = 0; fd <= 2; ++fd)
+        ::dup2(null_fd, fd);
+      if (null_fd > 2)
+        ::close(null_fd);
+    }
+    forward_kmsg();
+  }
+  pid = child;
+  return 0;
+}
+
+int LinuxSys::chdir(const std::string& path) {
+  return ::chdir(path.c_str()) == 0 ? 0 : errno;
+}
+
+int LinuxSys::chroot(const std::string& path) {
+  return ::chroot(path.c_str()) == 0 ? 0 : errno;
+}
 
 int LinuxSys::exec(const std::string& path, const std::vector<std::string>& argv) {
   std::vector<char*> c_args = c_argv(argv);
@@ -234,7 +299,8 @@ void LinuxSys::sleep_ms(unsigned ms) {
 std::uint64_t LinuxSys::now_ms() {
   timespec ts{};
   ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1000 + static_cast<std::uint64_t>(ts.tv_nsec) / 1000000;
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1000 +
+         static_cast<std::uint64_t>(ts.tv_nsec) / 1000000;
 }
 
 void LinuxSys::attach_console() {
@@ -250,16 +316,22 @@ void LinuxSys::attach_console() {
         ::close(fd);
     }
   }
-  if (m_kmsg < 0)
-    m_kmsg = ::open("/dev/kmsg", O_WRONLY | O_CLOEXEC | O_NOCTTY);
+  m_kmsg_ready = true;
 }
 
 void LinuxSys::log(std::string_view line, bool error) {
   std::string text(line);
   text += '\n';
   write_all(2, text);
-  if (m_kmsg >= 0) // <2> critical for the failure line, <6> info otherwise
-    write_all(m_kmsg, (error ? "<2>" : "<6>") + text);
+  if (!m_kmsg_ready)
+    return;
+  // One open per line, like upstream: the kernel rate-limits writes per open
+  // file (10 lines per 5 s), which would drop most of the step log.
+  const int kmsg = ::open("/dev/kmsg", O_WRONLY | O_CLOEXEC | O_NOCTTY);
+  if (kmsg < 0)
+    return;
+  write_all(kmsg, (error ? "<2>" : "<6>") + text); // <2> critical: the failure line
+  ::close(kmsg);
 }
 
 void LinuxSys::terminate(stage0::OnFailure action) {

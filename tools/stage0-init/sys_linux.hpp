@@ -24,6 +24,7 @@ public:
   int spawn(const std::string& path, const std::vector<std::string>& argv,
             const std::vector<std::string>& extra_env, int& pid) override;
   ChildStatus poll_child(int pid) override;
+  int start_kmsg_forwarder(int& pid) override;
   int chdir(const std::string& path) override;
   int chroot(const std::string& path) override;
   int exec(const std::string& path, const std::vector<std::string>& argv) override;
@@ -35,7 +36,7 @@ public:
   void terminate(stage0::OnFailure action) override;
 
 private:
-  int m_kmsg = -1;
+  bool m_kmsg_ready = false; // /dev is mounted
 };
 
 } // namespace fastboop::stage0_init

@@ -11,7 +11,10 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <poll.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
 
 static unsigned char buf[512];
@@ -59,6 +62,50 @@ static int read_text(const char *path, char *out, size_t n) {
   return 0;
 }
 
+// With the CDC-ACM function, the PID1 forwards /dev/kmsg to ttyGS0: read the
+// host end (cdc_acm's /dev/ttyACM0) until a stage0 line arrives (bounded).
+static void check_acm_console(void) {
+  int fd = -1;
+  for (int i = 0; i < 50 && fd < 0; ++i) {
+    fd = open("/dev/ttyACM0", O_RDONLY | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) usleep(100000);
+  }
+  if (fd < 0) {
+    printf("SMOO-STANDIN-ACM: no /dev/ttyACM0 on the host side\n");
+    fflush(stdout);
+    return;
+  }
+  struct termios t;
+  if (tcgetattr(fd, &t) == 0) {
+    cfmakeraw(&t);
+    tcsetattr(fd, TCSANOW, &t);
+  }
+  static char seen[1 << 16];
+  size_t used = 0;
+  for (int waited = 0; waited < 100; ++waited) {
+    struct pollfd p = {fd, POLLIN, 0};
+    if (poll(&p, 1, 100) > 0) {
+      ssize_t n = read(fd, seen + used, sizeof seen - 1 - used);
+      if (n > 0) used += (size_t)n;
+      if (used >= sizeof seen - 1) used = 0; // keep scanning the newest data
+      seen[used] = 0;
+    }
+    char *hit = strstr(seen, "stage0: step smoo");
+    if (hit) {
+      while (hit > seen && hit[-1] != '\n' && hit[-1] != '\r') --hit; // whole line
+      char *end = strpbrk(hit, "\r\n");
+      if (end) *end = 0;
+      printf("SMOO-STANDIN-ACM: kmsg reached the host over CDC-ACM: %s\n", hit);
+      fflush(stdout);
+      close(fd);
+      return;
+    }
+  }
+  printf("SMOO-STANDIN-ACM: no stage0 line on /dev/ttyACM0 within 10 s (%zu bytes)\n", used);
+  fflush(stdout);
+  close(fd);
+}
+
 // The device dummy_hcd's host side enumerated: a name like "1-1" (not a root
 // hub "usbN", not an interface "1-1:1.0").
 static int report_host_side(void) {
@@ -80,12 +127,18 @@ static int report_host_side(void) {
       if (read_text(path, sub, sizeof sub)) continue;
       snprintf(path, sizeof path, "/sys/bus/usb/devices/%s:1.0/bInterfaceProtocol", e->d_name);
       if (read_text(path, proto, sizeof proto)) continue;
+      char interfaces[16];
+      snprintf(path, sizeof path, "/sys/bus/usb/devices/%s/bNumInterfaces", e->d_name);
+      if (read_text(path, interfaces, sizeof interfaces)) strcpy(interfaces, "?");
       char line[768];
-      snprintf(line, sizeof line, "SMOO-STANDIN-HOST-SIDE: device %s id %s:%s serial %s interface %s/%s/%s\n",
-               e->d_name, vid, pid, serial, cls, sub, proto);
+      snprintf(line, sizeof line,
+               "SMOO-STANDIN-HOST-SIDE: device %s id %s:%s serial %s interface %s/%s/%s interfaces %s\n",
+               e->d_name, vid, pid, serial, cls, sub, proto, interfaces + strspn(interfaces, " "));
       closedir(d);
       fputs(line, stdout);
       fflush(stdout);
+      if (atoi(interfaces) > 1)
+        check_acm_console();
       int fd = open("/run/smoo/standin-enumerated", O_WRONLY | O_CREAT | O_TRUNC, 0644);
       if (fd >= 0) {
         if (write(fd, line, strlen(line)) < 0) perror("write standin-enumerated");

@@ -1,22 +1,29 @@
 #include "stage0_settings/stage0_settings.hpp"
 
 #include <algorithm>
-#include <iterator>
 #include <cstdio>
+#include <iterator>
 
 namespace fastboop::stage0 {
 
 namespace {
 
 constexpr std::string_view kKnownKeys[] = {
-    key::kLocale,      key::kLocaleMessages, key::kKeymap,      key::kTimezone,
-    key::kOstree,      key::kAcm,            key::kBreak,       key::kSmooLog,
-    key::kMaxIo,       key::kMaxIoAlias,     key::kMimicFastboot, key::kProduct,
-    key::kProductAlias, key::kQueueCount,    key::kQueueDepth,  key::kQueueDepthAlias,
-    key::kVendor,      key::kVendorAlias,    key::kEp1Timeout,  key::kFramebuffer,
-    key::kInit,        key::kOnFailure,      key::kRootDevice,  key::kRootDeviceTimeout,
-    key::kRootfs,      key::kSerial,         key::kUblkTimeout, key::kUdc,
-    key::kUdcTimeout,  key::kYeetFstab,
+    key::kLocale,        key::kLocaleMessages,
+    key::kKeymap,        key::kTimezone,
+    key::kOstree,        key::kAcm,
+    key::kBreak,         key::kSmooLog,
+    key::kMaxIo,         key::kMaxIoAlias,
+    key::kMimicFastboot, key::kProduct,
+    key::kProductAlias,  key::kQueueCount,
+    key::kQueueDepth,    key::kQueueDepthAlias,
+    key::kVendor,        key::kVendorAlias,
+    key::kEp1Timeout,    key::kFramebuffer,
+    key::kInit,          key::kOnFailure,
+    key::kRootDevice,    key::kRootDeviceTimeout,
+    key::kRootfs,        key::kSerial,
+    key::kUblkTimeout,   key::kUdc,
+    key::kUdcTimeout,    key::kYeetFstab,
 };
 
 // The table above, sorted for binary search.
@@ -134,7 +141,9 @@ private:
 
 } // namespace
 
-std::span<const std::string_view> known_keys() { return sorted_keys(); }
+std::span<const std::string_view> known_keys() {
+  return sorted_keys();
+}
 
 bool is_known_key(std::string_view name) {
   const auto& keys = sorted_keys();
@@ -313,8 +322,8 @@ ParsedSettings parse_settings(const SettingsMap& raw) {
                                                 "a decimal byte count");
   s.vendor_id =
       p.typed_alias<std::uint16_t>(key::kVendor, key::kVendorAlias, parse_u16_flexible, kU16Flex);
-  s.product_id = p.typed_alias<std::uint16_t>(key::kProduct, key::kProductAlias,
-                                              parse_u16_flexible, kU16Flex);
+  s.product_id =
+      p.typed_alias<std::uint16_t>(key::kProduct, key::kProductAlias, parse_u16_flexible, kU16Flex);
   s.mimic_fastboot = p.flag(key::kMimicFastboot, false);
   if (const std::string* value = p.get(key::kSmooLog))
     s.smoo_log = *value; // raw filter string
@@ -355,9 +364,8 @@ Result<std::string> render_module_list(std::span<const std::string> modules) {
   std::string out;
   for (const std::string& name : modules) {
     const bool bad = name.empty() || name.front() == '#' ||
-                     std::any_of(name.begin(), name.end(), [](char c) {
-                       return is_space(c) || c == '/' || c == '\0';
-                     });
+                     std::any_of(name.begin(), name.end(),
+                                 [](char c) { return is_space(c) || c == '/' || c == '\0'; });
     if (bad)
       return Error("module load list: invalid module name '" + name + "'");
     out += name;

@@ -56,7 +56,7 @@ inline constexpr std::string_view kTimezone = "firstboot.timezone";
 inline constexpr std::string_view kRootDevice = "stage0.root_device"; // local lower root
 inline constexpr std::string_view kRootDeviceTimeout = "stage0.root_device_timeout"; // seconds
 inline constexpr std::string_view kOnFailure = "stage0.on_failure"; // panic | reboot | halt
-inline constexpr std::string_view kUdc = "stage0.udc";   // UDC name; default: first one
+inline constexpr std::string_view kUdc = "stage0.udc";              // UDC name; default: first one
 inline constexpr std::string_view kInit = "stage0.init"; // init to exec instead of the search list
 inline constexpr std::string_view kUdcTimeout = "stage0.udc_timeout";   // seconds
 inline constexpr std::string_view kEp1Timeout = "stage0.ep1_timeout";   // seconds
@@ -156,13 +156,13 @@ ParsedSettings parse_settings(const SettingsMap& raw);
 ParsedSettings parse_settings_files(std::span<const SettingsFile> files);
 
 // Value parsers (exposed for tests and the generator's validation).
-std::optional<bool> parse_bool(std::string_view value);           // 1/true/yes/on, 0/false/no/off
-std::optional<std::uint16_t> parse_u16(std::string_view value);   // decimal
+std::optional<bool> parse_bool(std::string_view value);         // 1/true/yes/on, 0/false/no/off
+std::optional<std::uint16_t> parse_u16(std::string_view value); // decimal
 std::optional<std::uint16_t> parse_u16_flexible(std::string_view value); // 0x hex or decimal
-std::optional<std::uint64_t> parse_u64(std::string_view value);   // decimal
-std::optional<std::uint32_t> parse_u32(std::string_view value);   // decimal
-std::optional<RootFsType> parse_rootfs(std::string_view value);   // erofs | ext4
-std::optional<OnFailure> parse_on_failure(std::string_view value); // panic | reboot | halt
+std::optional<std::uint64_t> parse_u64(std::string_view value);          // decimal
+std::optional<std::uint32_t> parse_u32(std::string_view value);          // decimal
+std::optional<RootFsType> parse_rootfs(std::string_view value);          // erofs | ext4
+std::optional<OnFailure> parse_on_failure(std::string_view value);       // panic | reboot | halt
 std::string_view trim(std::string_view text);
 
 // Module load list -------------------------------------------------------------
