@@ -110,6 +110,14 @@ Result<void> validate_boot_args(const BootImageArgs& a) {
     return Error("header v0 has no recovery_dtbo section; use header v1 or v2");
   if (a.header_version == 2 && a.dtb.empty())
     return Error("header v2 requires a non-empty DTB (--dtb); bootloaders reject dtb_size 0");
+  TRY(address32("kernel address", a.base, a.kernel_offset));
+  TRY(address32("tags address", a.base, a.tags_offset));
+  if (!a.ramdisk.empty())
+    TRY(address32("ramdisk address", a.base, a.ramdisk_offset));
+  if (!a.second.empty())
+    TRY(address32("second address", a.base, a.second_offset));
+  if (a.header_version == 2)
+    TRY(address64("dtb address", a.base, a.dtb_offset));
   if (a.cmdline_split == CmdlineSplit::Aosp)
     TRY(check_text("--cmdline", a.cmdline, kBootArgsSize - 1 + kBootExtraArgsSize - 1));
   else
