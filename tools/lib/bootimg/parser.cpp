@@ -243,7 +243,7 @@ Result<void> parse_boot(ParsedImage& p, ByteSpan img) {
     if (p.header_size != expect) {
       if (looks_like_text(b + 1632, 16))
         return Error("header_version " + std::to_string(p.header_version) + " but offset 1632 holds \"" +
-                     preview(b + 1632, 32) +
+                     preview(b + 1632, std::min<std::size_t>(32, img.size() - 1632)) +
                      "\" instead of v1+ fields: a v0 header followed by a vendor signature (as in Huawei's "
                      "\"Cairo SIGN\" images); refusing to read recovery_dtbo/dtb sizes from it");
       return Error("header_size at offset 1644 is " + std::to_string(p.header_size) + ", expected " +
@@ -254,8 +254,9 @@ Result<void> parse_boot(ParsedImage& p, ByteSpan img) {
     p.recovery_dtbo_offset = load_le<std::uint64_t>(b + 1636);
   } else {
     p.header_size = kHeaderSizeV0;
-    if (page >= kHeaderSizeV0 + 16 && looks_like_text(b + kHeaderSizeV0, 16))
-      p.notes.push_back("a vendor block follows the v0 header at offset 1632 (\"" + preview(b + 1632, 32) +
+    const std::size_t tail = std::min<std::size_t>(32, img.size() - kHeaderSizeV0);
+    if (tail >= 16 && looks_like_text(b + kHeaderSizeV0, 16))
+      p.notes.push_back("a vendor block follows the v0 header at offset 1632 (\"" + preview(b + 1632, tail) +
                         "\"); ignored");
   }
   if (p.header_version == 2) {
