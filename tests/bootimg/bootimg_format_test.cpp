@@ -415,3 +415,30 @@ TEST(BootimgId, LineageRecipeAddsADtSlot) {
   ASSERT_TRUE(parsed);
   EXPECT_EQ(parsed->id_recipe, IdRecipe::LineageDtSlot);
 }
+
+TEST(BootimgWriter, OverlappedIdEqualsSequential) {
+  Bytes kernel = pattern(70000, 3, 1), ramdisk = pattern(5000, 5, 2), dtb = pattern(300, 7, 3);
+  for (std::uint32_t v : {0u, 1u, 2u, 3u}) {
+    BootImageArgs a;
+    a.header_version = v;
+    a.kernel = kernel;
+    a.ramdisk = ramdisk;
+    if (v == 2)
+      a.dtb = dtb;
+    auto expect = build_boot_image(a);
+    ASSERT_TRUE(expect);
+    Bytes out;
+    auto r = write_boot_image_overlapped(
+        a,
+        [&](ByteSpan d) -> Result<void> {
+          append(out, d);
+          return ok();
+        },
+        [&](std::uint64_t offset, ByteSpan d) -> Result<void> {
+          std::copy(d.begin(), d.end(), out.begin() + static_cast<std::ptrdiff_t>(offset));
+          return ok();
+        });
+    ASSERT_TRUE(r) << r.error().message();
+    EXPECT_EQ(out, *expect) << "v" << v;
+  }
+}

@@ -148,3 +148,33 @@ TEST(BootimgTool, InfoTextExitCodesAndAtomicOutput) {
   EXPECT_EQ(test::run({tool(), "--help"}).exit_code, 0);
   EXPECT_EQ(test::run({tool(), "--kernel", (dir / "k").string()}).exit_code, 2);
 }
+
+TEST(BootimgTool, VendorBootV4FragmentsRoundTrip) {
+  test::TempDir dir;
+  test::write_file(dir / "vr", test::random_bytes(3000, 1));
+  test::write_file(dir / "frag", test::random_bytes(5000, 2));
+  test::write_file(dir / "dtb", test::random_bytes(700, 3));
+  test::write_file(dir / "bootconfig", std::string_view("androidboot.x=y\n"));
+  auto r = test::run({tool(), "--header_version", "4", "--pagesize", "4096", "--vendor_ramdisk",
+                      (dir / "vr").string(), "--ramdisk_type", "dlkm", "--ramdisk_name", "dlkm", "--board_id3",
+                      "0x42", "--vendor_ramdisk_fragment", (dir / "frag").string(), "--dtb", (dir / "dtb").string(),
+                      "--vendor_bootconfig", (dir / "bootconfig").string(), "--vendor_cmdline", "a=b",
+                      "--vendor_boot", (dir / "vb.img").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto info = test::run({tool(), "info", "--json", (dir / "vb.img").string()});
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  auto j = nlohmann::json::parse(as_chars(info.out));
+  ASSERT_EQ(j["vendor_ramdisks"].size(), 2u);
+  EXPECT_EQ(j["vendor_ramdisks"][1]["name"], "dlkm");
+  EXPECT_EQ(j["vendor_ramdisks"][1]["board_id"][3], 0x42);
+  EXPECT_EQ(j["bootconfig_size"], 16);
+  auto u = test::run({tool(), "unpack", (dir / "vb.img").string(), "-o", (dir / "u").string()});
+  ASSERT_EQ(u.exit_code, 0) << u.err;
+  EXPECT_EQ(test::read_file(dir / "u" / "vendor_ramdisk_01"), test::read_file(dir / "frag"));
+  auto sh = test::sh("cd '" + (dir / "u").string() + "' && xargs -0 '" + tool() +
+                     "' --vendor_boot rebuilt.img < mkbootimg_args.nul");
+  ASSERT_EQ(sh.exit_code, 0) << sh.err;
+  EXPECT_EQ(test::read_file(dir / "u" / "rebuilt.img"), test::read_file(dir / "vb.img"));
+  // A fragment group without its file is a usage error.
+  EXPECT_EQ(test::run({tool(), "--ramdisk_name", "x", "--vendor_boot", (dir / "y.img").string()}).exit_code, 2);
+}
