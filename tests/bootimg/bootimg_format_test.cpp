@@ -442,3 +442,15 @@ TEST(BootimgWriter, OverlappedIdEqualsSequential) {
     EXPECT_EQ(out, *expect) << "v" << v;
   }
 }
+
+TEST(BootimgParse, NotesFastbootClientStyleFields) {
+  Bytes img = small_v0();
+  store_le<std::uint32_t>(&img[20], 0x11000000); // ramdisk_addr without a ramdisk
+  std::fill(img.begin() + 576, img.begin() + 608, 0);
+  auto r = parse_image(img);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_FALSE(r->id_recipe);
+  ASSERT_EQ(r->notes.size(), 2u);
+  EXPECT_NE(r->notes[0].find("ramdisk_addr"), std::string::npos);
+  EXPECT_NE(r->notes[1].find("id is all zero"), std::string::npos);
+}

@@ -264,6 +264,13 @@ Result<void> parse_boot(ParsedImage& p, ByteSpan img) {
     p.dtb_addr = load_le<std::uint64_t>(b + 1652);
   }
 
+  if (p.ramdisk_size == 0 && p.ramdisk_addr != 0)
+    p.notes.push_back("ramdisk_addr " + hex(p.ramdisk_addr) +
+                      " is set without a ramdisk (fastboot-client style); mkbootimg writes 0, so a rebuild differs here");
+  if (p.second_size == 0 && p.second_addr != 0)
+    p.notes.push_back("second_addr " + hex(p.second_addr) +
+                      " is set without a second stage (fastboot-client style); mkbootimg writes 0, so a rebuild differs "
+                      "here");
   p.image_end = page;
   TRY(add_section(p, "kernel", kernel_off, p.kernel_size));
   TRY(add_section(p, "ramdisk", ramdisk_off, p.ramdisk_size));
@@ -307,6 +314,8 @@ Result<void> parse_boot(ParsedImage& p, ByteSpan img) {
     if (compute_boot_id(a) == p.id)
       p.id_recipe = IdRecipe::LineageDtSlot;
   }
+  if (!p.id_recipe && std::all_of(p.id.begin(), p.id.end(), [](std::uint8_t c) { return c == 0; }))
+    p.notes.push_back("id is all zero (fastboot-client style); a mkbootimg rebuild writes the SHA-1 id");
   return ok();
 }
 
