@@ -415,3 +415,42 @@ TEST(BootimgId, LineageRecipeAddsADtSlot) {
   ASSERT_TRUE(parsed);
   EXPECT_EQ(parsed->id_recipe, IdRecipe::LineageDtSlot);
 }
+
+TEST(BootimgWriter, OverlappedIdEqualsSequential) {
+  Bytes kernel = pattern(70000, 3, 1), ramdisk = pattern(5000, 5, 2), dtb = pattern(300, 7, 3);
+  for (std::uint32_t v : {0u, 1u, 2u, 3u}) {
+    BootImageArgs a;
+    a.header_version = v;
+    a.kernel = kernel;
+    a.ramdisk = ramdisk;
+    if (v == 2)
+      a.dtb = dtb;
+    auto expect = build_boot_image(a);
+    ASSERT_TRUE(expect);
+    Bytes out;
+    auto r = write_boot_image_overlapped(
+        a,
+        [&](ByteSpan d) -> Result<void> {
+          append(out, d);
+          return ok();
+        },
+        [&](std::uint64_t offset, ByteSpan d) -> Result<void> {
+          std::copy(d.begin(), d.end(), out.begin() + static_cast<std::ptrdiff_t>(offset));
+          return ok();
+        });
+    ASSERT_TRUE(r) << r.error().message();
+    EXPECT_EQ(out, *expect) << "v" << v;
+  }
+}
+
+TEST(BootimgParse, NotesFastbootClientStyleFields) {
+  Bytes img = small_v0();
+  store_le<std::uint32_t>(&img[20], 0x11000000); // ramdisk_addr without a ramdisk
+  std::fill(img.begin() + 576, img.begin() + 608, 0);
+  auto r = parse_image(img);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_FALSE(r->id_recipe);
+  ASSERT_EQ(r->notes.size(), 2u);
+  EXPECT_NE(r->notes[0].find("ramdisk_addr"), std::string::npos);
+  EXPECT_NE(r->notes[1].find("id is all zero"), std::string::npos);
+}

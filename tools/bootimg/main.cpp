@@ -1,6 +1,8 @@
 // fastboop-bootimg: Android boot image packer (mkbootimg-compatible options),
 // inspector (info, unpack, analyze) and DevPro-driven builder.
 #include "bootimg/commands.hpp"
+#include "bootimg/devpro.hpp"
+#include "profiles/profiles.hpp"
 #include "common/cli.hpp"
 
 #include <cstdio>
@@ -59,6 +61,16 @@ int main(int argc, char** argv) {
   app.footer("vendor_boot v4 fragments: [--ramdisk_type T] --ramdisk_name N [--board_idI X]... "
              "--vendor_ramdisk_fragment FILE (repeatable)");
 
+  std::string device_profile, stage0_dir, cmdline_append;
+  auto* devpro_opt = app.add_option("--device-profile", device_profile,
+                                    "DevPro mode: build for this device profile id (needs --stage0 and -o)");
+  app.add_option("--stage0", stage0_dir,
+                 "DevPro mode: fastboop-stage0 output directory (kernel, stage0.cpio[.gz|.lz4|.zst|.xz], "
+                 "devicetree.dtb, cmdline)")
+      ->needs(devpro_opt);
+  app.add_option("--cmdline-append", cmdline_append, "DevPro mode: appended to the kernel command line")
+      ->needs(devpro_opt);
+
   std::string image, out_dir;
   bool json = false;
   auto* info = app.add_subcommand("info", "Print and check a boot/vendor_boot header");
@@ -82,6 +94,23 @@ int main(int argc, char** argv) {
       std::string text = TRY(bootimg::run_analyze(image));
       std::fwrite(text.data(), 1, text.size(), stdout);
       return ok();
+    }
+    if (!device_profile.empty()) {
+      if (stage0_dir.empty() || !pack.output)
+        return Error("--device-profile needs --stage0 DIR and -o boot.img", ErrorKind::Usage);
+      if (pack.kernel || pack.ramdisk || pack.second || pack.dtb || pack.recovery_dtbo || pack.vendor_boot)
+        return Error("--device-profile takes its parts from --stage0; drop --kernel/--ramdisk/--second/--dtb/"
+                     "--recovery_dtbo/--vendor_boot",
+                     ErrorKind::Usage);
+      auto loaded = TRY(profiles::find_device_profile(device_profile));
+      bootimg::DevproBuildOptions o;
+      o.stage0_dir = stage0_dir;
+      o.output = *pack.output;
+      o.cmdline_append = cmdline_append;
+      if (pack.depfile)
+        o.depfile = *pack.depfile;
+      return bootimg::build_devpro_image(loaded.profile, o).with_context("device profile " + device_profile +
+                                                                        " (" + loaded.source + ")");
     }
     std::string id = TRY(bootimg::run_pack(pack));
     std::fwrite(id.data(), 1, id.size(), stdout);

@@ -2,6 +2,7 @@
 // pmbootstrap's bootimg_analyze does for postmarketOS deviceinfo files.
 #include "bootimg/bootimg.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <string.h>
 #include <libfdt.h>
@@ -24,7 +25,11 @@ std::uint64_t fdt_size_at(ByteSpan data, std::size_t offset) {
   const std::uint32_t total = load_be<std::uint32_t>(data.data() + offset + 4);
   if (total < 40 || total > data.size() - offset)
     return 0;
-  if (fdt_check_header(data.data() + offset) != 0)
+  // libfdt wants an 8-byte aligned blob; appended DTBs sit anywhere. The
+  // header check only reads the 40-byte header.
+  alignas(8) std::uint8_t header[40];
+  std::memcpy(header, data.data() + offset, sizeof header);
+  if (fdt_check_header(header) != 0)
     return 0;
   return total;
 }
@@ -51,7 +56,9 @@ std::optional<std::pair<std::size_t, int>> find_appended_dtbs(ByteSpan kernel) {
     }
     if (count > 0 && at == kernel.size())
       return std::make_pair(start, count);
-    p = static_cast<const std::uint8_t*>(hit) + 1;
+    // Resume after the chain just walked: keeps hostile input (thousands of
+    // back-to-back DTBs) linear instead of quadratic.
+    p = begin + std::max(at, start + 1);
   }
   return std::nullopt;
 }

@@ -104,6 +104,11 @@ using Sink = std::function<Result<void>(ByteSpan)>;
 
 Result<void> write_boot_image(const BootImageArgs& args, const Sink& sink);
 Result<Bytes> build_boot_image(const BootImageArgs& args);
+// Same bytes as write_boot_image, for outputs that can seek: the SHA-1 id is
+// computed on a second thread while the sections stream out, then written at
+// offset 576 through `patch` (v0-v2; v3/v4 have no id).
+using Patcher = std::function<Result<void>(std::uint64_t offset, ByteSpan data)>;
+Result<void> write_boot_image_overlapped(const BootImageArgs& args, const Sink& sink, const Patcher& patch);
 Result<void> write_vendor_boot_image(const VendorBootArgs& args, const Sink& sink);
 Result<Bytes> build_vendor_boot_image(const VendorBootArgs& args);
 

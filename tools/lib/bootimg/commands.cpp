@@ -46,6 +46,19 @@ MappedFile::~MappedFile() {
     ::munmap(const_cast<std::uint8_t*>(m_data), m_size);
 }
 
+Result<void> pwrite_all(int fd, std::uint64_t offset, ByteSpan data, const std::string& what) {
+  while (!data.empty()) {
+    ssize_t n = ::pwrite(fd, data.data(), data.size(), static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return Error("cannot write " + what + ": " + std::strerror(errno), ErrorKind::Io);
+    data = data.subspan(static_cast<std::size_t>(n));
+    offset += static_cast<std::uint64_t>(n);
+  }
+  return ok();
+}
+
 Result<std::uint64_t> parse_mkbootimg_int(std::string_view text, std::string_view option) {
   std::string_view s = text;
   int base = 10;
@@ -233,7 +246,10 @@ Result<std::string> run_pack(const PackOptions& o) {
       a.dtb = TRY(load(o.dtb)).value_or(ByteSpan{});
     a.recovery_dtbo = TRY(load(o.recovery_dtbo));
     auto out = TRY(AtomicFile::create(*o.output));
-    TRY_CTX(write_boot_image(a, [&](ByteSpan d) { return out.write(d); }), *o.output);
+    TRY_CTX(write_boot_image_overlapped(
+                a, [&](ByteSpan d) { return out.write(d); },
+                [&](std::uint64_t offset, ByteSpan d) { return pwrite_all(out.fd(), offset, d, *o.output); }),
+            *o.output);
     TRY(out.commit());
     if (o.print_id && header_version < 3)
       id_line = "0x" + to_hex(compute_boot_id(a)) + "\n";

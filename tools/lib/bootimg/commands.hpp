@@ -31,6 +31,9 @@ private:
   std::size_t m_size = 0;
 };
 
+// pwrite the whole span; the error names `what`.
+Result<void> pwrite_all(int fd, std::uint64_t offset, ByteSpan data, const std::string& what);
+
 // Parse mkbootimg's integer syntax (Python int(x, 0): 0x.., 0o.., 0b.., decimal).
 Result<std::uint64_t> parse_mkbootimg_int(std::string_view text, std::string_view option);
 

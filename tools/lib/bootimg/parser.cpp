@@ -243,7 +243,7 @@ Result<void> parse_boot(ParsedImage& p, ByteSpan img) {
     if (p.header_size != expect) {
       if (looks_like_text(b + 1632, 16))
         return Error("header_version " + std::to_string(p.header_version) + " but offset 1632 holds \"" +
-                     preview(b + 1632, 32) +
+                     preview(b + 1632, std::min<std::size_t>(32, img.size() - 1632)) +
                      "\" instead of v1+ fields: a v0 header followed by a vendor signature (as in Huawei's "
                      "\"Cairo SIGN\" images); refusing to read recovery_dtbo/dtb sizes from it");
       return Error("header_size at offset 1644 is " + std::to_string(p.header_size) + ", expected " +
@@ -254,8 +254,9 @@ Result<void> parse_boot(ParsedImage& p, ByteSpan img) {
     p.recovery_dtbo_offset = load_le<std::uint64_t>(b + 1636);
   } else {
     p.header_size = kHeaderSizeV0;
-    if (page >= kHeaderSizeV0 + 16 && looks_like_text(b + kHeaderSizeV0, 16))
-      p.notes.push_back("a vendor block follows the v0 header at offset 1632 (\"" + preview(b + 1632, 32) +
+    const std::size_t tail = std::min<std::size_t>(32, img.size() - kHeaderSizeV0);
+    if (tail >= 16 && looks_like_text(b + kHeaderSizeV0, 16))
+      p.notes.push_back("a vendor block follows the v0 header at offset 1632 (\"" + preview(b + 1632, tail) +
                         "\"); ignored");
   }
   if (p.header_version == 2) {
@@ -263,6 +264,13 @@ Result<void> parse_boot(ParsedImage& p, ByteSpan img) {
     p.dtb_addr = load_le<std::uint64_t>(b + 1652);
   }
 
+  if (p.ramdisk_size == 0 && p.ramdisk_addr != 0)
+    p.notes.push_back("ramdisk_addr " + hex(p.ramdisk_addr) +
+                      " is set without a ramdisk (fastboot-client style); mkbootimg writes 0, so a rebuild differs here");
+  if (p.second_size == 0 && p.second_addr != 0)
+    p.notes.push_back("second_addr " + hex(p.second_addr) +
+                      " is set without a second stage (fastboot-client style); mkbootimg writes 0, so a rebuild differs "
+                      "here");
   p.image_end = page;
   TRY(add_section(p, "kernel", kernel_off, p.kernel_size));
   TRY(add_section(p, "ramdisk", ramdisk_off, p.ramdisk_size));
@@ -306,6 +314,8 @@ Result<void> parse_boot(ParsedImage& p, ByteSpan img) {
     if (compute_boot_id(a) == p.id)
       p.id_recipe = IdRecipe::LineageDtSlot;
   }
+  if (!p.id_recipe && std::all_of(p.id.begin(), p.id.end(), [](std::uint8_t c) { return c == 0; }))
+    p.notes.push_back("id is all zero (fastboot-client style); a mkbootimg rebuild writes the SHA-1 id");
   return ok();
 }
 

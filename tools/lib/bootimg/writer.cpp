@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cstdio>
 #include <cstring>
+#include <future>
 #include <limits>
 
 namespace fastboop::bootimg {
@@ -110,6 +111,14 @@ Result<void> validate_boot_args(const BootImageArgs& a) {
     return Error("header v0 has no recovery_dtbo section; use header v1 or v2");
   if (a.header_version == 2 && a.dtb.empty())
     return Error("header v2 requires a non-empty DTB (--dtb); bootloaders reject dtb_size 0");
+  TRY(address32("kernel address", a.base, a.kernel_offset));
+  TRY(address32("tags address", a.base, a.tags_offset));
+  if (!a.ramdisk.empty())
+    TRY(address32("ramdisk address", a.base, a.ramdisk_offset));
+  if (!a.second.empty())
+    TRY(address32("second address", a.base, a.second_offset));
+  if (a.header_version == 2)
+    TRY(address64("dtb address", a.base, a.dtb_offset));
   if (a.cmdline_split == CmdlineSplit::Aosp)
     TRY(check_text("--cmdline", a.cmdline, kBootArgsSize - 1 + kBootExtraArgsSize - 1));
   else
@@ -153,7 +162,9 @@ Result<std::uint64_t> boot_image_size(const BootImageArgs& a) {
   return n * page;
 }
 
-Result<void> write_boot_image(const BootImageArgs& a, const Sink& sink) {
+namespace {
+
+Result<void> write_boot_image_impl(const BootImageArgs& a, const Sink& sink, const Patcher* patch) {
   TRY(validate_boot_args(a));
   std::uint32_t kernel_size = TRY(size32("kernel", a.kernel.size()));
   std::uint32_t ramdisk_size = TRY(size32("ramdisk", a.ramdisk.size()));
@@ -205,8 +216,15 @@ Result<void> write_boot_image(const BootImageArgs& a, const Sink& sink) {
   put_text(&h[64], cmd.substr(0, std::min(first, cmd.size())));
   if (cmd.size() > first)
     put_text(&h[608], cmd.substr(first));
-  Bytes id = compute_boot_id(a);
-  std::memcpy(&h[576], id.data(), id.size());
+  // With a patcher the id is hashed on a second thread while the sections
+  // stream out, then written into the header in place.
+  std::future<Bytes> pending_id;
+  if (patch) {
+    pending_id = std::async(std::launch::async, [&a] { return compute_boot_id(a); });
+  } else {
+    Bytes id = compute_boot_id(a);
+    std::memcpy(&h[576], id.data(), id.size());
+  }
   if (a.header_version >= 1) {
     if (a.recovery_dtbo) {
       std::uint32_t dtbo_size = TRY(size32("recovery_dtbo", a.recovery_dtbo->size()));
@@ -231,7 +249,21 @@ Result<void> write_boot_image(const BootImageArgs& a, const Sink& sink) {
     TRY(write_padded(sink, *a.recovery_dtbo, page));
   if (a.header_version == 2)
     TRY(write_padded(sink, a.dtb, page));
+  if (patch) {
+    Bytes id = pending_id.get();
+    TRY((*patch)(576, id));
+  }
   return ok();
+}
+
+} // namespace
+
+Result<void> write_boot_image(const BootImageArgs& a, const Sink& sink) {
+  return write_boot_image_impl(a, sink, nullptr);
+}
+
+Result<void> write_boot_image_overlapped(const BootImageArgs& a, const Sink& sink, const Patcher& patch) {
+  return write_boot_image_impl(a, sink, &patch);
 }
 
 Result<Bytes> build_boot_image(const BootImageArgs& args) {
