@@ -94,6 +94,8 @@ class ProgressPrinter {
 public:
   ProgressPrinter() : m_tty(::isatty(STDERR_FILENO) == 1), m_start(Clock::now()) {}
   void operator()(std::uint64_t sent, std::uint64_t total) {
+    if (!log::enabled(log::Level::Info))
+      return;
     const double seconds = std::chrono::duration<double>(Clock::now() - m_start).count();
     const double rate = seconds > 0 ? static_cast<double>(sent) / seconds : 0.0;
     const double eta = rate > 0 ? static_cast<double>(total - sent) / rate : 0.0;
