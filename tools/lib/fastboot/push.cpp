@@ -74,6 +74,26 @@ Result<std::vector<Candidate>> find_usb(const std::shared_ptr<UsbContext>& ctx, 
   }
 }
 
+// Network devices cannot announce themselves: with --wait, keep trying to
+// connect (a bootloader may still be starting) until the timeout.
+Result<std::unique_ptr<Transport>> open_waiting(const Candidate& candidate, const std::shared_ptr<UsbContext>& ctx,
+                                                const PushSettings& settings) {
+  const bool forever = settings.timeout.count() == 0;
+  const auto deadline = Clock::now() + settings.timeout;
+  bool announced = false;
+  for (;;) {
+    auto transport = open_candidate(candidate, ctx, settings.connect);
+    if (transport || settings.wait == WaitMode::NoWait || !candidate.is_network() ||
+        transport.error().kind() != ErrorKind::Device || (!forever && Clock::now() >= deadline))
+      return transport;
+    if (!announced) {
+      log::info("waiting for " + candidate.location + " (" + transport.error().message() + ")…");
+      announced = true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+}
+
 std::string device_serial(Driver& driver, const Candidate& candidate) {
   if (!candidate.serial.empty())
     return candidate.serial;
@@ -94,6 +114,8 @@ class ProgressPrinter {
 public:
   ProgressPrinter() : m_tty(::isatty(STDERR_FILENO) == 1), m_start(Clock::now()) {}
   void operator()(std::uint64_t sent, std::uint64_t total) {
+    if (!log::enabled(log::Level::Info))
+      return;
     const double seconds = std::chrono::duration<double>(Clock::now() - m_start).count();
     const double rate = seconds > 0 ? static_cast<double>(sent) / seconds : 0.0;
     const double eta = rate > 0 ? static_cast<double>(total - sent) / rate : 0.0;
@@ -273,7 +295,7 @@ Result<std::string> getvar_on_device(const std::optional<DeviceSpec>& target, st
     }
     candidate = found.front();
   }
-  auto transport = TRY(open_candidate(candidate, ctx, settings.connect));
+  auto transport = TRY(open_waiting(candidate, ctx, settings));
   Driver driver(*transport, settings.driver);
   driver.set_message_handler(print_message);
   return driver.getvar(name);
@@ -344,7 +366,7 @@ Result<void> boot_on_device(const BootRequest& request, const PushSettings& sett
 
   // 3. Prove it is the right device: getvar only.
   log::info("opening " + candidate.location);
-  auto transport = TRY(open_candidate(candidate, ctx, settings.connect));
+  auto transport = TRY(open_waiting(candidate, ctx, settings));
   Driver driver(*transport, settings.driver);
   driver.set_message_handler(print_message);
   if (profile) {

@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstring>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 namespace fastboop::fastboot {
 
@@ -50,19 +51,20 @@ Result<std::unique_ptr<UdpTransport>> UdpTransport::connect(const std::string& h
 
 Result<UdpTransport::Reply> UdpTransport::exchange(Id id, std::uint8_t flags, ByteSpan data, unsigned attempts,
                                                    std::chrono::steady_clock::time_point deadline) {
-  Bytes packet;
-  packet.reserve(header_bytes + data.size());
-  packet.push_back(static_cast<std::uint8_t>(id));
-  packet.push_back(flags);
-  packet.push_back(static_cast<std::uint8_t>(m_seq >> 8));
-  packet.push_back(static_cast<std::uint8_t>(m_seq & 0xff));
-  append(packet, data);
-
-  Bytes buffer(std::max<std::size_t>(m_packet_size, 65536));
+  // Header and payload go out through one sendmsg: no per-packet copy.
+  std::uint8_t header[header_bytes] = {static_cast<std::uint8_t>(id), flags, static_cast<std::uint8_t>(m_seq >> 8),
+                                       static_cast<std::uint8_t>(m_seq & 0xff)};
+  iovec iov[2] = {{header, header_bytes}, {const_cast<std::uint8_t*>(data.data()), data.size()}};
+  msghdr message{};
+  message.msg_iov = iov;
+  message.msg_iovlen = data.empty() ? 1 : 2;
+  if (m_buffer.empty())
+    m_buffer.resize(65536); // any datagram fits; a bigger one is truncated
+  Bytes& buffer = m_buffer;
   for (unsigned attempt = 0; attempt < attempts; ++attempt) {
     if (std::chrono::steady_clock::now() >= deadline)
       break;
-    if (::send(m_socket.fd(), packet.data(), packet.size(), 0) < 0 && errno != ECONNREFUSED)
+    if (::sendmsg(m_socket.fd(), &message, 0) < 0 && errno != ECONNREFUSED)
       return Error(std::string("send: ") + std::strerror(errno), ErrorKind::Device);
     const auto resend_at = std::chrono::steady_clock::now() + m_options.retransmit_interval;
     for (;;) {

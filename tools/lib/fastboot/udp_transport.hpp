@@ -49,6 +49,7 @@ private:
   UdpOptions m_options;
   std::uint16_t m_seq = 0;
   std::uint16_t m_packet_size = 512;
+  Bytes m_buffer; // receive buffer, reused for every packet
 };
 
 } // namespace fastboop::fastboot
