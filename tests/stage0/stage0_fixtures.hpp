@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace fastboop::stage0::test {
 
@@ -23,6 +24,10 @@ const std::optional<DebianKernel>& debian_kernel();
 Bytes fake_arm64_image(const std::string& version, std::size_t size = 8192);
 // A minimal static ELF header for e_machine (183 aarch64, 62 x86_64).
 Bytes fake_elf(std::uint16_t machine);
+
+// A minimal relocatable ELF64 with a .modinfo section holding firmware=
+// entries, like a kernel module as far as modinfo is concerned.
+Bytes fake_module(const std::vector<std::string>& firmware);
 
 // Create `path` with `content`, making parent directories.
 void put(const std::filesystem::path& path, std::string_view content);

@@ -1,4 +1,5 @@
 #include "stage0/build.hpp"
+#include "stage0/fsutil.hpp"
 
 #include "common/file_io.hpp"
 #include "common/hash.hpp"
@@ -6,6 +7,7 @@
 #include "common/version.hpp"
 #include "stage0/cpio.hpp"
 #include "stage0/kernel.hpp"
+#include "stage0_settings/stage0_settings.hpp"
 
 #include <algorithm>
 #include <cstdlib>
@@ -35,7 +37,7 @@ struct Reader {
     inputs.push_back({"rootfs", path, sha512_hex(bytes), bytes.size()});
   }
   Result<std::optional<std::string>> existing_file(const std::string& path) {
-    auto node = TRY(fs::try_resolve_path(fsys, path));
+    auto node = TRY(find_path(fsys, path));
     if (!node)
       return std::optional<std::string>{};
     auto st = TRY(fsys.stat(*node));
@@ -195,6 +197,12 @@ Result<Stage0Result> build_stage0(fs::Filesystem& fsys, Stage0Options o) {
     TRY(image.merge_archive(o.augment->bytes, "--augment " + o.augment->path));
   }
 
+  const bool smoo = !o.root_device;
+  if (smoo && !o.smoo_gadget && !image.contains("bin/smoo-gadget"))
+    return Error("the root would come over USB through smoo, but no --smoo-gadget PATH was given "
+                 "(or use --root-device for a local root)",
+                 ErrorKind::Usage);
+
   // 2. Kernel and its modules directory.
   KernelChoice kc;
   if (o.kernel) {
@@ -209,7 +217,8 @@ Result<Stage0Result> build_stage0(fs::Filesystem& fsys, Stage0Options o) {
   r.arch = kc.kernel.arch;
   r.kernel_layers = kc.kernel.layers;
   r.encoding = o.device.boot.kernel_encoding;
-  r.kernel = TRY_CTX(encode_kernel(kc.kernel, kc.source_bytes, r.encoding), "kernel " + kc.image_path);
+  if (o.outputs == OutputSet::All)
+    r.kernel = TRY_CTX(encode_kernel(kc.kernel, kc.source_bytes, r.encoding), "kernel " + kc.image_path);
 
   // 3. Device tree: --dtb > Boot Profile dtbs (given as a host file) > rootfs.
   Bytes dtb;
@@ -279,7 +288,6 @@ Result<Stage0Result> build_stage0(fs::Filesystem& fsys, Stage0Options o) {
 
   // 5. Modules.
   std::vector<std::string> required;
-  const bool smoo = !o.root_device;
   if (smoo)
     required = {"configfs", "libcomposite", "usb_f_fs", "ublk_drv"};
   if (o.serial && !smoo)
@@ -327,7 +335,6 @@ Result<Stage0Result> build_stage0(fs::Filesystem& fsys, Stage0Options o) {
 
   const std::string cpio_moddir = "lib/modules/" + r.kver + "/";
   std::map<std::string, std::string> renamed;
-  std::string load_list;
   std::set<std::string> firmware_seen;
   for (const auto& m : r.modules.load_order) {
     Bytes bytes = TRY_CTX(rd.read(kc.modules.path + "/" + m.relpath), "module " + m.name);
@@ -351,15 +358,22 @@ Result<Stage0Result> build_stage0(fs::Filesystem& fsys, Stage0Options o) {
         r.firmware.push_back({name, m.name, std::nullopt, false});
     r.module_archive_paths[m.name] = cpio_moddir + relpath;
     TRY(image.add_file(cpio_moddir + relpath, std::move(bytes)));
-    load_list += m.name + "\n";
   }
-  TRY(image.add_file(cpio_moddir + "modules.dep", Bytes(index.dep_lines(r.modules.load_order, renamed).begin(),
-                                                        index.dep_lines(r.modules.load_order, renamed).end())));
+  {
+    const std::string dep = index.dep_lines(r.modules.load_order, renamed);
+    TRY(image.add_file(cpio_moddir + "modules.dep", Bytes(dep.begin(), dep.end())));
+  }
   if (auto p = TRY(rd.existing_file(kc.modules.path + "/modules.builtin"))) {
     Bytes b = TRY(fs::read_file(fsys, *p, module_read_limit));
     TRY(image.add_file(cpio_moddir + "modules.builtin", std::move(b)));
   }
-  TRY(image.add_file("etc/modules-load.d/fastboop-stage0.conf", Bytes(load_list.begin(), load_list.end())));
+  {
+    std::vector<std::string> load_names;
+    for (const auto& m : r.modules.load_order)
+      load_names.push_back(m.name);
+    std::string list = TRY_CTX(render_module_list(load_names), "module load list");
+    TRY(image.add_file(kModuleListPath, Bytes(list.begin(), list.end())));
+  }
 
   // 6. Firmware the chosen modules declare.
   for (auto& f : r.firmware) {
@@ -382,19 +396,13 @@ Result<Stage0Result> build_stage0(fs::Filesystem& fsys, Stage0Options o) {
   }
 
   // 7. Settings files, fixed directories, PID1 and the gadget program.
-  for (const auto& [k, v] : settings) {
-    std::string contents = setting_file_contents(v);
-    TRY(image.add_file("etc/stage0/" + k, Bytes(contents.begin(), contents.end())));
+  for (const auto& file : TRY_CTX(render_settings_files(settings), "stage0 settings")) {
+    TRY(image.add_file(std::string(kSettingsDir) + "/" + file.name,
+                       Bytes(file.content.begin(), file.content.end())));
   }
   r.settings = settings;
   for (const char* d : {"dev", "proc", "sys", "run", "etc", "etc/modules-load.d", "lib", "lib/modules"})
     TRY(image.add_directory(d));
-  if (smoo && !image.contains("bin/smoo-gadget")) {
-    if (!o.smoo_gadget)
-      return Error("the root would come over USB through smoo, but no --smoo-gadget PATH was given "
-                   "(or use --root-device for a local root)",
-                   ErrorKind::Usage);
-  }
   if (o.smoo_gadget) {
     record_host(*o.smoo_gadget);
     auto garch = TRY_CTX(elf_arch(o.smoo_gadget->bytes), "--smoo-gadget " + o.smoo_gadget->path);
@@ -417,7 +425,8 @@ Result<Stage0Result> build_stage0(fs::Filesystem& fsys, Stage0Options o) {
   r.initrd_uncompressed = raw.size();
   r.codec = o.compress ? *o.compress : codec_of_devpro(o.device);
   r.initrd = r.codec == Codec::None ? std::move(raw) : TRY(compress(r.codec, raw));
-  TRY(check_limits(o.device, r));
+  if (o.outputs == OutputSet::All)
+    TRY(check_limits(o.device, r));
   return r;
 }
 

@@ -32,6 +32,8 @@ Result<HostFile> read_host_file(const std::string& path);
 
 enum class ModuleCompression { Auto, Decompress, Keep };
 enum class FirmwareMode { ListOnly, Include };
+// InitrdOnly skips the kernel encoding (the `-o -` one-liner needs only the cpio).
+enum class OutputSet { All, InitrdOnly };
 
 struct Stage0Options {
   profiles::DeviceProfile device;
@@ -56,6 +58,7 @@ struct Stage0Options {
   std::optional<std::string> root_device; // local root instead of smoo
   std::string rootfs_type;                // "erofs" or "ext4"; empty: from the filesystem kind
   std::uint64_t max_io_bytes = 1048576;
+  OutputSet outputs = OutputSet::All;
 };
 
 struct InputRecord {

@@ -268,7 +268,7 @@ Result<Bytes> compress(Codec codec, ByteSpan data) {
   case Codec::Gzip: return gzip_compress(data, 9);
   case Codec::Zstd: {
     Bytes out(ZSTD_compressBound(data.size()));
-    std::size_t n = ZSTD_compress(out.data(), out.size(), data.data(), data.size(), 19);
+    std::size_t n = ZSTD_compress(out.data(), out.size(), data.data(), data.size(), 12);
     if (ZSTD_isError(n))
       return Error(std::string("zstd: ") + ZSTD_getErrorName(n), ErrorKind::Io);
     out.resize(n);

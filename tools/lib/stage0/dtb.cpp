@@ -1,4 +1,5 @@
 #include "stage0/dtb.hpp"
+#include "stage0/fsutil.hpp"
 
 #include "common/process.hpp"
 
@@ -67,7 +68,7 @@ Result<FoundDtb> select_dtb(fs::Filesystem& fsys, const std::string& devicetree_
     return Error("device profile devicetree_name is empty");
   auto candidates = dtb_candidates(devicetree_name, kver);
   for (const auto& c : candidates) {
-    auto node = TRY(fs::try_resolve_path(fsys, c));
+    auto node = TRY(find_path(fsys, c));
     if (!node)
       continue;
     auto st = TRY(fsys.stat(*node));

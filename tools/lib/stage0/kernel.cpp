@@ -1,4 +1,5 @@
 #include "stage0/kernel.hpp"
+#include "stage0/fsutil.hpp"
 
 #include "stage0/codec.hpp"
 
@@ -19,7 +20,7 @@ bool has_at(ByteSpan d, std::size_t off, std::string_view magic) {
 }
 
 Result<std::optional<fs::FileType>> type_of(fs::Filesystem& fsys, const std::string& path) {
-  auto node = TRY(fs::try_resolve_path(fsys, path));
+  auto node = TRY(find_path(fsys, path));
   if (!node)
     return std::optional<fs::FileType>{};
   auto st = TRY(fsys.stat(*node));
@@ -31,7 +32,7 @@ Result<std::optional<fs::FileType>> type_of(fs::Filesystem& fsys, const std::str
 Result<std::vector<ModulesDir>> list_modules_dirs(fs::Filesystem& fsys) {
   std::vector<ModulesDir> out;
   for (std::string base : {"/lib/modules", "/usr/lib/modules"}) {
-    auto node = TRY(fs::try_resolve_path(fsys, base));
+    auto node = TRY(find_path(fsys, base));
     if (!node)
       continue;
     auto st = TRY(fsys.stat(*node));
@@ -242,7 +243,7 @@ Result<KernelChoice> detect_kernel(fs::Filesystem& fsys, const std::optional<std
   }
   std::vector<std::string> scanned;
   std::function<Result<void>(const std::string&, int)> scan = [&](const std::string& dir, int depth) -> Result<void> {
-    auto node = TRY(fs::try_resolve_path(fsys, dir));
+    auto node = TRY(find_path(fsys, dir));
     if (!node)
       return ok();
     auto st = TRY(fsys.stat(*node));
@@ -300,7 +301,7 @@ Result<Bytes> encode_kernel(const DecodedKernel& kernel, ByteSpan source, profil
     // A plain gzip kernel already is the target form.
     if (kernel.source_is_plain_gzip && kernel.layers.size() == 1)
       return Bytes(source.begin(), source.end());
-    return gzip_compress(kernel.raw, 6);
+    return gzip_compress(kernel.raw, 1); // fastest, as upstream; the bootloader inflates it once
   default:
     return Error("kernel encoding " + std::string(kernel_encoding_name(e)) +
                  " cannot be produced: no bootloader contract for it is known (image, image+dtb, "

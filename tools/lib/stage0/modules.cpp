@@ -1,4 +1,5 @@
 #include "stage0/modules.hpp"
+#include "stage0/fsutil.hpp"
 
 #include "common/bytes.hpp"
 
@@ -44,7 +45,7 @@ template <typename F> void for_each_line(std::string_view text, F&& f) {
 
 // Optional index file: absent is fine, any other failure is an error.
 Result<std::optional<std::string>> read_optional(fs::Filesystem& fsys, const std::string& path) {
-  auto node = TRY(fs::try_resolve_path(fsys, path));
+  auto node = TRY(find_path(fsys, path));
   if (!node)
     return std::optional<std::string>{};
   Bytes b = TRY(fs::read_file(fsys, path, std::uint64_t{256} << 20));

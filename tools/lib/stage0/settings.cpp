@@ -1,12 +1,14 @@
 #include "stage0/settings.hpp"
 
+#include "stage0_settings/stage0_settings.hpp"
+
 #include <algorithm>
 
 namespace fastboop::stage0 {
 
 namespace {
 
-std::string trim(std::string_view s) {
+std::string trimmed(std::string_view s) {
   std::size_t b = 0, e = s.size();
   while (b < e && (s[b] == ' ' || s[b] == '\t' || s[b] == '\n' || s[b] == '\r'))
     ++b;
@@ -17,23 +19,7 @@ std::string trim(std::string_view s) {
 
 } // namespace
 
-const std::vector<std::string>& stage0_keys() {
-  static const std::vector<std::string> keys = {
-      "ostree", "stage0.fb", "stage0.serial", "stage0.yeetfstab", "stage0.rootfs",
-      "smoo.acm", "smoo.break", "smoo.queue_count", "smoo.queue_depth", "smoo.queue_size",
-      "smoo.max_io_bytes", "smoo.max_io", "smoo.vendor", "smoo.vendor_id", "smoo.product",
-      "smoo.product_id", "smoo.mimic_fastboot", "smoo.log", "firstboot.locale",
-      "firstboot.locale-messages", "firstboot.keymap", "firstboot.timezone",
-      // fastboop PID1 extensions (issue 5): local root and failure policy.
-      "stage0.root_device", "stage0.root_device_timeout", "stage0.on_failure", "stage0.init",
-      "stage0.udc"};
-  return keys;
-}
-
-bool is_stage0_key(std::string_view key) {
-  const auto& keys = stage0_keys();
-  return std::find(keys.begin(), keys.end(), key) != keys.end();
-}
+bool is_stage0_key(std::string_view key) { return is_known_key(key); }
 
 SplitCmdline split_extra_cmdline(std::string_view cmdline) {
   SplitCmdline out;
@@ -54,7 +40,7 @@ SplitCmdline split_extra_cmdline(std::string_view cmdline) {
     i = j;
     std::size_t eq = token.find('=');
     if (eq != std::string_view::npos && is_stage0_key(token.substr(0, eq))) {
-      std::string value = trim(token.substr(eq + 1));
+      std::string value = trimmed(token.substr(eq + 1));
       if (!value.empty())
         out.settings[std::string(token.substr(0, eq))] = value;
       continue;
@@ -66,7 +52,7 @@ SplitCmdline split_extra_cmdline(std::string_view cmdline) {
       if (colon != std::string_view::npos &&
           std::find(credential_keys.begin(), credential_keys.end(), rest.substr(0, colon)) !=
               credential_keys.end()) {
-        std::string value = trim(rest.substr(colon + 1));
+        std::string value = trimmed(rest.substr(colon + 1));
         if (!value.empty())
           out.settings[std::string(rest.substr(0, colon))] = value;
         continue;
@@ -80,7 +66,5 @@ SplitCmdline split_extra_cmdline(std::string_view cmdline) {
   }
   return out;
 }
-
-std::string setting_file_contents(std::string_view value) { return std::string(value) + "\n"; }
 
 } // namespace fastboop::stage0

@@ -12,10 +12,9 @@ namespace fastboop::stage0 {
 
 using Settings = std::map<std::string, std::string>;
 
-// The keys the generator takes out of cmdline tokens (stage0 §3.7) plus the
-// local-root and failure-policy keys of fastboop's PID1.
+// The keys the generator takes out of cmdline tokens: every key the PID1
+// understands (stage0_settings/stage0_settings.hpp, known_keys()).
 bool is_stage0_key(std::string_view key);
-const std::vector<std::string>& stage0_keys();
 
 struct SplitCmdline {
   Settings settings;
@@ -24,7 +23,5 @@ struct SplitCmdline {
 // Whitespace split (no quoting, as the kernel itself does not unquote for us).
 SplitCmdline split_extra_cmdline(std::string_view cmdline);
 
-// "<value>\n" as written to etc/stage0/<key>.
-std::string setting_file_contents(std::string_view value);
 
 } // namespace fastboop::stage0
