@@ -264,6 +264,48 @@ TEST(Gpt, CorruptHeaderAndEntryArrayCrcsAreRejected) {
   EXPECT_NE(r.error().message().find("absurd"), std::string::npos) << r.error().message();
 }
 
+// sgdisk/sfdisk cannot write 4096-byte-sector tables to an image file, so this
+// one disk is assembled here (UEFI layout, CRCs by zlib) to cover the probe.
+TEST(Gpt, ProbesA4096ByteLbaSize) {
+  constexpr std::size_t lba = 4096;
+  Bytes disk(64 * lba, 0);
+  Bytes data = random_bytes(10 * lba, 99);
+  std::copy(data.begin(), data.end(), disk.begin() + 10 * lba);
+  std::uint8_t* e = &disk[2 * lba];
+  e[0] = 0xAF; // type GUID: any non-zero
+  for (int i = 0; i < 16; ++i)
+    e[16 + i] = static_cast<std::uint8_t>(i + 1);
+  store_le<std::uint64_t>(e + 32, 10);
+  store_le<std::uint64_t>(e + 40, 19);
+  const char* name = "data";
+  for (int i = 0; name[i]; ++i)
+    e[56 + 2 * i] = static_cast<std::uint8_t>(name[i]);
+  std::uint8_t* h = &disk[lba];
+  std::memcpy(h, "EFI PART", 8);
+  store_le<std::uint32_t>(h + 8, 0x00010000);
+  store_le<std::uint32_t>(h + 12, 92);
+  store_le<std::uint64_t>(h + 24, 1);
+  store_le<std::uint64_t>(h + 32, 63);
+  store_le<std::uint64_t>(h + 40, 6);
+  store_le<std::uint64_t>(h + 48, 58);
+  store_le<std::uint64_t>(h + 72, 2);
+  store_le<std::uint32_t>(h + 80, 4);
+  store_le<std::uint32_t>(h + 84, 128);
+  store_le<std::uint32_t>(h + 88, static_cast<std::uint32_t>(crc32(0, e, 4 * 128)));
+  store_le<std::uint32_t>(h + 16, static_cast<std::uint32_t>(crc32(0, h, 92)));
+  auto part = open_gpt_partition(make_memory_source(disk), GptSelector{.partlabel = std::string("data")});
+  ASSERT_TRUE(part.ok()) << part.error().message();
+  expect_random_reads_match(**part, data, 17, 20, 9000);
+  auto table = read_gpt(*make_memory_source(disk), std::nullopt);
+  ASSERT_TRUE(table.ok());
+  EXPECT_EQ(table->lba_size, 4096u);
+  EXPECT_EQ(table->partitions.at(0).partuuid, "04030201-0605-0807-090A-0B0C0D0E0F10");
+  auto uuid = open_gpt_partition(make_memory_source(disk), GptSelector{.partuuid = std::string("04030201-0605-0807-090A-0B0C0D0E0F10")});
+  EXPECT_TRUE(uuid.ok());
+  auto forced = open_gpt_partition(make_memory_source(disk), GptSelector{.index = 0, .lba_size = 512});
+  EXPECT_FALSE(forced.ok());
+}
+
 TEST(Mbr, IndexAndPartuuidMatchDd) {
   NEED_FIXTURE();
   Bytes ref = read_file(fixture() / "mbr2.ref");

@@ -188,7 +188,10 @@ private:
         at > m_inner->size() - it.block.total_size)
       return layer_error(kLayer, at, where + ": compressed size " + std::to_string(it.block.total_size) + " is out of range");
     Bytes in(static_cast<std::size_t>(it.block.total_size));
-    TRY_CTX(m_inner->read_at(at, in), std::string(kLayer) + ": " + where);
+    if (at >= m_prefetch_offset && at + in.size() <= m_prefetch_offset + m_prefetch.size())
+      std::memcpy(in.data(), m_prefetch.data() + (at - m_prefetch_offset), in.size());
+    else
+      TRY_CTX(m_inner->read_at(at, in), std::string(kLayer) + ": " + where);
     lzma_filter filters[LZMA_FILTERS_MAX + 1];
     lzma_block block{};
     block.version = 1;
@@ -224,7 +227,46 @@ private:
     return out;
   }
 
+  bool cached(std::uint64_t offset) const {
+    for (const auto& b : m_lru)
+      if (offset >= b.uncompressed_offset && offset - b.uncompressed_offset < b.data.size())
+        return true;
+    return false;
+  }
+
+  // One read of the compressed bytes of all uncached blocks a read spans: the
+  // source below (http) then fetches them as one range, split into parallel
+  // requests, instead of one round trip per block.
+  Result<void> prefetch(std::uint64_t offset, std::uint64_t end) {
+    m_prefetch.clear();
+    std::optional<std::uint64_t> first, last;
+    lzma_index_iter it;
+    for (std::uint64_t pos = offset; pos < end;) {
+      lzma_index_iter_init(&it, m_index.get());
+      if (lzma_index_iter_locate(&it, pos))
+        break;
+      if (!cached(pos)) {
+        if (!first)
+          first = it.block.compressed_file_offset;
+        last = it.block.compressed_file_offset + it.block.total_size;
+      }
+      pos = it.block.uncompressed_file_offset + it.block.uncompressed_size;
+    }
+    if (!first || *last - *first > m_options.block_cache_bytes || *last > m_inner->size())
+      return ok();
+    m_prefetch.resize(static_cast<std::size_t>(*last - *first));
+    m_prefetch_offset = *first;
+    auto r = m_inner->read_at(*first, m_prefetch);
+    if (!r) {
+      m_prefetch.clear();
+      return std::move(r).with_context(std::string(kLayer) + ": reading blocks");
+    }
+    return ok();
+  }
+
   Result<void> read_blocks(std::uint64_t offset, std::span<std::uint8_t> out) {
+    if (m_options.block_cache_bytes > 0 && out.size() > 1)
+      TRY(prefetch(offset, offset + out.size()));
     std::size_t done = 0;
     while (done < out.size()) {
       std::uint64_t pos = offset + done;
@@ -234,6 +276,8 @@ private:
       std::memcpy(out.data() + done, b->data.data() + within, n);
       done += n;
     }
+    m_prefetch.clear();
+    m_prefetch.shrink_to_fit();
     return ok();
   }
 
@@ -318,6 +362,8 @@ private:
   bool m_sequential = false;
   std::list<CachedBlock> m_lru;
   std::size_t m_cached_bytes = 0;
+  Bytes m_prefetch;
+  std::uint64_t m_prefetch_offset = 0;
   // Sequential mode.
   lzma_stream m_stream = LZMA_STREAM_INIT;
   bool m_stream_open = false;
