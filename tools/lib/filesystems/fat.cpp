@@ -143,6 +143,8 @@ private:
   }
 
   Result<void> read_raw(std::uint64_t offset, std::span<std::uint8_t> out) {
+    if (out.empty())
+      return ok();
     if (offset > m_src->size() || out.size() > m_src->size() - offset)
       return Error("fat: read of " + std::to_string(out.size()) + " bytes at offset " + std::to_string(offset) +
                    " is past the end of the image (" + std::to_string(m_src->size()) + " bytes)");
@@ -164,10 +166,11 @@ private:
   // The clusters of a chain, bounded by `max_bytes` worth of clusters and
   // by the cluster count (so a cycle is an error, not a hang).
   Result<std::shared_ptr<std::vector<std::uint32_t>>> cluster_chain(const Node& n, std::uint64_t max_bytes) {
-    if (const auto* cached = m_chains.find(n.cluster))
+    std::uint64_t need = (max_bytes + m_cluster_bytes - 1) / m_cluster_bytes;
+    // Entries may share a first cluster (cross-linked files): reuse only a long enough chain.
+    if (const auto* cached = m_chains.find(n.cluster); cached && (*cached)->size() >= need)
       return *cached;
     auto chain = std::make_shared<std::vector<std::uint32_t>>();
-    std::uint64_t need = (max_bytes + m_cluster_bytes - 1) / m_cluster_bytes;
     std::uint32_t eoc = m_fat_bits == 12 ? 0xFF8 : m_fat_bits == 16 ? 0xFFF8 : 0x0FFFFFF8;
     std::uint32_t c = n.cluster;
     while (chain->size() < need) {
@@ -195,6 +198,8 @@ private:
       std::uint64_t pos = offset + done;
       std::uint64_t index = pos / m_cluster_bytes;
       std::uint64_t in_cluster = pos % m_cluster_bytes;
+      if (index >= chain.size())
+        return err(n, "offset " + std::to_string(pos) + " is beyond its cluster chain");
       // Merge physically contiguous clusters into one read.
       std::uint64_t run = 1;
       while (index + run < chain.size() && chain[index + run] == chain[index] + run &&
@@ -279,6 +284,9 @@ Result<void> Fat::load() {
   std::uint64_t fat_bytes = (clusters + 2) * m_fat_bits / 8 + 2;
   if (fat_bytes > fatsz * bps)
     return bad("FAT of " + std::to_string(fatsz * bps) + " bytes cannot map " + std::to_string(clusters) + " clusters");
+  if (std::uint64_t{rsvd} * bps + fat_bytes > m_src->size())
+    return bad("the FAT (" + std::to_string(fat_bytes) + " bytes at offset " + std::to_string(std::uint64_t{rsvd} * bps) +
+               ") is past the end of the image (" + std::to_string(m_src->size()) + " bytes)");
   m_clusters = static_cast<std::uint32_t>(clusters);
   unsigned active = (m_fat_bits == 32 && (ext_flags & 0x80)) ? (ext_flags & 0xF) : 0;
   if (active >= nfats)
