@@ -57,7 +57,8 @@ public:
     if (offset > m_data.size() || out.size() > m_data.size() - offset)
       return Error("memory: read of " + std::to_string(out.size()) + " bytes past the end at offset " +
                    std::to_string(offset));
-    std::memcpy(out.data(), m_data.data() + offset, out.size());
+    if (!out.empty())
+      std::memcpy(out.data(), m_data.data() + offset, out.size());
     return ok();
   }
   std::string describe() const override { return "memory"; }

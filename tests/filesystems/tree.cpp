@@ -3,6 +3,7 @@
 #include "filesystems/walk.hpp"
 #include "test_support.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <random>
@@ -74,7 +75,11 @@ void make_tree(const fs::path& root, TreeFlavor flavor) {
   fs::create_symlink("/a/b/c/d/e/f/leaf.txt", root / "link_abs");
   fs::create_symlink("a/b", root / "link_dir");
   fs::create_symlink("does/not/exist", root / "link_dangling");
-  fs::create_symlink(std::string(1000, 'x'), root / "link_long");
+  std::string long_target; // a slow (out-of-inode) symlink in ext4, within ISO limits
+  for (int i = 0; i < 40; ++i)
+    long_target += "component" + std::to_string(i) + "/";
+  long_target += "end";
+  fs::create_symlink(long_target, root / "link_long");
   fs::create_symlink("../../../../etc/passwd", root / "a" / "link_escape");
   put(root / "hard1", as_bytes("hard linked content\n"));
   fs::create_hard_link(root / "hard1", root / "hard2");
@@ -121,7 +126,8 @@ const fs::path& fat_tree() {
   return tree;
 }
 
-std::size_t expect_same_tree(filesystems::Filesystem& expected, filesystems::Filesystem& actual, CompareMeta meta) {
+std::size_t expect_same_tree(filesystems::Filesystem& expected, filesystems::Filesystem& actual, CompareMeta meta,
+                             const std::vector<std::string>& skip_link_targets) {
   using filesystems::FileType;
   auto collect = [](filesystems::Filesystem& f) {
     std::map<std::string, filesystems::WalkItem> items;
@@ -155,7 +161,8 @@ std::size_t expect_same_tree(filesystems::Filesystem& expected, filesystems::Fil
       EXPECT_EQ(w.stat.uid, g.stat.uid);
       EXPECT_EQ(w.stat.gid, g.stat.gid);
     }
-    if (w.stat.type == FileType::Symlink) {
+    bool skip_target = std::find(skip_link_targets.begin(), skip_link_targets.end(), path) != skip_link_targets.end();
+    if (w.stat.type == FileType::Symlink && !skip_target) {
       auto a = expected.read_link(w.node);
       auto b = actual.read_link(g.node);
       EXPECT_TRUE(a.ok() && b.ok()) << (b.ok() ? "" : b.error().message());

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace fastboop::test {
 
@@ -29,6 +30,6 @@ enum class CompareMeta { All, ContentsOnly };
 // link target, and with CompareMeta::All mode/uid/gid) is a gtest failure.
 // Returns the number of nodes compared.
 std::size_t expect_same_tree(filesystems::Filesystem& expected, filesystems::Filesystem& actual,
-                             CompareMeta meta);
+                             CompareMeta meta, const std::vector<std::string>& skip_link_targets = {});
 
 } // namespace fastboop::test

@@ -181,6 +181,8 @@ private:
   }
 
   Result<void> read_raw(std::uint64_t offset, std::span<std::uint8_t> out) {
+    if (out.empty())
+      return ok();
     if (offset > m_src->size() || out.size() > m_src->size() - offset)
       return Error("erofs: read of " + std::to_string(out.size()) + " bytes at offset " + std::to_string(offset) +
                    " is past the end of the image (" + std::to_string(m_src->size()) + " bytes)");

@@ -58,6 +58,8 @@ errcode_t bs_read_blk64(io_channel channel, unsigned long long block, int count,
                      " is past the end of the image (" + std::to_string(cd->source->size()) + " bytes)";
     return EXT2_ET_SHORT_READ;
   }
+  if (bytes == 0)
+    return 0;
   auto r = cd->source->read_at(offset, {static_cast<std::uint8_t*>(data), static_cast<std::size_t>(bytes)});
   if (!r.ok()) {
     cd->last_error = r.error().message();
