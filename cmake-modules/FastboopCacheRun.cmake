@@ -50,6 +50,17 @@ function(_fastboop_run_command)
     get_filename_component(tool "${tool}" NAME)
     message(FATAL_ERROR "fastboop: ${tool} failed (exit ${rc}) while generating ${KIND}")
   endif()
+  # Ninja wants the depfile to name the edge's output; the tools name their
+  # own output, so retarget it.
+  if(DEPFILE AND EXISTS "${DEPFILE}")
+    file(READ "${DEPFILE}" dep)
+    string(FIND "${dep}" ": " colon)
+    if(colon GREATER -1)
+      string(SUBSTRING "${dep}" ${colon} -1 rest)
+      string(REPLACE " " "\\ " target "${DEPFILE_TARGET}")
+      file(WRITE "${DEPFILE}" "${target}${rest}")
+    endif()
+  endif()
 endfunction()
 
 if(NOT FASTBOOP_CACHE_DIR)

@@ -232,7 +232,7 @@ function(add_fastboop_stage0 target)
   # different paths share entries.
   string(APPEND key_text "device=${A_DEVICE}|modules=${A_MODULES}|root=${A_ROOT_DEVICE}|"
          "compress=${A_COMPRESS}|settings=${A_SETTINGS}|cmdline=${A_CMDLINE}")
-  list(APPEND args -o "${outdir}" --depfile "${depfile}" --depfile-target "${stamp}")
+  list(APPEND args -o "${outdir}" --depfile "${depfile}")
   # Lists travel to the cache script '|'-separated, so ';' never splits an argument.
   string(REPLACE ";" "|" key_files_arg "${key_files}")
   string(REPLACE ";" "|" key_dirs_arg "${key_dirs}")

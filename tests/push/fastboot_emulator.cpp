@@ -26,6 +26,7 @@
 #include <map>
 #include <mutex>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <set>
 #include <string>
 #include <sys/socket.h>
@@ -307,6 +308,8 @@ void run_tcp(int listener) {
         continue;
       return;
     }
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     serve_tcp_client(fd);
     ::close(fd);
   }

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 namespace fastboop::fastboot {
@@ -15,6 +17,10 @@ Result<std::unique_ptr<TcpTransport>> TcpTransport::connect(const std::string& h
                                                             const TcpOptions& options) {
   std::string name = "tcp:" + host + ":" + std::to_string(port);
   auto sock = TRY_CTX(net::connect_to(host, port, net::Protocol::Tcp, options.connect_timeout), name);
+  // Commands are tiny request/response exchanges: Nagle's algorithm would
+  // hold each frame's payload back behind its header until an ACK arrives.
+  int one = 1;
+  ::setsockopt(sock.fd(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   std::unique_ptr<TcpTransport> transport(new TcpTransport(std::move(sock), name, options));
   TRY_CTX(transport->send_all(as_bytes("FB01")), name + ": handshake");
   std::uint8_t reply[4];

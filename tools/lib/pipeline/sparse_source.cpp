@@ -105,11 +105,13 @@ Result<SparseIndex> scan_sparse_index(BlockSource& inner) {
   idx.total_chunks = load_le<std::uint32_t>(h + 20);
   idx.image_checksum = load_le<std::uint32_t>(h + 24);
   TRY(check_header(idx));
+  if (idx.file_hdr_sz > inner.size())
+    return layer_error(kLayer, 8, "file header size " + std::to_string(idx.file_hdr_sz) + " exceeds the file");
   // Every chunk needs at least its header in the file: bounds the loop and the index size.
   if (idx.total_chunks > (inner.size() - idx.file_hdr_sz) / idx.chunk_hdr_sz)
     return layer_error(kLayer, 20, "chunk count " + std::to_string(idx.total_chunks) +
                                        " cannot fit in a file of " + std::to_string(inner.size()) + " bytes");
-  idx.chunks.reserve(idx.total_chunks);
+  idx.chunks.reserve(std::min<std::uint32_t>(idx.total_chunks, 1u << 16));
   std::uint64_t pos = idx.file_hdr_sz;
   std::uint64_t out = 0;
   const std::uint64_t out_total = std::uint64_t{idx.total_blks} * idx.blk_sz;

@@ -79,4 +79,32 @@ EffectiveStage0 effective_stage0(const BootProfile& profile, std::string_view de
 // Canonical identity string of a stage and everything beneath it (spec §3.6).
 std::string pipeline_identity(const PipelineSource& source);
 
+// Additions beyond the contract above.
+// Spec §3.4/§3.5 checks; errors start with the field path under `path`
+// (e.g. "rootfs.ext4.mbr: pipeline mbr step must specify exactly one ...").
+Result<void> validate_pipeline(const PipelineSource& source, const std::string& path = {});
+
+// Compile manifest text. Relative `file` paths and overlay files resolve
+// against `base_dir` (the manifest's directory; the CWD for stdin); the
+// profile keeps the literal strings as written.
+Result<BootProfile> compile_boot_profile_manifest_text(std::string_view text, std::string_view origin_name,
+                                                       const std::filesystem::path& base_dir);
+// Decode and report how many bytes the record used (header + payload).
+Result<BootProfile> decode_boot_profile_prefix(ByteSpan bytes, std::size_t* consumed);
+
+// Manifest YAML / JSON for a compiled profile. Overlays are decompiled to DTS
+// when dtc reproduces the exact DTBO bytes from it; otherwise they are given
+// as `{dtbo_base64: ...}`. Compiling the output gives the same bytes.
+enum class OverlayRendering { DtsWhenExact, Base64 };
+std::string boot_profile_to_yaml(const BootProfile& profile,
+                                 OverlayRendering overlays = OverlayRendering::DtsWhenExact);
+std::string boot_profile_to_json(const BootProfile& profile,
+                                 OverlayRendering overlays = OverlayRendering::DtsWhenExact);
+
+// Compile DTS overlay source with `dtc -@ -I dts -O dtb`.
+Result<Bytes> compile_dts_overlay(std::string_view dts_source);
+// True when the Boot Profile applies to that DevPro (an empty devices map
+// allows every device).
+bool boot_profile_matches_device(const BootProfile& profile, std::string_view device_id);
+
 } // namespace fastboop::profiles

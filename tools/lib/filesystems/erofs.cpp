@@ -1,0 +1,766 @@
+// EROFS reader, written from the on-disk format description (Linux
+// Documentation/filesystems/erofs.rst and erofs_fs.h). Supports compact and
+// extended inodes; flat, tail-inline and chunk-based data; compressed files
+// with full (legacy) or compact lcluster indexes, big pclusters and
+// tail-packed pclusters; lz4/lz4hc (liblz4), MicroLZMA (liblzma), deflate
+// (zlib) and zstd (libzstd). Extended attributes are skipped by size.
+#include "filesystems/fs_util.hpp"
+#include "filesystems/open.hpp"
+
+#include <lz4.h>
+#include <lzma.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <memory>
+
+namespace fastboop::filesystems {
+
+namespace {
+
+using detail::hex32;
+using pipeline::BlockSource;
+
+constexpr std::uint64_t super_offset = 1024;
+constexpr std::uint32_t erofs_magic = 0xE0F5E1E2;
+constexpr std::uint32_t null_addr = 0xFFFFFFFF;
+
+// Incompatible feature bits (several names share a bit on disk).
+constexpr std::uint32_t feat_zero_padding = 0x01;
+constexpr std::uint32_t feat_compr_cfgs = 0x02; // also BIG_PCLUSTER
+constexpr std::uint32_t feat_chunked_file = 0x04;
+constexpr std::uint32_t feat_device_table = 0x08; // also COMPR_HEAD2
+constexpr std::uint32_t feat_ztailpacking = 0x10;
+constexpr std::uint32_t feat_xattr_prefixes = 0x40;
+constexpr std::uint32_t supported_incompat = feat_zero_padding | feat_compr_cfgs | feat_chunked_file |
+                                             feat_device_table | feat_ztailpacking | feat_xattr_prefixes;
+
+std::string incompat_name(std::uint32_t bit) {
+  switch (bit) {
+  case 0x01: return "zero_padding";
+  case 0x02: return "compr_cfgs/big_pcluster";
+  case 0x04: return "chunked_file";
+  case 0x08: return "device_table/compr_head2";
+  case 0x10: return "ztailpacking";
+  case 0x20: return "fragments/dedupe";
+  case 0x40: return "xattr_prefixes";
+  case 0x80: return "48bit";
+  default: return "bit " + hex32(bit);
+  }
+}
+
+enum Layout : std::uint8_t {
+  FlatPlain = 0,
+  CompressedFull = 1,
+  FlatInline = 2,
+  CompressedCompact = 3,
+  ChunkBased = 4,
+};
+
+// Map header advise bits for compressed inodes.
+constexpr std::uint16_t advise_compacted_2b = 0x01;
+constexpr std::uint16_t advise_big_pcluster_1 = 0x02;
+constexpr std::uint16_t advise_big_pcluster_2 = 0x04;
+constexpr std::uint16_t advise_inline_pcluster = 0x08;
+constexpr std::uint16_t advise_interlaced_pcluster = 0x10;
+constexpr std::uint16_t advise_fragment_pcluster = 0x20;
+
+enum LclusterType : std::uint8_t { LcPlain = 0, LcHead1 = 1, LcNonHead = 2, LcHead2 = 3 };
+constexpr std::uint32_t d0_cblkcnt = 1u << 11;
+
+enum Algorithm : std::uint8_t { AlgLz4 = 0, AlgLzma = 1, AlgDeflate = 2, AlgZstd = 3, AlgRaw = 0xff };
+
+// Limits that keep hostile images bounded in memory.
+constexpr std::uint64_t max_extent_bytes = 64ull << 20;
+constexpr std::uint64_t max_lclusters = 1ull << 24;
+constexpr std::uint64_t max_dir_bytes = 64ull << 20;
+
+std::uint32_t crc32c_raw(std::uint32_t crc, ByteSpan data) {
+  static const auto table = [] {
+    std::array<std::uint32_t, 256> t{};
+    for (std::uint32_t i = 0; i < 256; ++i) {
+      std::uint32_t c = i;
+      for (int k = 0; k < 8; ++k)
+        c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+      t[i] = c;
+    }
+    return t;
+  }();
+  for (auto b : data)
+    crc = table[(crc ^ b) & 0xff] ^ (crc >> 8);
+  return crc;
+}
+
+struct Inode {
+  NodeId nid = 0;
+  std::uint64_t pos = 0; // absolute byte offset of the on-disk inode
+  std::uint32_t isize = 0;
+  std::uint32_t xattr_size = 0;
+  std::uint8_t layout = 0;
+  std::uint32_t mode = 0;
+  std::uint64_t size = 0;
+  std::uint32_t iu = 0; // raw_blkaddr / compressed_blocks / chunk info
+  std::uint32_t uid = 0;
+  std::uint32_t gid = 0;
+  std::uint64_t data_pos() const { return pos + isize + xattr_size; }
+};
+
+struct Extent {
+  std::uint64_t lstart = 0;
+  std::uint64_t llen = 0;
+  std::uint64_t pstart = 0; // byte offset in the image
+  std::uint64_t plen = 0;
+  std::uint8_t alg = AlgRaw;
+  bool interlaced = false;
+};
+
+struct ZMap {
+  std::vector<Extent> extents; // sorted by lstart, contiguous from 0 to size
+};
+
+class Erofs final : public Filesystem {
+public:
+  explicit Erofs(pipeline::BlockSourcePtr source) : m_src(std::move(source)) {}
+
+  Result<void> load_super();
+
+  std::string_view kind() const override { return "erofs"; }
+  NodeId root() const override { return m_root; }
+
+  Result<FileStat> stat(NodeId node) override {
+    Inode ino = TRY(inode(node));
+    FileStat st;
+    st.type = detail::file_type_from_mode(ino.mode);
+    st.size = (st.type == FileType::Regular || st.type == FileType::Directory || st.type == FileType::Symlink)
+                  ? ino.size
+                  : 0;
+    st.mode = ino.mode & 07777;
+    st.uid = ino.uid;
+    st.gid = ino.gid;
+    return st;
+  }
+
+  Result<std::optional<DirEntry>> lookup(NodeId dir, std::string_view name) override {
+    const auto& entries = *TRY(directory(dir));
+    auto it = std::lower_bound(entries.begin(), entries.end(), name,
+                               [](const DirEntry& e, std::string_view n) { return e.name < n; });
+    if (it == entries.end() || it->name != name)
+      return std::optional<DirEntry>{};
+    return std::optional<DirEntry>{*it};
+  }
+
+  Result<std::vector<DirEntry>> list(NodeId dir) override { return *TRY(directory(dir)); }
+
+  Result<void> read(NodeId file, std::uint64_t offset, std::span<std::uint8_t> out) override {
+    Inode ino = TRY(inode(file));
+    if (detail::file_type_from_mode(ino.mode) != FileType::Regular)
+      return err(ino, "read of a non-regular file");
+    if (offset > ino.size || out.size() > ino.size - offset)
+      return err(ino, "read of " + std::to_string(out.size()) + " bytes at " + std::to_string(offset) +
+                          " past the end (size " + std::to_string(ino.size) + ")");
+    return read_data(ino, offset, out);
+  }
+
+  Result<std::string> read_link(NodeId node) override {
+    Inode ino = TRY(inode(node));
+    if (detail::file_type_from_mode(ino.mode) != FileType::Symlink)
+      return err(ino, "not a symbolic link");
+    if (ino.size > detail::max_link_target)
+      return err(ino, "symbolic link target of " + std::to_string(ino.size) + " bytes is too long");
+    std::string target(ino.size, '\0');
+    TRY(read_data(ino, 0, {reinterpret_cast<std::uint8_t*>(target.data()), target.size()}));
+    return target;
+  }
+
+private:
+  Error err(const Inode& ino, const std::string& what) const {
+    return Error("erofs: inode " + std::to_string(ino.nid) + " (at offset " + std::to_string(ino.pos) + "): " + what);
+  }
+
+  Result<void> read_raw(std::uint64_t offset, std::span<std::uint8_t> out) {
+    if (offset > m_src->size() || out.size() > m_src->size() - offset)
+      return Error("erofs: read of " + std::to_string(out.size()) + " bytes at offset " + std::to_string(offset) +
+                   " is past the end of the image (" + std::to_string(m_src->size()) + " bytes)");
+    return m_src->read_at(offset, out);
+  }
+
+  Result<Inode> inode(NodeId nid);
+  Result<void> read_data(const Inode& ino, std::uint64_t offset, std::span<std::uint8_t> out);
+  Result<void> read_flat(const Inode& ino, std::uint64_t offset, std::span<std::uint8_t> out);
+  Result<void> read_chunked(const Inode& ino, std::uint64_t offset, std::span<std::uint8_t> out);
+  Result<void> read_compressed(const Inode& ino, std::uint64_t offset, std::span<std::uint8_t> out);
+  Result<std::shared_ptr<ZMap>> zmap(const Inode& ino);
+  Result<Bytes> decode_extent(const Inode& ino, const Extent& e);
+  Result<const std::vector<DirEntry>*> directory(NodeId dir);
+
+  pipeline::BlockSourcePtr m_src;
+  std::uint32_t m_blkszbits = 12;
+  std::uint64_t m_blksz = 4096;
+  std::uint64_t m_meta_base = 0;
+  std::uint32_t m_incompat = 0;
+  std::uint16_t m_algs = 1; // available algorithms bitmap
+  std::uint32_t m_lzma_dict = 0;
+  NodeId m_root = 0;
+
+  detail::BoundedCache<NodeId, Inode> m_inodes{1 << 16};
+  detail::BoundedCache<NodeId, std::shared_ptr<ZMap>> m_zmaps{256};
+  detail::BoundedCache<NodeId, std::vector<DirEntry>> m_dirs{1024};
+  // The last decompressed extent: sequential reads decode each extent once.
+  NodeId m_cached_nid = ~NodeId{0};
+  std::uint64_t m_cached_lstart = 0;
+  Bytes m_cached_data;
+};
+
+Result<void> Erofs::load_super() {
+  if (m_src->size() < super_offset + 128)
+    return Error("erofs: image of " + std::to_string(m_src->size()) + " bytes is too small for a superblock");
+  std::uint8_t sb[128];
+  TRY(read_raw(super_offset, sb));
+  std::uint32_t magic = load_le<std::uint32_t>(sb);
+  if (magic != erofs_magic)
+    return Error("erofs: bad superblock magic " + hex32(magic) + " at offset 1024");
+  std::uint32_t compat = load_le<std::uint32_t>(sb + 8);
+  m_blkszbits = sb[12];
+  if (m_blkszbits < 9 || m_blkszbits > 16)
+    return Error("erofs: superblock: unsupported block size 2^" + std::to_string(m_blkszbits));
+  m_blksz = std::uint64_t{1} << m_blkszbits;
+  std::uint8_t extslots = sb[13];
+  m_root = load_le<std::uint16_t>(sb + 14);
+  std::uint32_t meta_blkaddr = load_le<std::uint32_t>(sb + 40);
+  m_meta_base = std::uint64_t{meta_blkaddr} << m_blkszbits;
+  m_incompat = load_le<std::uint32_t>(sb + 80);
+  std::uint16_t u1 = load_le<std::uint16_t>(sb + 84);
+  std::uint16_t extra_devices = load_le<std::uint16_t>(sb + 86);
+
+  if (compat & 0x1) { // SB_CHKSUM: crc32c of the superblock's block from offset 1024
+    if (m_blksz > super_offset) {
+      Bytes blk(m_blksz - super_offset);
+      TRY(read_raw(super_offset, blk));
+      std::uint32_t expected = load_le<std::uint32_t>(blk.data() + 4);
+      store_le<std::uint32_t>(blk.data() + 4, 0);
+      std::uint32_t actual = crc32c_raw(0xFFFFFFFF, blk);
+      if (actual != expected)
+        return Error("erofs: superblock checksum mismatch at offset 1024 (stored " + hex32(expected) +
+                     ", computed " + hex32(actual) + ")");
+    }
+  }
+  std::uint32_t unknown = m_incompat & ~supported_incompat;
+  if (unknown) {
+    std::uint32_t bit = unknown & (~unknown + 1);
+    return Error("erofs: unsupported incompatible feature '" + incompat_name(bit) + "' (superblock at offset 1024)",
+                 ErrorKind::Unsupported);
+  }
+  if (extra_devices != 0)
+    return Error("erofs: unsupported feature 'device_table' (" + std::to_string(extra_devices) +
+                     " extra devices)",
+                 ErrorKind::Unsupported);
+  if (m_incompat & feat_compr_cfgs) {
+    m_algs = u1;
+    // Per-algorithm configuration records follow the (extended) superblock,
+    // each a 4-aligned le16 length then its payload.
+    std::uint64_t off = super_offset + 128 + std::uint64_t{extslots} * 16;
+    for (unsigned alg = 0; alg < 16; ++alg) {
+      if (!(m_algs & (1u << alg)))
+        continue;
+      off = align_up(off, 4);
+      std::uint8_t lenb[2];
+      TRY_CTX(read_raw(off, lenb), "erofs: compression configuration");
+      std::uint16_t len = load_le<std::uint16_t>(lenb);
+      off += 2;
+      if (alg == AlgLzma && len >= 4) {
+        std::uint8_t dict[4];
+        TRY_CTX(read_raw(off, dict), "erofs: lzma configuration");
+        m_lzma_dict = load_le<std::uint32_t>(dict);
+      }
+      off += len;
+    }
+    if (m_algs & ~0xFu)
+      return Error("erofs: unsupported compression algorithm bitmap " + hex32(m_algs), ErrorKind::Unsupported);
+  }
+  auto root_stat = TRY_CTX(stat(m_root), "erofs: root directory");
+  if (root_stat.type != FileType::Directory)
+    return Error("erofs: root inode " + std::to_string(m_root) + " is not a directory");
+  return ok();
+}
+
+Result<Inode> Erofs::inode(NodeId nid) {
+  if (const Inode* cached = m_inodes.find(nid))
+    return *cached;
+  if (nid > (m_src->size() >> 5) || m_meta_base + nid * 32 + 32 > m_src->size())
+    return Error("erofs: inode " + std::to_string(nid) + " at offset " + std::to_string(m_meta_base + nid * 32) +
+                 " is past the end of the image (" + std::to_string(m_src->size()) + " bytes)");
+  Inode ino;
+  ino.nid = nid;
+  ino.pos = m_meta_base + nid * 32;
+  std::uint8_t raw[64];
+  TRY_CTX(read_raw(ino.pos, {raw, 32}), "erofs: inode " + std::to_string(nid));
+  std::uint16_t format = load_le<std::uint16_t>(raw);
+  bool extended = format & 1;
+  ino.layout = static_cast<std::uint8_t>((format >> 1) & 0x7);
+  if (format >> 4)
+    return err(ino, "unknown inode format bits " + hex32(format));
+  if (ino.layout > ChunkBased)
+    return err(ino, "unknown data layout " + std::to_string(ino.layout));
+  std::uint16_t xattr_icount = load_le<std::uint16_t>(raw + 2);
+  ino.xattr_size = xattr_icount ? 12 + (std::uint32_t{xattr_icount} - 1) * 4 : 0;
+  ino.mode = load_le<std::uint16_t>(raw + 4);
+  if (extended) {
+    TRY_CTX(read_raw(ino.pos + 32, {raw + 32, 32}), "erofs: inode " + std::to_string(nid));
+    ino.isize = 64;
+    ino.size = load_le<std::uint64_t>(raw + 8);
+    ino.iu = load_le<std::uint32_t>(raw + 16);
+    ino.uid = load_le<std::uint32_t>(raw + 24);
+    ino.gid = load_le<std::uint32_t>(raw + 28);
+  } else {
+    ino.isize = 32;
+    ino.size = load_le<std::uint32_t>(raw + 8);
+    ino.iu = load_le<std::uint32_t>(raw + 16);
+    ino.uid = load_le<std::uint16_t>(raw + 24);
+    ino.gid = load_le<std::uint16_t>(raw + 26);
+  }
+  if (ino.size > (std::uint64_t{1} << 52))
+    return err(ino, "absurd size " + std::to_string(ino.size));
+  bool compressed = ino.layout == CompressedFull || ino.layout == CompressedCompact;
+  if (compressed && detail::file_type_from_mode(ino.mode) != FileType::Regular)
+    return err(ino, "compressed layout on a non-regular file");
+  if (ino.layout == ChunkBased && !(m_incompat & feat_chunked_file))
+    return err(ino, "chunk-based layout without the chunked_file feature");
+  return m_inodes.insert(nid, ino);
+}
+
+Result<void> Erofs::read_data(const Inode& ino, std::uint64_t offset, std::span<std::uint8_t> out) {
+  if (out.empty())
+    return ok();
+  switch (ino.layout) {
+  case FlatPlain:
+  case FlatInline:
+    return read_flat(ino, offset, out);
+  case ChunkBased:
+    return read_chunked(ino, offset, out);
+  default:
+    return read_compressed(ino, offset, out);
+  }
+}
+
+Result<void> Erofs::read_flat(const Inode& ino, std::uint64_t offset, std::span<std::uint8_t> out) {
+  std::uint64_t nblocks = (ino.size + m_blksz - 1) >> m_blkszbits;
+  bool tail = ino.layout == FlatInline && nblocks > 0;
+  std::uint64_t flat_end = (nblocks - (tail ? 1 : 0)) << m_blkszbits;
+  std::uint64_t base = std::uint64_t{ino.iu} << m_blkszbits;
+  std::size_t done = 0;
+  if (offset < flat_end) {
+    if (ino.iu == null_addr)
+      return err(ino, "data block address is unset");
+    std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), flat_end - offset));
+    TRY_CTX(read_raw(base + offset, out.first(n)), "erofs: inode " + std::to_string(ino.nid) + " data");
+    done = n;
+  }
+  if (done < out.size()) {
+    std::uint64_t tail_len = ino.size - flat_end;
+    std::uint64_t tail_pos = ino.data_pos();
+    if ((tail_pos & (m_blksz - 1)) + tail_len > m_blksz)
+      return err(ino, "inline tail of " + std::to_string(tail_len) + " bytes crosses a block boundary");
+    TRY_CTX(read_raw(tail_pos + (offset + done - flat_end), out.subspan(done)),
+            "erofs: inode " + std::to_string(ino.nid) + " inline data");
+  }
+  return ok();
+}
+
+Result<void> Erofs::read_chunked(const Inode& ino, std::uint64_t offset, std::span<std::uint8_t> out) {
+  std::uint32_t format = ino.iu & 0xffff;
+  bool indexes = format & 0x20;
+  std::uint32_t chunkbits = m_blkszbits + (format & 0x1f);
+  if (format & ~0x3fu)
+    return err(ino, "unknown chunk format " + hex32(format));
+  if (chunkbits > 47)
+    return err(ino, "absurd chunk size 2^" + std::to_string(chunkbits));
+  std::uint64_t chunk = std::uint64_t{1} << chunkbits;
+  std::uint64_t unit = indexes ? 8 : 4;
+  std::uint64_t table = align_up(ino.data_pos(), unit);
+  std::size_t done = 0;
+  while (done < out.size()) {
+    std::uint64_t pos = offset + done;
+    std::uint64_t index = pos >> chunkbits;
+    std::uint64_t in_chunk = pos & (chunk - 1);
+    std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(out.size() - done, chunk - in_chunk));
+    std::uint8_t entry[8];
+    TRY_CTX(read_raw(table + index * unit, {entry, static_cast<std::size_t>(unit)}),
+            "erofs: inode " + std::to_string(ino.nid) + " chunk index " + std::to_string(index));
+    std::uint32_t blkaddr;
+    if (indexes) {
+      std::uint16_t device = load_le<std::uint16_t>(entry + 2);
+      blkaddr = load_le<std::uint32_t>(entry + 4);
+      if (device != 0)
+        return err(ino, "chunk " + std::to_string(index) + " is on extra device " + std::to_string(device));
+    } else {
+      blkaddr = load_le<std::uint32_t>(entry);
+    }
+    if (blkaddr == null_addr) {
+      std::fill_n(out.begin() + static_cast<std::ptrdiff_t>(done), n, 0);
+    } else {
+      TRY_CTX(read_raw((std::uint64_t{blkaddr} << m_blkszbits) + in_chunk, out.subspan(done, n)),
+              "erofs: inode " + std::to_string(ino.nid) + " chunk " + std::to_string(index));
+    }
+    done += n;
+  }
+  return ok();
+}
+
+struct Lcluster {
+  std::uint8_t type = 0;
+  std::uint32_t lo = 0;      // clusterofs for heads, delta/cblkcnt for non-heads
+  std::uint64_t pblk = 0;    // heads only
+};
+
+Result<std::shared_ptr<ZMap>> Erofs::zmap(const Inode& ino) {
+  if (const auto* cached = m_zmaps.find(ino.nid))
+    return *cached;
+  auto map = std::make_shared<ZMap>();
+  if (ino.size == 0)
+    return m_zmaps.insert(ino.nid, map);
+
+  std::uint64_t hdr = align_up(ino.data_pos(), 8);
+  std::uint8_t h[8];
+  TRY_CTX(read_raw(hdr, h), "erofs: inode " + std::to_string(ino.nid) + " map header");
+  std::uint16_t idata_size = load_le<std::uint16_t>(h + 2);
+  std::uint16_t advise = load_le<std::uint16_t>(h + 4);
+  std::uint8_t algs[2] = {static_cast<std::uint8_t>(h[6] & 0xf), static_cast<std::uint8_t>(h[6] >> 4)};
+  std::uint32_t lclusterbits = m_blkszbits + (h[7] & 0x7);
+  if (advise & advise_fragment_pcluster)
+    return err(ino, "unsupported feature 'fragments'");
+  if (advise & ~0x3fu)
+    return err(ino, "unknown compression advise bits " + hex32(advise));
+  bool compact = ino.layout == CompressedCompact;
+  if (compact && !(advise & advise_big_pcluster_1) != !(advise & advise_big_pcluster_2))
+    return err(ino, "big pcluster flags of compact indexes are inconsistent");
+  bool big = advise & (advise_big_pcluster_1 | advise_big_pcluster_2);
+  std::uint64_t lcsz = std::uint64_t{1} << lclusterbits;
+  std::uint64_t total = (ino.size + lcsz - 1) >> lclusterbits;
+  if (total > max_lclusters)
+    return err(ino, std::to_string(total) + " logical clusters exceed the limit");
+
+  std::vector<Lcluster> lcs(total);
+  // Full indexes start after the map header plus 8 reserved bytes; compact ones right after the header.
+  std::uint64_t ebase = compact ? hdr + 8 : hdr + 16;
+  std::uint64_t index_end = 0; // end of the index pack holding the last lcluster
+  if (!compact) {
+    Bytes raw(total * 8);
+    TRY_CTX(read_raw(ebase, raw), "erofs: inode " + std::to_string(ino.nid) + " lcluster indexes");
+    for (std::uint64_t i = 0; i < total; ++i) {
+      const std::uint8_t* p = raw.data() + i * 8;
+      std::uint16_t di_advise = load_le<std::uint16_t>(p);
+      lcs[i].type = di_advise & 3;
+      if (lcs[i].type == LcNonHead) {
+        lcs[i].lo = load_le<std::uint16_t>(p + 4);
+      } else {
+        lcs[i].lo = load_le<std::uint16_t>(p + 2);
+        lcs[i].pblk = load_le<std::uint32_t>(p + 4);
+      }
+    }
+    index_end = ebase + total * 8;
+  } else {
+    std::uint64_t initial = ((32 - ebase % 32) / 4) & 7;
+    std::uint64_t n2b = 0;
+    if ((advise & advise_compacted_2b) && initial < total)
+      n2b = (total - initial) / 16 * 16;
+    if (n2b && lclusterbits > 12)
+      return err(ino, "2-byte compact indexes with logical cluster size 2^" + std::to_string(lclusterbits));
+    if (lclusterbits > 14)
+      return err(ino, "compact indexes with logical cluster size 2^" + std::to_string(lclusterbits));
+    std::uint64_t first4 = std::min(initial, total);
+    std::uint64_t rest4 = total - first4 - n2b;
+    std::uint64_t bytes = align_up(first4 * 4, 8) + n2b * 2 + align_up(rest4 * 4, 8);
+    Bytes raw(bytes);
+    TRY_CTX(read_raw(ebase, raw), "erofs: inode " + std::to_string(ino.nid) + " compact indexes");
+    index_end = ebase + bytes;
+    std::uint32_t lomask = (1u << lclusterbits) - 1;
+    // Decodes one pack of `vcnt` entries sharing a trailing le32 block base.
+    auto unpack = [&](std::uint64_t pack_off, std::uint64_t first_lcn, unsigned vcnt, unsigned shift) {
+      const std::uint8_t* in = raw.data() + pack_off;
+      unsigned packsize = vcnt << shift;
+      unsigned encodebits = (packsize - 4) * 8 / vcnt;
+      std::uint32_t base = load_le<std::uint32_t>(in + packsize - 4);
+      std::uint64_t nblk = big ? 0 : 1;
+      for (unsigned i = 0; i < vcnt && first_lcn + i < total; ++i) {
+        unsigned bitpos = encodebits * i;
+        std::uint32_t v = load_le<std::uint32_t>(in + bitpos / 8) >> (bitpos & 7);
+        Lcluster& lc = lcs[first_lcn + i];
+        lc.lo = v & lomask;
+        lc.type = (v >> lclusterbits) & 3;
+        if (big) {
+          if (lc.type == LcNonHead) {
+            if (lc.lo & d0_cblkcnt)
+              nblk += lc.lo & ~d0_cblkcnt;
+          } else {
+            lc.pblk = base + nblk;
+            // A following CBLKCNT entry adds this pcluster's size; otherwise one block.
+            bool counted_next = false;
+            if (i + 1 < vcnt) {
+              unsigned nb = encodebits * (i + 1);
+              std::uint32_t nv = load_le<std::uint32_t>(in + nb / 8) >> (nb & 7);
+              counted_next = ((nv >> lclusterbits) & 3) == LcNonHead && ((nv & lomask) & d0_cblkcnt);
+            }
+            if (!counted_next)
+              nblk += 1;
+          }
+        } else if (lc.type != LcNonHead) {
+          lc.pblk = base + nblk;
+          nblk += 1;
+        }
+      }
+    };
+    std::uint64_t off = 0, lcn = 0;
+    for (; lcn < first4; lcn += 2, off += 8)
+      unpack(off, lcn, 2, 2);
+    for (; lcn < first4 + n2b; lcn += 16, off += 32)
+      unpack(off, lcn, 16, 1);
+    for (; lcn < total; lcn += 2, off += 8)
+      unpack(off, lcn, 2, 2);
+  }
+
+  // Extents start at head lclusters; each ends where the next one starts.
+  std::vector<std::uint64_t> heads;
+  for (std::uint64_t i = 0; i < total; ++i) {
+    const Lcluster& lc = lcs[i];
+    if (lc.type == LcNonHead)
+      continue;
+    if (lc.lo >= lcsz)
+      return err(ino, "lcluster " + std::to_string(i) + " offset " + std::to_string(lc.lo) + " out of range");
+    std::uint64_t start = (i << lclusterbits) + lc.lo;
+    if (start >= ino.size)
+      break;
+    heads.push_back(i);
+  }
+  if (heads.empty() || heads.front() != 0 || lcs[0].lo != 0)
+    return err(ino, "first logical cluster is not the head of an extent");
+  for (std::size_t k = 0; k < heads.size(); ++k) {
+    const Lcluster& lc = lcs[heads[k]];
+    Extent e;
+    e.lstart = (heads[k] << lclusterbits) + lc.lo;
+    std::uint64_t end = ino.size;
+    if (k + 1 < heads.size())
+      end = (heads[k + 1] << lclusterbits) + lcs[heads[k + 1]].lo;
+    if (end <= e.lstart)
+      return err(ino, "extents out of order at lcluster " + std::to_string(heads[k]));
+    e.llen = end - e.lstart;
+    std::uint64_t blocks = 1;
+    if (big && heads[k] + 1 < total) {
+      const Lcluster& next = lcs[heads[k] + 1];
+      if (next.type == LcNonHead && (next.lo & d0_cblkcnt))
+        blocks = next.lo & ~d0_cblkcnt;
+    }
+    if (blocks == 0)
+      return err(ino, "pcluster of zero blocks at lcluster " + std::to_string(heads[k]));
+    e.pstart = lc.pblk << m_blkszbits;
+    e.plen = blocks << m_blkszbits;
+    bool tail = k + 1 == heads.size();
+    if (tail && (advise & advise_inline_pcluster)) {
+      if (!(m_incompat & feat_ztailpacking))
+        return err(ino, "tail-packed pcluster without the ztailpacking feature");
+      e.pstart = index_end;
+      e.plen = idata_size;
+      if (idata_size == 0 || (e.pstart & (m_blksz - 1)) + idata_size > m_blksz)
+        return err(ino, "inline pcluster of " + std::to_string(idata_size) + " bytes at offset " +
+                            std::to_string(e.pstart) + " crosses a block boundary");
+    }
+    if (lc.type == LcPlain) {
+      e.alg = AlgRaw;
+      e.interlaced = advise & advise_interlaced_pcluster;
+      if (e.llen > e.plen && !e.interlaced)
+        return err(ino, "uncompressed extent at " + std::to_string(e.lstart) + " is longer than its pcluster");
+    } else {
+      e.alg = algs[lc.type == LcHead1 ? 0 : 1];
+      if (e.alg > AlgZstd)
+        return err(ino, "unknown compression algorithm " + std::to_string(e.alg));
+      if ((m_incompat & feat_compr_cfgs) && !(m_algs & (1u << e.alg)))
+        return err(ino, "compression algorithm " + std::to_string(e.alg) + " is not enabled in the superblock");
+    }
+    if (e.llen > max_extent_bytes || e.plen > max_extent_bytes)
+      return err(ino, "extent at " + std::to_string(e.lstart) + " is too large (" + std::to_string(e.llen) +
+                          " bytes from " + std::to_string(e.plen) + ")");
+    map->extents.push_back(e);
+  }
+  return m_zmaps.insert(ino.nid, map);
+}
+
+Result<Bytes> Erofs::decode_extent(const Inode& ino, const Extent& e) {
+  Bytes in(e.plen);
+  TRY_CTX(read_raw(e.pstart, in), "erofs: inode " + std::to_string(ino.nid) + " pcluster at logical " +
+                                      std::to_string(e.lstart));
+  Bytes out(e.llen);
+  auto fail = [&](const std::string& what) {
+    return err(ino, what + " in the pcluster at image offset " + std::to_string(e.pstart) + " (logical " +
+                        std::to_string(e.lstart) + ")");
+  };
+  if (e.alg == AlgRaw) {
+    if (e.interlaced) {
+      // Interlaced: the block is rotated by the extent's offset in its block.
+      if (e.plen != m_blksz || e.llen > m_blksz)
+        return fail("interlaced uncompressed extent larger than a block");
+      std::uint64_t skip = e.lstart & (m_blksz - 1);
+      for (std::uint64_t k = 0; k < e.llen; ++k)
+        out[k] = in[(skip + k) & (m_blksz - 1)];
+    } else {
+      std::memcpy(out.data(), in.data(), e.llen);
+    }
+    return out;
+  }
+  // Compressed data is right-aligned in its pcluster behind zero padding.
+  std::size_t margin = 0;
+  if ((m_incompat & feat_zero_padding) || e.alg != AlgLz4)
+    while (margin < in.size() && in[margin] == 0)
+      ++margin;
+  const std::uint8_t* src = in.data() + margin;
+  std::size_t srclen = in.size() - margin;
+  switch (e.alg) {
+  case AlgLz4: {
+    int n = LZ4_decompress_safe_partial(reinterpret_cast<const char*>(src), reinterpret_cast<char*>(out.data()),
+                                        static_cast<int>(srclen), static_cast<int>(out.size()),
+                                        static_cast<int>(out.size()));
+    if (n != static_cast<int>(out.size()))
+      return fail("lz4 decompression failed (" + std::to_string(n) + " of " + std::to_string(out.size()) + " bytes)");
+    return out;
+  }
+  case AlgLzma: {
+    lzma_stream strm = LZMA_STREAM_INIT;
+    std::uint32_t dict = std::max<std::uint32_t>(4096, static_cast<std::uint32_t>(std::min<std::uint64_t>(
+                                                           std::max<std::uint64_t>(m_lzma_dict, e.llen), 1u << 30)));
+    if (lzma_microlzma_decoder(&strm, srclen, e.llen, false, dict) != LZMA_OK)
+      return fail("cannot start the MicroLZMA decoder");
+    strm.next_in = src;
+    strm.avail_in = srclen;
+    strm.next_out = out.data();
+    strm.avail_out = out.size();
+    lzma_ret r = lzma_code(&strm, LZMA_FINISH);
+    std::size_t got = out.size() - strm.avail_out;
+    lzma_end(&strm);
+    if ((r != LZMA_OK && r != LZMA_STREAM_END) || got != out.size())
+      return fail("MicroLZMA decompression failed (liblzma code " + std::to_string(r) + ", " + std::to_string(got) +
+                  " of " + std::to_string(out.size()) + " bytes)");
+    return out;
+  }
+  case AlgDeflate: {
+    z_stream zs{};
+    if (inflateInit2(&zs, -15) != Z_OK)
+      return fail("cannot start the deflate decoder");
+    zs.next_in = const_cast<Bytef*>(src);
+    zs.avail_in = static_cast<uInt>(srclen);
+    zs.next_out = out.data();
+    zs.avail_out = static_cast<uInt>(out.size());
+    int r = inflate(&zs, Z_SYNC_FLUSH);
+    std::size_t got = out.size() - zs.avail_out;
+    inflateEnd(&zs);
+    if ((r != Z_OK && r != Z_STREAM_END && r != Z_BUF_ERROR) || got != out.size())
+      return fail("deflate decompression failed (zlib code " + std::to_string(r) + ")");
+    return out;
+  }
+  case AlgZstd: {
+    std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
+    ZSTD_inBuffer zin{src, srclen, 0};
+    ZSTD_outBuffer zout{out.data(), out.size(), 0};
+    while (zout.pos < zout.size) {
+      std::size_t r = ZSTD_decompressStream(dctx.get(), &zout, &zin);
+      if (ZSTD_isError(r))
+        return fail(std::string("zstd decompression failed: ") + ZSTD_getErrorName(r));
+      if (r == 0 || (zin.pos == zin.size && zout.pos < zout.size))
+        break;
+    }
+    if (zout.pos != out.size())
+      return fail("zstd data ends early");
+    return out;
+  }
+  default:
+    return fail("unknown algorithm");
+  }
+}
+
+Result<void> Erofs::read_compressed(const Inode& ino, std::uint64_t offset, std::span<std::uint8_t> out) {
+  auto mapp = TRY(zmap(ino));
+  const ZMap& map = *mapp;
+  std::size_t done = 0;
+  while (done < out.size()) {
+    std::uint64_t pos = offset + done;
+    auto it = std::upper_bound(map.extents.begin(), map.extents.end(), pos,
+                               [](std::uint64_t p, const Extent& e) { return p < e.lstart; });
+    if (it == map.extents.begin())
+      return err(ino, "no extent maps offset " + std::to_string(pos));
+    const Extent& e = *std::prev(it);
+    if (pos >= e.lstart + e.llen)
+      return err(ino, "no extent maps offset " + std::to_string(pos));
+    if (m_cached_nid != ino.nid || m_cached_lstart != e.lstart || m_cached_data.size() != e.llen) {
+      m_cached_nid = ~NodeId{0};
+      m_cached_data = TRY(decode_extent(ino, e));
+      m_cached_nid = ino.nid;
+      m_cached_lstart = e.lstart;
+    }
+    std::uint64_t in_extent = pos - e.lstart;
+    std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(out.size() - done, e.llen - in_extent));
+    std::memcpy(out.data() + done, m_cached_data.data() + in_extent, n);
+    done += n;
+  }
+  return ok();
+}
+
+Result<const std::vector<DirEntry>*> Erofs::directory(NodeId dir) {
+  if (const auto* cached = m_dirs.find(dir))
+    return cached;
+  Inode ino = TRY(inode(dir));
+  if (detail::file_type_from_mode(ino.mode) != FileType::Directory)
+    return err(ino, "not a directory");
+  if (ino.size > max_dir_bytes)
+    return err(ino, "directory of " + std::to_string(ino.size) + " bytes is too large");
+  Bytes data(ino.size);
+  TRY(read_data(ino, 0, data));
+  std::vector<DirEntry> entries;
+  for (std::uint64_t blk = 0; blk < data.size(); blk += m_blksz) {
+    std::uint64_t len = std::min<std::uint64_t>(m_blksz, data.size() - blk);
+    const std::uint8_t* b = data.data() + blk;
+    auto bad = [&](const std::string& what) {
+      return err(ino, "directory block at data offset " + std::to_string(blk) + ": " + what);
+    };
+    if (len < 12)
+      return bad("truncated");
+    std::uint16_t first = load_le<std::uint16_t>(b + 8);
+    if (first < 12 || first % 12 != 0 || first > len)
+      return bad("bad first name offset " + std::to_string(first));
+    unsigned count = first / 12;
+    for (unsigned i = 0; i < count; ++i) {
+      const std::uint8_t* d = b + i * 12;
+      std::uint64_t nid = load_le<std::uint64_t>(d);
+      std::uint16_t nameoff = load_le<std::uint16_t>(d + 8);
+      std::uint8_t ftype = d[10];
+      std::uint64_t end = i + 1 < count ? load_le<std::uint16_t>(d + 12 + 8) : len;
+      if (nameoff < first || nameoff > end || end > len)
+        return bad("entry " + std::to_string(i) + " has a bad name offset " + std::to_string(nameoff));
+      std::string_view name(reinterpret_cast<const char*>(b + nameoff), end - nameoff);
+      if (auto nul = name.find('\0'); nul != std::string_view::npos)
+        name = name.substr(0, nul);
+      if (name == "." || name == "..")
+        continue;
+      if (!detail::valid_entry_name(name))
+        return bad("entry " + std::to_string(i) + " has an invalid name '" + std::string(name) + "'");
+      static constexpr FileType types[] = {FileType::Unknown,     FileType::Regular, FileType::Directory,
+                                           FileType::CharDevice,  FileType::BlockDevice, FileType::Fifo,
+                                           FileType::Socket,      FileType::Symlink};
+      entries.push_back(DirEntry{std::string(name), nid, ftype < 8 ? types[ftype] : FileType::Unknown});
+    }
+  }
+  std::sort(entries.begin(), entries.end(), [](const DirEntry& a, const DirEntry& b) { return a.name < b.name; });
+  for (std::size_t i = 1; i < entries.size(); ++i)
+    if (entries[i].name == entries[i - 1].name)
+      return err(ino, "duplicate directory entry '" + entries[i].name + "'");
+  return &m_dirs.insert(dir, std::move(entries));
+}
+
+} // namespace
+
+Result<FilesystemPtr> open_erofs(pipeline::BlockSourcePtr source) {
+  auto fs = std::make_unique<Erofs>(std::move(source));
+  TRY(fs->load_super());
+  return FilesystemPtr(std::move(fs));
+}
+
+} // namespace fastboop::filesystems
