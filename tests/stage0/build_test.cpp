@@ -333,5 +333,50 @@ TEST(Stage0Synthetic, KernelVersionMismatchAndSearchOrder) {
   EXPECT_NE(r.error().message().find("/lib/modules/9.0"), std::string::npos);
 }
 
+TEST(Stage0Synthetic, BootProfileSettingsComeFirst) {
+  FASTBOOP_REQUIRE_PROGRAM("dtc");
+  FASTBOOP_REQUIRE_PROGRAM("cpio");
+  SyntheticTree t("CONFIG_MODULE_DECOMPRESS=y\n");
+  // Base DTB with symbols so overlays can target labels.
+  auto base = compile_dts(as_bytes("/dts-v1/; / { compatible = \"vendor,board\"; "
+                                   "wlan: wifi { compatible = \"vendor,wifi\"; status = \"disabled\"; }; };"),
+                          "base");
+  ASSERT_TRUE(base);
+  test::put(t.dir / "boot/dtbs/9.0/vendor/board.dtb", *base);
+  auto ov_profile = compile_dts(as_bytes("/dts-v1/; /plugin/; &wlan { status = \"okay\"; };"), "p");
+  auto ov_cli = compile_dts(as_bytes("/dts-v1/; /plugin/; &wlan { status = \"fail\"; label = \"cli\"; };"), "c");
+  ASSERT_TRUE(ov_profile && ov_cli);
+  auto o = t.options();
+  o.required_modules = {"overlay"};
+  o.dtbos = {HostFile{"cli.dtbo", *ov_cli}};
+  o.extra_cmdline = "from_cli";
+  profiles::EffectiveStage0 eff;
+  eff.kernel_modules = {"lz4"};
+  eff.dt_overlays = {*ov_profile};
+  eff.extra_cmdline = "from_profile smoo.log=trace";
+  eff.inject_mac = profiles::InjectMac{std::string("vendor,wifi"), std::nullopt};
+  apply_effective_stage0(o, eff, "test-profile");
+  auto r = t.build(o);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->cmdline, "from_profile from_cli");
+  EXPECT_EQ(r->settings.at("smoo.log"), "trace");
+  // The CLI overlay applies after the profile's, so its value wins.
+  fastboop::test::TempDir d;
+  fastboop::test::write_file(d / "m.dtb", r->dtb);
+  auto st = sh("fdtget -t s '" + (d / "m.dtb").string() + "' /wifi status");
+  EXPECT_EQ(std::string(as_chars(st.out)), "fail\n");
+  auto mac = sh("fdtget -t bx '" + (d / "m.dtb").string() + "' /wifi local-mac-address");
+  EXPECT_EQ(mac.exit_code, 0) << mac.err;
+  bool profile_overlay_recorded = false;
+  for (const auto& in : r->inputs)
+    if (in.origin == "boot-profile")
+      profile_overlay_recorded = true;
+  EXPECT_TRUE(profile_overlay_recorded);
+  std::vector<std::string> order;
+  for (const auto& m : r->modules.load_order)
+    order.push_back(m.name);
+  EXPECT_EQ(order, (std::vector<std::string>{"overlay", "lz4", "erofs"}));
+}
+
 } // namespace
 } // namespace fastboop::stage0

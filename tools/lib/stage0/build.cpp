@@ -186,8 +186,9 @@ Result<Stage0Result> build_stage0(fs::Filesystem& fsys, Stage0Options o) {
   Stage0Result r;
   Reader rd{fsys, r.inputs};
   auto record_host = [&](const HostFile& f) {
-    r.inputs.push_back({"host", f.path, sha512_hex(f.bytes), f.bytes.size()});
-    r.host_deps.push_back(f.path);
+    r.inputs.push_back({f.embedded ? "boot-profile" : "host", f.path, sha512_hex(f.bytes), f.bytes.size()});
+    if (!f.embedded)
+      r.host_deps.push_back(f.path);
   };
 
   // 1. The image starts from the augment archive: its entries win.
@@ -428,6 +429,23 @@ Result<Stage0Result> build_stage0(fs::Filesystem& fsys, Stage0Options o) {
   if (o.outputs == OutputSet::All)
     TRY(check_limits(o.device, r));
   return r;
+}
+
+void apply_effective_stage0(Stage0Options& o, const profiles::EffectiveStage0& p, const std::string& id) {
+  o.profile_modules = p.kernel_modules;
+  std::vector<HostFile> overlays;
+  for (std::size_t i = 0; i < p.dt_overlays.size(); ++i)
+    overlays.push_back({"boot profile " + id + " dt_overlays[" + std::to_string(i) + "]", p.dt_overlays[i], true});
+  overlays.insert(overlays.end(), o.dtbos.begin(), o.dtbos.end());
+  o.dtbos = std::move(overlays);
+  if (p.extra_cmdline)
+    o.extra_cmdline = join_trimmed(*p.extra_cmdline, o.extra_cmdline);
+  if (p.inject_mac) {
+    if (!o.inject_mac.wifi)
+      o.inject_mac.wifi = p.inject_mac->wifi;
+    if (!o.inject_mac.bluetooth)
+      o.inject_mac.bluetooth = p.inject_mac->bluetooth;
+  }
 }
 
 json stage0_manifest(const Stage0Result& r, const std::string& device_id,

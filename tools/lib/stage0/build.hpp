@@ -8,6 +8,7 @@
 #include "common/bytes.hpp"
 #include "common/result.hpp"
 #include "filesystems/filesystem.hpp"
+#include "profiles/boot_profile.hpp"
 #include "profiles/device_profile.hpp"
 #include "stage0/codec.hpp"
 #include "stage0/dtb.hpp"
@@ -25,8 +26,9 @@ namespace fastboop::stage0 {
 
 // A file read from the host (not the rootfs).
 struct HostFile {
-  std::string path;
+  std::string path; // host path, or a label for embedded data
   Bytes bytes;
+  bool embedded = false; // from a Boot Profile: no host file to depend on
 };
 Result<HostFile> read_host_file(const std::string& path);
 
@@ -99,6 +101,12 @@ struct Stage0Result {
 };
 
 Result<Stage0Result> build_stage0(filesystems::Filesystem& fs, Stage0Options options);
+
+// Fold a Boot Profile's effective stage0 settings for the device into the
+// options: its modules, overlays and cmdline come before the command line's
+// (spec stage0 §2.1), inject_mac from the profile unless already set.
+void apply_effective_stage0(Stage0Options& options, const profiles::EffectiveStage0& profile,
+                            const std::string& profile_id);
 
 // Find the PID1 binary: explicit path, $FASTBOOP_STAGE0_PATH, the build tree,
 // then ${libdir}/fastboop/stage0/stage0-<arch>. The error lists what was tried.

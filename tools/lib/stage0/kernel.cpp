@@ -99,7 +99,7 @@ Result<std::string> elf_arch(ByteSpan elf) {
   }
 }
 
-Result<DecodedKernel> decode_kernel(ByteSpan image) {
+Result<DecodedKernel> decode_kernel(ByteSpan image, std::uint64_t limit) {
   DecodedKernel k;
   Bytes current(image.begin(), image.end());
   k.source_is_plain_gzip = detect_codec(image) == Codec::Gzip;
@@ -110,7 +110,7 @@ Result<DecodedKernel> decode_kernel(ByteSpan image) {
     Codec codec = detect_codec(cur);
     if (codec != Codec::None) {
       k.layers.emplace_back(codec_name(codec));
-      current = TRY_CTX(decompress(codec, cur, kernel_read_limit), "kernel image layer " + std::to_string(depth));
+      current = TRY_CTX(decompress(codec, cur, limit), "kernel image layer " + std::to_string(depth));
       continue;
     }
     if (has_at(cur, 0, "MZ") && !has_at(cur, 0x38, "ARM\x64") && !has_at(cur, 0x38, "RSC\x05")) {
@@ -133,7 +133,7 @@ Result<DecodedKernel> decode_kernel(ByteSpan image) {
                      "lz4 and xz are)");
       k.layers.push_back("pe-zboot");
       k.layers.emplace_back(codec_name(pc));
-      current = TRY_CTX(decompress(pc, payload, kernel_read_limit), "EFI zboot payload");
+      current = TRY_CTX(decompress(pc, payload, limit), "EFI zboot payload");
       continue;
     }
     break;

@@ -31,7 +31,8 @@ struct DecodedKernel {
   bool source_is_plain_gzip = false;
 };
 
-Result<DecodedKernel> decode_kernel(ByteSpan image);
+// `limit` bounds every decompressed layer.
+Result<DecodedKernel> decode_kernel(ByteSpan image, std::uint64_t limit = std::uint64_t{512} << 20);
 // Architecture from an image header; an error names what was found.
 Result<std::string> kernel_image_arch(ByteSpan raw);
 // Architecture of an ELF executable from e_machine.
