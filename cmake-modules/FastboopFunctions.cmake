@@ -5,6 +5,7 @@
 #   add_fastboop_stage0(<target> DEVICE <id> (ROOTFS <path|url> [ROOTFS_SHA512 <hex>] | BOOT_PROFILE <target|fbp>)
 #       [DEVICE_PROFILE_PATH <dir>] [MODULES <m>...] [SMOO_GADGET <path>] [ROOT_DEVICE <dev>]
 #       [COMPRESS none|gzip|lz4|zstd|xz] [SETTINGS <key=value>...] [STAGE0_INIT <path>] [CMDLINE <text>]
+#       [DTB <file>]
 #       [OUTPUT_DIR <dir>])
 #   add_fastboop_boot_image(<target> DEVICE <id> (STAGE0 <target> | ROOTFS ... | BOOT_PROFILE ...)
 #       [CMDLINE <text>] [OUTPUT <boot.img>] [any add_fastboop_stage0 option])
@@ -94,7 +95,7 @@ endfunction()
 
 # Shared between add_fastboop_stage0 and add_fastboop_boot_image.
 set(_FASTBOOP_STAGE0_ONE ROOTFS ROOTFS_SHA512 BOOT_PROFILE DEVICE_PROFILE_PATH SMOO_GADGET ROOT_DEVICE
-    COMPRESS STAGE0_INIT CMDLINE)
+    COMPRESS STAGE0_INIT CMDLINE DTB)
 set(_FASTBOOP_STAGE0_MULTI MODULES SETTINGS)
 
 # ---------------------------------------------------------------------------
@@ -189,6 +190,12 @@ function(add_fastboop_stage0 target)
   endif()
   if(A_ROOT_DEVICE)
     list(APPEND args --root-device "${A_ROOT_DEVICE}")
+  endif()
+  if(A_DTB)
+    _fastboop_abs(dtb "${A_DTB}")
+    list(APPEND args --dtb "${dtb}")
+    list(APPEND key_files "${dtb}")
+    list(APPEND deps "${dtb}")
   endif()
   if(A_COMPRESS)
     list(APPEND args --compress "${A_COMPRESS}")

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# End-to-end acceptance test: a real distro kernel boots our stage0 after
+# fastboop-push hands it to a real bootloader.
+#
+#   U-Boot (Debian source, qemu_arm64 + fastboot over UDP, cached)
+#   <- fastboop-push boot  <- boot.img from add_fastboop_boot_image()
+#   <- stage0 from the example EROFS rootfs (Debian linux-image-arm64 + /sbin/init)
+#
+# Usage: run-e2e.sh <fastboop build dir> <source dir> <guest helper dir>
+# Skips (exit 77) without QEMU or the cross compiler unless FASTBOOP_REQUIRE_QEMU=1.
+set -euo pipefail
+BUILD=$1 SRC=$2 GUEST=$3
+E2E=$SRC/tests/e2e
+need() {
+  command -v "$1" >/dev/null && return 0
+  if [ "${FASTBOOP_REQUIRE_QEMU:-0}" = 1 ]; then echo "FAIL: $1 missing ($2) and FASTBOOP_REQUIRE_QEMU=1"; exit 1; fi
+  echo "SKIP: $1 missing (apt-get install $2)"; exit 77
+}
+need qemu-system-aarch64 qemu-system-arm
+need aarch64-linux-gnu-gcc gcc-aarch64-linux-gnu
+[ -x "$GUEST/smoo-gadget-standin" ] || { echo "FAIL: smoo stand-in not built at $GUEST"; exit 1; }
+
+W=$(mktemp -d); QPID=
+LOG=$W/serial.log
+keep_log() {
+  local rc=$?
+  [ -n "$QPID" ] && kill "$QPID" 2>/dev/null || true
+  if [ $rc -ne 0 ] && [ $rc -ne 77 ]; then
+    mkdir -p "$BUILD/e2e-artifacts" && cp -f "$W"/*.log "$BUILD/e2e-artifacts/" 2>/dev/null || true
+    echo "serial log kept in $BUILD/e2e-artifacts/"
+    tail -40 "$LOG" 2>/dev/null || true
+  fi
+  rm -rf "$W"
+}
+trap keep_log EXIT
+t0=$(date +%s); step() { echo "### [$(( $(date +%s) - t0 ))s] $*"; }
+fail() { echo "FAIL: $*"; exit 1; }
+
+step "U-Boot with fastboot over UDP (cached)"
+UBOOT=$("$SRC/tests/push/uboot/build-uboot.sh")
+step "example rootfs from Debian's arm64 kernel package (cached)"
+"$SRC/examples/rootfs/make-rootfs.sh" "$W/rootfs.erofs" >/dev/null
+step "QEMU virt device tree"
+timeout 60 qemu-system-aarch64 -M virt,dumpdtb="$W/virt.dtb" -cpu cortex-a57 -m 1024 -nographic >/dev/null 2>&1 || true
+[ -s "$W/virt.dtb" ] || fail "qemu did not dump the virt DTB"
+
+step "boot images through add_fastboop_boot_image()"
+cmake -S "$E2E/project" -B "$W/build" -G Ninja -DFastboop_DIR="$BUILD/cmake-modules" \
+  -DROOTFS="$W/rootfs.erofs" -DVIRT_DTB="$W/virt.dtb" -DSMOO_STANDIN="$GUEST/smoo-gadget-standin" \
+  -DFASTBOOP_CACHE_DIR="${FASTBOOP_E2E_CACHE:-}" >"$W/configure.log" 2>&1 || { cat "$W/configure.log"; fail "configure"; }
+cmake --build "$W/build" >"$W/build.log" 2>&1 || { cat "$W/build.log"; fail "build"; }
+IMG=$W/build/qemu_boot/boot.img OTHER=$W/build/other_boot/boot.img
+[ -f "$IMG.json" ] && [ -f "$OTHER.json" ] || fail "boot.img sidecars missing"
+PUSH=$BUILD/bin/fastboop-push
+
+PORT=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+step "QEMU: U-Boot + the rootfs as a virtio disk (udp port $PORT)"
+qemu-system-aarch64 -M virt -cpu cortex-a57 -m 1024 -nographic -no-reboot -bios "$UBOOT" \
+  -netdev user,id=n0,hostfwd=udp:127.0.0.1:$PORT-:5554 -device virtio-net-pci,netdev=n0,romfile= \
+  -drive if=none,file="$W/rootfs.erofs",format=raw,id=d0,readonly=on -device virtio-blk-device,drive=d0 \
+  </dev/null >"$LOG" 2>&1 &
+QPID=$!
+for _ in $(seq 600); do grep -q 'Listening for fastboot' "$LOG" && break; kill -0 $QPID 2>/dev/null || break; sleep 0.1; done
+grep -q 'Listening for fastboot' "$LOG" || fail "U-Boot never listened for fastboot"
+
+step "negative: an image built for oneplus-fajita is refused before any download"
+set +e
+timeout 120 "$PUSH" boot "$OTHER" -s udp:127.0.0.1:$PORT >"$W/negative.log" 2>&1
+rc=$?
+set -e
+cat "$W/negative.log"
+[ $rc -ne 0 ] || fail "the pusher accepted an image built for oneplus-fajita"
+if grep -a -q 'Starting download' "$LOG"; then fail "U-Boot saw a download during the negative run"; fi
+grep -q -i "oneplus-fajita" "$W/negative.log" || fail "refusal does not name the profile"
+
+step "fastboop-push boot (probes must match qemu-uboot-virt)"
+timeout 300 "$PUSH" boot "$IMG" -s udp:127.0.0.1:$PORT 2>&1 | tee "$W/push.log"
+[ "${PIPESTATUS[0]}" = 0 ] || fail "fastboop-push boot failed"
+grep -q -i 'okay' "$W/push.log" || fail "push output shows no OKAY"
+
+step "waiting for the root's init and power-off"
+for _ in $(seq 1800); do kill -0 $QPID 2>/dev/null || break; grep -a -q -E 'Kernel panic|FATAL' "$LOG" && break; sleep 0.1; done
+if kill -0 $QPID 2>/dev/null; then kill $QPID; fi
+wait $QPID 2>/dev/null || true
+QPID=
+
+check() { grep -a -q -E "$1" "$LOG" || fail "serial log lacks: $2"; echo "ok: $2"; }
+check "Starting download of $(stat -c %s "$IMG") bytes" "U-Boot received the whole image"
+check 'Booting Linux on physical CPU' "the kernel started"
+for s in mounts settings modules gadget smoo root-wait root-mount ostree-detect fstab switch-root \
+         ostree credentials plymouth exec-init; do
+  check "stage0: step $s" "PID1 step $s"
+done
+check 'stage0: modules: loaded dummy_hcd' "dummy_hcd loaded as the UDC"
+check 'stage0: step root-mount ok: /dev/vda' "lower root from the virtio disk"
+check 'stage0: exec-init: exec ' "PID1 exec'd the root's init"
+check 'SMOO-STANDIN-MARKER' "the smoo stand-in ran"
+check 'SMOO-STANDIN-HOST-SIDE: device [0-9.-]+ id 18d1:4ee0 serial FBE2E0001 interface ff/42/03' \
+  "gadget enumerated on the dummy host side as 18d1:4ee0, ff/42/03"
+check 'FASTBOOP-ROOTFS-INIT-MARKER' "the rootfs init ran after switch root"
+check 'reboot: Power down' "QEMU powered off by itself"
+if grep -a -q -E 'Kernel panic|stage0: FATAL' "$LOG"; then fail "panic or FATAL in the serial log"; fi
+step "end-to-end: all checks passed"
