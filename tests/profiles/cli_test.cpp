@@ -1,5 +1,6 @@
 // fastboop-profile, run as a program on good and bad files: messages, exit
 // codes, atomic outputs, round-trips through show.
+#include "common/hash.hpp"
 #include "test_support.hpp"
 
 #include <filesystem>
@@ -214,4 +215,50 @@ TEST(ProfileCli, BundledExampleCompiles) {
   ASSERT_EQ(shown.exit_code, 0) << shown.err;
   EXPECT_THAT(out_text(shown), HasSubstr("oneplus-fajita"));
   EXPECT_THAT(out_text(shown), HasSubstr("fastboop,example = \"oneplus-fajita\";"));
+}
+
+// optimize (spec §3.8) on a real Android sparse image made by img2simg; the
+// hashed local files act as local artifacts, so it works from any CWD.
+TEST(ProfileCli, OptimizeCollectsSparseHintsDeterministically) {
+  FASTBOOP_REQUIRE_PROGRAM("img2simg");
+  test::TempDir tmp;
+  fs::create_directories(tmp / "src");
+  Bytes raw(4096 * 4, 0);
+  std::copy_n("ABCDEFGH", 8, raw.begin());
+  const Bytes tail = test::random_bytes(4096, 7);
+  std::copy(tail.begin(), tail.end(), raw.begin() + 3 * 4096);
+  test::write_file(tmp / "raw.img", raw);
+  auto simg = test::run({"img2simg", (tmp / "raw.img").string(), (tmp / "src" / "r.simg").string()});
+  ASSERT_EQ(simg.exit_code, 0) << simg.err;
+  test::write_file(tmp / "src" / "m.yaml", "id: o\nrootfs:\n  ext4:\n    android_sparseimg: {file: r.simg}\n"
+                                           "kernel:\n  path: /vmlinuz\n  fat: {file: r.simg}\n");
+  const std::string cache = (tmp / "cache").string();
+  auto a = test::sh("cd / && '" + tool() + "' compile '" + (tmp / "src" / "m.yaml").string() +
+                    "' --optimize --cache-dir '" + cache + "' -o '" + (tmp / "a.fbp").string() + "' --depfile '" +
+                    (tmp / "a.d").string() + "'");
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  auto b = profile({"compile", (tmp / "src" / "m.yaml").string(), "--optimize", "--cache-dir", cache, "-o",
+                    (tmp / "b.fbp").string()});
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  EXPECT_EQ(test::read_file(tmp / "a.fbp"), test::read_file(tmp / "b.fbp"));
+  const Bytes dep = test::read_file(tmp / "a.d");
+  EXPECT_THAT(std::string(dep.begin(), dep.end()), HasSubstr((tmp / "src" / "r.simg").string()));
+
+  auto shown = profile({"show", (tmp / "a.fbp").string()});
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  const std::string text = out_text(shown);
+  EXPECT_THAT(text, HasSubstr("--- # boot_profile o"));
+  EXPECT_THAT(text, HasSubstr("pipeline_identity: android_sparseimg{source=file{path=len:6:r.simg;}}"));
+  EXPECT_THAT(text, HasSubstr("total_blks: 4"));
+  EXPECT_THAT(text, HasSubstr("digest: sha512:" + sha512_hex(raw)));
+
+  // optimize alone writes just the record; the profile plus it is the same channel head.
+  auto c = profile({"optimize", (tmp / "a.fbp").string(), "--local-artifact", (tmp / "src" / "r.simg").string(),
+                    "--cache-dir", cache, "-o", (tmp / "hints.bin").string()});
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  const Bytes hints = test::read_file(tmp / "hints.bin");
+  EXPECT_EQ(std::string(hints.begin(), hints.begin() + 8), "FBPHINT0");
+  const Bytes full = test::read_file(tmp / "a.fbp");
+  ASSERT_GT(full.size(), hints.size());
+  EXPECT_TRUE(std::equal(hints.begin(), hints.end(), full.end() - static_cast<std::ptrdiff_t>(hints.size())));
 }

@@ -69,16 +69,19 @@ std::string display(const std::string& path) { return path == "-" ? std::string(
 
 // Relative `file` paths and overlay files resolve against `base_dir` when
 // given, else the manifest's directory (the CWD for stdin).
-Result<BootProfile> compile_manifest(const std::string& input, const std::string& base_dir = {}) {
+Result<BootProfile> compile_manifest(const std::string& input, const std::string& base_dir = {},
+                                     std::vector<fs::path>* files_read = nullptr) {
   if (input == "-") {
     auto text = TRY(read_input("-"));
     return compile_boot_profile_manifest_text(as_chars(text), "stdin",
-                                              base_dir.empty() ? fs::current_path() : fs::path(base_dir));
+                                              base_dir.empty() ? fs::current_path() : fs::path(base_dir),
+                                              ManifestInputs::Resolve, files_read);
   }
-  if (base_dir.empty())
-    return compile_boot_profile_manifest(input);
+  fs::path dir = base_dir.empty() ? fs::path(input).parent_path() : fs::path(base_dir);
+  if (dir.empty())
+    dir = ".";
   auto text = TRY(read_text_file(input, max_input_bytes));
-  return compile_boot_profile_manifest_text(text, input, base_dir);
+  return compile_boot_profile_manifest_text(text, input, dir, ManifestInputs::Resolve, files_read);
 }
 
 Result<DeviceProfile> parse_devpro(const std::string& input) {
@@ -197,6 +200,27 @@ int main(int argc, char** argv) {
   compile->add_option("--base-dir", base_dir, "Directory that relative file paths in the manifest resolve "
                                               "against (default: the manifest's directory)");
 
+  std::string depfile;
+  compile->add_option("--depfile", depfile, "Write a Make/Ninja depfile listing the manifest and every file read");
+  bool optimize_after = false;
+  compile->add_flag("--optimize", optimize_after,
+                    "Append a FBPHINT0 pipeline-hints record (see optimize) to the compiled profile");
+  std::vector<std::string> local_artifacts;
+  std::string cache_dir;
+
+  std::string optimize_input;
+  std::string optimize_output = "-";
+  auto* optimize = app.add_subcommand(
+      "optimize", "Collect pipeline hints (sparse chunk maps, tar entry offsets, content digests) for a compiled "
+                  "Boot Profile and write one FBPHINT0 record; reads whole stage outputs");
+  optimize->add_option("INPUT", optimize_input, "Compiled Boot Profile (FBOOPROF; '-' for stdin)")->required();
+  optimize->add_option("-o,--output", optimize_output, "Output file ('-' = stdout, refused on a terminal)");
+  for (auto* sub : {compile, optimize}) {
+    sub->add_option("--local-artifact", local_artifacts,
+                    "A local file that replaces any stage with the same content digest (repeatable)");
+    sub->add_option("--cache-dir", cache_dir, "Cache for downloads and materialized stage outputs");
+  }
+
   std::string devpro;
   std::string devpro_output = "-";
   auto* compile_devpro = app.add_subcommand("compile-devpro", "Compile a Device Profile (YAML/JSON) to FBOODEVP v0");
@@ -214,13 +238,48 @@ int main(int argc, char** argv) {
 
   auto* list = app.add_subcommand("list", "List every Device Profile on the search path with its source");
 
+  const auto optimize_options = [&]() {
+    OptimizeOptions o;
+    o.cache_dir = cache_dir;
+    for (const auto& a : local_artifacts)
+      o.local_artifacts.emplace_back(a);
+    return o;
+  };
+
   return cli::run(app, argc, argv, [&]() -> Result<void> {
     if (*check)
       return run_check(check_files, strict);
     if (*compile) {
-      auto profile = TRY(compile_manifest(manifest, base_dir));
+      std::vector<fs::path> files_read;
+      auto profile = TRY(compile_manifest(manifest, base_dir, &files_read));
       auto bytes = TRY(encode_boot_profile(profile));
-      return write_binary(output, bytes);
+      if (optimize_after) {
+        // The hashed local files serve as local artifacts, so stages resolve
+        // the same way compile resolved them (not against the CWD).
+        auto options = optimize_options();
+        for (const auto& f : files_read)
+          options.local_artifacts.push_back(f);
+        auto hints = TRY(optimize_boot_profile(profile, options));
+        append(bytes, hints);
+      }
+      TRY(write_binary(output, bytes));
+      if (!depfile.empty()) {
+        if (output == "-")
+          return Error("--depfile needs -o FILE", ErrorKind::Usage);
+        std::vector<std::string> deps;
+        if (manifest != "-")
+          deps.push_back(manifest);
+        for (const auto& f : files_read)
+          deps.push_back(f.string());
+        TRY(write_depfile(depfile, output, deps));
+      }
+      return ok();
+    }
+    if (*optimize) {
+      auto bytes = TRY(read_input(optimize_input));
+      auto profile = TRY_CTX(decode_boot_profile(bytes), display(optimize_input));
+      auto hints = TRY(optimize_boot_profile(profile, optimize_options()));
+      return write_binary(optimize_output, hints);
     }
     if (*compile_devpro) {
       auto profile = TRY(parse_devpro(devpro));

@@ -10,6 +10,7 @@
 #include <array>
 #include <cctype>
 #include <map>
+#include <set>
 #include <openssl/evp.h>
 #include <system_error>
 
@@ -67,6 +68,7 @@ struct CompileContext {
   fs::path base_dir;
   std::map<fs::path, FileDigest> digests; // cache per canonical path
   ManifestInputs inputs = ManifestInputs::Resolve;
+  std::set<fs::path> files_read;
 };
 
 fs::path resolve(const CompileContext& ctx, const std::string& path) {
@@ -104,6 +106,7 @@ Result<Bytes> parse_overlay(CompileContext& ctx, const Value& item) {
     return m.error("an overlay map has exactly one of dts_file, dtbo_file, dtbo_base64");
   if (auto v = m.take("dts_file")) {
     auto path = resolve(ctx, TRY(v->string()));
+    ctx.files_read.insert(path);
     auto text = read_text_file(path, max_overlay_bytes);
     if (!text)
       return v->error(text.error().message());
@@ -114,6 +117,7 @@ Result<Bytes> parse_overlay(CompileContext& ctx, const Value& item) {
   }
   if (auto v = m.take("dtbo_file")) {
     auto path = resolve(ctx, TRY(v->string()));
+    ctx.files_read.insert(path);
     auto bytes = read_file(path, max_overlay_bytes);
     if (!bytes)
       return v->error(bytes.error().message());
@@ -263,6 +267,7 @@ Result<void> hydrate(CompileContext& ctx, PipelineSource& root, const std::strin
             return Error(where + ": " + digest.error().message(), ErrorKind::Io);
           it = ctx.digests.emplace(canonical, *digest).first;
         }
+        ctx.files_read.insert(canonical);
         s.content = ContentDigest{it->second.content_digest(), it->second.size};
         return ok();
       },
@@ -309,8 +314,9 @@ std::optional<std::string> decompile_exact(const Bytes& dtbo) {
 
 Result<BootProfile> compile_boot_profile_manifest_text(std::string_view text, std::string_view origin_name,
                                                        const std::filesystem::path& base_dir,
-                                                       ManifestInputs inputs) {
-  CompileContext ctx{std::string(origin_name), base_dir, {}, inputs};
+                                                       ManifestInputs inputs,
+                                                       std::vector<std::filesystem::path>* files_read) {
+  CompileContext ctx{std::string(origin_name), base_dir, {}, inputs, {}};
   auto doc = TRY(yaml::load(text, origin_name));
   Value root_value(ctx.origin, doc, "");
   auto root = TRY(root_value.map());
@@ -340,6 +346,8 @@ Result<BootProfile> compile_boot_profile_manifest_text(std::string_view text, st
   if (p.dtbs)
     TRY_CTX(hydrate(ctx, p.dtbs->source.source, fs_path(p.dtbs->source, "dtbs")), ctx.origin);
   TRY_CTX(validate_boot_profile(p), ctx.origin);
+  if (files_read)
+    files_read->assign(ctx.files_read.begin(), ctx.files_read.end());
   return p;
 }
 

@@ -93,7 +93,11 @@ Result<void> validate_pipeline(const PipelineSource& source, const std::string& 
 enum class ManifestInputs { Resolve, SyntaxOnly };
 Result<BootProfile> compile_boot_profile_manifest_text(std::string_view text, std::string_view origin_name,
                                                        const std::filesystem::path& base_dir,
-                                                       ManifestInputs inputs = ManifestInputs::Resolve);
+                                                       ManifestInputs inputs = ManifestInputs::Resolve,
+                                                       std::vector<std::filesystem::path>* files_read = nullptr);
+// `files_read` (when given) receives every file compile read besides the
+// manifest: hashed `file` leaves and overlay files, resolved, sorted, unique
+// (for depfiles, and as local artifacts when optimizing).
 // Decode and report how many bytes the record used (header + payload).
 Result<BootProfile> decode_boot_profile_prefix(ByteSpan bytes, std::size_t* consumed);
 

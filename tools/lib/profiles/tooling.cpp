@@ -1,5 +1,6 @@
 #include "profiles/tooling.hpp"
 
+#include "pipeline/hints.hpp"
 #include "profiles/hints.hpp"
 #include "profiles/yaml_reader.hpp"
 
@@ -90,6 +91,21 @@ Result<std::string> show_bytes(ByteSpan bytes, std::string_view origin, ShowForm
     out += s.text;
   }
   return out;
+}
+
+Result<Bytes> optimize_boot_profile(const BootProfile& profile, const OptimizeOptions& options) {
+  TRY(validate_boot_profile(profile));
+  pipeline::CollectOptions collect;
+  collect.cache_dir = options.cache_dir;
+  collect.local_artifacts = options.local_artifacts;
+  std::vector<pipeline::PipelineHints> parts;
+  parts.push_back(TRY_CTX(pipeline::collect_pipeline_hints(profile.rootfs.source, collect), "rootfs"));
+  if (profile.kernel)
+    parts.push_back(TRY_CTX(pipeline::collect_pipeline_hints(profile.kernel->source.source, collect), "kernel"));
+  if (profile.dtbs)
+    parts.push_back(TRY_CTX(pipeline::collect_pipeline_hints(profile.dtbs->source.source, collect), "dtbs"));
+  auto merged = TRY(pipeline::merge_pipeline_hints(parts));
+  return encode_pipeline_hints_record(merged);
 }
 
 // --- ambiguity ---------------------------------------------------------------------

@@ -23,6 +23,15 @@ enum class ShowFormat { Yaml, Json };
 // record renders as exactly the document that compiles back to it.
 Result<std::string> show_bytes(ByteSpan bytes, std::string_view origin, ShowFormat format);
 
+struct OptimizeOptions {
+  std::filesystem::path cache_dir;                     // empty: the pipeline default
+  std::vector<std::filesystem::path> local_artifacts; // --local-artifact
+};
+// `optimize` (spec §3.8): validate, collect hints for the rootfs, kernel and
+// dtbs pipelines, merge them by identity and encode one FBPHINT0 record.
+// Reads (and may download) whole stage outputs.
+Result<Bytes> optimize_boot_profile(const BootProfile& profile, const OptimizeOptions& options);
+
 struct Ambiguity {
   std::string first;  // profile ids, first < second
   std::string second;
