@@ -9,6 +9,7 @@
 #include "stage0_settings/stage0_settings.hpp"
 #include "test_support.hpp"
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -97,9 +98,94 @@ struct Scenario {
   std::string drop_module_file; // module whose .ko is left out of the initramfs
 };
 
+fs::path stage0_tool() {
+  return fs::path(STAGE0_TOOL_DIR) / "fastboop-stage0";
+}
+
+std::string hex16(std::uint16_t v) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "0x%04x", unsigned(v));
+  return buf;
+}
+
+// The real generator: fastboop-stage0 build on the kernel package tree (a
+// rootfs with /boot and /lib/modules), with our payload and the stand-in.
+// A dropped module is then removed from the generated archive, as a broken
+// initramfs would lack it.
+fs::path generate_initramfs(const TempDir& tmp, const Kernel& kernel, const Scenario& s) {
+  const stage0::Stage0Settings& st = s.settings;
+  const fs::path out = tmp / "stage0-out";
+  std::vector<std::string> argv = {stage0_tool().string(),
+                                   "build",
+                                   kernel.tree.string(),
+                                   "--device-profile",
+                                   "arrow-db410c",
+                                   "-o",
+                                   out.string(),
+                                   "--stage0-init",
+                                   payload().string(),
+                                   "--compress",
+                                   "none",
+                                   "--rootfs-type",
+                                   std::string(stage0::to_string(*st.rootfs))};
+  auto opt = [&argv](const char* name, const std::string& value) {
+    argv.push_back(name);
+    argv.push_back(value);
+  };
+  if (s.gadget == Gadget::StandIn)
+    opt("--smoo-gadget", guest_program("smoo-gadget-standin").string());
+  if (!st.root_device.empty())
+    opt("--root-device", st.root_device);
+  if (st.root_device_timeout_s)
+    opt("--root-device-timeout", std::to_string(*st.root_device_timeout_s));
+  if (!st.serial.empty())
+    opt("--stage0-serial", st.serial);
+  if (st.vendor_id)
+    opt("--usb-vendor", hex16(*st.vendor_id));
+  if (st.product_id)
+    opt("--usb-product", hex16(*st.product_id));
+  if (st.queue_depth)
+    opt("--smoo-queue-depth", std::to_string(*st.queue_depth));
+  if (st.udc_timeout_s)
+    opt("--udc-timeout", std::to_string(*st.udc_timeout_s));
+  if (st.ep1_timeout_s)
+    opt("--ep1-timeout", std::to_string(*st.ep1_timeout_s));
+  if (st.on_failure != stage0::OnFailure::Panic)
+    opt("--on-failure", std::string(stage0::to_string(st.on_failure)));
+  if (st.acm)
+    argv.push_back("--serial");
+  if (!st.mimic_fastboot)
+    argv.push_back("--no-mimic-fastboot");
+  else // the generator sets it only when the root comes over smoo
+    opt("--setting", "smoo.mimic_fastboot=1");
+  // With --root-device the generator adds no gadget modules of its own.
+  for (const std::string& m : s.modules)
+    opt("--require-module", m);
+  ProcessOutput built = run(argv);
+  EXPECT_EQ(built.exit_code, 0) << built.err;
+  fs::path cpio = out / "stage0.cpio";
+  if (s.drop_module_file.empty())
+    return cpio;
+  const fs::path tree = tmp / "unpacked";
+  fs::create_directories(tree);
+  ProcessOutput unpacked =
+      sh("cd '" + tree.string() + "' && cpio -idm --quiet < '" + cpio.string() + "'");
+  EXPECT_EQ(unpacked.exit_code, 0) << unpacked.err;
+  for (const auto& e : fs::recursive_directory_iterator(tree))
+    if (e.is_regular_file() && e.path().string().find("/lib/modules/") != std::string::npos &&
+        stage0_init::module_name_key(e.path().filename().string()) ==
+            stage0_init::module_name_key(s.drop_module_file))
+      fs::remove(e.path());
+  cpio = tmp / "initramfs-broken.cpio";
+  ProcessOutput packed = run({(source_dir() / "tests/stage0-init/pack-initramfs.sh").string(),
+                              tree.string(), cpio.string()});
+  EXPECT_EQ(packed.exit_code, 0) << packed.err;
+  return cpio;
+}
+
 // Lays the initramfs out as fastboop-stage0 does (settings and module list
 // through the shared format code), then packs it with GNU cpio.
-fs::path build_initramfs(const TempDir& tmp, const Kernel& kernel, const Scenario& s) {
+fs::path stage_initramfs(const TempDir& tmp, const Kernel& kernel, const Scenario& s) {
   const fs::path root = tmp / "initramfs";
   for (const char* dir : {"dev", "proc", "sys", "etc/stage0", "etc/modules-load.d"})
     fs::create_directories(root / dir);
@@ -139,6 +225,13 @@ fs::path build_initramfs(const TempDir& tmp, const Kernel& kernel, const Scenari
                               root.string(), cpio.string()});
   EXPECT_EQ(packed.exit_code, 0) << packed.err;
   return cpio;
+}
+
+// fastboop-stage0 when it is built (the real pipeline), else the staging above.
+fs::path build_initramfs(const TempDir& tmp, const Kernel& kernel, const Scenario& s) {
+  if (fs::exists(stage0_tool()))
+    return generate_initramfs(tmp, kernel, s);
+  return stage_initramfs(tmp, kernel, s);
 }
 
 // A root filesystem whose init reports and powers off; /etc/fstab must be gone

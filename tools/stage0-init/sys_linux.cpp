@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -215,6 +216,13 @@ namespace {
     const int kmsg = ::open("/dev/kmsg", O_RDONLY | O_CLOEXEC);
     const int tty = ::open("/dev/ttyGS0", O_WRONLY | O_NOCTTY | O_CLOEXEC);
     if (kmsg >= 0 && tty >= 0) {
+      // Raw: no echo of what the host sends (an echoing host terminal would
+      // otherwise bounce the log back and forth), no output rewriting.
+      termios mode{};
+      if (::tcgetattr(tty, &mode) == 0) {
+        ::cfmakeraw(&mode);
+        ::tcsetattr(tty, TCSANOW, &mode);
+      }
       char record[8192];
       for (;;) {
         const ssize_t n = ::read(kmsg, record, sizeof record);
