@@ -1,7 +1,8 @@
 // A real bootloader: U-Boot (built from Debian's source with fastboot over
 // UDP) runs in QEMU; fastboop-push reads variables, refuses an image built for
 // another device, then downloads and boots a boot.img whose Debian arm64
-// kernel really starts and runs our /init.
+// kernel really starts and runs our /init. The image is packed by
+// fastboop-bootimg.
 #include "emulator.hpp"
 
 #include <chrono>
@@ -111,7 +112,7 @@ std::string value_of(const std::string& text, const std::string& key) {
 }
 
 TEST(UbootQemu, GetvarRefuseAndBootOverUdp) {
-  for (const char* program : {"qemu-system-aarch64", "aarch64-linux-gnu-gcc", "mkbootimg", "cpio", "gzip", "make",
+  for (const char* program : {"qemu-system-aarch64", "aarch64-linux-gnu-gcc", "cpio", "gzip", "make",
                               "bison", "flex", "bc", "dpkg-source"})
     if (!have_program(program))
       SKIP_OR_FAIL(std::string("U-Boot QEMU test needs '") + program + "' (see .ci/packages/push.txt)");
@@ -145,7 +146,7 @@ TEST(UbootQemu, GetvarRefuseAndBootOverUdp) {
                  "mkdir -p '" + (dir / "root/dev").string() + "'; " + "aarch64-linux-gnu-gcc -static -Os -o '" +
                  (dir / "root/init").string() + "' '" + (source_dir() / "tests/push/uboot/init.c").string() + "'; " +
                  "(cd '" + (dir / "root").string() + "' && find . | sort | cpio -o -H newc -R 0:0 --quiet) | gzip -n > '" +
-                 (dir / "initrd.gz").string() + "'; " + "mkbootimg --header_version 0 --kernel '" + image_gz.string() +
+                 (dir / "initrd.gz").string() + "'; " + "'" + tool_path("fastboop-bootimg").string() + "' --header_version 0 --kernel '" + image_gz.string() +
                  "' --ramdisk '" + (dir / "initrd.gz").string() +
                  "' --cmdline 'console=ttyAMA0' --base 0x40000000 --kernel_offset 0x00400000 "
                  "--ramdisk_offset 0x04000000 --tags_offset 0x00000100 -o '" +
