@@ -111,6 +111,8 @@ cmp "$WORK/ours/vmlinuz" "$WORK/naive/vmlinuz"
 cmp "$WORK/ours/vmlinuz" "$KT/boot/vmlinuz-$KV"
 while read -r f; do cmp "$WORK/ours/$(basename "$f")" "$WORK/naive/$(basename "$f")"; done < "$WORK/files.txt"
 
+PAYLOAD=$(du -cb "$WORK"/ours/* | tail -1 | cut -f1)
+awk -v p="$PAYLOAD" -v o="$OURS_BYTES" 'BEGIN { printf "payload extracted: %.2f MiB (kernel + modules.dep + 20 modules); fetched/payload = %.2f\n", p / 2^20, o / p }'
 awk -v c="$COMPRESSED" -v e="$EXPANDED" -v o="$OURS_BYTES" -v r="$OURS_REQ" -v n="$NAIVE_BYTES" \
     -v os="$OURS_S" -v ot="$T0" -v ot1="$T1" -v x="$T2" -v y="$T3" 'BEGIN {
   printf "artifact: %.1f MiB compressed (xz -0 -T2), %.2f GiB expanded\n", c / 2^20, e / 2^30
