@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Benchmark: random access into a pmOS-like published image over HTTP.
 #
-# Artifact: `xz -0 -T2` of an Android sparse image of a GPT disk (FAT "boot"
-# with the Debian arm64 kernel, ext4 "root" with its /lib/modules tree plus
+# Artifact: `xz -0 -T2` of an Android sparse image of a GPT disk (ext2 "boot",
+# as postmarketOS formats it, with the Debian arm64 kernel; ext4 "root" with
+# its /lib/modules tree plus
 # /usr/bin as bulk; >= 1 GiB expanded), served by lighttpd on 127.0.0.1.
 # Task: extract the kernel, modules.dep and twenty modules.
 #   ours : fastboop's pipeline (http range reads -> xz blocks -> sparse (with
 #          the sparse-index hint `fastboop-profile optimize` ships) -> gpt ->
-#          fat/ext4), driven by build/<preset>/bin/pipeline_bench.
-#   naive: download everything (curl), xz -dc, simg2img, mcopy + debugfs dump.
+#          ext2/ext4 via libext2fs), driven by build/<preset>/bin/pipeline_bench.
+#   naive: download everything (curl), xz -dc, simg2img, debugfs dump.
 # Prints bytes fetched as a share of the compressed size and the wall-time
 # ratio, both measured in this run. Not a pass/fail test.
 #
@@ -18,32 +19,32 @@ SRC=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${1:-$SRC/build/default}
 BENCH=$BUILD/bin/pipeline_bench
 [ -x "$BENCH" ] || { echo "build the pipeline_bench target first ($BENCH missing)" >&2; exit 1; }
-for p in lighttpd curl xz img2simg simg2img sgdisk mke2fs debugfs mkfs.fat mcopy; do
+for p in lighttpd curl xz img2simg simg2img sgdisk mke2fs debugfs; do
   command -v $p >/dev/null || { echo "missing $p" >&2; exit 1; }
 done
 CACHE=${FASTBOOP_TEST_CACHE:-$HOME/.cache/fastboop-test}
 eval "$("$SRC/tests/data/fetch-debian-kernel.sh")"
 KV=$FASTBOOP_KVER
 KT=$FASTBOOP_KPKG_DIR
-IMG=$CACHE/bench-pipeline-v1
+IMG=$CACHE/bench-pipeline-v2
 
 if [ ! -f "$IMG/done" ]; then
   echo "building the benchmark image (once, cached in $IMG) ..." >&2
-  rm -rf "$IMG" && mkdir -p "$IMG/stage/lib/modules" "$IMG/stage/usr"
+  rm -rf "$IMG" && mkdir -p "$IMG/stage/lib/modules" "$IMG/stage/usr" "$IMG/bootstage"
+  cp "$KT/boot/vmlinuz-$KV" "$IMG/bootstage/vmlinuz"
+  cp "$KT/boot/config-$KV" "$KT/boot/System.map-$KV" "$IMG/bootstage/"
   cp -a "$KT/lib/modules/$KV" "$IMG/stage/lib/modules/"
   cp -a /usr/bin "$IMG/stage/usr/bin"
   (cd "$IMG" &&
     mke2fs -q -t ext4 -E root_owner=0:0 -d stage root.ext4 1200M &&
-    mkfs.fat -C boot.fat $((128 * 1024)) >/dev/null &&
-    mcopy -i boot.fat "$KT/boot/vmlinuz-$KV" ::vmlinuz &&
-    mcopy -i boot.fat "$KT/boot/config-$KV" ::config &&
+    mke2fs -q -t ext2 -E root_owner=0:0 -d bootstage boot.ext2 128M &&
     truncate -s 1400M disk.img &&
     sgdisk -o -n1:2048:+128M -c1:boot -t1:ef00 -n2:0:+1200M -c2:root disk.img >/dev/null &&
-    dd if=boot.fat of=disk.img bs=1M seek=1 conv=notrunc status=none &&
+    dd if=boot.ext2 of=disk.img bs=1M seek=1 conv=notrunc status=none &&
     dd if=root.ext4 of=disk.img bs=512 seek=$((2048 + 128 * 2048)) conv=notrunc status=none &&
     img2simg disk.img disk.simg &&
     xz -0 -T2 -k disk.simg &&
-    rm -rf stage root.ext4 boot.fat disk.simg)
+    rm -rf stage bootstage root.ext4 boot.ext2 disk.simg)
   touch "$IMG/done"
 fi
 
@@ -98,7 +99,7 @@ T2=$(now)
   curl -sf -o disk.simg.xz "$URL" &&
   xz -dc disk.simg.xz > disk.simg && rm disk.simg.xz &&
   simg2img disk.simg disk.img && rm disk.simg &&
-  mcopy -n -i "disk.img@@$((2048 * 512))" ::vmlinuz vmlinuz &&
+  debugfs -R "dump /vmlinuz vmlinuz" "disk.img?offset=$((2048 * 512))" >/dev/null 2>&1 &&
   OFF=$(( (2048 + 128 * 2048) * 512 )) &&
   { while read -r f; do echo "dump $f $(basename "$f")"; done < "$WORK/files.txt"; } > cmds &&
   debugfs -f cmds "disk.img?offset=$OFF" >/dev/null 2>&1)
@@ -110,6 +111,8 @@ cmp "$WORK/ours/vmlinuz" "$WORK/naive/vmlinuz"
 cmp "$WORK/ours/vmlinuz" "$KT/boot/vmlinuz-$KV"
 while read -r f; do cmp "$WORK/ours/$(basename "$f")" "$WORK/naive/$(basename "$f")"; done < "$WORK/files.txt"
 
+PAYLOAD=$(du -cb "$WORK"/ours/* | tail -1 | cut -f1)
+awk -v p="$PAYLOAD" -v o="$OURS_BYTES" 'BEGIN { printf "payload extracted: %.2f MiB (kernel + modules.dep + 20 modules); fetched/payload = %.2f\n", p / 2^20, o / p }'
 awk -v c="$COMPRESSED" -v e="$EXPANDED" -v o="$OURS_BYTES" -v r="$OURS_REQ" -v n="$NAIVE_BYTES" \
     -v os="$OURS_S" -v ot="$T0" -v ot1="$T1" -v x="$T2" -v y="$T3" 'BEGIN {
   printf "artifact: %.1f MiB compressed (xz -0 -T2), %.2f GiB expanded\n", c / 2^20, e / 2^30

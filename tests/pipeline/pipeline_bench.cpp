@@ -1,4 +1,4 @@
-// Driver of tests/bench/pipeline.sh: extracts the kernel from the FAT "boot"
+// Driver of tests/bench/pipeline.sh: extracts the kernel from the ext2 "boot"
 // partition and a list of files from the ext4 "root" partition of an
 // http-served `.img.xz` (xz <- android sparse <- gpt), the way fastboop-stage0
 // reads a Boot Profile's rootfs and kernel. Prints the time spent.
@@ -83,7 +83,7 @@ int main(int argc, char** argv) {
     auto src = open_pipeline(boot, o);
     if (!src)
       return fail(src.error());
-    auto fs = filesystems::open_filesystem(std::move(src).value(), filesystems::FsKind::Fat);
+    auto fs = filesystems::open_ext4(std::move(src).value());
     if (!fs)
       return fail(fs.error());
     auto kernel = filesystems::read_file(**fs, a["--kernel"]);
@@ -96,7 +96,7 @@ int main(int argc, char** argv) {
     auto src = open_pipeline(root, o);
     if (!src)
       return fail(src.error());
-    auto fs = filesystems::open_filesystem(std::move(src).value(), filesystems::FsKind::Ext4);
+    auto fs = filesystems::open_ext4(std::move(src).value());
     if (!fs)
       return fail(fs.error());
     std::ifstream list(a["--files"]);
