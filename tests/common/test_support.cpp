@@ -25,11 +25,11 @@ TempDir::~TempDir() {
 
 std::filesystem::path source_dir() {
   const char* v = std::getenv("FASTBOOP_SOURCE_DIR");
-  return v ? v : ".";
+  return v && *v ? v : FASTBOOP_TEST_SOURCE_DIR;
 }
 std::filesystem::path binary_dir() {
   const char* v = std::getenv("FASTBOOP_BINARY_DIR");
-  return v ? v : ".";
+  return v && *v ? v : FASTBOOP_TEST_BINARY_DIR;
 }
 std::filesystem::path tool_path(const std::string& name) { return binary_dir() / "bin" / name; }
 

@@ -7,6 +7,9 @@
 #include "profiles/device_profile.hpp"
 
 #include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -33,6 +36,32 @@ Result<LoadedDeviceProfile> find_device_profile(std::string_view id);
 // bootloader answered FAIL (treated as "missing", fixing upstream bug B2).
 bool probe_step_passes(const ProbeStep& step, const std::optional<std::string>& answer);
 
+// Additions beyond the contract above.
+// True when a getvar answer counts as "missing": FAIL (nullopt), blank after
+// trimming, or "unknown" in any case.
+bool probe_answer_missing(const std::optional<std::string>& answer);
+// Decode and report how many bytes the record used (header + payload).
+Result<DeviceProfile> decode_device_profile_prefix(ByteSpan bytes, std::size_t* consumed);
+// Error naming the first BootImageExtensions field set (no FBOODEVP encoding).
+Result<void> check_device_profile_encodable(const DeviceProfile& profile);
+// YAML / JSON that parse back to the same profile.
+std::string device_profile_to_yaml(const DeviceProfile& profile);
+std::string device_profile_to_json(const DeviceProfile& profile);
+std::string_view kernel_encoding_name(KernelEncoding encoding);
+std::string_view profile_origin_name(ProfileOrigin origin); // "builtin", "user", ...
+
+struct DevproSearchDir {
+  std::filesystem::path path;
+  ProfileOrigin origin = ProfileOrigin::SystemDir;
+};
+// The local directories, highest precedence first (the built-ins come last).
+std::vector<DevproSearchDir> device_profile_search_dirs();
+// The compiled-in profiles (parsed once, on first use).
+Result<std::vector<LoadedDeviceProfile>> builtin_device_profiles();
+// Every profile of every level, highest precedence first, shadowed ones
+// included (for `list`); unreadable local files are skipped with a warning.
+Result<std::vector<LoadedDeviceProfile>> load_all_device_profiles();
+
 // --- Boot Profiles ---------------------------------------------------------
 // Compile a manifest (YAML/JSON): overlays through dtc, bare `file` leaves
 // hashed, validated. Relative paths resolve as the spec says.
@@ -49,5 +78,38 @@ EffectiveStage0 effective_stage0(const BootProfile& profile, std::string_view de
 
 // Canonical identity string of a stage and everything beneath it (spec §3.6).
 std::string pipeline_identity(const PipelineSource& source);
+
+// Additions beyond the contract above.
+// Spec §3.4/§3.5 checks; errors start with the field path under `path`
+// (e.g. "rootfs.ext4.mbr: pipeline mbr step must specify exactly one ...").
+Result<void> validate_pipeline(const PipelineSource& source, const std::string& path = {});
+
+// Compile manifest text. Relative `file` paths and overlay files resolve
+// against `base_dir` (the manifest's directory; the CWD for stdin); the
+// profile keeps the literal strings as written.
+// `SyntaxOnly` reads no files and runs no dtc (overlay DTS text is kept as
+// bytes, bare `file` leaves stay without content, so
+// validation then reports them); for fuzzing.
+enum class ManifestInputs { Resolve, SyntaxOnly };
+Result<BootProfile> compile_boot_profile_manifest_text(std::string_view text, std::string_view origin_name,
+                                                       const std::filesystem::path& base_dir,
+                                                       ManifestInputs inputs = ManifestInputs::Resolve);
+// Decode and report how many bytes the record used (header + payload).
+Result<BootProfile> decode_boot_profile_prefix(ByteSpan bytes, std::size_t* consumed);
+
+// Manifest YAML / JSON for a compiled profile. Overlays are decompiled to DTS
+// when dtc reproduces the exact DTBO bytes from it; otherwise they are given
+// as `{dtbo_base64: ...}`. Compiling the output gives the same bytes.
+enum class OverlayRendering { DtsWhenExact, Base64 };
+std::string boot_profile_to_yaml(const BootProfile& profile,
+                                 OverlayRendering overlays = OverlayRendering::DtsWhenExact);
+std::string boot_profile_to_json(const BootProfile& profile,
+                                 OverlayRendering overlays = OverlayRendering::DtsWhenExact);
+
+// Compile DTS overlay source with `dtc -@ -I dts -O dtb`.
+Result<Bytes> compile_dts_overlay(std::string_view dts_source);
+// True when the Boot Profile applies to that DevPro (an empty devices map
+// allows every device).
+bool boot_profile_matches_device(const BootProfile& profile, std::string_view device_id);
 
 } // namespace fastboop::profiles

@@ -1,0 +1,408 @@
+# fastboop's CMake functions: declare devices and a rootfs, get cached,
+# reproducible stage0 and boot.img artifacts per device.
+#
+#   fastboop_add_boot_profile(<target> MANIFEST <yaml> [OUTPUT <fbp>])
+#   add_fastboop_stage0(<target> DEVICE <id> (ROOTFS <path|url> [ROOTFS_SHA512 <hex>] | BOOT_PROFILE <target|fbp>)
+#       [DEVICE_PROFILE_PATH <dir>] [MODULES <m>...] [SMOO_GADGET <path>] [ROOT_DEVICE <dev>]
+#       [COMPRESS none|gzip|lz4|zstd|xz] [SETTINGS <key=value>...] [STAGE0_INIT <path>] [CMDLINE <text>]
+#       [OUTPUT_DIR <dir>])
+#   add_fastboop_boot_image(<target> DEVICE <id> (STAGE0 <target> | ROOTFS ... | BOOT_PROFILE ...)
+#       [CMDLINE <text>] [OUTPUT <boot.img>] [any add_fastboop_stage0 option])
+#   fastboop_add_device_matrix(<prefix> DEVICES <id>... (ROOTFS ... | BOOT_PROFILE ...) [stage0/boot options])
+#   fastboop_install_boot_images(TARGETS <target>... [DESTINATION <dir>] [COMPONENT <name>])
+#
+# Conventions: target first; every unknown or missing argument is an error; the
+# tools are the imported targets Fastboop::profile/stage0/bootimg (never path
+# variables); every generator has a DEPFILE; results go through the
+# content-addressed cache in FASTBOOP_CACHE_DIR; http sources are fetched only
+# when FASTBOOP_ALLOW_DOWNLOAD is on, and always with their sha512.
+include_guard(GLOBAL)
+include(GNUInstallDirs)
+
+set(_FASTBOOP_FUNCTIONS_DIR "${CMAKE_CURRENT_LIST_DIR}")
+
+if(DEFINED ENV{FASTBOOP_CACHE_DIR})
+  set(_fastboop_default_cache "$ENV{FASTBOOP_CACHE_DIR}")
+elseif(DEFINED ENV{XDG_CACHE_HOME} AND NOT "$ENV{XDG_CACHE_HOME}" STREQUAL "")
+  set(_fastboop_default_cache "$ENV{XDG_CACHE_HOME}/fastboop/artifacts")
+elseif(DEFINED ENV{HOME})
+  set(_fastboop_default_cache "$ENV{HOME}/.cache/fastboop/artifacts")
+else()
+  set(_fastboop_default_cache "")
+endif()
+set(FASTBOOP_CACHE_DIR "${_fastboop_default_cache}" CACHE PATH
+    "Content-addressed cache of stage0 and boot.img results (empty: no cache)")
+option(FASTBOOP_ALLOW_DOWNLOAD "Allow fastboop generators to fetch http(s) sources" OFF)
+
+if(POLICY CMP0116)
+  cmake_policy(SET CMP0116 NEW)
+endif()
+
+function(_fastboop_fail fn target msg)
+  message(FATAL_ERROR "${fn}(${target}): ${msg}")
+endfunction()
+
+# Reject leftovers of cmake_parse_arguments and missing values.
+macro(_fastboop_check_args fn target)
+  if(A_UNPARSED_ARGUMENTS)
+    _fastboop_fail(${fn} ${target} "unknown argument(s): ${A_UNPARSED_ARGUMENTS}")
+  endif()
+  if(A_KEYWORDS_MISSING_VALUES)
+    _fastboop_fail(${fn} ${target} "missing value for: ${A_KEYWORDS_MISSING_VALUES}")
+  endif()
+endmacro()
+
+function(_fastboop_require_tool fn target tool)
+  if(NOT TARGET Fastboop::${tool})
+    _fastboop_fail(${fn} ${target}
+      "the tool target Fastboop::${tool} does not exist (find_package(Fastboop) or add_subdirectory(fastboop) first)")
+  endif()
+endfunction()
+
+function(_fastboop_abs out path)
+  get_filename_component(p "${path}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_SOURCE_DIR}")
+  set(${out} "${p}" PARENT_SCOPE)
+endfunction()
+
+# ---------------------------------------------------------------------------
+function(fastboop_add_boot_profile target)
+  set(fn fastboop_add_boot_profile)
+  cmake_parse_arguments(PARSE_ARGV 1 A "" "MANIFEST;OUTPUT" "")
+  _fastboop_check_args(${fn} ${target})
+  if(NOT A_MANIFEST)
+    _fastboop_fail(${fn} ${target} "MANIFEST <yaml> is required")
+  endif()
+  _fastboop_require_tool(${fn} ${target} profile)
+  _fastboop_abs(manifest "${A_MANIFEST}")
+  if(NOT EXISTS "${manifest}")
+    _fastboop_fail(${fn} ${target} "MANIFEST ${manifest} does not exist")
+  endif()
+  if(A_OUTPUT)
+    get_filename_component(out "${A_OUTPUT}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_BINARY_DIR}")
+  else()
+    set(out "${CMAKE_CURRENT_BINARY_DIR}/${target}.fbp")
+  endif()
+  add_custom_command(OUTPUT "${out}"
+    COMMAND Fastboop::profile compile "${manifest}" -o "${out}" --depfile "${out}.d"
+    DEPENDS "${manifest}" Fastboop::profile
+    DEPFILE "${out}.d"
+    COMMENT "fastboop: compiling Boot Profile ${target}"
+    VERBATIM)
+  add_custom_target(${target} ALL DEPENDS "${out}")
+  set_target_properties(${target} PROPERTIES FASTBOOP_KIND boot_profile FASTBOOP_OUTPUT "${out}")
+endfunction()
+
+# Shared between add_fastboop_stage0 and add_fastboop_boot_image.
+set(_FASTBOOP_STAGE0_ONE ROOTFS ROOTFS_SHA512 BOOT_PROFILE DEVICE_PROFILE_PATH SMOO_GADGET ROOT_DEVICE
+    COMPRESS STAGE0_INIT CMDLINE)
+set(_FASTBOOP_STAGE0_MULTI MODULES SETTINGS)
+
+# ---------------------------------------------------------------------------
+function(add_fastboop_stage0 target)
+  set(fn add_fastboop_stage0)
+  cmake_parse_arguments(PARSE_ARGV 1 A "" "DEVICE;OUTPUT_DIR;${_FASTBOOP_STAGE0_ONE}"
+                        "${_FASTBOOP_STAGE0_MULTI}")
+  _fastboop_check_args(${fn} ${target})
+  if(NOT A_DEVICE)
+    _fastboop_fail(${fn} ${target} "DEVICE <device-profile id> is required")
+  endif()
+  if(A_ROOTFS AND A_BOOT_PROFILE)
+    _fastboop_fail(${fn} ${target} "give ROOTFS or BOOT_PROFILE, not both")
+  endif()
+  if(NOT A_ROOTFS AND NOT A_BOOT_PROFILE)
+    _fastboop_fail(${fn} ${target} "ROOTFS <path|url> or BOOT_PROFILE <target|fbp> is required")
+  endif()
+  if(A_COMPRESS AND NOT A_COMPRESS MATCHES "^(none|gzip|lz4|zstd|xz)$")
+    _fastboop_fail(${fn} ${target} "COMPRESS must be one of none, gzip, lz4, zstd, xz (got '${A_COMPRESS}')")
+  endif()
+  foreach(s IN LISTS A_SETTINGS)
+    if(NOT s MATCHES "^[A-Za-z0-9_.-]+=")
+      _fastboop_fail(${fn} ${target} "SETTINGS entry '${s}' is not key=value")
+    endif()
+  endforeach()
+  _fastboop_require_tool(${fn} ${target} stage0)
+
+  set(key_files "$<TARGET_FILE:Fastboop::stage0>")
+  set(key_dirs "")
+  set(deps Fastboop::stage0)
+  set(args build)
+
+  if(A_ROOTFS)
+    if(A_ROOTFS MATCHES "^https?://")
+      if(NOT FASTBOOP_ALLOW_DOWNLOAD)
+        _fastboop_fail(${fn} ${target}
+          "ROOTFS ${A_ROOTFS} is a download and FASTBOOP_ALLOW_DOWNLOAD is OFF (builds are offline by default; "
+          "configure with -DFASTBOOP_ALLOW_DOWNLOAD=ON and give ROOTFS_SHA512)")
+      endif()
+      if(NOT A_ROOTFS_SHA512 MATCHES "^[0-9a-f]+$")
+        _fastboop_fail(${fn} ${target} "ROOTFS ${A_ROOTFS} needs ROOTFS_SHA512 <128 lowercase hex>")
+      endif()
+      string(LENGTH "${A_ROOTFS_SHA512}" len)
+      if(NOT len EQUAL 128)
+        _fastboop_fail(${fn} ${target} "ROOTFS_SHA512 must be 128 lowercase hex characters (got ${len})")
+      endif()
+      list(APPEND args "${A_ROOTFS}" --expect-sha512 "${A_ROOTFS_SHA512}")
+      string(APPEND key_text "rootfs-sha512=${A_ROOTFS_SHA512}|")
+    else()
+      _fastboop_abs(rootfs "${A_ROOTFS}")
+      list(APPEND args "${rootfs}")
+      if(IS_DIRECTORY "${rootfs}")
+        list(APPEND key_dirs "${rootfs}")
+      else()
+        list(APPEND key_files "${rootfs}")
+        list(APPEND deps "${rootfs}")
+      endif()
+    endif()
+  else()
+    if(TARGET ${A_BOOT_PROFILE})
+      get_target_property(fbp ${A_BOOT_PROFILE} FASTBOOP_OUTPUT)
+      if(NOT fbp)
+        _fastboop_fail(${fn} ${target} "BOOT_PROFILE target ${A_BOOT_PROFILE} was not made by fastboop_add_boot_profile")
+      endif()
+      list(APPEND deps ${A_BOOT_PROFILE} "${fbp}")
+    else()
+      _fastboop_abs(fbp "${A_BOOT_PROFILE}")
+      list(APPEND deps "${fbp}")
+    endif()
+    # The compiled profile carries the sha512 of every local source, so its
+    # bytes key the rootfs too.
+    list(APPEND args "${fbp}")
+    list(APPEND key_files "${fbp}")
+  endif()
+
+  list(APPEND args --device-profile "${A_DEVICE}")
+  if(A_DEVICE_PROFILE_PATH)
+    _fastboop_abs(dpp "${A_DEVICE_PROFILE_PATH}")
+    list(APPEND key_dirs "${dpp}")
+    set(env_prefix ${CMAKE_COMMAND} -E env "FASTBOOP_SCHEMA_PATH=${dpp}")
+  else()
+    set(env_prefix "")
+  endif()
+  foreach(m IN LISTS A_MODULES)
+    list(APPEND args --require-module "${m}")
+  endforeach()
+  if(A_SMOO_GADGET)
+    _fastboop_abs(smoo "${A_SMOO_GADGET}")
+    list(APPEND args --smoo-gadget "${smoo}")
+    list(APPEND key_files "${smoo}")
+    list(APPEND deps "${smoo}")
+  endif()
+  if(A_ROOT_DEVICE)
+    list(APPEND args --root-device "${A_ROOT_DEVICE}")
+  endif()
+  if(A_COMPRESS)
+    list(APPEND args --compress "${A_COMPRESS}")
+  endif()
+  foreach(s IN LISTS A_SETTINGS)
+    list(APPEND args --setting "${s}")
+  endforeach()
+  if(A_CMDLINE)
+    list(APPEND args --cmdline-append "${A_CMDLINE}")
+  endif()
+  if(A_STAGE0_INIT)
+    if(TARGET ${A_STAGE0_INIT})
+      set(init "$<TARGET_FILE:${A_STAGE0_INIT}>")
+      list(APPEND deps ${A_STAGE0_INIT})
+    else()
+      _fastboop_abs(init "${A_STAGE0_INIT}")
+      list(APPEND deps "${init}")
+    endif()
+  elseif(FASTBOOP_STAGE0_INIT_AARCH64)
+    set(init "${FASTBOOP_STAGE0_INIT_AARCH64}")
+    if(TARGET fastboop_stage0_init_payloads)
+      list(APPEND deps fastboop_stage0_init_payloads)
+    endif()
+  else()
+    set(init "")
+  endif()
+  if(init)
+    list(APPEND args --stage0-init "${init}")
+    list(APPEND key_files "${init}")
+  endif()
+
+  if(A_OUTPUT_DIR)
+    get_filename_component(outdir "${A_OUTPUT_DIR}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_BINARY_DIR}")
+  else()
+    set(outdir "${CMAKE_CURRENT_BINARY_DIR}/${target}")
+  endif()
+  set(stamp "${CMAKE_CURRENT_BINARY_DIR}/${target}.stage0.stamp")
+  set(depfile "${CMAKE_CURRENT_BINARY_DIR}/${target}.stage0.d")
+  # The key holds what changes the result, never where things are: input
+  # contents (KEY_FILES/KEY_DIRS) plus the non-path options, so build trees at
+  # different paths share entries.
+  string(APPEND key_text "device=${A_DEVICE}|modules=${A_MODULES}|root=${A_ROOT_DEVICE}|"
+         "compress=${A_COMPRESS}|settings=${A_SETTINGS}|cmdline=${A_CMDLINE}")
+  list(APPEND args -o "${outdir}" --depfile "${depfile}")
+  # Lists travel to the cache script '|'-separated, so ';' never splits an argument.
+  string(REPLACE ";" "|" key_files_arg "${key_files}")
+  string(REPLACE ";" "|" key_dirs_arg "${key_dirs}")
+  string(REPLACE ";" "|" key_text_arg "${key_text}")
+
+  add_custom_command(OUTPUT "${stamp}"
+    COMMAND ${CMAKE_COMMAND}
+      "-DFASTBOOP_CACHE_DIR=${FASTBOOP_CACHE_DIR}" -DKIND=stage0
+      "-DKEY_FILES=${key_files_arg}" "-DKEY_DIRS=${key_dirs_arg}" "-DKEY_TEXT=${key_text_arg}"
+      "-DOUTPUT_DIR=${outdir}" "-DSTAMP=${stamp}" "-DDEPFILE=${depfile}" "-DDEPFILE_TARGET=${stamp}"
+      -P "${_FASTBOOP_FUNCTIONS_DIR}/FastboopCacheRun.cmake" --
+      ${env_prefix} "$<TARGET_FILE:Fastboop::stage0>" ${args}
+    DEPENDS ${deps}
+    DEPFILE "${depfile}"
+    COMMENT "fastboop: stage0 for ${A_DEVICE} (${target})"
+    VERBATIM)
+  add_custom_target(${target} ALL DEPENDS "${stamp}")
+  set_target_properties(${target} PROPERTIES
+    FASTBOOP_KIND stage0 FASTBOOP_DEVICE "${A_DEVICE}" FASTBOOP_STAGE0_DIR "${outdir}"
+    FASTBOOP_STAMP "${stamp}" FASTBOOP_DEVICE_PROFILE_PATH "${A_DEVICE_PROFILE_PATH}")
+endfunction()
+
+# ---------------------------------------------------------------------------
+function(add_fastboop_boot_image target)
+  set(fn add_fastboop_boot_image)
+  cmake_parse_arguments(PARSE_ARGV 1 A "" "DEVICE;STAGE0;OUTPUT;${_FASTBOOP_STAGE0_ONE}"
+                        "${_FASTBOOP_STAGE0_MULTI}")
+  _fastboop_check_args(${fn} ${target})
+  if(NOT A_DEVICE)
+    _fastboop_fail(${fn} ${target} "DEVICE <device-profile id> is required")
+  endif()
+  _fastboop_require_tool(${fn} ${target} bootimg)
+  if(A_STAGE0)
+    if(A_ROOTFS OR A_BOOT_PROFILE)
+      _fastboop_fail(${fn} ${target} "give STAGE0 or ROOTFS/BOOT_PROFILE, not both")
+    endif()
+    if(NOT TARGET ${A_STAGE0})
+      _fastboop_fail(${fn} ${target} "STAGE0 ${A_STAGE0} is not a target")
+    endif()
+    get_target_property(kind ${A_STAGE0} FASTBOOP_KIND)
+    if(NOT kind STREQUAL "stage0")
+      _fastboop_fail(${fn} ${target} "STAGE0 ${A_STAGE0} was not made by add_fastboop_stage0")
+    endif()
+    get_target_property(stage0_device ${A_STAGE0} FASTBOOP_DEVICE)
+    if(NOT stage0_device STREQUAL A_DEVICE)
+      _fastboop_fail(${fn} ${target} "STAGE0 ${A_STAGE0} was built for ${stage0_device}, not ${A_DEVICE}")
+    endif()
+    set(stage0 ${A_STAGE0})
+    set(cmdline "${A_CMDLINE}")
+  else()
+    if(NOT A_ROOTFS AND NOT A_BOOT_PROFILE)
+      _fastboop_fail(${fn} ${target} "STAGE0 <target>, ROOTFS <path|url> or BOOT_PROFILE <target|fbp> is required")
+    endif()
+    # Build the stage0 ourselves, forwarding every stage0 option.
+    set(forward DEVICE "${A_DEVICE}")
+    foreach(k IN LISTS _FASTBOOP_STAGE0_ONE)
+      if(DEFINED A_${k} AND NOT k STREQUAL "CMDLINE")
+        list(APPEND forward ${k} "${A_${k}}")
+      endif()
+    endforeach()
+    foreach(k IN LISTS _FASTBOOP_STAGE0_MULTI)
+      if(A_${k})
+        list(APPEND forward ${k} ${A_${k}})
+      endif()
+    endforeach()
+    set(stage0 ${target}_stage0)
+    add_fastboop_stage0(${stage0} ${forward})
+    set(cmdline "${A_CMDLINE}")
+  endif()
+  get_target_property(stage0_dir ${stage0} FASTBOOP_STAGE0_DIR)
+  get_target_property(stage0_stamp ${stage0} FASTBOOP_STAMP)
+  get_target_property(dpp ${stage0} FASTBOOP_DEVICE_PROFILE_PATH)
+
+  if(A_OUTPUT)
+    get_filename_component(out "${A_OUTPUT}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_BINARY_DIR}")
+  else()
+    set(out "${CMAKE_CURRENT_BINARY_DIR}/${target}/boot.img")
+  endif()
+  set(depfile "${out}.d")
+  set(args --device-profile "${A_DEVICE}" --stage0 "${stage0_dir}" -o "${out}" --depfile "${depfile}")
+  if(cmdline)
+    list(APPEND args --cmdline-append "${cmdline}")
+  endif()
+  set(key_dirs "${stage0_dir}")
+  set(env_prefix "")
+  if(dpp)
+    _fastboop_abs(dpp "${dpp}")
+    list(APPEND key_dirs "${dpp}")
+    set(env_prefix ${CMAKE_COMMAND} -E env "FASTBOOP_SCHEMA_PATH=${dpp}")
+  endif()
+  string(REPLACE ";" "|" key_dirs_arg "${key_dirs}")
+  add_custom_command(OUTPUT "${out}" "${out}.json"
+    COMMAND ${CMAKE_COMMAND} -E make_directory "${CMAKE_CURRENT_BINARY_DIR}/${target}"
+    COMMAND ${CMAKE_COMMAND}
+      "-DFASTBOOP_CACHE_DIR=${FASTBOOP_CACHE_DIR}" -DKIND=bootimg
+      "-DKEY_FILES=$<TARGET_FILE:Fastboop::bootimg>" "-DKEY_DIRS=${key_dirs_arg}" "-DKEY_TEXT=${A_DEVICE}|${cmdline}"
+      "-DOUTPUTS=${out}|${out}.json" "-DDEPFILE=${depfile}" "-DDEPFILE_TARGET=${out}"
+      -P "${_FASTBOOP_FUNCTIONS_DIR}/FastboopCacheRun.cmake" --
+      ${env_prefix} "$<TARGET_FILE:Fastboop::bootimg>" ${args}
+    DEPENDS Fastboop::bootimg ${stage0} "${stage0_stamp}"
+    DEPFILE "${depfile}"
+    COMMENT "fastboop: boot.img for ${A_DEVICE} (${target})"
+    VERBATIM)
+  add_custom_target(${target} ALL DEPENDS "${out}")
+  set_target_properties(${target} PROPERTIES
+    FASTBOOP_KIND boot_image FASTBOOP_DEVICE "${A_DEVICE}" FASTBOOP_OUTPUT "${out}"
+    FASTBOOP_STAGE0 ${stage0})
+endfunction()
+
+# ---------------------------------------------------------------------------
+function(fastboop_add_device_matrix prefix)
+  set(fn fastboop_add_device_matrix)
+  cmake_parse_arguments(PARSE_ARGV 1 A "" "${_FASTBOOP_STAGE0_ONE}" "DEVICES;${_FASTBOOP_STAGE0_MULTI}")
+  _fastboop_check_args(${fn} ${prefix})
+  if(NOT A_DEVICES)
+    _fastboop_fail(${fn} ${prefix} "DEVICES <id>... is required")
+  endif()
+  set(forward "")
+  foreach(k IN LISTS _FASTBOOP_STAGE0_ONE)
+    if(DEFINED A_${k})
+      list(APPEND forward ${k} "${A_${k}}")
+    endif()
+  endforeach()
+  foreach(k IN LISTS _FASTBOOP_STAGE0_MULTI)
+    if(A_${k})
+      list(APPEND forward ${k} ${A_${k}})
+    endif()
+  endforeach()
+  set(targets "")
+  foreach(device IN LISTS A_DEVICES)
+    string(MAKE_C_IDENTIFIER "${device}" id)
+    add_fastboop_boot_image(${prefix}_${id} DEVICE "${device}" ${forward})
+    list(APPEND targets ${prefix}_${id})
+  endforeach()
+  add_custom_target(${prefix} ALL DEPENDS ${targets})
+  set_target_properties(${prefix} PROPERTIES FASTBOOP_KIND device_matrix FASTBOOP_TARGETS "${targets}")
+endfunction()
+
+# ---------------------------------------------------------------------------
+function(fastboop_install_boot_images)
+  set(fn fastboop_install_boot_images)
+  cmake_parse_arguments(PARSE_ARGV 0 A "" "DESTINATION;COMPONENT" "TARGETS")
+  _fastboop_check_args(${fn} install)
+  if(NOT A_TARGETS)
+    _fastboop_fail(${fn} install "TARGETS <target>... is required")
+  endif()
+  if(NOT A_DESTINATION)
+    set(A_DESTINATION "${CMAKE_INSTALL_DATADIR}/fastboop/boot-images")
+  endif()
+  if(NOT A_COMPONENT)
+    set(A_COMPONENT boot-images)
+  endif()
+  set(expanded "")
+  foreach(t IN LISTS A_TARGETS)
+    if(NOT TARGET ${t})
+      _fastboop_fail(${fn} install "${t} is not a target")
+    endif()
+    get_target_property(kind ${t} FASTBOOP_KIND)
+    if(kind STREQUAL "device_matrix")
+      get_target_property(sub ${t} FASTBOOP_TARGETS)
+      list(APPEND expanded ${sub})
+    elseif(kind STREQUAL "boot_image")
+      list(APPEND expanded ${t})
+    else()
+      _fastboop_fail(${fn} install "${t} is not a boot image or device matrix target")
+    endif()
+  endforeach()
+  foreach(t IN LISTS expanded)
+    get_target_property(out ${t} FASTBOOP_OUTPUT)
+    get_target_property(device ${t} FASTBOOP_DEVICE)
+    install(FILES "${out}" "${out}.json" DESTINATION "${A_DESTINATION}/${device}" COMPONENT ${A_COMPONENT})
+  endforeach()
+endfunction()

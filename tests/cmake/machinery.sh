@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# CMake machinery test with stand-in tools: cache hits across build trees, no-op
+# rebuild, exact rebuild, identical outputs, corrupt-cache recovery.
+# Usage: machinery.sh <modules dir> <fake tools dir> <project dir>
+set -euo pipefail
+MOD=$1 FAKE=$2 PROJ=$3
+T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
+cp -r "$PROJ" "$T/src"
+export FAKE_COUNTER_DIR=$T/count; mkdir -p "$FAKE_COUNTER_DIR"
+fail() { echo "FAIL: $*" >&2; exit 1; }
+count() { [ -f "$FAKE_COUNTER_DIR/$1.count" ] && wc -l < "$FAKE_COUNTER_DIR/$1.count" || echo 0; }
+conf() { cmake -S "$T/src" -B "$T/$1" -G Ninja -DFAKE_TOOLS="$FAKE" -DFASTBOOP_MODULES="$MOD" \
+           -DFASTBOOP_CACHE_DIR="$2" >/dev/null; }
+
+conf A "$T/cache"
+cmake --build "$T/A" >/dev/null
+[ "$(count stage0)" = 4 ] || fail "first build: expected 4 stage0 generations, got $(count stage0)"
+[ "$(count bootimg)" = 4 ] || fail "first build: expected 4 boot.img generations, got $(count bootimg)"
+echo "ok: cold build generated 4 stage0 + 4 boot.img"
+
+ninja -C "$T/A" -n | grep -q "no work to do" || fail "no-op rebuild has work: $(ninja -C "$T/A" -n)"
+echo "ok: no-op rebuild runs nothing"
+
+# Touch one device's input: only its chain is considered, and the cache means nothing regenerates.
+sleep 1; touch "$T/src/rootfs2.img"
+plan=$(ninja -C "$T/A" -n)
+echo "$plan" | grep -q "shift-axolotl" || fail "touching rootfs2.img did not schedule shift-axolotl: $plan"
+if echo "$plan" | grep -E -q "oneplus-fajita|arrow-db410c|google-sargo"; then fail "touching rootfs2.img scheduled other devices: $plan"; fi
+cmake --build "$T/A" >/dev/null
+[ "$(count stage0)" = 4 ] || fail "touch without content change regenerated stage0"
+echo "ok: touching one input reruns only that device, served from cache"
+
+# Change its content: exactly one stage0 and one boot.img generation.
+printf 'rootfs-two-changed\n' > "$T/src/rootfs2.img"
+cmake --build "$T/A" >/dev/null
+[ "$(count stage0)" = 5 ] && [ "$(count bootimg)" = 5 ] || fail "content change: counts $(count stage0)/$(count bootimg), want 5/5"
+echo "ok: changing one input regenerates exactly that device"
+
+# A second build tree sharing the cache: zero generations, identical bytes.
+conf B "$T/cache"
+cmake --build "$T/B" >/dev/null
+[ "$(count stage0)" = 5 ] && [ "$(count bootimg)" = 5 ] || fail "second build tree generated: $(count stage0)/$(count bootimg)"
+for f in devices_oneplus_fajita/boot.img devices_arrow_db410c/boot.img from_profile/boot.img from_stage0/boot.img from_stage0/boot.img.json; do
+  cmp "$T/A/$f" "$T/B/$f" || fail "$f differs between build trees"
+done
+ninja -C "$T/B" -n | grep -q "no work to do" || fail "no-op after cache-hit build has work"
+echo "ok: second build tree: zero generations, identical outputs, then no-op"
+
+# Without a cache the same bytes come out.
+conf C ""
+cmake --build "$T/C" >/dev/null
+cmp "$T/A/from_stage0/boot.img" "$T/C/from_stage0/boot.img" || fail "uncached output differs"
+echo "ok: uncached build gives identical bytes"
+
+# A corrupt cache entry is detected on read and regenerated.
+for entry in "$T"/cache/bootimg/*/boot.img; do echo garbage >> "$entry"; done
+conf D "$T/cache"
+out=$(cmake --build "$T/D" 2>&1)
+echo "$out" | grep -q "is corrupt; regenerating" || fail "corrupt cache entry not reported"
+cmp "$T/A/devices_oneplus_fajita/boot.img" "$T/D/devices_oneplus_fajita/boot.img" || fail "regenerated output differs"
+echo "ok: corrupt cache entry detected and regenerated"
+
+# Install rules place each device's image under its id.
+cmake --install "$T/A" --prefix "$T/inst" >/dev/null
+for d in oneplus-fajita arrow-db410c shift-axolotl; do
+  [ -f "$T/inst/share/fastboop/boot-images/$d/boot.img.json" ] || fail "install: $d missing"
+done
+echo "ok: fastboop_install_boot_images"
+echo "machinery: all checks passed"

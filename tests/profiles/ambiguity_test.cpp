@@ -1,0 +1,64 @@
+// The ambiguity check: overlapping match sets whose probes cannot tell the
+// profiles apart.
+#include "profiles/tooling.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+using namespace fastboop::profiles;
+using ::testing::HasSubstr;
+
+namespace {
+DeviceProfile make(const std::string& id, std::vector<ProbeStep> probe, std::uint16_t pid = 0xd00d) {
+  DeviceProfile p;
+  p.id = id;
+  p.match = {{0x18d1, pid}};
+  p.probe = std::move(probe);
+  return p;
+}
+ProbeStep eq(std::string var, std::string v) { return {ProbeOp::Equals, std::move(var), std::move(v)}; }
+ProbeStep sw(std::string var, std::string v) { return {ProbeOp::StartsWith, std::move(var), std::move(v)}; }
+ProbeStep ne(std::string var, std::string v) { return {ProbeOp::NotEquals, std::move(var), std::move(v)}; }
+ProbeStep ex(std::string var) { return {ProbeOp::Exists, std::move(var), {}}; }
+ProbeStep nx(std::string var) { return {ProbeOp::NotExists, std::move(var), {}}; }
+
+bool ambiguous(const DeviceProfile& a, const DeviceProfile& b) { return !find_ambiguities({a, b}).empty(); }
+} // namespace
+
+TEST(Ambiguity, BuiltinsEnchiladaFajita) {
+  auto enchilada = make("oneplus-enchilada", {eq("product", "sdm845"), eq("partition-type:op2", "raw")});
+  auto fajita = make("oneplus-fajita", {eq("product", "sdm845"), eq("partition-type:op2", "raw")});
+  auto axolotl = make("shift-axolotl", {sw("serialno", "S6MQ"), eq("product", "sdm845")});
+  auto found = find_ambiguities({fajita, axolotl, enchilada});
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].first, "oneplus-enchilada");
+  EXPECT_EQ(found[0].second, "oneplus-fajita");
+  EXPECT_EQ(found[0].reason, "both match USB 18d1:d00d and their probes accept exactly the same devices");
+}
+
+TEST(Ambiguity, Rules) {
+  // Different USB ids never collide.
+  EXPECT_FALSE(ambiguous(make("a", {}), make("b", {}, 0x4ee0)));
+  // Empty probes accept everything.
+  EXPECT_TRUE(ambiguous(make("a", {}), make("b", {})));
+  // A stricter profile is implied by a looser one: the stricter can never win.
+  auto found = find_ambiguities({make("a", {eq("product", "x")}), make("b", {eq("product", "x"), ex("serial")})});
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_THAT(found[0].reason, HasSubstr("every device passing b's probes also passes a's, so b can never be chosen"));
+  // Distinguishable pairs.
+  EXPECT_FALSE(ambiguous(make("a", {eq("p", "x")}), make("b", {eq("p", "y")})));
+  EXPECT_FALSE(ambiguous(make("a", {eq("p", "x")}), make("b", {ne("p", "x")})));
+  EXPECT_FALSE(ambiguous(make("a", {ex("v")}), make("b", {nx("v")})));
+  EXPECT_FALSE(ambiguous(make("a", {sw("s", "AB")}), make("b", {sw("s", "AC")})));
+  EXPECT_FALSE(ambiguous(make("a", {eq("p", "MSM8916")}), make("b", {eq("p", "lk2nd-msm8916")})));
+  // Neither implies the other: each device can still be told apart.
+  EXPECT_FALSE(ambiguous(make("a", {sw("serialno", "S6MQ"), eq("product", "sdm845")}),
+                         make("b", {eq("product", "sdm845"), eq("op2", "raw")})));
+  // Implications through the operators.
+  EXPECT_TRUE(ambiguous(make("a", {sw("s", "AB")}), make("b", {sw("s", "A")})));
+  EXPECT_TRUE(ambiguous(make("a", {eq("s", "ABC")}), make("b", {sw("s", "AB")})));
+  EXPECT_TRUE(ambiguous(make("a", {eq("s", "x")}), make("b", {ex("s")})));
+  EXPECT_TRUE(ambiguous(make("a", {eq("s", "x")}), make("b", {ne("s", "y")})));
+  EXPECT_TRUE(ambiguous(make("a", {eq("s", "unknown")}), make("b", {nx("s")})));
+  EXPECT_FALSE(ambiguous(make("a", {eq("s", "known")}), make("b", {nx("s")})));
+}

@@ -1,0 +1,436 @@
+// Device Profile parsing (strict schema, tagged probe steps), the built-ins,
+// the search path and probe evaluation.
+#include "profiles/profiles.hpp"
+#include "test_support.hpp"
+
+#include <cstdlib>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+using namespace fastboop;
+using namespace fastboop::profiles;
+using ::testing::HasSubstr;
+
+namespace {
+
+const char* const minimal = R"(id: dev
+display_name: D
+devicetree_name: qcom/x
+match:
+  - fastboot: {vid: 0x18d1, pid: 0xd00d}
+probe:
+  - fastboot.getvar: product
+    equals: sdm845
+boot:
+  fastboot_boot:
+    android_bootimg:
+      header_version: 2
+      page_size: 4096
+      kernel:
+        encoding: image.gz
+)";
+
+std::string with_probe(const std::string& step) {
+  return std::string(R"(id: dev
+devicetree_name: qcom/x
+match: []
+probe:
+  - )") + step + R"(
+boot: {fastboot_boot: {android_bootimg: {header_version: 0, page_size: 2048, kernel: {encoding: image}}}}
+)";
+}
+
+std::string with_bootimg(const std::string& fields) {
+  return "id: dev\ndevicetree_name: x\nmatch: []\nprobe: []\nboot:\n  fastboot_boot:\n    android_bootimg:\n"
+         "      kernel: {encoding: image}\n" +
+         fields;
+}
+
+std::string parse_error(const std::string& text) {
+  auto r = parse_device_profile(text, "t.yaml");
+  EXPECT_FALSE(r.ok()) << "expected an error for:\n" << text;
+  return r.ok() ? std::string() : r.error().message();
+}
+
+class ScopedEnv {
+public:
+  ScopedEnv(const char* name, const std::string& value) : m_name(name) {
+    if (const char* old = std::getenv(name))
+      m_old = old;
+    ::setenv(name, value.c_str(), 1);
+  }
+  ~ScopedEnv() {
+    if (m_old)
+      ::setenv(m_name, m_old->c_str(), 1);
+    else
+      ::unsetenv(m_name);
+  }
+
+private:
+  const char* m_name;
+  std::optional<std::string> m_old;
+};
+
+} // namespace
+
+TEST(DevproParse, Minimal) {
+  auto r = parse_device_profile(minimal, "t.yaml");
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  EXPECT_EQ(r->id, "dev");
+  EXPECT_EQ(r->display_name, "D");
+  ASSERT_EQ(r->match.size(), 1u);
+  EXPECT_EQ(r->match[0].vid, 0x18d1);
+  EXPECT_EQ(r->match[0].pid, 0xd00d);
+  ASSERT_EQ(r->probe.size(), 1u);
+  EXPECT_EQ(r->probe[0].op, ProbeOp::Equals);
+  EXPECT_EQ(r->boot.header_version, 2u);
+  EXPECT_EQ(r->boot.kernel_encoding, KernelEncoding::ImageGz);
+}
+
+TEST(DevproParse, JsonInput) {
+  const char* json = R"({"id": "j", "devicetree_name": "qcom/j",
+    "match": [{"fastboot": {"vid": 6353, "pid": 53261}}],
+    "probe": [{"fastboot.getvar": "product", "starts_with": "sdm"}, {"fastboot.getvar": "v", "exists": null}],
+    "boot": {"fastboot_boot": {"android_bootimg": {"header_version": 1, "page_size": 4096,
+      "kernel": {"encoding": "image+dtb"}}}}})";
+  auto r = parse_device_profile(json, "j.json");
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  EXPECT_EQ(r->match[0].vid, 6353);
+  EXPECT_EQ(r->probe[1].op, ProbeOp::Exists);
+  // JSON strings are strings: a quoted number is not an integer.
+  EXPECT_THAT(parse_error(R"({"id": "j", "devicetree_name": "x", "match": [{"fastboot": {"vid": "1", "pid": 2}}],
+    "probe": [], "boot": {}})"),
+              HasSubstr("match[0].fastboot.vid: expected an unsigned integer, found a quoted string"));
+}
+
+TEST(DevproParse, IntegerLiterals) {
+  auto value = [](const std::string& lit) -> std::optional<std::uint64_t> {
+    auto r = parse_device_profile(with_bootimg("      header_version: 0\n      page_size: " + lit + "\n"), "t");
+    if (!r)
+      return std::nullopt;
+    return r->boot.page_size;
+  };
+  EXPECT_EQ(value("0x1000"), 4096u);
+  EXPECT_EQ(value("0o10000"), 4096u);
+  EXPECT_EQ(value("0b1000000000000"), 4096u);
+  EXPECT_EQ(value("+4096"), 4096u);
+  EXPECT_EQ(value("4096"), 4096u);
+  EXPECT_EQ(value("4294967295"), 4294967295u);
+  EXPECT_EQ(value("4294967296"), std::nullopt);
+  EXPECT_EQ(value("-1"), std::nullopt);
+  EXPECT_EQ(value("0x"), std::nullopt);
+  EXPECT_EQ(value("'4096'"), std::nullopt);
+  EXPECT_EQ(value("4k"), std::nullopt);
+}
+
+TEST(DevproParse, OutOfRangeNamesFileLineColumn) {
+  auto text = std::string(minimal);
+  text.replace(text.find("0xd00d"), 6, "70000");
+  EXPECT_EQ(parse_error(text), "t.yaml: line 5, column 34: match[0].fastboot.pid: value 70000 is out of range (0..65535)");
+}
+
+TEST(DevproParse, UnknownKeysRejectedEverywhere) {
+  EXPECT_THAT(parse_error(std::string(minimal) + "colour: red\n"), HasSubstr("line 16, column 1: unknown key 'colour'"));
+  EXPECT_THAT(parse_error(with_bootimg("      header_version: 0\n      page_size: 1\n      pagesize: 2\n")),
+              HasSubstr("boot.fastboot_boot.android_bootimg: unknown key 'pagesize'"));
+  auto text = std::string(minimal);
+  text.replace(text.find("pid: 0xd00d}"), 12, "pid: 0xd00d, serial: x}");
+  EXPECT_THAT(parse_error(text), HasSubstr("match[0].fastboot: unknown key 'serial'"));
+}
+
+TEST(DevproParse, WrongTypes) {
+  EXPECT_THAT(parse_error("id: [a]\n"), HasSubstr("line 1, column 5: id: expected a string, found a list"));
+  EXPECT_THAT(parse_error(with_bootimg("      header_version: true\n      page_size: 1\n")),
+              HasSubstr("header_version: expected an unsigned integer"));
+  EXPECT_THAT(parse_error(with_bootimg("      header_version: 0\n      page_size: 1\n      dtb_in_second: 1\n")),
+              HasSubstr("dtb_in_second: expected true or false"));
+  EXPECT_THAT(parse_error("id: a\ndevicetree_name: b\nmatch: {}\n"), HasSubstr("match: expected a list, found a map"));
+}
+
+TEST(DevproParse, MissingRequired) {
+  EXPECT_THAT(parse_error("id: a\n"), HasSubstr("missing required key 'devicetree_name'"));
+  EXPECT_THAT(parse_error(with_bootimg("      header_version: 0\n")), HasSubstr("missing required key 'page_size'"));
+}
+
+TEST(DevproParse, DuplicateKeysRejected) {
+  EXPECT_THAT(parse_error("id: a\nid: b\n"), HasSubstr("line 2, column 1: duplicate key 'id' (first at line 1, column 1)"));
+}
+
+TEST(DevproParse, Stage0Rejected) {
+  EXPECT_THAT(parse_error(std::string(minimal) + "stage0: {kernel_modules: [x]}\n"),
+              HasSubstr("stage0 settings are not part of a Device Profile"));
+}
+
+TEST(DevproParse, BootimgAlias) {
+  auto text = std::string(minimal);
+  text.replace(text.find("android_bootimg"), 15, "bootimg");
+  auto r = parse_device_profile(text, "t");
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  EXPECT_EQ(r->boot.page_size, 4096u);
+}
+
+// Upstream bug B3: cmdline_append under fastboot_boot was silently dropped.
+TEST(DevproParse, MisplacedCmdlineAppendIsAnErrorFixingB3) {
+  const char* text = R"(id: a
+devicetree_name: b
+match: []
+probe: []
+boot:
+  fastboot_boot:
+    cmdline_append: console=ttyMSM0,115200n8
+    android_bootimg: {header_version: 0, page_size: 2048, kernel: {encoding: image}}
+)";
+  EXPECT_EQ(parse_error(text), "t.yaml: line 7, column 5: boot.fastboot_boot: 'cmdline_append' belongs under "
+                               "android_bootimg, not fastboot_boot");
+}
+
+TEST(DevproParse, EncodingNames) {
+  const std::pair<const char*, KernelEncoding> cases[] = {
+      {"image", KernelEncoding::Image},           {"image+dtb", KernelEncoding::ImageDtb},
+      {"image.gz", KernelEncoding::ImageGz},      {"image.gz+dtb", KernelEncoding::ImageGzDtb},
+      {"image.lz4", KernelEncoding::ImageLz4},    {"image.lz4+dtb", KernelEncoding::ImageLz4Dtb},
+      {"image.zst", KernelEncoding::ImageZst},    {"image.zst+dtb", KernelEncoding::ImageZstDtb}};
+  for (const auto& [name, enc] : cases) {
+    auto text = std::string("id: a\ndevicetree_name: b\nmatch: []\nprobe: []\nboot: {fastboot_boot: {android_bootimg: "
+                            "{header_version: 0, page_size: 1, kernel: {encoding: ") +
+                name + "}}}}\n";
+    auto r = parse_device_profile(text, "t");
+    ASSERT_TRUE(r.ok()) << name << ": " << r.error().message();
+    EXPECT_EQ(r->boot.kernel_encoding, enc);
+  }
+  EXPECT_THAT(parse_error("id: a\ndevicetree_name: b\nmatch: []\nprobe: []\nboot: {fastboot_boot: {android_bootimg: "
+                          "{header_version: 0, page_size: 1, kernel: {encoding: Image.gz}}}}\n"),
+              HasSubstr("unknown kernel encoding 'Image.gz'"));
+}
+
+TEST(DevproParse, AllBootimgFieldsAndExtensions) {
+  auto r = parse_device_profile(with_bootimg(R"(      header_version: 1
+      page_size: 2048
+      base: 0x10000000
+      kernel_offset: 0x8000
+      dtb_offset: 0x01f00000
+      limits: {max_kernel_bytes: 1, max_initrd_bytes: 2, max_total_bytes: 3}
+      initrd: {compress: lz4}
+      cmdline_append: quiet
+      ramdisk_offset: 0x01000000
+      second_offset: 0x00f00000
+      tags_offset: 0x100
+      board: SRPOI01A000
+      samsung_seandroidenforce: true
+      dtb_in_second: true
+)"),
+                                "t");
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  const auto& b = r->boot;
+  EXPECT_EQ(b.base, 0x10000000u);
+  EXPECT_EQ(b.dtb_offset, 0x01f00000u);
+  EXPECT_EQ(b.limits->max_total_bytes, 3u);
+  EXPECT_EQ(b.initrd->compress, Compression::Lz4);
+  EXPECT_EQ(b.cmdline_append, "quiet");
+  EXPECT_EQ(b.extensions.ramdisk_offset, 0x01000000u);
+  EXPECT_EQ(b.extensions.second_offset, 0x00f00000u);
+  EXPECT_EQ(b.extensions.tags_offset, 0x100u);
+  EXPECT_EQ(b.extensions.board, "SRPOI01A000");
+  EXPECT_TRUE(b.extensions.samsung_seandroidenforce);
+  EXPECT_TRUE(b.extensions.dtb_in_second);
+  // They round-trip through show.
+  auto again = parse_device_profile(device_profile_to_yaml(*r), "shown");
+  ASSERT_TRUE(again.ok()) << again.error().message();
+  EXPECT_EQ(*again, *r);
+}
+
+// --- probe steps: every row of spec §1.2, parsed by explicit keys ----------
+
+TEST(DevproProbe, EveryOperator) {
+  const std::pair<std::string, ProbeOp> cases[] = {
+      {"{fastboot.getvar: p, equals: x}", ProbeOp::Equals},
+      {"{fastboot.getvar: p, starts_with: x}", ProbeOp::StartsWith},
+      {"{fastboot.getvar: p, not_equals: x}", ProbeOp::NotEquals},
+      {"{fastboot.getvar: p, exists: }", ProbeOp::Exists},
+      {"{fastboot.getvar: p, exists: null}", ProbeOp::Exists},
+      {"{fastboot.getvar: p, exists: true}", ProbeOp::Exists},
+      {"{fastboot.getvar: p, not_exists: }", ProbeOp::NotExists},
+      {"{fastboot.getvar: p, not_exists: true}", ProbeOp::NotExists},
+  };
+  for (const auto& [yaml, op] : cases) {
+    auto r = parse_device_profile(with_probe(yaml), "t");
+    ASSERT_TRUE(r.ok()) << yaml << ": " << r.error().message();
+    ASSERT_EQ(r->probe.size(), 1u);
+    EXPECT_EQ(r->probe[0].op, op) << yaml;
+    EXPECT_EQ(r->probe[0].var, "p");
+  }
+}
+
+// Upstream bug B1: not_exists parsed as Exists, exists: true as NotExists.
+TEST(DevproProbe, NotExistsMeansNotExistsFixingB1) {
+  auto r = parse_device_profile(with_probe("{fastboot.getvar: x, not_exists: }"), "t");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->probe[0].op, ProbeOp::NotExists);
+  r = parse_device_profile(with_probe("{fastboot.getvar: x, exists: true}"), "t");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->probe[0].op, ProbeOp::Exists);
+  // The YAML shown for a NotExists step reads back as NotExists.
+  DeviceProfile p = *r;
+  p.probe[0].op = ProbeOp::NotExists;
+  auto again = parse_device_profile(device_profile_to_yaml(p), "shown");
+  ASSERT_TRUE(again.ok()) << again.error().message();
+  EXPECT_EQ(again->probe[0].op, ProbeOp::NotExists);
+}
+
+// Upstream bug B1: a bare or typo'd step silently became Exists.
+TEST(DevproProbe, BareOrTypoStepIsAnErrorFixingB1) {
+  EXPECT_THAT(parse_error(with_probe("{fastboot.getvar: p}")), HasSubstr("probe step has no operator"));
+  EXPECT_THAT(parse_error(with_probe("{fastboot.getvar: p, equal: typo}")), HasSubstr("probe[0]: unknown key 'equal'"));
+  EXPECT_THAT(parse_error(with_probe("{fastboot.getvar: p, equals: a, starts_with: b}")),
+              HasSubstr("probe step has 2 operators (equals, starts_with)"));
+  EXPECT_THAT(parse_error(with_probe("{}")), HasSubstr("missing required key 'fastboot.getvar'"));
+  EXPECT_THAT(parse_error(with_probe("{fastboot.getvar: p, exists: false}")), HasSubstr("takes no value"));
+  EXPECT_THAT(parse_error(with_probe("{fastboot.getvar: p, equals: }")), HasSubstr("needs a value"));
+  EXPECT_THAT(parse_error(with_probe("{fastboot.getvar: '', exists: }")), HasSubstr("getvar name must not be empty"));
+}
+
+TEST(DevproProbe, Evaluation) {
+  auto step = [](ProbeOp op, std::string value = {}) { return ProbeStep{op, "v", std::move(value)}; };
+  using A = std::optional<std::string>;
+  EXPECT_TRUE(probe_step_passes(step(ProbeOp::Equals, "sdm845"), A("sdm845")));
+  EXPECT_FALSE(probe_step_passes(step(ProbeOp::Equals, "sdm845"), A("SDM845")));
+  EXPECT_FALSE(probe_step_passes(step(ProbeOp::Equals, "sdm845"), A(" sdm845")));
+  EXPECT_FALSE(probe_step_passes(step(ProbeOp::Equals, "sdm845"), std::nullopt));
+  EXPECT_TRUE(probe_step_passes(step(ProbeOp::StartsWith, "S6MQ"), A("S6MQ1234")));
+  EXPECT_FALSE(probe_step_passes(step(ProbeOp::StartsWith, "S6MQ"), A("s6mq1234")));
+  EXPECT_TRUE(probe_step_passes(step(ProbeOp::NotEquals, "x"), A("y")));
+  EXPECT_FALSE(probe_step_passes(step(ProbeOp::NotEquals, "x"), A("x")));
+  EXPECT_TRUE(probe_step_passes(step(ProbeOp::Exists), A("1")));
+  for (const char* missing : {"", "  ", "unknown", "UNKNOWN", " Unknown\t"}) {
+    EXPECT_FALSE(probe_step_passes(step(ProbeOp::Exists), A(missing))) << missing;
+    EXPECT_TRUE(probe_step_passes(step(ProbeOp::NotExists), A(missing))) << missing;
+  }
+  EXPECT_FALSE(probe_step_passes(step(ProbeOp::NotExists), A("raw")));
+}
+
+// Upstream bug B2: a FAIL answer aborted the profile even for not_exists.
+TEST(DevproProbe, FailAnswerCountsAsMissingFixingB2) {
+  EXPECT_TRUE(probe_step_passes(ProbeStep{ProbeOp::NotExists, "op2", {}}, std::nullopt));
+  EXPECT_FALSE(probe_step_passes(ProbeStep{ProbeOp::Exists, "op2", {}}, std::nullopt));
+  EXPECT_TRUE(probe_answer_missing(std::nullopt));
+}
+
+// --- built-ins and search path ------------------------------------------------
+
+TEST(DevproBuiltins, AllEightParse) {
+  auto builtins = builtin_device_profiles();
+  ASSERT_TRUE(builtins.ok()) << builtins.error().message();
+  std::vector<std::string> ids;
+  for (const auto& b : *builtins) {
+    ids.push_back(b.profile.id);
+    EXPECT_EQ(b.origin, ProfileOrigin::BuiltIn);
+    EXPECT_EQ(b.source, "builtin:" + b.profile.id + ".yaml");
+    EXPECT_EQ(b.profile.devicetree_name.rfind("qcom/", 0), 0u) << b.profile.id;
+    EXPECT_TRUE(b.profile.display_name.has_value());
+  }
+  EXPECT_EQ(ids, (std::vector<std::string>{"arrow-db410c", "google-sargo", "oneplus-enchilada", "oneplus-fajita",
+                                           "samsung-gt510", "shift-axolotl", "xiaomi-beryllium-ebbg",
+                                           "xiaomi-beryllium-tianma"}));
+}
+
+TEST(DevproBuiltins, FactsFromTheSpec) {
+  const auto builtins = builtin_device_profiles();
+  ASSERT_TRUE(builtins.ok());
+  auto get = [&](const std::string& id) {
+    for (const auto& b : *builtins)
+      if (b.profile.id == id)
+        return b.profile;
+    ADD_FAILURE() << id;
+    return DeviceProfile{};
+  };
+  auto db = get("arrow-db410c");
+  EXPECT_EQ(db.boot.base, 0x80000000u);
+  EXPECT_EQ(db.boot.page_size, 2048u);
+  EXPECT_EQ(db.boot.kernel_encoding, KernelEncoding::ImageGzDtb);
+  // The cmdline_append that upstream dropped (B3) takes effect here.
+  EXPECT_EQ(db.boot.cmdline_append, "console=ttyMSM0,115200n8");
+  EXPECT_EQ(get("samsung-gt510").boot.cmdline_append, "console=ttyMSM0,115200n8");
+  EXPECT_EQ(get("samsung-gt510").probe[1].var, "lk2nd:compatible");
+  auto sargo = get("google-sargo");
+  EXPECT_EQ(sargo.match[0].pid, 0x4ee0);
+  EXPECT_EQ(sargo.boot.kernel_offset, 0x8000u);
+  auto axolotl = get("shift-axolotl");
+  EXPECT_EQ(axolotl.probe[0].op, ProbeOp::StartsWith);
+  EXPECT_EQ(axolotl.probe[0].value, "S6MQ");
+  auto fajita = get("oneplus-fajita");
+  EXPECT_EQ(fajita.boot.header_version, 2u);
+  EXPECT_EQ(fajita.devicetree_name, "qcom/sdm845-oneplus-fajita");
+  EXPECT_EQ(fajita.probe, get("oneplus-enchilada").probe);
+}
+
+TEST(DevproBuiltins, SourceFilesMatchEmbedded) {
+  const auto builtins = builtin_device_profiles();
+  ASSERT_TRUE(builtins.ok());
+  for (const auto& b : *builtins) {
+    auto from_file = load_device_profile_file(std::filesystem::path(FASTBOOP_PROFILES_SOURCE_DIR) / "devprofiles.d" / (b.profile.id + ".yaml"));
+    ASSERT_TRUE(from_file.ok()) << from_file.error().message();
+    EXPECT_EQ(*from_file, b.profile);
+  }
+}
+
+TEST(DevproPool, SearchPathPrecedenceAndDuplicates) {
+  test::TempDir tmp;
+  const auto schema_a = tmp / "a";
+  const auto schema_b = tmp / "b";
+  const auto xdg = tmp / "xdg";
+  std::filesystem::create_directories(schema_a);
+  std::filesystem::create_directories(schema_b);
+  std::filesystem::create_directories(xdg / "fastboop" / "devpro");
+  ScopedEnv e1("FASTBOOP_SCHEMA_PATH", schema_a.string() + "::" + schema_b.string());
+  ScopedEnv e2("XDG_CONFIG_HOME", xdg.string());
+
+  auto dirs = device_profile_search_dirs();
+  ASSERT_EQ(dirs.size(), 4u);
+  EXPECT_EQ(dirs[0].path, schema_a);
+  EXPECT_EQ(dirs[1].path, schema_b);
+  EXPECT_EQ(dirs[2].path, xdg / "fastboop" / "devpro");
+  EXPECT_EQ(dirs[2].origin, ProfileOrigin::UserDir);
+  EXPECT_EQ(dirs[3].path, "/usr/share/fastboop/devpro");
+
+  auto fajita_with = [](const std::string& name) {
+    std::string text = std::string(minimal);
+    text.replace(text.find("id: dev"), 7, "id: oneplus-fajita");
+    text.replace(text.find("display_name: D"), 15, "display_name: " + name);
+    return text;
+  };
+  test::write_file(xdg / "fastboop" / "devpro" / "f.yaml", fajita_with("user"));
+  test::write_file(schema_b / "f.yml", fajita_with("schema-b"));
+  test::write_file(schema_b / "ignored.txt", "not a profile");
+  test::write_file(schema_b / "broken.yaml", "id: [");
+
+  auto found = find_device_profile("oneplus-fajita");
+  ASSERT_TRUE(found.ok()) << found.error().message();
+  EXPECT_EQ(found->profile.display_name, "schema-b");
+  EXPECT_EQ(found->origin, ProfileOrigin::SchemaPath);
+  EXPECT_EQ(found->source, (schema_b / "f.yml").string());
+
+  auto all = load_all_device_profiles();
+  ASSERT_TRUE(all.ok());
+  int fajitas = 0;
+  for (const auto& p : *all)
+    fajitas += p.profile.id == "oneplus-fajita";
+  EXPECT_EQ(fajitas, 3); // schema-b, user, builtin
+
+  // The higher level wins; a duplicate within one level is an error naming both.
+  test::write_file(schema_a / "x.json", R"({"id": "oneplus-fajita", "display_name": "A", "devicetree_name": "x",
+    "match": [], "probe": [], "boot": {"fastboot_boot": {"android_bootimg": {"header_version": 0,
+    "page_size": 1, "kernel": {"encoding": "image"}}}}})");
+  EXPECT_EQ(find_device_profile("oneplus-fajita")->profile.display_name, "A");
+  test::write_file(schema_a / "y.yaml", fajita_with("dup"));
+  auto dup = load_device_profile_pool();
+  ASSERT_FALSE(dup.ok());
+  EXPECT_EQ(dup.error().message(), "duplicate device profile id 'oneplus-fajita' in " + (schema_a / "x.json").string() +
+                                       " and " + (schema_a / "y.yaml").string());
+}
+
+TEST(DevproPool, NotFoundListsIds) {
+  ScopedEnv e1("FASTBOOP_SCHEMA_PATH", "");
+  auto r = find_device_profile("nope");
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.error().message(), HasSubstr("device profile 'nope' not found; available ids: [arrow-db410c, "));
+}

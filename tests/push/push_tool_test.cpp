@@ -1,0 +1,324 @@
+// fastboop-push end to end against the emulator: exit codes, messages, the
+// device check before any download, --check, --then, detect, and the
+// forbidden-command scans of the built binaries.
+#include "emulator.hpp"
+#include "fastboot/driver.hpp"
+
+#include <fstream>
+#include <thread>
+#include <gmock/gmock.h>
+#include <nlohmann/json.hpp>
+
+namespace fastboop::test {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+const std::vector<std::string> device_vars = {"--var", "max-download-size=0x4000000", "--var", "product=sdm845",
+                                              "--var", "partition-type:op2=raw",      "--var", "serialno=EMU0001"};
+
+std::vector<std::string> vars_with(std::vector<std::string> extra) {
+  auto v = device_vars;
+  v.insert(v.end(), extra.begin(), extra.end());
+  return v;
+}
+
+ProcessOutput push(std::vector<std::string> args) {
+  args.insert(args.begin(), tool_path("fastboop-push").string());
+  return run(args);
+}
+
+// A boot image with a sidecar naming a test profile.
+struct ImageFixture {
+  TempDir dir;
+  std::filesystem::path image = dir / "boot.img";
+  Bytes bytes = random_bytes(200000, 42);
+  explicit ImageFixture(const std::string& product = "sdm845", bool with_sidecar = true) {
+    write_file(image, bytes);
+    if (with_sidecar)
+      write_file(dir / "boot.img.json",
+                 R"({"device_profile": {"id": "test-phone", "match": [{"vid": "0x18d1", "pid": "0xd00d"}],
+                     "probe": [{"var": "product", "op": "equals", "value": ")" +
+                     product + R"("}, {"var": "partition-type:op2", "op": "exists"}]}})");
+  }
+};
+
+void expect_only_allowed(const Emulator& emu) {
+  for (auto& cmd : emu.commands())
+    EXPECT_TRUE(fastboot::command_is_allowed(cmd)) << "device received '" << cmd << "'";
+}
+
+class PushTool : public ::testing::TestWithParam<const char*> {
+protected:
+  std::string target(const Emulator& emu) const {
+    return std::string(GetParam()) == "tcp" ? emu.tcp_target() : emu.udp_target();
+  }
+};
+
+TEST_P(PushTool, GetvarPrintsTheValue) {
+  Emulator emu(device_vars);
+  auto out = push({"getvar", "product", "-s", target(emu)});
+  EXPECT_EQ(out.exit_code, 0) << out.err;
+  EXPECT_EQ(std::string(as_chars(out.out)), "sdm845\n");
+  EXPECT_EQ(emu.commands(), std::vector<std::string>{"getvar:product"});
+}
+
+TEST_P(PushTool, GetvarFailIsQuotedWithNonZeroExit) {
+  Emulator emu(device_vars);
+  auto out = push({"getvar", "nope", "-s", target(emu)});
+  EXPECT_EQ(out.exit_code, 1);
+  EXPECT_THAT(out.err, HasSubstr("getvar:nope FAILED (remote: 'GetVar Variable Not found')"));
+}
+
+TEST_P(PushTool, BootsAMatchingDevice) {
+  Emulator emu(device_vars);
+  ImageFixture img;
+  auto out = push({"boot", img.image.string(), "-s", target(emu)});
+  EXPECT_EQ(out.exit_code, 0) << out.err;
+  EXPECT_THAT(out.err, HasSubstr("matches profile 'test-phone'"));
+  EXPECT_THAT(out.err, HasSubstr("(bootloader) booting downloaded image"));
+  auto cmds = emu.commands();
+  ASSERT_GE(cmds.size(), 3u);
+  EXPECT_EQ(cmds[0], "getvar:product");
+  EXPECT_EQ(cmds[1], "getvar:partition-type:op2");
+  EXPECT_EQ(cmds[cmds.size() - 2], "download:00030d40");
+  EXPECT_EQ(cmds.back(), "boot");
+  auto trace = emu.trace();
+  EXPECT_NE(std::find(trace.begin(), trace.end(), "DATA 200000 fnv1a=" + fnv1a_hex(img.bytes)), trace.end());
+  expect_only_allowed(emu);
+}
+
+TEST_P(PushTool, RefusesADeviceWhoseProbesFailAndSendsOnlyGetvar) {
+  Emulator emu(device_vars);
+  ImageFixture img("beryllium");
+  auto out = push({"boot", img.image.string(), "-s", target(emu)});
+  EXPECT_EQ(out.exit_code, 1);
+  EXPECT_THAT(out.err, HasSubstr("refusing"));
+  EXPECT_THAT(out.err, HasSubstr("getvar:product equals 'beryllium' failed: device answered 'sdm845'"));
+  for (auto& cmd : emu.commands())
+    EXPECT_EQ(cmd.rfind("getvar:", 0), 0u) << cmd;
+}
+
+TEST_P(PushTool, ForceDeviceBootsAnywayAndSaysSoLoudly) {
+  Emulator emu(device_vars);
+  ImageFixture img("beryllium");
+  auto out = push({"boot", img.image.string(), "-s", target(emu), "--force-device"});
+  EXPECT_EQ(out.exit_code, 0) << out.err;
+  EXPECT_THAT(out.err, HasSubstr("--force-device"));
+  EXPECT_EQ(emu.commands().back(), "boot");
+}
+
+TEST_P(PushTool, CheckStopsBeforeTheDownload) {
+  Emulator emu(device_vars);
+  ImageFixture img;
+  auto out = push({"boot", img.image.string(), "-s", target(emu), "--check"});
+  EXPECT_EQ(out.exit_code, 0) << out.err;
+  EXPECT_THAT(std::string(as_chars(out.out)), HasSubstr("check ok"));
+  EXPECT_THAT(std::string(as_chars(out.out)), HasSubstr("serial=EMU0001"));
+  for (auto& cmd : emu.commands())
+    EXPECT_EQ(cmd.rfind("getvar:", 0), 0u) << cmd;
+}
+
+TEST_P(PushTool, TooLargeImageFailsBeforeAnyByteNamingBothSizes) {
+  Emulator emu({"--var", "max-download-size=0x10000", "--var", "product=sdm845", "--var", "partition-type:op2=raw"});
+  ImageFixture img;
+  auto out = push({"boot", img.image.string(), "-s", target(emu)});
+  EXPECT_EQ(out.exit_code, 1);
+  EXPECT_THAT(out.err, HasSubstr("200000 bytes"));
+  EXPECT_THAT(out.err, HasSubstr("65536 bytes"));
+  for (auto& cmd : emu.commands())
+    EXPECT_EQ(cmd.rfind("getvar:", 0), 0u) << cmd;
+}
+
+TEST_P(PushTool, ThenRunsTheHandOffWithTheSerial) {
+  Emulator emu(device_vars);
+  ImageFixture img;
+  const auto env_file = img.dir / "env";
+  auto out = push({"boot", img.image.string(), "-s", target(emu), "--then",
+                   "echo \"$FASTBOOP_SERIAL $FASTBOOP_DEVICE_PROFILE\" > " + env_file.string()});
+  EXPECT_EQ(out.exit_code, 0) << out.err;
+  std::ifstream in(env_file);
+  std::string line;
+  std::getline(in, line);
+  EXPECT_EQ(line, "EMU0001 test-phone");
+}
+
+TEST_P(PushTool, FailingHandOffIsAnError) {
+  Emulator emu(device_vars);
+  ImageFixture img;
+  auto out = push({"boot", img.image.string(), "-s", target(emu), "--then", "exit 3"});
+  EXPECT_EQ(out.exit_code, 1);
+  EXPECT_THAT(out.err, HasSubstr("exited with status 3"));
+}
+
+TEST_P(PushTool, EveryDeviceFaultExitsNonZeroWithAClearMessage) {
+  const bool tcp = std::string(GetParam()) == "tcp";
+  const std::vector<std::pair<const char*, const char*>> faults = {
+      {"fail-download", "download refused by script"},
+      {"fail-boot", "'boot' FAILED (remote: 'boot refused by script')"},
+      {"disconnect-download", tcp ? "closed the connection" : "no answer from the device"},
+      {"silence-boot", tcp ? "timed out" : "no answer from the device"},
+      {"malformed", "malformed response"},
+      {"bad-status", "unknown response status"},
+      {"oversized", tcp ? "exceeds the 4096-byte limit" : "response of more than 4096 bytes"},
+      {"wrong-data-size", "device asked for 200001 bytes"},
+  };
+  for (auto& [fault, message] : faults) {
+    SCOPED_TRACE(fault);
+    Emulator emu(vars_with({"--fault", fault}));
+    ImageFixture img;
+    auto out = push({"boot", img.image.string(), "-s", target(emu), "--io-timeout", "1"});
+    EXPECT_EQ(out.exit_code, 1) << out.err;
+    EXPECT_THAT(out.err, HasSubstr(message));
+    EXPECT_THAT(out.err, HasSubstr("fastboop-push: error:"));
+    expect_only_allowed(emu);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Net, PushTool, ::testing::Values("tcp", "udp"));
+
+TEST(PushToolUsage, ImageWithoutSidecarNeedsAProfile) {
+  Emulator emu(device_vars);
+  ImageFixture img("sdm845", false);
+  auto out = push({"boot", img.image.string(), "-s", emu.tcp_target()});
+  EXPECT_EQ(out.exit_code, 2);
+  EXPECT_THAT(out.err, HasSubstr("--device-profile"));
+  EXPECT_TRUE(emu.commands().empty());
+}
+
+TEST(PushToolUsage, MalformedSidecarNamesFileAndField) {
+  ImageFixture img("sdm845", false);
+  write_file(img.dir / "boot.img.json", R"({"device_profile": {"id": "x", "probe": [{"var": "product", "op": "like"}]}})");
+  auto out = push({"boot", img.image.string(), "-s", "tcp:127.0.0.1:1"});
+  EXPECT_EQ(out.exit_code, 1);
+  EXPECT_THAT(out.err, HasSubstr("boot.img.json"));
+  EXPECT_THAT(out.err, HasSubstr("device_profile.probe[0].op: unknown probe op 'like'"));
+}
+
+TEST(PushToolUsage, BadSelectorIsUsageError) {
+  auto out = push({"getvar", "product", "-s", "usb:abc"});
+  EXPECT_EQ(out.exit_code, 2);
+  EXPECT_THAT(out.err, HasSubstr("usb:BUS-PORT"));
+}
+
+TEST(PushToolWait, WaitsForANetworkDeviceThatStartsLater) {
+  // A free port, then the device starts there a second after the tool.
+  std::uint16_t port = 0;
+  {
+    Emulator probe_port;
+    port = probe_port.tcp_port();
+  }
+  ProcessOutput out;
+  std::thread tool([&] {
+    out = push({"getvar", "product", "-s", "tcp:127.0.0.1:" + std::to_string(port), "--wait", "--timeout", "20"});
+  });
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  Emulator emu(vars_with({"--tcp-port", std::to_string(port)}));
+  tool.join();
+  EXPECT_EQ(out.exit_code, 0) << out.err;
+  EXPECT_EQ(std::string(as_chars(out.out)), "sdm845\n");
+  EXPECT_THAT(out.err, HasSubstr("waiting for tcp:127.0.0.1:" + std::to_string(port)));
+}
+
+TEST(PushToolWait, NoWaitFailsAtOnce) {
+  auto out = push({"getvar", "product", "-s", "tcp:127.0.0.1:1"});
+  EXPECT_EQ(out.exit_code, 1);
+  EXPECT_THAT(out.err, HasSubstr("cannot connect to 127.0.0.1:1"));
+}
+
+TEST(PushToolDetect, ListsMatchesAndAmbiguityForNetworkTargets) {
+  Emulator emu(device_vars);
+  TempDir profiles;
+  for (const char* id : {"test-a", "test-b"})
+    write_file(profiles / (std::string(id) + ".yaml"),
+               std::string("id: ") + id +
+                   "\ndisplay_name: Test\ndevicetree_name: x/y\nmatch:\n  - fastboot: {vid: 0x1234, pid: 0x5678}\n"
+                   "probe:\n  - fastboot.getvar: serialno\n    equals: EMU0001\n"
+                   "boot:\n  fastboot_boot:\n    android_bootimg:\n      header_version: 2\n      page_size: 4096\n"
+                   "      kernel:\n        encoding: image.gz\n");
+  auto out = run({"env", "FASTBOOP_SCHEMA_PATH=" + profiles.path().string(), tool_path("fastboop-push").string(),
+                  "detect", "-s", emu.tcp_target(), "--json"});
+  ASSERT_EQ(out.exit_code, 0) << out.err;
+  auto doc = nlohmann::json::parse(as_chars(out.out));
+  ASSERT_EQ(doc.size(), 1u);
+  EXPECT_EQ(doc[0]["location"], emu.tcp_target());
+  EXPECT_EQ(doc[0]["serial"], "EMU0001");
+  auto ids = doc[0]["profiles"].get<std::vector<std::string>>();
+  // The built-in oneplus-fajita probes product=sdm845 + partition-type:op2.
+  EXPECT_THAT(ids, ::testing::IsSupersetOf({"oneplus-fajita", "test-a", "test-b"}));
+  EXPECT_TRUE(doc[0]["ambiguous"].get<bool>());
+  expect_only_allowed(emu);
+  // Text form names the ambiguity.
+  auto text = run({"env", "FASTBOOP_SCHEMA_PATH=" + profiles.path().string(), tool_path("fastboop-push").string(),
+                   "detect", "-s", emu.udp_target()});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_THAT(std::string(as_chars(text.out)), HasSubstr("AMBIGUOUS"));
+}
+
+TEST(PushToolDetect, UnreachableTargetIsReportedNotFatal) {
+  auto out = push({"detect", "-s", "tcp:127.0.0.1:1", "--json"});
+  ASSERT_EQ(out.exit_code, 0) << out.err;
+  auto doc = nlohmann::json::parse(as_chars(out.out));
+  ASSERT_EQ(doc.size(), 1u);
+  EXPECT_THAT(doc[0]["error"].get<std::string>(), HasSubstr("cannot connect"));
+}
+
+TEST(PushToolUdev, RulesCoverBuiltInProfilesAndTheInterfaceClass) {
+  auto out = push({"udev-rules"});
+  ASSERT_EQ(out.exit_code, 0) << out.err;
+  const std::string rules(as_chars(out.out));
+  EXPECT_THAT(rules, HasSubstr("ENV{ID_USB_INTERFACES}==\"*:ff4203:*\", TAG+=\"uaccess\""));
+  EXPECT_THAT(rules, HasSubstr("ATTR{idVendor}==\"18d1\", ATTR{idProduct}==\"d00d\", TAG+=\"uaccess\""));
+  // The installed file is the same generated text.
+  auto installed = read_file(binary_dir() / "tools" / "push" / "70-fastboop.rules");
+  EXPECT_EQ(std::string(as_chars(installed)), rules);
+}
+
+// The binary cannot send what it does not contain.
+TEST(ForbiddenCommands, AbsentFromThePusherAndTheFastbootObjects) {
+  const std::vector<std::string> forbidden = {"flash:", "erase:", "oem ", "set_active", "reboot", "format:",
+                                              "flashing"};
+  // Strings of the sanitizer runtimes linked into the instrumented CI build;
+  // they are symbol names and diagnostics, not fastboot commands.
+  auto sanitizer_runtime = [](std::string_view str) {
+    return str.starts_with("__sanitizer_syscall_") || str.find("Provided format: ") != std::string_view::npos ||
+           str.find("stack frame format:") != std::string_view::npos;
+  };
+  auto scan = [&](const std::filesystem::path& file) {
+    auto bytes = read_file(file);
+    ASSERT_GT(bytes.size(), 0u) << file;
+    // Walk the printable runs, as strings(1) does.
+    std::string_view hay = as_chars(bytes);
+    std::size_t i = 0;
+    while (i < hay.size()) {
+      std::size_t j = i;
+      while (j < hay.size() && hay[j] >= 0x20 && hay[j] < 0x7f)
+        ++j;
+      const std::string_view str = hay.substr(i, j - i);
+      for (auto& word : forbidden)
+        if (str.find(word) != std::string_view::npos && !sanitizer_runtime(str))
+          ADD_FAILURE() << "'" << word << "' found in " << file << ": \"" << str << "\"";
+      i = j + 1;
+    }
+  };
+  scan(tool_path("fastboop-push"));
+  // The fastboot objects inside libfastboop.a (other concerns of the library,
+  // e.g. the on-device PID1, legitimately mention reboot).
+  TempDir extract;
+  const auto archive = binary_dir() / "tools" / "lib" / "libfastboop.a";
+  auto listing = run({"ar", "t", archive.string()});
+  ASSERT_EQ(listing.exit_code, 0);
+  int scanned = 0;
+  for (const char* member : {"device.cpp.o", "driver.cpp.o", "matching.cpp.o", "net.cpp.o", "push.cpp.o",
+                             "sidecar.cpp.o", "tcp_transport.cpp.o", "udp_transport.cpp.o", "usb_transport.cpp.o"}) {
+    auto x = sh("cd '" + extract.path().string() + "' && ar x '" + archive.string() + "' " + member);
+    ASSERT_EQ(x.exit_code, 0) << member << ": " << x.err;
+    scan(extract / member);
+    ++scanned;
+  }
+  EXPECT_EQ(scanned, 9);
+}
+
+} // namespace
+} // namespace fastboop::test

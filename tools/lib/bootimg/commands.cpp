@@ -1,0 +1,288 @@
+#include "bootimg/commands.hpp"
+
+#include "common/file_io.hpp"
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace fastboop::bootimg {
+
+Result<MappedFile> MappedFile::open(const std::filesystem::path& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return Error("cannot open " + path.string() + ": " + std::strerror(errno), ErrorKind::Io);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return Error("cannot read " + path.string() + ": not a regular file", ErrorKind::Io);
+  }
+  const std::size_t size = static_cast<std::size_t>(st.st_size);
+  if (size == 0) {
+    ::close(fd);
+    return MappedFile(path, nullptr, 0);
+  }
+  void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  int err = errno;
+  ::close(fd);
+  if (p == MAP_FAILED)
+    return Error("cannot map " + path.string() + ": " + std::strerror(err), ErrorKind::Io);
+  ::madvise(p, size, MADV_SEQUENTIAL);
+  return MappedFile(path, static_cast<const std::uint8_t*>(p), size);
+}
+
+MappedFile::MappedFile(MappedFile&& other) noexcept
+    : m_path(std::move(other.m_path)), m_data(other.m_data), m_size(other.m_size) {
+  other.m_data = nullptr;
+  other.m_size = 0;
+}
+
+MappedFile::~MappedFile() {
+  if (m_data)
+    ::munmap(const_cast<std::uint8_t*>(m_data), m_size);
+}
+
+Result<void> pwrite_all(int fd, std::uint64_t offset, ByteSpan data, const std::string& what) {
+  while (!data.empty()) {
+    ssize_t n = ::pwrite(fd, data.data(), data.size(), static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return Error("cannot write " + what + ": " + std::strerror(errno), ErrorKind::Io);
+    data = data.subspan(static_cast<std::size_t>(n));
+    offset += static_cast<std::uint64_t>(n);
+  }
+  return ok();
+}
+
+Result<std::uint64_t> parse_mkbootimg_int(std::string_view text, std::string_view option) {
+  std::string_view s = text;
+  int base = 10;
+  if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+    base = 16;
+  else if (s.size() > 2 && s[0] == '0' && (s[1] == 'o' || s[1] == 'O'))
+    base = 8;
+  else if (s.size() > 2 && s[0] == '0' && (s[1] == 'b' || s[1] == 'B'))
+    base = 2;
+  if (base != 10)
+    s.remove_prefix(2);
+  std::uint64_t v = 0;
+  auto r = std::from_chars(s.data(), s.data() + s.size(), v, base);
+  if (s.empty() || r.ec != std::errc() || r.ptr != s.data() + s.size())
+    return Error(std::string(option) + " '" + std::string(text) +
+                     "' is not an integer (decimal, or 0x/0o/0b prefixed)",
+                 ErrorKind::Usage);
+  return v;
+}
+
+Result<std::vector<FragmentSpec>> extract_vendor_fragments(std::vector<std::string>& argv) {
+  std::vector<FragmentSpec> out;
+  std::vector<std::string> rest;
+  std::vector<std::string> pending; // group options seen before their --vendor_ramdisk_fragment
+  FragmentSpec cur;
+  bool in_group = false;
+  auto value = [&](std::size_t& i, const std::string& opt) -> Result<std::string> {
+    const std::string& a = argv[i];
+    if (a.size() > opt.size() && a[opt.size()] == '=')
+      return a.substr(opt.size() + 1);
+    if (i + 1 >= argv.size())
+      return Error(opt + " needs a value", ErrorKind::Usage);
+    return argv[++i];
+  };
+  auto is_opt = [](const std::string& a, const std::string& opt) {
+    return a == opt || (a.size() > opt.size() && a.compare(0, opt.size(), opt) == 0 && a[opt.size()] == '=');
+  };
+  for (std::size_t i = 0; i < argv.size(); ++i) {
+    const std::string& a = argv[i];
+    if (is_opt(a, "--ramdisk_type")) {
+      cur.type = TRY(value(i, "--ramdisk_type"));
+      in_group = true;
+    } else if (is_opt(a, "--ramdisk_name")) {
+      cur.name = TRY(value(i, "--ramdisk_name"));
+      in_group = true;
+    } else if (a.rfind("--board_id", 0) == 0) {
+      std::string opt = a.substr(0, a.find('='));
+      auto idx = parse_mkbootimg_int(std::string_view(opt).substr(10), "--board_id index");
+      if (!idx || *idx >= kBoardIdWords)
+        return Error("unknown option " + opt + "; --board_id0 .. --board_id15 exist", ErrorKind::Usage);
+      cur.board_id[*idx] = TRY(value(i, opt));
+      in_group = true;
+    } else if (is_opt(a, "--vendor_ramdisk_fragment")) {
+      cur.path = TRY(value(i, "--vendor_ramdisk_fragment"));
+      out.push_back(std::move(cur));
+      cur = FragmentSpec{};
+      in_group = false;
+    } else {
+      rest.push_back(a);
+    }
+  }
+  if (in_group)
+    return Error("--ramdisk_type/--ramdisk_name/--board_idN must be followed by --vendor_ramdisk_fragment FILE",
+                 ErrorKind::Usage);
+  argv = std::move(rest);
+  return out;
+}
+
+namespace {
+
+Result<std::uint32_t> ramdisk_type(const std::string& s) {
+  if (s == "none")
+    return 0u;
+  if (s == "platform")
+    return 1u;
+  if (s == "recovery")
+    return 2u;
+  if (s == "dlkm")
+    return 3u;
+  std::uint64_t v = TRY(parse_mkbootimg_int(s, "--ramdisk_type"));
+  if (v > 0xffffffffu)
+    return Error("--ramdisk_type " + s + " does not fit 32 bits", ErrorKind::Usage);
+  return static_cast<std::uint32_t>(v);
+}
+
+Result<std::uint32_t> u32_option(const std::string& text, std::string_view option) {
+  std::uint64_t v = TRY(parse_mkbootimg_int(text, option));
+  if (v > 0xffffffffu)
+    return Error(std::string(option) + " " + text + " does not fit 32 bits", ErrorKind::Usage);
+  return static_cast<std::uint32_t>(v);
+}
+
+} // namespace
+
+Result<std::string> run_pack(const PackOptions& o) {
+  if (!o.output && !o.vendor_boot)
+    return Error("nothing to do: give -o/--output for a boot image and/or --vendor_boot for vendor_boot",
+                 ErrorKind::Usage);
+  std::vector<MappedFile> maps; // keeps the mappings alive while writing
+  maps.reserve(16);
+  std::vector<std::string> deps;
+  auto load = [&](const std::optional<std::string>& path) -> Result<std::optional<ByteSpan>> {
+    if (!path)
+      return std::optional<ByteSpan>{};
+    maps.push_back(TRY(MappedFile::open(*path)));
+    deps.push_back(*path);
+    return std::optional<ByteSpan>(maps.back().bytes());
+  };
+  const std::uint32_t header_version = TRY(u32_option(o.header_version, "--header_version"));
+  const std::uint32_t page_size = TRY(u32_option(o.pagesize, "--pagesize"));
+  const std::uint64_t base = TRY(parse_mkbootimg_int(o.base, "--base"));
+  const std::uint64_t kernel_offset = TRY(parse_mkbootimg_int(o.kernel_offset, "--kernel_offset"));
+  const std::uint64_t ramdisk_offset = TRY(parse_mkbootimg_int(o.ramdisk_offset, "--ramdisk_offset"));
+  const std::uint64_t second_offset = TRY(parse_mkbootimg_int(o.second_offset, "--second_offset"));
+  const std::uint64_t tags_offset = TRY(parse_mkbootimg_int(o.tags_offset, "--tags_offset"));
+  const std::uint64_t dtb_offset = TRY(parse_mkbootimg_int(o.dtb_offset, "--dtb_offset"));
+  std::uint32_t os_version = 0, os_patch_level = 0;
+  if (o.os_version)
+    os_version = TRY(parse_os_version(*o.os_version));
+  if (o.os_patch_level)
+    os_patch_level = TRY(parse_os_patch_level(*o.os_patch_level));
+  if (o.cmdline_split != "aosp" && o.cmdline_split != "legacy512")
+    return Error("--cmdline-split must be aosp or legacy512", ErrorKind::Usage);
+  if (o.id_recipe != "aosp" && o.id_recipe != "lineage")
+    return Error("--id-recipe must be aosp or lineage", ErrorKind::Usage);
+
+  std::string id_line;
+  if (o.vendor_boot) {
+    VendorBootArgs v;
+    v.header_version = header_version;
+    v.page_size = page_size;
+    v.base = base;
+    v.kernel_offset = kernel_offset;
+    v.ramdisk_offset = ramdisk_offset;
+    v.tags_offset = tags_offset;
+    v.dtb_offset = dtb_offset;
+    v.board = o.board;
+    v.vendor_cmdline = o.vendor_cmdline;
+    if (auto r = TRY(load(o.vendor_ramdisk)))
+      v.ramdisks.push_back(VendorRamdisk{*r, 0, "", {}});
+    for (const auto& f : o.fragments) {
+      VendorRamdisk r;
+      r.data = *TRY(load(f.path));
+      r.type = TRY(ramdisk_type(f.type));
+      r.name = f.name;
+      for (std::size_t i = 0; i < kBoardIdWords; ++i)
+        if (!f.board_id[i].empty())
+          r.board_id[i] = TRY(u32_option(f.board_id[i], "--board_id" + std::to_string(i)));
+      for (const auto& existing : v.ramdisks)
+        if (existing.name == r.name)
+          return Error("duplicate vendor ramdisk name \"" + r.name + "\"", ErrorKind::Usage);
+      v.ramdisks.push_back(r);
+    }
+    if (header_version == 3 && v.ramdisks.empty())
+      return Error("vendor_boot v3 needs --vendor_ramdisk", ErrorKind::Usage);
+    v.dtb = TRY(load(o.dtb)).value_or(ByteSpan{});
+    v.bootconfig = TRY(load(o.vendor_bootconfig));
+    auto out = TRY(AtomicFile::create(*o.vendor_boot));
+    TRY_CTX(write_vendor_boot_image(v, [&](ByteSpan d) { return out.write(d); }), *o.vendor_boot);
+    TRY(out.commit());
+  }
+  if (o.output) {
+    BootImageArgs a;
+    a.header_version = header_version;
+    a.page_size = page_size;
+    a.base = base;
+    a.kernel_offset = kernel_offset;
+    a.ramdisk_offset = ramdisk_offset;
+    a.second_offset = second_offset;
+    a.tags_offset = tags_offset;
+    a.dtb_offset = dtb_offset;
+    a.os_version = os_version;
+    a.os_patch_level = os_patch_level;
+    a.board = o.board;
+    a.cmdline = o.cmdline;
+    a.cmdline_split = o.cmdline_split == "aosp" ? CmdlineSplit::Aosp : CmdlineSplit::Legacy512;
+    a.id_recipe = o.id_recipe == "aosp" ? IdRecipe::Aosp : IdRecipe::LineageDtSlot;
+    if (!o.kernel)
+      return Error("--kernel is required to create a boot image", ErrorKind::Usage);
+    a.kernel = *TRY(load(o.kernel));
+    a.ramdisk = TRY(load(o.ramdisk)).value_or(ByteSpan{});
+    a.second = TRY(load(o.second)).value_or(ByteSpan{});
+    // For v3/v4 the DTB belongs to vendor_boot only.
+    if (header_version < 3 || !o.vendor_boot)
+      a.dtb = TRY(load(o.dtb)).value_or(ByteSpan{});
+    a.recovery_dtbo = TRY(load(o.recovery_dtbo));
+    auto out = TRY(AtomicFile::create(*o.output));
+    TRY_CTX(write_boot_image_overlapped(
+                a, [&](ByteSpan d) { return out.write(d); },
+                [&](std::uint64_t offset, ByteSpan d) { return pwrite_all(out.fd(), offset, d, *o.output); }),
+            *o.output);
+    TRY(out.commit());
+    if (o.print_id && header_version < 3)
+      id_line = "0x" + to_hex(compute_boot_id(a)) + "\n";
+  }
+  if (o.depfile) {
+    std::sort(deps.begin(), deps.end());
+    deps.erase(std::unique(deps.begin(), deps.end()), deps.end());
+    TRY(write_depfile(*o.depfile, o.output ? *o.output : *o.vendor_boot, deps));
+  }
+  return id_line;
+}
+
+namespace {
+Result<std::pair<MappedFile, ParsedImage>> open_and_parse(const std::string& image) {
+  auto map = TRY(MappedFile::open(image));
+  auto parsed = TRY_CTX(parse_image(map.bytes()), image);
+  return std::make_pair(std::move(map), std::move(parsed));
+}
+} // namespace
+
+Result<std::string> run_info(const std::string& image, bool json) {
+  auto [map, parsed] = TRY(open_and_parse(image));
+  return json ? format_info_json(parsed) : format_info_text(parsed);
+}
+
+Result<void> run_unpack(const std::string& image, const std::string& out_dir) {
+  auto [map, parsed] = TRY(open_and_parse(image));
+  return unpack_image(map.bytes(), parsed, out_dir);
+}
+
+Result<std::string> run_analyze(const std::string& image) {
+  auto [map, parsed] = TRY(open_and_parse(image));
+  return analyze_to_devpro_yaml(map.bytes(), parsed);
+}
+
+} // namespace fastboop::bootimg

@@ -1,0 +1,73 @@
+// The work behind fastboop-bootimg's modes, file-level: inputs are paths,
+// outputs are written atomically. The tool's main only parses options.
+#pragma once
+
+#include "bootimg/bootimg.hpp"
+#include "common/result.hpp"
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace fastboop::bootimg {
+
+// A read-only memory mapping of an input file (empty files map to nothing).
+class MappedFile {
+public:
+  static Result<MappedFile> open(const std::filesystem::path& path);
+  MappedFile(MappedFile&& other) noexcept;
+  MappedFile& operator=(MappedFile&&) = delete;
+  MappedFile(const MappedFile&) = delete;
+  ~MappedFile();
+  ByteSpan bytes() const { return {m_data, m_size}; }
+  const std::filesystem::path& path() const { return m_path; }
+
+private:
+  MappedFile(std::filesystem::path path, const std::uint8_t* data, std::size_t size)
+      : m_path(std::move(path)), m_data(data), m_size(size) {}
+  std::filesystem::path m_path;
+  const std::uint8_t* m_data = nullptr;
+  std::size_t m_size = 0;
+};
+
+// pwrite the whole span; the error names `what`.
+Result<void> pwrite_all(int fd, std::uint64_t offset, ByteSpan data, const std::string& what);
+
+// Parse mkbootimg's integer syntax (Python int(x, 0): 0x.., 0o.., 0b.., decimal).
+Result<std::uint64_t> parse_mkbootimg_int(std::string_view text, std::string_view option);
+
+// One vendor ramdisk fragment group: --ramdisk_type --ramdisk_name
+// --board_idN ... --vendor_ramdisk_fragment FILE (mkbootimg's v4 syntax).
+struct FragmentSpec {
+  std::string type = "none";
+  std::string name;
+  std::array<std::string, kBoardIdWords> board_id;
+  std::string path;
+};
+// Removes the fragment groups from `argv` (so a generic parser sees the rest).
+Result<std::vector<FragmentSpec>> extract_vendor_fragments(std::vector<std::string>& argv);
+
+struct PackOptions {
+  std::optional<std::string> kernel, ramdisk, second, dtb, recovery_dtbo;
+  std::optional<std::string> vendor_ramdisk, vendor_bootconfig;
+  std::vector<FragmentSpec> fragments;
+  std::string cmdline, vendor_cmdline, board;
+  std::string base = "0x10000000", kernel_offset = "0x00008000", ramdisk_offset = "0x01000000",
+              second_offset = "0x00f00000", tags_offset = "0x00000100", dtb_offset = "0x01f00000";
+  std::optional<std::string> os_version, os_patch_level;
+  std::string pagesize = "2048", header_version = "0";
+  std::string cmdline_split = "aosp"; // aosp | legacy512
+  std::string id_recipe = "aosp";     // aosp | lineage
+  std::optional<std::string> output, vendor_boot;
+  std::optional<std::string> depfile;
+  bool print_id = false;
+};
+// Returns the id line for --id ("0x" + 64 hex digits) when requested.
+Result<std::string> run_pack(const PackOptions& options);
+
+Result<std::string> run_info(const std::string& image, bool json);
+Result<void> run_unpack(const std::string& image, const std::string& out_dir);
+Result<std::string> run_analyze(const std::string& image);
+
+} // namespace fastboop::bootimg

@@ -1,0 +1,321 @@
+#include "bootimg/devpro.hpp"
+
+#include "bootimg/commands.hpp"
+#include "common/file_io.hpp"
+#include "common/hash.hpp"
+#include "common/version.hpp"
+#include "profiles/profiles.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace fastboop::bootimg {
+
+namespace {
+
+using profiles::KernelEncoding;
+
+constexpr std::string_view kSeandroid = "SEANDROIDENFORCE";
+
+bool appends_dtb(KernelEncoding e) {
+  return e == KernelEncoding::ImageDtb || e == KernelEncoding::ImageGzDtb || e == KernelEncoding::ImageLz4Dtb ||
+         e == KernelEncoding::ImageZstDtb;
+}
+
+// The compression the encoding promises, and its magic.
+struct Magic {
+  std::string_view name;
+  std::string_view bytes;
+};
+std::optional<Magic> expected_magic(KernelEncoding e) {
+  switch (e) {
+  case KernelEncoding::ImageGz:
+  case KernelEncoding::ImageGzDtb:
+    return Magic{"gzip", "\x1f\x8b"};
+  case KernelEncoding::ImageZst:
+  case KernelEncoding::ImageZstDtb:
+    return Magic{"zstd", "\x28\xb5\x2f\xfd"};
+  case KernelEncoding::ImageLz4:
+  case KernelEncoding::ImageLz4Dtb:
+    return Magic{"lz4 (legacy frame)", "\x02\x21\x4c\x18"};
+  default:
+    return std::nullopt;
+  }
+}
+
+std::string trim(std::string_view s) {
+  const char* ws = " \t\r\n\v\f";
+  auto b = s.find_first_not_of(ws);
+  if (b == std::string_view::npos)
+    return {};
+  auto e = s.find_last_not_of(ws);
+  return std::string(s.substr(b, e - b + 1));
+}
+
+std::string hex8(std::uint64_t v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "0x%08llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+Result<void> check_limit(std::string_view what, std::uint64_t size, const std::optional<std::uint64_t>& limit,
+                         std::string_view field, const std::string& profile_id, std::string_view fix) {
+  if (!limit || *limit == 0 || size <= *limit)
+    return ok();
+  return Error(std::string(what) + " is " + std::to_string(size) + " bytes, " + std::to_string(size - *limit) +
+               " over the limit " + std::string(field) + " = " + std::to_string(*limit) + " of device profile " +
+               profile_id + "; " + std::string(fix));
+}
+
+} // namespace
+
+std::string join_cmdline(std::initializer_list<std::string_view> parts) {
+  std::string out;
+  for (auto p : parts) {
+    std::string t = trim(p);
+    if (t.empty())
+      continue;
+    if (!out.empty())
+      out += ' ';
+    out += t;
+  }
+  return out;
+}
+
+Result<DevproPlan> plan_devpro_image(const profiles::DeviceProfile& profile, const DevproInputs& in) {
+  const auto& bi = profile.boot;
+  const auto& ext = bi.extensions;
+  const std::string who = "device profile " + profile.id;
+  DevproPlan plan;
+  BootImageArgs& a = plan.args;
+  a.header_version = bi.header_version;
+  if (a.header_version > 4)
+    return Error(who + ": header_version " + std::to_string(a.header_version) +
+                 " does not exist; use 0, 1 or 2 (or 3/4 for GKI bootloaders)");
+  if (a.header_version >= 3) {
+    if (bi.page_size != kV3PageSize)
+      return Error(who + ": header v" + std::to_string(a.header_version) + " uses a fixed 4096-byte page, but page_size is " +
+                   std::to_string(bi.page_size) + "; set page_size: 4096");
+  } else if (!is_valid_page_size(bi.page_size)) {
+    return Error(who + ": page_size " + std::to_string(bi.page_size) +
+                 " is not one of 2048, 4096, 8192, 16384; copy it from the stock boot.img (fastboop-bootimg analyze)");
+  }
+  a.page_size = bi.page_size;
+  a.base = bi.base.value_or(0);
+  a.kernel_offset = bi.kernel_offset.value_or(kDefaultKernelOffset);
+  a.dtb_offset = bi.dtb_offset.value_or(kDefaultDtbOffset);
+  a.ramdisk_offset = ext.ramdisk_offset.value_or(kDefaultRamdiskOffset);
+  a.second_offset = ext.second_offset.value_or(kDefaultSecondOffset);
+  a.tags_offset = ext.tags_offset.value_or(kDefaultTagsOffset);
+  a.board = ext.board.value_or("");
+  plan.seandroidenforce = ext.samsung_seandroidenforce;
+
+  if (in.kernel.empty())
+    return Error(who + ": the kernel is empty; run fastboop-stage0 for this device first");
+  const auto encoding = bi.kernel_encoding;
+  const std::string enc_name(profiles::kernel_encoding_name(encoding));
+  if (auto m = expected_magic(encoding)) {
+    if (in.kernel.size() < m->bytes.size() || as_chars(in.kernel.first(m->bytes.size())) != m->bytes)
+      return Error(who + ": kernel encoding " + enc_name + " expects " + std::string(m->name) +
+                   " data, but the kernel does not start with its magic; produce the kernel with fastboop-stage0 "
+                   "for this device");
+  }
+
+  const bool have_dtb = in.dtb && !in.dtb->empty();
+  if (appends_dtb(encoding)) {
+    if (!have_dtb)
+      return Error(who + ": kernel encoding " + enc_name +
+                   " appends the DTB to the kernel, but there is no devicetree.dtb; add it to the stage0 directory");
+    if (a.header_version >= 3)
+      return Error(who + ": header v" + std::to_string(a.header_version) + " cannot carry an appended DTB (" + enc_name +
+                   "); use header v0-v2");
+    plan.kernel_storage.reserve(in.kernel.size() + in.dtb->size());
+    append(plan.kernel_storage, in.kernel);
+    append(plan.kernel_storage, *in.dtb);
+    a.kernel = plan.kernel_storage;
+    plan.dtb_placement = "appended";
+    if (a.header_version == 2) {
+      // v2 still needs a non-empty dtb section; give it the same DTB.
+      a.dtb = *in.dtb;
+      plan.dtb_placement = "appended+section";
+    }
+  } else {
+    a.kernel = in.kernel;
+    if (!have_dtb) {
+      if (a.header_version == 2)
+        return Error(who + ": header v2 needs a DTB in its dtb section, but the stage0 directory has no "
+                           "devicetree.dtb; add it (devicetree_name " +
+                     profile.devicetree_name + ")");
+      plan.dtb_placement = "none";
+    } else if (ext.dtb_in_second && a.header_version <= 2) {
+      a.second = *in.dtb;
+      plan.dtb_placement = "second";
+      if (a.header_version == 2) {
+        a.dtb = *in.dtb;
+        plan.dtb_placement = "second+section";
+      }
+    } else if (a.header_version == 2) {
+      a.dtb = *in.dtb;
+      plan.dtb_placement = "section";
+    } else if (a.header_version >= 3) {
+      return Error(who + ": header v" + std::to_string(a.header_version) +
+                   " boot images take the DTB from the device's vendor_boot; remove devicetree.dtb from the stage0 "
+                   "directory or use header v0-v2");
+    } else {
+      return Error(who + ": header v" + std::to_string(a.header_version) + " with kernel encoding " + enc_name +
+                   " has nowhere to put the DTB (it would be dropped); use encoding " + enc_name +
+                   "+dtb, set dtb_in_second: true, or use header_version 2");
+    }
+  }
+  a.ramdisk = in.ramdisk;
+
+  a.cmdline = join_cmdline({bi.cmdline_append.value_or(""), in.stage0_cmdline, in.cmdline_append});
+  const std::size_t max_cmdline = a.header_version >= 3 ? kV3ArgsSize - 1 : kBootArgsSize + kBootExtraArgsSize - 2;
+  if (a.cmdline.size() > max_cmdline)
+    return Error("kernel command line is " + std::to_string(a.cmdline.size()) + " bytes, " +
+                 std::to_string(a.cmdline.size() - max_cmdline) + " over the " + std::to_string(max_cmdline) +
+                 "-byte capacity of header v" + std::to_string(a.header_version) +
+                 (a.header_version < 3 ? " (511 + NUL in cmdline, 1023 + NUL in extra_cmdline)" : "") +
+                 "; shorten cmdline_append, the stage0 cmdline or --cmdline-append");
+  if (a.cmdline.find('\0') != std::string::npos)
+    return Error("kernel command line contains a NUL byte; check the stage0 cmdline file");
+
+  const auto& limits = bi.limits.value_or(profiles::BootLimits{});
+  TRY(check_limit("kernel" + std::string(appends_dtb(encoding) ? " (with appended DTB)" : ""), a.kernel.size(),
+                  limits.max_kernel_bytes, "max_kernel_bytes", profile.id,
+                  "use a smaller kernel (stronger compression, fewer built-ins) or raise the limit"));
+  TRY(check_limit("initramfs", a.ramdisk.size(), limits.max_initrd_bytes, "max_initrd_bytes", profile.id,
+                  "compress stage0 harder or ship fewer modules, or raise the limit"));
+  auto sized = boot_image_size(a);
+  if (!sized)
+    return std::move(sized).error().with_context(who);
+  std::uint64_t size = *sized;
+  if (plan.seandroidenforce)
+    size += kSeandroid.size();
+  TRY(check_limit("boot image", size, limits.max_total_bytes, "max_total_bytes", profile.id,
+                  "shrink the kernel or initramfs, or raise the limit"));
+  plan.image_size = size;
+  return plan;
+}
+
+Result<void> write_devpro_image(const DevproPlan& plan, const Sink& sink) {
+  TRY(write_boot_image(plan.args, sink));
+  if (plan.seandroidenforce)
+    TRY(sink(as_bytes(kSeandroid)));
+  return ok();
+}
+
+std::string devpro_sidecar_json(const profiles::DeviceProfile& profile, const DevproPlan& plan,
+                                const DevproInputs& in, std::uint64_t image_size, const std::string& image_sha512) {
+  using json = nlohmann::ordered_json;
+  const BootImageArgs& a = plan.args;
+  json j;
+  j["format"] = "fastboop-bootimg-sidecar";
+  j["tool_version"] = std::string(version_string());
+  json dev;
+  dev["id"] = profile.id;
+  if (profile.display_name)
+    dev["display_name"] = *profile.display_name;
+  dev["devicetree_name"] = profile.devicetree_name;
+  json match = json::array();
+  for (const auto& m : profile.match)
+    match.push_back({{"vid", m.vid}, {"pid", m.pid}});
+  dev["match"] = match;
+  json probe = json::array();
+  static constexpr std::string_view ops[] = {"equals", "starts_with", "not_equals", "exists", "not_exists"};
+  for (const auto& s : profile.probe) {
+    json step = {{"getvar", s.var}, {"op", ops[static_cast<std::size_t>(s.op)]}};
+    if (s.op != profiles::ProbeOp::Exists && s.op != profiles::ProbeOp::NotExists)
+      step["value"] = s.value;
+    probe.push_back(step);
+  }
+  dev["probe"] = probe;
+  j["device_profile"] = dev;
+  const std::uint64_t page = a.header_version >= 3 ? kV3PageSize : a.page_size;
+  json h;
+  h["header_version"] = a.header_version;
+  h["page_size"] = page;
+  if (a.header_version < 3) {
+    h["kernel_addr"] = hex8(a.base + a.kernel_offset);
+    h["ramdisk_addr"] = hex8(a.ramdisk.empty() ? 0 : a.base + a.ramdisk_offset);
+    h["second_addr"] = hex8(a.second.empty() ? 0 : a.base + a.second_offset);
+    h["tags_addr"] = hex8(a.base + a.tags_offset);
+    if (a.header_version == 2)
+      h["dtb_addr"] = hex8(a.base + a.dtb_offset);
+    h["board"] = a.board;
+    h["id"] = to_hex(compute_boot_id(a));
+  }
+  h["kernel_encoding"] = std::string(profiles::kernel_encoding_name(profile.boot.kernel_encoding));
+  h["dtb_placement"] = plan.dtb_placement;
+  h["cmdline"] = a.cmdline;
+  h["seandroidenforce"] = plan.seandroidenforce;
+  j["header"] = h;
+  auto part = [](ByteSpan d) { return json{{"size", d.size()}, {"sha512", sha512_hex(d)}}; };
+  j["kernel"] = part(a.kernel);
+  j["ramdisk"] = part(a.ramdisk);
+  j["dtb"] = in.dtb ? part(*in.dtb) : json(nullptr);
+  j["image"] = {{"size", image_size}, {"sha512", image_sha512}};
+  return j.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
+Result<void> build_devpro_image(const profiles::DeviceProfile& profile, const DevproBuildOptions& o) {
+  namespace fs = std::filesystem;
+  const fs::path& dir = o.stage0_dir;
+  std::vector<std::string> deps;
+  auto kernel = TRY_CTX(MappedFile::open(dir / "kernel"), "stage0 directory " + dir.string() + " needs a kernel");
+  deps.push_back((dir / "kernel").string());
+  std::vector<fs::path> cpios;
+  for (const char* name : {"stage0.cpio", "stage0.cpio.gz", "stage0.cpio.lz4", "stage0.cpio.zst", "stage0.cpio.xz"})
+    if (fs::exists(dir / name))
+      cpios.push_back(dir / name);
+  if (cpios.empty())
+    return Error("stage0 directory " + dir.string() +
+                 " has no stage0.cpio[.gz|.lz4|.zst|.xz]; run fastboop-stage0 with -o " + dir.string());
+  if (cpios.size() > 1)
+    return Error("stage0 directory " + dir.string() + " has several initramfs files (" + cpios[0].filename().string() +
+                 ", " + cpios[1].filename().string() + "); keep exactly one");
+  auto ramdisk = TRY(MappedFile::open(cpios[0]));
+  deps.push_back(cpios[0].string());
+  std::optional<MappedFile> dtb;
+  if (fs::exists(dir / "devicetree.dtb")) {
+    dtb.emplace(TRY(MappedFile::open(dir / "devicetree.dtb")));
+    deps.push_back((dir / "devicetree.dtb").string());
+  }
+  std::string stage0_cmdline;
+  if (fs::exists(dir / "cmdline")) {
+    stage0_cmdline = TRY(read_text_file(dir / "cmdline", 1 << 16));
+    deps.push_back((dir / "cmdline").string());
+  }
+  DevproInputs in;
+  in.kernel = kernel.bytes();
+  in.ramdisk = ramdisk.bytes();
+  if (dtb)
+    in.dtb = dtb->bytes();
+  in.stage0_cmdline = stage0_cmdline;
+  in.cmdline_append = o.cmdline_append;
+  DevproPlan plan = TRY(plan_devpro_image(profile, in));
+
+  auto out = TRY(AtomicFile::create(o.output));
+  Hasher hasher(HashAlgorithm::Sha512);
+  std::uint64_t written = 0;
+  TRY_CTX(write_devpro_image(plan,
+                             [&](ByteSpan d) -> Result<void> {
+                               hasher.update(d);
+                               written += d.size();
+                               return out.write(d);
+                             }),
+          o.output.string());
+  const std::string sha = to_hex(hasher.finish());
+  fs::path sidecar = o.output;
+  sidecar += ".json";
+  // The sidecar lands first. Should the image commit then fail, the sidecar's
+  // sha512 no longer matches whatever boot.img is there and the pusher refuses.
+  TRY(write_file_atomic(sidecar, devpro_sidecar_json(profile, plan, in, written, sha)));
+  TRY(out.commit());
+  if (o.depfile) {
+    std::sort(deps.begin(), deps.end());
+    TRY(write_depfile(*o.depfile, o.output.string(), deps));
+  }
+  return ok();
+}
+
+} // namespace fastboop::bootimg

@@ -1,0 +1,325 @@
+// info / unpack / analyze: renderings of a ParsedImage.
+#include "bootimg/bootimg.hpp"
+
+#include "common/file_io.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace fastboop::bootimg {
+
+namespace {
+
+std::string hex(std::uint64_t v) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, v, 16);
+  return "0x" + std::string(buf, r.ptr);
+}
+
+std::string hex8(std::uint64_t v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "0x%08llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+std::string recipe_name(const std::optional<IdRecipe>& r) {
+  if (!r)
+    return "unknown";
+  return *r == IdRecipe::Aosp ? "aosp" : "lineage";
+}
+
+std::string ramdisk_file_name(std::size_t index) {
+  std::string n = std::to_string(index);
+  return "vendor_ramdisk_" + std::string(n.size() < 2 ? 2 - n.size() : 0, '0') + n;
+}
+
+bool is_default_vendor_entry(const VendorRamdiskEntry& e) {
+  return e.type == 0 && e.name.empty() &&
+         std::all_of(e.board_id.begin(), e.board_id.end(), [](std::uint32_t w) { return w == 0; });
+}
+
+} // namespace
+
+std::string format_info_text(const ParsedImage& p) {
+  std::ostringstream o;
+  auto line = [&](std::string_view k, const std::string& v) { o << k << ": " << v << "\n"; };
+  if (p.kind == ImageKind::Boot) {
+    line("magic", "ANDROID!");
+    line("header_version", std::to_string(p.header_version));
+    if (p.qcdt_size)
+      line("qcdt_dt_size", std::to_string(p.qcdt_size));
+    line("header_size", std::to_string(p.header_size));
+    line("page_size", std::to_string(p.page_size));
+    line("kernel_size", std::to_string(p.kernel_size));
+    line("ramdisk_size", std::to_string(p.ramdisk_size));
+    if (p.header_version < 3) {
+      line("kernel_addr", hex8(p.kernel_addr));
+      line("ramdisk_addr", hex8(p.ramdisk_addr));
+      line("second_size", std::to_string(p.second_size));
+      line("second_addr", hex8(p.second_addr));
+      line("tags_addr", hex8(p.tags_addr));
+    }
+    line("os_version", format_os_version(p.os_version));
+    line("os_patch_level", p.os_patch_level ? format_os_patch_level(p.os_patch_level) : "0");
+    if (p.header_version < 3) {
+      line("board", p.board);
+      line("id", to_hex(p.id));
+      line("id_recipe", recipe_name(p.id_recipe));
+    }
+    if (p.header_version == 1 || p.header_version == 2) {
+      line("recovery_dtbo_size", std::to_string(p.recovery_dtbo_size));
+      line("recovery_dtbo_offset", hex(p.recovery_dtbo_offset));
+    }
+    if (p.header_version == 2) {
+      line("dtb_size", std::to_string(p.dtb_size));
+      line("dtb_addr", hex8(p.dtb_addr));
+    }
+    if (p.header_version == 4)
+      line("signature_size", std::to_string(p.signature_size));
+    line("cmdline", p.cmdline);
+    if (p.header_version < 3)
+      line("cmdline_split", p.cmdline_legacy_split ? "legacy512 (cmdline[511] is not NUL)" : "aosp");
+  } else {
+    line("magic", "VNDRBOOT");
+    line("header_version", std::to_string(p.header_version));
+    line("header_size", std::to_string(p.header_size));
+    line("page_size", std::to_string(p.page_size));
+    line("kernel_addr", hex8(p.kernel_addr));
+    line("ramdisk_addr", hex8(p.ramdisk_addr));
+    line("vendor_ramdisk_size", std::to_string(p.vendor_ramdisk_size));
+    line("tags_addr", hex8(p.tags_addr));
+    line("board", p.board);
+    line("dtb_size", std::to_string(p.dtb_size));
+    line("dtb_addr", hex8(p.dtb_addr));
+    if (p.header_version == 4) {
+      line("vendor_ramdisk_table_size", std::to_string(p.vendor_ramdisk_table_size));
+      line("vendor_ramdisk_table_entry_num", std::to_string(p.vendor_ramdisk_table_entry_num));
+      line("vendor_ramdisk_table_entry_size", std::to_string(p.vendor_ramdisk_table_entry_size));
+      line("bootconfig_size", std::to_string(p.bootconfig_size));
+      for (std::size_t i = 0; i < p.vendor_ramdisks.size(); ++i) {
+        const auto& e = p.vendor_ramdisks[i];
+        o << "vendor_ramdisk[" << i << "]: size " << e.size << ", offset " << e.offset << ", type " << e.type
+          << ", name \"" << e.name << "\"\n";
+      }
+    }
+    line("vendor_cmdline", p.cmdline);
+  }
+  for (const auto& s : p.sections)
+    o << "section " << s.name << ": offset " << s.offset << ", size " << s.size << "\n";
+  line("image_end", std::to_string(p.image_end));
+  line("file_size", std::to_string(p.file_size));
+  if (p.seandroidenforce)
+    line("footer", "SEANDROIDENFORCE");
+  for (const auto& n : p.notes)
+    line("note", n);
+  return o.str();
+}
+
+std::string format_info_json(const ParsedImage& p) {
+  nlohmann::ordered_json j;
+  j["kind"] = p.kind == ImageKind::Boot ? "boot" : "vendor_boot";
+  j["header_version"] = p.header_version;
+  j["header_size"] = p.header_size;
+  j["page_size"] = p.page_size;
+  if (p.kind == ImageKind::Boot) {
+    j["kernel_size"] = p.kernel_size;
+    j["ramdisk_size"] = p.ramdisk_size;
+    if (p.header_version < 3) {
+      j["kernel_addr"] = p.kernel_addr;
+      j["ramdisk_addr"] = p.ramdisk_addr;
+      j["second_size"] = p.second_size;
+      j["second_addr"] = p.second_addr;
+      j["tags_addr"] = p.tags_addr;
+      j["board"] = p.board;
+      j["id"] = to_hex(p.id);
+      j["id_recipe"] = recipe_name(p.id_recipe);
+      j["cmdline_split"] = p.cmdline_legacy_split ? "legacy512" : "aosp";
+    }
+    if (p.qcdt_size)
+      j["qcdt_dt_size"] = p.qcdt_size;
+    if (p.header_version == 1 || p.header_version == 2) {
+      j["recovery_dtbo_size"] = p.recovery_dtbo_size;
+      j["recovery_dtbo_offset"] = p.recovery_dtbo_offset;
+    }
+    if (p.header_version == 2) {
+      j["dtb_size"] = p.dtb_size;
+      j["dtb_addr"] = p.dtb_addr;
+    }
+    if (p.header_version == 4)
+      j["signature_size"] = p.signature_size;
+    j["os_version"] = format_os_version(p.os_version);
+    j["os_patch_level"] = p.os_patch_level ? format_os_patch_level(p.os_patch_level) : "0";
+    j["cmdline"] = p.cmdline;
+  } else {
+    j["kernel_addr"] = p.kernel_addr;
+    j["ramdisk_addr"] = p.ramdisk_addr;
+    j["vendor_ramdisk_size"] = p.vendor_ramdisk_size;
+    j["tags_addr"] = p.tags_addr;
+    j["board"] = p.board;
+    j["dtb_size"] = p.dtb_size;
+    j["dtb_addr"] = p.dtb_addr;
+    if (p.header_version == 4) {
+      j["vendor_ramdisk_table_size"] = p.vendor_ramdisk_table_size;
+      j["vendor_ramdisk_table_entry_num"] = p.vendor_ramdisk_table_entry_num;
+      j["vendor_ramdisk_table_entry_size"] = p.vendor_ramdisk_table_entry_size;
+      j["bootconfig_size"] = p.bootconfig_size;
+      auto entries = nlohmann::ordered_json::array();
+      for (const auto& e : p.vendor_ramdisks)
+        entries.push_back({{"size", e.size}, {"offset", e.offset}, {"type", e.type}, {"name", e.name},
+                           {"board_id", e.board_id}});
+      j["vendor_ramdisks"] = entries;
+    }
+    j["vendor_cmdline"] = p.cmdline;
+  }
+  auto sections = nlohmann::ordered_json::array();
+  for (const auto& s : p.sections)
+    sections.push_back({{"name", s.name}, {"offset", s.offset}, {"size", s.size}});
+  j["sections"] = sections;
+  j["image_end"] = p.image_end;
+  j["file_size"] = p.file_size;
+  j["seandroidenforce"] = p.seandroidenforce;
+  j["notes"] = p.notes;
+  // Invalid UTF-8 in vendor strings must not abort the dump.
+  return j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
+}
+
+std::vector<std::string> rebuild_arguments(const ParsedImage& p) {
+  std::vector<std::string> a;
+  auto opt = [&](std::string k, std::string v) {
+    a.push_back(std::move(k));
+    a.push_back(std::move(v));
+  };
+  opt("--header_version", std::to_string(p.header_version));
+  if (p.kind == ImageKind::VendorBoot) {
+    opt("--pagesize", std::to_string(p.page_size));
+    opt("--base", "0");
+    opt("--kernel_offset", hex8(p.kernel_addr));
+    opt("--ramdisk_offset", hex8(p.ramdisk_addr));
+    opt("--tags_offset", hex8(p.tags_addr));
+    opt("--dtb_offset", hex8(p.dtb_addr));
+    if (!p.board.empty())
+      opt("--board", p.board);
+    if (!p.cmdline.empty())
+      opt("--vendor_cmdline", p.cmdline);
+    if (p.section("dtb"))
+      opt("--dtb", "dtb");
+    if (p.header_version == 3 || p.vendor_ramdisks.empty()) {
+      if (p.vendor_ramdisk_size > 0)
+        opt("--vendor_ramdisk", "vendor_ramdisk");
+    } else {
+      for (std::size_t i = 0; i < p.vendor_ramdisks.size(); ++i) {
+        const auto& e = p.vendor_ramdisks[i];
+        if (i == 0 && is_default_vendor_entry(e)) {
+          opt("--vendor_ramdisk", ramdisk_file_name(i));
+          continue;
+        }
+        opt("--ramdisk_type", std::to_string(e.type));
+        opt("--ramdisk_name", e.name);
+        for (std::size_t w = 0; w < kBoardIdWords; ++w)
+          if (e.board_id[w] != 0)
+            opt("--board_id" + std::to_string(w), hex(e.board_id[w]));
+        opt("--vendor_ramdisk_fragment", ramdisk_file_name(i));
+      }
+      if (p.section("bootconfig"))
+        opt("--vendor_bootconfig", "bootconfig");
+    }
+    return a;
+  }
+  if (p.header_version < 3) {
+    opt("--pagesize", std::to_string(p.page_size));
+    opt("--base", "0");
+    opt("--kernel_offset", hex8(p.kernel_addr));
+    if (p.ramdisk_size > 0)
+      opt("--ramdisk_offset", hex8(p.ramdisk_addr));
+    if (p.second_size > 0)
+      opt("--second_offset", hex8(p.second_addr));
+    opt("--tags_offset", hex8(p.tags_addr));
+    if (p.header_version == 2)
+      opt("--dtb_offset", hex8(p.dtb_addr));
+    if (!p.board.empty())
+      opt("--board", p.board);
+  }
+  if (p.os_version || p.os_patch_level)
+    opt("--os_version", format_os_version(p.os_version));
+  if (p.os_patch_level)
+    opt("--os_patch_level", format_os_patch_level(p.os_patch_level));
+  if (!p.cmdline.empty())
+    opt("--cmdline", p.cmdline);
+  if (p.header_version < 3 && p.cmdline_legacy_split)
+    opt("--cmdline-split", "legacy512");
+  if (p.header_version < 3 && p.id_recipe == IdRecipe::LineageDtSlot)
+    opt("--id-recipe", "lineage");
+  opt("--kernel", "kernel");
+  if (p.section("ramdisk"))
+    opt("--ramdisk", "ramdisk");
+  if (p.section("second"))
+    opt("--second", "second");
+  if (p.section("recovery_dtbo"))
+    opt("--recovery_dtbo", "recovery_dtbo");
+  if (p.section("dtb"))
+    opt("--dtb", "dtb");
+  return a;
+}
+
+std::string shell_join(const std::vector<std::string>& args) {
+  std::string out;
+  for (const auto& arg : args) {
+    if (!out.empty())
+      out += ' ';
+    bool plain = !arg.empty() && std::all_of(arg.begin(), arg.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || std::strchr("-_./=:,+@%", c) != nullptr;
+    });
+    if (plain) {
+      out += arg;
+      continue;
+    }
+    out += '\'';
+    for (char c : arg) {
+      if (c == '\'')
+        out += "'\\''";
+      else
+        out += c;
+    }
+    out += '\'';
+  }
+  return out;
+}
+
+Result<void> unpack_image(ByteSpan image, const ParsedImage& p, const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec)
+    return Error("cannot create " + dir + ": " + ec.message(), ErrorKind::Io);
+  const std::filesystem::path base(dir);
+  for (const auto& s : p.sections) {
+    if (s.name == "vendor_ramdisk" && p.header_version == 4 && !p.vendor_ramdisks.empty()) {
+      ByteSpan all = section_bytes(image, s);
+      for (std::size_t i = 0; i < p.vendor_ramdisks.size(); ++i) {
+        const auto& e = p.vendor_ramdisks[i];
+        TRY(write_file_atomic(base / ramdisk_file_name(i), all.subspan(e.offset, e.size)));
+      }
+      continue;
+    }
+    TRY(write_file_atomic(base / s.name, section_bytes(image, s)));
+  }
+  // Empty ramdisks named in the table still need a file to rebuild from.
+  if (p.header_version == 4 && p.kind == ImageKind::VendorBoot)
+    for (std::size_t i = 0; i < p.vendor_ramdisks.size(); ++i)
+      if (p.vendor_ramdisks[i].size == 0)
+        TRY(write_file_atomic(base / ramdisk_file_name(i), ByteSpan{}));
+  auto args = rebuild_arguments(p);
+  std::string nul;
+  for (const auto& a : args) {
+    nul += a;
+    nul += '\0';
+  }
+  TRY(write_file_atomic(base / "mkbootimg_args", shell_join(args) + "\n"));
+  TRY(write_file_atomic(base / "mkbootimg_args.nul", nul));
+  return ok();
+}
+
+} // namespace fastboop::bootimg

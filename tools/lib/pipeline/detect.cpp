@@ -1,0 +1,187 @@
+// Auto-detection of a bare path or URL: layers are peeled by their magic
+// (xz, android sparse, GPT, MBR) until a filesystem superblock or unknown
+// data remains. The chain found is returned as a PipelineSource too, so it
+// can be printed or turned into a Boot Profile.
+#include "pipeline/pipeline.hpp"
+
+#include <cstring>
+
+namespace fastboop::pipeline {
+
+namespace {
+
+using profiles::PipelineSource;
+using profiles::StageKind;
+
+constexpr int kMaxDetectDepth = 16;
+
+Result<Bytes> head(BlockSource& s, std::uint64_t offset, std::size_t n) {
+  if (offset >= s.size())
+    return Bytes{};
+  n = static_cast<std::size_t>(std::min<std::uint64_t>(n, s.size() - offset));
+  Bytes b(n);
+  TRY(s.read_at(offset, b));
+  return b;
+}
+
+bool is_fat_boot_sector(const Bytes& b) {
+  if (b.size() < 512 || b[510] != 0x55 || b[511] != 0xAA)
+    return false;
+  bool jump = b[0] == 0xEB || b[0] == 0xE9;
+  std::uint16_t bps = load_le<std::uint16_t>(&b[11]);
+  std::uint8_t spc = b[13];
+  bool bpb = (bps == 512 || bps == 1024 || bps == 2048 || bps == 4096) && spc != 0 && (spc & (spc - 1)) == 0 &&
+             load_le<std::uint16_t>(&b[14]) != 0 && b[16] != 0;
+  bool label = std::memcmp(&b[54], "FAT", 3) == 0 || std::memcmp(&b[82], "FAT32", 5) == 0;
+  return jump && bpb && label;
+}
+
+bool mbr_looks_valid(const Bytes& b) {
+  if (b.size() < 512 || b[510] != 0x55 || b[511] != 0xAA)
+    return false;
+  bool any = false;
+  for (int i = 0; i < 4; ++i) {
+    const std::uint8_t* e = &b[446 + 16 * i];
+    if (e[0] != 0 && e[0] != 0x80)
+      return false;
+    any |= e[4] != 0 && load_le<std::uint32_t>(e + 12) != 0;
+  }
+  return any;
+}
+
+PipelineSource wrap(StageKind kind, PipelineSource inner) {
+  PipelineSource s;
+  s.kind = kind;
+  s.source = Box<PipelineSource>(std::move(inner));
+  return s;
+}
+
+// A non-owning view, for probing partitions without giving up the disk.
+class BorrowedSource final : public BlockSource {
+public:
+  explicit BorrowedSource(BlockSource& s) : m_source(s) {}
+  std::uint64_t size() const override { return m_source.size(); }
+  std::string describe() const override { return m_source.describe(); }
+  Result<void> read_at(std::uint64_t o, std::span<std::uint8_t> d) override { return m_source.read_at(o, d); }
+
+private:
+  BlockSource& m_source;
+};
+
+struct Candidate {
+  std::uint32_t index;
+  std::uint64_t size;
+  std::string label;
+};
+
+} // namespace
+
+std::string_view filesystem_type_name(FilesystemType t) {
+  switch (t) {
+  case FilesystemType::Erofs: return "erofs";
+  case FilesystemType::Ext4: return "ext4";
+  case FilesystemType::Fat: return "fat";
+  case FilesystemType::Iso9660: return "iso9660";
+  }
+  return "?";
+}
+
+Result<std::optional<FilesystemType>> probe_filesystem(BlockSource& s) {
+  Bytes b = TRY(head(s, 0, 2048));
+  if (b.size() >= 1028 && load_le<std::uint32_t>(&b[1024]) == 0xE0F5E1E2)
+    return std::optional(FilesystemType::Erofs);
+  if (b.size() >= 1082 && load_le<std::uint16_t>(&b[1024 + 56]) == 0xEF53)
+    return std::optional(FilesystemType::Ext4);
+  Bytes iso = TRY(head(s, 0x8001, 5));
+  if (iso.size() == 5 && std::memcmp(iso.data(), "CD001", 5) == 0)
+    return std::optional(FilesystemType::Iso9660);
+  if (is_fat_boot_sector(b))
+    return std::optional(FilesystemType::Fat);
+  return std::optional<FilesystemType>();
+}
+
+Result<DetectedPipeline> detect_pipeline(const std::string& location, const DetectOptions& options) {
+  DetectedPipeline out;
+  PipelineSource chain;
+  chain.kind = location.starts_with("http://") || location.starts_with("https://") ? StageKind::Http : StageKind::File;
+  chain.location = location;
+  BlockSourcePtr cur = TRY(open_pipeline(chain, options.open));
+  out.layers.push_back(cur->describe());
+  for (int depth = 0; depth < kMaxDetectDepth; ++depth) {
+    Bytes b = TRY_CTX(head(*cur, 0, 4096 + 8), "detecting the format of " + cur->describe());
+    static const std::uint8_t xz_magic[6] = {0xFD, '7', 'z', 'X', 'Z', 0x00};
+    if (b.size() >= 6 && std::memcmp(b.data(), xz_magic, 6) == 0) {
+      XzOptions xo;
+      xo.cache_dir = options.open.cache_dir.empty() ? default_cache_dir() : options.open.cache_dir;
+      cur = TRY(open_xz(std::move(cur), xo));
+      chain = wrap(StageKind::Xz, std::move(chain));
+      out.layers.insert(out.layers.begin(), "xz");
+      continue;
+    }
+    if (b.size() >= 4 && load_le<std::uint32_t>(b.data()) == 0xED26FF3A) {
+      cur = TRY(open_android_sparse(std::move(cur)));
+      chain = wrap(StageKind::AndroidSparse, std::move(chain));
+      out.layers.insert(out.layers.begin(), "android_sparseimg");
+      continue;
+    }
+    out.filesystem = TRY(probe_filesystem(*cur));
+    if (out.filesystem)
+      break;
+    bool gpt = (b.size() >= 520 && std::memcmp(&b[512], "EFI PART", 8) == 0) ||
+               (b.size() >= 4104 && std::memcmp(&b[4096], "EFI PART", 8) == 0);
+    bool mbr = !gpt && mbr_looks_valid(b);
+    if (!gpt && !mbr)
+      break;
+    // Which partition: the one asked for, else the largest with a filesystem.
+    std::vector<Candidate> parts;
+    if (gpt) {
+      GptTable t = TRY(read_gpt(*cur, std::nullopt));
+      for (const auto& p : t.partitions)
+        parts.push_back({p.index, (p.last_lba - p.first_lba + 1) * t.lba_size, p.label});
+    } else {
+      MbrTable t = TRY(read_mbr(*cur));
+      for (const auto& p : t.partitions)
+        if (p.type != 0x05 && p.type != 0x0F && p.type != 0x85)
+          parts.push_back({p.index, p.sectors * 512, {}});
+    }
+    std::optional<Candidate> pick;
+    for (const auto& c : parts) {
+      if (options.partlabel && c.label == *options.partlabel)
+        pick = c;
+      if (options.partition_index && c.index == *options.partition_index)
+        pick = c;
+    }
+    if ((options.partlabel || options.partition_index) && !pick)
+      return Error("detect: no partition matches the requested " +
+                   (options.partlabel ? "partlabel '" + *options.partlabel + "'" : "index " + std::to_string(*options.partition_index)) +
+                   " in " + cur->describe());
+    if (!pick) {
+      // Probe each partition through a slice of the disk; keep the largest recognised one.
+      for (const auto& c : parts) {
+        auto borrowed = std::make_unique<BorrowedSource>(*cur);
+        auto view = gpt ? open_gpt_partition(std::move(borrowed), GptSelector{.index = c.index})
+                        : open_mbr_partition(std::move(borrowed), MbrSelector{.index = c.index});
+        if (!view)
+          continue;
+        auto fs = probe_filesystem(**view);
+        if (fs && *fs && (!pick || c.size > pick->size))
+          pick = c;
+      }
+    }
+    if (!pick)
+      return Error("detect: " + std::string(gpt ? "GPT" : "MBR") + " disk " + cur->describe() +
+                   " has no partition with a recognised filesystem; choose one by partlabel or index");
+    PipelineSource sel = wrap(gpt ? StageKind::Gpt : StageKind::Mbr, std::move(chain));
+    sel.index = pick->index;
+    chain = std::move(sel);
+    cur = gpt ? TRY(open_gpt_partition(std::move(cur), GptSelector{.index = pick->index}))
+              : TRY(open_mbr_partition(std::move(cur), MbrSelector{.index = pick->index}));
+    out.layers.insert(out.layers.begin(), std::string(gpt ? "gpt" : "mbr") + "[index=" + std::to_string(pick->index) +
+                                              (pick->label.empty() ? "" : ",partlabel=" + pick->label) + "]");
+  }
+  out.pipeline = std::move(chain);
+  out.source = std::move(cur);
+  return out;
+}
+
+} // namespace fastboop::pipeline

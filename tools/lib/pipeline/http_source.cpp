@@ -1,0 +1,494 @@
+// http(s) block source over libcurl. Size from HEAD; data by Range GETs of
+// whole pages, several in flight on one multi handle (connections reused),
+// retried with exponential backoff on network errors and 5xx. Every answer
+// must be 206 with the exact Content-Range and length asked for: a server
+// that ignores Range or answers short is an error, never wrong bytes.
+// Fetched pages land in a page store: with a known content digest it is a
+// persistent, content-addressed cache ($cache/http/<sha512>/) reused across
+// runs and verified when complete; otherwise an unlinked temporary file.
+#include "common/hash.hpp"
+#include "common/log.hpp"
+#include "pipeline/sources.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <curl/curl.h>
+#include <deque>
+#include <list>
+#include <fcntl.h>
+#include <mutex>
+#include <sys/stat.h>
+#include <thread>
+#include <unistd.h>
+
+namespace fastboop::pipeline {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+void global_init() {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+std::string offline_message(const std::string& url, std::string_view what) {
+  return "http(" + url + "): offline mode (--offline / FASTBOOP_OFFLINE=1): " + std::string(what) +
+         " is not in the local cache; run once online or pass --local-artifact";
+}
+
+struct Transfer {
+  CURL* easy = nullptr;
+  std::uint64_t first = 0; // inclusive byte range
+  std::uint64_t last = 0;
+  Bytes body;
+  std::string content_range;
+  long status = 0;
+  bool ignored_range = false;
+  unsigned attempt = 0;
+  Clock::time_point not_before{};
+  char errbuf[CURL_ERROR_SIZE] = {};
+};
+
+std::size_t on_header(char* data, std::size_t size, std::size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  std::string_view line(data, size * n);
+  if (line.starts_with("HTTP/")) {
+    // A new response (after a redirect or 100-continue): reset what we saw.
+    t->content_range.clear();
+  }
+  constexpr std::string_view key = "content-range:";
+  if (line.size() > key.size()) {
+    std::string lower(line.substr(0, key.size()));
+    for (auto& c : lower)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (lower == key) {
+      std::string v(line.substr(key.size()));
+      auto b = v.find_first_not_of(" \t");
+      auto e = v.find_last_not_of(" \t\r\n");
+      t->content_range = b == std::string::npos ? "" : v.substr(b, e - b + 1);
+    }
+  }
+  return size * n;
+}
+
+std::size_t on_body(char* data, std::size_t size, std::size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  long code = 0;
+  curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &code);
+  if (code == 200) {
+    t->ignored_range = true;
+    return 0; // abort: never take bytes from a response that ignored Range
+  }
+  if (code != 206)
+    return size * n; // an error page; discarded after the status check
+  std::uint64_t want = t->last - t->first + 1;
+  if (t->body.size() + size * n > want)
+    return 0; // more than asked for: abort
+  t->body.insert(t->body.end(), data, data + size * n);
+  return size * n;
+}
+
+class HttpSourceImpl final : public HttpSource {
+public:
+  HttpSourceImpl(std::string url, HttpOptions options) : m_url(std::move(url)), m_options(std::move(options)) {}
+  ~HttpSourceImpl() override {
+    for (CURL* e : m_idle)
+      curl_easy_cleanup(e);
+    if (m_multi)
+      curl_multi_cleanup(m_multi);
+    if (m_fd >= 0)
+      ::close(m_fd);
+    if (m_bitmap_fd >= 0)
+      ::close(m_bitmap_fd);
+  }
+
+  Result<void> init() {
+    global_init();
+    m_multi = curl_multi_init();
+    if (!m_multi)
+      return Error("http: cannot create a curl multi handle");
+    curl_multi_setopt(m_multi, CURLMOPT_MAX_HOST_CONNECTIONS, static_cast<long>(std::max(1u, m_options.parallel_requests)));
+    bool offline = m_options.network == NetworkMode::Offline;
+    bool persistent = m_options.content_digest && m_options.content_size &&
+                      m_options.content_digest->starts_with("sha512:") && m_options.content_digest->size() == 7 + 128;
+    if (persistent)
+      TRY(open_persistent_store());
+    if (m_complete_and_verified) {
+      m_size = *m_options.content_size;
+    } else if (offline) {
+      if (!persistent)
+        return Error(offline_message(m_url, "the object (no content digest to key a cache)"), ErrorKind::Io);
+      m_size = *m_options.content_size; // ranges already cached stay readable
+    } else {
+      m_size = TRY(head());
+      if (m_options.content_size && *m_options.content_size != m_size)
+        return Error("http(" + m_url + "): server reports " + std::to_string(m_size) + " bytes, content says " +
+                     std::to_string(*m_options.content_size));
+    }
+    if (!persistent)
+      TRY(open_temporary_store());
+    return ok();
+  }
+
+  std::uint64_t size() const override { return m_size; }
+  std::string describe() const override { return "http(" + m_url + ")"; }
+  HttpStats stats() const override { return m_stats; }
+
+  Result<void> read_at(std::uint64_t offset, std::span<std::uint8_t> out) override {
+    if (offset > m_size || out.size() > m_size - offset)
+      return layer_error(describe(), offset, "read past the end (size " + std::to_string(m_size) + ")");
+    if (out.empty())
+      return ok();
+    const std::uint64_t ps = m_options.page_size;
+    std::uint64_t p0 = offset / ps, p1 = (offset + out.size() - 1) / ps;
+    std::deque<Transfer> want;
+    constexpr std::uint64_t kMaxRunPages = 16;
+    for (std::uint64_t p = p0; p <= p1; ++p) {
+      if (m_have[p])
+        continue;
+      if (!want.empty() && want.back().last + 1 == p * ps && (want.back().last + 1 - want.back().first) < kMaxRunPages * ps) {
+        want.back().last = std::min(m_size, (p + 1) * ps) - 1;
+        continue;
+      }
+      Transfer t;
+      t.first = p * ps;
+      t.last = std::min(m_size, (p + 1) * ps) - 1;
+      want.push_back(std::move(t));
+    }
+    if (!want.empty()) {
+      if (m_options.network == NetworkMode::Offline)
+        return Error(offline_message(m_url, "byte range " + std::to_string(want.front().first) + "-" +
+                                                std::to_string(want.front().last)),
+                     ErrorKind::Io);
+      TRY(fetch(std::move(want)));
+    } else {
+      m_stats.bytes_from_cache += out.size();
+    }
+    std::size_t done = 0;
+    while (done < out.size()) {
+      ssize_t k = ::pread(m_fd, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
+      if (k < 0 && errno == EINTR)
+        continue;
+      if (k <= 0)
+        return Error("http(" + m_url + "): reading the page store: " + std::strerror(errno), ErrorKind::Io);
+      done += static_cast<std::size_t>(k);
+    }
+    return ok();
+  }
+
+private:
+  CURL* take_easy() {
+    CURL* e;
+    if (!m_idle.empty()) {
+      e = m_idle.back();
+      m_idle.pop_back();
+      curl_easy_reset(e);
+    } else {
+      e = curl_easy_init();
+    }
+    curl_easy_setopt(e, CURLOPT_URL, m_url.c_str());
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(e, CURLOPT_MAXREDIRS, 8L);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, m_options.connect_timeout_s);
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, m_options.low_speed_timeout_s);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "fastboop");
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, nullptr); // identity: byte ranges of the object itself
+    return e;
+  }
+
+  unsigned backoff_ms(unsigned attempt) const {
+    unsigned ms = m_options.first_backoff_ms;
+    for (unsigned i = 1; i < attempt && ms < 5000; ++i)
+      ms *= 2;
+    return std::min(ms, 5000u);
+  }
+
+  Result<std::uint64_t> head() {
+    std::string last_error;
+    for (unsigned attempt = 1; attempt <= std::max(1u, m_options.max_attempts); ++attempt) {
+      if (attempt > 1) {
+        ++m_stats.retries;
+        std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms(attempt - 1)));
+      }
+      CURL* e = take_easy();
+      char err[CURL_ERROR_SIZE] = {};
+      curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+      curl_easy_setopt(e, CURLOPT_ERRORBUFFER, err);
+      CURLcode rc = curl_easy_perform(e);
+      long code = 0;
+      curl_off_t len = -1;
+      curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
+      curl_easy_getinfo(e, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &len);
+      curl_easy_setopt(e, CURLOPT_ERRORBUFFER, nullptr);
+      m_idle.push_back(e);
+      ++m_stats.requests;
+      if (rc != CURLE_OK) {
+        last_error = std::string(curl_easy_strerror(rc)) + (err[0] ? std::string(": ") + err : "");
+        continue;
+      }
+      if (code >= 500) {
+        last_error = "HTTP " + std::to_string(code);
+        continue;
+      }
+      if (code != 200)
+        return Error("http(" + m_url + "): HEAD answered HTTP " + std::to_string(code));
+      if (len < 0)
+        return Error("http(" + m_url + "): HEAD answer has no Content-Length; the size is needed for range reads");
+      return static_cast<std::uint64_t>(len);
+    }
+    return Error("http(" + m_url + "): HEAD failed after " + std::to_string(m_options.max_attempts) +
+                     " attempts: " + last_error,
+                 ErrorKind::Io);
+  }
+
+  void start(Transfer& t) {
+    t.easy = take_easy();
+    t.body.clear();
+    t.body.reserve(static_cast<std::size_t>(t.last - t.first + 1));
+    t.content_range.clear();
+    t.ignored_range = false;
+    t.errbuf[0] = 0;
+    std::string range = std::to_string(t.first) + "-" + std::to_string(t.last);
+    curl_easy_setopt(t.easy, CURLOPT_RANGE, range.c_str());
+    curl_easy_setopt(t.easy, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(t.easy, CURLOPT_HEADERDATA, &t);
+    curl_easy_setopt(t.easy, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(t.easy, CURLOPT_WRITEDATA, &t);
+    curl_easy_setopt(t.easy, CURLOPT_ERRORBUFFER, t.errbuf);
+    curl_easy_setopt(t.easy, CURLOPT_PRIVATE, &t);
+    curl_multi_add_handle(m_multi, t.easy);
+    ++m_stats.requests;
+  }
+
+  // Returns: ok -> stored; Error with kind Io -> retryable; other -> fatal.
+  Result<void> finish(Transfer& t, CURLcode rc) {
+    curl_easy_getinfo(t.easy, CURLINFO_RESPONSE_CODE, &t.status);
+    const std::string range = std::to_string(t.first) + "-" + std::to_string(t.last);
+    const std::string where = "http(" + m_url + "): range " + range + ": ";
+    if (t.ignored_range)
+      return Error(where + "server ignored the Range request (HTTP 200); refusing the whole-object answer");
+    if (rc != CURLE_OK) {
+      if (rc == CURLE_WRITE_ERROR && t.status == 206)
+        return Error(where + "server sent more bytes than the range asked for");
+      return Error(where + curl_easy_strerror(rc) + (t.errbuf[0] ? std::string(": ") + t.errbuf : ""), ErrorKind::Io);
+    }
+    if (t.status >= 500)
+      return Error(where + "HTTP " + std::to_string(t.status), ErrorKind::Io);
+    if (t.status != 206)
+      return Error(where + "HTTP " + std::to_string(t.status) + " (want 206 Partial Content)");
+    std::string expect = "bytes " + range + "/" + std::to_string(m_size);
+    if (t.content_range != expect)
+      return Error(where + "Content-Range '" + t.content_range + "' does not match the request (want '" + expect + "')");
+    if (t.body.size() != t.last - t.first + 1)
+      return Error(where + "short answer: " + std::to_string(t.body.size()) + " of " +
+                   std::to_string(t.last - t.first + 1) + " bytes");
+    TRY(store(t.first, t.body));
+    return ok();
+  }
+
+  Result<void> fetch(std::deque<Transfer> pending) {
+    std::size_t active = 0;
+    std::optional<Error> fatal;
+    std::list<Transfer> running;
+    while ((!pending.empty() || active > 0) && !fatal) {
+      auto now = Clock::now();
+      for (auto it = pending.begin(); it != pending.end() && active < std::max(1u, m_options.parallel_requests);) {
+        if (it->not_before > now) {
+          ++it;
+          continue;
+        }
+        running.push_back(std::move(*it));
+        it = pending.erase(it);
+        start(running.back());
+        ++active;
+      }
+      if (active == 0) {
+        auto next = std::min_element(pending.begin(), pending.end(), [](const Transfer& a, const Transfer& b) { return a.not_before < b.not_before; });
+        std::this_thread::sleep_until(next->not_before);
+        continue;
+      }
+      int still = 0;
+      curl_multi_perform(m_multi, &still);
+      int left = 0;
+      while (CURLMsg* msg = curl_multi_info_read(m_multi, &left)) {
+        if (msg->msg != CURLMSG_DONE)
+          continue;
+        Transfer* t = nullptr;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&t));
+        CURLcode rc = msg->data.result;
+        auto r = finish(*t, rc);
+        curl_multi_remove_handle(m_multi, t->easy);
+        curl_easy_setopt(t->easy, CURLOPT_ERRORBUFFER, nullptr);
+        m_idle.push_back(t->easy);
+        t->easy = nullptr;
+        --active;
+        auto it = std::find_if(running.begin(), running.end(), [&](const Transfer& x) { return &x == t; });
+        if (r) {
+          m_stats.bytes_fetched += t->body.size();
+          running.erase(it);
+          continue;
+        }
+        if (r.error().kind() == ErrorKind::Io && t->attempt + 1 < std::max(1u, m_options.max_attempts)) {
+          ++t->attempt;
+          ++m_stats.retries;
+          log::debug(r.error().message() + "; retrying (attempt " + std::to_string(t->attempt + 1) + ")");
+          t->not_before = Clock::now() + std::chrono::milliseconds(backoff_ms(t->attempt));
+          pending.push_back(std::move(*it));
+          running.erase(it);
+          continue;
+        }
+        fatal = std::move(r).error();
+        if (fatal->kind() == ErrorKind::Io)
+          fatal = Error(fatal->message() + " (gave up after " + std::to_string(t->attempt + 1) + " attempts)", ErrorKind::Io);
+        running.erase(it);
+      }
+      if (active > 0)
+        curl_multi_poll(m_multi, nullptr, 0, 100, nullptr);
+    }
+    for (auto& t : running) {
+      curl_multi_remove_handle(m_multi, t.easy);
+      curl_easy_setopt(t.easy, CURLOPT_ERRORBUFFER, nullptr);
+      m_idle.push_back(t.easy);
+    }
+    if (fatal)
+      return *fatal;
+    TRY(maybe_verify_complete());
+    return ok();
+  }
+
+  Result<void> store(std::uint64_t offset, const Bytes& data) {
+    for (std::size_t w = 0; w < data.size();) {
+      ssize_t k = ::pwrite(m_fd, data.data() + w, data.size() - w, static_cast<off_t>(offset + w));
+      if (k < 0 && errno == EINTR)
+        continue;
+      if (k <= 0)
+        return Error("http(" + m_url + "): writing the page store: " + std::strerror(errno), ErrorKind::Io);
+      w += static_cast<std::size_t>(k);
+    }
+    const std::uint64_t ps = m_options.page_size;
+    for (std::uint64_t p = offset / ps; p * ps < offset + data.size(); ++p) {
+      if (!m_have[p]) {
+        m_have[p] = true;
+        ++m_pages_present;
+        if (m_bitmap_fd >= 0) {
+          std::uint8_t one = 1;
+          if (::pwrite(m_bitmap_fd, &one, 1, static_cast<off_t>(p)) != 1)
+            return Error("http(" + m_url + "): writing the cache page map: " + std::strerror(errno), ErrorKind::Io);
+        }
+      }
+    }
+    return ok();
+  }
+
+  std::uint64_t page_count() const { return (m_size + m_options.page_size - 1) / m_options.page_size; }
+
+  Result<void> open_temporary_store() {
+    std::filesystem::path dir = m_options.cache_dir.empty() ? default_cache_dir() : m_options.cache_dir;
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    m_fd = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (m_fd < 0) {
+      std::string tmpl = (dir / "http-pages.XXXXXX").string();
+      m_fd = ::mkostemp(tmpl.data(), O_CLOEXEC);
+      if (m_fd >= 0)
+        ::unlink(tmpl.c_str());
+    }
+    if (m_fd < 0)
+      return Error("http(" + m_url + "): cannot create a page store in " + dir.string() + ": " + std::strerror(errno), ErrorKind::Io);
+    m_have.assign(page_count(), false);
+    return ok();
+  }
+
+  Result<void> open_persistent_store() {
+    std::filesystem::path root = m_options.cache_dir.empty() ? default_cache_dir() : m_options.cache_dir;
+    m_store_dir = root / "http" / (m_options.content_digest->substr(7) + "-" + std::to_string(*m_options.content_size));
+    std::error_code ec;
+    std::filesystem::create_directories(m_store_dir, ec);
+    if (ec)
+      return Error("http cache " + m_store_dir.string() + ": " + ec.message(), ErrorKind::Io);
+    m_size = *m_options.content_size;
+    std::filesystem::path data = m_store_dir / "data";
+    std::filesystem::path map = m_store_dir / ("pages-" + std::to_string(m_options.page_size));
+    m_fd = ::open(data.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    m_bitmap_fd = ::open(map.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (m_fd < 0 || m_bitmap_fd < 0)
+      return Error("http cache " + m_store_dir.string() + ": " + std::strerror(errno), ErrorKind::Io);
+    if (::ftruncate(m_fd, static_cast<off_t>(m_size)) != 0)
+      return Error("http cache " + data.string() + ": " + std::strerror(errno), ErrorKind::Io);
+    m_have.assign(page_count(), false);
+    Bytes bits(m_have.size());
+    ssize_t k = ::pread(m_bitmap_fd, bits.data(), bits.size(), 0);
+    for (ssize_t i = 0; i < k; ++i)
+      if (bits[static_cast<std::size_t>(i)] == 1) {
+        m_have[static_cast<std::size_t>(i)] = true;
+        ++m_pages_present;
+      }
+    m_persistent = true;
+    // A complete cache is verified before use; a bad one is discarded.
+    if (m_pages_present == m_have.size()) {
+      auto r = maybe_verify_complete();
+      if (!r) {
+        log::warn(r.error().message() + "; discarding the cached copy");
+        if (::ftruncate(m_fd, 0) != 0 || ::ftruncate(m_fd, static_cast<off_t>(m_size)) != 0 ||
+            ::ftruncate(m_bitmap_fd, 0) != 0)
+          return Error("http cache " + m_store_dir.string() + ": cannot reset: " + std::strerror(errno), ErrorKind::Io);
+        m_have.assign(page_count(), false);
+        m_pages_present = 0;
+      }
+    }
+    return ok();
+  }
+
+  Result<void> maybe_verify_complete() {
+    if (!m_persistent || m_complete_and_verified || m_pages_present != m_have.size())
+      return ok();
+    std::string marker = (m_store_dir / "verified").string();
+    struct stat st {};
+    if (::stat(marker.c_str(), &st) == 0) {
+      m_complete_and_verified = true;
+      return ok();
+    }
+    FileDigest d = TRY(sha512_file(m_store_dir / "data"));
+    if (d.content_digest() != *m_options.content_digest || d.size != m_size)
+      return Error("http(" + m_url + "): content digest mismatch: expected " + *m_options.content_digest + ", actual " +
+                   d.content_digest());
+    int fd = ::open(marker.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (fd >= 0)
+      ::close(fd);
+    m_complete_and_verified = true;
+    return ok();
+  }
+
+  std::string m_url;
+  HttpOptions m_options;
+  std::uint64_t m_size = 0;
+  CURLM* m_multi = nullptr;
+  std::vector<CURL*> m_idle;
+  int m_fd = -1;
+  int m_bitmap_fd = -1;
+  bool m_persistent = false;
+  bool m_complete_and_verified = false;
+  std::filesystem::path m_store_dir;
+  std::vector<bool> m_have;
+  std::uint64_t m_pages_present = 0;
+  HttpStats m_stats;
+};
+
+} // namespace
+
+Result<std::unique_ptr<HttpSource>> open_http(const std::string& url, const HttpOptions& options) {
+  if (!(url.starts_with("http://") || url.starts_with("https://")))
+    return Error("http: '" + url + "' is not an http(s) URL");
+  if (options.page_size == 0 || options.page_size > (64u << 20))
+    return Error("http: page size " + std::to_string(options.page_size) + " out of range");
+  auto src = std::make_unique<HttpSourceImpl>(url, options);
+  TRY(src->init());
+  return std::unique_ptr<HttpSource>(std::move(src));
+}
+
+} // namespace fastboop::pipeline

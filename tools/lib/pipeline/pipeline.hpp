@@ -1,0 +1,86 @@
+// Opening a Boot Profile pipeline (profiles::PipelineSource) into a stack of
+// block sources, with local-artifact substitution, pipeline hints and content
+// digest verification; and auto-detection of a bare path or URL.
+#pragma once
+
+#include "pipeline/hints.hpp"
+#include "pipeline/sources.hpp"
+#include "profiles/boot_profile.hpp"
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace fastboop::pipeline {
+
+// Canonical identity string of a stage and everything beneath it (spec §3.6).
+std::string stage_identity(const profiles::PipelineSource& source);
+
+// --local-artifact: files indexed by (sha512 digest, size). A stage whose
+// content (declared, or from a ContentDigest hint) matches is replaced, with
+// everything beneath it, by a plain read of the file.
+class LocalArtifactIndex {
+public:
+  // Hashes every file; two different files with the same key are an error.
+  static Result<LocalArtifactIndex> build(const std::vector<std::filesystem::path>& paths);
+  std::optional<std::filesystem::path> find(std::string_view digest, std::uint64_t size) const;
+  // Register a file whose digest the caller has just computed (materialized output).
+  void add_verified(std::string digest, std::uint64_t size, std::filesystem::path path);
+  bool empty() const { return m_files.empty(); }
+
+private:
+  std::map<std::pair<std::string, std::uint64_t>, std::filesystem::path> m_files;
+};
+
+enum class ContentCheck {
+  // Hash a stage's output as it is read from offset 0 onwards; once the whole
+  // output has been read, compare (cheap; catches full reads).
+  WhenReadInFull,
+  // Additionally read and hash local `file` leaves completely at open.
+  EagerLocalFiles,
+};
+
+struct OpenOptions {
+  LocalArtifactIndex local_artifacts;
+  const PipelineHints* hints = nullptr;
+  std::filesystem::path cache_dir; // default_cache_dir() when empty
+  std::optional<NetworkMode> network; // FASTBOOP_OFFLINE=1 decides when unset
+  ContentCheck content_check = ContentCheck::WhenReadInFull;
+};
+
+Result<BlockSourcePtr> open_pipeline(const profiles::PipelineSource& source,
+                                     const OpenOptions& options = {});
+
+// Read a source completely and compare with `content`; the error names the
+// stage, the expected and the actual digest.
+Result<void> verify_content(BlockSource& source, const profiles::ContentDigest& content,
+                            std::string_view stage);
+
+// --- auto-detection --------------------------------------------------------
+enum class FilesystemType { Erofs, Ext4, Fat, Iso9660 };
+std::string_view filesystem_type_name(FilesystemType type); // "erofs", "ext4", "fat", "iso9660"
+// Superblock magic at the start of `source`; nullopt when none matches.
+Result<std::optional<FilesystemType>> probe_filesystem(BlockSource& source);
+
+struct DetectOptions {
+  OpenOptions open;
+  // Partition choice for a partitioned image; default: the largest partition
+  // holding a recognised filesystem.
+  std::optional<std::string> partlabel;
+  std::optional<std::uint32_t> partition_index;
+};
+
+struct DetectedPipeline {
+  profiles::PipelineSource pipeline; // the chain found, outermost first
+  BlockSourcePtr source;             // opened, ready to read
+  std::vector<std::string> layers;   // outermost first, e.g. {"gpt[partlabel=root]", "android_sparseimg", "xz", "http(...)"}
+  std::optional<FilesystemType> filesystem;
+};
+
+// A bare path or http(s) URL: peel xz / android sparse / GPT / MBR layers by
+// their magic until a filesystem (or unknown data) remains.
+Result<DetectedPipeline> detect_pipeline(const std::string& location, const DetectOptions& options = {});
+
+} // namespace fastboop::pipeline

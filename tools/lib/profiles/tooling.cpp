@@ -1,0 +1,213 @@
+#include "profiles/tooling.hpp"
+
+#include "profiles/hints.hpp"
+#include "profiles/yaml_reader.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <map>
+#include <set>
+
+namespace fastboop::profiles {
+
+Result<SourceKind> classify_source(std::string_view text, std::string_view origin) {
+  auto doc = TRY(yaml::load(text, origin));
+  if (doc.IsMap() && doc["rootfs"])
+    return SourceKind::BootProfileManifest;
+  return SourceKind::DeviceProfileYaml;
+}
+
+namespace {
+
+bool has_magic(ByteSpan bytes, std::string_view magic) {
+  return bytes.size() >= magic.size() && as_chars(bytes.first(magic.size())) == magic;
+}
+
+std::string render(const yaml::Json& tree, ShowFormat format) {
+  return format == ShowFormat::Json ? tree.dump(2) + "\n" : yaml::render_yaml(tree);
+}
+
+yaml::Json parse_json_text(const std::string& text) { return yaml::Json::parse(text); }
+
+} // namespace
+
+Result<std::string> show_bytes(ByteSpan bytes, std::string_view origin, ShowFormat format) {
+  using yaml::Json;
+  const bool binary = has_magic(bytes, "FBOODEVP") || has_magic(bytes, "FBOOPROF") || has_magic(bytes, "FBPHINT0");
+  if (!binary) {
+    const std::string_view text = as_chars(bytes);
+    const auto kind = TRY(classify_source(text, origin));
+    if (kind == SourceKind::DeviceProfileYaml) {
+      auto p = TRY(parse_device_profile(text, origin));
+      return format == ShowFormat::Json ? device_profile_to_json(p) : device_profile_to_yaml(p);
+    }
+    return Error(std::string(origin) +
+                     ": a Boot Profile manifest; compile it first (fastboop-profile compile), then show the result",
+                 ErrorKind::Usage);
+  }
+  // One document per record.
+  struct Section {
+    std::string kind;
+    std::string id;
+    std::string text; // rendered (YAML or JSON)
+  };
+  std::vector<Section> sections;
+  std::size_t offset = 0;
+  while (offset < bytes.size()) {
+    const ByteSpan rest = bytes.subspan(offset);
+    std::size_t used = 0;
+    const std::string at = std::string(origin) + ": record at byte offset " + std::to_string(offset);
+    if (has_magic(rest, "FBOODEVP")) {
+      auto p = TRY_CTX(decode_device_profile_prefix(rest, &used), at);
+      sections.push_back({"device_profile", p.id,
+                          format == ShowFormat::Json ? device_profile_to_json(p) : device_profile_to_yaml(p)});
+    } else if (has_magic(rest, "FBOOPROF")) {
+      auto p = TRY_CTX(decode_boot_profile_prefix(rest, &used), at);
+      TRY_CTX(validate_boot_profile(p), at);
+      sections.push_back({"boot_profile", p.id,
+                          format == ShowFormat::Json ? boot_profile_to_json(p) : boot_profile_to_yaml(p)});
+    } else if (has_magic(rest, "FBPHINT0")) {
+      auto h = TRY_CTX(decode_pipeline_hints_record(rest, &used), at);
+      sections.push_back({"pipeline_hints", {}, render(pipeline_hints_to_tree(h), format)});
+    } else {
+      return Error(at + ": " + std::to_string(rest.size()) +
+                   " trailing byte(s) are not a FBOODEVP, FBOOPROF or FBPHINT0 record");
+    }
+    offset += used;
+  }
+  if (sections.size() == 1 && sections[0].kind != "pipeline_hints")
+    return sections[0].text;
+  if (format == ShowFormat::Json) {
+    Json all = Json::array();
+    for (const auto& s : sections)
+      all.push_back(Json{{s.kind, parse_json_text(s.text)}});
+    return all.dump(2) + "\n";
+  }
+  std::string out;
+  for (const auto& s : sections) {
+    out += "--- # " + s.kind + (s.id.empty() ? std::string() : " " + s.id) + "\n";
+    out += s.text;
+  }
+  return out;
+}
+
+// --- ambiguity ---------------------------------------------------------------------
+
+namespace {
+
+struct Constraint {
+  ProbeStep step;
+  bool negated = false;
+};
+
+bool passes(const Constraint& c, const std::optional<std::string>& answer) {
+  return probe_step_passes(c.step, answer) != c.negated;
+}
+
+// Is there a getvar answer satisfying every constraint (all on one var)? The
+// candidate answers cover every boundary the five operators can draw.
+bool satisfiable(const std::vector<Constraint>& constraints, std::optional<std::string>* witness) {
+  std::vector<std::optional<std::string>> candidates = {std::nullopt, std::string(), std::string("unknown"),
+                                                        std::string("\x01" "fastboop"), std::string("\x02")};
+  const std::string unknown = "unknown";
+  for (const auto& c : constraints) {
+    const std::string& v = c.step.value;
+    std::string suffix;
+    for (std::size_t k = 0; k <= constraints.size() + 1; ++k) {
+      candidates.push_back(v + suffix);
+      suffix += '\x01';
+    }
+    std::string lower = v;
+    for (auto& ch : lower)
+      ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (lower.size() <= unknown.size() && unknown.starts_with(lower))
+      candidates.push_back(v + unknown.substr(v.size()));
+  }
+  for (const auto& candidate : candidates) {
+    if (std::all_of(constraints.begin(), constraints.end(), [&](const Constraint& c) { return passes(c, candidate); })) {
+      if (witness)
+        *witness = candidate;
+      return true;
+    }
+  }
+  return false;
+}
+
+// Does every answer set that passes all of `a`'s probes pass `b`'s too?
+bool implies(const DeviceProfile& a, const DeviceProfile& b) {
+  for (const auto& step : b.probe) {
+    std::vector<Constraint> cs;
+    for (const auto& s : a.probe)
+      if (s.var == step.var)
+        cs.push_back({s, false});
+    cs.push_back({step, true});
+    if (satisfiable(cs, nullptr))
+      return false;
+  }
+  // `a` itself must be satisfiable, or it implies everything vacuously.
+  std::set<std::string> vars;
+  for (const auto& s : a.probe)
+    vars.insert(s.var);
+  for (const auto& var : vars) {
+    std::vector<Constraint> cs;
+    for (const auto& s : a.probe)
+      if (s.var == var)
+        cs.push_back({s, false});
+    if (!satisfiable(cs, nullptr))
+      return false;
+  }
+  return true;
+}
+
+std::string hex4(std::uint16_t v) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%04x", v);
+  return buf;
+}
+
+} // namespace
+
+std::vector<Ambiguity> find_ambiguities(const std::vector<DeviceProfile>& input) {
+  std::vector<const DeviceProfile*> profiles;
+  for (const auto& p : input)
+    profiles.push_back(&p);
+  std::sort(profiles.begin(), profiles.end(), [](auto* x, auto* y) { return x->id < y->id; });
+  std::vector<Ambiguity> out;
+  for (std::size_t i = 0; i < profiles.size(); ++i) {
+    for (std::size_t j = i + 1; j < profiles.size(); ++j) {
+      const auto& a = *profiles[i];
+      const auto& b = *profiles[j];
+      std::vector<std::string> shared;
+      for (const auto& ma : a.match)
+        for (const auto& mb : b.match)
+          if (ma == mb) {
+            const std::string usb = hex4(ma.vid) + ":" + hex4(ma.pid);
+            if (std::find(shared.begin(), shared.end(), usb) == shared.end())
+              shared.push_back(usb);
+          }
+      if (shared.empty())
+        continue;
+      const bool a_b = implies(a, b);
+      const bool b_a = implies(b, a);
+      if (!a_b && !b_a)
+        continue;
+      std::string usb;
+      for (const auto& s : shared)
+        usb += (usb.empty() ? "" : ", ") + s;
+      std::string reason = "both match USB " + usb + " and ";
+      if (a_b && b_a)
+        reason += "their probes accept exactly the same devices";
+      else if (a_b)
+        reason += "every device passing " + a.id + "'s probes also passes " + b.id + "'s, so " + a.id +
+                  " can never be chosen by probing";
+      else
+        reason += "every device passing " + b.id + "'s probes also passes " + a.id + "'s, so " + b.id +
+                  " can never be chosen by probing";
+      out.push_back({a.id, b.id, reason});
+    }
+  }
+  return out;
+}
+
+} // namespace fastboop::profiles

@@ -1,0 +1,526 @@
+#include "stage0/build.hpp"
+#include "stage0/fsutil.hpp"
+
+#include "common/file_io.hpp"
+#include "common/hash.hpp"
+#include "common/log.hpp"
+#include "common/version.hpp"
+#include "stage0/cpio.hpp"
+#include "stage0/kernel.hpp"
+#include "stage0_settings/stage0_settings.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <set>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace fastboop::stage0 {
+
+namespace fs = fastboop::filesystems;
+using nlohmann::json;
+
+namespace {
+
+constexpr std::uint64_t module_read_limit = std::uint64_t{256} << 20;
+
+struct Reader {
+  fs::Filesystem& fsys;
+  std::vector<InputRecord>& inputs;
+
+  Result<Bytes> read(const std::string& path, std::uint64_t limit = module_read_limit) {
+    Bytes b = TRY(fs::read_file(fsys, path, limit));
+    record(path, b);
+    return b;
+  }
+  void record(const std::string& path, ByteSpan bytes) {
+    inputs.push_back({"rootfs", path, sha512_hex(bytes), bytes.size()});
+  }
+  Result<std::optional<std::string>> existing_file(const std::string& path) {
+    auto node = TRY(find_path(fsys, path));
+    if (!node)
+      return std::optional<std::string>{};
+    auto st = TRY(fsys.stat(*node));
+    if (st.type != fs::FileType::Regular)
+      return std::optional<std::string>{};
+    return std::optional<std::string>(path);
+  }
+};
+
+std::string join_trimmed(std::string_view a, std::string_view b) {
+  auto trim = [](std::string_view s) {
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())))
+      s.remove_prefix(1);
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())))
+      s.remove_suffix(1);
+    return s;
+  };
+  std::string_view ta = trim(a), tb = trim(b);
+  if (ta.empty())
+    return std::string(tb);
+  if (tb.empty())
+    return std::string(ta);
+  return std::string(ta) + " " + std::string(tb);
+}
+
+bool ends_with(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+std::optional<Codec> module_codec(std::string_view relpath) {
+  if (ends_with(relpath, ".ko.xz"))
+    return Codec::Xz;
+  if (ends_with(relpath, ".ko.zst"))
+    return Codec::Zstd;
+  if (ends_with(relpath, ".ko.gz"))
+    return Codec::Gzip;
+  return std::nullopt;
+}
+
+Codec codec_of_devpro(const profiles::DeviceProfile& d) {
+  if (!d.boot.initrd || !d.boot.initrd->compress)
+    return Codec::None;
+  switch (*d.boot.initrd->compress) {
+  case profiles::Compression::None: return Codec::None;
+  case profiles::Compression::Gzip: return Codec::Gzip;
+  case profiles::Compression::Lz4: return Codec::Lz4;
+  case profiles::Compression::Zstd: return Codec::Zstd;
+  }
+  return Codec::None;
+}
+
+bool appends_dtb(profiles::KernelEncoding e) {
+  using E = profiles::KernelEncoding;
+  return e == E::ImageDtb || e == E::ImageGzDtb || e == E::ImageLz4Dtb || e == E::ImageZstDtb;
+}
+
+Result<void> check_limits(const profiles::DeviceProfile& d, const Stage0Result& r) {
+  if (!d.boot.limits)
+    return ok();
+  const auto& l = *d.boot.limits;
+  const std::uint64_t kernel = r.kernel.size() + (appends_dtb(r.encoding) ? r.dtb.size() : 0);
+  auto over = [](const std::optional<std::uint64_t>& lim, std::uint64_t v) { return lim && *lim != 0 && v > *lim; };
+  if (over(l.max_kernel_bytes, kernel))
+    return Error("device profile " + d.id + ": kernel payload is " + std::to_string(kernel) +
+                 " bytes" + (appends_dtb(r.encoding) ? " (with the appended DTB)" : "") +
+                 ", over limits.max_kernel_bytes = " + std::to_string(*l.max_kernel_bytes));
+  if (over(l.max_initrd_bytes, r.initrd.size()))
+    return Error("device profile " + d.id + ": initramfs is " + std::to_string(r.initrd.size()) +
+                 " bytes (" + std::string(codec_name(r.codec)) + "), over limits.max_initrd_bytes = " +
+                 std::to_string(*l.max_initrd_bytes) + "; try --compress or fewer modules");
+  if (l.max_total_bytes && *l.max_total_bytes != 0) {
+    // Android boot image layout: header page, then kernel, ramdisk and (v2,
+    // no +dtb) DTB, each padded to the page size.
+    const std::uint64_t page = d.boot.page_size == 0 ? 2048 : d.boot.page_size;
+    std::uint64_t total = page + align_up(kernel, page) + align_up(r.initrd.size(), page);
+    if (d.boot.header_version >= 2 && !appends_dtb(r.encoding))
+      total += align_up(r.dtb.size(), page);
+    if (total > *l.max_total_bytes)
+      return Error("device profile " + d.id + ": boot image would be " + std::to_string(total) +
+                   " bytes (kernel " + std::to_string(kernel) + ", initramfs " +
+                   std::to_string(r.initrd.size()) + ", page " + std::to_string(page) +
+                   "), over limits.max_total_bytes = " + std::to_string(*l.max_total_bytes));
+  }
+  return ok();
+}
+
+} // namespace
+
+Result<HostFile> read_host_file(const std::string& path) {
+  Bytes b = TRY(fastboop::read_file(path, std::uint64_t{1} << 31));
+  return HostFile{path, std::move(b)};
+}
+
+std::string initrd_file_name(Codec codec) { return "stage0.cpio" + std::string(codec_suffix(codec)); }
+
+Result<HostFile> locate_stage0_init(const std::optional<std::string>& explicit_path, const std::string& arch) {
+  std::vector<std::string> tried;
+  auto accept = [&](const std::string& p) -> Result<std::optional<HostFile>> {
+    tried.push_back(p);
+    struct stat st {};
+    if (::stat(p.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
+      return std::optional<HostFile>{};
+    HostFile f = TRY(read_host_file(p));
+    if (f.bytes.empty())
+      return Error("stage0 PID1 binary " + p + " is empty");
+    return std::optional<HostFile>(std::move(f));
+  };
+  if (explicit_path) {
+    auto f = TRY(accept(*explicit_path));
+    if (!f)
+      return Error("--stage0-init " + *explicit_path + ": no such file", ErrorKind::Usage);
+    return std::move(*f);
+  }
+  if (const char* env = std::getenv("FASTBOOP_STAGE0_PATH"); env && *env) {
+    auto f = TRY(accept(env));
+    if (!f)
+      return Error(std::string("$FASTBOOP_STAGE0_PATH=") + env + ": no such file");
+    return std::move(*f);
+  }
+  const std::string leaf = "stage0-" + arch;
+  std::vector<std::string> candidates;
+  // Next to the running tool (build tree: <build>/bin), then the build tree
+  // this library was configured in, then the installed payload.
+  char self[4096];
+  ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n > 0) {
+    std::filesystem::path exe(std::string(self, static_cast<std::size_t>(n)));
+    candidates.push_back((exe.parent_path() / leaf).string());
+    candidates.push_back((exe.parent_path() / "stage0" / leaf).string());
+    candidates.push_back((exe.parent_path().parent_path() / "lib" / "fastboop" / "stage0" / leaf).string());
+  }
+  candidates.push_back(std::string(FASTBOOP_STAGE0_BUILD_DIR) + "/bin/" + leaf);
+  candidates.push_back(std::string(FASTBOOP_STAGE0_BUILD_DIR) + "/stage0/" + leaf);
+  candidates.push_back(std::string(FASTBOOP_STAGE0_LIBDIR) + "/fastboop/stage0/" + leaf);
+  for (const auto& c : candidates)
+    if (auto f = TRY(accept(c)))
+      return std::move(*f);
+  std::string list;
+  for (const auto& t : tried)
+    list += "\n  " + t;
+  return Error("stage0 PID1 binary for " + arch + " not found; give --stage0-init PATH or set "
+               "FASTBOOP_STAGE0_PATH. Searched:" + list);
+}
+
+Result<Stage0Result> build_stage0(fs::Filesystem& fsys, Stage0Options o) {
+  Stage0Result r;
+  Reader rd{fsys, r.inputs};
+  auto record_host = [&](const HostFile& f) {
+    r.inputs.push_back({f.embedded ? "boot-profile" : "host", f.path, sha512_hex(f.bytes), f.bytes.size()});
+    if (!f.embedded)
+      r.host_deps.push_back(f.path);
+  };
+
+  // 1. The image starts from the augment archive: its entries win.
+  CpioImage image;
+  if (o.augment) {
+    record_host(*o.augment);
+    TRY(image.merge_archive(o.augment->bytes, "--augment " + o.augment->path));
+  }
+
+  const bool smoo = !o.root_device;
+  if (smoo && !o.smoo_gadget && !image.contains("bin/smoo-gadget"))
+    return Error("the root would come over USB through smoo, but no --smoo-gadget PATH was given "
+                 "(or use --root-device for a local root)",
+                 ErrorKind::Usage);
+
+  // 2. Kernel and its modules directory.
+  KernelChoice kc;
+  if (o.kernel) {
+    record_host(*o.kernel);
+    kc = TRY(choose_for_kernel(fsys, o.kernel->path, o.kernel->bytes, o.kernel_version));
+  } else {
+    kc = TRY(detect_kernel(fsys, o.kernel_version));
+    rd.record(kc.image_path, kc.source_bytes);
+  }
+  r.kver = kc.modules.kver;
+  r.kernel_path = kc.image_path;
+  r.arch = kc.kernel.arch;
+  r.kernel_layers = kc.kernel.layers;
+  r.encoding = o.device.boot.kernel_encoding;
+  if (o.outputs == OutputSet::All)
+    r.kernel = TRY_CTX(encode_kernel(kc.kernel, kc.source_bytes, r.encoding), "kernel " + kc.image_path);
+
+  // 3. Device tree: --dtb > Boot Profile dtbs (given as a host file) > rootfs.
+  Bytes dtb;
+  if (o.dtb) {
+    record_host(*o.dtb);
+    r.dtb_path = o.dtb->path;
+    dtb = o.dtb->bytes;
+  } else {
+    auto found = TRY(select_dtb(fsys, o.device.devicetree_name, r.kver));
+    rd.record(found.path, found.bytes);
+    r.dtb_path = found.path;
+    dtb = std::move(found.bytes);
+  }
+  TRY(validate_dtb(dtb, r.dtb_path));
+  std::vector<Bytes> overlays;
+  std::vector<std::string> overlay_names;
+  for (const auto& f : o.dtbos) {
+    record_host(f);
+    overlay_names.push_back(f.path);
+    if (ends_with(f.path, ".dts") || ends_with(f.path, ".dtso"))
+      overlays.push_back(TRY(compile_dts(f.bytes, f.path)));
+    else
+      overlays.push_back(f.bytes);
+  }
+  dtb = TRY(apply_overlays(dtb, overlays, overlay_names));
+
+  // 4. Settings and cmdline (§2.11); the MAC seed needs stage0.serial.
+  SplitCmdline split = split_extra_cmdline(o.extra_cmdline);
+  Settings settings;
+  if (o.serial)
+    settings["smoo.acm"] = "1";
+  if (o.mimic_fastboot && !o.root_device)
+    settings["smoo.mimic_fastboot"] = "1";
+  if (o.stage0_serial && !o.stage0_serial->empty())
+    settings["stage0.serial"] = *o.stage0_serial;
+  settings["smoo.max_io_bytes"] = std::to_string(o.max_io_bytes);
+  for (const auto& [k, v] : split.settings)
+    settings[k] = v;
+  if (o.root_device)
+    settings["stage0.root_device"] = *o.root_device;
+  for (const auto& [k, v] : o.settings)
+    settings[k] = v;
+  std::string rootfs_type = o.rootfs_type;
+  if (rootfs_type.empty())
+    rootfs_type = (fsys.kind() == "ext4" || fsys.kind() == "erofs") ? std::string(fsys.kind()) : "erofs";
+  if (rootfs_type != "erofs" && rootfs_type != "ext4")
+    return Error("root filesystem type '" + rootfs_type + "' is not erofs or ext4", ErrorKind::Usage);
+  settings["stage0.rootfs"] = rootfs_type; // forced last
+
+  std::string seed = "0";
+  if (auto it = split.settings.find("stage0.serial"); it != split.settings.end())
+    seed = it->second;
+  else if (o.stage0_serial && !o.stage0_serial->empty())
+    seed = *o.stage0_serial;
+  dtb = TRY(inject_mac(dtb, o.inject_mac, seed));
+  TRY(validate_dtb(dtb, "final DTB"));
+  r.dtb = std::move(dtb);
+
+  std::vector<std::string> gen_tokens;
+  if (o.serial)
+    gen_tokens.emplace_back("plymouth.ignore-serial-consoles");
+  for (auto& t : split.passthrough)
+    gen_tokens.push_back(std::move(t));
+  for (const auto& t : gen_tokens)
+    r.cmdline_generated += (r.cmdline_generated.empty() ? "" : " ") + t;
+  r.cmdline = join_trimmed(o.device.boot.cmdline_append.value_or(""), r.cmdline_generated);
+
+  // 5. Modules.
+  std::vector<std::string> required;
+  if (smoo)
+    required = {"configfs", "libcomposite", "usb_f_fs", "ublk_drv"};
+  if (o.serial && !smoo)
+    required.insert(required.end(), {"configfs", "libcomposite"});
+  required.push_back("overlay");
+  required.push_back(rootfs_type);
+  required.insert(required.end(), o.profile_modules.begin(), o.profile_modules.end());
+  required.insert(required.end(), o.required_modules.begin(), o.required_modules.end());
+  if (o.serial)
+    required.push_back("usb_f_acm");
+  ModuleIndex index = TRY(ModuleIndex::load(fsys, kc.modules.path, r.kver));
+  for (const auto& f : index.files_read()) {
+    Bytes b = TRY(fs::read_file(fsys, f, module_read_limit));
+    rd.record(f, b);
+  }
+  r.modules = TRY(index.resolve(required));
+
+  bool any_compressed = std::any_of(r.modules.load_order.begin(), r.modules.load_order.end(),
+                                    [](const ResolvedModule& m) { return module_codec(m.relpath).has_value(); });
+  bool keep_compressed = false;
+  if (any_compressed) {
+    if (o.module_compression == ModuleCompression::Keep) {
+      keep_compressed = true;
+    } else if (o.module_compression == ModuleCompression::Auto) {
+      std::optional<std::string> config;
+      for (const auto& c : {"/boot/config-" + r.kver, kc.modules.path + "/config"})
+        if (auto p = TRY(rd.existing_file(c))) {
+          config = *p;
+          break;
+        }
+      if (config) {
+        Bytes text = TRY(rd.read(*config));
+        std::string_view t = as_chars(text);
+        keep_compressed = t.find("\nCONFIG_MODULE_DECOMPRESS=y") != std::string_view::npos ||
+                          t.rfind("CONFIG_MODULE_DECOMPRESS=y", 0) == 0;
+      } else {
+        log::warn("no kernel config for " + r.kver + " (/boot/config-" + r.kver + " or " + kc.modules.path +
+                  "/config): decompressing modules on the host");
+      }
+    }
+    r.module_compression = keep_compressed ? "kept" : "decompressed";
+  } else {
+    r.module_compression = "none-compressed";
+  }
+
+  const std::string cpio_moddir = "lib/modules/" + r.kver + "/";
+  std::map<std::string, std::string> renamed;
+  std::set<std::string> firmware_seen;
+  for (const auto& m : r.modules.load_order) {
+    Bytes bytes = TRY_CTX(rd.read(kc.modules.path + "/" + m.relpath), "module " + m.name);
+    auto codec = module_codec(m.relpath);
+    std::string relpath = m.relpath;
+    Bytes plain;
+    if (codec) {
+      plain = TRY_CTX(decompress(*codec, bytes, module_read_limit), kc.modules.path + "/" + m.relpath);
+      if (!keep_compressed) {
+        relpath = m.relpath.substr(0, m.relpath.rfind(".ko") + 3);
+        renamed[m.relpath] = relpath;
+        bytes = plain;
+      }
+    }
+    ByteSpan elf = codec ? ByteSpan(plain) : ByteSpan(bytes);
+    auto fw = module_firmware(elf);
+    if (!fw)
+      return Error(kc.modules.path + "/" + m.relpath + ": " + fw.error().message());
+    for (const auto& name : *fw)
+      if (firmware_seen.insert(name).second)
+        r.firmware.push_back({name, m.name, std::nullopt, false});
+    r.module_archive_paths[m.name] = cpio_moddir + relpath;
+    TRY(image.add_file(cpio_moddir + relpath, std::move(bytes)));
+  }
+  {
+    const std::string dep = index.dep_lines(r.modules.load_order, renamed);
+    TRY(image.add_file(cpio_moddir + "modules.dep", Bytes(dep.begin(), dep.end())));
+  }
+  if (auto p = TRY(rd.existing_file(kc.modules.path + "/modules.builtin"))) {
+    Bytes b = TRY(fs::read_file(fsys, *p, module_read_limit));
+    TRY(image.add_file(cpio_moddir + "modules.builtin", std::move(b)));
+  }
+  {
+    std::vector<std::string> load_names;
+    for (const auto& m : r.modules.load_order)
+      load_names.push_back(m.name);
+    std::string list = TRY_CTX(render_module_list(load_names), "module load list");
+    TRY(image.add_file(kModuleListPath, Bytes(list.begin(), list.end())));
+  }
+
+  // 6. Firmware the chosen modules declare.
+  for (auto& f : r.firmware) {
+    for (const std::string base : {"/lib/firmware/", "/usr/lib/firmware/"}) {
+      for (const std::string suffix : {"", ".zst", ".xz"}) {
+        if (auto p = TRY(rd.existing_file(base + f.name + suffix))) {
+          f.found_at = *p;
+          break;
+        }
+      }
+      if (f.found_at)
+        break;
+    }
+    if (f.found_at && o.firmware == FirmwareMode::Include) {
+      Bytes b = TRY(rd.read(*f.found_at));
+      std::string leaf = f.found_at->substr(f.found_at->find("/firmware/") + 10);
+      TRY(image.add_file("lib/firmware/" + leaf, std::move(b)));
+      f.included = true;
+    }
+  }
+
+  // 7. Settings files, fixed directories, PID1 and the gadget program.
+  for (const auto& file : TRY_CTX(render_settings_files(settings), "stage0 settings")) {
+    TRY(image.add_file(std::string(kSettingsDir) + "/" + file.name,
+                       Bytes(file.content.begin(), file.content.end())));
+  }
+  r.settings = settings;
+  for (const char* d : {"dev", "proc", "sys", "run", "etc", "etc/modules-load.d", "lib", "lib/modules"})
+    TRY(image.add_directory(d));
+  if (o.smoo_gadget) {
+    record_host(*o.smoo_gadget);
+    auto garch = TRY_CTX(elf_arch(o.smoo_gadget->bytes), "--smoo-gadget " + o.smoo_gadget->path);
+    if (garch != r.arch)
+      return Error("--smoo-gadget " + o.smoo_gadget->path + " is built for " + garch + " but the kernel is " + r.arch);
+    TRY(image.add_file("bin/smoo-gadget", o.smoo_gadget->bytes, 0755));
+  }
+  if (!image.contains("init")) {
+    if (!o.init)
+      o.init = TRY(locate_stage0_init(std::nullopt, r.arch));
+    record_host(*o.init);
+    auto iarch = TRY_CTX(elf_arch(o.init->bytes), "stage0 PID1 " + o.init->path);
+    if (iarch != r.arch)
+      return Error("stage0 PID1 " + o.init->path + " is built for " + iarch + " but the kernel " + r.kernel_path +
+                   " is " + r.arch);
+    TRY(image.add_file("init", o.init->bytes, 0755));
+  }
+
+  Bytes raw = TRY(image.serialise());
+  r.initrd_uncompressed = raw.size();
+  r.codec = o.compress ? *o.compress : codec_of_devpro(o.device);
+  r.initrd = r.codec == Codec::None ? std::move(raw) : TRY(compress(r.codec, raw));
+  if (o.outputs == OutputSet::All)
+    TRY(check_limits(o.device, r));
+  return r;
+}
+
+void apply_effective_stage0(Stage0Options& o, const profiles::EffectiveStage0& p, const std::string& id) {
+  o.profile_modules = p.kernel_modules;
+  std::vector<HostFile> overlays;
+  for (std::size_t i = 0; i < p.dt_overlays.size(); ++i)
+    overlays.push_back({"boot profile " + id + " dt_overlays[" + std::to_string(i) + "]", p.dt_overlays[i], true});
+  overlays.insert(overlays.end(), o.dtbos.begin(), o.dtbos.end());
+  o.dtbos = std::move(overlays);
+  if (p.extra_cmdline)
+    o.extra_cmdline = join_trimmed(*p.extra_cmdline, o.extra_cmdline);
+  if (p.inject_mac) {
+    if (!o.inject_mac.wifi)
+      o.inject_mac.wifi = p.inject_mac->wifi;
+    if (!o.inject_mac.bluetooth)
+      o.inject_mac.bluetooth = p.inject_mac->bluetooth;
+  }
+}
+
+json stage0_manifest(const Stage0Result& r, const std::string& device_id,
+                     const std::map<std::string, std::pair<std::string, std::uint64_t>>& outputs) {
+  json j;
+  j["tool"] = "fastboop-stage0";
+  j["version"] = std::string(version_string());
+  j["device"] = device_id;
+  j["kernel"] = {{"path", r.kernel_path},
+                 {"version", r.kver},
+                 {"arch", r.arch},
+                 {"layers", r.kernel_layers},
+                 {"encoding", std::string(kernel_encoding_name(r.encoding))}};
+  json mods = json::array();
+  for (const auto& m : r.modules.load_order) {
+    json e = {{"name", m.name}, {"path", m.relpath}, {"reason", std::string(module_reason_name(m.reason))}};
+    if (!m.wanted_by.empty())
+      e["wanted_by"] = m.wanted_by;
+    if (auto it = r.module_archive_paths.find(m.name); it != r.module_archive_paths.end())
+      e["archive_path"] = it->second;
+    mods.push_back(e);
+  }
+  j["modules"] = mods;
+  j["modules_builtin"] = r.modules.builtin;
+  j["softdeps_unresolved"] = r.modules.missing_softdeps;
+  j["module_compression"] = r.module_compression;
+  json fw = json::array();
+  for (const auto& f : r.firmware) {
+    json e = {{"name", f.name}, {"module", f.module}, {"included", f.included}};
+    e["found_at"] = f.found_at ? json(*f.found_at) : json(nullptr);
+    fw.push_back(e);
+  }
+  j["firmware"] = fw;
+  j["dtb"] = {{"source", r.dtb_path}};
+  j["settings"] = r.settings;
+  j["cmdline"] = r.cmdline;
+  j["cmdline_generated"] = r.cmdline_generated;
+  j["initrd"] = {{"compression", std::string(codec_name(r.codec))},
+                 {"size", r.initrd.size()},
+                 {"uncompressed_size", r.initrd_uncompressed}};
+  j["sizes"] = {{"kernel", r.kernel.size()}, {"dtb", r.dtb.size()}, {"initrd", r.initrd.size()}};
+  json in = json::array();
+  for (const auto& i : r.inputs)
+    in.push_back({{"origin", i.origin}, {"path", i.path}, {"sha512", i.sha512}, {"size", i.size}});
+  j["inputs"] = in;
+  json out = json::object();
+  for (const auto& [name, d] : outputs)
+    out[name] = {{"sha512", d.first}, {"size", d.second}};
+  j["outputs"] = out;
+  return j;
+}
+
+Result<void> write_stage0_outputs(const Stage0Result& r, const std::string& device_id,
+                                  const std::filesystem::path& dir,
+                                  const std::optional<std::filesystem::path>& depfile) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec)
+    return Error("creating " + dir.string() + ": " + ec.message(), ErrorKind::Io);
+  std::map<std::string, std::pair<std::string, std::uint64_t>> outputs;
+  auto put = [&](const std::string& name, ByteSpan data) -> Result<void> {
+    TRY(write_file_atomic(dir / name, data));
+    outputs[name] = {sha512_hex(data), data.size()};
+    return ok();
+  };
+  const std::string initrd = initrd_file_name(r.codec);
+  TRY(put(initrd, r.initrd));
+  TRY(put("kernel", r.kernel));
+  TRY(put("devicetree.dtb", r.dtb));
+  TRY(put("cmdline", as_bytes(r.cmdline)));
+  std::string manifest = stage0_manifest(r, device_id, outputs).dump(2) + "\n";
+  TRY(write_file_atomic(dir / "stage0.json", manifest));
+  if (depfile)
+    TRY(write_depfile(*depfile, (dir / initrd).string(), r.host_deps));
+  return ok();
+}
+
+} // namespace fastboop::stage0

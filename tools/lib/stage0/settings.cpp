@@ -1,0 +1,70 @@
+#include "stage0/settings.hpp"
+
+#include "stage0_settings/stage0_settings.hpp"
+
+#include <algorithm>
+
+namespace fastboop::stage0 {
+
+namespace {
+
+std::string trimmed(std::string_view s) {
+  std::size_t b = 0, e = s.size();
+  while (b < e && (s[b] == ' ' || s[b] == '\t' || s[b] == '\n' || s[b] == '\r'))
+    ++b;
+  while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t' || s[e - 1] == '\n' || s[e - 1] == '\r'))
+    --e;
+  return std::string(s.substr(b, e - b));
+}
+
+} // namespace
+
+bool is_stage0_key(std::string_view key) { return is_known_key(key); }
+
+SplitCmdline split_extra_cmdline(std::string_view cmdline) {
+  SplitCmdline out;
+  static const std::vector<std::string_view> credential_keys = {
+      "firstboot.locale", "firstboot.locale-messages", "firstboot.keymap", "firstboot.timezone"};
+  static const std::vector<std::string_view> flag_keys = {"stage0.fb", "stage0.yeetfstab", "smoo.acm",
+                                                          "smoo.mimic_fastboot"};
+  std::size_t i = 0;
+  while (i < cmdline.size()) {
+    while (i < cmdline.size() && std::isspace(static_cast<unsigned char>(cmdline[i])))
+      ++i;
+    std::size_t j = i;
+    while (j < cmdline.size() && !std::isspace(static_cast<unsigned char>(cmdline[j])))
+      ++j;
+    if (j == i)
+      break;
+    std::string_view token = cmdline.substr(i, j - i);
+    i = j;
+    std::size_t eq = token.find('=');
+    if (eq != std::string_view::npos && is_stage0_key(token.substr(0, eq))) {
+      std::string value = trimmed(token.substr(eq + 1));
+      if (!value.empty())
+        out.settings[std::string(token.substr(0, eq))] = value;
+      continue;
+    }
+    constexpr std::string_view cred = "systemd.set_credential=";
+    if (token.substr(0, cred.size()) == cred) {
+      std::string_view rest = token.substr(cred.size());
+      std::size_t colon = rest.find(':');
+      if (colon != std::string_view::npos &&
+          std::find(credential_keys.begin(), credential_keys.end(), rest.substr(0, colon)) !=
+              credential_keys.end()) {
+        std::string value = trimmed(rest.substr(colon + 1));
+        if (!value.empty())
+          out.settings[std::string(rest.substr(0, colon))] = value;
+        continue;
+      }
+    }
+    if (std::find(flag_keys.begin(), flag_keys.end(), token) != flag_keys.end()) {
+      out.settings.insert_or_assign(std::string(token), std::string(1, '1'));
+      continue;
+    }
+    out.passthrough.emplace_back(token);
+  }
+  return out;
+}
+
+} // namespace fastboop::stage0

@@ -1,0 +1,239 @@
+// fastboop-profile: check, compile and show Device Profiles and Boot Profiles.
+// The work is in libfastboop (tools/lib/profiles); this is argument handling.
+#include "common/cli.hpp"
+#include "common/file_io.hpp"
+#include "common/log.hpp"
+#include "profiles/profiles.hpp"
+#include "profiles/tooling.hpp"
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <iterator>
+#include <unistd.h>
+
+using namespace fastboop;
+using namespace fastboop::profiles;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::uint64_t max_input_bytes = std::uint64_t{256} << 20;
+
+Result<Bytes> read_input(const std::string& path) {
+  if (path != "-")
+    return read_file(path, max_input_bytes);
+  Bytes data;
+  std::uint8_t buf[65536];
+  while (true) {
+    const ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
+    if (n < 0)
+      return Error("cannot read stdin", ErrorKind::Io);
+    if (n == 0)
+      break;
+    data.insert(data.end(), buf, buf + n);
+    if (data.size() > max_input_bytes)
+      return Error("stdin is larger than " + std::to_string(max_input_bytes) + " bytes");
+  }
+  return data;
+}
+
+Result<void> write_stdout(ByteSpan data) {
+  std::size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = ::write(STDOUT_FILENO, data.data() + done, data.size() - done);
+    if (n <= 0)
+      return Error("cannot write to stdout", ErrorKind::Io);
+    done += static_cast<std::size_t>(n);
+  }
+  return ok();
+}
+
+// Binary artifacts go to a file atomically, or to stdout unless it is a TTY.
+Result<void> write_binary(const std::string& output, ByteSpan data) {
+  if (output == "-") {
+    if (cli::stdout_is_tty())
+      return Error("output is binary and stdout is a terminal; use -o FILE", ErrorKind::Usage);
+    return write_stdout(data);
+  }
+  return write_file_atomic(output, data);
+}
+
+Result<void> write_text(const std::string& output, const std::string& text) {
+  if (output == "-")
+    return write_stdout(as_bytes(text));
+  return write_file_atomic(output, text);
+}
+
+std::string display(const std::string& path) { return path == "-" ? std::string("stdin") : path; }
+
+// Relative `file` paths and overlay files resolve against `base_dir` when
+// given, else the manifest's directory (the CWD for stdin).
+Result<BootProfile> compile_manifest(const std::string& input, const std::string& base_dir = {}) {
+  if (input == "-") {
+    auto text = TRY(read_input("-"));
+    return compile_boot_profile_manifest_text(as_chars(text), "stdin",
+                                              base_dir.empty() ? fs::current_path() : fs::path(base_dir));
+  }
+  if (base_dir.empty())
+    return compile_boot_profile_manifest(input);
+  auto text = TRY(read_text_file(input, max_input_bytes));
+  return compile_boot_profile_manifest_text(text, input, base_dir);
+}
+
+Result<DeviceProfile> parse_devpro(const std::string& input) {
+  auto text = TRY(read_input(input));
+  return parse_device_profile(as_chars(text), display(input));
+}
+
+// check: every file must load; DevPros are then checked for ambiguity among
+// themselves and against the search path (a checked id replaces the pool's).
+Result<void> run_check(const std::vector<std::string>& files, bool strict) {
+  std::vector<DeviceProfile> checked;
+  std::size_t failures = 0;
+  for (const auto& file : files) {
+    auto bytes = read_input(file);
+    auto report = [&]() -> Result<std::string> {
+      const auto& data = TRY(bytes);
+      const ByteSpan span(data);
+      const std::string name = display(file);
+      if (span.size() >= 8 && as_chars(span.first(8)) == "FBOODEVP") {
+        auto p = TRY_CTX(decode_device_profile(span), name);
+        checked.push_back(p);
+        return "device profile '" + p.id + "' (FBOODEVP)";
+      }
+      if (span.size() >= 8 && as_chars(span.first(8)) == "FBOOPROF") {
+        auto p = TRY_CTX(decode_boot_profile(span), name);
+        TRY_CTX(validate_boot_profile(p), name);
+        return "boot profile '" + p.id + "' (FBOOPROF)";
+      }
+      const auto kind = TRY(classify_source(as_chars(span), name));
+      if (kind == SourceKind::BootProfileManifest) {
+        auto p = TRY(compile_manifest(file));
+        return "boot profile manifest '" + p.id + "'";
+      }
+      auto p = TRY(parse_device_profile(as_chars(span), name));
+      checked.push_back(p);
+      return "device profile '" + p.id + "'";
+    }();
+    if (report) {
+      log::info(display(file) + ": ok: " + *report);
+    } else {
+      std::fprintf(stderr, "fastboop-profile: error: %s\n", report.error().message().c_str());
+      ++failures;
+    }
+  }
+  std::vector<DeviceProfile> all = checked;
+  if (auto pool = load_device_profile_pool(); pool) {
+    for (const auto& loaded : *pool) {
+      const bool replaced = std::any_of(checked.begin(), checked.end(),
+                                        [&](const DeviceProfile& c) { return c.id == loaded.profile.id; });
+      if (!replaced)
+        all.push_back(loaded.profile);
+    }
+  } else {
+    log::warn("device profile search path: " + pool.error().message());
+  }
+  std::size_t ambiguous = 0;
+  for (const auto& a : find_ambiguities(all)) {
+    const auto involves = [&](const std::string& id) {
+      return std::any_of(checked.begin(), checked.end(), [&](const DeviceProfile& c) { return c.id == id; });
+    };
+    if (!involves(a.first) && !involves(a.second))
+      continue;
+    ++ambiguous;
+    std::fprintf(stderr, "fastboop-profile: %s: device profiles '%s' and '%s' are ambiguous: %s\n",
+                 strict ? "error" : "warning", a.first.c_str(), a.second.c_str(), a.reason.c_str());
+  }
+  if (failures > 0)
+    return Error(std::to_string(failures) + " of " + std::to_string(files.size()) + " file(s) failed the check");
+  if (strict && ambiguous > 0)
+    return Error(std::to_string(ambiguous) + " ambiguous device profile pair(s) (--strict)");
+  return ok();
+}
+
+Result<void> run_list() {
+  auto all = TRY(load_all_device_profiles());
+  auto pool = TRY(load_device_profile_pool());
+  std::string out;
+  for (const auto& p : pool) {
+    std::string line = p.profile.id;
+    line.resize(std::max<std::size_t>(line.size() + 1, 32), ' ');
+    std::string name = p.profile.display_name.value_or("");
+    name.resize(std::max<std::size_t>(name.size() + 1, 36), ' ');
+    line += name + p.source;
+    for (const auto& other : all)
+      if (other.profile.id == p.profile.id && other.source != p.source)
+        line += " (overrides " + other.source + ")";
+    out += line + "\n";
+  }
+  return write_text("-", out);
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"fastboop-profile: check, compile and show Device Profiles (DevPro) and Boot Profiles.\n"
+               "Exit codes: 0 ok, 1 invalid input or failure, 2 usage.",
+               "fastboop-profile"};
+  cli::add_common_options(app);
+  app.require_subcommand(1);
+
+  std::vector<std::string> check_files;
+  bool strict = false;
+  auto* check = app.add_subcommand("check", "Check DevPro YAML/JSON, Boot Profile manifests and compiled profiles; "
+                                            "report device profiles that probing cannot tell apart");
+  check->add_option("FILE", check_files, "Files to check ('-' for stdin)")->required();
+  check->add_flag("--strict", strict, "Ambiguous device profiles are an error, not a warning");
+
+  std::string manifest;
+  std::string output = "-";
+  auto* compile = app.add_subcommand("compile", "Compile a Boot Profile manifest (YAML/JSON) to FBOOPROF v0");
+  compile->add_option("MANIFEST", manifest, "Manifest file ('-' for stdin; relative paths then resolve "
+                                            "against the current directory)")
+      ->required();
+  compile->add_option("-o,--output", output, "Output file ('-' = stdout, refused on a terminal)");
+  std::string base_dir;
+  compile->add_option("--base-dir", base_dir, "Directory that relative file paths in the manifest resolve "
+                                              "against (default: the manifest's directory)");
+
+  std::string devpro;
+  std::string devpro_output = "-";
+  auto* compile_devpro = app.add_subcommand("compile-devpro", "Compile a Device Profile (YAML/JSON) to FBOODEVP v0");
+  compile_devpro->add_option("YAML", devpro, "Device profile ('-' for stdin)")->required();
+  compile_devpro->add_option("-o,--output", devpro_output, "Output file ('-' = stdout, refused on a terminal)");
+
+  std::string show_input;
+  std::string show_output = "-";
+  bool json = false;
+  auto* show = app.add_subcommand("show", "Show compiled profiles (FBOODEVP, FBOOPROF, appended FBPHINT0 records) "
+                                          "as YAML that compiles back to the same bytes, or a DevPro source");
+  show->add_option("FILE", show_input, "File to show ('-' for stdin)")->required();
+  show->add_flag("--json", json, "JSON instead of YAML");
+  show->add_option("-o,--output", show_output, "Output file ('-' = stdout)");
+
+  auto* list = app.add_subcommand("list", "List every Device Profile on the search path with its source");
+
+  return cli::run(app, argc, argv, [&]() -> Result<void> {
+    if (*check)
+      return run_check(check_files, strict);
+    if (*compile) {
+      auto profile = TRY(compile_manifest(manifest, base_dir));
+      auto bytes = TRY(encode_boot_profile(profile));
+      return write_binary(output, bytes);
+    }
+    if (*compile_devpro) {
+      auto profile = TRY(parse_devpro(devpro));
+      auto bytes = TRY(encode_device_profile(profile));
+      return write_binary(devpro_output, bytes);
+    }
+    if (*show) {
+      auto bytes = TRY(read_input(show_input));
+      auto text = TRY(show_bytes(bytes, display(show_input), json ? ShowFormat::Json : ShowFormat::Yaml));
+      return write_text(show_output, text);
+    }
+    if (*list)
+      return run_list();
+    return Error("no subcommand", ErrorKind::Usage);
+  });
+}

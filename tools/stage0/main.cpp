@@ -1,0 +1,337 @@
+// fastboop-stage0: synthesise the stage0 initramfs (and the kernel, DTB and
+// cmdline that go with it) from an unmodified distro rootfs; inspect, ls and
+// cat for looking into a SOURCE. The work is in tools/lib/stage0.
+#include "common/cli.hpp"
+#include "common/file_io.hpp"
+#include "common/log.hpp"
+#include "filesystems/filesystem.hpp"
+#include "profiles/profiles.hpp"
+#include "stage0/build.hpp"
+#include "stage0/dtb.hpp"
+#include "stage0/fsutil.hpp"
+#include "stage0/kernel.hpp"
+#include "stage0/source.hpp"
+#include "stage0_settings/stage0_settings.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <iostream>
+#include <unistd.h>
+
+using namespace fastboop;
+using namespace fastboop::stage0;
+
+namespace {
+
+struct BuildArgs {
+  std::string source;
+  std::string device_profile;
+  std::string output;
+  std::optional<std::string> kernel_version, kernel, dtb, augment, smoo_gadget, root_device, stage0_init,
+      depfile, compress, rootfs_type, serial_string, ostree, smoo_log, locale, locale_messages, keymap,
+      timezone, on_failure, udc, init, inject_wifi, inject_bt, usb_vendor, usb_product;
+  std::optional<std::uint32_t> root_device_timeout, udc_timeout, ep1_timeout, ublk_timeout;
+  std::optional<std::uint16_t> queue_count, queue_depth;
+  std::uint64_t max_io_bytes = 1048576;
+  std::vector<std::string> modules, dtbos, cmdline_append, settings;
+  bool serial = false, no_mimic = false, decompress_modules = false, keep_compressed = false,
+       include_firmware = false, no_yeet_fstab = false, framebuffer = false;
+};
+
+Result<void> write_stdout(ByteSpan data) {
+  std::size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::write(STDOUT_FILENO, data.data() + done, data.size() - done);
+    if (n <= 0)
+      return Error("writing to stdout failed", ErrorKind::Io);
+    done += static_cast<std::size_t>(n);
+  }
+  return ok();
+}
+
+Result<void> run_build(const BuildArgs& a) {
+  if (a.decompress_modules && a.keep_compressed)
+    return Error("--decompress-modules and --keep-compressed-modules exclude each other", ErrorKind::Usage);
+  auto source = TRY(open_source(a.source));
+  auto devpro = TRY(profiles::find_device_profile(a.device_profile));
+  Stage0Options o;
+  o.device = devpro.profile;
+  o.kernel_version = a.kernel_version;
+  if (a.kernel)
+    o.kernel = TRY(read_host_file(*a.kernel));
+  if (a.dtb)
+    o.dtb = TRY(read_host_file(*a.dtb));
+  for (const auto& d : a.dtbos)
+    o.dtbos.push_back(TRY(read_host_file(d)));
+  o.required_modules = a.modules;
+  for (const auto& c : a.cmdline_append)
+    o.extra_cmdline += (o.extra_cmdline.empty() ? "" : " ") + c;
+  o.serial = a.serial;
+  o.mimic_fastboot = !a.no_mimic;
+  if (a.inject_wifi)
+    o.inject_mac.wifi = a.inject_wifi;
+  if (a.inject_bt)
+    o.inject_mac.bluetooth = a.inject_bt;
+  o.stage0_serial = a.serial_string;
+  if (a.compress)
+    o.compress = TRY(parse_codec(*a.compress));
+  o.module_compression = a.decompress_modules ? ModuleCompression::Decompress
+                         : a.keep_compressed  ? ModuleCompression::Keep
+                                              : ModuleCompression::Auto;
+  o.firmware = a.include_firmware ? FirmwareMode::Include : FirmwareMode::ListOnly;
+  if (a.augment)
+    o.augment = TRY(read_host_file(*a.augment));
+  if (a.smoo_gadget)
+    o.smoo_gadget = TRY(read_host_file(*a.smoo_gadget));
+  o.root_device = a.root_device;
+  o.rootfs_type = a.rootfs_type.value_or("");
+  o.max_io_bytes = a.max_io_bytes;
+  o.outputs = a.output == "-" ? OutputSet::InitrdOnly : OutputSet::All;
+  if (a.stage0_init)
+    o.init = TRY(locate_stage0_init(a.stage0_init, ""));
+  // Every /etc/stage0 setting as an option; --setting KEY=VALUE for the rest.
+  auto set = [&](std::string_view key, const std::optional<std::string>& v) {
+    if (v)
+      o.settings[std::string(key)] = *v;
+  };
+  auto set_num = [&](std::string_view key, const auto& v) {
+    if (v)
+      o.settings[std::string(key)] = std::to_string(*v);
+  };
+  set(key::kOstree, a.ostree);
+  set(key::kSmooLog, a.smoo_log);
+  set(key::kLocale, a.locale);
+  set(key::kLocaleMessages, a.locale_messages);
+  set(key::kKeymap, a.keymap);
+  set(key::kTimezone, a.timezone);
+  set(key::kOnFailure, a.on_failure);
+  set(key::kUdc, a.udc);
+  set(key::kInit, a.init);
+  set(key::kVendor, a.usb_vendor);
+  set(key::kProduct, a.usb_product);
+  set_num(key::kRootDeviceTimeout, a.root_device_timeout);
+  set_num(key::kUdcTimeout, a.udc_timeout);
+  set_num(key::kEp1Timeout, a.ep1_timeout);
+  set_num(key::kUblkTimeout, a.ublk_timeout);
+  set_num(key::kQueueCount, a.queue_count);
+  set_num(key::kQueueDepth, a.queue_depth);
+  if (a.no_yeet_fstab)
+    o.settings[std::string(key::kYeetFstab)] = "0";
+  if (a.framebuffer)
+    o.settings[std::string(key::kFramebuffer)] = "1";
+  for (const auto& s : a.settings) {
+    auto eq = s.find('=');
+    if (eq == std::string::npos || eq == 0)
+      return Error("--setting '" + s + "': expected KEY=VALUE", ErrorKind::Usage);
+    std::string k = s.substr(0, eq);
+    if (!is_known_key(k))
+      return Error("--setting '" + s + "': unknown key '" + k + "'", ErrorKind::Usage);
+    o.settings[k] = s.substr(eq + 1);
+  }
+  if (o.settings.count(std::string(key::kRootfs)))
+    return Error("stage0.rootfs is set with --rootfs-type", ErrorKind::Usage);
+
+  auto result = TRY(build_stage0(*source.fs, std::move(o)));
+  if (!source.host_root.empty())
+    for (const auto& in : result.inputs)
+      if (in.origin == "rootfs")
+        result.host_deps.push_back(source.host_root + in.path);
+  if (!source.host_file.empty())
+    result.host_deps.push_back(source.host_file);
+  if (!devpro.source.empty() && devpro.source.rfind("builtin:", 0) != 0)
+    result.host_deps.push_back(devpro.source);
+  std::sort(result.host_deps.begin(), result.host_deps.end());
+  result.host_deps.erase(std::unique(result.host_deps.begin(), result.host_deps.end()), result.host_deps.end());
+
+  if (a.output == "-") {
+    if (cli::stdout_is_tty())
+      return Error("refusing to write a cpio archive to a terminal", ErrorKind::Usage);
+    if (a.depfile)
+      TRY(write_depfile(*a.depfile, "-", result.host_deps));
+    return write_stdout(result.initrd);
+  }
+  TRY(write_stage0_outputs(result, devpro.profile.id, a.output,
+                           a.depfile ? std::optional<std::filesystem::path>(*a.depfile) : std::nullopt));
+  log::info("wrote " + a.output + "/" + initrd_file_name(result.codec) + " (" + std::to_string(result.initrd.size()) +
+            " bytes, " + std::to_string(result.modules.load_order.size()) + " modules, kernel " + result.kver + ")");
+  return ok();
+}
+
+std::string_view type_name(filesystems::FileType t) {
+  using T = filesystems::FileType;
+  switch (t) {
+  case T::Regular: return "file";
+  case T::Directory: return "dir";
+  case T::Symlink: return "link";
+  case T::CharDevice: return "chr";
+  case T::BlockDevice: return "blk";
+  case T::Fifo: return "fifo";
+  case T::Socket: return "sock";
+  default: return "?";
+  }
+}
+
+Result<void> run_inspect(const std::string& spec, bool as_json) {
+  auto source = TRY(open_source(spec));
+  auto& fsys = *source.fs;
+  nlohmann::json j;
+  j["source"] = spec;
+  j["layers"] = source.layers;
+  j["filesystem"] = std::string(fsys.kind());
+  auto dirs = TRY(list_modules_dirs(fsys));
+  nlohmann::json kernels = nlohmann::json::array();
+  for (const auto& d : dirs) {
+    nlohmann::json k = {{"version", d.kver}, {"modules_dir", d.path}};
+    auto has_dep = TRY(path_type(fsys, d.path + "/modules.dep"));
+    k["modules_dep"] = has_dep.has_value();
+    auto choice = detect_kernel(fsys, d.kver);
+    if (choice) {
+      k["image"] = choice->image_path;
+      k["arch"] = choice->kernel.arch;
+      k["layers"] = choice->kernel.layers;
+    } else {
+      k["error"] = choice.error().message();
+    }
+    nlohmann::json dtbdirs = nlohmann::json::array();
+    for (const std::string& p : std::vector<std::string>{"/boot/dtbs/" + d.kver, "/boot/dtbs", "/boot/dtb-" + d.kver, "/boot/dtb",
+                                 "/usr/lib/linux-image-" + d.kver, "/usr/lib/modules/" + d.kver + "/dtb",
+                                 "/lib/firmware/" + d.kver + "/device-tree"}) {
+      auto t = TRY(path_type(fsys, p));
+      if (t && *t == filesystems::FileType::Directory)
+        dtbdirs.push_back(p);
+    }
+    k["dtb_dirs"] = dtbdirs;
+    kernels.push_back(k);
+  }
+  j["kernels"] = kernels;
+  if (as_json) {
+    std::cout << j.dump(2) << "\n";
+    return ok();
+  }
+  std::cout << "source:      " << spec << "\n";
+  std::string layers;
+  for (const auto& l : source.layers)
+    layers += (layers.empty() ? "" : " <- ") + l;
+  std::cout << "layers:      " << layers << "\nfilesystem:  " << fsys.kind() << "\n";
+  if (kernels.empty())
+    std::cout << "kernels:     none (no /lib/modules or /usr/lib/modules)\n";
+  for (const auto& k : kernels) {
+    std::cout << "kernel:      " << k["version"].get<std::string>() << "\n";
+    std::cout << "  modules:   " << k["modules_dir"].get<std::string>()
+              << (k["modules_dep"].get<bool>() ? "" : " (no modules.dep: run depmod -b)") << "\n";
+    if (k.contains("image"))
+      std::cout << "  image:     " << k["image"].get<std::string>() << " (" << k["arch"].get<std::string>() << ")\n";
+    else
+      std::cout << "  image:     " << k["error"].get<std::string>() << "\n";
+    for (const auto& d : k["dtb_dirs"])
+      std::cout << "  dtbs:      " << d.get<std::string>() << "\n";
+  }
+  return ok();
+}
+
+Result<void> run_ls(const std::string& spec, const std::string& path) {
+  auto source = TRY(open_source(spec));
+  auto& fsys = *source.fs;
+  auto node = TRY(filesystems::resolve_path(fsys, path));
+  auto st = TRY(fsys.stat(node));
+  auto line = [&](const std::string& name, filesystems::NodeId id) -> Result<void> {
+    auto s = TRY(fsys.stat(id));
+    char mode[16];
+    std::snprintf(mode, sizeof(mode), "%04o", s.mode & 07777);
+    std::string extra;
+    if (s.type == filesystems::FileType::Symlink)
+      extra = " -> " + TRY(fsys.read_link(id));
+    std::cout << type_name(s.type) << " " << mode << " " << s.size << " " << name << extra << "\n";
+    return ok();
+  };
+  if (st.type != filesystems::FileType::Directory)
+    return line(path, node);
+  for (const auto& e : TRY(fsys.list(node)))
+    TRY(line(e.name, e.node));
+  return ok();
+}
+
+Result<void> run_cat(const std::string& spec, const std::string& path) {
+  auto source = TRY(open_source(spec));
+  Bytes b = TRY(filesystems::read_file(*source.fs, path));
+  return write_stdout(b);
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"fastboop-stage0: build the stage0 initramfs from an unmodified distro rootfs", "fastboop-stage0"};
+  cli::add_common_options(app);
+  app.require_subcommand(1);
+
+  BuildArgs b;
+  auto* build = app.add_subcommand("build", "Build stage0 for a device from SOURCE (a rootfs directory)");
+  build->add_option("SOURCE", b.source, "Rootfs: a directory")->required();
+  build->add_option("--device-profile", b.device_profile, "Device Profile id")->required();
+  build->add_option("-o,--output", b.output, "Output directory, or - for the cpio alone on stdout")->required();
+  build->add_option("--kernel-version", b.kernel_version, "Kernel version to use when several are installed");
+  build->add_option("--kernel", b.kernel, "Kernel image from the host instead of the rootfs");
+  build->add_option("--require-module", b.modules, "Extra kernel module (repeatable)");
+  build->add_option("--dtb", b.dtb, "DTB from the host instead of the rootfs");
+  build->add_option("--dtbo", b.dtbos, "DT overlay (.dtbo, or .dts/.dtso compiled with dtc -@; repeatable)");
+  build->add_option("--cmdline-append", b.cmdline_append, "Extra kernel cmdline; stage0 keys become settings");
+  build->add_option("--augment", b.augment, "Existing initramfs whose entries win (newc, any compression)");
+  build->add_flag("--serial", b.serial, "USB CDC-ACM console (smoo.acm)");
+  build->add_flag("--no-mimic-fastboot", b.no_mimic, "Do not use the fastboot interface class");
+  build->add_option("--compress", b.compress, "Initramfs compression: none|gzip|lz4|zstd|xz (default: DevPro)");
+  build->add_option("--smoo-gadget", b.smoo_gadget, "Static smoo-gadget program placed at /bin/smoo-gadget");
+  build->add_option("--root-device", b.root_device, "Local block device for the lower root (stage0.root_device)");
+  build->add_option("--root-device-timeout", b.root_device_timeout, "Seconds to wait for --root-device");
+  build->add_option("--stage0-init", b.stage0_init, "PID1 binary (default: $FASTBOOP_STAGE0_PATH, build tree, libdir)");
+  build->add_flag("--decompress-modules", b.decompress_modules, "Always decompress modules on the host");
+  build->add_flag("--keep-compressed-modules", b.keep_compressed, "Never decompress modules on the host");
+  build->add_flag("--include-firmware", b.include_firmware, "Copy the firmware the chosen modules declare");
+  build->add_option("--depfile", b.depfile, "Write a Make/Ninja depfile of the host files read");
+  build->add_option("--rootfs-type", b.rootfs_type, "erofs|ext4 (stage0.rootfs; default: from SOURCE, else erofs)");
+  build->add_option("--stage0-serial", b.serial_string, "stage0.serial: USB serial and MAC seed");
+  build->add_option("--usb-vendor", b.usb_vendor, "smoo.vendor (0xNNNN)");
+  build->add_option("--usb-product", b.usb_product, "smoo.product (0xNNNN)");
+  build->add_option("--smoo-queue-count", b.queue_count, "smoo.queue_count");
+  build->add_option("--smoo-queue-depth", b.queue_depth, "smoo.queue_depth");
+  build->add_option("--smoo-max-io-bytes", b.max_io_bytes, "smoo.max_io_bytes (default 1048576)");
+  build->add_option("--smoo-log", b.smoo_log, "smoo.log filter for the gadget child");
+  build->add_option("--ostree", b.ostree, "ostree= deployment path");
+  build->add_flag("--no-yeet-fstab", b.no_yeet_fstab, "Keep /etc/fstab in the final root (stage0.yeetfstab=0)");
+  build->add_flag("--framebuffer", b.framebuffer, "stage0.fb=1");
+  build->add_option("--locale", b.locale, "firstboot.locale");
+  build->add_option("--locale-messages", b.locale_messages, "firstboot.locale-messages");
+  build->add_option("--keymap", b.keymap, "firstboot.keymap");
+  build->add_option("--timezone", b.timezone, "firstboot.timezone");
+  build->add_option("--on-failure", b.on_failure, "stage0.on_failure: panic|reboot|halt");
+  build->add_option("--udc", b.udc, "stage0.udc: UDC name (default: the first)");
+  build->add_option("--init", b.init, "stage0.init: init to exec in the final root");
+  build->add_option("--udc-timeout", b.udc_timeout, "stage0.udc_timeout (seconds)");
+  build->add_option("--ep1-timeout", b.ep1_timeout, "stage0.ep1_timeout (seconds)");
+  build->add_option("--ublk-timeout", b.ublk_timeout, "stage0.ublk_timeout (seconds)");
+  build->add_option("--inject-mac-wifi", b.inject_wifi, "DT compatible of the Wi-Fi node to give a MAC");
+  build->add_option("--inject-mac-bluetooth", b.inject_bt, "DT compatible of the Bluetooth node to give a BD address");
+  build->add_option("--setting", b.settings, "Any /etc/stage0 KEY=VALUE (repeatable)");
+
+  std::string source, path;
+  bool as_json = false;
+  auto* inspect = app.add_subcommand("inspect", "Show layers, filesystem, kernels, modules and DTB directories");
+  inspect->add_option("SOURCE", source, "Rootfs")->required();
+  inspect->add_flag("--json", as_json, "JSON output");
+  auto* ls = app.add_subcommand("ls", "List a directory of SOURCE");
+  ls->add_option("SOURCE", source, "Rootfs")->required();
+  ls->add_option("PATH", path, "Path inside SOURCE")->required();
+  auto* cat = app.add_subcommand("cat", "Write a file of SOURCE to stdout");
+  cat->add_option("SOURCE", source, "Rootfs")->required();
+  cat->add_option("PATH", path, "Path inside SOURCE")->required();
+
+  return cli::run(app, argc, argv, [&]() -> Result<void> {
+    if (build->parsed())
+      return run_build(b);
+    if (inspect->parsed())
+      return run_inspect(source, as_json);
+    if (ls->parsed())
+      return run_ls(source, path);
+    return run_cat(source, path);
+  });
+}
