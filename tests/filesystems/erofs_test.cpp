@@ -171,7 +171,7 @@ TEST(ErofsHostile, CorruptMetadataFailsCleanly) {
     std::uint64_t span = std::min<std::uint64_t>(img.size() - root_pos, 128 * 1024);
     std::mt19937 rng(7);
     int errors = 0;
-    for (int round = 0; round < 30; ++round) {
+    for (int round = 0; round < 15; ++round) {
       Bytes bad = img;
       for (int k = 0; k < 6; ++k)
         bad[root_pos + rng() % span] ^= static_cast<std::uint8_t>(1 + rng() % 255);

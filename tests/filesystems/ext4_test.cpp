@@ -131,7 +131,7 @@ TEST(Ext4Hostile, CorruptAndTruncatedImagesFailCleanly) {
   // most): errors, never crashes.
   std::mt19937 rng(11);
   int errors = 0;
-  for (int round = 0; round < 20; ++round) {
+  for (int round = 0; round < 10; ++round) {
     Bytes b = img;
     for (int k = 0; k < 16; ++k)
       b[1024 + rng() % (2u << 20)] ^= static_cast<std::uint8_t>(1 + rng() % 255);

@@ -16,8 +16,10 @@ using filesystems::open_fat;
 fs::path make_fat(int bits) {
   fs::path image = shared_dir() / ("fat" + std::to_string(bits) + ".img");
   if (!fs::exists(image)) {
-    std::string kib = bits == 12 ? "8192" : bits == 16 ? "32768" : "66000";
-    auto mk = run({"mkfs.fat", "-F", std::to_string(bits), "-i", "12345678", "-n", "FASTBOOP", "-C", image.string(), kib});
+    // FAT32 needs 65525 clusters: one 512-byte sector each keeps the image at 34 MB.
+    std::string kib = bits == 12 ? "8192" : bits == 16 ? "16384" : "34000";
+    auto mk = run({"mkfs.fat", "-F", std::to_string(bits), "-s", bits == 12 ? "8" : "1", "-i", "12345678", "-n",
+                   "FASTBOOP", "-C", image.string(), kib});
     EXPECT_EQ(mk.exit_code, 0) << mk.err;
     auto cp = sh("cd '" + fat_tree().string() + "' && MTOOLS_SKIP_CHECK=1 mcopy -s -i '" + image.string() + "' * ::/");
     EXPECT_EQ(cp.exit_code, 0) << cp.err;

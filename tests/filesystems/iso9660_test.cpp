@@ -41,11 +41,11 @@ TEST(Iso9660, RockRidgeReadsBackIdenticalToTree) {
   ASSERT_TRUE(leaf.ok()) << leaf.error().message();
   EXPECT_EQ(as_chars(*leaf), "deep leaf\n");
   // Reads in small sequential pieces continue the open stream; a backwards read re-opens it.
-  auto node = filesystems::resolve_path(**iso, "/big/random_3M");
+  auto node = filesystems::resolve_path(**iso, "/big/random_1M");
   ASSERT_TRUE(node.ok());
-  Bytes whole = read_file(posix_tree() / "big" / "random_3M");
+  Bytes whole = read_file(posix_tree() / "big" / "random_1M");
   Bytes piece(100000);
-  for (std::uint64_t off : {0ull, 100000ull, 2000000ull, 500ull}) {
+  for (std::uint64_t off : {0ull, 100000ull, 900000ull, 500ull}) {
     ASSERT_TRUE((*iso)->read(*node, off, piece).ok());
     EXPECT_TRUE(std::equal(piece.begin(), piece.end(), whole.begin() + static_cast<std::ptrdiff_t>(off))) << off;
   }

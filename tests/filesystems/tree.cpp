@@ -59,9 +59,9 @@ void make_tree(const fs::path& root, TreeFlavor flavor) {
     put(root / ("rand_" + std::to_string(n)), random_bytes(n, seed++));
     put(root / "text" / ("text_" + std::to_string(n)), text_bytes(n, seed++));
   }
-  put(root / "big" / "random_3M", random_bytes((3u << 20) + 123, seed++));
-  put(root / "big" / "text_5M", text_bytes((5u << 20) + 77, seed++));
-  put(root / "big" / "zeros_2M", Bytes((2u << 20) + 5, 0));
+  put(root / "big" / "random_1M", random_bytes((1u << 20) + 123, seed++));
+  put(root / "big" / "text_2M", text_bytes((2u << 20) + 77, seed++));
+  put(root / "big" / "zeros_1M", Bytes((1u << 20) + 5, 0));
   Bytes mixed = random_bytes(300000, seed++);
   Bytes t = text_bytes(300000, seed++);
   mixed.insert(mixed.begin() + 100000, t.begin(), t.end());
