@@ -11,6 +11,7 @@
 #include "stage0/fsutil.hpp"
 #include "stage0/kernel.hpp"
 #include "stage0/source.hpp"
+#include "profiles/boot_profile.hpp"
 #include "stage0_settings/stage0_settings.hpp"
 
 #include <nlohmann/json.hpp>
@@ -35,6 +36,7 @@ struct BuildArgs {
   std::optional<std::uint16_t> queue_count, queue_depth;
   std::uint64_t max_io_bytes = 1048576;
   std::vector<std::string> modules, dtbos, cmdline_append, settings;
+  bool offline = false;
   bool serial = false, no_mimic = false, decompress_modules = false, keep_compressed = false,
        include_firmware = false, no_yeet_fstab = false, framebuffer = false;
 };
@@ -53,7 +55,7 @@ Result<void> write_stdout(ByteSpan data) {
 Result<void> run_build(const BuildArgs& a) {
   if (a.decompress_modules && a.keep_compressed)
     return Error("--decompress-modules and --keep-compressed-modules exclude each other", ErrorKind::Usage);
-  auto source = TRY(open_source(a.source));
+  auto source = TRY(open_source(a.source, SourceOptions{a.offline}));
   auto devpro = TRY(profiles::find_device_profile(a.device_profile));
   Stage0Options o;
   o.device = devpro.profile;
@@ -67,6 +69,23 @@ Result<void> run_build(const BuildArgs& a) {
   o.required_modules = a.modules;
   for (const auto& c : a.cmdline_append)
     o.extra_cmdline += (o.extra_cmdline.empty() ? "" : " ") + c;
+  if (const auto& bp = source.boot_profile) {
+    // Boot Profile: its devices map is also an allow-list (spec profiles §2.6).
+    if (!profiles::boot_profile_matches_device(*bp, devpro.profile.id))
+      return Error("boot profile '" + bp->id + "' is not compatible with device profile '" + devpro.profile.id + "'");
+    if (bp->kernel && !o.kernel) {
+      Bytes k = TRY_CTX(filesystems::read_file(*source.kernel_fs, bp->kernel->path, std::uint64_t{512} << 20),
+                        "boot profile kernel");
+      o.kernel = HostFile{"boot profile kernel " + bp->kernel->path, std::move(k), true};
+    }
+    if (bp->dtbs && !o.dtb) {
+      auto [path, bytes] = TRY(read_profile_dtb(*source.dtbs_fs, bp->dtbs->path, devpro.profile.devicetree_name));
+      o.dtb = HostFile{"boot profile dtbs " + path, std::move(bytes), true};
+    }
+    apply_effective_stage0(o, profiles::effective_stage0(*bp, devpro.profile.id), bp->id);
+    if (!a.rootfs_type)
+      o.rootfs_type = bp->rootfs.filesystem == profiles::FilesystemKind::Ext4 ? "ext4" : "erofs";
+  }
   o.serial = a.serial;
   o.mimic_fastboot = !a.no_mimic;
   if (a.inject_wifi)
@@ -85,7 +104,8 @@ Result<void> run_build(const BuildArgs& a) {
   if (a.smoo_gadget)
     o.smoo_gadget = TRY(read_host_file(*a.smoo_gadget));
   o.root_device = a.root_device;
-  o.rootfs_type = a.rootfs_type.value_or("");
+  if (a.rootfs_type)
+    o.rootfs_type = *a.rootfs_type;
   o.max_io_bytes = a.max_io_bytes;
   o.outputs = a.output == "-" ? OutputSet::InitrdOnly : OutputSet::All;
   if (a.stage0_init)
@@ -172,12 +192,23 @@ std::string_view type_name(filesystems::FileType t) {
   }
 }
 
-Result<void> run_inspect(const std::string& spec, bool as_json) {
-  auto source = TRY(open_source(spec));
-  auto& fsys = *source.fs;
+Result<filesystems::Filesystem*> pick_part(const OpenedSource& source, const std::string& part) {
+  SourcePart p = TRY(parse_source_part(part));
+  filesystems::Filesystem* f = source.part(p);
+  if (!f)
+    return Error("--part " + part + ": SOURCE has no separate " + part + " filesystem (only Boot Profiles with a `" +
+                 part + "` source do)", ErrorKind::Usage);
+  return f;
+}
+
+Result<void> run_inspect(const std::string& spec, bool as_json, const std::string& part, bool offline) {
+  auto source = TRY(open_source(spec, SourceOptions{offline}));
+  auto& fsys = *TRY(pick_part(source, part));
   nlohmann::json j;
   j["source"] = spec;
-  j["layers"] = source.layers;
+  j["layers"] = part == "kernel" ? source.kernel_layers : part == "dtbs" ? source.dtbs_layers : source.layers;
+  if (source.boot_profile)
+    j["boot_profile"] = source.boot_profile->id;
   j["filesystem"] = std::string(fsys.kind());
   auto dirs = TRY(list_modules_dirs(fsys));
   nlohmann::json kernels = nlohmann::json::array();
@@ -211,7 +242,7 @@ Result<void> run_inspect(const std::string& spec, bool as_json) {
   }
   std::cout << "source:      " << spec << "\n";
   std::string layers;
-  for (const auto& l : source.layers)
+  for (const auto& l : j["layers"].get<std::vector<std::string>>())
     layers += (layers.empty() ? "" : " <- ") + l;
   std::cout << "layers:      " << layers << "\nfilesystem:  " << fsys.kind() << "\n";
   if (kernels.empty())
@@ -230,9 +261,9 @@ Result<void> run_inspect(const std::string& spec, bool as_json) {
   return ok();
 }
 
-Result<void> run_ls(const std::string& spec, const std::string& path) {
-  auto source = TRY(open_source(spec));
-  auto& fsys = *source.fs;
+Result<void> run_ls(const std::string& spec, const std::string& path, const std::string& part, bool offline) {
+  auto source = TRY(open_source(spec, SourceOptions{offline}));
+  auto& fsys = *TRY(pick_part(source, part));
   auto node = TRY(filesystems::resolve_path(fsys, path));
   auto st = TRY(fsys.stat(node));
   auto line = [&](const std::string& name, filesystems::NodeId id) -> Result<void> {
@@ -252,9 +283,10 @@ Result<void> run_ls(const std::string& spec, const std::string& path) {
   return ok();
 }
 
-Result<void> run_cat(const std::string& spec, const std::string& path) {
-  auto source = TRY(open_source(spec));
-  Bytes b = TRY(filesystems::read_file(*source.fs, path));
+Result<void> run_cat(const std::string& spec, const std::string& path, const std::string& part, bool offline) {
+  auto source = TRY(open_source(spec, SourceOptions{offline}));
+  auto& fsys = *TRY(pick_part(source, part));
+  Bytes b = TRY(filesystems::read_file(fsys, path));
   return write_stdout(b);
 }
 
@@ -267,7 +299,8 @@ int main(int argc, char** argv) {
 
   BuildArgs b;
   auto* build = app.add_subcommand("build", "Build stage0 for a device from SOURCE (a rootfs directory)");
-  build->add_option("SOURCE", b.source, "Rootfs: a directory")->required();
+  build->add_option("SOURCE", b.source, "Rootfs: directory, image path or URL, or compiled Boot Profile")->required();
+  build->add_flag("--offline", b.offline, "Never fetch over the network (also FASTBOOP_OFFLINE=1)");
   build->add_option("--device-profile", b.device_profile, "Device Profile id")->required();
   build->add_option("-o,--output", b.output, "Output directory, or - for the cpio alone on stdout")->required();
   build->add_option("--kernel-version", b.kernel_version, "Kernel version to use when several are installed");
@@ -313,25 +346,30 @@ int main(int argc, char** argv) {
   build->add_option("--inject-mac-bluetooth", b.inject_bt, "DT compatible of the Bluetooth node to give a BD address");
   build->add_option("--setting", b.settings, "Any /etc/stage0 KEY=VALUE (repeatable)");
 
-  std::string source, path;
-  bool as_json = false;
+  std::string source, path, part = "rootfs";
+  bool as_json = false, offline = false;
+  auto source_options = [&](CLI::App* sub) {
+    sub->add_option("SOURCE", source, "Directory, image path or URL, or compiled Boot Profile")->required();
+    sub->add_option("--part", part, "With a Boot Profile: rootfs|kernel|dtbs");
+    sub->add_flag("--offline", offline, "Never fetch over the network");
+  };
   auto* inspect = app.add_subcommand("inspect", "Show layers, filesystem, kernels, modules and DTB directories");
-  inspect->add_option("SOURCE", source, "Rootfs")->required();
+  source_options(inspect);
   inspect->add_flag("--json", as_json, "JSON output");
   auto* ls = app.add_subcommand("ls", "List a directory of SOURCE");
-  ls->add_option("SOURCE", source, "Rootfs")->required();
+  source_options(ls);
   ls->add_option("PATH", path, "Path inside SOURCE")->required();
   auto* cat = app.add_subcommand("cat", "Write a file of SOURCE to stdout");
-  cat->add_option("SOURCE", source, "Rootfs")->required();
+  source_options(cat);
   cat->add_option("PATH", path, "Path inside SOURCE")->required();
 
   return cli::run(app, argc, argv, [&]() -> Result<void> {
     if (build->parsed())
       return run_build(b);
     if (inspect->parsed())
-      return run_inspect(source, as_json);
+      return run_inspect(source, as_json, part, offline);
     if (ls->parsed())
-      return run_ls(source, path);
-    return run_cat(source, path);
+      return run_ls(source, path, part, offline);
+    return run_cat(source, path, part, offline);
   });
 }
