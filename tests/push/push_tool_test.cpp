@@ -39,8 +39,8 @@ struct ImageFixture {
     if (with_sidecar)
       write_file(dir / "boot.img.json",
                  R"({"device_profile": {"id": "test-phone", "match": [{"vid": "0x18d1", "pid": "0xd00d"}],
-                     "probe": [{"var": "product", "op": "equals", "value": ")" +
-                     product + R"("}, {"var": "partition-type:op2", "op": "exists"}]}})");
+                     "probe": [{"getvar": "product", "op": "equals", "value": ")" +
+                     product + R"("}, {"getvar": "partition-type:op2", "op": "exists"}]}})");
   }
 };
 
@@ -189,7 +189,7 @@ TEST(PushToolUsage, ImageWithoutSidecarNeedsAProfile) {
 
 TEST(PushToolUsage, MalformedSidecarNamesFileAndField) {
   ImageFixture img("sdm845", false);
-  write_file(img.dir / "boot.img.json", R"({"device_profile": {"id": "x", "probe": [{"var": "product", "op": "like"}]}})");
+  write_file(img.dir / "boot.img.json", R"({"device_profile": {"id": "x", "probe": [{"getvar": "product", "op": "like"}]}})");
   auto out = push({"boot", img.image.string(), "-s", "tcp:127.0.0.1:1"});
   EXPECT_EQ(out.exit_code, 1);
   EXPECT_THAT(out.err, HasSubstr("boot.img.json"));

@@ -155,13 +155,13 @@ TEST(UbootQemu, GetvarRefuseAndBootOverUdp) {
   const auto image = dir / "boot.img";
   write_file(dir / "boot.img.json",
              R"({"device_profile": {"id": "qemu-virt-uboot", "match": [],
-                 "probe": [{"var": "product", "op": "equals", "value": "qemu-arm"},
-                           {"var": "version-bootloader", "op": "starts_with", "value": "U-Boot"}]}})");
+                 "probe": [{"getvar": "product", "op": "equals", "value": "qemu-arm"},
+                           {"getvar": "version-bootloader", "op": "starts_with", "value": "U-Boot"}]}})");
   const auto wrong = dir / "wrong.img";
   std::filesystem::copy_file(image, wrong);
   write_file(dir / "wrong.img.json",
              R"({"device_profile": {"id": "oneplus-fajita", "match": [],
-                 "probe": [{"var": "product", "op": "equals", "value": "sdm845"}]}})");
+                 "probe": [{"getvar": "product", "op": "equals", "value": "sdm845"}]}})");
 
   const auto port = free_udp_port();
   Qemu qemu(bios, port, dir / "console.log");

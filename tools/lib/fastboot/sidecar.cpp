@@ -100,7 +100,7 @@ Result<BootImageSidecar> parse_sidecar(std::string_view json_text, std::string_v
       if (!step_json.is_object())
         return Error(file + ": " + where + ": expected an object");
       profiles::ProbeStep step;
-      step.var = TRY_CTX(string_field(step_json, "var", where), file);
+      step.var = TRY_CTX(string_field(step_json, "getvar", where), file);
       const std::string op = TRY_CTX(string_field(step_json, "op", where), file);
       step.op = TRY_CTX(parse_op(op, where + ".op"), file);
       const bool needs_value = step.op == profiles::ProbeOp::Equals || step.op == profiles::ProbeOp::StartsWith ||

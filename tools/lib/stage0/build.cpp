@@ -198,7 +198,10 @@ Result<Stage0Result> build_stage0(fs::Filesystem& fsys, Stage0Options o) {
     TRY(image.merge_archive(o.augment->bytes, "--augment " + o.augment->path));
   }
 
+  // The root comes over smoo (ublk) unless a local root device is given; the
+  // USB gadget runs whenever a smoo-gadget program is present, local root or not.
   const bool smoo = !o.root_device;
+  const bool gadget = smoo || o.smoo_gadget || image.contains("bin/smoo-gadget");
   if (smoo && !o.smoo_gadget && !image.contains("bin/smoo-gadget"))
     return Error("the root would come over USB through smoo, but no --smoo-gadget PATH was given "
                  "(or use --root-device for a local root)",
@@ -251,7 +254,7 @@ Result<Stage0Result> build_stage0(fs::Filesystem& fsys, Stage0Options o) {
   Settings settings;
   if (o.serial)
     settings["smoo.acm"] = "1";
-  if (o.mimic_fastboot && !o.root_device)
+  if (o.mimic_fastboot && gadget)
     settings["smoo.mimic_fastboot"] = "1";
   if (o.stage0_serial && !o.stage0_serial->empty())
     settings["stage0.serial"] = *o.stage0_serial;
@@ -289,9 +292,11 @@ Result<Stage0Result> build_stage0(fs::Filesystem& fsys, Stage0Options o) {
 
   // 5. Modules.
   std::vector<std::string> required;
+  if (gadget)
+    required = {"configfs", "libcomposite", "usb_f_fs"};
   if (smoo)
-    required = {"configfs", "libcomposite", "usb_f_fs", "ublk_drv"};
-  if (o.serial && !smoo)
+    required.push_back("ublk_drv");
+  if (o.serial && !gadget)
     required.insert(required.end(), {"configfs", "libcomposite"});
   required.push_back("overlay");
   required.push_back(rootfs_type);
