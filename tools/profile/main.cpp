@@ -181,6 +181,7 @@ int main(int argc, char** argv) {
                "fastboop-profile"};
   cli::add_common_options(app);
   app.require_subcommand(1);
+  app.fallthrough(); // -v/-q also after the subcommand
 
   std::vector<std::string> check_files;
   bool strict = false;

@@ -60,6 +60,9 @@ std::vector<DevproSearchDir> device_profile_search_dirs() {
     add(fs::path(xdg) / "fastboop" / "devpro", ProfileOrigin::UserDir);
   else if (home && *home)
     add(fs::path(home) / ".config" / "fastboop" / "devpro", ProfileOrigin::UserDir);
+#ifdef FASTBOOP_INSTALLED_DEVPRO_DIR
+  add(fs::path(FASTBOOP_INSTALLED_DEVPRO_DIR), ProfileOrigin::SystemDir); // e.g. /usr/local/share/...
+#endif
   add(fs::path("/usr/share/fastboop/devpro"), ProfileOrigin::SystemDir);
   return dirs;
 }
