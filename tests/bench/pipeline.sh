@@ -88,6 +88,7 @@ XDG_CACHE_HOME=$WORK/cache "$BENCH" --url "$URL" --content "$DIGEST" --size "$CO
 T1=$(now)
 # The driver times the extraction itself (the hint build from the local copy
 # stands for `fastboop-profile optimize` in CI and is not part of it).
+sleep 3 # lighttpd buffers its access log; let it flush before counting
 OURS_S=$(sed -n 's/^ours: extraction wall \([0-9.]*\) s.*/\1/p' "$WORK/ours.log")
 OURS_BYTES=$(awk '{ if ($1 != "-") s += $1 } END { print s + 0 }' "$WORK/access.log")
 OURS_REQ=$(wc -l < "$WORK/access.log")
@@ -104,6 +105,7 @@ T2=$(now)
   { while read -r f; do echo "dump $f $(basename "$f")"; done < "$WORK/files.txt"; } > cmds &&
   debugfs -f cmds "disk.img?offset=$OFF" >/dev/null 2>&1)
 T3=$(now)
+sleep 3
 NAIVE_BYTES=$(awk '{ if ($1 != "-") s += $1 } END { print s + 0 }' "$WORK/access.log")
 
 # Same bytes out of both.
