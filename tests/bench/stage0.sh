@@ -56,20 +56,23 @@ peer() {
   find . -mindepth 1 | sed 's|^\./||' | LC_ALL=C sort | cpio -o -H newc --quiet > "$W/peer.cpio"
   cd "$W"
 }
-now() { date +%s%N; }
+# Wall and CPU (user+sys, children included) per run, from bash's `time`.
+TIMEFORMAT='%R %U %S'
 median() { sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
 : > "$W/t_ours"; : > "$W/t_peer"
 for _ in $(seq "$RUNS"); do
-  t0=$(now); ours; t1=$(now); peer; t2=$(now)
-  echo $(( (t1 - t0) / 1000 )) >> "$W/t_ours"
-  echo $(( (t2 - t1) / 1000 )) >> "$W/t_peer"
+  { time ours; } 2>> "$W/t_ours"
+  { time peer; } 2>> "$W/t_peer"
 done
-O=$(median < "$W/t_ours"); P=$(median < "$W/t_peer")
+OW=$(awk '{print $1}' "$W/t_ours" | median); OC=$(awk '{print $2+$3}' "$W/t_ours" | median)
+PW=$(awk '{print $1}' "$W/t_peer" | median); PC=$(awk '{print $2+$3}' "$W/t_peer" | median)
 # Same content: list both archives.
 cmp <(cpio -it --quiet < "$W/ours.cpio" | grep -c .) <(cpio -it --quiet < "$W/peer.cpio" | grep -c .) >/dev/null \
   || echo "note: entry counts differ (ours $(cpio -it --quiet < "$W/ours.cpio" | wc -l), peer $(cpio -it --quiet < "$W/peer.cpio" | wc -l))" >&2
 printf 'source:            %s\n' "$OURSRC"
-awk -v o="$O" -v p="$P" -v n="$RUNS" 'BEGIN {
-  printf "fastboop-stage0:   %8.3f s (median of %d)\n", o / 1e6, n
-  printf "stock pipeline:    %8.3f s (fsck.erofs --extract + modprobe + cpio -o -H newc)\n", p / 1e6
-  printf "ratio (peer/ours): %8.2fx\n", p / o }'
+awk -v ow="$OW" -v oc="$OC" -v pw="$PW" -v pc="$PC" -v n="$RUNS" 'BEGIN {
+  printf "                     wall (s)   cpu (s)   median of %d\n", n
+  printf "fastboop-stage0:   %8.3f  %8.3f\n", ow, oc
+  printf "stock pipeline:    %8.3f  %8.3f   (fsck.erofs --extract + modprobe + cpio -o -H newc)\n", pw, pc
+  printf "ratio (peer/ours): %8.2fx %8.2fx\n", pw / ow, pc / oc }'
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
