@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Packaging: CPack's .deb unpacked into a scratch prefix, then a separate
+# consumer project uses find_package(Fastboop CONFIG REQUIRED) from it and
+# builds a boot.img with the installed tools.
+# Usage: package.sh <fastboop build dir> <source dir>
+set -euo pipefail
+BUILD=$1 SRC=$2
+T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+(cd "$T" && cpack --config "$BUILD/CPackConfig.cmake" -B "$T/pkg" >"$T/cpack.log" 2>&1) || { cat "$T/cpack.log"; fail "cpack"; }
+deb=$(ls "$T"/pkg/*.deb)
+dpkg-deb -x "$deb" "$T/root"
+P=$T/root/usr
+for f in bin/fastboop-profile bin/fastboop-stage0 bin/fastboop-bootimg bin/fastboop-push \
+         lib/fastboop/stage0/stage0-aarch64 share/fastboop/devpro/oneplus-fajita.yaml \
+         share/man/man1/fastboop-push.1 ; do
+  [ -e "$P/$f" ] || fail "package lacks usr/$f"
+done
+ls "$P"/lib/*/cmake/Fastboop/FastboopConfig.cmake >/dev/null 2>&1 || ls "$P"/lib/cmake/Fastboop/FastboopConfig.cmake >/dev/null \
+  || fail "package lacks the CMake package"
+ls "$T/root/lib/udev/rules.d/"*fastboop* "$P/lib/udev/rules.d/"*fastboop* 2>/dev/null | grep -q . || fail "package lacks udev rules"
+echo "ok: $(basename "$deb") holds tools, PID1 payload, DevPros, man pages, udev rules, CMake package"
+
+"$SRC/examples/rootfs/make-rootfs.sh" "$T/rootfs.erofs" >/dev/null
+cmake -S "$SRC/tests/cmake/consumer" -B "$T/consumer" -G Ninja -DCMAKE_PREFIX_PATH="$P" \
+  -DROOTFS="$T/rootfs.erofs" -DFASTBOOP_CACHE_DIR= >"$T/c.log" 2>&1 || { cat "$T/c.log"; fail "consumer configure"; }
+grep -q "Fastboop from $P" "$T/c.log" || { cat "$T/c.log"; fail "consumer did not use the scratch prefix"; }
+cmake --build "$T/consumer" >"$T/b.log" 2>&1 || { cat "$T/b.log"; fail "consumer build"; }
+"$P/bin/fastboop-bootimg" info "$T/consumer/fajita/boot.img" >/dev/null || fail "consumer boot.img does not parse"
+echo "ok: consumer project built a boot.img with the installed package"
