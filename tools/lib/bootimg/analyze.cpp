@@ -38,6 +38,8 @@ std::uint64_t fdt_size_at(ByteSpan data, std::size_t offset) {
 // `cat Image.gz *.dtb` looks), or nullopt.
 std::optional<std::pair<std::size_t, int>> find_appended_dtbs(ByteSpan kernel) {
   static constexpr std::uint8_t magic[4] = {0xd0, 0x0d, 0xfe, 0xed};
+  if (kernel.size() < 41) // a kernel byte and a 40-byte FDT header at least
+    return std::nullopt;
   const std::uint8_t* begin = kernel.data();
   const std::uint8_t* end = begin + kernel.size();
   for (const std::uint8_t* p = begin + 1; p + 4 <= end;) {
