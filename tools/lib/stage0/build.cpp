@@ -520,7 +520,9 @@ Result<void> write_stage0_outputs(const Stage0Result& r, const std::string& devi
   TRY(put(initrd, r.initrd));
   TRY(put("kernel", r.kernel));
   TRY(put("devicetree.dtb", r.dtb));
-  TRY(put("cmdline", as_bytes(r.cmdline)));
+  // Only the stage0 part: fastboop-bootimg prepends the DevPro cmdline_append
+  // itself (DevPro + stage0 + --cmdline-append), so including it here doubled it.
+  TRY(put("cmdline", as_bytes(r.cmdline_generated)));
   std::string manifest = stage0_manifest(r, device_id, outputs).dump(2) + "\n";
   TRY(write_file_atomic(dir / "stage0.json", manifest));
   if (depfile)
