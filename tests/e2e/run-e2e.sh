@@ -95,7 +95,9 @@ check 'stage0: modules: loaded dummy_hcd' "dummy_hcd loaded as the UDC"
 check 'stage0: step root-mount ok: /dev/vda' "lower root from the virtio disk"
 check 'stage0: exec-init: exec ' "PID1 exec'd the root's init"
 check 'SMOO-STANDIN-MARKER' "the smoo stand-in ran"
-check 'SMOO-STANDIN-HOST-SIDE: device [0-9.-]+ id 18d1:4ee0 serial FBE2E0001 interface ff/42/03' \
+# The host side of dummy_hcd is read by the stand-in (while it runs) and again by
+# the rootfs init after switch root (bounded wait): either proves enumeration.
+check 'SMOO-STANDIN-HOST-SIDE: device [0-9.-]+ id 18d1:4ee0 serial FBE2E0001 interface ff/42/03|FASTBOOP-ROOTFS-USB: 1-1 id 18d1:4ee0 serial FBE2E0001 interface ff/42/03' \
   "gadget enumerated on the dummy host side as 18d1:4ee0, ff/42/03"
 check 'FASTBOOP-ROOTFS-INIT-MARKER' "the rootfs init ran after switch root"
 check 'reboot: Power down' "QEMU powered off by itself"

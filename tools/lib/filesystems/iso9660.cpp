@@ -4,6 +4,7 @@
 // file is read by re-opening and streaming to its entry; the open stream is
 // kept so sequential reads of one file continue where the last one ended.
 #include "filesystems/fs_util.hpp"
+#include "common/archive_message.hpp"
 #include "filesystems/open.hpp"
 
 #include <archive.h>
@@ -141,7 +142,7 @@ private:
     archive_read_set_seek_callback(a.get(), seek_cb);
     archive_read_set_skip_callback(a.get(), skip_cb);
     if (archive_read_open1(a.get()) != ARCHIVE_OK)
-      return Error(std::string("iso9660: cannot open ") + m_src->describe() + ": " + archive_error_string(a.get()));
+      return Error(std::string("iso9660: cannot open ") + m_src->describe() + ": " + archive_message(a.get()));
     return a;
   }
 

@@ -2,6 +2,7 @@
 // through read/skip callbacks over the source beneath, so entry data is
 // skipped rather than read; the located entry is then a plain byte range.
 #include "pipeline/sources.hpp"
+#include "common/archive_message.hpp"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -124,7 +125,7 @@ Result<TarIndex> locate_tar_entry(BlockSource& inner, std::string_view entry) {
   if (archive_read_open1(a.get()) != ARCHIVE_OK) {
     if (st.error)
       return std::move(*st.error).with_context("tar");
-    return layer_error(kLayer, 0, std::string("not a tar archive: ") + archive_error_string(a.get()));
+    return layer_error(kLayer, 0, std::string("not a tar archive: ") + archive_message(a.get()));
   }
   for (;;) {
     struct archive_entry* e = nullptr;

@@ -1,4 +1,5 @@
 #include "stage0/cpio.hpp"
+#include "common/archive_message.hpp"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -94,7 +95,7 @@ Result<void> CpioImage::merge_archive(ByteSpan data, std::string_view origin) {
   archive_read_support_filter_all(a.get());
   archive_read_support_format_cpio(a.get());
   if (archive_read_open_memory(a.get(), data.data(), data.size()) != ARCHIVE_OK)
-    return Error(std::string(origin) + ": not a cpio archive: " + archive_error_string(a.get()));
+    return Error(std::string(origin) + ": not a cpio archive: " + archive_message(a.get()));
   // Hard links: newc carries the data on the last link; link names seen
   // earlier get the same contents so no link ends up empty.
   std::map<std::string, std::string> link_to_target;
@@ -106,7 +107,7 @@ Result<void> CpioImage::merge_archive(ByteSpan data, std::string_view origin) {
       break;
     if (rc < ARCHIVE_WARN)
       return Error(std::string(origin) + ": entry " + std::to_string(index) + ": " +
-                   archive_error_string(a.get()));
+                   archive_message(a.get()));
     ++index;
     const char* raw_name = archive_entry_pathname(entry);
     if (!raw_name)
@@ -185,7 +186,7 @@ Result<Bytes> CpioImage::serialise() const {
   if (archive_write_set_format_cpio_newc(a.get()) != ARCHIVE_OK ||
       archive_write_set_bytes_per_block(a.get(), 0) != ARCHIVE_OK ||
       archive_write_open2(a.get(), &out, nullptr, append_callback, nullptr, nullptr) != ARCHIVE_OK)
-    return Error(std::string("cpio writer: ") + archive_error_string(a.get()), ErrorKind::Io);
+    return Error(std::string("cpio writer: ") + archive_message(a.get()), ErrorKind::Io);
   std::unique_ptr<archive_entry, EntryDeleter> ae(archive_entry_new());
   for (const auto& [name, entry] : order) {
     archive_entry_clear(ae.get());
@@ -207,15 +208,15 @@ Result<Bytes> CpioImage::serialise() const {
       archive_entry_set_size(ae.get(), static_cast<la_int64_t>(is_dir(entry->mode) ? 0 : entry->data.size()));
     }
     if (archive_write_header(a.get(), ae.get()) != ARCHIVE_OK)
-      return Error("cpio writer: " + *name + ": " + archive_error_string(a.get()), ErrorKind::Io);
+      return Error("cpio writer: " + *name + ": " + archive_message(a.get()), ErrorKind::Io);
     if ((entry->mode & S_IFMT) == S_IFREG && !entry->data.empty()) {
       la_ssize_t n = archive_write_data(a.get(), entry->data.data(), entry->data.size());
       if (n < 0 || static_cast<std::size_t>(n) != entry->data.size())
-        return Error("cpio writer: " + *name + ": " + archive_error_string(a.get()), ErrorKind::Io);
+        return Error("cpio writer: " + *name + ": " + archive_message(a.get()), ErrorKind::Io);
     }
   }
   if (archive_write_close(a.get()) != ARCHIVE_OK)
-    return Error(std::string("cpio writer: ") + archive_error_string(a.get()), ErrorKind::Io);
+    return Error(std::string("cpio writer: ") + archive_message(a.get()), ErrorKind::Io);
   return out;
 }
 
