@@ -1,6 +1,7 @@
 // The newc writer: golden bytes (spec §7.3), ordering, parents, augment
 // merging, and agreement of GNU cpio and bsdtar on what we write.
 #include "stage0/cpio.hpp"
+#include "stage0/codec.hpp"
 
 #include "common/hash.hpp"
 #include "test_support.hpp"
@@ -116,6 +117,122 @@ TEST(Cpio, GarbageAugmentIsAnError) {
   auto r = img.merge_archive(junk, "junk.bin");
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message().find("junk.bin"), std::string::npos);
+}
+
+// A newc header whose size fields claim more than the buffer holds. libarchive
+// sizes its read-ahead from them (fuzz_stage0_cpio found a 3 GB malloc from a
+// 100-byte gzip input), so they must be refused before it parses anything.
+Bytes newc_header(std::uint32_t file_size, std::uint32_t name_size, std::string_view name) {
+  char h[111];
+  std::snprintf(h, sizeof h, "070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X", 0u, 0100644u,
+                0u, 0u, 1u, 0u, file_size, 0u, 0u, 0u, 0u, name_size, 0u);
+  Bytes out(h, h + 110);
+  out.insert(out.end(), name.begin(), name.end());
+  out.push_back(0);
+  while (out.size() % 4)
+    out.push_back(0);
+  return out;
+}
+
+TEST(Cpio, HostileSizeFieldsFailBeforeParsing) {
+  struct Case {
+    Bytes bytes;
+    const char* message;
+  };
+  std::vector<Case> cases;
+  cases.push_back({newc_header(0, 0xBBBBBBBBu, "x"), "name of 3149642683 bytes runs past the end"});
+  cases.push_back({newc_header(0xFFFFFFF0u, 2, "x"), "member 'x' of 4294967280 bytes runs past the end"});
+  cases.push_back({newc_header(0, 0, ""), "name size is 0"});
+  cases.push_back({newc_header(0, 2, "x"), "truncated header (no TRAILER!!! entry"});
+  Bytes bad_hex = newc_header(0, 2, "x");
+  bad_hex[60] = 'z';
+  cases.push_back({bad_hex, "not hexadecimal"});
+  Bytes odc = newc_header(0, 2, "x");
+  odc[5] = '7';
+  cases.push_back({odc, "not a newc cpio archive"});
+  for (auto& c : cases) {
+    for (Codec codec : {Codec::None, Codec::Gzip}) {
+      CpioImage img;
+      Bytes in = codec == Codec::None ? c.bytes : *compress(codec, c.bytes);
+      auto r = img.merge_archive(in, "aug.cpio");
+      ASSERT_FALSE(r) << c.message;
+      EXPECT_NE(r.error().message().find("aug.cpio"), std::string::npos) << r.error().message();
+      EXPECT_NE(r.error().message().find(c.message), std::string::npos) << r.error().message();
+    }
+  }
+  // The fuzzer's original input (libarchive allocated 2.8 GB for its name):
+  // the whole gzip member is decoded and checksummed before any header is
+  // trusted, so it now stops at the gzip layer.
+  CpioImage img;
+  auto r = img.merge_archive(test::read_file(test::source_dir() /
+                                             "tests/fuzz/corpus/fuzz_stage0_cpio/huge-name-size.gz"),
+                             "fuzz.gz");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("fuzz.gz: gzip layer"), std::string::npos) << r.error().message();
+}
+
+TEST(Cpio, ExpansionIsBounded) {
+  CpioImage golden = golden_image();
+  Bytes plain = *golden.serialise();
+  Bytes packed = *compress(Codec::Gzip, plain);
+  CpioImage img;
+  auto r = img.merge_archive(packed, "big.cpio.gz", plain.size() - 1);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("big.cpio.gz: gzip layer"), std::string::npos) << r.error().message();
+  auto plain_r = img.merge_archive(plain, "big.cpio", plain.size() - 1);
+  ASSERT_FALSE(plain_r);
+  EXPECT_NE(plain_r.error().message().find("limit"), std::string::npos);
+  EXPECT_TRUE(img.merge_archive(packed, "big.cpio.gz", plain.size()));
+}
+
+TEST(Cpio, ConcatenatedArchivesMergeLikeTheKernel) {
+  FASTBOOP_REQUIRE_PROGRAM("cpio");
+  TempDir dir;
+  // Early microcode archive (plain), NUL padding, then the compressed main
+  // archive, as dracut and mkinitcpio write them. Later entries win.
+  test::write_file(dir / "early/kernel/x86/microcode/GenuineIntel.bin", "ucode");
+  test::write_file(dir / "early/init", "early-init");
+  test::write_file(dir / "main/init", "main-init");
+  test::write_file(dir / "main/etc/hostname", "phone");
+  auto out = test::sh("cd '" + dir.path().string() + "/early' && find . | LC_ALL=C sort | cpio -o -H newc --quiet > ../all && "
+                      "head -c 512 /dev/zero >> ../all && cd ../main && find . | LC_ALL=C sort | "
+                      "cpio -o -H newc --quiet | gzip -n >> ../all");
+  ASSERT_EQ(out.exit_code, 0) << out.err;
+  CpioImage img;
+  auto r = img.merge_archive(test::read_file(dir / "all"), "all");
+  ASSERT_TRUE(r) << r.error().message();
+  ASSERT_NE(img.find("kernel/x86/microcode/GenuineIntel.bin"), nullptr);
+  EXPECT_EQ(std::string(as_chars(img.find("init")->data)), "main-init");
+  EXPECT_EQ(std::string(as_chars(img.find("etc/hostname")->data)), "phone");
+  // Garbage after the first archive is an error naming the part, not ignored.
+  auto early = test::sh("cd '" + dir.path().string() + "/early' && find . | LC_ALL=C sort | cpio -o -H newc --quiet > ../early.cpio && printf junkjunk >> ../early.cpio");
+  ASSERT_EQ(early.exit_code, 0);
+  CpioImage img2;
+  auto r2 = img2.merge_archive(test::read_file(dir / "early.cpio"), "early.cpio");
+  ASSERT_FALSE(r2);
+  EXPECT_NE(r2.error().message().find("early.cpio (archive 2)"), std::string::npos) << r2.error().message();
+  // Only NULs is no archive at all.
+  CpioImage img3;
+  auto r3 = img3.merge_archive(Bytes(64, 0), "zeros");
+  ASSERT_FALSE(r3);
+  EXPECT_NE(r3.error().message().find("no cpio archive"), std::string::npos);
+}
+
+TEST(Cpio, HardLinksAllGetTheData) {
+  FASTBOOP_REQUIRE_PROGRAM("cpio");
+  TempDir dir;
+  test::write_file(dir / "t/bin/busybox", "multi-call");
+  auto out = test::sh("cd '" + dir.path().string() + "/t' && ln bin/busybox bin/sh && find . | LC_ALL=C sort | "
+                      "cpio -o -H newc --quiet > ../links.cpio");
+  ASSERT_EQ(out.exit_code, 0) << out.err;
+  CpioImage img;
+  ASSERT_TRUE(img.merge_archive(test::read_file(dir / "links.cpio"), "links.cpio"));
+  for (const char* name : {"bin/busybox", "bin/sh"}) {
+    const CpioEntry* e = img.find(name);
+    ASSERT_NE(e, nullptr) << name;
+    EXPECT_EQ(std::string(as_chars(e->data)), "multi-call") << name;
+    EXPECT_EQ(e->mode & S_IFMT, static_cast<std::uint32_t>(S_IFREG)) << name;
+  }
 }
 
 TEST(Cpio, GnuCpioAndBsdtarAgree) {

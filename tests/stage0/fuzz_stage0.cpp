@@ -12,7 +12,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   fastboop::ByteSpan in(data, size);
 #if defined(FUZZ_CPIO)
   fastboop::stage0::CpioImage image;
-  if (image.merge_archive(in, "fuzz"))
+  if (image.merge_archive(in, "fuzz", std::uint64_t{64} << 20))
     (void)image.serialise();
 #elif defined(FUZZ_KERNEL)
   (void)fastboop::stage0::decode_kernel(in, std::uint64_t{64} << 20);

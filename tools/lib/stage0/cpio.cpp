@@ -1,5 +1,6 @@
 #include "stage0/cpio.hpp"
 #include "common/archive_message.hpp"
+#include "stage0/codec.hpp"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -31,6 +32,63 @@ la_ssize_t append_callback(archive*, void* client, const void* buffer, size_t le
 }
 
 bool is_dir(std::uint32_t mode) { return (mode & S_IFMT) == S_IFDIR; }
+
+std::uint64_t align4(std::uint64_t v) { return (v + 3) & ~std::uint64_t{3}; }
+
+// One 8-digit hex field of a newc header, or nullopt when it is not hex.
+std::optional<std::uint32_t> newc_field(ByteSpan header, std::size_t index) {
+  std::uint32_t v = 0;
+  for (std::size_t i = 6 + index * 8; i < 6 + index * 8 + 8; ++i) {
+    char c = static_cast<char>(header[i]);
+    int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+            : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    if (d < 0)
+      return std::nullopt;
+    v = v << 4 | static_cast<std::uint32_t>(d);
+  }
+  return v;
+}
+
+// Walk the newc headers up to the trailer and check that every name and
+// every member's data lies inside the buffer. libarchive sizes its read-ahead
+// buffers from these fields, so they are proven sane before it parses them.
+// Returns the size of the archive: up to the end of its trailer entry.
+Result<std::uint64_t> check_newc_layout(ByteSpan data, std::string_view origin) {
+  constexpr std::size_t header_size = 110;
+  std::uint64_t off = 0;
+  for (std::size_t index = 0;; ++index) {
+    auto where = [&](std::string_view what) {
+      return Error(std::string(origin) + ": entry " + std::to_string(index) + " at offset " +
+                   std::to_string(off) + ": " + std::string(what));
+    };
+    if (data.size() - off < header_size)
+      return where("truncated header (no TRAILER!!! entry before the end)");
+    ByteSpan h = data.subspan(off, header_size);
+    std::string_view magic(reinterpret_cast<const char*>(h.data()), 6);
+    if (magic != "070701" && magic != "070702")
+      return where(index == 0 ? "not a newc cpio archive (the kernel reads only newc: 070701/070702)"
+                              : "bad header magic (an entry's size fields are wrong?)");
+    auto file_size = newc_field(h, 6);
+    auto name_size = newc_field(h, 11);
+    if (!file_size || !name_size)
+      return where("header field is not hexadecimal");
+    if (*name_size == 0)
+      return where("name size is 0");
+    std::uint64_t name_end = off + header_size + *name_size;
+    if (name_end > data.size())
+      return where("name of " + std::to_string(*name_size) + " bytes runs past the end (" +
+                   std::to_string(data.size()) + " bytes)");
+    std::string_view name(reinterpret_cast<const char*>(data.data() + off + header_size),
+                          *name_size - 1);
+    std::uint64_t data_start = align4(name_end);
+    if (data_start + *file_size > data.size())
+      return where("member '" + std::string(name) + "' of " + std::to_string(*file_size) +
+                   " bytes runs past the end (" + std::to_string(data.size()) + " bytes)");
+    if (name == "TRAILER!!!")
+      return align4(data_start + *file_size);
+    off = std::min<std::uint64_t>(align4(data_start + *file_size), data.size());
+  }
+}
 
 } // namespace
 
@@ -90,9 +148,48 @@ const CpioEntry* CpioImage::find(std::string_view path) const {
   return it == m_entries.end() ? nullptr : &it->second;
 }
 
-Result<void> CpioImage::merge_archive(ByteSpan data, std::string_view origin) {
+Result<void> CpioImage::merge_archive(ByteSpan input, std::string_view origin, std::uint64_t limit) {
+  if (input.size() > limit)
+    return Error(std::string(origin) + ": " + std::to_string(input.size()) + " bytes is over the " +
+                 std::to_string(limit) + "-byte limit for an initramfs");
+  // An initramfs may be several archives back to back (an uncompressed early
+  // microcode cpio, then the compressed main one), NUL-padded between, as the
+  // kernel unpacks them; later entries replace earlier ones. A compressed
+  // part runs to the end: its expansion is read the same way, but may not be
+  // compressed again.
+  Bytes expanded;
+  ByteSpan data = input;
+  std::uint64_t pos = 0;
+  std::size_t parts = 0;
+  for (;;) {
+    while (pos < data.size() && data[pos] == 0)
+      ++pos;
+    if (pos == data.size()) {
+      if (parts == 0)
+        return Error(std::string(origin) + ": no cpio archive in it (empty or only NUL bytes)");
+      return ok();
+    }
+    ByteSpan rest = data.subspan(pos);
+    std::string where = pos == 0 && data.data() == input.data()
+                            ? std::string(origin)
+                            : std::string(origin) + " (archive " + std::to_string(parts + 1) + ")";
+    if (Codec codec = detect_codec(rest); codec != Codec::None) {
+      if (data.data() != input.data())
+        return Error(where + ": compressed again inside a compressed archive");
+      expanded = TRY_CTX(decompress(codec, rest, limit), where + ": " + std::string(codec_name(codec)) + " layer");
+      data = expanded;
+      pos = 0;
+      continue;
+    }
+    std::uint64_t size = TRY(check_newc_layout(rest, where));
+    TRY(merge_newc(rest.first(size), where));
+    pos += size;
+    ++parts;
+  }
+}
+
+Result<void> CpioImage::merge_newc(ByteSpan data, std::string_view origin) {
   std::unique_ptr<archive, ArchiveReadDeleter> a(archive_read_new());
-  archive_read_support_filter_all(a.get());
   archive_read_support_format_cpio(a.get());
   if (archive_read_open_memory(a.get(), data.data(), data.size()) != ARCHIVE_OK)
     return Error(std::string(origin) + ": not a cpio archive: " + archive_message(a.get()));

@@ -41,14 +41,23 @@ public:
   const CpioEntry* find(std::string_view path) const;
   const std::map<std::string, CpioEntry>& entries() const { return m_entries; }
 
-  // Merge the entries of an existing initramfs (newc, possibly compressed with
-  // any codec libarchive reads). Its entries win over anything added later.
-  Result<void> merge_archive(ByteSpan archive, std::string_view origin);
+  // Merge the entries of an existing initramfs (newc, as the kernel reads it:
+  // plain or gzip/zstd/lz4/xz-compressed, several archives back to back). Its entries win over anything added
+  // later. The expanded archive may be at most `limit` bytes, and every header
+  // is checked against the bytes present before libarchive sees it, so a
+  // hostile header cannot make anything allocate more than the input holds.
+  Result<void> merge_archive(ByteSpan archive, std::string_view origin,
+                             std::uint64_t limit = default_augment_limit);
+
+  static constexpr std::uint64_t default_augment_limit = std::uint64_t{512} << 20;
 
   // Serialise as newc; parents are created, order as described above.
   Result<Bytes> serialise() const;
 
 private:
+  // One newc archive whose layout check_newc_layout has proven sane.
+  Result<void> merge_newc(ByteSpan data, std::string_view origin);
+
   std::map<std::string, CpioEntry> m_entries;
 };
 
