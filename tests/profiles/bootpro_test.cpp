@@ -340,6 +340,57 @@ TEST(BootproValidation, Rules) {
   EXPECT_TRUE(compile(with_rootfs("ext4: {casync: {index: x.img, content: {digest: '" + D + "', size_bytes: 0}}}")).ok());
 }
 
+// Audit gaps: gpt selector counts and blank partuuid, and errors inside the
+// kernel and dtbs pipelines carry their own field-path prefix.
+TEST(BootproValidation, GptSelectorsAndKernelDtbsPaths) {
+  const std::string c = C123;
+  EXPECT_EQ(compile_error(with_rootfs("ext4: {gpt: {partlabel: root, index: 2, source: {file: r, content: " + c + "}}}")),
+            "m.yaml: rootfs.ext4.gpt: pipeline gpt step must specify exactly one selector (partlabel, partuuid or "
+            "index); found 2");
+  EXPECT_THAT(compile_error(with_rootfs("ext4: {gpt: {partlabel: a, partuuid: b, index: 1, source: {file: r, content: " +
+                                        c + "}}}")),
+              HasSubstr("exactly one selector (partlabel, partuuid or index); found 3"));
+  EXPECT_EQ(compile_error(with_rootfs("ext4: {gpt: {partuuid: '  ', source: {file: r, content: " + c + "}}}")),
+            "m.yaml: rootfs.ext4.gpt.partuuid: gpt partuuid must not be blank");
+  // The same gpt with exactly one selector compiles.
+  EXPECT_TRUE(compile(with_rootfs("ext4: {gpt: {partuuid: 0f0e, source: {file: r, content: " + c + "}}}")).ok());
+
+  const std::string rootfs = "id: x\nrootfs: {ext4: {file: r, content: " + c + "}}\n";
+  EXPECT_EQ(compile_error(rootfs + "kernel: {path: /k, fat: {gpt: {source: {file: b, content: " + c + "}}}}\n"),
+            "m.yaml: kernel.fat.gpt: pipeline gpt step must specify exactly one selector (partlabel, partuuid or "
+            "index); found 0");
+  EXPECT_EQ(compile_error(rootfs + "kernel: {path: /k, ostree: {erofs: {http: ' ', content: " + c + "}}}\n"),
+            "m.yaml: kernel.ostree.erofs.http: http url must not be empty");
+  EXPECT_EQ(compile_error(rootfs + "dtbs: {path: /d, ext4: {mbr: {partuuid: '', source: {file: b, content: " + c +
+                          "}}}}\n"),
+            "m.yaml: dtbs.ext4.mbr.partuuid: mbr partuuid must not be blank");
+  EXPECT_EQ(compile_error(rootfs + "dtbs: {path: /d, fat: {http: u}}\n"),
+            "m.yaml: dtbs.fat: http stage requires content (digest and size_bytes)");
+}
+
+// Wrong types are errors (issue 2): a plain scalar that YAML reads as a
+// number or boolean is not a string; quoting it makes it one.
+TEST(BootproManifest, PlainNumbersAndBooleansAreNotStrings) {
+  EXPECT_EQ(compile_error("id: 123\nrootfs: {ext4: {file: r, content: " + C123 + "}}\n"),
+            "m.yaml: line 1, column 5: id: expected a string, found an integer '123' (quote it to mean the string)");
+  EXPECT_THAT(compile_error("id: x\ndisplay_name: true\nrootfs: {ext4: {file: r, content: " + C123 + "}}\n"),
+              HasSubstr("line 2, column 15: display_name: expected a string, found a boolean 'true'"));
+  EXPECT_THAT(compile_error(with_rootfs("ext4: {gpt: {partlabel: 1.5, source: {file: r, content: " + C123 + "}}}")),
+              HasSubstr("rootfs.ext4.gpt.partlabel: expected a string, found a number '1.5'"));
+  EXPECT_THAT(compile_error("id: x\nrootfs: {ext4: {file: r, content: " + C123 + "}}\nextra_cmdline: 0x10\n"),
+              HasSubstr("extra_cmdline: expected a string, found an integer '0x10'"));
+  auto quoted = compile("id: '123'\ndisplay_name: \"true\"\nrootfs: {ext4: {file: r, content: " + C123 + "}}\n");
+  ASSERT_TRUE(quoted.ok()) << quoted.error().message();
+  EXPECT_EQ(quoted->id, "123");
+  EXPECT_EQ(quoted->display_name, "true");
+  // Strings that merely look numeric stay strings.
+  auto plain = compile("id: 1.2.3\ndisplay_name: 0xZZ\nrootfs: {ext4: {file: 1e, content: " + C123 + "}}\n");
+  ASSERT_TRUE(plain.ok()) << plain.error().message();
+  EXPECT_EQ(plain->id, "1.2.3");
+  // show quotes such strings, so its output compiles back.
+  expect_round_trip(*quoted);
+}
+
 TEST(BootproValidation, DepthLimit) {
   auto nested = [](int wrappers) {
     std::string s = "{file: r, content: " + C123 + "}";

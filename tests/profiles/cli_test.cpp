@@ -3,6 +3,7 @@
 #include "common/hash.hpp"
 #include "test_support.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -169,6 +170,10 @@ TEST(ProfileCli, CheckReportsAmbiguityWarningOrStrictError) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.err, HasSubstr("warning: device profiles 'oneplus-enchilada' and 'oneplus-fajita' are ambiguous: both "
                                "match USB 18d1:d00d and their probes accept exactly the same devices"));
+  // Partial overlaps are reported too: an axolotl answering op2=raw passes the OnePlus probes.
+  EXPECT_THAT(r.err, HasSubstr("warning: device profiles 'oneplus-enchilada' and 'shift-axolotl' are ambiguous: both "
+                               "match USB 18d1:d00d and their probes overlap; a device answering getvar "
+                               "product=\"sdm845\", partition-type:op2=\"raw\", serialno=\"S6MQ\" passes both"));
   auto strict = profile({"check", "--strict", (builtin / "oneplus-fajita.yaml").string()});
   EXPECT_EQ(strict.exit_code, 1);
   EXPECT_THAT(strict.err, HasSubstr("error: device profiles 'oneplus-enchilada' and 'oneplus-fajita' are ambiguous"));
@@ -261,4 +266,138 @@ TEST(ProfileCli, OptimizeCollectsSparseHintsDeterministically) {
   const Bytes full = test::read_file(tmp / "a.fbp");
   ASSERT_GT(full.size(), hints.size());
   EXPECT_TRUE(std::equal(hints.begin(), hints.end(), full.end() - static_cast<std::ptrdiff_t>(hints.size())));
+}
+
+// `check -` reads stdin once: a manifest on stdin compiles from the bytes
+// already read, with relative paths against the current directory.
+TEST(ProfileCli, CheckManifestFromStdin) {
+  test::TempDir tmp;
+  test::write_file(tmp / "r.img", "rootfs bytes");
+  test::write_file(tmp / "m.yaml", "id: piped\nrootfs: {erofs: {file: r.img}}\n");
+  auto r = test::sh("cd '" + tmp.path().string() + "' && '" + tool() + "' check - < m.yaml");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("stdin: ok: boot profile manifest 'piped'"));
+  // From another directory the relative file is not there.
+  auto elsewhere = test::sh("cd / && '" + tool() + "' check - < '" + (tmp / "m.yaml").string() + "'");
+  EXPECT_EQ(elsewhere.exit_code, 1);
+  EXPECT_THAT(elsewhere.err, HasSubstr("stdin: rootfs.erofs.file: cannot hash"));
+  // A DevPro on stdin still works.
+  auto devpro = profile({"check", "-"}, as_bytes(devpro_yaml));
+  EXPECT_EQ(devpro.exit_code, 0) << devpro.err;
+  EXPECT_THAT(devpro.err, HasSubstr("stdin: ok: device profile 'cli-dev'"));
+}
+
+// Deliberate difference from upstream (spec §7 N8): relative `file` paths in a
+// manifest resolve against the manifest's directory (or --base-dir), not the
+// current directory, so a manifest compiles the same from anywhere.
+TEST(ProfileCli, RelativeFilePathsResolveAgainstManifestDirNotCwdUnlikeUpstreamN8) {
+  test::TempDir tmp;
+  fs::create_directories(tmp / "manifests");
+  fs::create_directories(tmp / "cwd");
+  test::write_file(tmp / "manifests" / "r.img", "next to the manifest");
+  test::write_file(tmp / "cwd" / "r.img", "in the current directory");
+  test::write_file(tmp / "manifests" / "m.yaml", "id: n8\nrootfs: {erofs: {file: r.img}}\n");
+  auto r = test::sh("cd '" + (tmp / "cwd").string() + "' && '" + tool() + "' compile ../manifests/m.yaml -o m.fbp");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto shown = profile({"show", (tmp / "cwd" / "m.fbp").string()});
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_THAT(out_text(shown), HasSubstr(sha512_hex(as_bytes("next to the manifest"))));
+  EXPECT_THAT(out_text(shown), ::testing::Not(HasSubstr(sha512_hex(as_bytes("in the current directory")))));
+  // --base-dir . brings back upstream's CWD behaviour when wanted.
+  auto cwd = test::sh("cd '" + (tmp / "cwd").string() + "' && '" + tool() +
+                      "' compile ../manifests/m.yaml --base-dir . -o c.fbp && '" + tool() + "' show c.fbp");
+  ASSERT_EQ(cwd.exit_code, 0) << cwd.err;
+  EXPECT_THAT(out_text(cwd), HasSubstr(sha512_hex(as_bytes("in the current directory"))));
+}
+
+// A manifest without rootfs is a manifest missing rootfs, not a DevPro missing
+// devicetree_name; a map with neither schema's keys names both.
+TEST(ProfileCli, ManifestWithoutRootfsIsStillAManifest) {
+  test::TempDir tmp;
+  test::write_file(tmp / "m.yaml", "id: m\nkernel: {path: /k, fat: {http: https://h/k, content: {digest: '" + digest +
+                                       "', size_bytes: 1}}}\n");
+  auto r = profile({"check", (tmp / "m.yaml").string()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr((tmp / "m.yaml").string() + ": line 1, column 1: missing required key 'rootfs'"));
+  EXPECT_THAT(r.err, ::testing::Not(HasSubstr("devicetree_name")));
+  test::write_file(tmp / "s.yaml", "id: m\nstage0: {kernel_modules: [erofs]}\n");
+  EXPECT_THAT(profile({"check", (tmp / "s.yaml").string()}).err, HasSubstr("missing required key 'rootfs'"));
+  // A DevPro with a stray stage0 is still read as a DevPro (and told why).
+  std::string stray = devpro_yaml;
+  stray += "stage0: {kernel_modules: [x]}\n";
+  test::write_file(tmp / "d.yaml", stray);
+  EXPECT_THAT(profile({"check", (tmp / "d.yaml").string()}).err,
+              HasSubstr("stage0 settings are not part of a Device Profile"));
+  test::write_file(tmp / "n.yaml", "id: m\ndisplay_name: M\n");
+  auto neither = profile({"check", (tmp / "n.yaml").string()});
+  EXPECT_EQ(neither.exit_code, 1);
+  EXPECT_THAT(neither.err, HasSubstr((tmp / "n.yaml").string() + ": neither a Device Profile (needs devicetree_name, "
+                                     "match, probe, boot) nor a Boot Profile manifest (needs rootfs)"));
+}
+
+// Logging levels: -q, -v and FASTBOOP_LOG (tools/lib/common/log.cpp, cli.cpp).
+TEST(ProfileCli, LogLevels) {
+  const fs::path enchilada = source_dir() / "devprofiles.d" / "oneplus-enchilada.yaml";
+  const std::string ambiguity = "warning: device profiles 'oneplus-enchilada' and 'oneplus-fajita' are ambiguous";
+  auto normal = profile({"check", enchilada.string()});
+  ASSERT_EQ(normal.exit_code, 0) << normal.err;
+  EXPECT_THAT(normal.err, HasSubstr(enchilada.string() + ": ok: device profile 'oneplus-enchilada'"));
+  EXPECT_THAT(normal.err, HasSubstr(ambiguity));
+  EXPECT_THAT(normal.err, ::testing::Not(HasSubstr("debug: ")));
+
+  // -q: nothing at all for a valid file, warnings included (before or after the subcommand).
+  for (const auto& args : {std::vector<std::string>{"-q", "check", enchilada.string()},
+                           std::vector<std::string>{"check", enchilada.string(), "--quiet"}}) {
+    auto quiet = profile(args);
+    EXPECT_EQ(quiet.exit_code, 0) << quiet.err;
+    EXPECT_EQ(quiet.err, "");
+    EXPECT_TRUE(quiet.out.empty());
+  }
+  // ... but errors still show.
+  auto quiet_strict = profile({"-q", "check", "--strict", enchilada.string()});
+  EXPECT_EQ(quiet_strict.exit_code, 1);
+  EXPECT_THAT(quiet_strict.err, HasSubstr("error: device profiles 'oneplus-enchilada' and 'oneplus-fajita' are ambiguous"));
+  EXPECT_THAT(quiet_strict.err, ::testing::Not(HasSubstr(": ok: ")));
+
+  // -v and FASTBOOP_LOG=debug show debug lines.
+  auto verbose = profile({"-v", "check", enchilada.string()});
+  EXPECT_EQ(verbose.exit_code, 0) << verbose.err;
+  EXPECT_THAT(verbose.err, HasSubstr("debug: checking " + enchilada.string()));
+  EXPECT_THAT(verbose.err, HasSubstr("debug: ambiguity check against 8 device profile(s) on the search path"));
+  auto env_debug = test::run({"env", "FASTBOOP_LOG=debug", tool(), "check", enchilada.string()});
+  EXPECT_EQ(env_debug.exit_code, 0) << env_debug.err;
+  EXPECT_THAT(env_debug.err, HasSubstr("debug: checking " + enchilada.string()));
+  EXPECT_THAT(env_debug.err, HasSubstr(ambiguity));
+  // FASTBOOP_LOG=error silences the ok line and the warning; -v overrides it.
+  auto env_error = test::run({"env", "FASTBOOP_LOG=error", tool(), "check", enchilada.string()});
+  EXPECT_EQ(env_error.exit_code, 0);
+  EXPECT_EQ(env_error.err, "");
+  auto env_then_v = test::run({"env", "FASTBOOP_LOG=error", tool(), "-v", "check", enchilada.string()});
+  EXPECT_THAT(env_then_v.err, HasSubstr("debug: checking"));
+
+  // A bad FASTBOOP_LOG is a warning and the default level stays.
+  auto bad = test::run({"env", "FASTBOOP_LOG=chatty", tool(), "check", enchilada.string()});
+  EXPECT_EQ(bad.exit_code, 0) << bad.err;
+  EXPECT_THAT(bad.err, HasSubstr("warning: FASTBOOP_LOG=chatty is not one of error, warn, info, debug, trace; ignored"));
+  EXPECT_THAT(bad.err, HasSubstr(": ok: device profile 'oneplus-enchilada'"));
+  EXPECT_THAT(bad.err, ::testing::Not(HasSubstr("debug: ")));
+}
+
+// The CLI tests see no host-installed DevPros (hermetic_env.cpp), so list
+// shows exactly the built-ins plus what the test adds at the system level.
+TEST(ProfileCli, ListIsHermeticAndShowsSystemDirs) {
+  test::TempDir tmp;
+  fs::create_directories(tmp / "sys");
+  std::string mine = devpro_yaml;
+  test::write_file(tmp / "sys" / "cli.yaml", mine);
+  auto r = test::run({"env", "FASTBOOP_DEVPRO_SYSTEM_DIRS=" + (tmp / "sys").string(), tool(), "list"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string out = out_text(r);
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 9) << out; // eight built-ins + cli-dev
+  EXPECT_THAT(out, HasSubstr((tmp / "sys" / "cli.yaml").string()));
+  auto plain = profile({"list"});
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  const std::string plain_out = out_text(plain);
+  EXPECT_EQ(std::count(plain_out.begin(), plain_out.end(), '\n'), 8) << plain_out;
+  EXPECT_THAT(plain_out, ::testing::Not(HasSubstr("/usr/share/fastboop")));
 }

@@ -54,10 +54,14 @@ std::string parse_error(const std::string& text) {
 
 class ScopedEnv {
 public:
-  ScopedEnv(const char* name, const std::string& value) : m_name(name) {
+  // nullopt unsets the variable for the scope.
+  ScopedEnv(const char* name, const std::optional<std::string>& value) : m_name(name) {
     if (const char* old = std::getenv(name))
       m_old = old;
-    ::setenv(name, value.c_str(), 1);
+    if (value)
+      ::setenv(name, value->c_str(), 1);
+    else
+      ::unsetenv(name);
   }
   ~ScopedEnv() {
     if (m_old)
@@ -145,6 +149,69 @@ TEST(DevproParse, WrongTypes) {
   EXPECT_THAT(parse_error(with_bootimg("      header_version: 0\n      page_size: 1\n      dtb_in_second: 1\n")),
               HasSubstr("dtb_in_second: expected true or false"));
   EXPECT_THAT(parse_error("id: a\ndevicetree_name: b\nmatch: {}\n"), HasSubstr("match: expected a list, found a map"));
+}
+
+// Wrong types are errors (issue 2): a plain scalar that YAML resolves to an
+// integer, float or boolean is not a string (upstream's serde_yaml agrees);
+// a quoted one is.
+TEST(DevproParse, PlainNonStringScalarsWhereAStringIsExpected) {
+  auto text = std::string(minimal);
+  text.replace(text.find("id: dev"), 7, "id: 123");
+  EXPECT_EQ(parse_error(text),
+            "t.yaml: line 1, column 5: id: expected a string, found an integer '123' (quote it to mean the string)");
+  text = std::string(minimal);
+  text.replace(text.find("display_name: D"), 15, "display_name: true");
+  EXPECT_EQ(parse_error(text), "t.yaml: line 2, column 15: display_name: expected a string, found a boolean 'true' "
+                               "(quote it to mean the string)");
+  EXPECT_THAT(parse_error(with_probe("{fastboot.getvar: 5, exists: }")),
+              HasSubstr("line 5, column 23: probe[0].fastboot.getvar: expected a string, found an integer '5'"));
+  EXPECT_THAT(parse_error(with_probe("{fastboot.getvar: v, equals: -1.5e3}")),
+              HasSubstr("probe[0].equals: expected a string, found a number '-1.5e3'"));
+  EXPECT_THAT(parse_error(with_probe("{fastboot.getvar: v, starts_with: .inf}")),
+              HasSubstr("probe[0].starts_with: expected a string, found a number '.inf'"));
+  EXPECT_THAT(parse_error(with_bootimg("      header_version: 0\n      page_size: 1\n      board: 0o17\n")),
+              HasSubstr("android_bootimg.board: expected a string, found an integer '0o17'"));
+  EXPECT_THAT(parse_error(R"({"id": 7, "devicetree_name": "x", "match": [], "probe": [], "boot": {}})"),
+              HasSubstr("id: expected a string, found an integer '7'"));
+  // Quoted, or merely number-like, they are strings.
+  text = std::string(minimal);
+  text.replace(text.find("id: dev"), 7, "id: '123'");
+  text.replace(text.find("equals: sdm845"), 14, "equals: \"1\"");
+  auto quoted = parse_device_profile(text, "t");
+  ASSERT_TRUE(quoted.ok()) << quoted.error().message();
+  EXPECT_EQ(quoted->id, "123");
+  EXPECT_EQ(quoted->probe[0].value, "1");
+  for (const char* word : {"v1.2", "1.2.3", "0x", "e5", "yes", "sdm845", "-", "12ab", "1_000"}) {
+    auto r = parse_device_profile(with_probe(std::string("{fastboot.getvar: v, equals: ") + word + "}"), "t");
+    ASSERT_TRUE(r.ok()) << word << ": " << r.error().message();
+    EXPECT_EQ(r->probe[0].value, word);
+  }
+  // show renders such values quoted, so they read back as strings.
+  auto again = parse_device_profile(device_profile_to_yaml(*quoted), "shown");
+  ASSERT_TRUE(again.ok()) << again.error().message();
+  EXPECT_EQ(*again, *quoted);
+}
+
+// Audit gaps: unknown keys inside limits, kernel and initrd, and an unknown
+// initrd compression.
+TEST(DevproParse, NestedBootimgMapsAreStrict) {
+  const std::string head = "      header_version: 0\n      page_size: 1\n";
+  EXPECT_THAT(parse_error(with_bootimg(head + "      limits: {max_kernel_bytes: 1, max_dtb_bytes: 2}\n")),
+              HasSubstr("boot.fastboot_boot.android_bootimg.limits: unknown key 'max_dtb_bytes' (expected one of: "
+                        "max_kernel_bytes max_initrd_bytes max_total_bytes)"));
+  EXPECT_THAT(parse_error("id: dev\ndevicetree_name: x\nmatch: []\nprobe: []\nboot:\n  fastboot_boot:\n    "
+                          "android_bootimg:\n      header_version: 0\n      page_size: 1\n      kernel: {encoding: "
+                          "image, compress: gzip}\n"),
+              HasSubstr("line 10, column 33: boot.fastboot_boot.android_bootimg.kernel: unknown key 'compress' "
+                        "(expected one of: encoding)"));
+  EXPECT_THAT(parse_error(with_bootimg(head + "      initrd: {compress: gzip, level: 9}\n")),
+              HasSubstr("boot.fastboot_boot.android_bootimg.initrd: unknown key 'level' (expected one of: compress)"));
+  EXPECT_THAT(parse_error(with_bootimg(head + "      initrd: {compress: bzip2}\n")),
+              HasSubstr("line 11, column 26: boot.fastboot_boot.android_bootimg.initrd.compress: unknown compression "
+                        "'bzip2' (expected none, gzip, lz4, zstd)"));
+  for (const char* known : {"none", "gzip", "lz4", "zstd"})
+    EXPECT_TRUE(parse_device_profile(with_bootimg(head + "      initrd: {compress: " + known + "}\n"), "t").ok())
+        << known;
 }
 
 TEST(DevproParse, MissingRequired) {
@@ -384,14 +451,13 @@ TEST(DevproPool, SearchPathPrecedenceAndDuplicates) {
   ScopedEnv e1("FASTBOOP_SCHEMA_PATH", schema_a.string() + "::" + schema_b.string());
   ScopedEnv e2("XDG_CONFIG_HOME", xdg.string());
 
+  // The system directories are off in this binary (hermetic_env.cpp).
   auto dirs = device_profile_search_dirs();
-  ASSERT_GE(dirs.size(), 4u); // plus the install datadir when it is not /usr/share
+  ASSERT_EQ(dirs.size(), 3u);
   EXPECT_EQ(dirs[0].path, schema_a);
   EXPECT_EQ(dirs[1].path, schema_b);
   EXPECT_EQ(dirs[2].path, xdg / "fastboop" / "devpro");
   EXPECT_EQ(dirs[2].origin, ProfileOrigin::UserDir);
-  EXPECT_EQ(dirs.back().path, "/usr/share/fastboop/devpro");
-  EXPECT_EQ(dirs.back().origin, ProfileOrigin::SystemDir);
 
   auto fajita_with = [](const std::string& name) {
     std::string text = std::string(minimal);
@@ -434,4 +500,41 @@ TEST(DevproPool, NotFoundListsIds) {
   auto r = find_device_profile("nope");
   ASSERT_FALSE(r.ok());
   EXPECT_THAT(r.error().message(), HasSubstr("device profile 'nope' not found; available ids: [arrow-db410c, "));
+}
+
+// FASTBOOP_DEVPRO_SYSTEM_DIRS replaces the system level (the install datadir
+// and /usr/share/fastboop/devpro), so tests never see the host's profiles.
+TEST(DevproPool, SystemDirsOverrideKeepsTestsHermetic) {
+  {
+    ScopedEnv off("FASTBOOP_DEVPRO_SYSTEM_DIRS", std::nullopt);
+    auto dirs = device_profile_search_dirs();
+    ASSERT_FALSE(dirs.empty());
+    EXPECT_EQ(dirs.back().path, "/usr/share/fastboop/devpro");
+    EXPECT_EQ(dirs.back().origin, ProfileOrigin::SystemDir);
+  }
+  test::TempDir tmp;
+  const auto sys_a = tmp / "sys-a";
+  const auto sys_b = tmp / "sys-b";
+  std::filesystem::create_directories(sys_a);
+  ScopedEnv sys("FASTBOOP_DEVPRO_SYSTEM_DIRS", sys_a.string() + ":" + sys_b.string());
+  auto dirs = device_profile_search_dirs();
+  ASSERT_GE(dirs.size(), 2u);
+  EXPECT_EQ(dirs[dirs.size() - 2].path, sys_a);
+  EXPECT_EQ(dirs.back().path, sys_b);
+  for (const auto& d : dirs)
+    EXPECT_NE(d.path, "/usr/share/fastboop/devpro");
+
+  std::string text = std::string(minimal);
+  text.replace(text.find("id: dev"), 7, "id: system-only");
+  test::write_file(sys_a / "s.yaml", text);
+  auto found = find_device_profile("system-only");
+  ASSERT_TRUE(found.ok()) << found.error().message();
+  EXPECT_EQ(found->origin, ProfileOrigin::SystemDir);
+  EXPECT_EQ(found->source, (sys_a / "s.yaml").string());
+
+  // Set but empty: no system directory at all, only the built-ins remain.
+  ScopedEnv none("FASTBOOP_DEVPRO_SYSTEM_DIRS", std::string());
+  for (const auto& d : device_profile_search_dirs())
+    EXPECT_NE(d.origin, ProfileOrigin::SystemDir);
+  EXPECT_FALSE(find_device_profile("system-only").ok());
 }

@@ -68,20 +68,31 @@ Result<void> write_text(const std::string& output, const std::string& text) {
 std::string display(const std::string& path) { return path == "-" ? std::string("stdin") : path; }
 
 // Relative `file` paths and overlay files resolve against `base_dir` when
-// given, else the manifest's directory (the CWD for stdin).
+// given, else the manifest's directory (the CWD for stdin). This differs from
+// upstream, which resolves against the CWD (spec §7 N8), on purpose: a
+// manifest then compiles the same from any directory.
+fs::path manifest_base_dir(const std::string& input, const std::string& base_dir) {
+  if (!base_dir.empty())
+    return base_dir;
+  if (input == "-")
+    return fs::current_path();
+  fs::path dir = fs::path(input).parent_path();
+  return dir.empty() ? fs::path(".") : dir;
+}
+
+// Compile manifest bytes already read (stdin can be read only once).
+Result<BootProfile> compile_manifest_bytes(ByteSpan text, const std::string& input, const std::string& base_dir = {},
+                                           std::vector<fs::path>* files_read = nullptr) {
+  const fs::path dir = manifest_base_dir(input, base_dir);
+  log::debug(display(input) + ": relative paths resolve against " + dir.string());
+  return compile_boot_profile_manifest_text(as_chars(text), display(input), dir, ManifestInputs::Resolve,
+                                            files_read);
+}
+
 Result<BootProfile> compile_manifest(const std::string& input, const std::string& base_dir = {},
                                      std::vector<fs::path>* files_read = nullptr) {
-  if (input == "-") {
-    auto text = TRY(read_input("-"));
-    return compile_boot_profile_manifest_text(as_chars(text), "stdin",
-                                              base_dir.empty() ? fs::current_path() : fs::path(base_dir),
-                                              ManifestInputs::Resolve, files_read);
-  }
-  fs::path dir = base_dir.empty() ? fs::path(input).parent_path() : fs::path(base_dir);
-  if (dir.empty())
-    dir = ".";
-  auto text = TRY(read_text_file(input, max_input_bytes));
-  return compile_boot_profile_manifest_text(text, input, dir, ManifestInputs::Resolve, files_read);
+  auto text = TRY(read_input(input));
+  return compile_manifest_bytes(text, input, base_dir, files_read);
 }
 
 Result<DeviceProfile> parse_devpro(const std::string& input) {
@@ -95,6 +106,7 @@ Result<void> run_check(const std::vector<std::string>& files, bool strict) {
   std::vector<DeviceProfile> checked;
   std::size_t failures = 0;
   for (const auto& file : files) {
+    log::debug("checking " + display(file));
     auto bytes = read_input(file);
     auto report = [&]() -> Result<std::string> {
       const auto& data = TRY(bytes);
@@ -112,7 +124,7 @@ Result<void> run_check(const std::vector<std::string>& files, bool strict) {
       }
       const auto kind = TRY(classify_source(as_chars(span), name));
       if (kind == SourceKind::BootProfileManifest) {
-        auto p = TRY(compile_manifest(file));
+        auto p = TRY(compile_manifest_bytes(span, file));
         return "boot profile manifest '" + p.id + "'";
       }
       auto p = TRY(parse_device_profile(as_chars(span), name));
@@ -128,6 +140,7 @@ Result<void> run_check(const std::vector<std::string>& files, bool strict) {
   }
   std::vector<DeviceProfile> all = checked;
   if (auto pool = load_device_profile_pool(); pool) {
+    log::debug("ambiguity check against " + std::to_string(pool->size()) + " device profile(s) on the search path");
     for (const auto& loaded : *pool) {
       const bool replaced = std::any_of(checked.begin(), checked.end(),
                                         [&](const DeviceProfile& c) { return c.id == loaded.profile.id; });
@@ -145,8 +158,12 @@ Result<void> run_check(const std::vector<std::string>& files, bool strict) {
     if (!involves(a.first) && !involves(a.second))
       continue;
     ++ambiguous;
-    std::fprintf(stderr, "fastboop-profile: %s: device profiles '%s' and '%s' are ambiguous: %s\n",
-                 strict ? "error" : "warning", a.first.c_str(), a.second.c_str(), a.reason.c_str());
+    // Through the logger, so -q silences the warning (but not the --strict error).
+    const std::string text = "device profiles '" + a.first + "' and '" + a.second + "' are ambiguous: " + a.reason;
+    if (strict)
+      log::error(text);
+    else
+      log::warn(text);
   }
   if (failures > 0)
     return Error(std::to_string(failures) + " of " + std::to_string(files.size()) + " file(s) failed the check");

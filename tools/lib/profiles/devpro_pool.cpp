@@ -32,6 +32,22 @@ std::string_view profile_origin_name(ProfileOrigin origin) {
   return "unknown";
 }
 
+namespace {
+// The non-empty entries of a ':'-separated list.
+std::vector<std::string> split_path_list(std::string_view rest) {
+  std::vector<std::string> out;
+  while (true) {
+    const auto colon = rest.find(':');
+    const auto entry = rest.substr(0, colon);
+    if (!entry.empty())
+      out.emplace_back(entry);
+    if (colon == std::string_view::npos)
+      return out;
+    rest.remove_prefix(colon + 1);
+  }
+}
+} // namespace
+
 std::vector<DevproSearchDir> device_profile_search_dirs() {
   std::vector<DevproSearchDir> dirs;
   auto add = [&](fs::path p, ProfileOrigin origin) {
@@ -40,18 +56,9 @@ std::vector<DevproSearchDir> device_profile_search_dirs() {
         return;
     dirs.push_back({std::move(p), origin});
   };
-  if (const char* schema = std::getenv("FASTBOOP_SCHEMA_PATH")) {
-    std::string_view rest = schema;
-    while (true) {
-      const auto colon = rest.find(':');
-      const auto entry = rest.substr(0, colon);
-      if (!entry.empty())
-        add(fs::path(entry), ProfileOrigin::SchemaPath);
-      if (colon == std::string_view::npos)
-        break;
-      rest.remove_prefix(colon + 1);
-    }
-  }
+  if (const char* schema = std::getenv("FASTBOOP_SCHEMA_PATH"))
+    for (const auto& entry : split_path_list(schema))
+      add(fs::path(entry), ProfileOrigin::SchemaPath);
   // An empty XDG_CONFIG_HOME counts as unset (XDG base-directory spec), not as
   // the relative directory upstream derives from it (§7 N15).
   const char* xdg = std::getenv("XDG_CONFIG_HOME");
@@ -60,6 +67,13 @@ std::vector<DevproSearchDir> device_profile_search_dirs() {
     add(fs::path(xdg) / "fastboop" / "devpro", ProfileOrigin::UserDir);
   else if (home && *home)
     add(fs::path(home) / ".config" / "fastboop" / "devpro", ProfileOrigin::UserDir);
+  // FASTBOOP_DEVPRO_SYSTEM_DIRS, when set (even empty), replaces the system
+  // directories: tests use it so the host's installed profiles stay out.
+  if (const char* system = std::getenv("FASTBOOP_DEVPRO_SYSTEM_DIRS")) {
+    for (const auto& entry : split_path_list(system))
+      add(fs::path(entry), ProfileOrigin::SystemDir);
+    return dirs;
+  }
 #ifdef FASTBOOP_INSTALLED_DEVPRO_DIR
   add(fs::path(FASTBOOP_INSTALLED_DEVPRO_DIR), ProfileOrigin::SystemDir); // e.g. /usr/local/share/...
 #endif
@@ -134,6 +148,8 @@ Result<std::vector<LoadedDeviceProfile>> load_all_device_profiles() {
   std::vector<LoadedDeviceProfile> all;
   for (const auto& dir : device_profile_search_dirs()) {
     auto level = TRY(load_directory(dir));
+    log::debug("device profile directory " + dir.path.string() + " (" +
+               std::string(profile_origin_name(dir.origin)) + "): " + std::to_string(level.size()) + " profile(s)");
     std::move(level.begin(), level.end(), std::back_inserter(all));
   }
   auto builtins = TRY(builtin_device_profiles());

@@ -55,6 +55,9 @@ struct DevproSearchDir {
   ProfileOrigin origin = ProfileOrigin::SystemDir;
 };
 // The local directories, highest precedence first (the built-ins come last).
+// $FASTBOOP_DEVPRO_SYSTEM_DIRS, when set (empty included), replaces the system
+// directories (install datadir, /usr/share/fastboop/devpro) with its
+// ':'-separated entries, so tests do not see the host's installed profiles.
 std::vector<DevproSearchDir> device_profile_search_dirs();
 // The compiled-in profiles (parsed once, on first use).
 Result<std::vector<LoadedDeviceProfile>> builtin_device_profiles();

@@ -14,9 +14,21 @@ namespace fastboop::profiles {
 
 Result<SourceKind> classify_source(std::string_view text, std::string_view origin) {
   auto doc = TRY(yaml::load(text, origin));
-  if (doc.IsMap() && doc["rootfs"])
+  if (!doc.IsMap())
+    return SourceKind::DeviceProfileYaml; // its parser reports "expected a map"
+  const auto has_any = [&](std::initializer_list<const char*> keys) {
+    return std::any_of(keys.begin(), keys.end(), [&](const char* k) { return static_cast<bool>(doc[k]); });
+  };
+  // Keys only one of the two schemas has (both have id and display_name).
+  const bool manifest = has_any({"rootfs", "kernel", "dtbs", "dt_overlays", "extra_cmdline", "stage0"});
+  const bool devpro = has_any({"devicetree_name", "match", "probe", "boot"});
+  if (doc["rootfs"] || (manifest && !devpro))
     return SourceKind::BootProfileManifest;
-  return SourceKind::DeviceProfileYaml;
+  if (devpro)
+    return SourceKind::DeviceProfileYaml; // its parser names any manifest key as misplaced
+  return Error(std::string(origin) +
+               ": neither a Device Profile (needs devicetree_name, match, probe, boot) nor a Boot Profile "
+               "manifest (needs rootfs)");
 }
 
 namespace {
@@ -122,24 +134,30 @@ bool passes(const Constraint& c, const std::optional<std::string>& answer) {
 }
 
 // Is there a getvar answer satisfying every constraint (all on one var)? The
-// candidate answers cover every boundary the five operators can draw.
+// candidate answers cover every boundary the five operators can draw; readable
+// ones come first so that the witness shown in reports is readable too.
 bool satisfiable(const std::vector<Constraint>& constraints, std::optional<std::string>* witness) {
   std::vector<std::optional<std::string>> candidates = {std::nullopt, std::string(), std::string("unknown"),
-                                                        std::string("\x01" "fastboop"), std::string("\x02")};
+                                                        std::string("fastboop")};
   const std::string unknown = "unknown";
-  for (const auto& c : constraints) {
-    const std::string& v = c.step.value;
-    std::string suffix;
-    for (std::size_t k = 0; k <= constraints.size() + 1; ++k) {
-      candidates.push_back(v + suffix);
-      suffix += '\x01';
+  for (const char filler : {'0', '\x01'}) {
+    for (const auto& c : constraints) {
+      const std::string& v = c.step.value;
+      std::string suffix;
+      for (std::size_t k = 0; k <= constraints.size() + 1; ++k) {
+        candidates.push_back(v + suffix);
+        suffix += filler;
+      }
+      std::string lower = v;
+      for (auto& ch : lower)
+        ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      if (lower.size() <= unknown.size() && unknown.starts_with(lower))
+        candidates.push_back(v + unknown.substr(v.size()));
     }
-    std::string lower = v;
-    for (auto& ch : lower)
-      ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    if (lower.size() <= unknown.size() && unknown.starts_with(lower))
-      candidates.push_back(v + unknown.substr(v.size()));
+    if (filler != '0')
+      candidates.push_back(std::string("\x01" "fastboop"));
   }
+  candidates.push_back(std::string("\x02"));
   for (const auto& candidate : candidates) {
     if (std::all_of(constraints.begin(), constraints.end(), [&](const Constraint& c) { return passes(c, candidate); })) {
       if (witness)
@@ -150,13 +168,18 @@ bool satisfiable(const std::vector<Constraint>& constraints, std::optional<std::
   return false;
 }
 
+std::vector<Constraint> constraints_on(const std::string& var, const std::vector<ProbeStep>& probe) {
+  std::vector<Constraint> cs;
+  for (const auto& s : probe)
+    if (s.var == var)
+      cs.push_back({s, false});
+  return cs;
+}
+
 // Does every answer set that passes all of `a`'s probes pass `b`'s too?
 bool implies(const DeviceProfile& a, const DeviceProfile& b) {
   for (const auto& step : b.probe) {
-    std::vector<Constraint> cs;
-    for (const auto& s : a.probe)
-      if (s.var == step.var)
-        cs.push_back({s, false});
+    auto cs = constraints_on(step.var, a.probe);
     cs.push_back({step, true});
     if (satisfiable(cs, nullptr))
       return false;
@@ -165,15 +188,50 @@ bool implies(const DeviceProfile& a, const DeviceProfile& b) {
   std::set<std::string> vars;
   for (const auto& s : a.probe)
     vars.insert(s.var);
-  for (const auto& var : vars) {
-    std::vector<Constraint> cs;
-    for (const auto& s : a.probe)
-      if (s.var == var)
-        cs.push_back({s, false});
-    if (!satisfiable(cs, nullptr))
+  for (const auto& var : vars)
+    if (!satisfiable(constraints_on(var, a.probe), nullptr))
       return false;
-  }
   return true;
+}
+
+std::string quote_answer(const std::string& s) {
+  std::string out = "\"";
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20 || u == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", u);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+// Getvar answers (in probe order) that pass both profiles' probes, rendered as
+// `product="sdm845", secret (no answer)`; nullopt when no device passes both.
+// Vars are independent, so each is solved on its own.
+std::optional<std::string> common_device(const DeviceProfile& a, const DeviceProfile& b) {
+  std::vector<std::string> vars;
+  for (const auto* probe : {&a.probe, &b.probe})
+    for (const auto& s : *probe)
+      if (std::find(vars.begin(), vars.end(), s.var) == vars.end())
+        vars.push_back(s.var);
+  std::string text;
+  for (const auto& var : vars) {
+    auto cs = constraints_on(var, a.probe);
+    for (auto& c : constraints_on(var, b.probe))
+      cs.push_back(std::move(c));
+    std::optional<std::string> answer;
+    if (!satisfiable(cs, &answer))
+      return std::nullopt;
+    text += (text.empty() ? "" : ", ") + (answer ? var + "=" + quote_answer(*answer) : var + " (no answer)");
+  }
+  return text;
 }
 
 std::string hex4(std::uint16_t v) {
@@ -204,10 +262,12 @@ std::vector<Ambiguity> find_ambiguities(const std::vector<DeviceProfile>& input)
           }
       if (shared.empty())
         continue;
+      // Ambiguous whenever one device can pass both profiles' probes.
+      const auto common = common_device(a, b);
+      if (!common)
+        continue;
       const bool a_b = implies(a, b);
       const bool b_a = implies(b, a);
-      if (!a_b && !b_a)
-        continue;
       std::string usb;
       for (const auto& s : shared)
         usb += (usb.empty() ? "" : ", ") + s;
@@ -217,9 +277,13 @@ std::vector<Ambiguity> find_ambiguities(const std::vector<DeviceProfile>& input)
       else if (a_b)
         reason += "every device passing " + a.id + "'s probes also passes " + b.id + "'s, so " + a.id +
                   " can never be chosen by probing";
-      else
+      else if (b_a)
         reason += "every device passing " + b.id + "'s probes also passes " + a.id + "'s, so " + b.id +
                   " can never be chosen by probing";
+      else
+        reason += "their probes overlap";
+      reason += common->empty() ? std::string(" (neither probes any getvar)")
+                                : "; a device answering getvar " + *common + " passes both";
       out.push_back({a.id, b.id, reason});
     }
   }

@@ -13,8 +13,11 @@
 namespace fastboop::profiles {
 
 enum class SourceKind { DeviceProfileYaml, BootProfileManifest };
-// A YAML/JSON document with a top-level `rootfs` key is a Boot Profile
-// manifest; anything else is read as a Device Profile.
+// A YAML/JSON map with `rootfs`, or with other manifest-only keys (kernel,
+// dtbs, dt_overlays, extra_cmdline, stage0) and no DevPro-only key
+// (devicetree_name, match, probe, boot), is a Boot Profile manifest; one with
+// a DevPro-only key is a Device Profile; a map with neither is an error naming
+// both. A non-map is read as a Device Profile (whose parser rejects it).
 Result<SourceKind> classify_source(std::string_view text, std::string_view origin);
 
 enum class ShowFormat { Yaml, Json };
@@ -37,8 +40,10 @@ struct Ambiguity {
   std::string second;
   std::string reason;
 };
-// Pairs whose match rules share a VID:PID and where every device passing one
-// profile's probes also passes the other's, so probing cannot pick one.
+// Pairs whose match rules share a VID:PID and where some device (some set of
+// getvar answers) passes both profiles' probes, so probing cannot pick one for
+// it. The reason names the USB ids, whether one profile's probes imply the
+// other's, and an example answer for every getvar involved.
 std::vector<Ambiguity> find_ambiguities(const std::vector<DeviceProfile>& profiles);
 
 } // namespace fastboop::profiles

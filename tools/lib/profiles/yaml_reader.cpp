@@ -33,6 +33,47 @@ std::string describe(const YAML::Node& node) {
 
 bool is_plain(const YAML::Node& node) { return node.Tag() == "?"; }
 
+bool all_of_chars(std::string_view s, std::string_view allowed) {
+  return !s.empty() && s.find_first_not_of(allowed) == std::string_view::npos;
+}
+
+// What the YAML 1.2 core schema makes of a plain scalar that is not a string
+// (null is already a node type in yaml-cpp); nullptr for a string. Upstream's
+// serde_yaml resolves the same way, so `id: 123` is not a string there either.
+const char* core_schema_type(std::string_view s) {
+  static constexpr std::string_view digits = "0123456789";
+  if (s == "true" || s == "True" || s == "TRUE" || s == "false" || s == "False" || s == "FALSE")
+    return "a boolean";
+  if (s.size() > 2 && s[0] == '0' && s[1] == 'o' && all_of_chars(s.substr(2), "01234567"))
+    return "an integer";
+  if (s.size() > 2 && s[0] == '0' && s[1] == 'x' && all_of_chars(s.substr(2), "0123456789abcdefABCDEF"))
+    return "an integer";
+  std::string_view body = s;
+  if (!body.empty() && (body.front() == '-' || body.front() == '+'))
+    body.remove_prefix(1);
+  if (all_of_chars(body, digits))
+    return "an integer";
+  if (body == ".inf" || body == ".Inf" || body == ".INF" || s == ".nan" || s == ".NaN" || s == ".NAN")
+    return "a number";
+  // [-+]? ( \. [0-9]+ | [0-9]+ ( \. [0-9]* )? ) ( [eE] [-+]? [0-9]+ )?
+  std::string_view mantissa = body.substr(0, body.find_first_of("eE"));
+  const auto dot = mantissa.find('.');
+  const std::string_view whole = mantissa.substr(0, dot);
+  const std::string_view fraction = dot == std::string_view::npos ? std::string_view() : mantissa.substr(dot + 1);
+  const bool whole_ok = whole.empty() || all_of_chars(whole, digits);
+  const bool fraction_ok = fraction.empty() || all_of_chars(fraction, digits);
+  if (!whole_ok || !fraction_ok || (whole.empty() && fraction.empty()))
+    return nullptr;
+  if (mantissa.size() < body.size()) {
+    std::string_view exponent = body.substr(mantissa.size() + 1);
+    if (!exponent.empty() && (exponent.front() == '-' || exponent.front() == '+'))
+      exponent.remove_prefix(1);
+    if (!all_of_chars(exponent, digits))
+      return nullptr;
+  }
+  return "a number";
+}
+
 } // namespace
 
 Error error_at(std::string_view origin, const YAML::Mark& mark, std::string_view path,
@@ -101,6 +142,11 @@ Result<std::string> Value::string() const {
   const std::string& tag = m_node.Tag();
   if (tag != "?" && tag != "!" && tag != "tag:yaml.org,2002:str")
     return error("unexpected tag '" + tag + "' on a string");
+  // Wrong types are errors: a plain 123 or true is not the string "123".
+  if (tag == "?")
+    if (const char* type = core_schema_type(m_node.Scalar()))
+      return error("expected a string, found " + std::string(type) + " '" + m_node.Scalar() +
+                   "' (quote it to mean the string)");
   return m_node.Scalar();
 }
 
