@@ -27,7 +27,7 @@ std::string sha512_hex(const fsys::path& p) {
   return d->content_digest().substr(7);
 }
 
-std::uint64_t file_size(const fsys::path& p) { return fsys::file_size(p); }
+std::uint64_t size_of(const fsys::path& p) { return fsys::file_size(p); }
 
 // The tool with a private cache ($XDG_CACHE_HOME) and optional environment.
 ProcessOutput stage0_tool(const fsys::path& cache, std::vector<std::string> args,
@@ -106,7 +106,7 @@ TEST_F(CliPipeline, AppendedSparseIndexHintIsUsed) {
                                simg().string() + "\n";
   compile(manifest, tmp / "hinted.fbp", true);
   compile(manifest, tmp / "plain.fbp", false);
-  ASSERT_GT(file_size(tmp / "hinted.fbp"), file_size(tmp / "plain.fbp")) << "--optimize appended no record";
+  ASSERT_GT(size_of(tmp / "hinted.fbp"), size_of(tmp / "plain.fbp")) << "--optimize appended no record";
 
   // Both read the intact image.
   for (const char* p : {"hinted.fbp", "plain.fbp"}) {
@@ -146,7 +146,7 @@ TEST_F(CliPipeline, HintSparesTheChunkScanOverHttp) {
   fastboop::test::FaultProxy proxy(server.port());
   const std::string manifest = "id: web\nrootfs:\n  ext4:\n    android_sparseimg:\n      source:\n        http: " +
                                proxy.url("root.simg") + "\n        content:\n          digest: sha512:" +
-                               sha512_hex(simg()) + "\n          size_bytes: " + std::to_string(file_size(simg())) +
+                               sha512_hex(simg()) + "\n          size_bytes: " + std::to_string(size_of(simg())) +
                                "\n";
   compile(manifest, tmp / "hinted.fbp", true);
   compile(manifest, tmp / "plain.fbp", false);
@@ -167,7 +167,7 @@ TEST_F(CliPipeline, LocalArtifactServesAnUnreachableProfileOffline) {
   // Port 9 (discard) on loopback: nothing listens; offline mode never tries.
   const std::string manifest = "id: away\nrootfs:\n  ext4:\n    http: http://127.0.0.1:9/root.ext4\n"
                                "    content:\n      digest: sha512:" +
-                               sha512_hex(ext4()) + "\n      size_bytes: " + std::to_string(file_size(ext4())) + "\n";
+                               sha512_hex(ext4()) + "\n      size_bytes: " + std::to_string(size_of(ext4())) + "\n";
   compile(manifest, tmp / "away.fbp", false);
   auto with = stage0_tool(cache.path(), {"cat", (tmp / "away.fbp").string(), "/lib/modules/9.0/modules.dep",
                                          "--offline", "--local-artifact", ext4().string()});
@@ -240,7 +240,7 @@ TEST_F(CliPipeline, ExpectSha512KeysTheHttpCacheAndVerifies) {
   }
   // Cached under the digest (and verified), so it works with the server gone.
   const auto store = cache.path() / "fastboop/http" /
-                     (good + "-" + std::to_string(file_size(tmp / "root.ext4.xz")));
+                     (good + "-" + std::to_string(size_of(tmp / "root.ext4.xz")));
   EXPECT_TRUE(fsys::exists(store / "verified")) << store;
   auto again = stage0_tool(cache.path(), {"cat", "http://127.0.0.1:9/elsewhere.xz", "/lib/modules/9.0/modules.dep",
                                           "--expect-sha512", good, "--offline"});
