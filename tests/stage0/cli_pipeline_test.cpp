@@ -221,8 +221,12 @@ TEST_F(CliPipeline, ExpectSha512OnALocalFile) {
 TEST_F(CliPipeline, ExpectSha512KeysTheHttpCacheAndVerifies) {
   FASTBOOP_REQUIRE_PROGRAM("lighttpd");
   FASTBOOP_REQUIRE_PROGRAM("xz");
-  // A single-block xz is decoded sequentially, so the whole object is read.
-  sh_ok("xz -T1 -0 -k -c '" + ext4().string() + "' > '" + (tmp / "root.ext4.xz").string() + "'");
+  // An http object is verified once it is complete. A small one (a single
+  // fetch page, 256 KiB) is complete on the first read, so a wrong digest
+  // shows at once; a big one only when read in full.
+  sh_ok("cd '" + tmp.path().string() + "'; mkdir -p small/lib/modules/9.0 && cp tree/lib/modules/9.0/modules.dep "
+        "small/lib/modules/9.0/ && mke2fs -q -F -t ext4 -d small small.ext4 2M && xz -0 -c small.ext4 > root.ext4.xz");
+  ASSERT_LT(size_of(tmp / "root.ext4.xz"), 256u << 10);
   const std::string good = sha512_hex(tmp / "root.ext4.xz");
   std::string wrong = good;
   wrong[127] = wrong[127] == 'a' ? 'b' : 'a';
@@ -231,6 +235,7 @@ TEST_F(CliPipeline, ExpectSha512KeysTheHttpCacheAndVerifies) {
     ASSERT_TRUE(server.ok()) << server.error();
     const std::string url = server.url("root.ext4.xz");
     auto bad = stage0_tool(cache.path(), {"ls", url, "/", "--expect-sha512", wrong});
+    // (the cache dir under the wrong digest never gets a verified marker)
     EXPECT_NE(bad.exit_code, 0);
     EXPECT_NE(bad.err.find("expected sha512:" + wrong), std::string::npos) << bad.err;
     EXPECT_NE(bad.err.find("actual sha512:" + good), std::string::npos) << bad.err;
@@ -252,11 +257,11 @@ TEST_F(CliPipeline, ExpectSha512KeysTheHttpCacheAndVerifies) {
   EXPECT_NE(nokey.err.find("offline mode"), std::string::npos) << nokey.err;
   // --local-artifact with the same digest stands in for the URL.
   TempDir empty_cache;
-  auto local = stage0_tool(empty_cache.path(), {"ls", "http://127.0.0.1:9/x.xz", "/boot", "--offline",
+  auto local = stage0_tool(empty_cache.path(), {"ls", "http://127.0.0.1:9/x.xz", "/lib/modules/9.0", "--offline",
                                                 "--expect-sha512", good, "--local-artifact",
                                                 (tmp / "root.ext4.xz").string()});
   ASSERT_EQ(local.exit_code, 0) << local.err;
-  EXPECT_NE(text(local.out).find("vmlinuz-9.0"), std::string::npos);
+  EXPECT_NE(text(local.out).find("modules.dep"), std::string::npos) << text(local.out);
 }
 
 TEST_F(CliPipeline, ProgressLineOnlyOnATerminal) {

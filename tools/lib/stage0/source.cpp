@@ -38,6 +38,11 @@ Result<fs::FilesystemPtr> open_profile_fs(const profiles::FilesystemSource& src,
                  ErrorKind::Unsupported);
   auto block = TRY_CTX(pipeline::open_pipeline(src.source, opts), "boot profile " + what);
   layers.push_back(block->describe());
+  // Read the superblock area first: a failing stage (offline, unreachable,
+  // corrupt) reports its own message here, which a filesystem library would
+  // reduce to a bare error code.
+  Bytes head(static_cast<std::size_t>(std::min<std::uint64_t>(block->size(), 4096)));
+  TRY_CTX(block->read_at(0, head), "boot profile " + what + ": reading " + block->describe());
   return TRY_CTX(fs::open_filesystem(std::move(block), fs_kind_of(src.filesystem)), "boot profile " + what);
 }
 
