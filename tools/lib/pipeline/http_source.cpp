@@ -428,14 +428,18 @@ private:
     const std::string prefix = m_options.content_digest->substr(7) + "-";
     std::vector<std::pair<std::uint64_t, bool>> cached; // size, verified marker present
     std::error_code ec;
-    for (const auto& e : std::filesystem::directory_iterator(root / "http", ec)) {
-      std::string name = e.path().filename().string();
+    // No exceptions: a missing or unreadable cache is simply empty.
+    std::filesystem::directory_iterator it(root / "http", ec), end;
+    for (; !ec && it != end; it.increment(ec)) {
+      const std::filesystem::path& path = it->path();
+      std::string name = path.filename().string();
       if (!name.starts_with(prefix))
         continue;
       std::string tail = name.substr(prefix.size());
       if (tail.empty() || tail.find_first_not_of("0123456789") != std::string::npos || tail.size() > 19)
         continue;
-      cached.emplace_back(std::stoull(tail), std::filesystem::exists(e.path() / "verified"));
+      std::error_code vec;
+      cached.emplace_back(std::stoull(tail), std::filesystem::exists(path / "verified", vec));
     }
     if (!offline) {
       for (const auto& [size, verified] : cached)
