@@ -248,6 +248,10 @@ void FaultProxy::serve(int client) {
     if (hend == std::string::npos)
       break;
     std::string head = drop_header(resp.substr(0, hend + 2), "connection") + "\r\n";
+    if (fault == Fault::FakeLength) {
+      head = drop_header(head.substr(0, head.size() - 2), "content-length");
+      head += "Content-Length: " + std::to_string(m_fake_length.load()) + "\r\n\r\n";
+    }
     std::string body = resp.substr(hend + 4);
     if (fault == Fault::ShortBody) {
       send_all(client, head.data(), head.size());

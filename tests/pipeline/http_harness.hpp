@@ -6,6 +6,7 @@
 #include "test_support.hpp"
 
 #include <atomic>
+#include <cstdint>
 #include <filesystem>
 #include <mutex>
 #include <string>
@@ -40,6 +41,7 @@ enum class Fault {
   IgnoreRange,     // strip Range: the server answers 200 with the whole object
   ShortBody,       // forward the answer but cut its body in half and close
   ShorterRange,    // ask upstream for a shorter range than the client did
+  FakeLength,      // answer with Content-Length replaced by fake_length() (meant for HEAD)
 };
 
 class FaultProxy {
@@ -48,6 +50,7 @@ public:
   ~FaultProxy();
   // Apply `fault` to the next `count` requests (-1: to all), then pass through.
   void set_fault(Fault fault, int count);
+  void set_fake_length(std::uint64_t n) { m_fake_length = n; }
   int port() const { return m_port; }
   std::string url(const std::string& path) const {
     return "http://127.0.0.1:" + std::to_string(m_port) + "/" + path;
@@ -69,6 +72,7 @@ private:
   std::mutex m_mutex;
   Fault m_fault = Fault::None;
   int m_fault_count = 0;
+  std::atomic<std::uint64_t> m_fake_length{0};
   std::thread m_acceptor;
   std::vector<std::thread> m_workers;
 };

@@ -5,6 +5,7 @@
 #include "common/file_io.hpp"
 #include "common/log.hpp"
 #include "filesystems/filesystem.hpp"
+#include "pipeline/progress.hpp"
 #include "profiles/profiles.hpp"
 #include "stage0/build.hpp"
 #include "stage0/dtb.hpp"
@@ -25,6 +26,35 @@ using namespace fastboop::stage0;
 
 namespace {
 
+// Options every subcommand that opens a SOURCE takes.
+struct SourceArgs {
+  bool offline = false;
+  std::vector<std::string> local_artifacts;
+  std::optional<std::string> expect_sha512;
+};
+
+void add_source_options(CLI::App* sub, SourceArgs& a) {
+  sub->add_flag("--offline", a.offline, "Never fetch over the network (also FASTBOOP_OFFLINE=1)");
+  sub->add_option("--local-artifact", a.local_artifacts,
+                  "Local file replacing any pipeline stage with the same sha512 and size (repeatable)");
+  sub->add_option("--expect-sha512", a.expect_sha512,
+                  "SHA-512 (128 lowercase hex) of a bare path/URL SOURCE: verified, and keys the download cache");
+}
+
+// The progress line lives as long as the opened source (it is fed from reads).
+Result<OpenedSource> open_with(const std::string& spec, const SourceArgs& a, pipeline::FetchProgress& progress) {
+  SourceOptions o;
+  if (a.offline)
+    o.network = pipeline::NetworkMode::Offline;
+  for (const auto& p : a.local_artifacts)
+    o.local_artifacts.emplace_back(p);
+  if (a.expect_sha512)
+    o.expect_digest = TRY(parse_expected_sha512(*a.expect_sha512));
+  if (progress.enabled())
+    o.on_fetch = progress.callback();
+  return open_source(spec, o);
+}
+
 struct BuildArgs {
   std::string source;
   std::string device_profile;
@@ -36,7 +66,7 @@ struct BuildArgs {
   std::optional<std::uint16_t> queue_count, queue_depth;
   std::uint64_t max_io_bytes = 1048576;
   std::vector<std::string> modules, dtbos, cmdline_append, settings;
-  bool offline = false;
+  SourceArgs src;
   bool serial = false, no_mimic = false, decompress_modules = false, keep_compressed = false,
        include_firmware = false, no_yeet_fstab = false, framebuffer = false;
 };
@@ -55,7 +85,8 @@ Result<void> write_stdout(ByteSpan data) {
 Result<void> run_build(const BuildArgs& a) {
   if (a.decompress_modules && a.keep_compressed)
     return Error("--decompress-modules and --keep-compressed-modules exclude each other", ErrorKind::Usage);
-  auto source = TRY(open_source(a.source, SourceOptions{a.offline}));
+  pipeline::FetchProgress progress;
+  auto source = TRY(open_with(a.source, a.src, progress));
   auto devpro = TRY(profiles::find_device_profile(a.device_profile));
   Stage0Options o;
   o.device = devpro.profile;
@@ -201,8 +232,9 @@ Result<filesystems::Filesystem*> pick_part(const OpenedSource& source, const std
   return f;
 }
 
-Result<void> run_inspect(const std::string& spec, bool as_json, const std::string& part, bool offline) {
-  auto source = TRY(open_source(spec, SourceOptions{offline}));
+Result<void> run_inspect(const std::string& spec, bool as_json, const std::string& part, const SourceArgs& args) {
+  pipeline::FetchProgress progress;
+  auto source = TRY(open_with(spec, args, progress));
   auto& fsys = *TRY(pick_part(source, part));
   nlohmann::json j;
   j["source"] = spec;
@@ -261,8 +293,9 @@ Result<void> run_inspect(const std::string& spec, bool as_json, const std::strin
   return ok();
 }
 
-Result<void> run_ls(const std::string& spec, const std::string& path, const std::string& part, bool offline) {
-  auto source = TRY(open_source(spec, SourceOptions{offline}));
+Result<void> run_ls(const std::string& spec, const std::string& path, const std::string& part, const SourceArgs& args) {
+  pipeline::FetchProgress progress;
+  auto source = TRY(open_with(spec, args, progress));
   auto& fsys = *TRY(pick_part(source, part));
   auto node = TRY(filesystems::resolve_path(fsys, path));
   auto st = TRY(fsys.stat(node));
@@ -283,8 +316,9 @@ Result<void> run_ls(const std::string& spec, const std::string& path, const std:
   return ok();
 }
 
-Result<void> run_cat(const std::string& spec, const std::string& path, const std::string& part, bool offline) {
-  auto source = TRY(open_source(spec, SourceOptions{offline}));
+Result<void> run_cat(const std::string& spec, const std::string& path, const std::string& part, const SourceArgs& args) {
+  pipeline::FetchProgress progress;
+  auto source = TRY(open_with(spec, args, progress));
   auto& fsys = *TRY(pick_part(source, part));
   Bytes b = TRY(filesystems::read_file(fsys, path));
   return write_stdout(b);
@@ -300,7 +334,7 @@ int main(int argc, char** argv) {
   BuildArgs b;
   auto* build = app.add_subcommand("build", "Build stage0 for a device from SOURCE (a rootfs directory)");
   build->add_option("SOURCE", b.source, "Rootfs: directory, image path or URL, or compiled Boot Profile")->required();
-  build->add_flag("--offline", b.offline, "Never fetch over the network (also FASTBOOP_OFFLINE=1)");
+  add_source_options(build, b.src);
   build->add_option("--device-profile", b.device_profile, "Device Profile id")->required();
   build->add_option("-o,--output", b.output, "Output directory, or - for the cpio alone on stdout")->required();
   build->add_option("--kernel-version", b.kernel_version, "Kernel version to use when several are installed");
@@ -347,11 +381,12 @@ int main(int argc, char** argv) {
   build->add_option("--setting", b.settings, "Any /etc/stage0 KEY=VALUE (repeatable)");
 
   std::string source, path, part = "rootfs";
-  bool as_json = false, offline = false;
+  bool as_json = false;
+  SourceArgs source_args;
   auto source_options = [&](CLI::App* sub) {
     sub->add_option("SOURCE", source, "Directory, image path or URL, or compiled Boot Profile")->required();
     sub->add_option("--part", part, "With a Boot Profile: rootfs|kernel|dtbs");
-    sub->add_flag("--offline", offline, "Never fetch over the network");
+    add_source_options(sub, source_args);
   };
   auto* inspect = app.add_subcommand("inspect", "Show layers, filesystem, kernels, modules and DTB directories");
   source_options(inspect);
@@ -367,9 +402,9 @@ int main(int argc, char** argv) {
     if (build->parsed())
       return run_build(b);
     if (inspect->parsed())
-      return run_inspect(source, as_json, part, offline);
+      return run_inspect(source, as_json, part, source_args);
     if (ls->parsed())
-      return run_ls(source, path, part, offline);
-    return run_cat(source, path, part, offline);
+      return run_ls(source, path, part, source_args);
+    return run_cat(source, path, part, source_args);
   });
 }

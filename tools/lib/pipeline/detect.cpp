@@ -74,6 +74,32 @@ struct Candidate {
   std::string label;
 };
 
+// The terminal of a bare path or URL; with an expected digest it gets that
+// content (local artifact, eager check of a file, digest-keyed http cache).
+Result<BlockSourcePtr> open_leaf(PipelineSource& chain, const DetectOptions& options) {
+  if (!options.expect_digest)
+    return open_pipeline(chain, options.open);
+  const std::string& digest = *options.expect_digest;
+  if (auto hit = options.open.local_artifacts.find_digest(digest)) {
+    chain.content = profiles::ContentDigest{digest, hit->second};
+    return open_pipeline(chain, options.open);
+  }
+  if (chain.kind == StageKind::File) {
+    BlockSourcePtr f = TRY(open_file_source(chain.location));
+    chain.content = profiles::ContentDigest{digest, f->size()};
+    TRY(verify_content(*f, *chain.content, "file(" + chain.location + ")"));
+    return f;
+  }
+  HttpOptions h;
+  h.cache_dir = options.open.cache_dir.empty() ? default_cache_dir() : options.open.cache_dir;
+  h.network = options.open.network.value_or(offline_from_env() ? NetworkMode::Offline : NetworkMode::Online);
+  h.on_fetch = options.open.on_fetch;
+  h.content_digest = digest;
+  auto src = TRY(open_http(chain.location, h));
+  chain.content = profiles::ContentDigest{digest, src->size()};
+  return BlockSourcePtr(std::move(src));
+}
+
 } // namespace
 
 std::string_view filesystem_type_name(FilesystemType t) {
@@ -105,7 +131,7 @@ Result<DetectedPipeline> detect_pipeline(const std::string& location, const Dete
   PipelineSource chain;
   chain.kind = location.starts_with("http://") || location.starts_with("https://") ? StageKind::Http : StageKind::File;
   chain.location = location;
-  BlockSourcePtr cur = TRY(open_pipeline(chain, options.open));
+  BlockSourcePtr cur = TRY(open_leaf(chain, options));
   out.layers.push_back(cur->describe());
   for (int depth = 0; depth < kMaxDetectDepth; ++depth) {
     Bytes b = TRY_CTX(head(*cur, 0, 4096 + 8), "detecting the format of " + cur->describe());

@@ -21,6 +21,7 @@
 #include <mutex>
 #include <sys/stat.h>
 #include <thread>
+#include <unordered_set>
 #include <unistd.h>
 
 namespace fastboop::pipeline {
@@ -112,8 +113,12 @@ public:
       return Error("http: cannot create a curl multi handle");
     curl_multi_setopt(m_multi, CURLMOPT_MAX_HOST_CONNECTIONS, static_cast<long>(std::max(1u, m_options.parallel_requests)));
     bool offline = m_options.network == NetworkMode::Offline;
-    bool persistent = m_options.content_digest && m_options.content_size &&
-                      m_options.content_digest->starts_with("sha512:") && m_options.content_digest->size() == 7 + 128;
+    bool persistent = m_options.content_digest && m_options.content_digest->starts_with("sha512:") &&
+                      m_options.content_digest->size() == 7 + 128;
+    if (persistent && !m_options.content_size)
+      m_options.content_size = TRY(size_for_digest(offline));
+    if (m_options.content_size)
+      TRY(check_size(*m_options.content_size, "content size_bytes"));
     if (persistent)
       TRY(open_persistent_store());
     if (m_complete_and_verified) {
@@ -124,6 +129,7 @@ public:
       m_size = *m_options.content_size; // ranges already cached stay readable
     } else {
       m_size = TRY(head());
+      TRY(check_size(m_size, "Content-Length"));
       if (m_options.content_size && *m_options.content_size != m_size)
         return Error("http(" + m_url + "): server reports " + std::to_string(m_size) + " bytes, content says " +
                      std::to_string(*m_options.content_size));
@@ -147,7 +153,7 @@ public:
     std::deque<Transfer> want;
     constexpr std::uint64_t kMaxRunPages = 16;
     for (std::uint64_t p = p0; p <= p1; ++p) {
-      if (m_have[p])
+      if (m_have.count(p))
         continue;
       if (!want.empty() && want.back().last + 1 == p * ps && (want.back().last + 1 - want.back().first) < kMaxRunPages * ps) {
         want.back().last = std::min(m_size, (p + 1) * ps) - 1;
@@ -330,6 +336,8 @@ private:
         auto it = std::find_if(running.begin(), running.end(), [&](const Transfer& x) { return &x == t; });
         if (r) {
           m_stats.bytes_fetched += t->body.size();
+          if (m_options.on_fetch)
+            m_options.on_fetch(t->body.size());
           running.erase(it);
           continue;
         }
@@ -372,8 +380,7 @@ private:
     }
     const std::uint64_t ps = m_options.page_size;
     for (std::uint64_t p = offset / ps; p * ps < offset + data.size(); ++p) {
-      if (!m_have[p]) {
-        m_have[p] = true;
+      if (m_have.insert(p).second) {
         ++m_pages_present;
         if (m_bitmap_fd >= 0) {
           std::uint8_t one = 1;
@@ -400,8 +407,51 @@ private:
     }
     if (m_fd < 0)
       return Error("http(" + m_url + "): cannot create a page store in " + dir.string() + ": " + std::strerror(errno), ErrorKind::Io);
-    m_have.assign(page_count(), false);
+    m_have.clear();
     return ok();
+  }
+
+  // Sizes beyond off_t cannot be stored or addressed; refuse them up front
+  // (a lying server must not make us allocate or truncate absurdly).
+  Result<void> check_size(std::uint64_t size, std::string_view what) const {
+    constexpr std::uint64_t kMax = std::uint64_t{1} << 50; // 1 PiB
+    if (size > kMax)
+      return Error("http(" + m_url + "): " + std::string(what) + " " + std::to_string(size) +
+                   " bytes is beyond the supported object size (1 PiB)");
+    return ok();
+  }
+
+  // A digest without a size: the cached copy under that digest (the only
+  // way offline; online it spares the HEAD when it is verified), else HEAD.
+  Result<std::uint64_t> size_for_digest(bool offline) {
+    std::filesystem::path root = m_options.cache_dir.empty() ? default_cache_dir() : m_options.cache_dir;
+    const std::string prefix = m_options.content_digest->substr(7) + "-";
+    std::vector<std::pair<std::uint64_t, bool>> cached; // size, verified marker present
+    std::error_code ec;
+    // No exceptions: a missing or unreadable cache is simply empty.
+    std::filesystem::directory_iterator it(root / "http", ec), end;
+    for (; !ec && it != end; it.increment(ec)) {
+      const std::filesystem::path& path = it->path();
+      std::string name = path.filename().string();
+      if (!name.starts_with(prefix))
+        continue;
+      std::string tail = name.substr(prefix.size());
+      if (tail.empty() || tail.find_first_not_of("0123456789") != std::string::npos || tail.size() > 19)
+        continue;
+      std::error_code vec;
+      cached.emplace_back(std::stoull(tail), std::filesystem::exists(path / "verified", vec));
+    }
+    if (!offline) {
+      for (const auto& [size, verified] : cached)
+        if (verified)
+          return size;
+      return head();
+    }
+    if (cached.size() == 1)
+      return cached.front().first;
+    return Error(offline_message(m_url, cached.empty() ? "the object with " + m_options.content_digest->substr(0, 23) + "…"
+                                                       : "one copy of the object (several sizes are cached)"),
+                 ErrorKind::Io);
   }
 
   Result<void> open_persistent_store() {
@@ -418,26 +468,36 @@ private:
     m_bitmap_fd = ::open(map.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (m_fd < 0 || m_bitmap_fd < 0)
       return Error("http cache " + m_store_dir.string() + ": " + std::strerror(errno), ErrorKind::Io);
-    if (::ftruncate(m_fd, static_cast<off_t>(m_size)) != 0)
-      return Error("http cache " + data.string() + ": " + std::strerror(errno), ErrorKind::Io);
-    m_have.assign(page_count(), false);
-    Bytes bits(m_have.size());
-    ssize_t k = ::pread(m_bitmap_fd, bits.data(), bits.size(), 0);
-    for (ssize_t i = 0; i < k; ++i)
-      if (bits[static_cast<std::size_t>(i)] == 1) {
-        m_have[static_cast<std::size_t>(i)] = true;
-        ++m_pages_present;
-      }
+    // Only when the size differs: truncating bumps the mtime the verified
+    // marker records.
+    struct stat dst {};
+    if (::fstat(m_fd, &dst) != 0 || static_cast<std::uint64_t>(dst.st_size) != m_size)
+      if (::ftruncate(m_fd, static_cast<off_t>(m_size)) != 0)
+        return Error("http cache " + data.string() + ": cannot size it to " + std::to_string(m_size) +
+                         " bytes: " + std::strerror(errno),
+                     ErrorKind::Io);
+    m_have.clear();
+    // The page map holds one byte per page; read it in bounded pieces.
+    Bytes bits(64u << 10);
+    for (std::uint64_t base = 0; base < page_count(); base += bits.size()) {
+      ssize_t k = ::pread(m_bitmap_fd, bits.data(), bits.size(), static_cast<off_t>(base));
+      if (k <= 0)
+        break;
+      for (ssize_t i = 0; i < k && base + static_cast<std::uint64_t>(i) < page_count(); ++i)
+        if (bits[static_cast<std::size_t>(i)] == 1 && m_have.insert(base + static_cast<std::uint64_t>(i)).second)
+          ++m_pages_present;
+    }
     m_persistent = true;
     // A complete cache is verified before use; a bad one is discarded.
-    if (m_pages_present == m_have.size()) {
+    if (m_pages_present == page_count()) {
       auto r = maybe_verify_complete();
       if (!r) {
         log::warn(r.error().message() + "; discarding the cached copy");
         if (::ftruncate(m_fd, 0) != 0 || ::ftruncate(m_fd, static_cast<off_t>(m_size)) != 0 ||
             ::ftruncate(m_bitmap_fd, 0) != 0)
           return Error("http cache " + m_store_dir.string() + ": cannot reset: " + std::strerror(errno), ErrorKind::Io);
-        m_have.assign(page_count(), false);
+        ::unlink((m_store_dir / "verified").c_str());
+        m_have.clear();
         m_pages_present = 0;
       }
     }
@@ -445,11 +505,12 @@ private:
   }
 
   Result<void> maybe_verify_complete() {
-    if (!m_persistent || m_complete_and_verified || m_pages_present != m_have.size())
+    if (!m_persistent || m_complete_and_verified || m_pages_present != page_count())
       return ok();
-    std::string marker = (m_store_dir / "verified").string();
-    struct stat st {};
-    if (::stat(marker.c_str(), &st) == 0) {
+    // The marker records the data file's size and mtime when it was hashed;
+    // a file changed since (any write bumps the mtime) is hashed again.
+    const std::filesystem::path marker = m_store_dir / "verified";
+    if (auto recorded = read_small_file(marker); recorded && *recorded == data_stamp()) {
       m_complete_and_verified = true;
       return ok();
     }
@@ -457,11 +518,36 @@ private:
     if (d.content_digest() != *m_options.content_digest || d.size != m_size)
       return Error("http(" + m_url + "): content digest mismatch: expected " + *m_options.content_digest + ", actual " +
                    d.content_digest());
-    int fd = ::open(marker.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-    if (fd >= 0)
+    std::string stamp = data_stamp();
+    int fd = ::open(marker.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+      if (::write(fd, stamp.data(), stamp.size()) != static_cast<ssize_t>(stamp.size()))
+        ::unlink(marker.c_str()); // no stamp: hashed again next time
       ::close(fd);
+    }
     m_complete_and_verified = true;
     return ok();
+  }
+
+  // "size mtime_ns" of the data file, as the verified marker records it.
+  std::string data_stamp() const {
+    struct stat st {};
+    if (::fstat(m_fd, &st) != 0)
+      return "?";
+    return std::to_string(st.st_size) + " " + std::to_string(st.st_mtim.tv_sec) + "." +
+           std::to_string(st.st_mtim.tv_nsec) + "\n";
+  }
+
+  static std::optional<std::string> read_small_file(const std::filesystem::path& p) {
+    int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+      return std::nullopt;
+    char buf[128];
+    ssize_t k = ::read(fd, buf, sizeof buf);
+    ::close(fd);
+    if (k < 0)
+      return std::nullopt;
+    return std::string(buf, static_cast<std::size_t>(k));
   }
 
   std::string m_url;
@@ -474,7 +560,7 @@ private:
   bool m_persistent = false;
   bool m_complete_and_verified = false;
   std::filesystem::path m_store_dir;
-  std::vector<bool> m_have;
+  std::unordered_set<std::uint64_t> m_have; // pages present: sparse, so an absurd size costs nothing
   std::uint64_t m_pages_present = 0;
   HttpStats m_stats;
 };

@@ -121,6 +121,7 @@ struct Opener {
       HttpOptions h;
       h.cache_dir = cache;
       h.network = network;
+      h.on_fetch = options.on_fetch;
       if (content) {
         h.content_digest = content->digest;
         h.content_size = content->size_bytes;
@@ -132,6 +133,7 @@ struct Opener {
       CasyncOptions c;
       c.http.cache_dir = cache;
       c.http.network = network;
+      c.http.on_fetch = options.on_fetch;
       return open_casync(trim(s.location), s.chunk_store, c);
     }
     case StageKind::Xz:
@@ -199,6 +201,14 @@ std::optional<std::filesystem::path> LocalArtifactIndex::find(std::string_view d
   if (it == m_files.end())
     return std::nullopt;
   return it->second;
+}
+
+std::optional<std::pair<std::filesystem::path, std::uint64_t>>
+LocalArtifactIndex::find_digest(std::string_view digest) const {
+  for (const auto& [key, path] : m_files)
+    if (key.first == digest)
+      return std::make_pair(path, key.second);
+  return std::nullopt;
 }
 
 void LocalArtifactIndex::add_verified(std::string digest, std::uint64_t size, std::filesystem::path path) {

@@ -8,6 +8,7 @@
 #include "profiles/boot_profile.hpp"
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -26,6 +27,8 @@ public:
   // Hashes every file; two different files with the same key are an error.
   static Result<LocalArtifactIndex> build(const std::vector<std::filesystem::path>& paths);
   std::optional<std::filesystem::path> find(std::string_view digest, std::uint64_t size) const;
+  // Any file with this digest, whatever its size (a digest known without its size).
+  std::optional<std::pair<std::filesystem::path, std::uint64_t>> find_digest(std::string_view digest) const;
   // Register a file whose digest the caller has just computed (materialized output).
   void add_verified(std::string digest, std::uint64_t size, std::filesystem::path path);
   bool empty() const { return m_files.empty(); }
@@ -48,6 +51,8 @@ struct OpenOptions {
   std::filesystem::path cache_dir; // default_cache_dir() when empty
   std::optional<NetworkMode> network; // FASTBOOP_OFFLINE=1 decides when unset
   ContentCheck content_check = ContentCheck::WhenReadInFull;
+  // Passed to http sources (HttpOptions::on_fetch).
+  std::function<void(std::uint64_t)> on_fetch;
 };
 
 Result<BlockSourcePtr> open_pipeline(const profiles::PipelineSource& source,
@@ -70,6 +75,10 @@ struct DetectOptions {
   // holding a recognised filesystem.
   std::optional<std::string> partlabel;
   std::optional<std::uint32_t> partition_index;
+  // The terminal's content digest ("sha512:<hex>"), e.g. from --expect-sha512:
+  // a local file is verified at open, an http object is cached under it and
+  // verified once complete, and a matching local artifact replaces it.
+  std::optional<std::string> expect_digest;
 };
 
 struct DetectedPipeline {

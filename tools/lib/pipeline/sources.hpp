@@ -9,6 +9,7 @@
 #include <array>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -157,6 +158,8 @@ struct HttpOptions {
   // The object's sha512 content digest ("sha512:<hex>") and size; keys the
   // persistent cache. Without it fetched ranges live only for this run.
   std::optional<std::string> content_digest;
+  // Without content_size, a digest still keys the cache: the size comes from
+  // HEAD, or offline from the one cached copy under that digest.
   std::optional<std::uint64_t> content_size;
   NetworkMode network = NetworkMode::Online;
   unsigned max_attempts = 5;
@@ -165,6 +168,8 @@ struct HttpOptions {
   std::size_t page_size = 256u << 10; // fetch granularity
   long connect_timeout_s = 10;
   long low_speed_timeout_s = 30;
+  // Called with the byte count of every completed range fetch (progress lines).
+  std::function<void(std::uint64_t)> on_fetch;
 };
 // Counters for progress lines and benchmarks.
 struct HttpStats {

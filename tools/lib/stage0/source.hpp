@@ -6,7 +6,13 @@
 
 #include "common/result.hpp"
 #include "filesystems/filesystem.hpp"
+#include "pipeline/hints.hpp"
+#include "pipeline/sources.hpp"
 #include "profiles/boot_profile.hpp"
+
+#include <filesystem>
+#include <functional>
+#include <memory>
 
 #include <optional>
 #include <string>
@@ -23,6 +29,9 @@ struct OpenedSource {
   std::string host_root;           // a directory source: rootfs files are host files
   std::string host_file;           // an image or Boot Profile file source
   std::optional<profiles::BootProfile> boot_profile;
+  // FBPHINT0 records appended to a compiled Boot Profile, merged; the opened
+  // pipelines point into it, so it lives as long as they do.
+  std::unique_ptr<pipeline::PipelineHints> hints;
   filesystems::FilesystemPtr kernel_fs; // Boot Profile `kernel` pipeline, when given
   filesystems::FilesystemPtr dtbs_fs;   // Boot Profile `dtbs` pipeline, when given
   std::vector<std::string> kernel_layers, dtbs_layers;
@@ -31,8 +40,21 @@ struct OpenedSource {
 };
 
 struct SourceOptions {
-  bool offline = false; // never fetch over the network
+  // Offline: never fetch over the network. Unset: FASTBOOP_OFFLINE decides.
+  std::optional<pipeline::NetworkMode> network;
+  // --local-artifact: files that replace any stage with their content.
+  std::vector<std::filesystem::path> local_artifacts;
+  // --expect-sha512 (bare path or URL only): the content digest of the
+  // terminal source, "sha512:<128 lowercase hex>". A local file is verified
+  // at open; an http object is cached under it and verified once complete.
+  std::optional<std::string> expect_digest;
+  // Called with the bytes of each completed http fetch (progress lines).
+  std::function<void(std::uint64_t)> on_fetch;
 };
+
+// "--expect-sha512 HEX": 128 lowercase hex digits (a "sha512:" prefix is
+// accepted too); returns "sha512:<hex>", else a usage error.
+Result<std::string> parse_expected_sha512(std::string_view text);
 
 Result<OpenedSource> open_source(const std::string& spec, const SourceOptions& options = {});
 
