@@ -329,6 +329,13 @@ Result<void> boot_on_device(const BootRequest& request, const PushSettings& sett
   auto image = TRY(read_file(request.image));
   if (image.empty())
     return Error(request.image.string() + ": the image is empty", ErrorKind::Invalid);
+  // Before any device is touched: the sidecar must be this image's.
+  if (sidecar) {
+    TRY(verify_sidecar_image(*sidecar, image, request.image, sidecar_path));
+    if (!sidecar->image)
+      log::warn(sidecar_path.string() + " has no image size/sha512, so it cannot be checked against " +
+                request.image.string());
+  }
 
   // 2. Which device.
   Candidate candidate;
