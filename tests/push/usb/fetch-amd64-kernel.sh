@@ -6,6 +6,7 @@
 # Usage: fetch-amd64-kernel.sh  -> prints FASTBOOP_KPKG_DIR=<tree> and FASTBOOP_KVER=<version>
 # Cache root: $FASTBOOP_TEST_CACHE, default ~/.cache/fastboop-test.
 set -euo pipefail
+export PATH="$PATH:/usr/sbin:/sbin" # modprobe, depmod
 CACHE=${FASTBOOP_TEST_CACHE:-$HOME/.cache/fastboop-test}
 D=$CACHE/debian-kernel-amd64
 mkdir -p "$D"

@@ -5,6 +5,7 @@
 # files of EXTRA_DIR (boot images and sidecars) at /.
 #   mk-initrd.sh KPKG_TREE KVER FASTBOOP_PUSH EXTRA_DIR OUT.cpio.gz
 set -euo pipefail
+export PATH="$PATH:/usr/sbin:/sbin" # modprobe, depmod
 tree=$1 kver=$2 push=$3 extra=$4 out=$5
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(mktemp -d)
