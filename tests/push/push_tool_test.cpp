@@ -2,6 +2,7 @@
 // device check before any download, --check, --then, detect, and the
 // forbidden-command scans of the built binaries.
 #include "emulator.hpp"
+#include "common/hash.hpp"
 #include "fastboot/driver.hpp"
 
 #include <fstream>
@@ -194,6 +195,90 @@ TEST(PushToolUsage, MalformedSidecarNamesFileAndField) {
   EXPECT_EQ(out.exit_code, 1);
   EXPECT_THAT(out.err, HasSubstr("boot.img.json"));
   EXPECT_THAT(out.err, HasSubstr("device_profile.probe[0].op: unknown probe op 'like'"));
+}
+
+// The sidecar's `image` block (as fastboop-bootimg writes it) names the
+// image it belongs to; a stale one is refused before any byte reaches the
+// device, --force-device or not.
+std::string sidecar_with_image(std::uint64_t size, const std::string& sha512) {
+  return R"({"device_profile": {"id": "test-phone", "match": [],
+             "probe": [{"getvar": "product", "op": "equals", "value": "sdm845"}]},
+             "image": {"size": )" +
+         std::to_string(size) + R"(, "sha512": ")" + sha512 + R"("}})";
+}
+
+TEST(PushToolSidecar, MatchingImageDigestBoots) {
+  Emulator emu(device_vars);
+  ImageFixture img("sdm845", false);
+  write_file(img.dir / "boot.img.json", sidecar_with_image(img.bytes.size(), sha512_hex(img.bytes)));
+  auto out = push({"boot", img.image.string(), "-s", emu.tcp_target()});
+  EXPECT_EQ(out.exit_code, 0) << out.err;
+  EXPECT_THAT(out.err, Not(HasSubstr("cannot be checked")));
+  EXPECT_EQ(emu.commands().back(), "boot");
+}
+
+TEST(PushToolSidecar, StaleSidecarIsRefusedBeforeAnyCommandEvenWithForceDevice) {
+  Emulator emu(device_vars);
+  ImageFixture img("sdm845", false);
+  const auto other = random_bytes(img.bytes.size(), 7); // same size, other bytes
+  write_file(img.dir / "boot.img.json", sidecar_with_image(other.size(), sha512_hex(other)));
+  for (auto extra : {std::vector<std::string>{}, std::vector<std::string>{"--force-device"}}) {
+    std::vector<std::string> args = {"boot", img.image.string(), "-s", emu.tcp_target()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto out = push(args);
+    EXPECT_EQ(out.exit_code, 1) << out.err;
+    EXPECT_THAT(out.err, HasSubstr("does not belong to " + img.image.string()));
+    EXPECT_THAT(out.err, HasSubstr(sha512_hex(other)));
+    EXPECT_THAT(out.err, HasSubstr(sha512_hex(img.bytes)));
+  }
+  EXPECT_TRUE(emu.commands().empty());
+}
+
+TEST(PushToolSidecar, SizeMismatchIsRefused) {
+  ImageFixture img("sdm845", false);
+  write_file(img.dir / "boot.img.json", sidecar_with_image(img.bytes.size() + 1, sha512_hex(img.bytes)));
+  auto out = push({"boot", img.image.string(), "-s", "tcp:127.0.0.1:1", "--force-device"});
+  EXPECT_EQ(out.exit_code, 1);
+  EXPECT_THAT(out.err, HasSubstr(std::to_string(img.bytes.size() + 1) + " bytes with sha512"));
+  EXPECT_THAT(out.err, Not(HasSubstr("connect")));
+}
+
+TEST(PushToolSidecar, MalformedDigestNamesTheField) {
+  ImageFixture img("sdm845", false);
+  write_file(img.dir / "boot.img.json", sidecar_with_image(img.bytes.size(), "abc"));
+  auto out = push({"boot", img.image.string(), "-s", "tcp:127.0.0.1:1"});
+  EXPECT_EQ(out.exit_code, 1);
+  EXPECT_THAT(out.err, HasSubstr("image.sha512: expected 128 hex digits"));
+}
+
+TEST(PushToolSidecar, RealBootimgSidecarIsAccepted) {
+  // What fastboop-bootimg writes must parse and verify; after the image
+  // changes the same sidecar is refused.
+  TempDir dir;
+  std::filesystem::create_directories(dir / "s");
+  Bytes kernel = random_bytes(6000, 11);
+  kernel[0] = 0x1f; // gzip magic: the profile's kernel encoding is Image.gz
+  kernel[1] = 0x8b;
+  write_file(dir / "s" / "kernel", kernel);
+  write_file(dir / "s" / "stage0.cpio", random_bytes(4000, 12));
+  write_file(dir / "s" / "devicetree.dtb", random_bytes(900, 13));
+  const auto image = dir / "boot.img";
+  auto built = run({tool_path("fastboop-bootimg").string(), "--device-profile", "arrow-db410c", "--stage0",
+                    (dir / "s").string(), "-o", image.string()});
+  ASSERT_EQ(built.exit_code, 0) << built.err;
+  // Port 1: nothing listens, so an accepted sidecar ends at the connection.
+  auto out = push({"boot", image.string(), "-s", "tcp:127.0.0.1:1"});
+  EXPECT_EQ(out.exit_code, 1);
+  EXPECT_THAT(out.err, Not(HasSubstr("does not belong")));
+  EXPECT_THAT(out.err, Not(HasSubstr("cannot be checked")));
+  EXPECT_THAT(out.err, HasSubstr("127.0.0.1:1"));
+  auto bytes = read_file(image);
+  bytes.back() ^= 1;
+  write_file(image, bytes);
+  out = push({"boot", image.string(), "-s", "tcp:127.0.0.1:1", "--force-device"});
+  EXPECT_EQ(out.exit_code, 1);
+  EXPECT_THAT(out.err, HasSubstr("does not belong"));
+  EXPECT_THAT(out.err, HasSubstr(sha512_hex(bytes)));
 }
 
 TEST(PushToolUsage, BadSelectorIsUsageError) {

@@ -41,7 +41,9 @@ std::shared_ptr<UsbContext> try_usb_context() {
 
 // Re-enumerate USB until `accept` keeps at least one candidate, waiting for
 // arrivals (hotplug or polling) while the settings allow it.
-Result<std::vector<Candidate>> find_usb(const std::shared_ptr<UsbContext>& ctx, const PushSettings& settings,
+// `ctx` is replaced by a fresh context after each wait (see below); callers
+// open the device through the context they get back.
+Result<std::vector<Candidate>> find_usb(std::shared_ptr<UsbContext>& ctx, const PushSettings& settings,
                                         const std::function<bool(const Candidate&)>& accept,
                                         std::string_view what) {
   if (!ctx)
@@ -71,6 +73,12 @@ Result<std::vector<Candidate>> find_usb(const std::shared_ptr<UsbContext>& ctx, 
       slice = std::min(slice, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()) +
                                   std::chrono::milliseconds(1));
     waiter->wait(slice);
+    // libusb keeps its device list up to date from hotplug events only; with
+    // its udev backend and no udevd running (containers, initramfs, the
+    // dummy_hcd QEMU test) no event ever comes and a device plugged in later
+    // never shows up. A fresh context enumerates sysfs again.
+    if (auto fresh = UsbContext::create())
+      ctx = std::move(*fresh);
   }
 }
 
@@ -329,6 +337,13 @@ Result<void> boot_on_device(const BootRequest& request, const PushSettings& sett
   auto image = TRY(read_file(request.image));
   if (image.empty())
     return Error(request.image.string() + ": the image is empty", ErrorKind::Invalid);
+  // Before any device is touched: the sidecar must be this image's.
+  if (sidecar) {
+    TRY(verify_sidecar_image(*sidecar, image, request.image, sidecar_path));
+    if (!sidecar->image)
+      log::warn(sidecar_path.string() + " has no image size/sha512, so it cannot be checked against " +
+                request.image.string());
+  }
 
   // 2. Which device.
   Candidate candidate;

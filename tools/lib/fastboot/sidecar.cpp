@@ -1,7 +1,9 @@
 #include "fastboot/sidecar.hpp"
 
 #include "common/file_io.hpp"
+#include "common/hash.hpp"
 
+#include <cctype>
 #include <charconv>
 #include <nlohmann/json.hpp>
 
@@ -110,7 +112,38 @@ Result<BootImageSidecar> parse_sidecar(std::string_view json_text, std::string_v
       profile.probe.push_back(std::move(step));
     }
   }
+  if (auto it = doc.find("image"); it != doc.end() && !it->is_null()) {
+    if (!it->is_object())
+      return Error(file + ": image: expected an object {\"size\": …, \"sha512\": …}");
+    auto size = it->find("size");
+    if (size == it->end() || !size->is_number_unsigned())
+      return Error(file + ": image.size: missing or not an unsigned number");
+    SidecarImage image;
+    image.size = size->get<std::uint64_t>();
+    image.sha512 = TRY_CTX(string_field(*it, "sha512", "image"), file);
+    const bool hex = image.sha512.size() == 128 &&
+                     image.sha512.find_first_not_of("0123456789abcdefABCDEF") == std::string::npos;
+    if (!hex)
+      return Error(file + ": image.sha512: expected 128 hex digits, got '" + image.sha512 + "'");
+    for (char& c : image.sha512)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    sidecar.image = std::move(image);
+  }
   return sidecar;
+}
+
+Result<void> verify_sidecar_image(const BootImageSidecar& sidecar, ByteSpan image,
+                                  const std::filesystem::path& image_path, const std::filesystem::path& sidecar_path) {
+  if (!sidecar.image)
+    return ok();
+  const std::string actual = sha512_hex(image);
+  if (sidecar.image->size == image.size() && sidecar.image->sha512 == actual)
+    return ok();
+  return Error(sidecar_path.string() + " does not belong to " + image_path.string() + ": it describes an image of " +
+                   std::to_string(sidecar.image->size) + " bytes with sha512 " + sidecar.image->sha512 +
+                   ", but the image is " + std::to_string(image.size()) + " bytes with sha512 " + actual +
+                   "; rebuild the image (the sidecar is stale, so --force-device does not override this)",
+               ErrorKind::Invalid);
 }
 
 Result<std::optional<BootImageSidecar>> load_sidecar(const std::filesystem::path& path) {

@@ -5,6 +5,7 @@
 // writer.
 #pragma once
 
+#include "common/bytes.hpp"
 #include "common/result.hpp"
 #include "profiles/device_profile.hpp"
 
@@ -13,8 +14,16 @@
 
 namespace fastboop::fastboot {
 
+// The `image` block: size and SHA-512 of the boot.img the sidecar was written
+// for. fastboop-bootimg always writes it; hand-written sidecars may omit it.
+struct SidecarImage {
+  std::uint64_t size = 0;
+  std::string sha512; // lower-case hex
+};
+
 struct BootImageSidecar {
   profiles::DeviceProfile profile; // id, display_name, match, probe
+  std::optional<SidecarImage> image;
 };
 
 // `<image>.json` beside the image.
@@ -23,5 +32,11 @@ std::filesystem::path sidecar_path_for(const std::filesystem::path& image);
 // nullopt when the file does not exist; an error names the file and field.
 Result<std::optional<BootImageSidecar>> load_sidecar(const std::filesystem::path& path);
 Result<BootImageSidecar> parse_sidecar(std::string_view json_text, std::string_view origin);
+
+// The sidecar must describe exactly these image bytes: a stale sidecar (image
+// rebuilt or replaced, sidecar not) would prove the wrong device, so a
+// mismatch is an error that --force-device does not override.
+Result<void> verify_sidecar_image(const BootImageSidecar& sidecar, ByteSpan image,
+                                  const std::filesystem::path& image_path, const std::filesystem::path& sidecar_path);
 
 } // namespace fastboop::fastboot
