@@ -185,6 +185,20 @@ Result<std::string> run_pack(const PackOptions& o) {
   if (o.id_recipe != "aosp" && o.id_recipe != "lineage")
     return Error("--id-recipe must be aosp or lineage", ErrorKind::Usage);
 
+  if ((o.seandroidenforce || o.dtb_in_second || o.dt) && !o.output)
+    return Error("--seandroidenforce, --dtb-in-second and --dt shape the boot image; give -o/--output",
+                 ErrorKind::Usage);
+  if (o.dtb_in_second) {
+    if (!o.dtb)
+      return Error("--dtb-in-second needs --dtb FILE (the DTB to load as the second stage)", ErrorKind::Usage);
+    if (o.second)
+      return Error("--dtb-in-second puts the DTB where --second goes; give one of them", ErrorKind::Usage);
+    if (header_version >= 3)
+      return Error("--dtb-in-second: header v" + std::to_string(header_version) +
+                       " has no second-stage section; use header v0-v2",
+                   ErrorKind::Usage);
+  }
+
   std::string id_line;
   if (o.vendor_boot) {
     VendorBootArgs v;
@@ -241,9 +255,18 @@ Result<std::string> run_pack(const PackOptions& o) {
     a.kernel = *TRY(load(o.kernel));
     a.ramdisk = TRY(load(o.ramdisk)).value_or(ByteSpan{});
     a.second = TRY(load(o.second)).value_or(ByteSpan{});
-    // For v3/v4 the DTB belongs to vendor_boot only.
-    if (header_version < 3 || !o.vendor_boot)
+    a.dt = TRY(load(o.dt)).value_or(ByteSpan{});
+    a.footer = o.seandroidenforce ? Footer::SeandroidEnforce : Footer::None;
+    if (o.dtb_in_second) {
+      // Samsung-style bootloaders load the DTB from the second-stage slot; a
+      // v2 header still needs its dtb section, so it gets the same DTB.
+      a.second = *TRY(load(o.dtb));
+      if (header_version == 2)
+        a.dtb = a.second;
+    } else if (header_version < 3 || !o.vendor_boot) {
+      // For v3/v4 the DTB belongs to vendor_boot only.
       a.dtb = TRY(load(o.dtb)).value_or(ByteSpan{});
+    }
     a.recovery_dtbo = TRY(load(o.recovery_dtbo));
     auto out = TRY(AtomicFile::create(*o.output));
     TRY_CTX(write_boot_image_overlapped(
@@ -275,7 +298,7 @@ Result<std::string> run_info(const std::string& image, bool json) {
   return json ? format_info_json(parsed) : format_info_text(parsed);
 }
 
-Result<void> run_unpack(const std::string& image, const std::string& out_dir) {
+Result<std::vector<std::string>> run_unpack(const std::string& image, const std::string& out_dir) {
   auto [map, parsed] = TRY(open_and_parse(image));
   return unpack_image(map.bytes(), parsed, out_dir);
 }

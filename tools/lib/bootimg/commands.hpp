@@ -50,6 +50,7 @@ Result<std::vector<FragmentSpec>> extract_vendor_fragments(std::vector<std::stri
 
 struct PackOptions {
   std::optional<std::string> kernel, ramdisk, second, dtb, recovery_dtbo;
+  std::optional<std::string> dt; // QCDT table (v0), CAF/osm0sis mkbootimg's --dt
   std::optional<std::string> vendor_ramdisk, vendor_bootconfig;
   std::vector<FragmentSpec> fragments;
   std::string cmdline, vendor_cmdline, board;
@@ -62,12 +63,18 @@ struct PackOptions {
   std::optional<std::string> output, vendor_boot;
   std::optional<std::string> depfile;
   bool print_id = false;
+  // Bootloader quirks (landscape spec §1.1), the same as the DevPro
+  // extensions samsung_seandroidenforce and dtb_in_second.
+  bool seandroidenforce = false; // append the Samsung footer
+  bool dtb_in_second = false;    // --dtb becomes the second stage (v0-v2; v2 keeps it as dtb too)
 };
 // Returns the id line for --id ("0x" + 64 hex digits) when requested.
 Result<std::string> run_pack(const PackOptions& options);
 
 Result<std::string> run_info(const std::string& image, bool json);
-Result<void> run_unpack(const std::string& image, const std::string& out_dir);
+// Returns the reasons the written arguments cannot rebuild the image (empty
+// when they do).
+Result<std::vector<std::string>> run_unpack(const std::string& image, const std::string& out_dir);
 Result<std::string> run_analyze(const std::string& image);
 
 } // namespace fastboop::bootimg
