@@ -24,19 +24,21 @@ Result<MappedFile> MappedFile::open(const std::filesystem::path& path) {
   const std::size_t size = static_cast<std::size_t>(st.st_size);
   if (size == 0) {
     ::close(fd);
-    return MappedFile(path, nullptr, 0);
+    return MappedFile(path, -1, nullptr, 0);
   }
   void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
   int err = errno;
-  ::close(fd);
-  if (p == MAP_FAILED)
+  if (p == MAP_FAILED) {
+    ::close(fd);
     return Error("cannot map " + path.string() + ": " + std::strerror(err), ErrorKind::Io);
+  }
   ::madvise(p, size, MADV_SEQUENTIAL);
-  return MappedFile(path, static_cast<const std::uint8_t*>(p), size);
+  return MappedFile(path, fd, static_cast<const std::uint8_t*>(p), size);
 }
 
 MappedFile::MappedFile(MappedFile&& other) noexcept
-    : m_path(std::move(other.m_path)), m_data(other.m_data), m_size(other.m_size) {
+    : m_path(std::move(other.m_path)), m_fd(other.m_fd), m_data(other.m_data), m_size(other.m_size) {
+  other.m_fd = -1;
   other.m_data = nullptr;
   other.m_size = 0;
 }
@@ -44,6 +46,36 @@ MappedFile::MappedFile(MappedFile&& other) noexcept
 MappedFile::~MappedFile() {
   if (m_data)
     ::munmap(const_cast<std::uint8_t*>(m_data), m_size);
+  if (m_fd >= 0)
+    ::close(m_fd);
+}
+
+Result<void> append_from_sources(int out_fd, ByteSpan data, const std::vector<MappedFile>& sources,
+                                 const std::string& what) {
+  for (const auto& src : sources) {
+    const ByteSpan all = src.bytes();
+    if (src.fd() < 0 || all.empty() || data.data() < all.data() || data.data() + data.size() > all.data() + all.size())
+      continue;
+    loff_t in_off = static_cast<loff_t>(data.data() - all.data());
+    while (!data.empty()) {
+      ssize_t n = ::copy_file_range(src.fd(), &in_off, out_fd, nullptr, data.size(), 0);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        break; // EXDEV, ENOSYS, EINVAL, a short source: write the rest instead
+      data = data.subspan(static_cast<std::size_t>(n));
+    }
+    break;
+  }
+  while (!data.empty()) {
+    ssize_t n = ::write(out_fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return Error("cannot write " + what + ": " + std::strerror(errno), ErrorKind::Io);
+    data = data.subspan(static_cast<std::size_t>(n));
+  }
+  return ok();
 }
 
 Result<void> pwrite_all(int fd, std::uint64_t offset, ByteSpan data, const std::string& what) {
@@ -270,7 +302,7 @@ Result<std::string> run_pack(const PackOptions& o) {
     a.recovery_dtbo = TRY(load(o.recovery_dtbo));
     auto out = TRY(AtomicFile::create(*o.output));
     TRY_CTX(write_boot_image_overlapped(
-                a, [&](ByteSpan d) { return out.write(d); },
+                a, [&](ByteSpan d) { return append_from_sources(out.fd(), d, maps, *o.output); },
                 [&](std::uint64_t offset, ByteSpan d) { return pwrite_all(out.fd(), offset, d, *o.output); }),
             *o.output);
     TRY(out.commit());
