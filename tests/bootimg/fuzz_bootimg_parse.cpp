@@ -20,6 +20,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   (void)format_info_text(*parsed);
   (void)format_info_json(*parsed);
   (void)shell_join(rebuild_arguments(*parsed));
+  (void)rebuild_caveats(image, *parsed); // packs the parsed fields again through the writer
   (void)analyze_to_devpro_yaml(image, *parsed);
   return 0;
 }

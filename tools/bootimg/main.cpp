@@ -57,6 +57,11 @@ int main(int argc, char** argv) {
   app.add_option("--id-recipe", pack.id_recipe, "SHA-1 id recipe: aosp or lineage (extra dt slot)")
       ->capture_default_str();
   app.add_flag("--id", pack.print_id, "Print the image id on stdout");
+  app.add_option("--dt", pack.dt, "Legacy Qualcomm QCDT table (dtbTool dt.img), header v0 only");
+  app.add_flag("--seandroidenforce", pack.seandroidenforce,
+               "Append the Samsung SEANDROIDENFORCE footer after the last section");
+  app.add_flag("--dtb-in-second", pack.dtb_in_second,
+               "Load --dtb as the second stage (Samsung-style bootloaders); v2 keeps it in the dtb section too");
   app.add_option("--depfile", pack.depfile, "Write a Make/Ninja depfile for the output");
   app.footer("vendor_boot v4 fragments: [--ramdisk_type T] --ramdisk_name N [--board_idI X]... "
              "--vendor_ramdisk_fragment FILE (repeatable)");
@@ -88,8 +93,13 @@ int main(int argc, char** argv) {
       std::fwrite(text.data(), 1, text.size(), stdout);
       return ok();
     }
-    if (unpack->parsed())
-      return bootimg::run_unpack(image, out_dir);
+    if (unpack->parsed()) {
+      auto caveats = TRY(bootimg::run_unpack(image, out_dir));
+      for (const auto& c : caveats)
+        std::fprintf(stderr, "fastboop-bootimg: warning: %s: mkbootimg_args will not rebuild it byte for byte: %s\n",
+                     image.c_str(), c.c_str());
+      return ok();
+    }
     if (analyze->parsed()) {
       std::string text = TRY(bootimg::run_analyze(image));
       std::fwrite(text.data(), 1, text.size(), stdout);

@@ -12,6 +12,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace fastboop::bootimg {
@@ -52,8 +53,15 @@ enum class CmdlineSplit {
 // Which inputs the SHA-1 `id` covers.
 enum class IdRecipe {
   Aosp,         // kernel, ramdisk, second, [recovery_dtbo v1+], [dtb v2], each + le32(size)
-  LineageDtSlot // as Aosp, plus a `dt` slot (le32(0) when absent) after second (LineageOS mkbootimg)
+  LineageDtSlot // as Aosp, plus a `dt` slot (the QCDT bytes + le32(size), or le32(0)) after second
+                 // (LineageOS mkbootimg; osm0sis/CAF mkbootimg when a --dt is given)
 };
+
+// What follows the last section. Samsung bootloaders want the 16 ASCII bytes
+// "SEANDROIDENFORCE" there or show a warning/refuse to boot (pmOS
+// deviceinfo_bootimg_append_seandroidenforce).
+enum class Footer { None, SeandroidEnforce };
+inline constexpr std::string_view kSeandroidEnforce = "SEANDROIDENFORCE";
 
 struct BootImageArgs {
   std::uint32_t header_version = 0;
@@ -73,6 +81,10 @@ struct BootImageArgs {
   ByteSpan second;
   ByteSpan dtb;                          // v2 section
   std::optional<ByteSpan> recovery_dtbo; // v1/v2; given-but-empty still writes the offset
+  // Legacy Qualcomm QCDT table (CAF/osm0sis `--dt`): v0 only; its size goes
+  // into word 40 (where v1+ keep header_version) and it follows `second`.
+  ByteSpan dt;
+  Footer footer = Footer::None;
   CmdlineSplit cmdline_split = CmdlineSplit::Aosp;
   IdRecipe id_recipe = IdRecipe::Aosp;
 };
@@ -200,9 +212,16 @@ std::vector<std::string> rebuild_arguments(const ParsedImage& parsed);
 // Shell-quoted single line of the same.
 std::string shell_join(const std::vector<std::string>& args);
 
+// Why the arguments of rebuild_arguments() would not give back the same bytes
+// (a v4 boot signature, unknown trailing data, a non-mkbootimg id, ...); empty
+// when the rebuild is byte-identical.
+std::vector<std::string> rebuild_caveats(ByteSpan image, const ParsedImage& parsed);
+
 // Write every section plus `mkbootimg_args` (shell-quoted) and
-// `mkbootimg_args.nul` (NUL-separated) into `dir`.
-Result<void> unpack_image(ByteSpan image, const ParsedImage& parsed, const std::string& dir);
+// `mkbootimg_args.nul` (NUL-separated) into `dir`. When the arguments cannot
+// reproduce the image, also `mkbootimg_args.caveats` (one reason a line);
+// returns those reasons so the caller can warn.
+Result<std::vector<std::string>> unpack_image(ByteSpan image, const ParsedImage& parsed, const std::string& dir);
 
 // DevPro `boot:` YAML skeleton derived from a stock image.
 std::string analyze_to_devpro_yaml(ByteSpan image, const ParsedImage& parsed);

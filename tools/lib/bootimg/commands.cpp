@@ -24,19 +24,21 @@ Result<MappedFile> MappedFile::open(const std::filesystem::path& path) {
   const std::size_t size = static_cast<std::size_t>(st.st_size);
   if (size == 0) {
     ::close(fd);
-    return MappedFile(path, nullptr, 0);
+    return MappedFile(path, -1, nullptr, 0);
   }
   void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
   int err = errno;
-  ::close(fd);
-  if (p == MAP_FAILED)
+  if (p == MAP_FAILED) {
+    ::close(fd);
     return Error("cannot map " + path.string() + ": " + std::strerror(err), ErrorKind::Io);
+  }
   ::madvise(p, size, MADV_SEQUENTIAL);
-  return MappedFile(path, static_cast<const std::uint8_t*>(p), size);
+  return MappedFile(path, fd, static_cast<const std::uint8_t*>(p), size);
 }
 
 MappedFile::MappedFile(MappedFile&& other) noexcept
-    : m_path(std::move(other.m_path)), m_data(other.m_data), m_size(other.m_size) {
+    : m_path(std::move(other.m_path)), m_fd(other.m_fd), m_data(other.m_data), m_size(other.m_size) {
+  other.m_fd = -1;
   other.m_data = nullptr;
   other.m_size = 0;
 }
@@ -44,6 +46,36 @@ MappedFile::MappedFile(MappedFile&& other) noexcept
 MappedFile::~MappedFile() {
   if (m_data)
     ::munmap(const_cast<std::uint8_t*>(m_data), m_size);
+  if (m_fd >= 0)
+    ::close(m_fd);
+}
+
+Result<void> append_from_sources(int out_fd, ByteSpan data, const std::vector<MappedFile>& sources,
+                                 const std::string& what) {
+  for (const auto& src : sources) {
+    const ByteSpan all = src.bytes();
+    if (src.fd() < 0 || all.empty() || data.data() < all.data() || data.data() + data.size() > all.data() + all.size())
+      continue;
+    loff_t in_off = static_cast<loff_t>(data.data() - all.data());
+    while (!data.empty()) {
+      ssize_t n = ::copy_file_range(src.fd(), &in_off, out_fd, nullptr, data.size(), 0);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        break; // EXDEV, ENOSYS, EINVAL, a short source: write the rest instead
+      data = data.subspan(static_cast<std::size_t>(n));
+    }
+    break;
+  }
+  while (!data.empty()) {
+    ssize_t n = ::write(out_fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return Error("cannot write " + what + ": " + std::strerror(errno), ErrorKind::Io);
+    data = data.subspan(static_cast<std::size_t>(n));
+  }
+  return ok();
 }
 
 Result<void> pwrite_all(int fd, std::uint64_t offset, ByteSpan data, const std::string& what) {
@@ -185,6 +217,20 @@ Result<std::string> run_pack(const PackOptions& o) {
   if (o.id_recipe != "aosp" && o.id_recipe != "lineage")
     return Error("--id-recipe must be aosp or lineage", ErrorKind::Usage);
 
+  if ((o.seandroidenforce || o.dtb_in_second || o.dt) && !o.output)
+    return Error("--seandroidenforce, --dtb-in-second and --dt shape the boot image; give -o/--output",
+                 ErrorKind::Usage);
+  if (o.dtb_in_second) {
+    if (!o.dtb)
+      return Error("--dtb-in-second needs --dtb FILE (the DTB to load as the second stage)", ErrorKind::Usage);
+    if (o.second)
+      return Error("--dtb-in-second puts the DTB where --second goes; give one of them", ErrorKind::Usage);
+    if (header_version >= 3)
+      return Error("--dtb-in-second: header v" + std::to_string(header_version) +
+                       " has no second-stage section; use header v0-v2",
+                   ErrorKind::Usage);
+  }
+
   std::string id_line;
   if (o.vendor_boot) {
     VendorBootArgs v;
@@ -241,13 +287,22 @@ Result<std::string> run_pack(const PackOptions& o) {
     a.kernel = *TRY(load(o.kernel));
     a.ramdisk = TRY(load(o.ramdisk)).value_or(ByteSpan{});
     a.second = TRY(load(o.second)).value_or(ByteSpan{});
-    // For v3/v4 the DTB belongs to vendor_boot only.
-    if (header_version < 3 || !o.vendor_boot)
+    a.dt = TRY(load(o.dt)).value_or(ByteSpan{});
+    a.footer = o.seandroidenforce ? Footer::SeandroidEnforce : Footer::None;
+    if (o.dtb_in_second) {
+      // Samsung-style bootloaders load the DTB from the second-stage slot; a
+      // v2 header still needs its dtb section, so it gets the same DTB.
+      a.second = *TRY(load(o.dtb));
+      if (header_version == 2)
+        a.dtb = a.second;
+    } else if (header_version < 3 || !o.vendor_boot) {
+      // For v3/v4 the DTB belongs to vendor_boot only.
       a.dtb = TRY(load(o.dtb)).value_or(ByteSpan{});
+    }
     a.recovery_dtbo = TRY(load(o.recovery_dtbo));
     auto out = TRY(AtomicFile::create(*o.output));
     TRY_CTX(write_boot_image_overlapped(
-                a, [&](ByteSpan d) { return out.write(d); },
+                a, [&](ByteSpan d) { return append_from_sources(out.fd(), d, maps, *o.output); },
                 [&](std::uint64_t offset, ByteSpan d) { return pwrite_all(out.fd(), offset, d, *o.output); }),
             *o.output);
     TRY(out.commit());
@@ -275,7 +330,7 @@ Result<std::string> run_info(const std::string& image, bool json) {
   return json ? format_info_json(parsed) : format_info_text(parsed);
 }
 
-Result<void> run_unpack(const std::string& image, const std::string& out_dir) {
+Result<std::vector<std::string>> run_unpack(const std::string& image, const std::string& out_dir) {
   auto [map, parsed] = TRY(open_and_parse(image));
   return unpack_image(map.bytes(), parsed, out_dir);
 }

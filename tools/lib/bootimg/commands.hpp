@@ -13,6 +13,8 @@
 namespace fastboop::bootimg {
 
 // A read-only memory mapping of an input file (empty files map to nothing).
+// The descriptor stays open so that section bodies can be copied file to file
+// (copy_file_range) instead of through the mapping.
 class MappedFile {
 public:
   static Result<MappedFile> open(const std::filesystem::path& path);
@@ -22,14 +24,23 @@ public:
   ~MappedFile();
   ByteSpan bytes() const { return {m_data, m_size}; }
   const std::filesystem::path& path() const { return m_path; }
+  int fd() const { return m_fd; }
 
 private:
-  MappedFile(std::filesystem::path path, const std::uint8_t* data, std::size_t size)
-      : m_path(std::move(path)), m_data(data), m_size(size) {}
+  MappedFile(std::filesystem::path path, int fd, const std::uint8_t* data, std::size_t size)
+      : m_path(std::move(path)), m_fd(fd), m_data(data), m_size(size) {}
   std::filesystem::path m_path;
+  int m_fd = -1;
   const std::uint8_t* m_data = nullptr;
   std::size_t m_size = 0;
 };
+
+// Append `data` to `out_fd` at its file offset. When `data` lies inside one of
+// `sources`, the kernel copies it from that file (copy_file_range: no page
+// faults on the mapping, no user-space copy); otherwise, or where the file
+// systems refuse, it is written. `what` names the output in errors.
+Result<void> append_from_sources(int out_fd, ByteSpan data, const std::vector<MappedFile>& sources,
+                                 const std::string& what);
 
 // pwrite the whole span; the error names `what`.
 Result<void> pwrite_all(int fd, std::uint64_t offset, ByteSpan data, const std::string& what);
@@ -50,6 +61,7 @@ Result<std::vector<FragmentSpec>> extract_vendor_fragments(std::vector<std::stri
 
 struct PackOptions {
   std::optional<std::string> kernel, ramdisk, second, dtb, recovery_dtbo;
+  std::optional<std::string> dt; // QCDT table (v0), CAF/osm0sis mkbootimg's --dt
   std::optional<std::string> vendor_ramdisk, vendor_bootconfig;
   std::vector<FragmentSpec> fragments;
   std::string cmdline, vendor_cmdline, board;
@@ -62,12 +74,18 @@ struct PackOptions {
   std::optional<std::string> output, vendor_boot;
   std::optional<std::string> depfile;
   bool print_id = false;
+  // Bootloader quirks (landscape spec §1.1), the same as the DevPro
+  // extensions samsung_seandroidenforce and dtb_in_second.
+  bool seandroidenforce = false; // append the Samsung footer
+  bool dtb_in_second = false;    // --dtb becomes the second stage (v0-v2; v2 keeps it as dtb too)
 };
 // Returns the id line for --id ("0x" + 64 hex digits) when requested.
 Result<std::string> run_pack(const PackOptions& options);
 
 Result<std::string> run_info(const std::string& image, bool json);
-Result<void> run_unpack(const std::string& image, const std::string& out_dir);
+// Returns the reasons the written arguments cannot rebuild the image (empty
+// when they do).
+Result<std::vector<std::string>> run_unpack(const std::string& image, const std::string& out_dir);
 Result<std::string> run_analyze(const std::string& image);
 
 } // namespace fastboop::bootimg

@@ -14,8 +14,6 @@ namespace {
 
 using profiles::KernelEncoding;
 
-constexpr std::string_view kSeandroid = "SEANDROIDENFORCE";
-
 bool appends_dtb(KernelEncoding e) {
   return e == KernelEncoding::ImageDtb || e == KernelEncoding::ImageGzDtb || e == KernelEncoding::ImageLz4Dtb ||
          e == KernelEncoding::ImageZstDtb;
@@ -107,7 +105,7 @@ Result<DevproPlan> plan_devpro_image(const profiles::DeviceProfile& profile, con
   a.second_offset = ext.second_offset.value_or(kDefaultSecondOffset);
   a.tags_offset = ext.tags_offset.value_or(kDefaultTagsOffset);
   a.board = ext.board.value_or("");
-  plan.seandroidenforce = ext.samsung_seandroidenforce;
+  a.footer = ext.samsung_seandroidenforce ? Footer::SeandroidEnforce : Footer::None;
 
   if (in.kernel.empty())
     return Error(who + ": the kernel is empty; run fastboop-stage0 for this device first");
@@ -188,9 +186,7 @@ Result<DevproPlan> plan_devpro_image(const profiles::DeviceProfile& profile, con
   auto sized = boot_image_size(a);
   if (!sized)
     return std::move(sized).error().with_context(who);
-  std::uint64_t size = *sized;
-  if (plan.seandroidenforce)
-    size += kSeandroid.size();
+  const std::uint64_t size = *sized; // footer included
   TRY(check_limit("boot image", size, limits.max_total_bytes, "max_total_bytes", profile.id,
                   "shrink the kernel or initramfs, or raise the limit"));
   plan.image_size = size;
@@ -198,10 +194,7 @@ Result<DevproPlan> plan_devpro_image(const profiles::DeviceProfile& profile, con
 }
 
 Result<void> write_devpro_image(const DevproPlan& plan, const Sink& sink) {
-  TRY(write_boot_image(plan.args, sink));
-  if (plan.seandroidenforce)
-    TRY(sink(as_bytes(kSeandroid)));
-  return ok();
+  return write_boot_image(plan.args, sink);
 }
 
 std::string devpro_sidecar_json(const profiles::DeviceProfile& profile, const DevproPlan& plan,
@@ -247,7 +240,7 @@ std::string devpro_sidecar_json(const profiles::DeviceProfile& profile, const De
   h["kernel_encoding"] = std::string(profiles::kernel_encoding_name(profile.boot.kernel_encoding));
   h["dtb_placement"] = plan.dtb_placement;
   h["cmdline"] = a.cmdline;
-  h["seandroidenforce"] = plan.seandroidenforce;
+  h["seandroidenforce"] = a.footer == Footer::SeandroidEnforce;
   j["header"] = h;
   auto part = [](ByteSpan d) { return json{{"size", d.size()}, {"sha512", sha512_hex(d)}}; };
   j["kernel"] = part(a.kernel);

@@ -26,7 +26,6 @@ struct DevproPlan {
   BootImageArgs args;         // spans point into `kernel_storage` or the inputs
   Bytes kernel_storage;       // kernel ‖ DTB for +dtb encodings
   std::string dtb_placement;  // appended, section, second, none
-  bool seandroidenforce = false;
   std::uint64_t image_size = 0; // including the footer
 };
 
@@ -38,7 +37,7 @@ std::string join_cmdline(std::initializer_list<std::string_view> parts);
 // numbers and the fix.
 Result<DevproPlan> plan_devpro_image(const profiles::DeviceProfile& profile, const DevproInputs& inputs);
 
-// The image bytes for a plan (header, sections, optional footer).
+// The image bytes for a plan (header, sections, the footer args.footer asks for).
 Result<void> write_devpro_image(const DevproPlan& plan, const Sink& sink);
 
 // The sidecar JSON text.

@@ -253,11 +253,15 @@ std::vector<std::string> rebuild_arguments(const ParsedImage& p) {
     opt("--cmdline-split", "legacy512");
   if (p.header_version < 3 && p.id_recipe == IdRecipe::LineageDtSlot)
     opt("--id-recipe", "lineage");
+  if (p.seandroidenforce)
+    a.push_back("--seandroidenforce");
   opt("--kernel", "kernel");
   if (p.section("ramdisk"))
     opt("--ramdisk", "ramdisk");
   if (p.section("second"))
     opt("--second", "second");
+  if (p.section("dt"))
+    opt("--dt", "dt");
   if (p.section("recovery_dtbo"))
     opt("--recovery_dtbo", "recovery_dtbo");
   if (p.section("dtb"))
@@ -289,7 +293,116 @@ std::string shell_join(const std::vector<std::string>& args) {
   return out;
 }
 
-Result<void> unpack_image(ByteSpan image, const ParsedImage& p, const std::string& dir) {
+namespace {
+
+// The BootImageArgs rebuild_arguments() describes, with the spans pointing
+// into `image`; used to check the arguments against the image bytes.
+BootImageArgs rebuild_boot_args(ByteSpan image, const ParsedImage& p) {
+  BootImageArgs a;
+  a.header_version = p.header_version;
+  a.page_size = p.page_size;
+  a.base = 0;
+  a.kernel_offset = p.kernel_addr;
+  a.ramdisk_offset = p.ramdisk_addr;
+  a.second_offset = p.second_addr;
+  a.tags_offset = p.tags_addr;
+  a.dtb_offset = p.dtb_addr;
+  a.os_version = p.os_version;
+  a.os_patch_level = p.os_patch_level;
+  a.board = p.board;
+  a.cmdline = p.cmdline;
+  a.cmdline_split = p.cmdline_legacy_split ? CmdlineSplit::Legacy512 : CmdlineSplit::Aosp;
+  a.id_recipe = p.id_recipe.value_or(IdRecipe::Aosp);
+  a.footer = p.seandroidenforce ? Footer::SeandroidEnforce : Footer::None;
+  auto part = [&](std::string_view name) -> std::optional<ByteSpan> {
+    if (const Section* s = p.section(name))
+      return section_bytes(image, *s);
+    return std::nullopt;
+  };
+  a.kernel = part("kernel").value_or(ByteSpan{});
+  a.ramdisk = part("ramdisk").value_or(ByteSpan{});
+  a.second = part("second").value_or(ByteSpan{});
+  a.dt = part("dt").value_or(ByteSpan{});
+  a.recovery_dtbo = part("recovery_dtbo");
+  a.dtb = part("dtb").value_or(ByteSpan{});
+  return a;
+}
+
+// The v0-v2 header field at `offset`, for messages.
+std::string header_field_at(std::uint64_t offset) {
+  static constexpr struct {
+    std::uint64_t start;
+    std::string_view name;
+  } fields[] = {{0, "magic"},        {8, "kernel_size"},    {12, "kernel_addr"},         {16, "ramdisk_size"},
+                {20, "ramdisk_addr"}, {24, "second_size"},   {28, "second_addr"},         {32, "tags_addr"},
+                {36, "page_size"},   {40, "header_version"}, {44, "os_version"},          {48, "board"},
+                {64, "cmdline"},     {576, "id"},            {608, "extra_cmdline"},      {1632, "recovery_dtbo_size"},
+                {1636, "recovery_dtbo_offset"}, {1644, "header_size"}, {1648, "dtb_size"}, {1652, "dtb_addr"},
+                {1660, "bytes after the header"}};
+  std::string_view name = fields[0].name;
+  for (const auto& f : fields)
+    if (offset >= f.start)
+      name = f.name;
+  return std::string(name);
+}
+
+} // namespace
+
+std::vector<std::string> rebuild_caveats(ByteSpan image, const ParsedImage& p) {
+  std::vector<std::string> c;
+  const std::uint64_t known_end = p.image_end + (p.seandroidenforce ? kSeandroidEnforce.size() : 0);
+  if (p.file_size > known_end)
+    c.push_back(std::to_string(p.file_size - known_end) + " bytes after offset " + std::to_string(known_end) +
+                " belong to no section (vendor signature or partition padding); the rebuilt image ends there");
+  if (p.kind == ImageKind::VendorBoot) {
+    if (p.header_version == 3 && p.header_size == 2108)
+      c.push_back("header_size is Debian mkbootimg 29's pre-release 2108; the rebuild writes AOSP's 2112");
+    return c;
+  }
+  if (p.header_version == 3 && p.header_size == 1596)
+    c.push_back("header_size is Debian mkbootimg 29's pre-release 1596; the rebuild writes AOSP's 1580");
+  if (p.header_version == 4 && p.signature_size > 0)
+    c.push_back("the " + std::to_string(p.signature_size) +
+                "-byte v4 boot signature is unpacked to `signature`, but no argument adds it back; the rebuilt "
+                "image has signature_size 0 (re-sign it with avbtool if the device checks it)");
+  if (p.header_version < 3 && !p.id_recipe)
+    c.push_back("the id at offset 576 is neither the AOSP nor the LineageOS SHA-1 of the sections; the rebuild "
+                "writes the SHA-1 id");
+  // Everything else (fields a tool set without its section, vendor bytes in
+  // the header page, non-zero padding, ...): rebuild and compare.
+  BootImageArgs a = rebuild_boot_args(image, p);
+  std::uint64_t offset = 0;
+  std::optional<std::uint64_t> first_diff;
+  auto r = write_boot_image(a, [&](ByteSpan d) -> Result<void> {
+    if (!first_diff) {
+      const ByteSpan want = offset < image.size() ? image.subspan(static_cast<std::size_t>(offset)) : ByteSpan{};
+      const std::size_t n = std::min(d.size(), want.size());
+      auto mm = std::mismatch(d.begin(), d.begin() + static_cast<std::ptrdiff_t>(n), want.begin());
+      if (mm.first != d.begin() + static_cast<std::ptrdiff_t>(n))
+        first_diff = offset + static_cast<std::uint64_t>(mm.first - d.begin());
+      else if (n < d.size())
+        first_diff = offset + n;
+    }
+    offset += d.size();
+    return ok();
+  });
+  if (!r) {
+    c.push_back("the arguments are refused when packing: " + r.error().message());
+  } else if (first_diff && c.empty()) {
+    std::string where = " (section data or padding)";
+    if (*first_diff < p.page_size)
+      where = p.header_version < 3 ? " (header field " + header_field_at(*first_diff) +
+                                         ": mkbootimg writes it differently, e.g. 0 for an absent section)"
+                                   : " (in the header page)";
+    c.push_back("the rebuilt image differs from this one first at offset " + std::to_string(*first_diff) + where);
+  } else if (!first_diff && offset < p.file_size && c.empty()) {
+    c.push_back("the rebuilt image is " + std::to_string(offset) + " bytes, this one " +
+                std::to_string(p.file_size));
+  }
+  return c;
+}
+
+Result<std::vector<std::string>> unpack_image(ByteSpan image, const ParsedImage& p, const std::string& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec)
@@ -319,7 +432,18 @@ Result<void> unpack_image(ByteSpan image, const ParsedImage& p, const std::strin
   }
   TRY(write_file_atomic(base / "mkbootimg_args", shell_join(args) + "\n"));
   TRY(write_file_atomic(base / "mkbootimg_args.nul", nul));
-  return ok();
+  // Never leave a stale caveats file from an earlier unpack into `dir`.
+  auto caveats = rebuild_caveats(image, p);
+  const std::filesystem::path caveats_file = base / "mkbootimg_args.caveats";
+  if (caveats.empty()) {
+    std::filesystem::remove(caveats_file, ec);
+  } else {
+    std::string text = "# These mkbootimg_args do NOT rebuild the image byte for byte:\n";
+    for (const auto& c : caveats)
+      text += c + "\n";
+    TRY(write_file_atomic(caveats_file, text));
+  }
+  return caveats;
 }
 
 } // namespace fastboop::bootimg

@@ -307,6 +307,8 @@ Result<void> parse_boot(ParsedImage& p, ByteSpan img) {
     a.recovery_dtbo = section_bytes(img, *s);
   if (const Section* s = p.section("dtb"))
     a.dtb = section_bytes(img, *s);
+  if (const Section* s = p.section("dt"))
+    a.dt = section_bytes(img, *s); // hashed by the dt-slot recipe only
   if (compute_boot_id(a) == p.id) {
     p.id_recipe = IdRecipe::Aosp;
   } else {
@@ -345,12 +347,14 @@ Result<ParsedImage> parse_image(ByteSpan img) {
     return Error("no ANDROID! or VNDRBOOT magic at offset 0 (found \"" + preview(img.data(), 8) +
                  "\"); not an Android boot image");
   }
-  static constexpr std::string_view kSeandroid = "SEANDROIDENFORCE";
-  if (p.image_end <= img.size() && img.size() - p.image_end >= kSeandroid.size() &&
-      std::memcmp(img.data() + p.image_end, kSeandroid.data(), kSeandroid.size()) == 0)
+  const auto& footer = kSeandroidEnforce;
+  if (p.image_end <= img.size() && img.size() - p.image_end >= footer.size() &&
+      std::memcmp(img.data() + p.image_end, footer.data(), footer.size()) == 0)
     p.seandroidenforce = true;
-  if (p.image_end < img.size() && !p.seandroidenforce)
-    p.notes.push_back(std::to_string(img.size() - p.image_end) + " trailing bytes after the last section");
+  const std::uint64_t known_end = p.image_end + (p.seandroidenforce ? footer.size() : 0);
+  if (known_end < img.size())
+    p.notes.push_back(std::to_string(img.size() - known_end) + " trailing bytes after the last section" +
+                      (p.seandroidenforce ? " and the SEANDROIDENFORCE footer" : ""));
   return p;
 }
 

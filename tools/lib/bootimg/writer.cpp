@@ -98,6 +98,9 @@ Result<void> validate_boot_args(const BootImageArgs& a) {
     if (!a.dtb.empty())
       return Error("header v" + std::to_string(a.header_version) +
                    " boot images carry no DTB (it lives in vendor_boot); pass --dtb with --vendor_boot");
+    if (!a.dt.empty())
+      return Error("header v" + std::to_string(a.header_version) +
+                   " has no QCDT dt section; --dt needs header v0");
     TRY(check_text("--cmdline", a.cmdline, kV3ArgsSize - 1));
     return ok();
   }
@@ -109,6 +112,16 @@ Result<void> validate_boot_args(const BootImageArgs& a) {
                  " has no DTB section; append the DTB to the kernel (cat kernel dtb) or use header v2");
   if (a.header_version == 0 && a.recovery_dtbo)
     return Error("header v0 has no recovery_dtbo section; use header v1 or v2");
+  if (!a.dt.empty()) {
+    // The parser (and LK) tell dt_size from a header version by its value and
+    // the QCDT magic, so anything else would not read back as this layout.
+    if (a.header_version != 0)
+      return Error("--dt (QCDT table) needs header v0: its size takes the word where v1+ keep header_version; "
+                   "drop --header_version " + std::to_string(a.header_version));
+    if (a.dt.size() <= 4 || std::memcmp(a.dt.data(), "QCDT", 4) != 0)
+      return Error("--dt: the file does not start with the QCDT magic (dtbTool output); for a plain DTB use "
+                   "an appended DTB, --dtb-in-second or header v2 --dtb");
+  }
   if (a.header_version == 2 && a.dtb.empty())
     return Error("header v2 requires a non-empty DTB (--dtb); bootloaders reject dtb_size 0");
   TRY(address32("kernel address", a.base, a.kernel_offset));
@@ -138,7 +151,7 @@ Bytes compute_boot_id(const BootImageArgs& a) {
   hash_slot(h, a.ramdisk);
   hash_slot(h, a.second);
   if (a.id_recipe == IdRecipe::LineageDtSlot)
-    hash_slot(h, {});
+    hash_slot(h, a.dt);
   if (a.header_version > 0)
     hash_slot(h, a.recovery_dtbo.value_or(ByteSpan{}));
   if (a.header_version > 1)
@@ -153,13 +166,13 @@ Result<std::uint64_t> boot_image_size(const BootImageArgs& a) {
   std::uint64_t page = a.header_version >= 3 ? kV3PageSize : a.page_size;
   std::uint64_t n = 1 + pages(a.kernel.size(), page) + pages(a.ramdisk.size(), page);
   if (a.header_version < 3) {
-    n += pages(a.second.size(), page);
+    n += pages(a.second.size(), page) + pages(a.dt.size(), page);
     if (a.header_version >= 1 && a.recovery_dtbo)
       n += pages(a.recovery_dtbo->size(), page);
     if (a.header_version == 2)
       n += pages(a.dtb.size(), page);
   }
-  return n * page;
+  return n * page + (a.footer == Footer::SeandroidEnforce ? kSeandroidEnforce.size() : 0);
 }
 
 namespace {
@@ -184,6 +197,8 @@ Result<void> write_boot_image_impl(const BootImageArgs& a, const Sink& sink, con
     TRY(sink(h));
     TRY(write_padded(sink, a.kernel, kV3PageSize));
     TRY(write_padded(sink, a.ramdisk, kV3PageSize));
+    if (a.footer == Footer::SeandroidEnforce)
+      TRY(sink(as_bytes(kSeandroidEnforce)));
     return ok();
   }
 
@@ -207,7 +222,11 @@ Result<void> write_boot_image_impl(const BootImageArgs& a, const Sink& sink, con
   store_le<std::uint32_t>(&h[28], second_addr);
   store_le<std::uint32_t>(&h[32], tags_addr);
   store_le<std::uint32_t>(&h[36], a.page_size);
-  store_le<std::uint32_t>(&h[40], a.header_version);
+  // A v0 image with a QCDT table keeps dt_size where v1+ keep the version.
+  if (a.dt.empty())
+    store_le<std::uint32_t>(&h[40], a.header_version);
+  else
+    store_le<std::uint32_t>(&h[40], TRY(size32("dt", a.dt.size())));
   store_le<std::uint32_t>(&h[44], os_field);
   put_text(&h[48], a.board);
   // cmdline[512] at 64, id at 576, extra_cmdline[1024] at 608.
@@ -245,10 +264,13 @@ Result<void> write_boot_image_impl(const BootImageArgs& a, const Sink& sink, con
   TRY(write_padded(sink, a.kernel, page));
   TRY(write_padded(sink, a.ramdisk, page));
   TRY(write_padded(sink, a.second, page));
+  TRY(write_padded(sink, a.dt, page));
   if (a.header_version >= 1 && a.recovery_dtbo)
     TRY(write_padded(sink, *a.recovery_dtbo, page));
   if (a.header_version == 2)
     TRY(write_padded(sink, a.dtb, page));
+  if (a.footer == Footer::SeandroidEnforce)
+    TRY(sink(as_bytes(kSeandroidEnforce)));
   if (patch) {
     Bytes id = pending_id.get();
     TRY((*patch)(576, id));
