@@ -20,6 +20,9 @@ display_name: Test board
 devicetree_name: vendor/board
 match:
   - fastboot: {vid: 0x18d1, pid: 0x4ee0}
+probe:
+  - fastboot.getvar: product
+    equals: test
 boot:
   fastboot_boot:
     android_bootimg:
@@ -124,9 +127,9 @@ protected:
     return nlohmann::json::parse(std::string(as_chars(read_file(out / "stage0.json"))));
   }
 
-  std::string fdtget(const std::filesystem::path& dtb, const std::string& args) {
-    auto r = sh("fdtget " + args.substr(0, args.find(' ')) + " '" + dtb.string() + "' " +
-                args.substr(args.find(' ') + 1));
+  // fdtget -t TYPE DTB NODE PROP, trimmed; a failure gives its stderr.
+  std::string fdtget(const std::filesystem::path& dtb, const std::string& type, const std::string& node_prop) {
+    auto r = sh("fdtget -t " + type + " '" + dtb.string() + "' " + node_prop);
     std::string s(as_chars(r.out));
     while (!s.empty() && s.back() == '\n')
       s.pop_back();
@@ -167,13 +170,13 @@ TEST_F(Stage0Cli, DtboSourceIsCompiledAndApplied) {
   test::put(dir / "ov.dts", "/dts-v1/;\n/plugin/;\n&{/soc/wifi} { status = \"okay\"; label-from = \"dts\"; };\n");
   auto r = build(with(kLocal, {"--dtbo", (dir / "ov.dts").string()}), dir / "o");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(fdtget(dir / "o/devicetree.dtb", "-t s /soc/wifi label-from"), "dts");
-  EXPECT_EQ(fdtget(dir / "o/devicetree.dtb", "-t s / model"), "rootfs");
+  EXPECT_EQ(fdtget(dir / "o/devicetree.dtb", "s", "/soc/wifi label-from"), "dts");
+  EXPECT_EQ(fdtget(dir / "o/devicetree.dtb", "s", "/ model"), "rootfs");
   // A compiled .dtbo works the same; a broken .dts names the file.
   test::put(dir / "ov.dtbo", dtc("/dts-v1/; /plugin/; &{/soc} { extra = <7>; };"));
   r = build(with(kLocal, {"--dtbo", (dir / "ov.dtbo").string()}), dir / "b");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(fdtget(dir / "b/devicetree.dtb", "-t u /soc extra"), "7");
+  EXPECT_EQ(fdtget(dir / "b/devicetree.dtb", "u", "/soc extra"), "7");
   test::put(dir / "bad.dts", "/dts-v1/; /plugin/; &{/soc { broken");
   r = build(with(kLocal, {"--dtbo", (dir / "bad.dts").string()}), dir / "c");
   EXPECT_EQ(r.exit_code, 1);
@@ -185,7 +188,7 @@ TEST_F(Stage0Cli, DtbFromTheHostReplacesTheRootfsOne) {
   test::put(dir / "host.dtb", dtc("/dts-v1/; / { model = \"host\"; };"));
   auto r = build(with(kLocal, {"--dtb", (dir / "host.dtb").string()}), dir / "o");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(fdtget(dir / "o/devicetree.dtb", "-t s / model"), "host");
+  EXPECT_EQ(fdtget(dir / "o/devicetree.dtb", "s", "/ model"), "host");
   EXPECT_EQ(manifest(dir / "o")["dtb"]["source"], (dir / "host.dtb").string());
   r = build(with(kLocal, {"--dtb", (dir / "missing.dtb").string()}), dir / "m");
   EXPECT_NE(r.exit_code, 0);
@@ -196,7 +199,7 @@ TEST_F(Stage0Cli, KernelVersionChoosesAmongSeveral) {
   put_kernel("9.1", "CONFIG_MODULE_DECOMPRESS=y\n");
   test::put(tree / "boot/dtbs/9.1/vendor/board.dtb", dtc("/dts-v1/; / { model = \"nine-one\"; };"));
   auto r = build(kLocal, dir / "o");
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, 2); // a usage error: the caller must choose
   EXPECT_NE(r.err.find("--kernel-version"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("9.0"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("9.1"), std::string::npos) << r.err;
@@ -344,7 +347,7 @@ TEST_F(Stage0Cli, RootfsTypeFollowsTheImageType) {
     return e ? std::string(as_chars(e->data)) : std::string("<absent>");
   };
   auto mk = sh("mkfs.ext4 -q -F -d '" + tree.string() + "' '" + (dir / "root.ext4").string() + "' 16M && " +
-               "mkfs.erofs -q '" + (dir / "root.erofs").string() + "' '" + tree.string() + "'");
+               "mkfs.erofs --quiet '" + (dir / "root.erofs").string() + "' '" + tree.string() + "'");
   ASSERT_EQ(mk.exit_code, 0) << mk.err;
   EXPECT_EQ(rootfs_of(dir / "root.ext4", "from-ext4", "ext4"), "ext4\n");
   EXPECT_EQ(rootfs_of(dir / "root.erofs", "from-erofs", "erofs"), "erofs\n");
