@@ -381,6 +381,68 @@ TEST_F(Boot, LocalRootWithoutGadgetSkipsGadgetSteps) {
   EXPECT_TRUE(called("mount /dev/vda /lower ext4 RDONLY noload"));
 }
 
+// --serial with a local root and no smoo-gadget: the generator writes
+// smoo.acm and loads usb_f_acm, and the PID1 must bind an ACM-only gadget, or
+// serial-getty@ttyGS0 would wait for a tty that never appears.
+TEST_F(Boot, LocalRootWithAcmBindsAnAcmOnlyGadget) {
+  sys.remove("/bin/smoo-gadget");
+  setting("stage0.root_device", "/dev/vda");
+  setting("smoo.acm", "1");
+  sys.add_node("/dev/vda", FileType::BlockDevice);
+  sys.add_file("/newroot/lib/systemd/system/serial-getty@.service", "[Unit]");
+  RunResult r = run_pid1(sys);
+  ASSERT_TRUE(r.exec_ok) << r.failure_line();
+  const std::string g = "/sys/kernel/config/usb_gadget/usb-gadget0";
+  expect_in_order({
+      "mount configfs /sys/kernel/config configfs 0",
+      "mkdir " + g,
+      "write " + g + "/idVendor = 0x18d1",
+      "write " + g + "/idProduct = 0x4ee0",
+      "write " + g + "/strings/0x409/serialnumber = serial-1",
+      "mkdir " + g + "/functions/acm.usb-gadget0-1",
+      "mkdir " + g + "/configs/c.1",
+      "symlink " + g + "/configs/c.1/acm.usb-gadget0-1 -> " + g + "/functions/acm.usb-gadget0-1",
+      "write " + g + "/UDC = dummy_udc.0",
+      "start_kmsg_forwarder",
+      "mount /dev/vda /lower erofs RDONLY",
+  });
+  EXPECT_FALSE(sys.has(g + "/functions/ffs.usb-gadget0-0"));
+  for (const std::string& call : sys.calls) {
+    EXPECT_EQ(call.find("functionfs"), std::string::npos) << call;
+    EXPECT_EQ(call.find("spawn"), std::string::npos) << call;
+  }
+  EXPECT_TRUE(logged("acm only, bound to dummy_udc.0"));
+  EXPECT_TRUE(logged("stage0: step smoo skipped: no /bin/smoo-gadget in the initramfs"));
+  EXPECT_TRUE(called("symlink /run/systemd/system/getty.target.wants/serial-getty@ttyGS0.service "
+                     "-> /lib/systemd/system/serial-getty@.service"));
+}
+
+TEST_F(Boot, LocalRootWithoutAcmSetsUpNoGadget) {
+  sys.remove("/bin/smoo-gadget");
+  setting("stage0.root_device", "/dev/vda");
+  setting("smoo.acm", "0");
+  sys.add_node("/dev/vda", FileType::BlockDevice);
+  RunResult r = run_pid1(sys);
+  ASSERT_TRUE(r.exec_ok) << r.failure_line();
+  EXPECT_TRUE(logged("stage0: step gadget skipped: no /bin/smoo-gadget in the initramfs"));
+  for (const std::string& call : sys.calls) {
+    EXPECT_EQ(call.find("/sys/kernel/config"), std::string::npos) << call;
+    EXPECT_EQ(call.find("/UDC"), std::string::npos) << call;
+  }
+  EXPECT_FALSE(called("start_kmsg_forwarder"));
+}
+
+TEST_F(Boot, LocalRootWithAcmFailsLoudlyWithoutAUdc) {
+  sys.remove("/bin/smoo-gadget");
+  sys.remove("/sys/class/udc/dummy_udc.0");
+  setting("stage0.root_device", "/dev/vda");
+  setting("smoo.acm", "1");
+  setting("stage0.udc_timeout", "2");
+  RunResult r = run_pid1(sys);
+  EXPECT_EQ(r.failed_step, "gadget");
+  EXPECT_EQ(r.cause, "a UDC in /sys/class/udc not ready after 2 s");
+}
+
 TEST_F(Boot, LocalRootWithGadgetKeepsGadgetAndWaitsForTheDevice) {
   setting("stage0.root_device", "/dev/vda");
   sys.add_node("/dev/vda", FileType::BlockDevice);

@@ -2,6 +2,7 @@
 // machine-id vectors (spec §7.3), OSTree path rules.
 #include "plan.hpp"
 
+#include <algorithm>
 #include <gtest/gtest.h>
 
 using namespace fastboop::stage0_init;
@@ -63,6 +64,20 @@ TEST(GadgetPlan, SettingsAndAcm) {
   EXPECT_EQ(find(g + "/configs/c.1/acm.usb-gadget0-1").value, g + "/functions/acm.usb-gadget0-1");
   // Every function exists before the config that links it.
   EXPECT_EQ(ops.back().kind, K::Symlink);
+}
+
+TEST(GadgetPlan, AcmOnlyHasNoFunctionFs) {
+  Stage0Settings s; // smoo.acm unset: AcmOnly still adds the ACM function
+  const GadgetLayout layout = gadget_layout("usb-gadget0");
+  const auto ops = gadget_plan(s, layout, GadgetFunctions::AcmOnly);
+  const std::string g = layout.dir;
+  for (const GadgetOp& op : ops)
+    EXPECT_EQ(op.path.find("ffs."), std::string::npos) << op.path;
+  ASSERT_GE(ops.size(), 2u);
+  EXPECT_EQ(ops.back(), (GadgetOp{K::Symlink, g + "/configs/c.1/acm.usb-gadget0-1",
+                                  g + "/functions/acm.usb-gadget0-1"}));
+  EXPECT_NE(std::find(ops.begin(), ops.end(), GadgetOp{K::Mkdir, g + "/functions/acm.usb-gadget0-1", ""}),
+            ops.end());
 }
 
 TEST(SmooArguments, Minimal) {

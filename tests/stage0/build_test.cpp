@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -223,9 +224,23 @@ struct SyntheticTree {
     test::put(root / "boot/vmlinuz-9.0", test::fake_arm64_image("9.0", 1 << 20));
     test::put(root / "boot/config-9.0", config);
     auto m = root / "lib/modules/9.0";
-    test::put(m / "modules.dep", "kernel/fs/overlay.ko.xz:\nkernel/fs/erofs.ko.zst: kernel/lib/lz4.ko.gz\nkernel/lib/lz4.ko.gz:\n");
+    test::put(m / "modules.dep",
+              "kernel/fs/overlay.ko.xz:\nkernel/fs/erofs.ko.zst: kernel/lib/lz4.ko.gz\nkernel/lib/lz4.ko.gz:\n"
+              // The smoo set: Debian 12's arm64 kernel has no ublk_drv, so
+              // only this tree can build the default (smoo) mode.
+              "kernel/fs/configfs/configfs.ko:\n"
+              "kernel/drivers/usb/gadget/libcomposite.ko: kernel/fs/configfs/configfs.ko\n"
+              "kernel/drivers/usb/gadget/function/usb_f_fs.ko: kernel/drivers/usb/gadget/libcomposite.ko "
+              "kernel/fs/configfs/configfs.ko\n"
+              "kernel/drivers/usb/gadget/function/usb_f_acm.ko: kernel/drivers/usb/gadget/libcomposite.ko "
+              "kernel/fs/configfs/configfs.ko\n"
+              "kernel/drivers/block/ublk_drv.ko:\n");
     test::put(m / "modules.builtin", "");
     Bytes elf = test::fake_module({});
+    for (const char* k : {"kernel/fs/configfs/configfs.ko", "kernel/drivers/usb/gadget/libcomposite.ko",
+                          "kernel/drivers/usb/gadget/function/usb_f_fs.ko",
+                          "kernel/drivers/usb/gadget/function/usb_f_acm.ko", "kernel/drivers/block/ublk_drv.ko"})
+      test::put(m / k, elf);
     test::put(m / "kernel/fs/overlay.ko.xz", *compress(Codec::Xz, elf));
     test::put(m / "kernel/fs/erofs.ko.zst", *compress(Codec::Zstd, test::fake_module({"vendor/erofs-fw.bin", "missing.bin"})));
     test::put(m / "kernel/lib/lz4.ko.gz", *compress(Codec::Gzip, elf));
@@ -376,6 +391,197 @@ TEST(Stage0Synthetic, BootProfileSettingsComeFirst) {
   for (const auto& m : r->modules.load_order)
     order.push_back(m.name);
   EXPECT_EQ(order, (std::vector<std::string>{"overlay", "lz4", "erofs"}));
+}
+
+std::vector<std::string> load_order(const Stage0Result& r) {
+  std::vector<std::string> names;
+  for (const auto& m : r.modules.load_order)
+    names.push_back(m.name);
+  return names;
+}
+
+bool has_module(const Stage0Result& r, const std::string& name) {
+  auto names = load_order(r);
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+std::string entry_text(const CpioImage& img, const std::string& path) {
+  const CpioEntry* e = img.find(path);
+  return e ? std::string(as_chars(e->data)) : std::string("<absent>");
+}
+
+// An aarch64 executable: a real static one when the cross compiler is there,
+// else an ELF header with e_machine = EM_AARCH64 (all the generator reads).
+Bytes aarch64_program(const std::filesystem::path& dir) {
+  if (fastboop::test::have_program("aarch64-linux-gnu-gcc")) {
+    test::put(dir / "g.c", "int main(void) { return 0; }\n");
+    auto cc = run({"aarch64-linux-gnu-gcc", "-static", "-Os", "-o", (dir / "g").string(), (dir / "g.c").string()});
+    if (cc.exit_code == 0)
+      return read_file(dir / "g");
+  }
+  return test::fake_elf(183);
+}
+
+TEST(Stage0Synthetic, SmooModeIsTheDefault) {
+  FASTBOOP_REQUIRE_PROGRAM("dtc");
+  SyntheticTree t("CONFIG_MODULE_DECOMPRESS=y\n");
+  TempDir d;
+  const Bytes gadget = aarch64_program(d.path());
+  auto o = t.options();
+  o.root_device.reset();
+  o.smoo_gadget = HostFile{(d / "g").string(), gadget};
+  auto r = t.build(o);
+  ASSERT_TRUE(r) << r.error().message();
+  CpioImage img;
+  ASSERT_TRUE(img.merge_archive(r->initrd, "out"));
+  const CpioEntry* g = img.find("bin/smoo-gadget");
+  ASSERT_NE(g, nullptr);
+  EXPECT_EQ(g->mode, 0100755u);
+  EXPECT_EQ(g->data, gadget);
+  // ublk_drv and the gadget stack, dependencies first; no ACM without --serial.
+  for (const char* m : {"ublk_drv", "usb_f_fs", "libcomposite", "configfs", "overlay", "erofs"})
+    EXPECT_TRUE(has_module(*r, m)) << m;
+  EXPECT_FALSE(has_module(*r, "usb_f_acm"));
+  std::string list = entry_text(img, "etc/modules-load.d/fastboop-stage0.conf");
+  EXPECT_NE(list.find("ublk_drv\n"), std::string::npos) << list;
+  EXPECT_LT(list.find("configfs\n"), list.find("libcomposite\n")) << list;
+  EXPECT_LT(list.find("libcomposite\n"), list.find("usb_f_fs\n")) << list;
+  EXPECT_NE(img.find("lib/modules/9.0/kernel/drivers/block/ublk_drv.ko"), nullptr);
+  EXPECT_EQ(entry_text(img, "etc/stage0/smoo.mimic_fastboot"), "1\n");
+  EXPECT_EQ(img.find("etc/stage0/stage0.root_device"), nullptr);
+  EXPECT_EQ(entry_text(img, "etc/stage0/stage0.rootfs"), "erofs\n");
+
+  // Without fastboot mimicry the setting is not written; with --serial the ACM
+  // function joins the gadget.
+  o.mimic_fastboot = false;
+  o.serial = true;
+  r = t.build(o);
+  ASSERT_TRUE(r) << r.error().message();
+  CpioImage img2;
+  ASSERT_TRUE(img2.merge_archive(r->initrd, "out"));
+  EXPECT_EQ(img2.find("etc/stage0/smoo.mimic_fastboot"), nullptr);
+  EXPECT_EQ(entry_text(img2, "etc/stage0/smoo.acm"), "1\n");
+  EXPECT_TRUE(has_module(*r, "usb_f_acm"));
+
+  // A gadget program for another architecture is refused.
+  o.smoo_gadget = HostFile{"x86-gadget", test::fake_elf(62)};
+  r = t.build(o);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("--smoo-gadget x86-gadget is built for x86_64 but the kernel is aarch64"),
+            std::string::npos)
+      << r.error().message();
+  // And smoo mode without any gadget program is a usage error.
+  o.smoo_gadget.reset();
+  r = t.build(o);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("--smoo-gadget"), std::string::npos) << r.error().message();
+}
+
+// stage0.root_device decides smoo-or-local however it arrives, not only
+// through --root-device.
+TEST(Stage0Synthetic, LocalRootFromAnySettingSource) {
+  FASTBOOP_REQUIRE_PROGRAM("dtc");
+  SyntheticTree t("CONFIG_MODULE_DECOMPRESS=y\n");
+  auto check_local = [&](Stage0Options o, const std::string& how) {
+    o.root_device.reset(); // no --root-device, no --smoo-gadget
+    auto r = t.build(std::move(o));
+    ASSERT_TRUE(r) << how << ": " << r.error().message();
+    EXPECT_EQ(r->settings.at("stage0.root_device"), "/dev/vdb") << how;
+    EXPECT_FALSE(has_module(*r, "ublk_drv")) << how;
+    EXPECT_FALSE(has_module(*r, "usb_f_fs")) << how;
+    EXPECT_EQ(r->cmdline_generated.find("stage0.root_device"), std::string::npos) << how;
+  };
+  auto o = t.options();
+  o.settings["stage0.root_device"] = "/dev/vdb";
+  check_local(o, "--setting");
+  o = t.options();
+  o.extra_cmdline = "quiet stage0.root_device=/dev/vdb";
+  check_local(o, "--cmdline-append");
+  o = t.options();
+  profiles::EffectiveStage0 eff;
+  eff.extra_cmdline = "stage0.root_device=/dev/vdb";
+  apply_effective_stage0(o, eff, "profile");
+  check_local(o, "boot profile extra_cmdline");
+  // --root-device (an option) beats a token.
+  o = t.options();
+  o.root_device = "/dev/vdc";
+  o.extra_cmdline = "stage0.root_device=/dev/vdb";
+  auto r = t.build(o);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->settings.at("stage0.root_device"), "/dev/vdc");
+  // --serial with a local root: the ACM-only gadget's modules, no FunctionFS.
+  o = t.options();
+  o.serial = true;
+  r = t.build(o);
+  ASSERT_TRUE(r) << r.error().message();
+  for (const char* m : {"configfs", "libcomposite", "usb_f_acm"})
+    EXPECT_TRUE(has_module(*r, m)) << m;
+  EXPECT_FALSE(has_module(*r, "usb_f_fs"));
+  EXPECT_EQ(r->settings.at("smoo.acm"), "1");
+  // smoo.acm as a token loads the ACM modules too.
+  o = t.options();
+  o.extra_cmdline = "smoo.acm";
+  r = t.build(o);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_TRUE(has_module(*r, "usb_f_acm"));
+}
+
+TEST(Stage0Synthetic, MacSeedAndSettingsOverrideOrder) {
+  FASTBOOP_REQUIRE_PROGRAM("dtc");
+  FASTBOOP_REQUIRE_PROGRAM("fdtget");
+  SyntheticTree t("CONFIG_MODULE_DECOMPRESS=y\n");
+  auto base = compile_dts(as_bytes("/dts-v1/; / { wifi { compatible = \"vendor,wifi\"; }; };"), "base");
+  ASSERT_TRUE(base);
+  test::put(t.dir / "boot/dtbs/9.0/vendor/board.dtb", *base);
+  auto mac_of = [&](Stage0Options o) {
+    o.inject_mac.wifi = "vendor,wifi";
+    auto r = t.build(std::move(o));
+    EXPECT_TRUE(r) << r.error().message();
+    if (!r)
+      return std::string();
+    TempDir d;
+    fastboop::test::write_file(d / "m.dtb", r->dtb);
+    return std::string(as_chars(sh("fdtget -t bx '" + (d / "m.dtb").string() + "' /wifi local-mac-address").out));
+  };
+  auto expect_mac = [](const std::string& seed) {
+    auto m = mac_from_seed(seed, "wifi", "vendor,wifi");
+    char buf[64];
+    std::snprintf(buf, sizeof(buf), "%x %x %x %x %x %x\n", m[0], m[1], m[2], m[3], m[4], m[5]);
+    return std::string(buf);
+  };
+  auto o = t.options();
+  EXPECT_EQ(mac_of(o), expect_mac("0"));
+  o.stage0_serial = "generated";
+  EXPECT_EQ(mac_of(o), expect_mac("generated"));
+  o.extra_cmdline = "stage0.serial=token";
+  EXPECT_EQ(mac_of(o), expect_mac("token"));
+  o.settings["stage0.serial"] = "option";
+  EXPECT_EQ(mac_of(o), expect_mac("option"));
+  // The settings files follow the same order, and stage0.rootfs is forced.
+  o.extra_cmdline = "stage0.serial=token smoo.log=trace stage0.rootfs=ext4 stage0.on_failure=halt";
+  o.settings["smoo.log"] = "debug";
+  auto r = t.build(o);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->settings.at("stage0.serial"), "option");
+  EXPECT_EQ(r->settings.at("smoo.log"), "debug");
+  EXPECT_EQ(r->settings.at("stage0.on_failure"), "halt");
+  EXPECT_EQ(r->settings.at("stage0.rootfs"), "erofs");
+}
+
+// `-o -` encodes no kernel, but the initramfs limit still holds.
+TEST(Stage0Synthetic, InitrdOnlyOutputStillChecksTheInitrdLimit) {
+  FASTBOOP_REQUIRE_PROGRAM("dtc");
+  SyntheticTree t("CONFIG_MODULE_DECOMPRESS=y\n");
+  auto o = t.options();
+  o.outputs = OutputSet::InitrdOnly;
+  o.device.boot.limits = profiles::BootLimits{std::nullopt, 1000, std::nullopt};
+  auto r = t.build(o);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("max_initrd_bytes = 1000"), std::string::npos) << r.error().message();
+  // The kernel and total limits need the encoded kernel, which -o - skips.
+  o.device.boot.limits = profiles::BootLimits{100, std::nullopt, 8192 * 4};
+  r = t.build(o);
+  EXPECT_TRUE(r) << r.error().message();
 }
 
 } // namespace

@@ -48,6 +48,51 @@ TEST(Dtb, SearchOrderFirstLayoutWins) {
     EXPECT_NE(missing.error().message().find(c), std::string::npos) << c;
 }
 
+// Every distro layout, walked in order: with a DTB at each candidate, the
+// first one present wins; removing it exposes the next. Covers Fedora's
+// /boot/dtb-<kver> and Ubuntu's /lib/firmware/<kver>/device-tree.
+TEST(Dtb, SearchOrderOverEveryLayout) {
+  FASTBOOP_REQUIRE_PROGRAM("dtc");
+  TempDir dir;
+  const std::vector<std::string> expected = {
+      "/boot/dtbs/6.1/qcom/x-y.dtb",
+      "/boot/dtbs/qcom/x-y.dtb",
+      "/boot/dtb-6.1/qcom/x-y.dtb",
+      "/boot/dtb/qcom/x-y.dtb",
+      "/boot/qcom/x-y.dtb",
+      "/usr/lib/linux-image-6.1/qcom/x-y.dtb",
+      "/usr/lib/modules/6.1/dtb/qcom/x-y.dtb",
+      "/lib/modules/6.1/dtb/qcom/x-y.dtb",
+      "/lib/firmware/6.1/device-tree/qcom/x-y.dtb",
+      "/usr/lib/firmware/6.1/device-tree/qcom/x-y.dtb",
+      "/lib/firmware/qcom/x-y.dtb",
+      "/usr/lib/firmware/qcom/x-y.dtb",
+  };
+  EXPECT_EQ(dtb_candidates("qcom/x-y", "6.1"), expected);
+  for (std::size_t i = 0; i < expected.size(); ++i)
+    put(dir / expected[i].substr(1), dtc("/dts-v1/; / { model = \"" + std::to_string(i) + "\"; };"));
+  auto fsys = filesystems::open_host_directory(dir.path().string());
+  ASSERT_TRUE(fsys);
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    auto found = select_dtb(**fsys, "qcom/x-y", "6.1");
+    ASSERT_TRUE(found) << found.error().message();
+    EXPECT_EQ(found->path, expected[i]);
+    EXPECT_EQ(found->bytes, dtc("/dts-v1/; / { model = \"" + std::to_string(i) + "\"; };")) << expected[i];
+    std::filesystem::remove(dir / expected[i].substr(1));
+  }
+  EXPECT_FALSE(select_dtb(**fsys, "qcom/x-y", "6.1"));
+  // Another kernel's per-version directories do not match.
+  put(dir / "lib/firmware/6.2/device-tree/qcom/x-y.dtb", dtc("/dts-v1/; / { };"));
+  put(dir / "boot/dtb-6.2/qcom/x-y.dtb", dtc("/dts-v1/; / { };"));
+  EXPECT_FALSE(select_dtb(**fsys, "qcom/x-y", "6.1"));
+  // A directory where the DTB should be is skipped, not read.
+  std::filesystem::create_directories(dir / "boot/dtbs/6.1/qcom/x-y.dtb");
+  put(dir / "lib/firmware/6.1/device-tree/qcom/x-y.dtb", dtc("/dts-v1/; / { model = \"fw\"; };"));
+  auto found = select_dtb(**fsys, "qcom/x-y", "6.1");
+  ASSERT_TRUE(found) << found.error().message();
+  EXPECT_EQ(found->path, "/lib/firmware/6.1/device-tree/qcom/x-y.dtb");
+}
+
 TEST(Dtb, OverlayWithLabelFixupsAndLocalPhandles) {
   FASTBOOP_REQUIRE_PROGRAM("dtc");
   FASTBOOP_REQUIRE_PROGRAM("fdtget");

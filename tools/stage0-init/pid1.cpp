@@ -253,9 +253,13 @@ private:
   }
 
   // 3. configfs gadget (spec §4.5).
+  // Without /bin/smoo-gadget (local root) but with smoo.acm, the gadget carries
+  // only the CDC-ACM console and is bound here: nothing else would bind it,
+  // and serial-getty@ttyGS0 is enabled in the final root either way.
   Result<StepOutcome> step_gadget() {
     m_have_gadget = exists(std::string(kSmooGadgetPath));
-    if (!m_have_gadget)
+    const bool acm_only = !m_have_gadget && m_settings.acm;
+    if (!m_have_gadget && !acm_only)
       return skipped("no " + std::string(kSmooGadgetPath) + " in the initramfs");
     mkdir_p(std::string(kConfigfsRoot));
     TRY(check(m_sys.mount("configfs", std::string(kConfigfsRoot), "configfs", 0, ""),
@@ -280,7 +284,8 @@ private:
     if (name.empty())
       return Error("no free usb-gadget<N> name in " + std::string(kGadgetRoot));
     m_layout = gadget_layout(name);
-    for (const GadgetOp& op : gadget_plan(m_settings, m_layout)) {
+    const GadgetFunctions functions = acm_only ? GadgetFunctions::AcmOnly : GadgetFunctions::Smoo;
+    for (const GadgetOp& op : gadget_plan(m_settings, m_layout, functions)) {
       switch (op.kind) {
       case GadgetOp::Kind::Mkdir:
         TRY(check(m_sys.mkdir(op.path, 0755), "mkdir " + op.path));
@@ -297,7 +302,46 @@ private:
     std::snprintf(ids, sizeof ids, "%04x:%04x",
                   unsigned(m_settings.vendor_id.value_or(stage0::kDefaultVendorId)),
                   unsigned(m_settings.product_id.value_or(stage0::kDefaultProductId)));
+    if (acm_only) {
+      const std::string udc = TRY(bind_udc());
+      start_kmsg_forwarder();
+      return done(m_layout.dir + " " + ids + " acm only, bound to " + udc);
+    }
     return done(m_layout.dir + " " + ids + (m_settings.acm ? " +acm" : ""));
+  }
+
+  // Writes the UDC name (the setting, else the first one) into the gadget's
+  // UDC attribute. ep1 shows up a moment before FunctionFS marks its
+  // descriptors ready, and a bind in that window fails (ENODEV, then EBUSY),
+  // so it is retried briefly.
+  Result<std::string> bind_udc() {
+    std::string udc = m_settings.udc;
+    if (udc.empty()) {
+      std::vector<std::string> udcs = udc_names();
+      if (udcs.empty())
+        return Error("no UDC in /sys/class/udc");
+      udc = udcs.front();
+    }
+    int bind_err = 0;
+    for (int attempt = 0; attempt < kBindAttempts; ++attempt) {
+      bind_err = m_sys.write_file(m_layout.dir + "/UDC", udc, Create::No, 0);
+      if (bind_err != 19 /* ENODEV */ && bind_err != 16 /* EBUSY */)
+        break;
+      ++m_bind_retries;
+      m_sys.sleep_ms(kPollMs);
+    }
+    TRY(check(bind_err, "bind " + m_layout.dir + "/UDC to " + udc));
+    if (m_bind_retries > 0)
+      detail("UDC bind succeeded after " + std::to_string(m_bind_retries) + " retries");
+    return udc;
+  }
+
+  void start_kmsg_forwarder() {
+    int forwarder = -1;
+    if (const int fork_err = m_sys.start_kmsg_forwarder(forwarder); fork_err != 0)
+      warn("kmsg forwarder to /dev/ttyGS0 not started: " + errno_text(fork_err));
+    else
+      detail("kmsg -> /dev/ttyGS0 forwarder pid " + std::to_string(forwarder));
   }
 
   // 4. FunctionFS, the smoo gadget, ep1, then the UDC bind.
@@ -323,33 +367,9 @@ private:
     const std::string ep1 = m_layout.ffs_dir + "/ep1";
     TRY(wait_for(ep1, m_settings.ep1_timeout_s.value_or(stage0::kDefaultEp1TimeoutSeconds),
                  [&] { return exists(ep1); }));
-    std::string udc = m_settings.udc;
-    if (udc.empty()) {
-      std::vector<std::string> udcs = udc_names();
-      if (udcs.empty())
-        return Error("no UDC in /sys/class/udc");
-      udc = udcs.front();
-    }
-    // ep1 shows up a moment before FunctionFS marks its descriptors ready, and
-    // a bind in that window fails (ENODEV, then EBUSY). Retry briefly.
-    int bind_err = 0;
-    for (int attempt = 0; attempt < kBindAttempts; ++attempt) {
-      bind_err = m_sys.write_file(m_layout.dir + "/UDC", udc, Create::No, 0);
-      if (bind_err != 19 /* ENODEV */ && bind_err != 16 /* EBUSY */)
-        break;
-      ++m_bind_retries;
-      m_sys.sleep_ms(kPollMs);
-    }
-    TRY(check(bind_err, "bind " + m_layout.dir + "/UDC to " + udc));
-    if (m_bind_retries > 0)
-      detail("UDC bind succeeded after " + std::to_string(m_bind_retries) + " retries");
-    if (m_settings.acm) {
-      int forwarder = -1;
-      if (const int fork_err = m_sys.start_kmsg_forwarder(forwarder); fork_err != 0)
-        warn("kmsg forwarder to /dev/ttyGS0 not started: " + errno_text(fork_err));
-      else
-        detail("kmsg -> /dev/ttyGS0 forwarder pid " + std::to_string(forwarder));
-    }
+    const std::string udc = TRY(bind_udc());
+    if (m_settings.acm)
+      start_kmsg_forwarder();
     return done("smoo-gadget pid " + std::to_string(pid) + ", bound to " + udc);
   }
 

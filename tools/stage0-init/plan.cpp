@@ -72,7 +72,10 @@ GadgetLayout gadget_layout(std::string_view name) {
   return layout;
 }
 
-std::vector<GadgetOp> gadget_plan(const stage0::Stage0Settings& s, const GadgetLayout& layout) {
+std::vector<GadgetOp> gadget_plan(const stage0::Stage0Settings& s, const GadgetLayout& layout,
+                                  GadgetFunctions functions) {
+  const bool ffs = functions == GadgetFunctions::Smoo;
+  const bool acm = s.acm || functions == GadgetFunctions::AcmOnly;
   using K = GadgetOp::Kind;
   const std::string& g = layout.dir;
   const std::string ffs_function = g + "/functions/ffs." + layout.ffs_instance;
@@ -93,17 +96,19 @@ std::vector<GadgetOp> gadget_plan(const stage0::Stage0Settings& s, const GadgetL
       {K::Write, g + "/strings/0x409/product", "smoo gadget"},
       {K::Write, g + "/strings/0x409/serialnumber",
        s.serial.empty() ? std::string(stage0::kDefaultSerial) : s.serial},
-      {K::Mkdir, ffs_function, ""},
   };
-  if (s.acm)
+  if (ffs)
+    ops.push_back({K::Mkdir, ffs_function, ""});
+  if (acm)
     ops.push_back({K::Mkdir, acm_function, ""});
   ops.push_back({K::Mkdir, config, ""});
   ops.push_back({K::Write, config + "/bmAttributes", "0x80"});
   ops.push_back({K::Write, config + "/MaxPower", "500"});
   ops.push_back({K::Mkdir, config + "/strings/0x409", ""});
   ops.push_back({K::Write, config + "/strings/0x409/configuration", "config"});
-  ops.push_back({K::Symlink, config + "/ffs." + layout.ffs_instance, ffs_function});
-  if (s.acm)
+  if (ffs)
+    ops.push_back({K::Symlink, config + "/ffs." + layout.ffs_instance, ffs_function});
+  if (acm)
     ops.push_back({K::Symlink, config + "/acm." + layout.acm_instance, acm_function});
   return ops;
 }

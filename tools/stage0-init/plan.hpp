@@ -42,10 +42,16 @@ struct GadgetLayout {
 };
 GadgetLayout gadget_layout(std::string_view name);
 
+// Which functions the gadget carries: the smoo FunctionFS (plus CDC-ACM with
+// smoo.acm), or only CDC-ACM, for a serial console on a local root without
+// /bin/smoo-gadget.
+enum class GadgetFunctions { Smoo, AcmOnly };
+
 // The configfs writes of spec §4.5 rows 1-20, in order. The FunctionFS mount
 // and the UDC write (row 21) are separate steps.
 std::vector<GadgetOp> gadget_plan(const stage0::Stage0Settings& settings,
-                                  const GadgetLayout& layout);
+                                  const GadgetLayout& layout,
+                                  GadgetFunctions functions = GadgetFunctions::Smoo);
 
 // argv for /bin/smoo-gadget (spec §5.1), argv[0] included.
 std::vector<std::string> smoo_arguments(const stage0::Stage0Settings& settings,

@@ -94,13 +94,16 @@ bool appends_dtb(profiles::KernelEncoding e) {
   return e == E::ImageDtb || e == E::ImageGzDtb || e == E::ImageLz4Dtb || e == E::ImageZstDtb;
 }
 
-Result<void> check_limits(const profiles::DeviceProfile& d, const Stage0Result& r) {
+// With OutputSet::InitrdOnly (`-o -`) the kernel is not encoded, so only the
+// initramfs limit can be checked; it still is, so the one-liner cannot hand
+// over an archive the device would refuse.
+Result<void> check_limits(const profiles::DeviceProfile& d, const Stage0Result& r, OutputSet outputs) {
   if (!d.boot.limits)
     return ok();
   const auto& l = *d.boot.limits;
   const std::uint64_t kernel = r.kernel.size() + (appends_dtb(r.encoding) ? r.dtb.size() : 0);
   auto over = [](const std::optional<std::uint64_t>& lim, std::uint64_t v) { return lim && *lim != 0 && v > *lim; };
-  if (over(l.max_kernel_bytes, kernel))
+  if (outputs == OutputSet::All && over(l.max_kernel_bytes, kernel))
     return Error("device profile " + d.id + ": kernel payload is " + std::to_string(kernel) +
                  " bytes" + (appends_dtb(r.encoding) ? " (with the appended DTB)" : "") +
                  ", over limits.max_kernel_bytes = " + std::to_string(*l.max_kernel_bytes));
@@ -108,7 +111,7 @@ Result<void> check_limits(const profiles::DeviceProfile& d, const Stage0Result& 
     return Error("device profile " + d.id + ": initramfs is " + std::to_string(r.initrd.size()) +
                  " bytes (" + std::string(codec_name(r.codec)) + "), over limits.max_initrd_bytes = " +
                  std::to_string(*l.max_initrd_bytes) + "; try --compress or fewer modules");
-  if (l.max_total_bytes && *l.max_total_bytes != 0) {
+  if (outputs == OutputSet::All && l.max_total_bytes && *l.max_total_bytes != 0) {
     // Android boot image layout: header page, then kernel, ramdisk and (v2,
     // no +dtb) DTB, each padded to the page size.
     const std::uint64_t page = d.boot.page_size == 0 ? 2048 : d.boot.page_size;
@@ -198,14 +201,48 @@ Result<Stage0Result> build_stage0(fs::Filesystem& fsys, Stage0Options o) {
     TRY(image.merge_archive(o.augment->bytes, "--augment " + o.augment->path));
   }
 
-  // The root comes over smoo (ublk) unless a local root device is given; the
+  // The settings map comes first (spec §2.11): whether the root is local is
+  // read from it, whichever way stage0.root_device arrived (--root-device,
+  // --setting, a cmdline token or the Boot Profile's extra_cmdline).
+  SplitCmdline split = split_extra_cmdline(o.extra_cmdline);
+  for (const auto& w : split.warnings)
+    log::warn(w);
+  std::string rootfs_type = o.rootfs_type;
+  if (rootfs_type.empty())
+    rootfs_type = (fsys.kind() == "ext4" || fsys.kind() == "erofs") ? std::string(fsys.kind()) : "erofs";
+  if (rootfs_type != "erofs" && rootfs_type != "ext4")
+    return Error("root filesystem type '" + rootfs_type + "' is not erofs or ext4", ErrorKind::Usage);
+  SettingsLayers layers;
+  layers.rootfs = rootfs_type;
+  if (o.serial)
+    layers.generated["smoo.acm"] = "1";
+  if (o.stage0_serial && !o.stage0_serial->empty())
+    layers.generated["stage0.serial"] = *o.stage0_serial;
+  layers.generated["smoo.max_io_bytes"] = std::to_string(o.max_io_bytes);
+  layers.tokens = split.settings;
+  if (o.root_device)
+    layers.options["stage0.root_device"] = *o.root_device;
+  for (const auto& [k, v] : o.settings)
+    layers.options[k] = v;
+  Settings settings = merge_settings(layers);
+  auto setting = [&](std::string_view key) {
+    auto it = settings.find(std::string(key));
+    return it == settings.end() ? std::string() : std::string(trim(it->second));
+  };
+
+  // The root comes over smoo (ublk) unless a local root device is set; the
   // USB gadget runs whenever a smoo-gadget program is present, local root or not.
-  const bool smoo = !o.root_device;
+  const bool smoo = setting(key::kRootDevice).empty();
   const bool gadget = smoo || o.smoo_gadget || image.contains("bin/smoo-gadget");
+  const bool acm = parse_bool(setting(key::kAcm)).value_or(false);
   if (smoo && !o.smoo_gadget && !image.contains("bin/smoo-gadget"))
     return Error("the root would come over USB through smoo, but no --smoo-gadget PATH was given "
                  "(or use --root-device for a local root)",
                  ErrorKind::Usage);
+  if (o.mimic_fastboot && gadget) {
+    layers.generated["smoo.mimic_fastboot"] = "1";
+    settings = merge_settings(layers);
+  }
 
   // 2. Kernel and its modules directory.
   KernelChoice kc;
@@ -249,34 +286,11 @@ Result<Stage0Result> build_stage0(fs::Filesystem& fsys, Stage0Options o) {
   }
   dtb = TRY(apply_overlays(dtb, overlays, overlay_names));
 
-  // 4. Settings and cmdline (§2.11); the MAC seed needs stage0.serial.
-  SplitCmdline split = split_extra_cmdline(o.extra_cmdline);
-  Settings settings;
-  if (o.serial)
-    settings["smoo.acm"] = "1";
-  if (o.mimic_fastboot && gadget)
-    settings["smoo.mimic_fastboot"] = "1";
-  if (o.stage0_serial && !o.stage0_serial->empty())
-    settings["stage0.serial"] = *o.stage0_serial;
-  settings["smoo.max_io_bytes"] = std::to_string(o.max_io_bytes);
-  for (const auto& [k, v] : split.settings)
-    settings[k] = v;
-  if (o.root_device)
-    settings["stage0.root_device"] = *o.root_device;
-  for (const auto& [k, v] : o.settings)
-    settings[k] = v;
-  std::string rootfs_type = o.rootfs_type;
-  if (rootfs_type.empty())
-    rootfs_type = (fsys.kind() == "ext4" || fsys.kind() == "erofs") ? std::string(fsys.kind()) : "erofs";
-  if (rootfs_type != "erofs" && rootfs_type != "ext4")
-    return Error("root filesystem type '" + rootfs_type + "' is not erofs or ext4", ErrorKind::Usage);
-  settings["stage0.rootfs"] = rootfs_type; // forced last
-
-  std::string seed = "0";
-  if (auto it = split.settings.find("stage0.serial"); it != split.settings.end())
-    seed = it->second;
-  else if (o.stage0_serial && !o.stage0_serial->empty())
-    seed = *o.stage0_serial;
+  // 4. Cmdline (§2.11); the MAC seed is the merged stage0.serial (a token
+  // beats --stage0-serial, an explicit --setting beats both), else "0".
+  std::string seed = setting(key::kSerial);
+  if (seed.empty())
+    seed = "0";
   dtb = TRY(inject_mac(dtb, o.inject_mac, seed));
   TRY(validate_dtb(dtb, "final DTB"));
   r.dtb = std::move(dtb);
@@ -296,13 +310,13 @@ Result<Stage0Result> build_stage0(fs::Filesystem& fsys, Stage0Options o) {
     required = {"configfs", "libcomposite", "usb_f_fs"};
   if (smoo)
     required.push_back("ublk_drv");
-  if (o.serial && !gadget)
+  if (acm && !gadget)
     required.insert(required.end(), {"configfs", "libcomposite"});
   required.push_back("overlay");
   required.push_back(rootfs_type);
   required.insert(required.end(), o.profile_modules.begin(), o.profile_modules.end());
   required.insert(required.end(), o.required_modules.begin(), o.required_modules.end());
-  if (o.serial)
+  if (acm)
     required.push_back("usb_f_acm");
   ModuleIndex index = TRY(ModuleIndex::load(fsys, kc.modules.path, r.kver));
   for (const auto& f : index.files_read()) {
@@ -431,8 +445,7 @@ Result<Stage0Result> build_stage0(fs::Filesystem& fsys, Stage0Options o) {
   r.initrd_uncompressed = raw.size();
   r.codec = o.compress ? *o.compress : codec_of_devpro(o.device);
   r.initrd = r.codec == Codec::None ? std::move(raw) : TRY(compress(r.codec, raw));
-  if (o.outputs == OutputSet::All)
-    TRY(check_limits(o.device, r));
+  TRY(check_limits(o.device, r, o.outputs));
   return r;
 }
 

@@ -3,6 +3,7 @@
 #include "stage0_settings/stage0_settings.hpp"
 
 #include <algorithm>
+#include <cctype>
 
 namespace fastboop::stage0 {
 
@@ -43,6 +44,8 @@ SplitCmdline split_extra_cmdline(std::string_view cmdline) {
       std::string value = trimmed(token.substr(eq + 1));
       if (!value.empty())
         out.settings[std::string(token.substr(0, eq))] = value;
+      else
+        out.warnings.push_back("cmdline token '" + std::string(token) + "' has an empty value; ignored");
       continue;
     }
     constexpr std::string_view cred = "systemd.set_credential=";
@@ -55,6 +58,8 @@ SplitCmdline split_extra_cmdline(std::string_view cmdline) {
         std::string value = trimmed(rest.substr(colon + 1));
         if (!value.empty())
           out.settings[std::string(rest.substr(0, colon))] = value;
+        else
+          out.warnings.push_back("cmdline token '" + std::string(token) + "' has an empty value; ignored");
         continue;
       }
     }
@@ -65,6 +70,15 @@ SplitCmdline split_extra_cmdline(std::string_view cmdline) {
     out.passthrough.emplace_back(token);
   }
   return out;
+}
+
+Settings merge_settings(const SettingsLayers& layers) {
+  Settings merged = layers.generated;
+  for (const Settings* layer : {&layers.tokens, &layers.options})
+    for (const auto& [k, v] : *layer)
+      merged[k] = v;
+  merged["stage0.rootfs"] = layers.rootfs;
+  return merged;
 }
 
 } // namespace fastboop::stage0

@@ -19,9 +19,24 @@ bool is_stage0_key(std::string_view key);
 struct SplitCmdline {
   Settings settings;
   std::vector<std::string> passthrough;
+  // Tokens dropped for an empty value (`stage0.serial=`): upstream dropped them
+  // silently (spec §8.13); we still drop them but say so.
+  std::vector<std::string> warnings;
 };
 // Whitespace split (no quoting, as the kernel itself does not unquote for us).
 SplitCmdline split_extra_cmdline(std::string_view cmdline);
+
+// The settings map of spec §2.11, each layer overriding the one before:
+// generated values (--serial, --stage0-serial, mimic, max_io), then the
+// cmdline tokens, then explicit options (--setting, --root-device, ...);
+// `stage0.rootfs` is forced last so nothing can override it.
+struct SettingsLayers {
+  Settings generated;
+  Settings tokens;
+  Settings options;
+  std::string rootfs;
+};
+Settings merge_settings(const SettingsLayers& layers);
 
 
 } // namespace fastboop::stage0
