@@ -281,9 +281,10 @@ function(add_fastboop_stage0 target)
   string(REPLACE ";" "|" key_text_arg "${key_text}")
 
   get_property(functions_dir GLOBAL PROPERTY FASTBOOP_FUNCTIONS_DIR)
+  set(memo_dir "${CMAKE_BINARY_DIR}/CMakeFiles/fastboop-digests") # per build directory
   add_custom_command(OUTPUT "${stamp}"
     COMMAND ${CMAKE_COMMAND}
-      "-DFASTBOOP_CACHE_DIR=${FASTBOOP_CACHE_DIR}" -DKIND=stage0
+      "-DFASTBOOP_CACHE_DIR=${FASTBOOP_CACHE_DIR}" -DKIND=stage0 "-DMEMO_DIR=${memo_dir}"
       "-DKEY_FILES=${key_files_arg}" "-DKEY_DIRS=${key_dirs_arg}" "-DKEY_TEXT=${key_text_arg}"
       "-DOUTPUT_DIR=${outdir}" "-DSTAMP=${stamp}" "-DDEPFILE=${depfile}" "-DDEPFILE_TARGET=${stamp}"
       -P "${functions_dir}/FastboopCacheRun.cmake" --
@@ -375,10 +376,11 @@ function(add_fastboop_boot_image target)
   endif()
   string(REPLACE ";" "|" key_dirs_arg "${key_dirs}")
   get_property(functions_dir GLOBAL PROPERTY FASTBOOP_FUNCTIONS_DIR)
+  set(memo_dir "${CMAKE_BINARY_DIR}/CMakeFiles/fastboop-digests") # per build directory
   add_custom_command(OUTPUT "${out}" "${out}.json"
     COMMAND ${CMAKE_COMMAND} -E make_directory "${CMAKE_CURRENT_BINARY_DIR}/${target}"
     COMMAND ${CMAKE_COMMAND}
-      "-DFASTBOOP_CACHE_DIR=${FASTBOOP_CACHE_DIR}" -DKIND=bootimg
+      "-DFASTBOOP_CACHE_DIR=${FASTBOOP_CACHE_DIR}" -DKIND=bootimg "-DMEMO_DIR=${memo_dir}"
       "-DKEY_FILES=$<TARGET_FILE:Fastboop::bootimg>" "-DKEY_DIRS=${key_dirs_arg}" "-DKEY_TEXT=${A_DEVICE}|${cmdline}"
       "-DOUTPUTS=${out}|${out}.json" "-DDEPFILE=${depfile}" "-DDEPFILE_TARGET=${out}"
       -P "${functions_dir}/FastboopCacheRun.cmake" --
