@@ -8,7 +8,7 @@
 #       [DTB <file>]
 #       [OUTPUT_DIR <dir>])
 #   add_fastboop_boot_image(<target> DEVICE <id> (STAGE0 <target> | ROOTFS ... | BOOT_PROFILE ...)
-#       [CMDLINE <text>] [OUTPUT <boot.img>] [any add_fastboop_stage0 option])
+#       [CMDLINE <text>] [OUTPUT <boot.img>] [any add_fastboop_stage0 option, but not with STAGE0])
 #   fastboop_add_device_matrix(<prefix> DEVICES <id>... (ROOTFS ... | BOOT_PROFILE ...) [stage0/boot options])
 #   fastboop_install_boot_images(TARGETS <target>... [DESTINATION <dir>] [COMPONENT <name>])
 #
@@ -16,7 +16,12 @@
 # tools are the imported targets Fastboop::profile/stage0/bootimg (never path
 # variables); every generator has a DEPFILE; results go through the
 # content-addressed cache in FASTBOOP_CACHE_DIR; http sources are fetched only
-# when FASTBOOP_ALLOW_DOWNLOAD is on, and always with their sha512.
+# when FASTBOOP_ALLOW_DOWNLOAD is on, and always with their sha512 (otherwise
+# every stage0 build runs --offline, so a Boot Profile's http sources fail too).
+#
+# Works the same from an installed prefix or build tree (find_package), and
+# from add_subdirectory/FetchContent of the source tree: nothing below depends
+# on variables set when this file was included.
 include_guard(GLOBAL)
 
 # Functions are global but variables are directory-scoped: a project that
