@@ -93,6 +93,11 @@ function(_fastboop_file_digest out path)
   math(EXPR age "${_now} - ${mtime}")
   string(SHA256 memo_key "${path}|${size}|${mtime}")
   set(memo "${MEMO_DIR}/${memo_key}")
+  if(age GREATER 2)
+    # Parallel generators of one build read the same rootfs: one hashes it,
+    # the others wait for its memo instead of hashing it again.
+    file(LOCK "${memo}.lock" GUARD FUNCTION TIMEOUT 600 RESULT_VARIABLE lock_rc)
+  endif()
   if(age GREATER 2 AND EXISTS "${memo}")
     file(READ "${memo}" digest)
     if(digest MATCHES "^[0-9a-f]+$")
