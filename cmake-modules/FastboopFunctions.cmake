@@ -250,17 +250,21 @@ function(add_fastboop_stage0 target)
       _fastboop_abs(init "${A_STAGE0_INIT}")
       list(APPEND deps "${init}")
     endif()
-  elseif(FASTBOOP_STAGE0_INIT_AARCH64)
-    # From the package config (installed or build tree), or, in a source tree,
-    # the cache entry tools/stage0-init sets, whose payload target orders the
-    # build after it (and the file dependency reruns stage0 when it changes).
+  else()
+    # From the package config (installed or build tree; its variable, or its
+    # global property when find_package ran in another directory), or, in a
+    # source tree, the cache entry tools/stage0-init sets, whose payload target
+    # orders the build after it (the file dependency reruns stage0 when it changes).
     set(init "${FASTBOOP_STAGE0_INIT_AARCH64}")
+    if(NOT init)
+      get_property(init GLOBAL PROPERTY FASTBOOP_STAGE0_INIT_AARCH64)
+    endif()
+  endif()
+  if(init AND NOT A_STAGE0_INIT)
     list(APPEND deps "${init}")
     if(TARGET fastboop_stage0_init_payloads)
       list(APPEND deps fastboop_stage0_init_payloads)
     endif()
-  else()
-    set(init "")
   endif()
   if(init)
     list(APPEND args --stage0-init "${init}")
