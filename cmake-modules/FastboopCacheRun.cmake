@@ -7,6 +7,7 @@
 #         -DOUTPUTS=<files the command produces> | -DOUTPUT_DIR=<dir whose files it produces>
 #         -DSTAMP=<file touched on success>
 #         -DDEPFILE=<depfile> -DDEPFILE_TARGET=<its target>
+#         -DMEMO_DIR=<per-build-directory digest memo, optional>
 #         -P FastboopCacheRun.cmake -- <command> <args>...
 #
 # The key is SHA-512 over KIND, KEY_TEXT and the SHA-512 of every KEY_FILES entry
@@ -14,7 +15,10 @@
 # the stored outputs after verifying their recorded digests and runs nothing. A
 # miss runs the command, then inserts the outputs: written to a private temporary
 # directory inside the cache and renamed into place, so several build trees and
-# CI runners can share one cache directory.
+# CI runners can share one cache directory. An entry is never modified in
+# place: a runner that loses the insert race keeps the winner's entry, and only
+# an entry that failed verification is ever replaced (moved aside first, so a
+# reader sees the old entry, no entry, or the new one, never a mix).
 cmake_minimum_required(VERSION 3.25)
 
 # List arguments arrive '|'-separated (see FastboopFunctions.cmake).
@@ -71,16 +75,29 @@ if(NOT FASTBOOP_CACHE_DIR)
   return()
 endif()
 
-# SHA-512 of a file, memoised by (path, size, mtime) in the cache directory so a
-# warm build does not re-hash a large rootfs for every device. Like ccache, a
-# file modified in the last few seconds is always hashed (mtime has 1 s resolution).
+# SHA-512 of a file, memoised by (path, size, mtime) in MEMO_DIR so a warm build
+# does not re-hash a large rootfs for every device. The memo belongs to one build
+# directory, never to the shared cache: a path means different files on
+# different machines, and a shared memo would let one runner's stale (path,
+# size, mtime) vouch for another's bytes. Like ccache, a file modified in the
+# last few seconds is always hashed (mtime has 1 s resolution).
 string(TIMESTAMP _now "%s" UTC)
 function(_fastboop_file_digest out path)
+  if(NOT MEMO_DIR)
+    file(SHA512 "${path}" digest)
+    set(${out} "${digest}" PARENT_SCOPE)
+    return()
+  endif()
   file(SIZE "${path}" size)
   file(TIMESTAMP "${path}" mtime "%s" UTC)
   math(EXPR age "${_now} - ${mtime}")
   string(SHA256 memo_key "${path}|${size}|${mtime}")
-  set(memo "${FASTBOOP_CACHE_DIR}/digests/${memo_key}")
+  set(memo "${MEMO_DIR}/${memo_key}")
+  if(age GREATER 2)
+    # Parallel generators of one build read the same rootfs: one hashes it,
+    # the others wait for its memo instead of hashing it again.
+    file(LOCK "${memo}.lock" GUARD FUNCTION TIMEOUT 600 RESULT_VARIABLE lock_rc)
+  endif()
   if(age GREATER 2 AND EXISTS "${memo}")
     file(READ "${memo}" digest)
     if(digest MATCHES "^[0-9a-f]+$")
@@ -118,49 +135,124 @@ string(SHA512 _key "${_key_material}")
 string(SUBSTRING "${_key}" 0 64 _key)
 set(_entry "${FASTBOOP_CACHE_DIR}/${KIND}/${_key}")
 
-# Hit: every recorded output present with its recorded digest.
+# The entry's manifest as "<sha512> <name>" lines in `out_lines`; empty when
+# missing or malformed, or when it does not list what this run produces.
+function(_fastboop_read_manifest out_lines)
+  set(${out_lines} "" PARENT_SCOPE)
+  if(NOT EXISTS "${_entry}/manifest.txt")
+    return()
+  endif()
+  file(STRINGS "${_entry}/manifest.txt" lines)
+  list(LENGTH lines n)
+  list(LENGTH OUTPUTS want)
+  if(n EQUAL 0 OR (NOT OUTPUT_DIR AND NOT n EQUAL want))
+    return()
+  endif()
+  foreach(line IN LISTS lines)
+    if(NOT line MATCHES "^[0-9a-f]+ [^/]+$")
+      return()
+    endif()
+  endforeach()
+  set(${out_lines} "${lines}" PARENT_SCOPE)
+endfunction()
+
+# True when every file the manifest lists is in the entry with its digest.
+function(_fastboop_entry_verifies out)
+  set(${out} FALSE PARENT_SCOPE)
+  _fastboop_read_manifest(lines)
+  if(NOT lines)
+    return()
+  endif()
+  foreach(line IN LISTS lines)
+    string(REGEX MATCH "^([0-9a-f]+) (.+)$" m "${line}")
+    if(NOT EXISTS "${_entry}/${CMAKE_MATCH_2}")
+      return()
+    endif()
+    file(SHA512 "${_entry}/${CMAKE_MATCH_2}" actual)
+    if(NOT actual STREQUAL CMAKE_MATCH_1)
+      return()
+    endif()
+  endforeach()
+  set(${out} TRUE PARENT_SCOPE)
+endfunction()
+
+# Hit: copy every recorded output to a private temporary name, verify the
+# copy's digest against the manifest (so a concurrent replacement of a corrupt
+# entry can never hand us a mix), then rename the copies into place.
 set(_hit FALSE)
-if(EXISTS "${_entry}/manifest.txt")
-  file(STRINGS "${_entry}/manifest.txt" _lines)
-  list(LENGTH _lines _n)
-  list(LENGTH OUTPUTS _want)
-  if(_n EQUAL _want OR OUTPUT_DIR)
-    set(_hit TRUE)
-    foreach(_line IN LISTS _lines)
-      string(REGEX MATCH "^([0-9a-f]+) (.+)$" _m "${_line}")
-      set(_digest "${CMAKE_MATCH_1}")
-      set(_name "${CMAKE_MATCH_2}")
-      if(NOT EXISTS "${_entry}/${_name}")
+set(_found_bad FALSE) # an entry exists and failed verification
+if(EXISTS "${_entry}")
+  _fastboop_read_manifest(_lines)
+  string(RANDOM LENGTH 12 _rand)
+  set(_hit TRUE)
+  set(_copies "")
+  set(_finals "")
+  if(NOT _lines)
+    set(_hit FALSE)
+  endif()
+  if(OUTPUT_DIR)
+    set(_stage "${OUTPUT_DIR}.fastboop-tmp-${_rand}")
+    file(REMOVE_RECURSE "${_stage}")
+    file(MAKE_DIRECTORY "${_stage}")
+  endif()
+  foreach(_line IN LISTS _lines)
+    string(REGEX MATCH "^([0-9a-f]+) (.+)$" _m "${_line}")
+    set(_digest "${CMAKE_MATCH_1}")
+    set(_name "${CMAKE_MATCH_2}")
+    if(OUTPUT_DIR)
+      set(_copy "${_stage}/${_name}")
+    else()
+      set(_final "")
+      foreach(out IN LISTS OUTPUTS)
+        get_filename_component(_n "${out}" NAME)
+        if(_n STREQUAL _name)
+          set(_final "${out}")
+        endif()
+      endforeach()
+      if(NOT _final)
         set(_hit FALSE)
         break()
       endif()
-      file(SHA512 "${_entry}/${_name}" _actual)
-      if(NOT _actual STREQUAL _digest)
-        message(WARNING "fastboop: cache entry ${_entry}/${_name} is corrupt; regenerating")
-        set(_hit FALSE)
-        break()
-      endif()
-    endforeach()
+      get_filename_component(_dir "${_final}" DIRECTORY)
+      file(MAKE_DIRECTORY "${_dir}")
+      set(_copy "${_final}.fastboop-tmp-${_rand}")
+      list(APPEND _finals "${_final}")
+    endif()
+    list(APPEND _copies "${_copy}")
+    file(COPY_FILE "${_entry}/${_name}" "${_copy}" RESULT _copy_rc)
+    if(NOT _copy_rc STREQUAL "0")
+      set(_hit FALSE)
+      break()
+    endif()
+    file(SHA512 "${_copy}" _actual)
+    if(NOT _actual STREQUAL _digest)
+      message(WARNING "fastboop: cache entry ${_entry}/${_name} is corrupt; regenerating")
+      set(_hit FALSE)
+      break()
+    endif()
+  endforeach()
+  if(_hit)
+    if(OUTPUT_DIR)
+      file(REMOVE_RECURSE "${OUTPUT_DIR}")
+      file(RENAME "${_stage}" "${OUTPUT_DIR}")
+    else()
+      foreach(_copy _final IN ZIP_LISTS _copies _finals)
+        file(RENAME "${_copy}" "${_final}")
+      endforeach()
+    endif()
+  else()
+    set(_found_bad TRUE)
+    if(OUTPUT_DIR)
+      file(REMOVE_RECURSE "${_stage}")
+    else()
+      foreach(_copy IN LISTS _copies)
+        file(REMOVE "${_copy}")
+      endforeach()
+    endif()
   endif()
 endif()
 
 if(_hit)
-  if(OUTPUT_DIR)
-    file(REMOVE_RECURSE "${OUTPUT_DIR}")
-    set(OUTPUTS "")
-    foreach(_line IN LISTS _lines)
-      string(REGEX MATCH "^([0-9a-f]+) (.+)$" _m "${_line}")
-      list(APPEND OUTPUTS "${OUTPUT_DIR}/${CMAKE_MATCH_2}")
-    endforeach()
-  endif()
-  foreach(out IN LISTS OUTPUTS)
-    get_filename_component(_name "${out}" NAME)
-    get_filename_component(_dir "${out}" DIRECTORY)
-    file(MAKE_DIRECTORY "${_dir}")
-    # Copy to a temporary name then rename, so the output is never half-written.
-    file(COPY_FILE "${_entry}/${_name}" "${out}.fastboop-tmp")
-    file(RENAME "${out}.fastboop-tmp" "${out}")
-  endforeach()
   # The tool did not run, so write the depfile it would have: the key inputs.
   if(DEPFILE)
     set(_dep "${DEPFILE_TARGET}:")
@@ -190,12 +282,24 @@ else()
     string(APPEND _manifest "${_h} ${_name}\n")
   endforeach()
   file(WRITE "${_tmp}/manifest.txt" "${_manifest}")
-  if(EXISTS "${_entry}")
-    file(REMOVE_RECURSE "${_entry}") # a corrupt or partial entry found above
-  endif()
-  # rename(2) of a directory onto a non-empty one fails: if another runner
+  # rename(2) of a directory never replaces a non-empty one (and CMake's
+  # NO_REPLACE uses link(2), which directories refuse): if another runner
   # inserted the same key meanwhile, theirs is kept and ours dropped.
   file(RENAME "${_tmp}" "${_entry}" RESULT _rename_rc)
+  if(NOT _rename_rc STREQUAL "0" AND _found_bad)
+    # The entry we found failed verification. Replace it, unless another
+    # runner already has (then it verifies now): move it aside atomically,
+    # then insert ours; losing that race again keeps the winner.
+    _fastboop_entry_verifies(_now_ok)
+    if(NOT _now_ok)
+      set(_trash "${FASTBOOP_CACHE_DIR}/${KIND}/.bad-${_key}-${_rand}")
+      file(RENAME "${_entry}" "${_trash}" RESULT _aside_rc)
+      if(_aside_rc STREQUAL "0")
+        file(REMOVE_RECURSE "${_trash}")
+      endif()
+      file(RENAME "${_tmp}" "${_entry}" RESULT _rename_rc)
+    endif()
+  endif()
   if(NOT _rename_rc STREQUAL "0")
     file(REMOVE_RECURSE "${_tmp}")
   endif()

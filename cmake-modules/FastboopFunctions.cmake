@@ -8,7 +8,7 @@
 #       [DTB <file>]
 #       [OUTPUT_DIR <dir>])
 #   add_fastboop_boot_image(<target> DEVICE <id> (STAGE0 <target> | ROOTFS ... | BOOT_PROFILE ...)
-#       [CMDLINE <text>] [OUTPUT <boot.img>] [any add_fastboop_stage0 option])
+#       [CMDLINE <text>] [OUTPUT <boot.img>] [any add_fastboop_stage0 option, but not with STAGE0])
 #   fastboop_add_device_matrix(<prefix> DEVICES <id>... (ROOTFS ... | BOOT_PROFILE ...) [stage0/boot options])
 #   fastboop_install_boot_images(TARGETS <target>... [DESTINATION <dir>] [COMPONENT <name>])
 #
@@ -16,10 +16,19 @@
 # tools are the imported targets Fastboop::profile/stage0/bootimg (never path
 # variables); every generator has a DEPFILE; results go through the
 # content-addressed cache in FASTBOOP_CACHE_DIR; http sources are fetched only
-# when FASTBOOP_ALLOW_DOWNLOAD is on, and always with their sha512.
+# when FASTBOOP_ALLOW_DOWNLOAD is on, and always with their sha512 (otherwise
+# every stage0 build runs --offline, so a Boot Profile's http sources fail too).
+#
+# Works the same from an installed prefix or build tree (find_package), and
+# from add_subdirectory/FetchContent of the source tree: nothing below depends
+# on variables set when this file was included.
 include_guard(GLOBAL)
 
-set(_FASTBOOP_FUNCTIONS_DIR "${CMAKE_CURRENT_LIST_DIR}")
+# Functions are global but variables are directory-scoped: a project that
+# add_subdirectory()s fastboop calls these functions from directories that never
+# saw this file's variables. So nothing here may rely on a variable set at
+# include time: constants live in global properties or inside the functions.
+set_property(GLOBAL PROPERTY FASTBOOP_FUNCTIONS_DIR "${CMAKE_CURRENT_LIST_DIR}")
 
 if(DEFINED ENV{FASTBOOP_CACHE_DIR})
   set(_fastboop_default_cache "$ENV{FASTBOOP_CACHE_DIR}")
@@ -63,6 +72,15 @@ function(_fastboop_abs out path)
   get_filename_component(p "${path}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_SOURCE_DIR}")
   set(${out} "${p}" PARENT_SCOPE)
 endfunction()
+
+# The keyword arguments shared between add_fastboop_stage0,
+# add_fastboop_boot_image and fastboop_add_device_matrix (a macro: it sets them
+# in the calling function's scope).
+macro(_fastboop_stage0_keywords)
+  set(_FASTBOOP_STAGE0_ONE ROOTFS ROOTFS_SHA512 BOOT_PROFILE DEVICE_PROFILE_PATH SMOO_GADGET ROOT_DEVICE
+      COMPRESS STAGE0_INIT CMDLINE DTB)
+  set(_FASTBOOP_STAGE0_MULTI MODULES SETTINGS)
+endmacro()
 
 # Rebuild the stage0 keyword arguments parsed into A_* (except `skip`) as a
 # list to pass on. A macro, so it sees the caller's A_* variables.
@@ -108,14 +126,10 @@ function(fastboop_add_boot_profile target)
   set_target_properties(${target} PROPERTIES FASTBOOP_KIND boot_profile FASTBOOP_OUTPUT "${out}")
 endfunction()
 
-# Shared between add_fastboop_stage0 and add_fastboop_boot_image.
-set(_FASTBOOP_STAGE0_ONE ROOTFS ROOTFS_SHA512 BOOT_PROFILE DEVICE_PROFILE_PATH SMOO_GADGET ROOT_DEVICE
-    COMPRESS STAGE0_INIT CMDLINE DTB)
-set(_FASTBOOP_STAGE0_MULTI MODULES SETTINGS)
-
 # ---------------------------------------------------------------------------
 function(add_fastboop_stage0 target)
   set(fn add_fastboop_stage0)
+  _fastboop_stage0_keywords()
   cmake_parse_arguments(PARSE_ARGV 1 A "" "DEVICE;OUTPUT_DIR;${_FASTBOOP_STAGE0_ONE}"
                         "${_FASTBOOP_STAGE0_MULTI}")
   _fastboop_check_args(${fn} ${target})
@@ -171,8 +185,9 @@ function(add_fastboop_stage0 target)
     endif()
   else()
     if(TARGET ${A_BOOT_PROFILE})
+      get_target_property(kind ${A_BOOT_PROFILE} FASTBOOP_KIND)
       get_target_property(fbp ${A_BOOT_PROFILE} FASTBOOP_OUTPUT)
-      if(NOT fbp)
+      if(NOT kind STREQUAL "boot_profile")
         _fastboop_fail(${fn} ${target} "BOOT_PROFILE target ${A_BOOT_PROFILE} was not made by fastboop_add_boot_profile")
       endif()
       list(APPEND deps ${A_BOOT_PROFILE} "${fbp}")
@@ -187,6 +202,12 @@ function(add_fastboop_stage0 target)
   endif()
 
   list(APPEND args --device-profile "${A_DEVICE}")
+  # Offline by default for every source: a compiled Boot Profile may name http
+  # sources too, which only the tool sees. (Not part of the key: it never
+  # changes the result, only whether the build may fetch.)
+  if(NOT FASTBOOP_ALLOW_DOWNLOAD)
+    list(APPEND args --offline)
+  endif()
   if(A_DEVICE_PROFILE_PATH)
     _fastboop_abs(dpp "${A_DEVICE_PROFILE_PATH}")
     list(APPEND key_dirs "${dpp}")
@@ -229,13 +250,21 @@ function(add_fastboop_stage0 target)
       _fastboop_abs(init "${A_STAGE0_INIT}")
       list(APPEND deps "${init}")
     endif()
-  elseif(FASTBOOP_STAGE0_INIT_AARCH64)
+  else()
+    # From the package config (installed or build tree; its variable, or its
+    # global property when find_package ran in another directory), or, in a
+    # source tree, the cache entry tools/stage0-init sets, whose payload target
+    # orders the build after it (the file dependency reruns stage0 when it changes).
     set(init "${FASTBOOP_STAGE0_INIT_AARCH64}")
+    if(NOT init)
+      get_property(init GLOBAL PROPERTY FASTBOOP_STAGE0_INIT_AARCH64)
+    endif()
+  endif()
+  if(init AND NOT A_STAGE0_INIT)
+    list(APPEND deps "${init}")
     if(TARGET fastboop_stage0_init_payloads)
       list(APPEND deps fastboop_stage0_init_payloads)
     endif()
-  else()
-    set(init "")
   endif()
   if(init)
     list(APPEND args --stage0-init "${init}")
@@ -260,12 +289,14 @@ function(add_fastboop_stage0 target)
   string(REPLACE ";" "|" key_dirs_arg "${key_dirs}")
   string(REPLACE ";" "|" key_text_arg "${key_text}")
 
+  get_property(functions_dir GLOBAL PROPERTY FASTBOOP_FUNCTIONS_DIR)
+  set(memo_dir "${CMAKE_BINARY_DIR}/CMakeFiles/fastboop-digests") # per build directory
   add_custom_command(OUTPUT "${stamp}"
     COMMAND ${CMAKE_COMMAND}
-      "-DFASTBOOP_CACHE_DIR=${FASTBOOP_CACHE_DIR}" -DKIND=stage0
+      "-DFASTBOOP_CACHE_DIR=${FASTBOOP_CACHE_DIR}" -DKIND=stage0 "-DMEMO_DIR=${memo_dir}"
       "-DKEY_FILES=${key_files_arg}" "-DKEY_DIRS=${key_dirs_arg}" "-DKEY_TEXT=${key_text_arg}"
       "-DOUTPUT_DIR=${outdir}" "-DSTAMP=${stamp}" "-DDEPFILE=${depfile}" "-DDEPFILE_TARGET=${stamp}"
-      -P "${_FASTBOOP_FUNCTIONS_DIR}/FastboopCacheRun.cmake" --
+      -P "${functions_dir}/FastboopCacheRun.cmake" --
       ${env_prefix} "$<TARGET_FILE:Fastboop::stage0>" ${args}
     DEPENDS ${deps}
     DEPFILE "${depfile}"
@@ -280,6 +311,7 @@ endfunction()
 # ---------------------------------------------------------------------------
 function(add_fastboop_boot_image target)
   set(fn add_fastboop_boot_image)
+  _fastboop_stage0_keywords()
   cmake_parse_arguments(PARSE_ARGV 1 A "" "DEVICE;STAGE0;OUTPUT;${_FASTBOOP_STAGE0_ONE}"
                         "${_FASTBOOP_STAGE0_MULTI}")
   _fastboop_check_args(${fn} ${target})
@@ -290,6 +322,20 @@ function(add_fastboop_boot_image target)
   if(A_STAGE0)
     if(A_ROOTFS OR A_BOOT_PROFILE)
       _fastboop_fail(${fn} ${target} "give STAGE0 or ROOTFS/BOOT_PROFILE, not both")
+    endif()
+    # A given stage0 is already built: its options belong to its own
+    # add_fastboop_stage0 call, and silently ignoring them here would build
+    # something other than what was asked for.
+    set(stage0_only "")
+    foreach(k IN LISTS _FASTBOOP_STAGE0_ONE _FASTBOOP_STAGE0_MULTI)
+      if(NOT k STREQUAL "CMDLINE" AND DEFINED A_${k})
+        list(APPEND stage0_only ${k})
+      endif()
+    endforeach()
+    if(stage0_only)
+      string(REPLACE ";" ", " stage0_only "${stage0_only}")
+      _fastboop_fail(${fn} ${target}
+        "${stage0_only} cannot be combined with STAGE0 (give them to add_fastboop_stage0(${A_STAGE0} ...))")
     endif()
     if(NOT TARGET ${A_STAGE0})
       _fastboop_fail(${fn} ${target} "STAGE0 ${A_STAGE0} is not a target")
@@ -338,13 +384,15 @@ function(add_fastboop_boot_image target)
     set(env_prefix ${CMAKE_COMMAND} -E env "FASTBOOP_SCHEMA_PATH=${dpp}")
   endif()
   string(REPLACE ";" "|" key_dirs_arg "${key_dirs}")
+  get_property(functions_dir GLOBAL PROPERTY FASTBOOP_FUNCTIONS_DIR)
+  set(memo_dir "${CMAKE_BINARY_DIR}/CMakeFiles/fastboop-digests") # per build directory
   add_custom_command(OUTPUT "${out}" "${out}.json"
     COMMAND ${CMAKE_COMMAND} -E make_directory "${CMAKE_CURRENT_BINARY_DIR}/${target}"
     COMMAND ${CMAKE_COMMAND}
-      "-DFASTBOOP_CACHE_DIR=${FASTBOOP_CACHE_DIR}" -DKIND=bootimg
+      "-DFASTBOOP_CACHE_DIR=${FASTBOOP_CACHE_DIR}" -DKIND=bootimg "-DMEMO_DIR=${memo_dir}"
       "-DKEY_FILES=$<TARGET_FILE:Fastboop::bootimg>" "-DKEY_DIRS=${key_dirs_arg}" "-DKEY_TEXT=${A_DEVICE}|${cmdline}"
       "-DOUTPUTS=${out}|${out}.json" "-DDEPFILE=${depfile}" "-DDEPFILE_TARGET=${out}"
-      -P "${_FASTBOOP_FUNCTIONS_DIR}/FastboopCacheRun.cmake" --
+      -P "${functions_dir}/FastboopCacheRun.cmake" --
       ${env_prefix} "$<TARGET_FILE:Fastboop::bootimg>" ${args}
     DEPENDS Fastboop::bootimg ${stage0} "${stage0_stamp}"
     DEPFILE "${depfile}"
@@ -359,10 +407,14 @@ endfunction()
 # ---------------------------------------------------------------------------
 function(fastboop_add_device_matrix prefix)
   set(fn fastboop_add_device_matrix)
+  _fastboop_stage0_keywords()
   cmake_parse_arguments(PARSE_ARGV 1 A "" "${_FASTBOOP_STAGE0_ONE}" "DEVICES;${_FASTBOOP_STAGE0_MULTI}")
   _fastboop_check_args(${fn} ${prefix})
   if(NOT A_DEVICES)
     _fastboop_fail(${fn} ${prefix} "DEVICES <id>... is required")
+  endif()
+  if(NOT A_ROOTFS AND NOT A_BOOT_PROFILE)
+    _fastboop_fail(${fn} ${prefix} "ROOTFS <path|url> or BOOT_PROFILE <target|fbp> is required")
   endif()
   _fastboop_forward_stage0_args(forward "")
   set(targets "")

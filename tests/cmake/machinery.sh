@@ -60,6 +60,38 @@ echo "$out" | grep -q "is corrupt; regenerating" || fail "corrupt cache entry no
 cmp "$T/A/devices_oneplus_fajita/boot.img" "$T/D/devices_oneplus_fajita/boot.img" || fail "regenerated output differs"
 echo "ok: corrupt cache entry detected and regenerated"
 
+# The entry replaced after failing verification now verifies.
+conf E "$T/cache"
+out=$(cmake --build "$T/E" 2>&1)
+echo "$out" | grep -q "is corrupt" && fail "replaced cache entry still corrupt"
+echo "$out" | grep -q "cache hit bootimg" || fail "replaced entry not a hit: $out"
+echo "ok: the replaced entry verifies"
+
+# The digest memo lives in each build directory, never in the shared cache.
+[ ! -e "$T/cache/digests" ] || fail "digest memo written into the shared cache"
+ls "$T/A/CMakeFiles/fastboop-digests/"* >/dev/null 2>&1 || fail "no digest memo in build directory A"
+echo "ok: digest memo per build directory"
+
+# Two builds at once on one fresh cache: both miss and generate; the slow one
+# (held at its gate inside stage0) loses the insert race and must keep the
+# entries the fast one inserted, not delete and replace them.
+conf P "$T/cache2"; conf Q "$T/cache2"
+FAKE_GATE=$T/gate cmake --build "$T/P" >"$T/p.log" 2>&1 & pid=$!
+i=0; while [ ! -e "$T/gate.started" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done
+[ -e "$T/gate.started" ] || { kill $pid; fail "build P never reached its stage0 generation"; }
+cmake --build "$T/Q" >"$T/q.log" 2>&1 || { touch "$T/gate"; wait $pid; cat "$T/q.log"; fail "build Q (concurrent) failed"; }
+before=$(stat -c %i "$T"/cache2/stage0/* | sort | tr '\n' ' ')
+touch "$T/gate"
+wait $pid || { cat "$T/p.log"; fail "build P (concurrent) failed"; }
+grep -q "fastboop: generating stage0" "$T/p.log" || fail "build P did not race (no stage0 generation)"
+after=$(stat -c %i "$T"/cache2/stage0/* | sort | tr '\n' ' ')
+[ "$before" = "$after" ] || fail "the losing runner replaced the winner's cache entries ($before -> $after)"
+ls -a "$T/cache2/stage0" | grep -q '^\.tmp-' && fail "temporary insert directory left behind"
+for f in devices_oneplus_fajita/boot.img devices_arrow_db410c/boot.img from_profile/boot.img from_stage0/boot.img; do
+  cmp "$T/P/$f" "$T/Q/$f" || fail "$f differs between the concurrent builds"
+done
+echo "ok: two concurrent builds on one cache: both succeed, identical bytes, winner's entries kept"
+
 # Install rules place each device's image under its id.
 cmake --install "$T/A" --prefix "$T/inst" >/dev/null
 for d in oneplus-fajita arrow-db410c shift-axolotl; do
