@@ -397,6 +397,7 @@ TEST_F(Stage0InitQemu, LocalExt4RootWithoutGadget) {
   TempDir tmp;
   Scenario s = gadget_scenario();
   s.gadget = Gadget::None;
+  s.settings.acm = false; // no ACM-only gadget either: the gadget step is skipped
   s.settings.rootfs = stage0::RootFsType::Ext4;
   s.settings.serial.clear();
   s.modules = {"configfs", "overlay", "crc32c_generic", "ext4", "virtio_mmio", "virtio_blk"};
@@ -435,6 +436,7 @@ TEST_F(Stage0InitQemu, RootDeviceTimeoutFollowsOnFailureReboot) {
   TempDir tmp;
   Scenario s = gadget_scenario();
   s.gadget = Gadget::None;
+  s.settings.acm = false; // else an ACM-only gadget comes up first, and there is no UDC here
   s.settings.root_device = "/dev/vdz"; // never appears
   s.settings.root_device_timeout_s = 2;
   s.settings.on_failure = stage0::OnFailure::Reboot;

@@ -264,6 +264,36 @@ TEST_F(CliPipeline, ExpectSha512KeysTheHttpCacheAndVerifies) {
   EXPECT_NE(text(local.out).find("modules.dep"), std::string::npos) << text(local.out);
 }
 
+TEST_F(CliPipeline, VerifyDownloadChecksABigObjectBeforeUse) {
+  FASTBOOP_REQUIRE_PROGRAM("lighttpd");
+  // 32 MiB: listing / reads a few pages, so by default a wrong digest is not
+  // noticed (the object is never complete); --verify-download fetches it
+  // whole and refuses it before anything is read. The CMake functions pass it.
+  const std::string good = sha512_hex(ext4());
+  std::string wrong = good;
+  wrong[0] = wrong[0] == 'a' ? 'b' : 'a';
+  fastboop::test::Lighttpd server(tmp.path());
+  ASSERT_TRUE(server.ok()) << server.error();
+  const std::string url = server.url("root.ext4");
+  auto lazy = stage0_tool(cache.path(), {"ls", url, "/", "--expect-sha512", wrong});
+  EXPECT_EQ(lazy.exit_code, 0) << lazy.err;
+  TempDir cache2;
+  auto strict = stage0_tool(cache2.path(), {"ls", url, "/", "--expect-sha512", wrong, "--verify-download"});
+  EXPECT_NE(strict.exit_code, 0);
+  EXPECT_TRUE(strict.out.empty()) << text(strict.out);
+  EXPECT_NE(strict.err.find("http(" + url + ")"), std::string::npos) << strict.err;
+  EXPECT_NE(strict.err.find("expected sha512:" + wrong), std::string::npos) << strict.err;
+  EXPECT_NE(strict.err.find("actual sha512:" + good), std::string::npos) << strict.err;
+  auto right = stage0_tool(cache2.path(), {"ls", url, "/lib/modules/9.0", "--expect-sha512", good, "--verify-download"});
+  ASSERT_EQ(right.exit_code, 0) << right.err;
+  EXPECT_NE(text(right.out).find("modules.dep"), std::string::npos) << text(right.out);
+  EXPECT_TRUE(fsys::exists(cache2.path() / "fastboop/http" / (good + "-" + std::to_string(size_of(ext4()))) /
+                           "verified"));
+  auto alone = stage0_tool(cache2.path(), {"ls", url, "/", "--verify-download"});
+  EXPECT_NE(alone.exit_code, 0);
+  EXPECT_NE(alone.err.find("--expect-sha512"), std::string::npos) << alone.err;
+}
+
 TEST_F(CliPipeline, ProgressLineOnlyOnATerminal) {
   FASTBOOP_REQUIRE_PROGRAM("lighttpd");
   FASTBOOP_REQUIRE_PROGRAM("script");

@@ -31,6 +31,7 @@ struct SourceArgs {
   bool offline = false;
   std::vector<std::string> local_artifacts;
   std::optional<std::string> expect_sha512;
+  bool verify_download = false;
 };
 
 void add_source_options(CLI::App* sub, SourceArgs& a) {
@@ -39,6 +40,10 @@ void add_source_options(CLI::App* sub, SourceArgs& a) {
                   "Local file replacing any pipeline stage with the same sha512 and size (repeatable)");
   sub->add_option("--expect-sha512", a.expect_sha512,
                   "SHA-512 (128 lowercase hex) of a bare path/URL SOURCE: verified, and keys the download cache");
+  sub->add_flag("--verify-download", a.verify_download,
+                "Fetch a URL SOURCE whole and check --expect-sha512 before reading it (default: checked once every "
+                "byte is cached)")
+      ->needs("--expect-sha512");
 }
 
 // The progress line lives as long as the opened source (it is fed from reads).
@@ -50,6 +55,8 @@ Result<OpenedSource> open_with(const std::string& spec, const SourceArgs& a, pip
     o.local_artifacts.emplace_back(p);
   if (a.expect_sha512)
     o.expect_digest = TRY(parse_expected_sha512(*a.expect_sha512));
+  if (a.verify_download)
+    o.digest_check = pipeline::DigestCheck::Upfront;
   if (progress.enabled())
     o.on_fetch = progress.callback();
   return open_source(spec, o);

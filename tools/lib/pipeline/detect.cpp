@@ -97,6 +97,8 @@ Result<BlockSourcePtr> open_leaf(PipelineSource& chain, const DetectOptions& opt
   h.content_digest = digest;
   auto src = TRY(open_http(chain.location, h));
   chain.content = profiles::ContentDigest{digest, src->size()};
+  if (options.digest_check == DigestCheck::Upfront)
+    TRY(verify_content(*src, *chain.content, "http(" + chain.location + ")"));
   return BlockSourcePtr(std::move(src));
 }
 

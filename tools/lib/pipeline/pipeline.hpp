@@ -64,6 +64,7 @@ Result<void> verify_content(BlockSource& source, const profiles::ContentDigest& 
                             std::string_view stage);
 
 // --- auto-detection --------------------------------------------------------
+
 enum class FilesystemType { Erofs, Ext4, Fat, Iso9660 };
 std::string_view filesystem_type_name(FilesystemType type); // "erofs", "ext4", "fat", "iso9660"
 // Superblock magic at the start of `source`; nullopt when none matches.
@@ -79,6 +80,7 @@ struct DetectOptions {
   // a local file is verified at open, an http object is cached under it and
   // verified once complete, and a matching local artifact replaces it.
   std::optional<std::string> expect_digest;
+  DigestCheck digest_check = DigestCheck::WhenComplete;
 };
 
 struct DetectedPipeline {

@@ -151,6 +151,10 @@ Result<BlockSourcePtr> open_tar_entry(BlockSourcePtr inner, std::string_view ent
                                       const TarIndex* hint = nullptr);
 
 // --- http ------------------------------------------------------------------
+// When an expected digest of an http object is checked: once the download
+// cache holds every byte (reads stay partial), or up front, fetching the whole
+// object before anything is read from it (builds that claim the digest).
+enum class DigestCheck { WhenComplete, Upfront };
 enum class NetworkMode { Online, Offline };
 struct HttpOptions {
   // Content-addressed range cache root ($XDG_CACHE_HOME/fastboop when empty).

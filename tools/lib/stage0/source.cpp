@@ -168,6 +168,7 @@ Result<OpenedSource> open_source(const std::string& spec, const SourceOptions& o
   pipeline::DetectOptions dopts;
   dopts.open = std::move(opts);
   dopts.expect_digest = options.expect_digest;
+  dopts.digest_check = options.digest_check;
   auto detected = TRY(pipeline::detect_pipeline(spec, dopts));
   s.layers = detected.layers;
   if (!detected.filesystem)

@@ -48,6 +48,9 @@ struct SourceOptions {
   // terminal source, "sha512:<128 lowercase hex>". A local file is verified
   // at open; an http object is cached under it and verified once complete.
   std::optional<std::string> expect_digest;
+  // --verify-download: an http SOURCE is fetched whole and checked against
+  // expect_digest before it is read.
+  pipeline::DigestCheck digest_check = pipeline::DigestCheck::WhenComplete;
   // Called with the bytes of each completed http fetch (progress lines).
   std::function<void(std::uint64_t)> on_fetch;
 };
