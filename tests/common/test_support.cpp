@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <random>
+#include <sstream>
 #include <unistd.h>
 
 namespace fastboop::test {
@@ -64,5 +65,17 @@ Bytes random_bytes(std::size_t n, std::uint32_t seed) {
   return out;
 }
 bool have_program(const std::string& program) { return !find_program(program).empty(); }
+
+bool qemu_required() {
+  const char* v = std::getenv("FASTBOOP_REQUIRE_QEMU");
+  return v && std::string(v) == "1";
+}
+
+std::string read_text(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
 
 } // namespace fastboop::test

@@ -44,7 +44,21 @@ Bytes random_bytes(std::size_t n, std::uint32_t seed);
 // True when `program` is on PATH.
 bool have_program(const std::string& program);
 
+// QEMU tests skip on a machine without QEMU (or its kernel, payloads), and
+// fail instead under FASTBOOP_REQUIRE_QEMU=1 (.ci/run).
+bool qemu_required();
+
+// A whole file as text ("" when it cannot be read: logs that may not exist).
+std::string read_text(const std::filesystem::path& path);
+
 } // namespace fastboop::test
+
+#define FASTBOOP_SKIP_OR_FAIL_QEMU(message)                                                        \
+  do {                                                                                             \
+    if (::fastboop::test::qemu_required())                                                         \
+      FAIL() << (message) << " (FASTBOOP_REQUIRE_QEMU=1)";                                         \
+    GTEST_SKIP() << (message);                                                                     \
+  } while (0)
 
 // Skip when a peer tool is missing — unless FASTBOOP_REQUIRE_TOOLS=1 (set by
 // .ci/run), where a missing tool is a failure, so CI can never pass by skipping.

@@ -22,25 +22,6 @@ namespace {
 
 using ::testing::HasSubstr;
 
-bool qemu_required() {
-  const char* v = std::getenv("FASTBOOP_REQUIRE_QEMU");
-  return v && std::string(v) == "1";
-}
-
-#define SKIP_OR_FAIL(message)                                                                      \
-  do {                                                                                             \
-    if (qemu_required())                                                                           \
-      FAIL() << (message) << " (FASTBOOP_REQUIRE_QEMU=1)";                                         \
-    GTEST_SKIP() << (message);                                                                     \
-  } while (0)
-
-std::string slurp(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 std::uint16_t free_udp_port() {
   int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
   sockaddr_in addr{};
@@ -86,17 +67,17 @@ public:
   bool wait_for(const std::string& text, std::chrono::seconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
-      if (slurp(m_log).find(text) != std::string::npos)
+      if (read_text(m_log).find(text) != std::string::npos)
         return true;
       if (::waitpid(m_pid, nullptr, WNOHANG) == m_pid) {
         m_pid = -1;
-        return slurp(m_log).find(text) != std::string::npos;
+        return read_text(m_log).find(text) != std::string::npos;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     return false;
   }
-  std::string log() const { return slurp(m_log); }
+  std::string log() const { return read_text(m_log); }
 
 private:
   std::filesystem::path m_log;
@@ -115,18 +96,18 @@ TEST(UbootQemu, GetvarRefuseAndBootOverUdp) {
   for (const char* program : {"qemu-system-aarch64", "aarch64-linux-gnu-gcc", "cpio", "gzip", "make",
                               "bison", "flex", "bc", "dpkg-source"})
     if (!have_program(program))
-      SKIP_OR_FAIL(std::string("U-Boot QEMU test needs '") + program + "' (see .ci/packages/push.txt)");
+      FASTBOOP_SKIP_OR_FAIL_QEMU(std::string("U-Boot QEMU test needs '") + program + "' (see .ci/packages/push.txt)");
 
   // U-Boot with fastboot-over-UDP, cached by source version + config hash.
   auto uboot = sh("'" + (source_dir() / "tests/push/uboot/build-uboot.sh").string() + "'");
   if (uboot.exit_code != 0)
-    SKIP_OR_FAIL("cannot build U-Boot: " + uboot.err);
+    FASTBOOP_SKIP_OR_FAIL_QEMU("cannot build U-Boot: " + uboot.err);
   std::string bios(as_chars(uboot.out));
   bios.erase(bios.find_last_not_of("\n") + 1);
 
   auto kernel = sh("'" + (source_dir() / "tests/data/fetch-debian-kernel.sh").string() + "'");
   if (kernel.exit_code != 0)
-    SKIP_OR_FAIL("cannot fetch the Debian arm64 kernel: " + kernel.err);
+    FASTBOOP_SKIP_OR_FAIL_QEMU("cannot fetch the Debian arm64 kernel: " + kernel.err);
   const std::string kout(as_chars(kernel.out));
   const std::string kver = value_of(kout, "FASTBOOP_KVER");
   const std::filesystem::path vmlinuz = std::filesystem::path(value_of(kout, "FASTBOOP_KPKG_DIR")) / "boot" /

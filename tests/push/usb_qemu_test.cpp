@@ -26,25 +26,6 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-bool qemu_required() {
-  const char* v = std::getenv("FASTBOOP_REQUIRE_QEMU");
-  return v && std::string(v) == "1";
-}
-
-#define SKIP_OR_FAIL(message)                                                                      \
-  do {                                                                                             \
-    if (qemu_required())                                                                           \
-      FAIL() << (message) << " (FASTBOOP_REQUIRE_QEMU=1)";                                         \
-    GTEST_SKIP() << (message);                                                                     \
-  } while (0)
-
-std::string slurp(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 std::string value_of(const std::string& text, const std::string& key) {
   auto pos = text.find(key + "=");
   if (pos == std::string::npos)
@@ -123,11 +104,11 @@ TEST(UsbQemu, LibusbTransportAgainstFunctionFsGadgetOnDummyHcd) {
   // scripts add it themselves.
   for (const char* program : {"qemu-system-x86_64", "cc", "cpio", "gzip", "ldd"})
     if (!have_program(program))
-      SKIP_OR_FAIL(std::string("USB QEMU test needs '") + program + "' (see .ci/packages/push.txt)");
+      FASTBOOP_SKIP_OR_FAIL_QEMU(std::string("USB QEMU test needs '") + program + "' (see .ci/packages/push.txt)");
 
-  auto kernel = sh("'" + (source_dir() / "tests/push/usb/fetch-amd64-kernel.sh").string() + "'");
+  auto kernel = sh("'" + (source_dir() / "tests/data/fetch-debian-kernel.sh").string() + "' amd64");
   if (kernel.exit_code != 0)
-    SKIP_OR_FAIL("cannot fetch the Debian amd64 kernel: " + kernel.err);
+    FASTBOOP_SKIP_OR_FAIL_QEMU("cannot fetch the Debian amd64 kernel: " + kernel.err);
   const std::string kout(as_chars(kernel.out));
   const std::string kver = value_of(kout, "FASTBOOP_KVER");
   const std::filesystem::path tree = value_of(kout, "FASTBOOP_KPKG_DIR");
@@ -153,7 +134,7 @@ TEST(UsbQemu, LibusbTransportAgainstFunctionFsGadgetOnDummyHcd) {
                                   // IO-APIC timer check ("IO-APIC + timer doesn't work" panic).
                                   "console=ttyS0 quiet panic=-1 no_timer_check"},
                                  log_path, std::chrono::seconds(240));
-  std::string log = slurp(log_path);
+  std::string log = read_text(log_path);
   std::erase(log, '\r'); // the serial console writes CR LF
   ASSERT_TRUE(finished) << "QEMU did not power off in time:\n" << log;
   ASSERT_THAT(log, HasSubstr("FBQ-DONE")) << log;
