@@ -26,7 +26,7 @@ Result<MappedFile> MappedFile::open(const std::filesystem::path& path) {
     ::close(fd);
     return MappedFile(path, -1, nullptr, 0);
   }
-  void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
   int err = errno;
   if (p == MAP_FAILED) {
     ::close(fd);
