@@ -1,6 +1,7 @@
 #include "test_support.hpp"
 
 #include <cstdlib>
+#include <fcntl.h>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -69,6 +70,24 @@ bool have_program(const std::string& program) { return !find_program(program).em
 bool qemu_required() {
   const char* v = std::getenv("FASTBOOP_REQUIRE_QEMU");
   return v && std::string(v) == "1";
+}
+
+pid_t spawn_logged(const std::vector<std::string>& argv, const std::filesystem::path& log) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int in = ::open("/dev/null", O_RDONLY);
+    int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(in, 0);
+    ::dup2(out, 1);
+    ::dup2(out, 2);
+    std::vector<char*> c;
+    for (const auto& a : argv)
+      c.push_back(const_cast<char*>(a.c_str()));
+    c.push_back(nullptr);
+    ::execvp(c[0], c.data());
+    ::_exit(127);
+  }
+  return pid;
 }
 
 std::string read_text(const std::filesystem::path& path) {

@@ -6,6 +6,7 @@
 #include "common/process.hpp"
 
 #include <filesystem>
+#include <sys/types.h>
 #include <gtest/gtest.h>
 #include <string>
 #include <vector>
@@ -47,6 +48,10 @@ bool have_program(const std::string& program);
 // QEMU tests skip on a machine without QEMU (or its kernel, payloads), and
 // fail instead under FASTBOOP_REQUIRE_QEMU=1 (.ci/run).
 bool qemu_required();
+
+// Starts argv[0] (PATH lookup) with stdin from /dev/null and stdout+stderr
+// into `log`; returns the child's pid (QEMU runs in the background this way).
+pid_t spawn_logged(const std::vector<std::string>& argv, const std::filesystem::path& log);
 
 // A whole file as text ("" when it cannot be read: logs that may not exist).
 std::string read_text(const std::filesystem::path& path);

@@ -51,6 +51,9 @@ cmake -S "$E2E/project" -B "$W/build" -G Ninja -DFastboop_DIR="$BUILD/cmake-modu
 cmake --build "$W/build" >"$W/build.log" 2>&1 || { cat "$W/build.log"; fail "build"; }
 IMG=$W/build/qemu_boot/boot.img OTHER=$W/build/other_boot/boot.img
 [ -f "$IMG.json" ] && [ -f "$OTHER.json" ] || fail "boot.img sidecars missing"
+# The device's stage0 came from the compiled Boot Profile, not the bare image.
+ninja -C "$W/build" -t commands qemu_boot | grep -q "fastboop-stage0 build [^ ]*\.fbp " \
+  || fail "qemu_boot's stage0 is not built from the compiled Boot Profile"
 PUSH=$BUILD/bin/fastboop-push
 
 PORT=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

@@ -42,20 +42,7 @@ public:
     std::vector<std::string> argv = {"qemu-system-aarch64", "-M", "virt", "-cpu", "cortex-a57", "-m", "1024",
                                      "-nographic", "-no-reboot", "-bios", bios.string(), "-netdev", fwd,
                                      "-device", "virtio-net-pci,netdev=n0,romfile="};
-    m_pid = ::fork();
-    if (m_pid == 0) {
-      int in = ::open("/dev/null", O_RDONLY);
-      int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      ::dup2(in, 0);
-      ::dup2(out, 1);
-      ::dup2(out, 2);
-      std::vector<char*> c;
-      for (auto& a : argv)
-        c.push_back(a.data());
-      c.push_back(nullptr);
-      ::execvp(c[0], c.data());
-      ::_exit(127);
-    }
+    m_pid = spawn_logged(argv, log);
   }
   ~Qemu() {
     if (m_pid > 0) {

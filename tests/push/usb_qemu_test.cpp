@@ -37,20 +37,7 @@ std::string value_of(const std::string& text, const std::string& key) {
 // Runs QEMU to completion (the guest powers off) or kills it at the deadline.
 // Returns false on timeout.
 bool run_qemu(const std::vector<std::string>& argv, const std::filesystem::path& log, std::chrono::seconds timeout) {
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    int in = ::open("/dev/null", O_RDONLY);
-    int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(in, 0);
-    ::dup2(out, 1);
-    ::dup2(out, 2);
-    std::vector<char*> c;
-    for (auto& a : argv)
-      c.push_back(const_cast<char*>(a.c_str()));
-    c.push_back(nullptr);
-    ::execvp(c[0], c.data());
-    ::_exit(127);
-  }
+  pid_t pid = spawn_logged(argv, log);
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     if (::waitpid(pid, nullptr, WNOHANG) == pid)
