@@ -5,6 +5,7 @@
 #include "stage0/codec.hpp"
 #include "stage0_fixtures.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace fastboop::stage0 {
@@ -141,6 +142,78 @@ TEST(Kernel, EncodingsAndUnsupported) {
     EXPECT_NE(r.error().message().find(std::string(kernel_encoding_name(e))), std::string::npos);
   }
   EXPECT_FALSE(decode_kernel(Bytes(4096, 0))); // no boot header: refused, not passed through
+}
+
+// IdentityOnly (`-o -`, inspect) scans a plain image in 1 MiB slices instead
+// of holding it. Banners placed across every slice boundary, behind a format
+// string and a truncated copy, must give what the whole-buffer scan gives.
+TEST(Kernel, SlicedBannerScanMatchesWholeImage) {
+  constexpr std::size_t mib = std::size_t{1} << 20;
+  const std::string fmt = "Linux version %s (%s) ";
+  const std::string real = "Linux version 6.1.0-57-arm64 (debian-kernel@lists.debian.org) ";
+  for (std::size_t at : {mib - 200, mib - 20, mib - 1, mib, mib + 1, 2 * mib - 7, 3 * mib - 100}) {
+    Bytes img = test::fake_arm64_image("0.0-unused", 3 * mib + 10);
+    // fake_arm64_image carries its own banner; blank it so only ours count.
+    const std::string fake = "Linux version 0.0-unused";
+    auto it = std::search(img.begin(), img.end(), fake.begin(), fake.end());
+    ASSERT_NE(it, img.end());
+    std::fill(it, it + static_cast<std::ptrdiff_t>(fake.size()), 'x');
+    std::memcpy(img.data() + 4096, fmt.data(), fmt.size());
+    std::memcpy(img.data() + at, real.data(), real.size());
+    TempDir dir;
+    put(dir / "lib/modules/6.1.0-57-arm64/modules.dep", "");
+    put(dir / "boot/vmlinuz-6.1.0-57-arm64", img);
+    auto fsys = filesystems::open_host_directory(dir.path().string());
+    ASSERT_TRUE(fsys);
+    auto full = detect_kernel(**fsys, std::nullopt, KernelBytes::Full);
+    auto ident = detect_kernel(**fsys, std::nullopt, KernelBytes::IdentityOnly);
+    ASSERT_TRUE(full) << "banner at " << at << ": " << full.error().message();
+    ASSERT_TRUE(ident) << "banner at " << at << ": " << ident.error().message();
+    EXPECT_EQ(ident->kernel.version, "6.1.0-57-arm64") << "banner at " << at;
+    EXPECT_EQ(ident->kernel.version, full->kernel.version);
+    EXPECT_EQ(ident->kernel.arch, full->kernel.arch);
+    EXPECT_TRUE(ident->kernel.raw.empty()); // never held whole
+    EXPECT_EQ(full->kernel.raw, img);
+    EXPECT_TRUE(full->packed_source.empty()); // a plain image is kept once, not twice
+  }
+  // A banner cut off by the end of the file is no banner, in both modes.
+  Bytes img = test::fake_arm64_image("0.0-unused", mib + 100);
+  const std::string fake = "Linux version 0.0-unused";
+  auto it = std::search(img.begin(), img.end(), fake.begin(), fake.end());
+  std::fill(it, it + static_cast<std::ptrdiff_t>(fake.size()), 'x');
+  const std::string cut = "Linux version 6.1.0";
+  std::memcpy(img.data() + img.size() - cut.size(), cut.data(), cut.size());
+  TempDir dir;
+  put(dir / "lib/modules/6.1.0/modules.dep", "");
+  put(dir / "boot/vmlinuz-6.1.0", img);
+  auto fsys = filesystems::open_host_directory(dir.path().string());
+  ASSERT_TRUE(fsys);
+  for (auto keep : {KernelBytes::Full, KernelBytes::IdentityOnly}) {
+    auto k = detect_kernel(**fsys, std::nullopt, keep);
+    ASSERT_FALSE(k);
+    EXPECT_NE(k.error().message().find("no 'Linux version' banner"), std::string::npos) << k.error().message();
+  }
+}
+
+// A compressed image is decoded in both modes; its stored bytes are kept
+// for the gzip pass-through.
+TEST(Kernel, IdentityOnlyDecodesWrappedImages) {
+  FASTBOOP_REQUIRE_PROGRAM("gzip");
+  Bytes raw = fake_arm64_image("6.2.0", 1 << 16);
+  TempDir dir;
+  fastboop::test::write_file(dir / "raw", raw);
+  auto gz = fastboop::test::sh("gzip -9nc '" + (dir / "raw").string() + "'");
+  ASSERT_EQ(gz.exit_code, 0);
+  put(dir / "lib/modules/6.2.0/modules.dep", "");
+  put(dir / "boot/vmlinuz-6.2.0", gz.out);
+  auto fsys = filesystems::open_host_directory(dir.path().string());
+  ASSERT_TRUE(fsys);
+  auto k = detect_kernel(**fsys, std::nullopt, KernelBytes::IdentityOnly);
+  ASSERT_TRUE(k) << k.error().message();
+  EXPECT_EQ(k->kernel.version, "6.2.0");
+  EXPECT_EQ(k->kernel.layers, std::vector<std::string>{"gzip"});
+  EXPECT_EQ(k->kernel.raw, raw);
+  EXPECT_EQ(Bytes(k->source().begin(), k->source().end()), gz.out);
 }
 
 TEST(Kernel, ElfArchitectures) {

@@ -255,7 +255,7 @@ Result<void> run_inspect(const std::string& spec, bool as_json, const std::strin
     nlohmann::json k = {{"version", d.kver}, {"modules_dir", d.path}};
     auto has_dep = TRY(path_type(fsys, d.path + "/modules.dep"));
     k["modules_dep"] = has_dep.has_value();
-    auto choice = detect_kernel(fsys, d.kver);
+    auto choice = detect_kernel(fsys, d.kver, KernelBytes::IdentityOnly);
     if (choice) {
       k["image"] = choice->image_path;
       k["arch"] = choice->kernel.arch;

@@ -24,9 +24,14 @@ namespace {
 
 constexpr std::uint64_t module_read_limit = std::uint64_t{256} << 20;
 
+// Skip: `-o -` writes no manifest, so rootfs inputs are recorded for the
+// depfile by path only (hashing the kernel alone was a tenth of the run).
+enum class InputDigests { Record, Skip };
+
 struct Reader {
   fs::Filesystem& fsys;
   std::vector<InputRecord>& inputs;
+  InputDigests digests;
 
   Result<Bytes> read(const std::string& path, std::uint64_t limit = module_read_limit) {
     Bytes b = TRY(fs::read_file(fsys, path, limit));
@@ -34,7 +39,8 @@ struct Reader {
     return b;
   }
   void record(const std::string& path, ByteSpan bytes) {
-    inputs.push_back({"rootfs", path, sha512_hex(bytes), bytes.size()});
+    inputs.push_back({"rootfs", path, digests == InputDigests::Record ? sha512_hex(bytes) : std::string(),
+                      bytes.size()});
   }
   Result<std::optional<std::string>> existing_file(const std::string& path) {
     auto node = TRY(find_path(fsys, path));
@@ -187,7 +193,7 @@ Result<HostFile> locate_stage0_init(const std::optional<std::string>& explicit_p
 
 Result<Stage0Result> build_stage0(fs::Filesystem& fsys, Stage0Options o) {
   Stage0Result r;
-  Reader rd{fsys, r.inputs};
+  Reader rd{fsys, r.inputs, o.outputs == OutputSet::All ? InputDigests::Record : InputDigests::Skip};
   auto record_host = [&](const HostFile& f) {
     r.inputs.push_back({f.embedded ? "boot-profile" : "host", f.path, sha512_hex(f.bytes), f.bytes.size()});
     if (!f.embedded)
@@ -250,8 +256,9 @@ Result<Stage0Result> build_stage0(fs::Filesystem& fsys, Stage0Options o) {
     record_host(*o.kernel);
     kc = TRY(choose_for_kernel(fsys, o.kernel->path, o.kernel->bytes, o.kernel_version));
   } else {
-    kc = TRY(detect_kernel(fsys, o.kernel_version));
-    rd.record(kc.image_path, kc.source_bytes);
+    kc = TRY(detect_kernel(fsys, o.kernel_version,
+                           o.outputs == OutputSet::All ? KernelBytes::Full : KernelBytes::IdentityOnly));
+    rd.record(kc.image_path, kc.source());
   }
   r.kver = kc.modules.kver;
   r.kernel_path = kc.image_path;
@@ -259,7 +266,7 @@ Result<Stage0Result> build_stage0(fs::Filesystem& fsys, Stage0Options o) {
   r.kernel_layers = kc.kernel.layers;
   r.encoding = o.device.boot.kernel_encoding;
   if (o.outputs == OutputSet::All)
-    r.kernel = TRY_CTX(encode_kernel(kc.kernel, kc.source_bytes, r.encoding), "kernel " + kc.image_path);
+    r.kernel = TRY_CTX(encode_kernel(std::move(kc.kernel), kc.source(), r.encoding), "kernel " + kc.image_path);
 
   // 3. Device tree: --dtb > Boot Profile dtbs (given as a host file) > rootfs.
   Bytes dtb;

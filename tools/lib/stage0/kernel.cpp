@@ -99,60 +99,130 @@ Result<std::string> elf_arch(ByteSpan elf) {
   }
 }
 
-Result<DecodedKernel> decode_kernel(ByteSpan image, std::uint64_t limit) {
+bool kernel_is_wrapped(ByteSpan head) {
+  return detect_codec(head) != Codec::None ||
+         (has_at(head, 0, "MZ") && !has_at(head, 0x38, "ARM\x64") && !has_at(head, 0x38, "RSC\x05"));
+}
+
+Result<std::optional<std::string>> kernel_banner_version(fs::Filesystem& fsys, fs::NodeId file, std::uint64_t size) {
+  // A banner is at most 14 + 128 + 1 bytes, so carrying 256 bytes over to
+  // the next slice lets one that straddles a boundary be seen whole there.
+  constexpr std::size_t slice = std::size_t{1} << 20;
+  constexpr std::size_t carry = 256;
+  Bytes buf;
+  buf.reserve(slice + carry);
+  for (std::uint64_t off = 0; off < size;) {
+    const std::size_t keep = std::min(buf.size(), carry);
+    buf.erase(buf.begin(), buf.end() - static_cast<std::ptrdiff_t>(keep));
+    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(slice, size - off));
+    buf.resize(keep + n);
+    TRY(fsys.read(file, off, std::span(buf).subspan(keep, n)));
+    off += n;
+    if (auto v = kernel_banner_version(buf))
+      return v;
+  }
+  return std::optional<std::string>{};
+}
+
+namespace {
+
+// Unwraps `image` layer by layer. `owned`, when given, holds image's bytes
+// and is moved into raw if there is nothing to unwrap.
+Result<DecodedKernel> decode_from(ByteSpan image, Bytes* owned, std::uint64_t limit) {
   DecodedKernel k;
-  Bytes current(image.begin(), image.end());
   k.source_is_plain_gzip = detect_codec(image) == Codec::Gzip;
-  for (int depth = 0;; ++depth) {
+  ByteSpan cur = image;
+  Bytes current;
+  for (int depth = 0; kernel_is_wrapped(cur); ++depth) {
     if (depth >= 6)
       return Error("kernel image: more than 6 nested compression/PE layers");
-    ByteSpan cur(current);
     Codec codec = detect_codec(cur);
     if (codec != Codec::None) {
       k.layers.emplace_back(codec_name(codec));
       current = TRY_CTX(decompress(codec, cur, limit), "kernel image layer " + std::to_string(depth));
+      cur = current;
       continue;
     }
-    if (has_at(cur, 0, "MZ") && !has_at(cur, 0x38, "ARM\x64") && !has_at(cur, 0x38, "RSC\x05")) {
-      // Linux EFI zboot: "zimg" at 4, payload offset and size at 8 and 12,
-      // compression name at 24.
-      if (!has_at(cur, 4, "zimg") || cur.size() < 32)
-        return Error("kernel image layer " + std::to_string(depth) +
-                     ": PE file that is neither an EFI-stub Image nor an EFI zboot image");
-      std::uint32_t off = load_le<std::uint32_t>(cur.data() + 8);
-      std::uint32_t size = load_le<std::uint32_t>(cur.data() + 12);
-      std::string comp(reinterpret_cast<const char*>(cur.data() + 24),
-                       strnlen(reinterpret_cast<const char*>(cur.data() + 24), 8));
-      if (off > cur.size() || size > cur.size() - off || size == 0)
-        return Error("EFI zboot image: payload [" + std::to_string(off) + ", +" + std::to_string(size) +
-                     ") lies outside the " + std::to_string(cur.size()) + "-byte file");
-      ByteSpan payload = cur.subspan(off, size);
-      Codec pc = detect_codec(payload);
-      if (pc == Codec::None)
-        return Error("EFI zboot image: payload compression '" + comp + "' is not supported (gzip, zstd, "
-                     "lz4 and xz are)");
-      k.layers.push_back("pe-zboot");
-      k.layers.emplace_back(codec_name(pc));
-      current = TRY_CTX(decompress(pc, payload, limit), "EFI zboot payload");
-      continue;
-    }
-    break;
+    // Linux EFI zboot: "zimg" at 4, payload offset and size at 8 and 12,
+    // compression name at 24.
+    if (!has_at(cur, 4, "zimg") || cur.size() < 32)
+      return Error("kernel image layer " + std::to_string(depth) +
+                   ": PE file that is neither an EFI-stub Image nor an EFI zboot image");
+    std::uint32_t off = load_le<std::uint32_t>(cur.data() + 8);
+    std::uint32_t size = load_le<std::uint32_t>(cur.data() + 12);
+    std::string comp(reinterpret_cast<const char*>(cur.data() + 24),
+                     strnlen(reinterpret_cast<const char*>(cur.data() + 24), 8));
+    if (off > cur.size() || size > cur.size() - off || size == 0)
+      return Error("EFI zboot image: payload [" + std::to_string(off) + ", +" + std::to_string(size) +
+                   ") lies outside the " + std::to_string(cur.size()) + "-byte file");
+    ByteSpan payload = cur.subspan(off, size);
+    Codec pc = detect_codec(payload);
+    if (pc == Codec::None)
+      return Error("EFI zboot image: payload compression '" + comp + "' is not supported (gzip, zstd, "
+                   "lz4 and xz are)");
+    k.layers.push_back("pe-zboot");
+    k.layers.emplace_back(codec_name(pc));
+    current = TRY_CTX(decompress(pc, payload, limit), "EFI zboot payload");
+    cur = current;
   }
-  k.raw = std::move(current);
+  if (!k.layers.empty())
+    k.raw = std::move(current);
+  else if (owned)
+    k.raw = std::move(*owned);
+  else
+    k.raw.assign(image.begin(), image.end());
   k.arch = TRY(kernel_image_arch(k.raw));
   k.version = kernel_banner_version(k.raw).value_or("");
   return k;
 }
 
+struct LoadedImage {
+  DecodedKernel kernel;
+  Bytes packed; // the stored image when decoding changed it
+};
+
+Result<LoadedImage> decode_owned(Bytes image) {
+  LoadedImage li;
+  li.kernel = TRY(decode_from(image, &image, kernel_read_limit));
+  if (!li.kernel.layers.empty())
+    li.packed = std::move(image);
+  return li;
+}
+
+Result<LoadedImage> load_image(fs::Filesystem& fsys, const std::string& path, KernelBytes keep) {
+  if (keep == KernelBytes::IdentityOnly) {
+    fs::NodeId node = TRY(fs::resolve_path(fsys, path));
+    auto st = TRY(fsys.stat(node));
+    if (st.type != fs::FileType::Regular)
+      return Error(path + ": not a regular file");
+    Bytes head(static_cast<std::size_t>(std::min<std::uint64_t>(st.size, 64 << 10)));
+    TRY(fsys.read(node, 0, head));
+    if (!kernel_is_wrapped(head)) {
+      LoadedImage li;
+      li.kernel.arch = TRY(kernel_image_arch(head));
+      li.kernel.version = TRY(kernel_banner_version(fsys, node, st.size)).value_or("");
+      return li;
+    }
+  }
+  return decode_owned(TRY(fs::read_file(fsys, path, kernel_read_limit)));
+}
+
+} // namespace
+
+Result<DecodedKernel> decode_kernel(ByteSpan image, std::uint64_t limit) {
+  return decode_from(image, nullptr, limit);
+}
+
 namespace {
 
-Result<KernelChoice> finish_choice(std::string label, Bytes bytes, const std::vector<ModulesDir>& dirs,
+Result<KernelChoice> finish_choice(std::string label, Result<LoadedImage> loaded, const std::vector<ModulesDir>& dirs,
                                    const std::optional<std::string>& wanted,
                                    const std::optional<ModulesDir>& expected) {
   KernelChoice c;
   c.image_path = std::move(label);
-  c.kernel = TRY_CTX(decode_kernel(bytes), c.image_path);
-  c.source_bytes = std::move(bytes);
+  auto li = TRY_CTX(std::move(loaded), c.image_path);
+  c.kernel = std::move(li.kernel);
+  c.packed_source = std::move(li.packed);
   if (c.kernel.version.empty())
     return Error(c.image_path + ": no 'Linux version' banner in the decoded image, so its version "
                  "cannot be matched with a modules directory");
@@ -184,10 +254,11 @@ Result<KernelChoice> finish_choice(std::string label, Bytes bytes, const std::ve
 Result<KernelChoice> choose_for_kernel(fs::Filesystem& fsys, std::string label, Bytes image,
                                        const std::optional<std::string>& wanted) {
   auto dirs = TRY(list_modules_dirs(fsys));
-  return finish_choice(std::move(label), std::move(image), dirs, wanted, std::nullopt);
+  return finish_choice(std::move(label), decode_owned(std::move(image)), dirs, wanted, std::nullopt);
 }
 
-Result<KernelChoice> detect_kernel(fs::Filesystem& fsys, const std::optional<std::string>& wanted) {
+Result<KernelChoice> detect_kernel(fs::Filesystem& fsys, const std::optional<std::string>& wanted,
+                                   KernelBytes keep) {
   auto dirs = TRY(list_modules_dirs(fsys));
   if (dirs.empty())
     return Error("no kernel modules directory in the rootfs (looked in /lib/modules and "
@@ -230,15 +301,13 @@ Result<KernelChoice> detect_kernel(fs::Filesystem& fsys, const std::optional<std
                  ErrorKind::Usage);
   }
   if (found.size() == 1) {
-    Bytes b = TRY(fs::read_file(fsys, found[0].second, kernel_read_limit));
-    return finish_choice(found[0].second, std::move(b), dirs, wanted, found[0].first);
+    return finish_choice(found[0].second, load_image(fsys, found[0].second, keep), dirs, wanted, found[0].first);
   }
   // Unversioned names, then a bounded scan of /boot in name order.
   std::vector<std::string> generic = {"/boot/vmlinuz", "/boot/Image", "/boot/Image.gz", "/vmlinuz"};
   for (const auto& p : generic) {
     if (TRY(is_file(p))) {
-      Bytes b = TRY(fs::read_file(fsys, p, kernel_read_limit));
-      return finish_choice(p, std::move(b), dirs, wanted, std::nullopt);
+      return finish_choice(p, load_image(fsys, p, keep), dirs, wanted, std::nullopt);
     }
   }
   std::vector<std::string> scanned;
@@ -263,8 +332,7 @@ Result<KernelChoice> detect_kernel(fs::Filesystem& fsys, const std::optional<std
   };
   TRY(scan("/boot", 1));
   for (const auto& p : scanned) {
-    Bytes b = TRY(fs::read_file(fsys, p, kernel_read_limit));
-    auto c = finish_choice(p, std::move(b), dirs, wanted, std::nullopt);
+    auto c = finish_choice(p, load_image(fsys, p, keep), dirs, wanted, std::nullopt);
     if (c)
       return c;
   }
@@ -273,6 +341,12 @@ Result<KernelChoice> detect_kernel(fs::Filesystem& fsys, const std::optional<std
     kv += (kv.empty() ? "" : ", ") + d.kver;
   return Error("no kernel image found for " + kv + " (looked for <modules dir>/vmlinuz, /boot/vmlinuz-<kver>, "
                "/boot/Image-<kver>, /boot/vmlinuz, /boot/Image, /boot/Image.gz and scanned /boot)");
+}
+
+Result<Bytes> encode_kernel(DecodedKernel&& kernel, ByteSpan source, profiles::KernelEncoding e) {
+  if (e == profiles::KernelEncoding::Image || e == profiles::KernelEncoding::ImageDtb)
+    return std::move(kernel.raw);
+  return encode_kernel(std::as_const(kernel), source, e);
 }
 
 std::string_view kernel_encoding_name(profiles::KernelEncoding e) {
