@@ -383,6 +383,40 @@ TEST(Xz, CorruptBlockFailsItsIntegrityCheck) {
   EXPECT_NE(t.error().message().find("xz"), std::string::npos);
 }
 
+// A read spanning many blocks decodes them on several threads
+// (decode_ahead); the bytes must be the serial ones, and a corrupt block in
+// the middle must fail the read naming that block, not a neighbour.
+TEST(Xz, ReadSpanningManyBlocksMatchesAndNamesTheCorruptBlock) {
+  NEED_FIXTURE();
+  Bytes xz = read_file(fixture() / "disk.simg.mb.xz");
+  Bytes ref = read_file(fixture() / "disk.simg");
+  auto blocks = read_xz_block_table(*make_memory_source(xz));
+  ASSERT_TRUE(blocks.ok());
+  ASSERT_GT(blocks->size(), 6u);
+  {
+    auto src = open_xz(make_memory_source(xz));
+    ASSERT_TRUE(src.ok()) << src.error().message();
+    Bytes all(ref.size());
+    expect_ok((*src)->read_at(0, all));
+    EXPECT_TRUE(all == ref);
+    Bytes mid(ref.size() / 2);
+    expect_ok((*src)->read_at(ref.size() / 4 + 3, mid)); // partly cached now
+    EXPECT_TRUE(std::equal(mid.begin(), mid.end(), ref.begin() + static_cast<std::ptrdiff_t>(ref.size() / 4 + 3)));
+  }
+  const auto& b = (*blocks)[4];
+  xz[b.compressed_offset + b.total_size / 2] ^= 0x55;
+  auto src = open_xz(make_memory_source(xz));
+  ASSERT_TRUE(src.ok()) << src.error().message();
+  Bytes all(ref.size());
+  auto r = (*src)->read_at(0, all);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message().find("block 5"), std::string::npos) << r.error().message();
+  // The intact blocks before it still read.
+  Bytes head(static_cast<std::size_t>(b.uncompressed_offset));
+  expect_ok((*src)->read_at(0, head));
+  EXPECT_TRUE(std::equal(head.begin(), head.end(), ref.begin()));
+}
+
 TEST(Stack, GptOfSparseOfXzMatchesDd) {
   NEED_FIXTURE();
   Bytes root = read_file(fixture() / "root.ref");

@@ -169,7 +169,7 @@ struct HttpOptions {
   unsigned max_attempts = 5;
   unsigned first_backoff_ms = 100;
   unsigned parallel_requests = 4;
-  std::size_t page_size = 256u << 10; // fetch granularity
+  std::size_t page_size = 64u << 10; // fetch granularity
   long connect_timeout_s = 10;
   long low_speed_timeout_s = 30;
   // Called with the byte count of every completed range fetch (progress lines).
