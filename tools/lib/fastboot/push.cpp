@@ -2,11 +2,13 @@
 
 #include "common/file_io.hpp"
 #include "common/log.hpp"
+#include "fastboot/image_file.hpp"
 #include "fastboot/sidecar.hpp"
 #include "profiles/profiles.hpp"
 
 #include <algorithm>
 #include <cstdio>
+#include <future>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sys/wait.h>
@@ -151,6 +153,48 @@ private:
   Clock::time_point m_start;
   int m_last_quarter = 0;
 };
+
+// The sidecar's size+sha512 check of the image. Hashing a large image takes
+// longer than connecting and probing, so it runs on a worker thread while the
+// device is found and probed (getvar only); wait() is the gate every download
+// byte has to pass.
+class DigestCheck {
+public:
+  DigestCheck(const std::optional<BootImageSidecar>& sidecar, const ImageFile& image,
+              const std::filesystem::path& sidecar_path) {
+    if (!sidecar || !sidecar->image) {
+      m_result = ok();
+      return;
+    }
+    if (sidecar->image->size != image.size()) {
+      // No need to wait for the digest to know the answer.
+      m_result = verify_sidecar_image(*sidecar, image.bytes(), image.path(), sidecar_path);
+      return;
+    }
+    m_pending = std::async(std::launch::async, [&sidecar = *sidecar, bytes = image.bytes(), image_path = image.path(),
+                                                sidecar_path] {
+      return verify_sidecar_image(sidecar, bytes, image_path, sidecar_path);
+    });
+  }
+  DigestCheck(const DigestCheck&) = delete;
+  DigestCheck& operator=(const DigestCheck&) = delete;
+
+  // Blocks until the check is done; later calls return the same result.
+  Result<void> wait() {
+    if (!m_result)
+      m_result = m_pending.get();
+    return *m_result;
+  }
+
+private:
+  std::future<Result<void>> m_pending;
+  std::optional<Result<void>> m_result;
+};
+
+// Steps 2-7 of boot_on_device: find, prove, download, boot, hand off.
+Result<void> prove_and_boot(const BootRequest& request, const PushSettings& settings,
+                            const std::optional<profiles::DeviceProfile>& profile, const ImageFile& image,
+                            DigestCheck& digest);
 
 Result<void> run_handoff(const std::string& command, const std::string& serial, const std::string& location,
                          const std::string& profile_id) {
@@ -334,17 +378,27 @@ Result<void> boot_on_device(const BootRequest& request, const PushSettings& sett
                      "(or --force-device to skip the device check)",
                  ErrorKind::Usage);
   }
-  auto image = TRY(read_file(request.image));
-  if (image.empty())
-    return Error(request.image.string() + ": the image is empty", ErrorKind::Invalid);
-  // Before any device is touched: the sidecar must be this image's.
-  if (sidecar) {
-    TRY(verify_sidecar_image(*sidecar, image, request.image, sidecar_path));
-    if (!sidecar->image)
-      log::warn(sidecar_path.string() + " has no image size/sha512, so it cannot be checked against " +
-                request.image.string());
-  }
+  const auto image = TRY(ImageFile::open(request.image));
+  if (sidecar && !sidecar->image)
+    log::warn(sidecar_path.string() + " has no image size/sha512, so it cannot be checked against " +
+              request.image.string());
+  // The sidecar must be this image's before any download byte goes out; until
+  // the digest is known only getvar may reach the device.
+  DigestCheck digest(sidecar, image, sidecar_path);
+  if (settings.wait == WaitMode::Wait)
+    TRY(digest.wait()); // no point waiting for a device to push a stale image to
+  auto pushed = prove_and_boot(request, settings, profile, image, digest);
+  // A stale sidecar explains whatever went wrong with the device it describes.
+  if (!pushed)
+    TRY(digest.wait());
+  return pushed;
+}
 
+namespace {
+
+Result<void> prove_and_boot(const BootRequest& request, const PushSettings& settings,
+                            const std::optional<profiles::DeviceProfile>& profile, const ImageFile& image,
+                            DigestCheck& digest) {
   // 2. Which device.
   Candidate candidate;
   std::shared_ptr<UsbContext> ctx;
@@ -407,6 +461,10 @@ Result<void> boot_on_device(const BootRequest& request, const PushSettings& sett
     return Error(request.image.string() + " is " + std::to_string(image.size()) + " bytes but " +
                      candidate.location + " accepts at most " + std::to_string(*limit) + " bytes (max-download-size)",
                  ErrorKind::Invalid);
+  // 5. Nothing but getvar was sent so far; from here on the image must be
+  // the one its sidecar describes.
+  TRY(digest.wait());
+  TRY(image.check_unchanged());
   if (request.check == CheckOnly::Yes) {
     std::printf("check ok: %s serial=%s profile=%s image=%zu bytes max-download-size=%s\n", candidate.location.c_str(),
                 serial.empty() ? "?" : serial.c_str(), profile ? profile->id.c_str() : "(none)", image.size(),
@@ -414,19 +472,23 @@ Result<void> boot_on_device(const BootRequest& request, const PushSettings& sett
     return ok();
   }
 
-  // 5. Download and boot.
+  // 6. Download and boot.
   log::info("sending " + request.image.filename().string() + " (" + std::to_string(image.size()) + " bytes)");
   ProgressPrinter progress;
-  TRY(driver.download(image, std::ref(progress)));
+  TRY(driver.download(image.bytes(), std::ref(progress)));
+  // The mapping follows the file: a write during the transfer sent other bytes.
+  TRY(image.check_unchanged());
   log::info("booting");
   TRY(driver.boot());
   log::info("boot OKAY");
 
-  // 6. Hand-off.
+  // 7. Hand-off.
   if (request.then_command)
     TRY(run_handoff(*request.then_command, serial, candidate.location, profile ? profile->id : ""));
   return ok();
 }
+
+} // namespace
 
 std::string generate_udev_rules(const std::vector<profiles::DeviceProfile>& profiles) {
   std::set<std::pair<std::uint16_t, std::uint16_t>> ids;

@@ -1,0 +1,84 @@
+// ImageFile: the mapped boot image notices writes made after it was opened
+// (the digest was computed over the mapping, which follows the file).
+#include "fastboot/image_file.hpp"
+#include "test_support.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <gmock/gmock.h>
+
+namespace fastboop::fastboot {
+namespace {
+
+using test::random_bytes;
+using test::TempDir;
+using test::write_file;
+using ::testing::HasSubstr;
+
+TEST(ImageFile, MapsTheBytesAndIsUnchangedUntilWritten) {
+  TempDir dir;
+  const auto path = dir / "boot.img";
+  const auto bytes = random_bytes(100000, 1);
+  write_file(path, bytes);
+  auto image = ImageFile::open(path);
+  ASSERT_TRUE(image) << image.error().message();
+  EXPECT_TRUE(std::equal(bytes.begin(), bytes.end(), image->bytes().begin(), image->bytes().end()));
+  EXPECT_TRUE(image->check_unchanged());
+}
+
+TEST(ImageFile, AWriteInPlaceIsNoticed) {
+  TempDir dir;
+  const auto path = dir / "boot.img";
+  write_file(path, random_bytes(100000, 1));
+  const auto before = std::filesystem::last_write_time(path);
+  auto image = ImageFile::open(path);
+  ASSERT_TRUE(image) << image.error().message();
+  {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(10);
+    f.put('x');
+  }
+  // Timestamps are coarse: make the write's mtime differ as it would later.
+  std::filesystem::last_write_time(path, before + std::chrono::seconds(1));
+  auto changed = image->check_unchanged();
+  ASSERT_FALSE(changed);
+  EXPECT_THAT(changed.error().message(), HasSubstr(path.string() + " was modified"));
+}
+
+TEST(ImageFile, TruncationIsNoticed) {
+  TempDir dir;
+  const auto path = dir / "boot.img";
+  write_file(path, random_bytes(100000, 1));
+  auto image = ImageFile::open(path);
+  ASSERT_TRUE(image) << image.error().message();
+  std::filesystem::resize_file(path, 50000);
+  EXPECT_FALSE(image->check_unchanged());
+}
+
+TEST(ImageFile, ARebuildRenamedOverItIsNotAChange) {
+  // The mapping keeps the old file's bytes, so those are still what was
+  // checked and what is sent.
+  TempDir dir;
+  const auto path = dir / "boot.img";
+  const auto bytes = random_bytes(100000, 1);
+  write_file(path, bytes);
+  auto image = ImageFile::open(path);
+  ASSERT_TRUE(image) << image.error().message();
+  write_file(dir / "new.img", random_bytes(100000, 2));
+  std::filesystem::rename(dir / "new.img", path);
+  EXPECT_TRUE(image->check_unchanged());
+  EXPECT_TRUE(std::equal(bytes.begin(), bytes.end(), image->bytes().begin(), image->bytes().end()));
+}
+
+TEST(ImageFile, EmptyOrMissingFilesAreErrors) {
+  TempDir dir;
+  write_file(dir / "empty.img", std::string_view());
+  auto empty = ImageFile::open(dir / "empty.img");
+  ASSERT_FALSE(empty);
+  EXPECT_THAT(empty.error().message(), HasSubstr("the image is empty"));
+  EXPECT_FALSE(ImageFile::open(dir / "missing.img"));
+  EXPECT_FALSE(ImageFile::open(dir.path()));
+}
+
+} // namespace
+} // namespace fastboop::fastboot
