@@ -188,6 +188,16 @@ TEST(PushToolUsage, ImageWithoutSidecarNeedsAProfile) {
   EXPECT_TRUE(emu.commands().empty());
 }
 
+TEST(PushToolUsage, EmptyImageIsRefusedBeforeAnyCommand) {
+  Emulator emu(device_vars);
+  ImageFixture img;
+  write_file(img.image, std::string_view());
+  auto out = push({"boot", img.image.string(), "-s", emu.tcp_target()});
+  EXPECT_EQ(out.exit_code, 1);
+  EXPECT_THAT(out.err, HasSubstr("the image is empty"));
+  EXPECT_TRUE(emu.commands().empty());
+}
+
 TEST(PushToolUsage, MalformedSidecarNamesFileAndField) {
   ImageFixture img("sdm845", false);
   write_file(img.dir / "boot.img.json", R"({"device_profile": {"id": "x", "probe": [{"getvar": "product", "op": "like"}]}})");

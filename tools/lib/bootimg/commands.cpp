@@ -12,44 +12,6 @@
 
 namespace fastboop::bootimg {
 
-Result<MappedFile> MappedFile::open(const std::filesystem::path& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return Error("cannot open " + path.string() + ": " + std::strerror(errno), ErrorKind::Io);
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return Error("cannot read " + path.string() + ": not a regular file", ErrorKind::Io);
-  }
-  const std::size_t size = static_cast<std::size_t>(st.st_size);
-  if (size == 0) {
-    ::close(fd);
-    return MappedFile(path, -1, nullptr, 0);
-  }
-  void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
-  int err = errno;
-  if (p == MAP_FAILED) {
-    ::close(fd);
-    return Error("cannot map " + path.string() + ": " + std::strerror(err), ErrorKind::Io);
-  }
-  ::madvise(p, size, MADV_SEQUENTIAL);
-  return MappedFile(path, fd, static_cast<const std::uint8_t*>(p), size);
-}
-
-MappedFile::MappedFile(MappedFile&& other) noexcept
-    : m_path(std::move(other.m_path)), m_fd(other.m_fd), m_data(other.m_data), m_size(other.m_size) {
-  other.m_fd = -1;
-  other.m_data = nullptr;
-  other.m_size = 0;
-}
-
-MappedFile::~MappedFile() {
-  if (m_data)
-    ::munmap(const_cast<std::uint8_t*>(m_data), m_size);
-  if (m_fd >= 0)
-    ::close(m_fd);
-}
-
 Result<void> append_from_sources(int out_fd, ByteSpan data, const std::vector<MappedFile>& sources,
                                  const std::string& what) {
   for (const auto& src : sources) {

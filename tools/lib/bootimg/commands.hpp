@@ -3,6 +3,7 @@
 #pragma once
 
 #include "bootimg/bootimg.hpp"
+#include "common/mapped_file.hpp"
 #include "common/result.hpp"
 
 #include <filesystem>
@@ -11,29 +12,6 @@
 #include <vector>
 
 namespace fastboop::bootimg {
-
-// A read-only memory mapping of an input file (empty files map to nothing).
-// The descriptor stays open so that section bodies can be copied file to file
-// (copy_file_range) instead of through the mapping.
-class MappedFile {
-public:
-  static Result<MappedFile> open(const std::filesystem::path& path);
-  MappedFile(MappedFile&& other) noexcept;
-  MappedFile& operator=(MappedFile&&) = delete;
-  MappedFile(const MappedFile&) = delete;
-  ~MappedFile();
-  ByteSpan bytes() const { return {m_data, m_size}; }
-  const std::filesystem::path& path() const { return m_path; }
-  int fd() const { return m_fd; }
-
-private:
-  MappedFile(std::filesystem::path path, int fd, const std::uint8_t* data, std::size_t size)
-      : m_path(std::move(path)), m_fd(fd), m_data(data), m_size(size) {}
-  std::filesystem::path m_path;
-  int m_fd = -1;
-  const std::uint8_t* m_data = nullptr;
-  std::size_t m_size = 0;
-};
 
 // Append `data` to `out_fd` at its file offset. When `data` lies inside one of
 // `sources`, the kernel copies it from that file (copy_file_range: no page

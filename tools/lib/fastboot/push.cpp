@@ -2,7 +2,7 @@
 
 #include "common/file_io.hpp"
 #include "common/log.hpp"
-#include "fastboot/image_file.hpp"
+#include "common/mapped_file.hpp"
 #include "fastboot/sidecar.hpp"
 #include "profiles/profiles.hpp"
 
@@ -160,7 +160,7 @@ private:
 // byte has to pass.
 class DigestCheck {
 public:
-  DigestCheck(const std::optional<BootImageSidecar>& sidecar, const ImageFile& image,
+  DigestCheck(const std::optional<BootImageSidecar>& sidecar, const MappedFile& image,
               const std::filesystem::path& sidecar_path) {
     if (!sidecar || !sidecar->image) {
       m_result = ok();
@@ -193,7 +193,7 @@ private:
 
 // Steps 2-7 of boot_on_device: find, prove, download, boot, hand off.
 Result<void> prove_and_boot(const BootRequest& request, const PushSettings& settings,
-                            const std::optional<profiles::DeviceProfile>& profile, const ImageFile& image,
+                            const std::optional<profiles::DeviceProfile>& profile, const MappedFile& image,
                             DigestCheck& digest);
 
 Result<void> run_handoff(const std::string& command, const std::string& serial, const std::string& location,
@@ -378,7 +378,9 @@ Result<void> boot_on_device(const BootRequest& request, const PushSettings& sett
                      "(or --force-device to skip the device check)",
                  ErrorKind::Usage);
   }
-  const auto image = TRY(ImageFile::open(request.image));
+  const auto image = TRY(MappedFile::open(request.image));
+  if (image.size() == 0)
+    return Error(request.image.string() + ": the image is empty", ErrorKind::Invalid);
   if (sidecar && !sidecar->image)
     log::warn(sidecar_path.string() + " has no image size/sha512, so it cannot be checked against " +
               request.image.string());
@@ -397,7 +399,7 @@ Result<void> boot_on_device(const BootRequest& request, const PushSettings& sett
 namespace {
 
 Result<void> prove_and_boot(const BootRequest& request, const PushSettings& settings,
-                            const std::optional<profiles::DeviceProfile>& profile, const ImageFile& image,
+                            const std::optional<profiles::DeviceProfile>& profile, const MappedFile& image,
                             DigestCheck& digest) {
   // 2. Which device.
   Candidate candidate;

@@ -1,13 +1,14 @@
-// ImageFile: the mapped boot image notices writes made after it was opened
-// (the digest was computed over the mapping, which follows the file).
-#include "fastboot/image_file.hpp"
+// MappedFile: an input mapped read-only notices writes made after it was
+// opened (the pusher's digest is computed over the mapping, which follows the
+// file).
+#include "common/mapped_file.hpp"
 #include "test_support.hpp"
 
 #include <filesystem>
 #include <fstream>
 #include <gmock/gmock.h>
 
-namespace fastboop::fastboot {
+namespace fastboop {
 namespace {
 
 using test::random_bytes;
@@ -15,23 +16,23 @@ using test::TempDir;
 using test::write_file;
 using ::testing::HasSubstr;
 
-TEST(ImageFile, MapsTheBytesAndIsUnchangedUntilWritten) {
+TEST(MappedFile, MapsTheBytesAndIsUnchangedUntilWritten) {
   TempDir dir;
   const auto path = dir / "boot.img";
   const auto bytes = random_bytes(100000, 1);
   write_file(path, bytes);
-  auto image = ImageFile::open(path);
+  auto image = MappedFile::open(path);
   ASSERT_TRUE(image) << image.error().message();
   EXPECT_TRUE(std::equal(bytes.begin(), bytes.end(), image->bytes().begin(), image->bytes().end()));
   EXPECT_TRUE(image->check_unchanged());
 }
 
-TEST(ImageFile, AWriteInPlaceIsNoticed) {
+TEST(MappedFile, AWriteInPlaceIsNoticed) {
   TempDir dir;
   const auto path = dir / "boot.img";
   write_file(path, random_bytes(100000, 1));
   const auto before = std::filesystem::last_write_time(path);
-  auto image = ImageFile::open(path);
+  auto image = MappedFile::open(path);
   ASSERT_TRUE(image) << image.error().message();
   {
     std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
@@ -45,24 +46,24 @@ TEST(ImageFile, AWriteInPlaceIsNoticed) {
   EXPECT_THAT(changed.error().message(), HasSubstr(path.string() + " was modified"));
 }
 
-TEST(ImageFile, TruncationIsNoticed) {
+TEST(MappedFile, TruncationIsNoticed) {
   TempDir dir;
   const auto path = dir / "boot.img";
   write_file(path, random_bytes(100000, 1));
-  auto image = ImageFile::open(path);
+  auto image = MappedFile::open(path);
   ASSERT_TRUE(image) << image.error().message();
   std::filesystem::resize_file(path, 50000);
   EXPECT_FALSE(image->check_unchanged());
 }
 
-TEST(ImageFile, ARebuildRenamedOverItIsNotAChange) {
+TEST(MappedFile, ARebuildRenamedOverItIsNotAChange) {
   // The mapping keeps the old file's bytes, so those are still what was
   // checked and what is sent.
   TempDir dir;
   const auto path = dir / "boot.img";
   const auto bytes = random_bytes(100000, 1);
   write_file(path, bytes);
-  auto image = ImageFile::open(path);
+  auto image = MappedFile::open(path);
   ASSERT_TRUE(image) << image.error().message();
   write_file(dir / "new.img", random_bytes(100000, 2));
   std::filesystem::rename(dir / "new.img", path);
@@ -70,15 +71,20 @@ TEST(ImageFile, ARebuildRenamedOverItIsNotAChange) {
   EXPECT_TRUE(std::equal(bytes.begin(), bytes.end(), image->bytes().begin(), image->bytes().end()));
 }
 
-TEST(ImageFile, EmptyOrMissingFilesAreErrors) {
+TEST(MappedFile, EmptyMapsToNothingAndMissingFilesAreErrors) {
   TempDir dir;
   write_file(dir / "empty.img", std::string_view());
-  auto empty = ImageFile::open(dir / "empty.img");
-  ASSERT_FALSE(empty);
-  EXPECT_THAT(empty.error().message(), HasSubstr("the image is empty"));
-  EXPECT_FALSE(ImageFile::open(dir / "missing.img"));
-  EXPECT_FALSE(ImageFile::open(dir.path()));
+  auto empty = MappedFile::open(dir / "empty.img");
+  ASSERT_TRUE(empty) << empty.error().message();
+  EXPECT_EQ(empty->size(), 0u);
+  EXPECT_TRUE(empty->check_unchanged());
+  auto missing = MappedFile::open(dir / "missing.img");
+  ASSERT_FALSE(missing);
+  EXPECT_THAT(missing.error().message(), HasSubstr("missing.img"));
+  auto directory = MappedFile::open(dir.path());
+  ASSERT_FALSE(directory);
+  EXPECT_THAT(directory.error().message(), HasSubstr("not a regular file"));
 }
 
 } // namespace
-} // namespace fastboop::fastboot
+} // namespace fastboop

@@ -1,4 +1,4 @@
-#include "fastboot/image_file.hpp"
+#include "common/mapped_file.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -6,23 +6,20 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-namespace fastboop::fastboot {
+namespace fastboop {
 
 namespace {
 
-bool same_timespec(const timespec& a, const timespec& b) {
-  return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
-}
-
-// Every write and truncation bumps mtime. Not ctime: unlinking the mapped file
-// (a rebuild renamed over it) changes ctime but not the mapped bytes.
+// Every write and truncation bumps mtime. Not ctime: unlinking the mapped
+// file (a rebuild renamed over it) changes ctime but not the mapped bytes.
 bool same_contents_state(const struct stat& a, const struct stat& b) {
-  return a.st_size == b.st_size && same_timespec(a.st_mtim, b.st_mtim);
+  return a.st_size == b.st_size && a.st_mtim.tv_sec == b.st_mtim.tv_sec &&
+         a.st_mtim.tv_nsec == b.st_mtim.tv_nsec;
 }
 
 } // namespace
 
-Result<ImageFile> ImageFile::open(const std::filesystem::path& path) {
+Result<MappedFile> MappedFile::open(const std::filesystem::path& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return Error("cannot open " + path.string() + ": " + std::strerror(errno), ErrorKind::Io);
@@ -31,11 +28,9 @@ Result<ImageFile> ImageFile::open(const std::filesystem::path& path) {
     ::close(fd);
     return Error("cannot read " + path.string() + ": not a regular file", ErrorKind::Io);
   }
-  if (st.st_size == 0) {
-    ::close(fd);
-    return Error(path.string() + ": the image is empty", ErrorKind::Invalid);
-  }
   const auto size = static_cast<std::size_t>(st.st_size);
+  if (size == 0)
+    return MappedFile(path, fd, nullptr, 0, st);
   // MAP_POPULATE maps the whole file in one call instead of a fault per page.
   void* data = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
   if (data == MAP_FAILED) {
@@ -43,10 +38,11 @@ Result<ImageFile> ImageFile::open(const std::filesystem::path& path) {
     ::close(fd);
     return Error("cannot map " + path.string() + ": " + std::strerror(err), ErrorKind::Io);
   }
-  return ImageFile(path, fd, static_cast<const std::uint8_t*>(data), size, st);
+  ::madvise(data, size, MADV_SEQUENTIAL);
+  return MappedFile(path, fd, static_cast<const std::uint8_t*>(data), size, st);
 }
 
-ImageFile::ImageFile(ImageFile&& other) noexcept
+MappedFile::MappedFile(MappedFile&& other) noexcept
     : m_path(std::move(other.m_path)), m_fd(other.m_fd), m_data(other.m_data), m_size(other.m_size),
       m_identity(other.m_identity) {
   other.m_fd = -1;
@@ -54,24 +50,22 @@ ImageFile::ImageFile(ImageFile&& other) noexcept
   other.m_size = 0;
 }
 
-ImageFile::~ImageFile() {
+MappedFile::~MappedFile() {
   if (m_data)
     ::munmap(const_cast<std::uint8_t*>(m_data), m_size);
   if (m_fd >= 0)
     ::close(m_fd);
 }
 
-Result<void> ImageFile::check_unchanged() const {
+Result<void> MappedFile::check_unchanged() const {
   struct stat now {};
   if (::fstat(m_fd, &now) != 0)
     return Error("cannot stat " + m_path.string() + ": " + std::strerror(errno), ErrorKind::Io);
   if (!same_contents_state(m_identity, now))
-    return Error(m_path.string() +
-                     " was modified while fastboop-push was using it, so the bytes sent are not "
-                     "the ones checked against its sidecar; write images through a rename (as "
-                     "fastboop-bootimg does) and push again",
+    return Error(m_path.string() + " was modified while it was in use, so the bytes read are not the ones "
+                                   "checked; write it through a rename (as fastboop-bootimg does) and run again",
                  ErrorKind::Invalid);
   return ok();
 }
 
-} // namespace fastboop::fastboot
+} // namespace fastboop
