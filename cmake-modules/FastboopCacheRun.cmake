@@ -19,6 +19,11 @@
 # place: a runner that loses the insert race keeps the winner's entry, and only
 # an entry that failed verification is ever replaced (moved aside first, so a
 # reader sees the old entry, no entry, or the new one, never a mix).
+#
+# With a cache, the functions run this script behind FastboopCacheHit.sh, which
+# serves a hit whose digests are all recorded (see the digest memo below) with
+# the shell alone and hands everything else, with the same arguments, to this
+# script. Change the key material or the record format in both.
 cmake_minimum_required(VERSION 3.25)
 
 # List arguments arrive '|'-separated (see FastboopFunctions.cmake).

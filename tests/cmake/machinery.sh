@@ -38,13 +38,18 @@ echo "ok: changing one input regenerates exactly that device"
 
 # A second build tree sharing the cache: zero generations, identical bytes.
 conf B "$T/cache"
-cmake --build "$T/B" >/dev/null
+outB=$(cmake --build "$T/B")
 [ "$(count stage0)" = 5 ] && [ "$(count bootimg)" = 5 ] || fail "second build tree generated: $(count stage0)/$(count bootimg)"
 for f in devices_oneplus_fajita/boot.img devices_arrow_db410c/boot.img from_profile/boot.img from_stage0/boot.img from_stage0/boot.img.json; do
   cmp "$T/A/$f" "$T/B/$f" || fail "$f differs between build trees"
 done
 ninja -C "$T/B" -n | grep -q "no work to do" || fail "no-op after cache-hit build has work"
 echo "ok: second build tree: zero generations, identical outputs, then no-op"
+# Its settled inputs were recorded by A, so the matrix devices' hits took the
+# shell fast path (FastboopCacheHit.sh) without starting CMake.
+echo "$outB" | grep -q "cache hit stage0 .* (fast path)" || fail "no stage0 hit took the fast path: $outB"
+echo "$outB" | grep -q "cache hit bootimg .* (fast path)" || fail "no boot.img hit took the fast path: $outB"
+echo "ok: second build tree: hits from recorded digests take the shell fast path"
 
 # Without a cache the same bytes come out.
 conf C ""
