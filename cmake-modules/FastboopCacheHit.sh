@@ -181,8 +181,14 @@ EOF
   IFS=$nl
   for n in $mnames; do set -- "$@" "$entry/$n"; done
   IFS=' '
-  mkdir "$stage" 2>/dev/null || return 1
-  sids=$(stat -L -c "$F" -- "$@" 2>/dev/null) && cp -- "$@" "$stage/" 2>/dev/null || { rm -rf "$stage"; return 1; }
+  [ ! -e "$stage" ] || return 1
+  sids=$(stat -L -c "$F" -- "$@" 2>/dev/null) || return 1
+  if [ -n "$OUTPUT_DIR" ]; then
+    mkdir "$stage" 2>/dev/null && cp -- "$@" "$stage/" 2>/dev/null || { rm -rf "$stage"; return 1; }
+  else
+    # The whole entry in one process (cp creates the stage; its manifest goes with the stage).
+    cp -R -T -- "$entry" "$stage" 2>/dev/null || { rm -rf "$stage"; return 1; }
+  fi
   for p do set -- "$@" "$stage/${p##*/}"; shift; done
   cids=
   if [ -n "$OUTPUT_DIR" ] && [ -n "$MEMO_DIR" ]; then
@@ -213,7 +219,8 @@ EOF
       done
     fi
   else
-    mv -f -- "$@" "$outdir/" && rmdir -- "$stage" || return 1
+    mv -f -- "$@" "$outdir/" || { rm -rf "$stage"; return 1; }
+    rm -rf -- "$stage"
   fi
 
   # The depfile the tool would have written: the key inputs.
