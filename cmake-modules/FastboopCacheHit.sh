@@ -10,8 +10,9 @@
 #
 # The key material and the memo record format must match FastboopCacheRun.cmake
 # (see there and ARCHITECTURE.md, "CMake artifact cache").
+# Byte-order globbing (as CMake sorts); the caller's locale is put back for the fallback.
+if [ "${LC_ALL+set}" = set ]; then caller_lc_all=$LC_ALL; fi
 LC_ALL=C
-export LC_ALL
 nl='
 '
 F='%d-%i-%s-%.9Y-%.9Z'
@@ -242,4 +243,5 @@ EOF
 }
 
 try_hit "$@" && exit 0
+if [ "${caller_lc_all+set}" = set ]; then LC_ALL=$caller_lc_all; else unset LC_ALL; fi
 exec "$@"
