@@ -19,6 +19,11 @@
 # place: a runner that loses the insert race keeps the winner's entry, and only
 # an entry that failed verification is ever replaced (moved aside first, so a
 # reader sees the old entry, no entry, or the new one, never a mix).
+#
+# With a cache, the functions run this script behind FastboopCacheHit.sh, which
+# serves a hit whose digests are all recorded (see the digest memo below) with
+# the shell alone and hands everything else, with the same arguments, to this
+# script. Change the key material or the record format in both.
 cmake_minimum_required(VERSION 3.25)
 
 # List arguments arrive '|'-separated (see FastboopFunctions.cmake).
@@ -45,6 +50,10 @@ function(_fastboop_run_command)
     file(REMOVE_RECURSE "${OUTPUT_DIR}")
     file(MAKE_DIRECTORY "${OUTPUT_DIR}")
   endif()
+  foreach(out IN LISTS OUTPUTS)
+    get_filename_component(dir "${out}" DIRECTORY)
+    file(MAKE_DIRECTORY "${dir}")
+  endforeach()
   execute_process(COMMAND ${_cmd} RESULT_VARIABLE rc)
   if(NOT rc EQUAL 0)
     foreach(out IN LISTS OUTPUTS)
@@ -75,61 +84,180 @@ if(NOT FASTBOOP_CACHE_DIR)
   return()
 endif()
 
-# SHA-512 of a file, memoised by (path, size, mtime) in MEMO_DIR so a warm build
-# does not re-hash a large rootfs for every device. The memo belongs to one build
-# directory, never to the shared cache: a path means different files on
-# different machines, and a shared memo would let one runner's stale (path,
-# size, mtime) vouch for another's bytes. Like ccache, a file modified in the
-# last few seconds is always hashed (mtime has 1 s resolution).
-string(TIMESTAMP _now "%s" UTC)
-function(_fastboop_file_digest out path)
-  if(NOT MEMO_DIR)
-    file(SHA512 "${path}" digest)
-    set(${out} "${digest}" PARENT_SCOPE)
-    return()
-  endif()
-  file(SIZE "${path}" size)
-  file(TIMESTAMP "${path}" mtime "%s" UTC)
-  math(EXPR age "${_now} - ${mtime}")
-  string(SHA256 memo_key "${path}|${size}|${mtime}")
-  set(memo "${MEMO_DIR}/${memo_key}")
-  if(age GREATER 2)
-    # Parallel generators of one build read the same rootfs: one hashes it,
-    # the others wait for its memo instead of hashing it again.
-    file(LOCK "${memo}.lock" GUARD FUNCTION TIMEOUT 600 RESULT_VARIABLE lock_rc)
-  endif()
-  if(age GREATER 2 AND EXISTS "${memo}")
-    file(READ "${memo}" digest)
-    if(digest MATCHES "^[0-9a-f]+$")
-      set(${out} "${digest}" PARENT_SCOPE)
-      return()
+# Digest memo. Hashing a 150 MB rootfs and two tool binaries for every device
+# dominated warm builds, so a file's SHA-512 is remembered under its identity:
+# (path, device, inode, size, mtime ns, ctime ns), read with one
+# `stat -L -c` per batch of files. Any write changes ctime, which user space
+# cannot set back, so a rewrite with the same size (even with its mtime
+# restored) is a new identity and gets hashed. Three kinds of record:
+#  - inputs, in the shared cache (<cache>/digests): recorded only when the
+#    file's ctime is older than this run's start by more than the timestamp
+#    granularity (0.1 s when the filesystem keeps sub-second times, 3 s when it
+#    keeps whole seconds), so a later rewrite can never land in the same tick;
+#  - cache entry files, in the shared cache: recorded by the inserter right
+#    after writing them (entries are never written again), so a hit verifies a
+#    stored file against its manifest without re-reading it;
+#  - this build tree's own outputs (MEMO_DIR, per build directory): recorded by
+#    the generator that wrote them, so the boot.img key does not re-hash the
+#    stage0 just placed (their only writer is that generator, and the build
+#    graph orders every reader after it).
+# Without GNU stat nothing is memoised and every file is hashed.
+string(TIMESTAMP _now "%s.%f" UTC)
+string(REGEX REPLACE "^([0-9]+)\\.([0-9][0-9][0-9]).*$" "\\1\\2" _now_ms "${_now}")
+set(_id_regex "^[0-9]+-[0-9]+-[0-9]+-[0-9]+\\.[0-9]+-[0-9]+\\.[0-9]+$")
+set(_memo_shared "${FASTBOOP_CACHE_DIR}/digests")
+
+# Identities ("dev-ino-size-mtime-ctime", or "-" when unknown) of `files`, in order.
+function(_fastboop_identities out files)
+  list(LENGTH files n)
+  set(ids "")
+  if(n GREATER 0)
+    execute_process(COMMAND stat -L -c "%d-%i-%s-%.9Y-%.9Z" -- ${files}
+                    RESULT_VARIABLE rc OUTPUT_VARIABLE text ERROR_QUIET)
+    if(rc EQUAL 0)
+      string(STRIP "${text}" text)
+      string(REPLACE "\n" ";" ids "${text}")
+      list(LENGTH ids got)
+      if(NOT got EQUAL n)
+        set(ids "")
+      endif()
+      foreach(id IN LISTS ids)
+        if(NOT id MATCHES "${_id_regex}")
+          set(ids "")
+          break()
+        endif()
+      endforeach()
+    endif()
+    if(NOT ids)
+      foreach(f IN LISTS files)
+        list(APPEND ids "-")
+      endforeach()
     endif()
   endif()
-  file(SHA512 "${path}" digest)
-  if(age GREATER 2)
-    string(RANDOM LENGTH 12 rnd)
-    file(WRITE "${memo}.${rnd}" "${digest}")
-    file(RENAME "${memo}.${rnd}" "${memo}")
+  set(${out} "${ids}" PARENT_SCOPE)
+endfunction()
+
+# A record is the file <dir>/<identity> holding "<sha512> <path>\n" (the path
+# is checked on read, so the name needs no hashing: FastboopCacheHit.sh reads
+# the same records with the shell alone).
+function(_fastboop_memo_get out path id)
+  set(${out} "" PARENT_SCOPE)
+  if(id STREQUAL "-")
+    return()
+  endif()
+  foreach(dir IN ITEMS "${MEMO_DIR}" "${_memo_shared}")
+    if(dir AND EXISTS "${dir}/${id}")
+      file(READ "${dir}/${id}" text)
+      string(LENGTH "${text}" len)
+      math(EXPR plen "${len} - 130")
+      if(plen GREATER 0 AND text MATCHES "^([0-9a-f]+) ")
+        set(d "${CMAKE_MATCH_1}")
+        string(SUBSTRING "${text}" 129 ${plen} p)
+        string(LENGTH "${d}" dlen)
+        if(dlen EQUAL 128 AND p STREQUAL path AND text MATCHES "\n$")
+          set(${out} "${d}" PARENT_SCOPE)
+          return()
+        endif()
+      endif()
+    endif()
+  endforeach()
+endfunction()
+
+# Record a digest (written to a private name, then renamed: readers see all or nothing).
+function(_fastboop_memo_put dir path id digest)
+  if(NOT dir OR id STREQUAL "-")
+    return()
+  endif()
+  file(MAKE_DIRECTORY "${dir}")
+  string(RANDOM LENGTH 12 rnd)
+  file(WRITE "${dir}/.${id}.${rnd}" "${digest} ${path}\n")
+  file(RENAME "${dir}/.${id}.${rnd}" "${dir}/${id}")
+endfunction()
+
+# True when an identity's ctime is old enough that no later write can share it.
+function(_fastboop_settled out id)
+  set(${out} FALSE PARENT_SCOPE)
+  if(NOT id MATCHES "^[0-9]+-[0-9]+-[0-9]+-[0-9.]+-([0-9]+)\\.([0-9]+)$")
+    return()
+  endif()
+  set(sec "${CMAKE_MATCH_1}")
+  string(SUBSTRING "${CMAKE_MATCH_2}000" 0 3 ms)
+  if(CMAKE_MATCH_2 MATCHES "^0+$")
+    set(margin 3000) # whole-second (or coarser) timestamps
+  else()
+    set(margin 100)  # sub-second timestamps: a clock tick is at most 10 ms
+  endif()
+  math(EXPR age "${_now_ms} - (${sec}${ms} + ${margin})")
+  if(age GREATER 0)
+    set(${out} TRUE PARENT_SCOPE)
+  endif()
+endfunction()
+
+# SHA-512 of `path` (identity `id`): from the memo, else hashed and, when the
+# file has settled, recorded in the shared memo. Parallel generators of one
+# build read the same rootfs: one hashes it, the others wait for its record.
+function(_fastboop_file_digest out path id)
+  _fastboop_memo_get(digest "${path}" "${id}")
+  if(NOT digest)
+    _fastboop_settled(settled "${id}")
+    if(settled)
+      file(MAKE_DIRECTORY "${_memo_shared}")
+      file(LOCK "${_memo_shared}/${id}.lock" GUARD FUNCTION TIMEOUT 600 RESULT_VARIABLE lock_rc)
+      _fastboop_memo_get(digest "${path}" "${id}")
+    endif()
+    if(NOT digest)
+      file(SHA512 "${path}" digest)
+      if(settled)
+        _fastboop_memo_put("${_memo_shared}" "${path}" "${id}" "${digest}")
+      endif()
+    endif()
   endif()
   set(${out} "${digest}" PARENT_SCOPE)
 endfunction()
 
-set(_key_material "fastboop-cache-v1\n${KIND}\n${KEY_TEXT}\n")
+# Copy `srcs` into the existing directory `dest`, keeping their names: cp
+# (copy_file_range or a reflink where the filesystem has them), else CMake's copy.
+function(_fastboop_copy_into out_ok dest srcs)
+  execute_process(COMMAND cp -- ${srcs} "${dest}/" RESULT_VARIABLE rc OUTPUT_QUIET ERROR_QUIET)
+  if(NOT rc EQUAL 0)
+    foreach(f IN LISTS srcs)
+      get_filename_component(n "${f}" NAME)
+      file(COPY_FILE "${f}" "${dest}/${n}" RESULT rc)
+      if(NOT rc STREQUAL "0")
+        set(${out_ok} FALSE PARENT_SCOPE)
+        return()
+      endif()
+    endforeach()
+  endif()
+  set(${out_ok} TRUE PARENT_SCOPE)
+endfunction()
+
+# Key inputs: KEY_FILES, then every regular file under each KEY_DIRS entry
+# (sorted, named relative to it); their identities in one stat.
+set(_key_names "")
 foreach(f IN LISTS KEY_FILES)
   if(NOT EXISTS "${f}" OR IS_DIRECTORY "${f}")
     message(FATAL_ERROR "fastboop: cache key input '${f}' is not a file")
   endif()
-  _fastboop_file_digest(_h "${f}")
-  string(APPEND _key_material "${_h}\n")
+  list(APPEND _key_names "/") # no name: a KEY_FILES entry
 endforeach()
 foreach(d IN LISTS KEY_DIRS)
   file(GLOB_RECURSE _files LIST_DIRECTORIES false RELATIVE "${d}" "${d}/*")
   list(SORT _files)
   foreach(f IN LISTS _files)
-    _fastboop_file_digest(_h "${d}/${f}")
-    string(APPEND _key_material "${f} ${_h}\n")
     list(APPEND KEY_FILES "${d}/${f}")
+    list(APPEND _key_names "${f}")
   endforeach()
+endforeach()
+_fastboop_identities(_key_ids "${KEY_FILES}")
+set(_key_material "fastboop-cache-v1\n${KIND}\n${KEY_TEXT}\n")
+foreach(f name id IN ZIP_LISTS KEY_FILES _key_names _key_ids)
+  _fastboop_file_digest(_h "${f}" "${id}")
+  if(name STREQUAL "/")
+    string(APPEND _key_material "${_h}\n")
+  else()
+    string(APPEND _key_material "${name} ${_h}\n")
+  endif()
 endforeach()
 string(SHA512 _key "${_key_material}")
 string(SUBSTRING "${_key}" 0 64 _key)
@@ -176,78 +304,126 @@ function(_fastboop_entry_verifies out)
   set(${out} TRUE PARENT_SCOPE)
 endfunction()
 
-# Hit: copy every recorded output to a private temporary name, verify the
-# copy's digest against the manifest (so a concurrent replacement of a corrupt
-# entry can never hand us a mix), then rename the copies into place.
+# Hit: verify every stored file against the manifest (through the memo: the
+# inserter recorded each file's identity; an unknown identity is re-hashed),
+# copy them to a private stage, then rename into place. A verified entry is
+# never replaced (only one that failed verification is), so what we copy is
+# what we verified.
 set(_hit FALSE)
 set(_found_bad FALSE) # an entry exists and failed verification
 if(EXISTS "${_entry}")
   _fastboop_read_manifest(_lines)
-  string(RANDOM LENGTH 12 _rand)
   set(_hit TRUE)
-  set(_copies "")
-  set(_finals "")
   if(NOT _lines)
     set(_hit FALSE)
   endif()
-  if(OUTPUT_DIR)
-    set(_stage "${OUTPUT_DIR}.fastboop-tmp-${_rand}")
-    file(REMOVE_RECURSE "${_stage}")
-    file(MAKE_DIRECTORY "${_stage}")
-  endif()
+  set(_names "")
+  set(_digests "")
+  set(_srcs "")
+  set(_finals "")
   foreach(_line IN LISTS _lines)
     string(REGEX MATCH "^([0-9a-f]+) (.+)$" _m "${_line}")
-    set(_digest "${CMAKE_MATCH_1}")
-    set(_name "${CMAKE_MATCH_2}")
-    if(OUTPUT_DIR)
-      set(_copy "${_stage}/${_name}")
-    else()
+    list(APPEND _digests "${CMAKE_MATCH_1}")
+    list(APPEND _names "${CMAKE_MATCH_2}")
+    list(APPEND _srcs "${_entry}/${CMAKE_MATCH_2}")
+    if(NOT OUTPUT_DIR)
       set(_final "")
       foreach(out IN LISTS OUTPUTS)
         get_filename_component(_n "${out}" NAME)
-        if(_n STREQUAL _name)
+        if(_n STREQUAL CMAKE_MATCH_2)
           set(_final "${out}")
         endif()
       endforeach()
       if(NOT _final)
         set(_hit FALSE)
-        break()
       endif()
-      get_filename_component(_dir "${_final}" DIRECTORY)
-      file(MAKE_DIRECTORY "${_dir}")
-      set(_copy "${_final}.fastboop-tmp-${_rand}")
       list(APPEND _finals "${_final}")
-    endif()
-    list(APPEND _copies "${_copy}")
-    file(COPY_FILE "${_entry}/${_name}" "${_copy}" RESULT _copy_rc)
-    if(NOT _copy_rc STREQUAL "0")
-      set(_hit FALSE)
-      break()
-    endif()
-    file(SHA512 "${_copy}" _actual)
-    if(NOT _actual STREQUAL _digest)
-      message(WARNING "fastboop: cache entry ${_entry}/${_name} is corrupt; regenerating")
-      set(_hit FALSE)
-      break()
     endif()
   endforeach()
   if(_hit)
+    string(RANDOM LENGTH 12 _rand)
     if(OUTPUT_DIR)
+      set(_stage "${OUTPUT_DIR}.fastboop-tmp-${_rand}")
+    else()
+      list(GET _finals 0 _first)
+      get_filename_component(_dir "${_first}" DIRECTORY)
+      file(MAKE_DIRECTORY "${_dir}")
+      set(_stage "${_dir}/.fastboop-tmp-${_rand}")
+    endif()
+    file(REMOVE_RECURSE "${_stage}")
+    file(MAKE_DIRECTORY "${_stage}")
+    # One process: the stored files' identities (taken before copying), the
+    # copy, then the copies' identities.
+    set(_copies "")
+    foreach(_name IN LISTS _names)
+      list(APPEND _copies "${_stage}/${_name}")
+    endforeach()
+    execute_process(COMMAND sh -c [=[
+f='%d-%i-%s-%.9Y-%.9Z' s=$1; shift
+stat -L -c "$f" -- "$@" && cp -- "$@" "$s/" || exit 1
+for p do set -- "$@" "$s/${p##*/}"; shift; done
+stat -L -c "$f" -- "$@"]=] sh "${_stage}" ${_srcs}
+      RESULT_VARIABLE _rc OUTPUT_VARIABLE _text ERROR_QUIET)
+    string(STRIP "${_text}" _text)
+    string(REPLACE "\n" ";" _ids "${_text}")
+    list(LENGTH _names _n)
+    list(LENGTH _ids _got)
+    math(EXPR _want "2 * ${_n}")
+    if(_rc EQUAL 0 AND _got EQUAL _want)
+      list(SUBLIST _ids 0 ${_n} _src_ids)
+      list(SUBLIST _ids ${_n} ${_n} _copy_ids)
+    else()
+      # No POSIX sh, GNU stat or cp: CMake copies, and nothing is memoised.
+      set(_src_ids "")
+      foreach(_src _copy IN ZIP_LISTS _srcs _copies)
+        list(APPEND _src_ids "-")
+        if(EXISTS "${_src}")
+          file(COPY_FILE "${_src}" "${_copy}" RESULT _copy_rc)
+        endif()
+      endforeach()
+      set(_copy_ids "${_src_ids}")
+    endif()
+    foreach(_src _id _digest IN ZIP_LISTS _srcs _src_ids _digests)
+      if(NOT EXISTS "${_src}")
+        set(_hit FALSE)
+        break()
+      endif()
+      if(NOT _id MATCHES "${_id_regex}")
+        set(_id "-")
+      endif()
+      _fastboop_file_digest(_actual "${_src}" "${_id}")
+      if(NOT _actual STREQUAL _digest)
+        message(WARNING "fastboop: cache entry ${_src} is corrupt; regenerating")
+        set(_hit FALSE)
+        break()
+      endif()
+    endforeach()
+    if(NOT _hit)
+      set(_found_bad TRUE)
+      file(REMOVE_RECURSE "${_stage}")
+    endif()
+  endif()
+  if(_hit)
+    if(OUTPUT_DIR)
+      # Record what we placed, for the generators that read it (their keys).
       file(REMOVE_RECURSE "${OUTPUT_DIR}")
       file(RENAME "${_stage}" "${OUTPUT_DIR}")
-    else()
-      foreach(_copy _final IN ZIP_LISTS _copies _finals)
-        file(RENAME "${_copy}" "${_final}")
+      # Renaming the directory keeps its files' identities.
+      foreach(_name _id _digest IN ZIP_LISTS _names _copy_ids _digests)
+        if(NOT _id MATCHES "${_id_regex}")
+          continue()
+        endif()
+        _fastboop_memo_put("${MEMO_DIR}" "${OUTPUT_DIR}/${_name}" "${_id}" "${_digest}")
       endforeach()
-    endif()
-  else()
-    set(_found_bad TRUE)
-    if(OUTPUT_DIR)
+    else()
+      foreach(_name _final IN ZIP_LISTS _names _finals)
+        file(RENAME "${_stage}/${_name}" "${_final}" RESULT _mv_rc)
+        if(NOT _mv_rc STREQUAL "0") # another filesystem
+          file(COPY_FILE "${_stage}/${_name}" "${_final}.fastboop-tmp-${_rand}")
+          file(RENAME "${_final}.fastboop-tmp-${_rand}" "${_final}")
+        endif()
+      endforeach()
       file(REMOVE_RECURSE "${_stage}")
-    else()
-      foreach(_copy IN LISTS _copies)
-        file(REMOVE "${_copy}")
-      endforeach()
     endif()
   endif()
 endif()
@@ -274,18 +450,48 @@ else()
   string(RANDOM LENGTH 12 _rand)
   set(_tmp "${FASTBOOP_CACHE_DIR}/${KIND}/.tmp-${_key}-${_rand}")
   file(MAKE_DIRECTORY "${_tmp}")
-  set(_manifest "")
+  _fastboop_copy_into(_copied "${_tmp}" "${OUTPUTS}")
+  set(_stored "")
   foreach(out IN LISTS OUTPUTS)
     get_filename_component(_name "${out}" NAME)
-    file(COPY_FILE "${out}" "${_tmp}/${_name}")
-    file(SHA512 "${out}" _h)
-    string(APPEND _manifest "${_h} ${_name}\n")
+    list(APPEND _stored "${_tmp}/${_name}")
   endforeach()
-  file(WRITE "${_tmp}/manifest.txt" "${_manifest}")
-  # rename(2) of a directory never replaces a non-empty one (and CMake's
-  # NO_REPLACE uses link(2), which directories refuse): if another runner
-  # inserted the same key meanwhile, theirs is kept and ours dropped.
-  file(RENAME "${_tmp}" "${_entry}" RESULT _rename_rc)
+  # One stat for the stored files and our outputs; the manifest is hashed from
+  # the stored bytes (cp copied them from the outputs, which only this
+  # generator writes, so the outputs' records take the same digests).
+  set(_all ${_stored} ${OUTPUTS})
+  _fastboop_identities(_all_ids "${_all}")
+  set(_manifest "")
+  set(_insert ${_copied})
+  set(_i 0)
+  list(LENGTH OUTPUTS _n)
+  foreach(out stored IN ZIP_LISTS OUTPUTS _stored)
+    get_filename_component(_name "${out}" NAME)
+    math(EXPR _j "${_i} + ${_n}")
+    list(GET _all_ids ${_i} _stored_id)
+    list(GET _all_ids ${_j} _out_id)
+    math(EXPR _i "${_i} + 1")
+    if(NOT _insert)
+      break()
+    endif()
+    file(SHA512 "${stored}" _h)
+    string(APPEND _manifest "${_h} ${_name}\n")
+    if(OUTPUT_DIR)
+      _fastboop_memo_put("${MEMO_DIR}" "${out}" "${_out_id}" "${_h}")
+    endif()
+    # Entry files are never written again: their identity vouches for them.
+    _fastboop_memo_put("${_memo_shared}" "${_entry}/${_name}" "${_stored_id}" "${_h}")
+  endforeach()
+  if(_insert)
+    file(WRITE "${_tmp}/manifest.txt" "${_manifest}")
+    # rename(2) of a directory never replaces a non-empty one (and CMake's
+    # NO_REPLACE uses link(2), which directories refuse): if another runner
+    # inserted the same key meanwhile, theirs is kept and ours dropped.
+    file(RENAME "${_tmp}" "${_entry}" RESULT _rename_rc)
+  else()
+    set(_rename_rc 1)
+    set(_found_bad FALSE)
+  endif()
   if(NOT _rename_rc STREQUAL "0" AND _found_bad)
     # The entry we found failed verification. Replace it, unless another
     # runner already has (then it verifies now): move it aside atomically,

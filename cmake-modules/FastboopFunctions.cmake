@@ -98,6 +98,18 @@ macro(_fastboop_forward_stage0_args out skip)
   endforeach()
 endmacro()
 
+# The command prefix of a cached generation: the CMake script, behind its
+# shell fast path for hits when there is a cache and a POSIX shell (a warm
+# build is then a few small processes per generator, not a CMake start-up).
+function(_fastboop_cache_command out)
+  get_property(functions_dir GLOBAL PROPERTY FASTBOOP_FUNCTIONS_DIR)
+  if(FASTBOOP_CACHE_DIR AND CMAKE_HOST_UNIX)
+    set(${out} sh "${functions_dir}/FastboopCacheHit.sh" "${CMAKE_COMMAND}" PARENT_SCOPE)
+  else()
+    set(${out} "${CMAKE_COMMAND}" PARENT_SCOPE)
+  endif()
+endfunction()
+
 # ---------------------------------------------------------------------------
 function(fastboop_add_boot_profile target)
   set(fn fastboop_add_boot_profile)
@@ -292,8 +304,9 @@ function(add_fastboop_stage0 target)
 
   get_property(functions_dir GLOBAL PROPERTY FASTBOOP_FUNCTIONS_DIR)
   set(memo_dir "${CMAKE_BINARY_DIR}/CMakeFiles/fastboop-digests") # per build directory
+  _fastboop_cache_command(cache_run)
   add_custom_command(OUTPUT "${stamp}"
-    COMMAND ${CMAKE_COMMAND}
+    COMMAND ${cache_run}
       "-DFASTBOOP_CACHE_DIR=${FASTBOOP_CACHE_DIR}" -DKIND=stage0 "-DMEMO_DIR=${memo_dir}"
       "-DKEY_FILES=${key_files_arg}" "-DKEY_DIRS=${key_dirs_arg}" "-DKEY_TEXT=${key_text_arg}"
       "-DOUTPUT_DIR=${outdir}" "-DSTAMP=${stamp}" "-DDEPFILE=${depfile}" "-DDEPFILE_TARGET=${stamp}"
@@ -387,9 +400,11 @@ function(add_fastboop_boot_image target)
   string(REPLACE ";" "|" key_dirs_arg "${key_dirs}")
   get_property(functions_dir GLOBAL PROPERTY FASTBOOP_FUNCTIONS_DIR)
   set(memo_dir "${CMAKE_BINARY_DIR}/CMakeFiles/fastboop-digests") # per build directory
+  # One process per edge (the script makes the output directory): process
+  # start-up is most of a warm-cache build.
+  _fastboop_cache_command(cache_run)
   add_custom_command(OUTPUT "${out}" "${out}.json"
-    COMMAND ${CMAKE_COMMAND} -E make_directory "${CMAKE_CURRENT_BINARY_DIR}/${target}"
-    COMMAND ${CMAKE_COMMAND}
+    COMMAND ${cache_run}
       "-DFASTBOOP_CACHE_DIR=${FASTBOOP_CACHE_DIR}" -DKIND=bootimg "-DMEMO_DIR=${memo_dir}"
       "-DKEY_FILES=$<TARGET_FILE:Fastboop::bootimg>" "-DKEY_DIRS=${key_dirs_arg}" "-DKEY_TEXT=${A_DEVICE}|${cmdline}"
       "-DOUTPUTS=${out}|${out}.json" "-DDEPFILE=${depfile}" "-DDEPFILE_TARGET=${out}"

@@ -38,13 +38,18 @@ echo "ok: changing one input regenerates exactly that device"
 
 # A second build tree sharing the cache: zero generations, identical bytes.
 conf B "$T/cache"
-cmake --build "$T/B" >/dev/null
+outB=$(cmake --build "$T/B")
 [ "$(count stage0)" = 5 ] && [ "$(count bootimg)" = 5 ] || fail "second build tree generated: $(count stage0)/$(count bootimg)"
 for f in devices_oneplus_fajita/boot.img devices_arrow_db410c/boot.img from_profile/boot.img from_stage0/boot.img from_stage0/boot.img.json; do
   cmp "$T/A/$f" "$T/B/$f" || fail "$f differs between build trees"
 done
 ninja -C "$T/B" -n | grep -q "no work to do" || fail "no-op after cache-hit build has work"
 echo "ok: second build tree: zero generations, identical outputs, then no-op"
+# Its settled inputs were recorded by A, so the matrix devices' hits took the
+# shell fast path (FastboopCacheHit.sh) without starting CMake.
+echo "$outB" | grep -q "cache hit stage0 .* (fast path)" || fail "no stage0 hit took the fast path: $outB"
+echo "$outB" | grep -q "cache hit bootimg .* (fast path)" || fail "no boot.img hit took the fast path: $outB"
+echo "ok: second build tree: hits from recorded digests take the shell fast path"
 
 # Without a cache the same bytes come out.
 conf C ""
@@ -67,10 +72,33 @@ echo "$out" | grep -q "is corrupt" && fail "replaced cache entry still corrupt"
 echo "$out" | grep -q "cache hit bootimg" || fail "replaced entry not a hit: $out"
 echo "ok: the replaced entry verifies"
 
-# The digest memo lives in each build directory, never in the shared cache.
-[ ! -e "$T/cache/digests" ] || fail "digest memo written into the shared cache"
-ls "$T/A/CMakeFiles/fastboop-digests/"* >/dev/null 2>&1 || fail "no digest memo in build directory A"
-echo "ok: digest memo per build directory"
+# The digest memo: input and entry records in the shared cache, each build
+# tree's own outputs in that tree.
+ls "$T/cache/digests/"* >/dev/null 2>&1 || fail "no digest memo in the shared cache"
+grep -q " $T/cache/bootimg/" "$T"/cache/digests/* || fail "no memo record for a cache entry file"
+grep -q " $T/A/s0/" "$T/A/CMakeFiles/fastboop-digests/"* || fail "no memo record for build tree A's stage0 outputs"
+echo "ok: digest memo records in the shared cache and per build tree"
+
+# An input rewritten in place with the same size, even with its mtime put
+# back, is a new identity (ctime moved): hashed again, never a stale hit.
+s0c=$(count stage0)
+printf 'memo-test-content-AAAA\n' > "$T/src/rootfs2.img"; touch -d @1000000000 "$T/src/rootfs2.img"
+sleep 1 # settled: old enough for its digest to be recorded
+conf M1 "$T/cache"; cmake --build "$T/M1" >/dev/null
+[ "$(count stage0)" = $((s0c + 1)) ] || fail "memo: new content not generated"
+grep -q " $T/src/rootfs2.img\$" "$T"/cache/digests/* || fail "memo: no record for the settled input"
+ino=$(stat -c %i "$T/src/rootfs2.img")
+printf 'memo-test-content-BBBB\n' > "$T/src/rootfs2.img"; touch -d @1000000000 "$T/src/rootfs2.img"
+[ "$(stat -c %i "$T/src/rootfs2.img")" = "$ino" ] || fail "memo: test expected an in-place rewrite"
+conf M2 "$T/cache"; cmake --build "$T/M2" >/dev/null
+[ "$(count stage0)" = $((s0c + 2)) ] || fail "memo: same-size rewrite with the old mtime was a stale cache hit"
+cmp -s "$T/M1/s0/stage0.cpio" "$T/M2/s0/stage0.cpio" && fail "memo: same-size rewrite gave the old stage0"
+# And in the same tree, right after a rewrite (not yet settled; the mtime is
+# left alone here, or Ninja itself would see nothing to do).
+printf 'memo-test-content-CCCC\n' > "$T/src/rootfs2.img"
+cmake --build "$T/M2" >/dev/null
+[ "$(count stage0)" = $((s0c + 3)) ] || fail "memo: immediate same-size rewrite was a stale cache hit"
+echo "ok: memo: a same-size rewrite with its mtime restored is regenerated, not a stale hit"
 
 # Two builds at once on one fresh cache: both miss and generate; the slow one
 # (held at its gate inside stage0) loses the insert race and must keep the
