@@ -6,6 +6,21 @@
 # FASTBOOP_BENCH_PUSH_MIB (default 64) sets the kernel size and
 # FASTBOOP_BENCH_PUSH_RUNS (default 3) the runs per client; ctest runs this
 # script with 1 MiB x 1 as a smoke test so it cannot silently break.
+#
+# USB leg: the same image over the real USB stack, in one boot of the x86-64
+# QEMU guest of push_usb_tests (tests/push/usb: Debian's amd64 kernel, a
+# FunctionFS gadget on dummy_udc enumerated by dummy_hcd). Its init, started
+# with fbq.bench=RUNS, pushes RUNS times with fastboop-push and RUNS times with
+# /usr/bin/fastboot (copied in with their libraries), alternating, and times
+# each client inside the guest (CLOCK_MONOTONIC, process start to exit). Both
+# clients and the gadget share the guest's CPU, and without KVM that CPU is
+# TCG: compare the ratio, not the MB/s with the loopback lines. The smoke run
+# does the USB leg too (1 MiB x 1 takes one ~15 s guest boot). It is skipped,
+# with the reason printed, when QEMU, a compiler, cpio or the kernel package is
+# unavailable or FASTBOOP_BENCH_PUSH_USB=0; FASTBOOP_REQUIRE_QEMU=1 turns that
+# skip into a failure, as for the QEMU tests. FASTBOOP_BENCH_PUSH_USB_TIMEOUT
+# (seconds) bounds the guest; it is killed after it. FASTBOOP_BENCH_PUSH_USB_LOG
+# names a file to keep the guest's console log in (per-run times, gadget log).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$here/build/default}
@@ -16,7 +31,9 @@ command -v fastboot >/dev/null || { echo "Debian 'fastboot' is not installed" >&
 command -v mkbootimg >/dev/null || { echo "Debian 'mkbootimg' is not installed" >&2; exit 1; }
 
 work=$(mktemp -d)
-trap 'kill $emu_pid 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
+emu_pid='' qemu_pid=''
+trap 'kill $emu_pid $qemu_pid 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'exit 1' INT TERM # so the EXIT trap also stops QEMU when ctest times us out
 mib=${FASTBOOP_BENCH_PUSH_MIB:-64}
 runs=${FASTBOOP_BENCH_PUSH_RUNS:-3}
 head -c $((mib * 1024 * 1024)) /dev/urandom > "$work/kernel"
@@ -62,3 +79,88 @@ for net in tcp udp; do
   report "AOSP fastboot $net" "$aosp"
   printf '%-28s %8.2fx\n' "ratio (ours/AOSP) $net" "$(echo "$aosp / $ours" | bc -l)"
 done
+
+# --- USB leg (dummy_hcd in the QEMU guest) -----------------------------------
+usb_skip() {
+  if [ "${FASTBOOP_REQUIRE_QEMU:-0}" = 1 ]; then
+    echo "USB leg cannot run: $1 (FASTBOOP_REQUIRE_QEMU=1)" >&2
+    exit 1
+  fi
+  echo "USB leg skipped: $1"
+}
+
+usb_leg() {
+  if [ "${FASTBOOP_BENCH_PUSH_USB:-1}" = 0 ]; then
+    echo "USB leg skipped: FASTBOOP_BENCH_PUSH_USB=0"
+    return
+  fi
+  local p
+  for p in qemu-system-x86_64 cc cpio ldd; do
+    command -v "$p" >/dev/null || { usb_skip "'$p' is not installed (see .ci/packages/push.txt)"; return; }
+  done
+  PATH="$PATH:/usr/sbin:/sbin" command -v modprobe >/dev/null || { usb_skip "'modprobe' (kmod) is not installed"; return; }
+  local kernel
+  if ! kernel=$("$here/tests/data/fetch-debian-kernel.sh" amd64 2>"$work/fetch.err"); then
+    usb_skip "cannot fetch Debian's amd64 kernel package: $(tail -n 1 "$work/fetch.err")"
+    return
+  fi
+  local tree kver
+  tree=$(sed -n 's/^FASTBOOP_KPKG_DIR=//p' <<<"$kernel")
+  kver=$(sed -n 's/^FASTBOOP_KVER=//p' <<<"$kernel")
+  [ -f "$tree/boot/vmlinuz-$kver" ] || { usb_skip "no vmlinuz-$kver in $tree"; return; }
+
+  # The gadget is 18d1:4ee0, serial FBQEMU01, and answers product=fbqemu.
+  mkdir -p "$work/usb"
+  cp "$work/boot.img" "$work/usb/boot.img"
+  cat > "$work/usb/boot.img.json" <<JSON
+{"device_profile": {"id": "bench-usb", "match": [{"vid": "0x18d1", "pid": "0x4ee0"}],
+  "probe": [{"getvar": "product", "op": "equals", "value": "fbqemu"}]},
+ "image": {"size": $size, "sha512": "$sha"}}
+JSON
+  "$here/tests/push/usb/mk-initrd.sh" "$tree" "$kver" "$push" "$work/usb" "$work/initrd.cpio" \
+    "$(command -v fastboot)" >"$work/mk.log" 2>&1 || { cat "$work/mk.log" >&2; echo "mk-initrd.sh failed" >&2; exit 1; }
+  rm -rf "$work/usb"
+
+  # RAM: the initrd, its unpacked copy and AOSP's read of the image each hold
+  # the image once; 1 GiB covers 64 MiB with room to spare.
+  local mem=$((512 + 4 * mib)) accel=tcg limit=${FASTBOOP_BENCH_PUSH_USB_TIMEOUT:-$((180 + 4 * runs * mib))}
+  [ "$mem" -ge 1024 ] || mem=1024
+  [ -r /dev/kvm ] && [ -w /dev/kvm ] && accel=kvm:tcg
+  # no_timer_check: on a loaded host TCG fails the kernel's IO-APIC timer check.
+  timeout -k 5 "$limit" qemu-system-x86_64 -M pc,accel="$accel" -m "$mem" -nographic -no-reboot -nic none \
+    -kernel "$tree/boot/vmlinuz-$kver" -initrd "$work/initrd.cpio" \
+    -append "console=ttyS0 quiet panic=-1 no_timer_check fbq.bench=$runs" </dev/null >"$work/usb.log" 2>&1 &
+  qemu_pid=$!
+  local qrc=0
+  wait "$qemu_pid" || qrc=$?
+  qemu_pid=
+  [ -z "${FASTBOOP_BENCH_PUSH_USB_LOG:-}" ] || cp "$work/usb.log" "$FASTBOOP_BENCH_PUSH_USB_LOG"
+  local log
+  log=$(tr -d '\r' <"$work/usb.log")
+  fail() { printf '%s\n' "$log" | tail -n 60 >&2; echo "USB leg failed: $1" >&2; exit 1; }
+  if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then fail "QEMU did not power off within ${limit}s (killed)"; fi
+  [ "$qrc" = 0 ] || fail "QEMU exited with $qrc"
+  grep -q 'FBQ-DONE' <<<"$log" || fail "the guest did not finish"
+  ! grep -q 'FBQ-ERROR' <<<"$log" || fail "the guest reported an error"
+  local ok data
+  # Anchored on the marker, not the line start: a client's unfinished
+  # progress line may precede it on the console.
+  ok=$(grep -c 'FBQ-BENCH [a-z]* run=[0-9]* rc=0 ' <<<"$log" || true)
+  [ "$ok" = $((2 * runs)) ] || fail "$ok of $((2 * runs)) pushes succeeded"
+  # Every push delivered the whole image to the gadget.
+  data=$(grep -c "GADGET DATA $size\$" <<<"$log" || true)
+  [ "$data" = $((2 * runs)) ] || fail "the gadget received $data of $((2 * runs)) complete images"
+  local ours_ns aosp_ns
+  ours_ns=$(sed -n 's/.*FBQ-BENCH-BEST ours ns=//p' <<<"$log")
+  aosp_ns=$(sed -n 's/.*FBQ-BENCH-BEST aosp ns=//p' <<<"$log")
+  ours=$(echo "$ours_ns / 1000000000" | bc -l)
+  aosp=$(echo "$aosp_ns / 1000000000" | bc -l)
+  echo "usb: QEMU guest (accel=$accel), dummy_hcd, timed inside the guest"
+  report "fastboop-push usb" "$ours"
+  report "AOSP fastboot usb" "$aosp"
+  printf '%-28s %8.2fx\n' "ratio (ours/AOSP) usb" "$(echo "$aosp / $ours" | bc -l)"
+  # Per run: the client's and the gadget's CPU time and how busy the guest was
+  # (the gadget's small share shows it is not what limits the push).
+  sed -n 's/.*FBQ-BENCH \([a-z]* run=.*\)/  guest: \1/p' <<<"$log"
+}
+usb_leg

@@ -8,6 +8,15 @@
 // "FBQ-STEP <name> rc=<n>"; the gadget prints "GADGET CMD <command>" and
 // "GADGET DATA <bytes> fnv1a=<hex>". It powers off after "FBQ-DONE".
 //
+// Bench mode (kernel parameter fbq.bench=N, used by tests/bench/push.sh):
+// instead of the test steps, boot /boot.img N times with fastboop-push and N
+// times with AOSP's /bin/fastboot (alternating, so a slow phase of the shared
+// host hits both), each timed here with CLOCK_MONOTONIC from fork to exit:
+// "FBQ-BENCH <client> run=<i> rc=<n> ns=<t> ..." and "FBQ-BENCH-BEST <client>
+// ns=<t>". The gadget then reads 1 MiB at a time and skips the hash (byte-wise
+// FNV-1a under TCG would be the bottleneck; it prints "GADGET DATA <bytes>"
+// only) and offers 256 MiB of download space.
+//
 // Built static by the test (cc -static); the gadget part follows the recipe in
 // ../shared/e2e/init.c (measured pitfalls: OUT reads must be a multiple of
 // wMaxPacketSize, and during a download never ask for more than remains,
@@ -27,6 +36,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -217,10 +227,28 @@ static uint64_t fnv1a(uint64_t h, const unsigned char* p, size_t n) {
   return h;
 }
 
+static int bench_runs; // 0: the test steps; N > 0: bench mode
+
+// fbq.bench=N on the kernel command line (/proc/cmdline: parameters with a dot
+// are not passed to init).
+static int parse_bench_runs(void) {
+  char cmdline[4096];
+  if (rd("/proc/cmdline", cmdline, sizeof cmdline) <= 0)
+    return 0;
+  for (char* t = strtok(cmdline, " "); t; t = strtok(NULL, " "))
+    if (!strncmp(t, "fbq.bench=", 10))
+      return atoi(t + 10);
+  return 0;
+}
+
 // The gadget side: a scripted fastboot device like tests/push's emulator.
 static void gadget(void) {
   int out = -1, in = -1;
-  static unsigned char b[65536 + 1];
+  // Bench mode reads 1 MiB at a time so the gadget's syscalls are not what is
+  // measured; FunctionFS kmallocs a bounce buffer of the read size, and 1 MiB
+  // still comes easily from a freshly booted guest.
+  const size_t chunk = bench_runs > 0 ? 1024 * 1024 : 65536;
+  static unsigned char b[1024 * 1024 + 1];
   unsigned long long left = 0, total = 0;
   uint64_t hash = 0;
   for (;;) {
@@ -231,7 +259,7 @@ static void gadget(void) {
     size_t want = 512;
     if (left > 0) {
       unsigned long long rounded = (left + 511) / 512 * 512;
-      want = rounded < 65536 ? (size_t)rounded : 65536;
+      want = rounded < chunk ? (size_t)rounded : chunk;
     }
     ssize_t n = read(out, b, want);
     if (n < 0) { // unbound (hotplug step) or reset: wait for the host again
@@ -239,10 +267,14 @@ static void gadget(void) {
       continue;
     }
     if (left > 0) {
-      hash = fnv1a(hash, b, (size_t)n);
+      if (!bench_runs)
+        hash = fnv1a(hash, b, (size_t)n);
       left -= (unsigned long long)n < left ? (unsigned long long)n : left;
       if (left == 0) {
-        say("GADGET DATA %llu fnv1a=%016llx", total, (unsigned long long)hash);
+        if (bench_runs)
+          say("GADGET DATA %llu", total);
+        else
+          say("GADGET DATA %llu fnv1a=%016llx", total, (unsigned long long)hash);
         if (write(in, "OKAY", 4) < 0)
           say("GADGET write error: %s", strerror(errno));
       }
@@ -253,8 +285,8 @@ static void gadget(void) {
     char r[128];
     if (!strcmp((char*)b, "getvar:product"))
       strcpy(r, "OKAYfbqemu");
-    else if (!strcmp((char*)b, "getvar:max-download-size"))
-      strcpy(r, "OKAY0x04000000");
+    else if (!strcmp((char*)b, "getvar:max-download-size")) // the bench's 64 MiB kernel makes a larger boot.img
+      strcpy(r, bench_runs ? "OKAY0x10000000" : "OKAY0x04000000");
     else if (!strcmp((char*)b, "getvar:serialno"))
       strcpy(r, "OKAY" SERIAL);
     else if (!strncmp((char*)b, "getvar:", 7))
@@ -274,17 +306,21 @@ static void gadget(void) {
 
 static const char* push_env[] = {"PATH=/bin", "HOME=/", "ASAN_OPTIONS=detect_leaks=0", NULL};
 
-static pid_t spawn_push(const char* const* args) {
+static pid_t spawn_program(const char* path, const char* const* args) {
   pid_t p = fork();
   if (p == 0) {
-    char* argv[16] = {(char*)"fastboop-push"};
+    char* argv[16] = {(char*)path};
     for (int i = 0; args[i] && i < 14; ++i)
       argv[i + 1] = (char*)args[i];
-    execve("/bin/fastboop-push", argv, (char* const*)push_env);
-    say("FBQ-ERROR exec fastboop-push: %s", strerror(errno));
+    execve(path, argv, (char* const*)push_env);
+    say("FBQ-ERROR exec %s: %s", path, strerror(errno));
     _exit(127);
   }
   return p;
+}
+
+static pid_t spawn_push(const char* const* args) {
+  return spawn_program("/bin/fastboop-push", args);
 }
 
 static int wait_rc(pid_t p) {
@@ -322,6 +358,81 @@ static void wait_enumerated(char* port, size_t n) {
   }
 }
 
+static long long now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+// Guest CPU time so far from /proc/stat's "cpu" line: total and idle (idle +
+// iowait), in clock ticks.
+static void cpu_ticks(unsigned long long* total, unsigned long long* idle) {
+  char line[512];
+  unsigned long long v[8] = {0};
+  *total = *idle = 0;
+  if (rd("/proc/stat", line, sizeof line) <= 0 ||
+      sscanf(line, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
+             &v[7]) < 5)
+    return;
+  for (int i = 0; i < 8; ++i)
+    *total += v[i];
+  *idle = v[3] + v[4];
+}
+
+// CPU time (user + system, ms) a process has used, from /proc/PID/stat.
+static long long process_cpu_ms(pid_t pid) {
+  char path[64], line[1024];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  if (rd(path, line, sizeof line) <= 0)
+    return -1;
+  const char* p = strrchr(line, ')'); // the command name may contain spaces
+  unsigned long long utime = 0, stime = 0;
+  if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2)
+    return -1;
+  return (long long)(utime + stime) * 1000 / sysconf(_SC_CLK_TCK);
+}
+
+// Both clients select the gadget by its USB serial, from process start to exit.
+// Besides the time, each run prints the client's CPU time (wait4's rusage),
+// the gadget's, and how busy the guest was: the gadget's share shows it is
+// not the limit; busy near 100% means the guest CPU (TCG) is, well below it
+// means the client waits on the emulated bus.
+static void bench(pid_t gadget_pid) {
+  static const char* const ours[] = {"-q", "boot", "/boot.img", "-s", SERIAL, NULL};
+  static const char* const aosp[] = {"-s", SERIAL, "boot", "/boot.img", NULL};
+  static const struct {
+    const char* name;
+    const char* path;
+    const char* const* args;
+  } clients[] = {{"ours", "/bin/fastboop-push", ours}, {"aosp", "/bin/fastboot", aosp}};
+  long long best[2] = {0, 0};
+  for (int run = 1; run <= bench_runs; ++run)
+    for (int c = 0; c < 2; ++c) {
+      unsigned long long total0, idle0, total1, idle1;
+      cpu_ticks(&total0, &idle0);
+      long long gadget0 = process_cpu_ms(gadget_pid);
+      long long t0 = now_ns();
+      pid_t p = spawn_program(clients[c].path, clients[c].args);
+      int st = 0;
+      struct rusage ru;
+      memset(&ru, 0, sizeof ru);
+      wait4(p, &st, 0, &ru);
+      long long dt = now_ns() - t0;
+      cpu_ticks(&total1, &idle1);
+      long long gadget_ms = process_cpu_ms(gadget_pid) - gadget0;
+      int rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+      long long cpu_ms = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000LL +
+                         (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
+      unsigned long long dtotal = total1 - total0, didle = idle1 - idle0;
+      say("FBQ-BENCH %s run=%d rc=%d ns=%lld client_cpu_ms=%lld gadget_cpu_ms=%lld guest_busy=%llu%%",
+          clients[c].name, run, rc, dt, cpu_ms, gadget_ms, dtotal ? 100 * (dtotal - didle) / dtotal : 0);
+      if (rc == 0 && (best[c] == 0 || dt < best[c]))
+        best[c] = dt;
+    }
+  for (int c = 0; c < 2; ++c)
+    say("FBQ-BENCH-BEST %s ns=%lld", clients[c].name, best[c]);
+}
+
 int main(void) {
   mount("proc", "/proc", "proc", 0, NULL);
   mount("sysfs", "/sys", "sysfs", 0, NULL);
@@ -333,6 +444,7 @@ int main(void) {
     dup2(fd, 2);
   }
   say("FBQ-INIT reached");
+  bench_runs = parse_bench_runs();
   if (load_modules() || setup_gadget())
     goto done;
   pid_t g = fork();
@@ -352,7 +464,9 @@ int main(void) {
   snprintf(target, sizeof target, "usb:%s", port);
   say("FBQ-ENUMERATED %s", target);
 
-  {
+  if (bench_runs > 0) {
+    bench(g);
+  } else {
     const char* detect[] = {"detect", "--json", NULL};
     step("detect", detect);
     const char* getvar[] = {"getvar", "product", "-s", target, NULL};
