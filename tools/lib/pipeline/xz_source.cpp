@@ -276,7 +276,7 @@ private:
   // a large read, ~75 MB/s per core) and puts them in the LRU. Bounded to
   // half the cache so none is evicted before read_blocks copies it out.
   Result<void> decode_ahead(std::uint64_t offset, std::uint64_t end) {
-    std::vector<lzma_index_iter> todo;
+    std::vector<lzma_index_iter> to_decode;
     std::uint64_t planned = 0;
     lzma_index_iter it;
     for (std::uint64_t pos = offset; pos < end;) {
@@ -290,20 +290,20 @@ private:
         planned += it.block.uncompressed_size;
         if (planned > m_options.block_cache_bytes / 2)
           break;
-        todo.push_back(it);
+        to_decode.push_back(it);
       }
       pos = it.block.uncompressed_file_offset + it.block.uncompressed_size;
     }
-    const unsigned workers = std::min<unsigned>(static_cast<unsigned>(todo.size()),
+    const unsigned workers = std::min<unsigned>(static_cast<unsigned>(to_decode.size()),
                                                 std::max(1u, std::thread::hardware_concurrency()));
     if (workers < 2)
       return ok();
-    std::vector<Bytes> decoded(todo.size());
-    std::vector<std::optional<Error>> failed(todo.size());
+    std::vector<Bytes> decoded(to_decode.size());
+    std::vector<std::optional<Error>> failed(to_decode.size());
     std::atomic<std::size_t> next{0};
     auto work = [&] {
-      for (std::size_t i; (i = next.fetch_add(1)) < todo.size();) {
-        auto r = decode_block(todo[i]);
+      for (std::size_t i; (i = next.fetch_add(1)) < to_decode.size();) {
+        auto r = decode_block(to_decode[i]);
         if (r)
           decoded[i] = std::move(r).value();
         else
@@ -316,10 +316,10 @@ private:
     work();
     for (auto& t : threads)
       t.join();
-    for (std::size_t i = 0; i < todo.size(); ++i) {
+    for (std::size_t i = 0; i < to_decode.size(); ++i) {
       if (failed[i])
         return *failed[i]; // the first failing block in file order, as a serial read reports it
-      insert_block(todo[i].block.uncompressed_file_offset, std::move(decoded[i]));
+      insert_block(to_decode[i].block.uncompressed_file_offset, std::move(decoded[i]));
     }
     return ok();
   }
