@@ -437,10 +437,39 @@ TEST(BootimgWriter, OverlappedIdEqualsSequential) {
         [&](std::uint64_t offset, ByteSpan d) -> Result<void> {
           std::copy(d.begin(), d.end(), out.begin() + static_cast<std::ptrdiff_t>(offset));
           return ok();
+        },
+        // Odd-sized pieces: the id must not depend on how sections are read.
+        [](ByteSpan section, const std::function<void(ByteSpan)>& consume) -> Result<void> {
+          for (std::size_t at = 0; at < section.size(); at += 997)
+            consume(section.subspan(at, std::min<std::size_t>(997, section.size() - at)));
+          return ok();
         });
     ASSERT_TRUE(r) << r.error().message();
     EXPECT_EQ(out, *expect) << "v" << v;
+    EXPECT_EQ(*r, v < 3 ? compute_boot_id(a) : Bytes{}) << "v" << v;
   }
+}
+
+TEST(BootimgWriter, OverlappedReadFailureFailsTheImageBeforeTheIdIsWritten) {
+  Bytes kernel = pattern(70000, 3, 1);
+  BootImageArgs a;
+  a.header_version = 2;
+  a.kernel = kernel;
+  a.dtb = kernel;
+  bool patched = false;
+  auto r = write_boot_image_overlapped(
+      a, [](ByteSpan) -> Result<void> { return ok(); },
+      [&](std::uint64_t, ByteSpan) -> Result<void> {
+        patched = true;
+        return ok();
+      },
+      [](ByteSpan, const std::function<void(ByteSpan)>&) -> Result<void> {
+        return Error("cannot read kernel at offset 4096: Input/output error", ErrorKind::Io);
+      });
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("computing the image id"), std::string::npos) << r.error().message();
+  EXPECT_NE(r.error().message().find("cannot read kernel"), std::string::npos) << r.error().message();
+  EXPECT_FALSE(patched);
 }
 
 TEST(BootimgParse, NotesFastbootClientStyleFields) {

@@ -71,6 +71,49 @@ TEST(MappedFile, ARebuildRenamedOverItIsNotAChange) {
   EXPECT_TRUE(std::equal(bytes.begin(), bytes.end(), image->bytes().begin(), image->bytes().end()));
 }
 
+TEST(MappedFile, ReadThroughHandsOverExactlyTheRangeInPieces) {
+  // 600 KiB crosses the 256 KiB read chunk twice; the range starts and ends
+  // off any chunk or page boundary.
+  TempDir dir;
+  const auto path = dir / "kernel";
+  const auto bytes = random_bytes(600 * 1024, 3);
+  write_file(path, bytes);
+  for (Prefault prefault : {Prefault::Yes, Prefault::No}) {
+    auto file = MappedFile::open(path, prefault);
+    ASSERT_TRUE(file) << file.error().message();
+    const ByteSpan part = file->bytes().subspan(1234, bytes.size() - 1234 - 77);
+    EXPECT_TRUE(file->contains(part));
+    std::vector<std::uint8_t> seen;
+    int pieces = 0;
+    auto r = file->read_through(part, [&](ByteSpan piece) {
+      seen.insert(seen.end(), piece.begin(), piece.end());
+      ++pieces;
+    });
+    ASSERT_TRUE(r) << r.error().message();
+    EXPECT_EQ(pieces, 3);
+    EXPECT_TRUE(std::equal(seen.begin(), seen.end(), bytes.begin() + 1234, bytes.end() - 77));
+  }
+}
+
+TEST(MappedFile, ReadThroughRefusesForeignRangesAndNoticesTruncation) {
+  TempDir dir;
+  const auto path = dir / "ramdisk";
+  write_file(path, random_bytes(300000, 4));
+  auto file = MappedFile::open(path, Prefault::No);
+  ASSERT_TRUE(file) << file.error().message();
+  const std::vector<std::uint8_t> other(16);
+  EXPECT_FALSE(file->contains(ByteSpan(other)));
+  auto foreign = file->read_through(ByteSpan(other), [](ByteSpan) {});
+  ASSERT_FALSE(foreign);
+  EXPECT_THAT(foreign.error().message(), HasSubstr("outside " + path.string()));
+  // Reading a truncated file through the mapping would be SIGBUS; pread
+  // gives a clear error instead.
+  std::filesystem::resize_file(path, 1000);
+  auto cut = file->read_through(file->bytes(), [](ByteSpan) {});
+  ASSERT_FALSE(cut);
+  EXPECT_THAT(cut.error().message(), HasSubstr(path.string() + " became shorter"));
+}
+
 TEST(MappedFile, EmptyMapsToNothingAndMissingFilesAreErrors) {
   TempDir dir;
   write_file(dir / "empty.img", std::string_view());

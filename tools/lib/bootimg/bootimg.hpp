@@ -116,16 +116,23 @@ using Sink = std::function<Result<void>(ByteSpan)>;
 
 Result<void> write_boot_image(const BootImageArgs& args, const Sink& sink);
 Result<Bytes> build_boot_image(const BootImageArgs& args);
+// Hands the bytes of one section (a span of the args) to `consume`, in pieces.
+// The packer reads mapped input files with pread through it instead of
+// touching the mapping (see MappedFile::read_through).
+using SectionReader = std::function<Result<void>(ByteSpan section, const std::function<void(ByteSpan)>& consume)>;
 // Same bytes as write_boot_image, for outputs that can seek: the SHA-1 id is
 // computed on a second thread while the sections stream out, then written at
-// offset 576 through `patch` (v0-v2; v3/v4 have no id).
+// offset 576 through `patch` (v0-v2; v3/v4 have no id). Returns the id field
+// (empty for v3/v4).
 using Patcher = std::function<Result<void>(std::uint64_t offset, ByteSpan data)>;
-Result<void> write_boot_image_overlapped(const BootImageArgs& args, const Sink& sink, const Patcher& patch);
+Result<Bytes> write_boot_image_overlapped(const BootImageArgs& args, const Sink& sink, const Patcher& patch,
+                                          const SectionReader& read);
 Result<void> write_vendor_boot_image(const VendorBootArgs& args, const Sink& sink);
 Result<Bytes> build_vendor_boot_image(const VendorBootArgs& args);
 
 // The 32-byte id field (20-byte SHA-1, zero padded) for v0-v2.
 Bytes compute_boot_id(const BootImageArgs& args);
+Result<Bytes> compute_boot_id(const BootImageArgs& args, const SectionReader& read);
 // Total image size the writer will produce.
 Result<std::uint64_t> boot_image_size(const BootImageArgs& args);
 

@@ -15,10 +15,9 @@ namespace fastboop::bootimg {
 Result<void> append_from_sources(int out_fd, ByteSpan data, const std::vector<MappedFile>& sources,
                                  const std::string& what) {
   for (const auto& src : sources) {
-    const ByteSpan all = src.bytes();
-    if (src.fd() < 0 || all.empty() || data.data() < all.data() || data.data() + data.size() > all.data() + all.size())
+    if (!src.contains(data))
       continue;
-    loff_t in_off = static_cast<loff_t>(data.data() - all.data());
+    loff_t in_off = static_cast<loff_t>(data.data() - src.bytes().data());
     while (!data.empty()) {
       ssize_t n = ::copy_file_range(src.fd(), &in_off, out_fd, nullptr, data.size(), 0);
       if (n < 0 && errno == EINTR)
@@ -37,6 +36,15 @@ Result<void> append_from_sources(int out_fd, ByteSpan data, const std::vector<Ma
       return Error("cannot write " + what + ": " + std::strerror(errno), ErrorKind::Io);
     data = data.subspan(static_cast<std::size_t>(n));
   }
+  return ok();
+}
+
+Result<void> read_from_sources(ByteSpan data, const std::vector<MappedFile>& sources,
+                               const std::function<void(ByteSpan)>& consume) {
+  for (const auto& src : sources)
+    if (src.contains(data))
+      return src.read_through(data, consume);
+  consume(data); // bytes built in memory
   return ok();
 }
 
@@ -157,7 +165,9 @@ Result<std::string> run_pack(const PackOptions& o) {
   auto load = [&](const std::optional<std::string>& path) -> Result<std::optional<ByteSpan>> {
     if (!path)
       return std::optional<ByteSpan>{};
-    maps.push_back(TRY(MappedFile::open(*path)));
+    // Inputs reach the output by copy_file_range and the id hash by pread:
+    // nothing walks the mapping, so mapping every page up front is waste.
+    maps.push_back(TRY(MappedFile::open(*path, Prefault::No)));
     deps.push_back(*path);
     return std::optional<ByteSpan>(maps.back().bytes());
   };
@@ -263,13 +273,15 @@ Result<std::string> run_pack(const PackOptions& o) {
     }
     a.recovery_dtbo = TRY(load(o.recovery_dtbo));
     auto out = TRY(AtomicFile::create(*o.output));
-    TRY_CTX(write_boot_image_overlapped(
-                a, [&](ByteSpan d) { return append_from_sources(out.fd(), d, maps, *o.output); },
-                [&](std::uint64_t offset, ByteSpan d) { return pwrite_all(out.fd(), offset, d, *o.output); }),
-            *o.output);
+    const Bytes id = TRY_CTX(
+        write_boot_image_overlapped(
+            a, [&](ByteSpan d) { return append_from_sources(out.fd(), d, maps, *o.output); },
+            [&](std::uint64_t offset, ByteSpan d) { return pwrite_all(out.fd(), offset, d, *o.output); },
+            [&](ByteSpan d, const std::function<void(ByteSpan)>& consume) { return read_from_sources(d, maps, consume); }),
+        *o.output);
     TRY(out.commit());
     if (o.print_id && header_version < 3)
-      id_line = "0x" + to_hex(compute_boot_id(a)) + "\n";
+      id_line = "0x" + to_hex(id) + "\n";
   }
   if (o.depfile) {
     std::sort(deps.begin(), deps.end());

@@ -19,6 +19,10 @@ namespace fastboop::bootimg {
 // systems refuse, it is written. `what` names the output in errors.
 Result<void> append_from_sources(int out_fd, ByteSpan data, const std::vector<MappedFile>& sources,
                                  const std::string& what);
+// Hands `data` to `consume`: read with pread when it lies in one of `sources`
+// (see MappedFile::read_through), as is otherwise.
+Result<void> read_from_sources(ByteSpan data, const std::vector<MappedFile>& sources,
+                               const std::function<void(ByteSpan)>& consume);
 
 // pwrite the whole span; the error names `what`.
 Result<void> pwrite_all(int fd, std::uint64_t offset, ByteSpan data, const std::string& what);

@@ -6,8 +6,9 @@
 #include <charconv>
 #include <cstdio>
 #include <cstring>
-#include <future>
 #include <limits>
+#include <optional>
+#include <thread>
 
 namespace fastboop::bootimg {
 
@@ -73,11 +74,12 @@ Result<void> write_padded(const Sink& sink, ByteSpan data, std::uint64_t page) {
   return ok();
 }
 
-void hash_slot(Hasher& h, ByteSpan data) {
-  h.update(data);
+Result<void> hash_slot(Hasher& h, ByteSpan data, const SectionReader& read) {
+  TRY(read(data, [&h](ByteSpan piece) { h.update(piece); }));
   std::uint8_t le[4];
   store_le<std::uint32_t>(le, static_cast<std::uint32_t>(data.size()));
   h.update(ByteSpan(le, 4));
+  return ok();
 }
 
 Result<void> validate_boot_args(const BootImageArgs& a) {
@@ -145,20 +147,40 @@ bool is_valid_page_size(std::uint64_t page_size) {
   return page_size == 2048 || page_size == 4096 || page_size == 8192 || page_size == 16384;
 }
 
-Bytes compute_boot_id(const BootImageArgs& a) {
+namespace {
+
+// Fills `id` rather than returning Result<Bytes>: destroying that inside the
+// hashing thread's lambda trips a false GCC 12 -Wfree-nonheap-object at -O2.
+Result<void> hash_boot_id(const BootImageArgs& a, const SectionReader& read, Bytes& id) {
   Hasher h(HashAlgorithm::Sha1);
-  hash_slot(h, a.kernel);
-  hash_slot(h, a.ramdisk);
-  hash_slot(h, a.second);
+  TRY(hash_slot(h, a.kernel, read));
+  TRY(hash_slot(h, a.ramdisk, read));
+  TRY(hash_slot(h, a.second, read));
   if (a.id_recipe == IdRecipe::LineageDtSlot)
-    hash_slot(h, a.dt);
+    TRY(hash_slot(h, a.dt, read));
   if (a.header_version > 0)
-    hash_slot(h, a.recovery_dtbo.value_or(ByteSpan{}));
+    TRY(hash_slot(h, a.recovery_dtbo.value_or(ByteSpan{}), read));
   if (a.header_version > 1)
-    hash_slot(h, a.dtb);
-  Bytes id = h.finish();
+    TRY(hash_slot(h, a.dtb, read));
+  id = h.finish();
   id.resize(32, 0);
+  return ok();
+}
+
+} // namespace
+
+Result<Bytes> compute_boot_id(const BootImageArgs& a, const SectionReader& read) {
+  Bytes id;
+  TRY(hash_boot_id(a, read, id));
   return id;
+}
+
+Bytes compute_boot_id(const BootImageArgs& a) {
+  // Reading memory cannot fail.
+  return *compute_boot_id(a, [](ByteSpan section, const std::function<void(ByteSpan)>& consume) -> Result<void> {
+    consume(section);
+    return ok();
+  });
 }
 
 Result<std::uint64_t> boot_image_size(const BootImageArgs& a) {
@@ -177,7 +199,8 @@ Result<std::uint64_t> boot_image_size(const BootImageArgs& a) {
 
 namespace {
 
-Result<void> write_boot_image_impl(const BootImageArgs& a, const Sink& sink, const Patcher* patch) {
+Result<Bytes> write_boot_image_impl(const BootImageArgs& a, const Sink& sink, const Patcher* patch,
+                                    const SectionReader* read) {
   TRY(validate_boot_args(a));
   std::uint32_t kernel_size = TRY(size32("kernel", a.kernel.size()));
   std::uint32_t ramdisk_size = TRY(size32("ramdisk", a.ramdisk.size()));
@@ -199,7 +222,7 @@ Result<void> write_boot_image_impl(const BootImageArgs& a, const Sink& sink, con
     TRY(write_padded(sink, a.ramdisk, kV3PageSize));
     if (a.footer == Footer::SeandroidEnforce)
       TRY(sink(as_bytes(kSeandroidEnforce)));
-    return ok();
+    return Bytes{};
   }
 
   const std::uint64_t page = a.page_size;
@@ -237,11 +260,14 @@ Result<void> write_boot_image_impl(const BootImageArgs& a, const Sink& sink, con
     put_text(&h[608], cmd.substr(first));
   // With a patcher the id is hashed on a second thread while the sections
   // stream out, then written into the header in place.
-  std::future<Bytes> pending_id;
+  // jthread joins on every return path; `hashed` outlives it.
+  std::optional<Result<void>> hashed;
+  std::jthread id_thread;
+  Bytes id;
   if (patch) {
-    pending_id = std::async(std::launch::async, [&a] { return compute_boot_id(a); });
+    id_thread = std::jthread([&hashed, &a, read, &id] { hashed.emplace(hash_boot_id(a, *read, id)); });
   } else {
-    Bytes id = compute_boot_id(a);
+    id = compute_boot_id(a);
     std::memcpy(&h[576], id.data(), id.size());
   }
   if (a.header_version >= 1) {
@@ -272,20 +298,23 @@ Result<void> write_boot_image_impl(const BootImageArgs& a, const Sink& sink, con
   if (a.footer == Footer::SeandroidEnforce)
     TRY(sink(as_bytes(kSeandroidEnforce)));
   if (patch) {
-    Bytes id = pending_id.get();
+    id_thread.join();
+    TRY_CTX(std::move(*hashed), "computing the image id");
     TRY((*patch)(576, id));
   }
-  return ok();
+  return id;
 }
 
 } // namespace
 
 Result<void> write_boot_image(const BootImageArgs& a, const Sink& sink) {
-  return write_boot_image_impl(a, sink, nullptr);
+  TRY(write_boot_image_impl(a, sink, nullptr, nullptr));
+  return ok();
 }
 
-Result<void> write_boot_image_overlapped(const BootImageArgs& a, const Sink& sink, const Patcher& patch) {
-  return write_boot_image_impl(a, sink, &patch);
+Result<Bytes> write_boot_image_overlapped(const BootImageArgs& a, const Sink& sink, const Patcher& patch,
+                                          const SectionReader& read) {
+  return write_boot_image_impl(a, sink, &patch, &read);
 }
 
 Result<Bytes> build_boot_image(const BootImageArgs& args) {
