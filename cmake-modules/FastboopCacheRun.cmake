@@ -20,10 +20,11 @@
 # an entry that failed verification is ever replaced (moved aside first, so a
 # reader sees the old entry, no entry, or the new one, never a mix).
 #
-# With a cache, the functions run this script behind FastboopCacheHit.sh, which
-# serves a hit whose digests are all recorded (see the digest memo below) with
-# the shell alone and hands everything else, with the same arguments, to this
-# script. Change the key material or the record format in both.
+# With a cache, the functions run this script behind fastboop-cache-hit
+# (tools/lib/artifact_cache/fast_hit.cpp), which serves a hit whose digests are
+# all recorded (see the digest memo below) in one small process and hands
+# everything else, with the same arguments, to this script. Change the key
+# material or the record format in both.
 cmake_minimum_required(VERSION 3.25)
 
 # List arguments arrive '|'-separated (see FastboopFunctions.cmake).
@@ -138,8 +139,8 @@ function(_fastboop_identities out files)
 endfunction()
 
 # A record is the file <dir>/<identity> holding "<sha512> <path>\n" (the path
-# is checked on read, so the name needs no hashing: FastboopCacheHit.sh reads
-# the same records with the shell alone).
+# is checked on read, so the name needs no hashing: fastboop-cache-hit reads
+# the same records).
 function(_fastboop_memo_get out path id)
   set(${out} "" PARENT_SCOPE)
   if(id STREQUAL "-")

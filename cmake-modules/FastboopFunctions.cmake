@@ -98,15 +98,34 @@ macro(_fastboop_forward_stage0_args out skip)
   endforeach()
 endmacro()
 
-# The command prefix of a cached generation: the CMake script, behind its
-# shell fast path for hits when there is a cache and a POSIX shell (a warm
-# build is then a few small processes per generator, not a CMake start-up).
+# The command prefix of a cached generation: the CMake script, behind
+# fastboop-cache-hit when there is a cache (a recorded hit is then one small
+# process per generator, not a CMake start-up; anything else it hands to the
+# script unchanged).
 function(_fastboop_cache_command out)
-  get_property(functions_dir GLOBAL PROPERTY FASTBOOP_FUNCTIONS_DIR)
-  if(FASTBOOP_CACHE_DIR AND CMAKE_HOST_UNIX)
-    set(${out} sh "${functions_dir}/FastboopCacheHit.sh" "${CMAKE_COMMAND}" PARENT_SCOPE)
+  if(FASTBOOP_CACHE_DIR AND TARGET Fastboop::cache-hit)
+    set(${out} "$<TARGET_FILE:Fastboop::cache-hit>" "${CMAKE_COMMAND}" PARENT_SCOPE)
   else()
     set(${out} "${CMAKE_COMMAND}" PARENT_SCOPE)
+  endif()
+endfunction()
+
+# The depfile target of a cached generation. Its depfile holds absolute paths
+# only, so CMP0116's transform has nothing to do, yet under NEW it costs a
+# `cmake -E cmake_transform_depfile` process per edge: about half of a
+# warm-cache build. So these commands are created under CMP0116 OLD (the
+# status is recorded per command; NEW elsewhere), and Ninja reads the depfile
+# as written: it must name the edge's output the way build.ninja does,
+# relative to the top build directory when inside it. Other generators get
+# the absolute path.
+function(_fastboop_depfile_target out path)
+  set(${out} "${path}" PARENT_SCOPE)
+  if(CMAKE_GENERATOR MATCHES "Ninja")
+    cmake_path(IS_PREFIX CMAKE_BINARY_DIR "${path}" NORMALIZE inside)
+    if(inside)
+      file(RELATIVE_PATH rel "${CMAKE_BINARY_DIR}" "${path}")
+      set(${out} "${rel}" PARENT_SCOPE)
+    endif()
   endif()
 endfunction()
 
@@ -305,17 +324,21 @@ function(add_fastboop_stage0 target)
   get_property(functions_dir GLOBAL PROPERTY FASTBOOP_FUNCTIONS_DIR)
   set(memo_dir "${CMAKE_BINARY_DIR}/CMakeFiles/fastboop-digests") # per build directory
   _fastboop_cache_command(cache_run)
+  _fastboop_depfile_target(depfile_target "${stamp}")
+  cmake_policy(PUSH)
+  cmake_policy(SET CMP0116 OLD) # see _fastboop_depfile_target
   add_custom_command(OUTPUT "${stamp}"
     COMMAND ${cache_run}
       "-DFASTBOOP_CACHE_DIR=${FASTBOOP_CACHE_DIR}" -DKIND=stage0 "-DMEMO_DIR=${memo_dir}"
       "-DKEY_FILES=${key_files_arg}" "-DKEY_DIRS=${key_dirs_arg}" "-DKEY_TEXT=${key_text_arg}"
-      "-DOUTPUT_DIR=${outdir}" "-DSTAMP=${stamp}" "-DDEPFILE=${depfile}" "-DDEPFILE_TARGET=${stamp}"
+      "-DOUTPUT_DIR=${outdir}" "-DSTAMP=${stamp}" "-DDEPFILE=${depfile}" "-DDEPFILE_TARGET=${depfile_target}"
       -P "${functions_dir}/FastboopCacheRun.cmake" --
       ${env_prefix} "$<TARGET_FILE:Fastboop::stage0>" ${args}
     DEPENDS ${deps}
     DEPFILE "${depfile}"
     COMMENT "fastboop: stage0 for ${A_DEVICE} (${target})"
     VERBATIM)
+  cmake_policy(POP)
   add_custom_target(${target} ALL DEPENDS "${stamp}")
   set_target_properties(${target} PROPERTIES
     FASTBOOP_KIND stage0 FASTBOOP_DEVICE "${A_DEVICE}" FASTBOOP_STAGE0_DIR "${outdir}"
@@ -403,17 +426,21 @@ function(add_fastboop_boot_image target)
   # One process per edge (the script makes the output directory): process
   # start-up is most of a warm-cache build.
   _fastboop_cache_command(cache_run)
+  _fastboop_depfile_target(depfile_target "${out}")
+  cmake_policy(PUSH)
+  cmake_policy(SET CMP0116 OLD) # see _fastboop_depfile_target
   add_custom_command(OUTPUT "${out}" "${out}.json"
     COMMAND ${cache_run}
       "-DFASTBOOP_CACHE_DIR=${FASTBOOP_CACHE_DIR}" -DKIND=bootimg "-DMEMO_DIR=${memo_dir}"
       "-DKEY_FILES=$<TARGET_FILE:Fastboop::bootimg>" "-DKEY_DIRS=${key_dirs_arg}" "-DKEY_TEXT=${A_DEVICE}|${cmdline}"
-      "-DOUTPUTS=${out}|${out}.json" "-DDEPFILE=${depfile}" "-DDEPFILE_TARGET=${out}"
+      "-DOUTPUTS=${out}|${out}.json" "-DDEPFILE=${depfile}" "-DDEPFILE_TARGET=${depfile_target}"
       -P "${functions_dir}/FastboopCacheRun.cmake" --
       ${env_prefix} "$<TARGET_FILE:Fastboop::bootimg>" ${args}
     DEPENDS Fastboop::bootimg ${stage0} "${stage0_stamp}"
     DEPFILE "${depfile}"
     COMMENT "fastboop: boot.img for ${A_DEVICE} (${target})"
     VERBATIM)
+  cmake_policy(POP)
   add_custom_target(${target} ALL DEPENDS "${out}")
   set_target_properties(${target} PROPERTIES
     FASTBOOP_KIND boot_image FASTBOOP_DEVICE "${A_DEVICE}" FASTBOOP_OUTPUT "${out}"
