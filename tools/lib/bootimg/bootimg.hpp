@@ -132,7 +132,6 @@ Result<Bytes> build_vendor_boot_image(const VendorBootArgs& args);
 
 // The 32-byte id field (20-byte SHA-1, zero padded) for v0-v2.
 Bytes compute_boot_id(const BootImageArgs& args);
-Result<Bytes> compute_boot_id(const BootImageArgs& args, const SectionReader& read);
 // Total image size the writer will produce.
 Result<std::uint64_t> boot_image_size(const BootImageArgs& args);
 

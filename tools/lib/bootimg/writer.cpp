@@ -169,18 +169,17 @@ Result<void> hash_boot_id(const BootImageArgs& a, const SectionReader& read, Byt
 
 } // namespace
 
-Result<Bytes> compute_boot_id(const BootImageArgs& a, const SectionReader& read) {
-  Bytes id;
-  TRY(hash_boot_id(a, read, id));
-  return id;
-}
-
 Bytes compute_boot_id(const BootImageArgs& a) {
+  Bytes id;
   // Reading memory cannot fail.
-  return *compute_boot_id(a, [](ByteSpan section, const std::function<void(ByteSpan)>& consume) -> Result<void> {
-    consume(section);
-    return ok();
-  });
+  (void)hash_boot_id(
+      a,
+      [](ByteSpan section, const std::function<void(ByteSpan)>& consume) -> Result<void> {
+        consume(section);
+        return ok();
+      },
+      id);
+  return id;
 }
 
 Result<std::uint64_t> boot_image_size(const BootImageArgs& a) {
