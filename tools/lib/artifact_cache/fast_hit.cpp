@@ -1,5 +1,6 @@
 #include "artifact_cache/fast_hit.hpp"
 
+#include "common/file_io.hpp"
 #include "common/hash.hpp"
 
 #include <algorithm>
@@ -78,29 +79,6 @@ bool is_hex_digest(std::string_view d) {
          });
 }
 
-// Small whole-file read (records and manifests); nullopt when unreadable.
-std::optional<std::string> read_small(const std::string& path, std::size_t limit) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return std::nullopt;
-  std::string text;
-  char buf[4096];
-  while (true) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0 || text.size() + static_cast<std::size_t>(n) > limit) {
-      ::close(fd);
-      return std::nullopt;
-    }
-    if (n == 0)
-      break;
-    text.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  return text;
-}
-
 // The digest recorded for `path` under identity `id`: this build tree's memo
 // first, then the shared one. A record is "<sha512> <path>\n".
 std::optional<std::string> recorded_digest(const HitRequest& r, const std::string& id,
@@ -111,7 +89,7 @@ std::optional<std::string> recorded_digest(const HitRequest& r, const std::strin
     const std::string record = dir + "/" + id;
     if (!is_regular(record))
       continue;
-    auto text = read_small(record, 1 << 16);
+    auto text = read_text_file(record, 1 << 16);
     if (!text)
       continue;
     const std::size_t nl = text->find('\n');
@@ -214,25 +192,6 @@ bool copy_file(const std::string& from, const std::string& to) {
   ok = (::close(out) == 0) && ok;
   ::close(in);
   return ok;
-}
-
-bool write_text(const std::string& path, std::string_view text) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-  if (fd < 0)
-    return false;
-  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  return (::close(fd) == 0) && ok;
-}
-
-// Depfile syntax: a space inside a path is "\ ".
-std::string escape_spaces(std::string_view path) {
-  std::string out;
-  for (char c : path) {
-    if (c == ' ')
-      out += '\\';
-    out += c;
-  }
-  return out;
 }
 
 struct StoredFile {
@@ -351,7 +310,7 @@ Result<std::string> serve_recorded_hit(const HitRequest& r) {
 
   // The manifest, as the script checks it; each name's destination.
   const std::vector<std::string> outputs = TRY(split_list(r.outputs, "OUTPUTS"));
-  const auto manifest = read_small(entry + "/manifest.txt", 1 << 20);
+  const auto manifest = read_text_file(entry + "/manifest.txt", 1 << 20);
   if (!manifest)
     return decline("cannot read " + entry + "/manifest.txt");
   std::vector<StoredFile> stored;
@@ -433,12 +392,8 @@ Result<std::string> serve_recorded_hit(const HitRequest& r) {
         const auto id = file_identity(path);
         if (!id)
           continue;
-        // Private name, then rename: a reader sees the whole record or none.
-        const std::string tmp = r.memo_dir + "/." + *id + "." + std::to_string(::getpid());
-        if (write_text(tmp, s.digest + " " + path + "\n"))
-          ::rename(tmp.c_str(), (r.memo_dir + "/" + *id).c_str());
-        else
-          ::unlink(tmp.c_str());
+        // Temporary name, then rename: a reader sees the whole record or none.
+        (void)write_file_atomic(r.memo_dir + "/" + *id, s.digest + " " + path + "\n");
       }
     }
   } else {
@@ -450,17 +405,15 @@ Result<std::string> serve_recorded_hit(const HitRequest& r) {
     remove_tree(stage);
   }
 
-  // The depfile the tool would have written: the key inputs. Written in
-  // place: Ninja reads it only after this command succeeded.
+  // The depfile the tool would have written: the key inputs.
   if (!r.depfile.empty()) {
-    std::string dep = escape_spaces(r.depfile_target) + ":";
+    std::vector<std::string> deps;
     for (const auto& in : inputs)
-      dep += " \\\n  " + escape_spaces(in.path);
-    dep += "\n";
-    if (!write_text(r.depfile, dep))
+      deps.push_back(in.path);
+    if (!write_depfile(r.depfile, r.depfile_target, deps))
       return decline("cannot write " + r.depfile);
   }
-  if (!r.stamp.empty() && !write_text(r.stamp, ""))
+  if (!r.stamp.empty() && !write_file_atomic(r.stamp, std::string_view()))
     return decline("cannot write " + r.stamp);
   return key;
 }
