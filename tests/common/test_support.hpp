@@ -5,10 +5,11 @@
 #include "common/bytes.hpp"
 #include "common/process.hpp"
 
+#include <chrono>
 #include <filesystem>
-#include <sys/types.h>
 #include <gtest/gtest.h>
 #include <string>
+#include <sys/types.h>
 #include <vector>
 
 namespace fastboop::test {
@@ -55,6 +56,41 @@ pid_t spawn_logged(const std::vector<std::string>& argv, const std::filesystem::
 
 // A whole file as text ("" when it cannot be read: logs that may not exist).
 std::string read_text(const std::filesystem::path& path);
+
+// The accelerator a guest of `qemu_binary` may use here ("kvm" or "tcg"), as
+// tests/support/qemu-accel.sh decides it: KVM only after a probe guest proved
+// it runs. Every QEMU launch in the tests goes through this (or the script).
+std::string qemu_accel(const std::string& qemu_binary);
+
+// A QEMU guest in the background: `binary -M machine,accel=<qemu_accel()>
+// args…`, its console (stdout + stderr) in `log`; killed at destruction.
+// Every wait is bounded; on a timeout, describe_timeout() says which
+// accelerator ran and shows the guest's last console lines.
+class QemuGuest {
+public:
+  QemuGuest(const std::string& binary, const std::string& machine,
+            const std::vector<std::string>& args, std::filesystem::path log);
+  ~QemuGuest();
+  QemuGuest(const QemuGuest&) = delete;
+  QemuGuest& operator=(const QemuGuest&) = delete;
+
+  // True when QEMU exited by itself within `timeout`; otherwise it is killed.
+  bool wait_exit(std::chrono::seconds timeout);
+  // True when the console log contains `text` within `timeout` (or already
+  // did when QEMU exited). QEMU keeps running.
+  bool wait_for(const std::string& text, std::chrono::seconds timeout);
+  std::string log() const; // the console so far, CR LF folded to LF
+  const std::string& accel() const { return m_accel; }
+  // "QEMU (accel=tcg) did not finish within 240 s; last console lines: …"
+  std::string describe_timeout(std::size_t lines = 40) const;
+
+private:
+  void kill_now();
+  std::filesystem::path m_log;
+  std::string m_accel;
+  std::chrono::seconds m_waited{0};
+  pid_t m_pid = -1;
+};
 
 } // namespace fastboop::test
 

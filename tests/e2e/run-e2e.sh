@@ -34,14 +34,15 @@ keep_log() {
 }
 trap keep_log EXIT
 t0=$(date +%s); step() { echo "### [$(( $(date +%s) - t0 ))s] $*"; }
-fail() { echo "FAIL: $*"; exit 1; }
+fail() { echo "FAIL: $* (QEMU accel=${ACCEL:-not started})"; exit 1; }
 
 step "U-Boot with fastboot over UDP (cached)"
 UBOOT=$("$SRC/tests/push/uboot/build-uboot.sh")
 step "example rootfs from Debian's arm64 kernel package (cached)"
 "$SRC/examples/rootfs/make-rootfs.sh" "$W/rootfs.erofs" >/dev/null
-step "QEMU virt device tree"
-timeout 60 qemu-system-aarch64 -M virt,dumpdtb="$W/virt.dtb" -cpu cortex-a57 -m 1024 -nographic -nic none >/dev/null 2>&1 || true
+ACCEL=$("$SRC/tests/support/qemu-accel.sh" qemu-system-aarch64)
+step "QEMU virt device tree (accel=$ACCEL)"
+timeout 60 qemu-system-aarch64 -M virt,accel=$ACCEL,dumpdtb="$W/virt.dtb" -cpu cortex-a57 -m 1024 -nographic -nic none >/dev/null 2>&1 || true
 [ -s "$W/virt.dtb" ] || fail "qemu did not dump the virt DTB"
 
 step "boot images through add_fastboop_boot_image()"
@@ -57,14 +58,14 @@ ninja -C "$W/build" -t commands qemu_boot | grep -q "fastboop-stage0 build [^ ]*
 PUSH=$BUILD/bin/fastboop-push
 
 PORT=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-step "QEMU: U-Boot + the rootfs as a virtio disk (udp port $PORT)"
-qemu-system-aarch64 -M virt -cpu cortex-a57 -m 1024 -nographic -no-reboot -bios "$UBOOT" \
+step "QEMU: U-Boot + the rootfs as a virtio disk (udp port $PORT, accel=$ACCEL)"
+qemu-system-aarch64 -M virt,accel=$ACCEL -cpu cortex-a57 -m 1024 -nographic -no-reboot -bios "$UBOOT" \
   -netdev user,id=n0,hostfwd=udp:127.0.0.1:$PORT-:5554 -device virtio-net-pci,netdev=n0,romfile= \
   -drive if=none,file="$W/rootfs.erofs",format=raw,id=d0,readonly=on -device virtio-blk-device,drive=d0 \
   </dev/null >"$LOG" 2>&1 &
 QPID=$!
 for _ in $(seq 600); do grep -q 'Listening for fastboot' "$LOG" && break; kill -0 $QPID 2>/dev/null || break; sleep 0.1; done
-grep -q 'Listening for fastboot' "$LOG" || fail "U-Boot never listened for fastboot"
+grep -q 'Listening for fastboot' "$LOG" || fail "U-Boot never listened for fastboot within 60 s"
 
 step "negative: an image built for oneplus-fajita is refused before any download"
 set +e
@@ -83,7 +84,10 @@ grep -q -i 'okay' "$W/push.log" || fail "push output shows no OKAY"
 
 step "waiting for the root's init and power-off"
 for _ in $(seq 1800); do kill -0 $QPID 2>/dev/null || break; grep -a -q -E 'Kernel panic|FATAL' "$LOG" && break; sleep 0.1; done
-if kill -0 $QPID 2>/dev/null; then kill $QPID; fi
+if kill -0 $QPID 2>/dev/null; then
+  kill $QPID; wait $QPID 2>/dev/null || true; QPID=
+  grep -a -q -E 'Kernel panic|FATAL' "$LOG" || fail "the guest did not power off within 180 s"
+fi
 wait $QPID 2>/dev/null || true
 QPID=
 

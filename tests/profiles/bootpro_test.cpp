@@ -2,8 +2,12 @@
 // FBOOPROF golden vector and round-trips, identity strings, hydration, dtc
 // overlays, effective stage0.
 #include "common/hash.hpp"
+#include "profiles/pipeline.hpp"
 #include "profiles/profiles.hpp"
+#include "profiles/tooling.hpp"
 #include "test_support.hpp"
+
+#include <algorithm>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -142,7 +146,56 @@ TEST(BootproCodec, DecoderBoundsNesting) {
     bytes.push_back(3);
   auto r = decode_boot_profile(bytes);
   ASSERT_FALSE(r.ok());
-  EXPECT_THAT(r.error().message(), HasSubstr("nesting exceeds 64 stages"));
+  EXPECT_THAT(r.error().message(), HasSubstr("pipeline: exceeds max depth 16"));
+}
+
+// The fuzz-found hang (issue 24): 177 bytes whose first run of 0x05 bytes is a
+// chain of android_sparseimg stages. Rendering each level twice made every two
+// more bytes cost four times as long (26 bytes: about a minute). Decoding now
+// stops at the depth limit before descending, and rendering is one pass.
+Bytes fuzz_found_profile(std::size_t sparse_run) {
+  Bytes bytes =
+      hex("46424f4f50524f4600000000000005050505050505050505050505050505050505050000000000000000"
+          "0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+          "0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+          "00000000000000000000000000000000050505050505056e756c6c050505050505ffffffffffffff07000030"
+          "002b00");
+  const auto first = std::find(bytes.begin(), bytes.end(), 0x05);
+  const auto end = std::find_if(first, bytes.end(), [](std::uint8_t b) { return b != 0x05; });
+  EXPECT_EQ(end - first, 20);
+  bytes.erase(first, end);
+  bytes.insert(bytes.begin() + (first - bytes.begin()), sparse_run, 0x05);
+  return bytes;
+}
+
+TEST(BootproCodec, DeepChainFailsAtTheDepthLimitAfterBoundedWorkFixingFuzzHang) {
+  for (std::size_t run : {20u, 26u, 60u, 4000u}) {
+    SCOPED_TRACE(run);
+    const Bytes bytes = fuzz_found_profile(run);
+    detail::pipeline_work() = {};
+    auto shown = show_bytes(bytes, "evil.fbp", ShowFormat::Yaml);
+    ASSERT_FALSE(shown.ok());
+    EXPECT_THAT(shown.error().message(), HasSubstr("exceeds max depth 16"));
+    // One stage per level up to the limit, whatever the input's length.
+    EXPECT_LE(detail::pipeline_work().decoded, detail::max_pipeline_depth + 1);
+    EXPECT_EQ(detail::pipeline_work().rendered, 0u);
+  }
+}
+
+TEST(BootproCodec, RenderingIsOnePassOverTheStagesFixingFuzzHang) {
+  // 16 wrappers around a file: the deepest chain that validates. Rendering
+  // it twice per level (the bug) would take 2^17 - 1 stage renderings.
+  test::TempDir dir;
+  test::write_file(dir / "r", std::string_view("rootfs bytes"));
+  std::string pipeline = "{file: r}"; // hashed when compiled
+  for (int i = 0; i < 16; ++i)
+    pipeline = "{android_sparseimg: " + pipeline + "}";
+  auto p = compile(with_rootfs("ext4: " + pipeline), dir.path());
+  ASSERT_TRUE(p.ok()) << p.error().message();
+  detail::pipeline_work() = {};
+  const std::string yaml = boot_profile_to_yaml(*p);
+  EXPECT_EQ(detail::pipeline_work().rendered, 17u);
+  EXPECT_NE(yaml.find("android_sparseimg"), std::string::npos);
 }
 
 TEST(Pipeline, IdentityVectors) {
@@ -402,7 +455,8 @@ TEST(BootproValidation, DepthLimit) {
   ASSERT_TRUE(ok16.ok()) << ok16.error().message();
   expect_round_trip(*ok16);
   EXPECT_THAT(compile_error(nested(17)), HasSubstr("pipeline exceeds max depth 16"));
-  EXPECT_THAT(compile_error(nested(80)), HasSubstr("pipeline nesting exceeds 64 stages"));
+  // Refused while parsing, before descending into the rest.
+  EXPECT_THAT(compile_error(nested(80)), HasSubstr("pipeline exceeds max depth 16"));
 }
 
 // --- hydration ---------------------------------------------------------------------

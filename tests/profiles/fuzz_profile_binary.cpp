@@ -28,5 +28,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       __builtin_trap();
   }
   (void)decode_pipeline_hints_record(bytes, nullptr);
+  // What `fastboop-profile show` does with a downloaded file.
+  (void)show_bytes(bytes, "fuzz-input", ShowFormat::Yaml);
   return 0;
 }

@@ -34,43 +34,6 @@ std::uint16_t free_udp_port() {
   return ntohs(addr.sin_port);
 }
 
-// QEMU in the background, its serial console in a log file; killed at the end.
-class Qemu {
-public:
-  Qemu(const std::filesystem::path& bios, std::uint16_t port, const std::filesystem::path& log) : m_log(log) {
-    const std::string fwd = "user,id=n0,hostfwd=udp:127.0.0.1:" + std::to_string(port) + "-:5554";
-    std::vector<std::string> argv = {"qemu-system-aarch64", "-M", "virt", "-cpu", "cortex-a57", "-m", "1024",
-                                     "-nographic", "-no-reboot", "-bios", bios.string(), "-netdev", fwd,
-                                     "-device", "virtio-net-pci,netdev=n0,romfile="};
-    m_pid = spawn_logged(argv, log);
-  }
-  ~Qemu() {
-    if (m_pid > 0) {
-      ::kill(m_pid, SIGKILL);
-      ::waitpid(m_pid, nullptr, 0);
-    }
-  }
-  // Wait until the console log contains `text` (or QEMU exits).
-  bool wait_for(const std::string& text, std::chrono::seconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (read_text(m_log).find(text) != std::string::npos)
-        return true;
-      if (::waitpid(m_pid, nullptr, WNOHANG) == m_pid) {
-        m_pid = -1;
-        return read_text(m_log).find(text) != std::string::npos;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return false;
-  }
-  std::string log() const { return read_text(m_log); }
-
-private:
-  std::filesystem::path m_log;
-  pid_t m_pid = -1;
-};
-
 std::string value_of(const std::string& text, const std::string& key) {
   auto pos = text.find(key + "=");
   if (pos == std::string::npos)
@@ -132,8 +95,13 @@ TEST(UbootQemu, GetvarRefuseAndBootOverUdp) {
                  "probe": [{"getvar": "product", "op": "equals", "value": "sdm845"}]}})");
 
   const auto port = free_udp_port();
-  Qemu qemu(bios, port, dir / "console.log");
-  ASSERT_TRUE(qemu.wait_for("Listening for fastboot", std::chrono::seconds(120))) << qemu.log();
+  // U-Boot's UDP fastboot port forwarded to 127.0.0.1:port.
+  const std::string fwd = "user,id=n0,hostfwd=udp:127.0.0.1:" + std::to_string(port) + "-:5554";
+  QemuGuest qemu("qemu-system-aarch64", "virt",
+                 {"-cpu", "cortex-a57", "-m", "1024", "-nographic", "-no-reboot", "-bios", bios, "-netdev", fwd,
+                  "-device", "virtio-net-pci,netdev=n0,romfile="},
+                 dir / "console.log");
+  ASSERT_TRUE(qemu.wait_for("Listening for fastboot", std::chrono::seconds(120))) << qemu.describe_timeout();
   const std::string target = "udp:127.0.0.1:" + std::to_string(port);
   const std::string push = tool_path("fastboop-push").string();
 
@@ -150,7 +118,8 @@ TEST(UbootQemu, GetvarRefuseAndBootOverUdp) {
 
   auto boot = run({push, "boot", image.string(), "-s", target, "--io-timeout", "60"});
   ASSERT_EQ(boot.exit_code, 0) << boot.err << "\n" << qemu.log();
-  EXPECT_TRUE(qemu.wait_for("FASTBOOP-PUSH-E2E: init reached", std::chrono::seconds(240))) << qemu.log();
+  EXPECT_TRUE(qemu.wait_for("FASTBOOP-PUSH-E2E: init reached", std::chrono::seconds(240)))
+      << qemu.describe_timeout();
   const auto log = qemu.log();
   EXPECT_THAT(log, HasSubstr("Starting download of " + std::to_string(std::filesystem::file_size(image)) + " bytes"));
   EXPECT_THAT(log, HasSubstr("Booting Linux on physical CPU"));

@@ -34,21 +34,6 @@ std::string value_of(const std::string& text, const std::string& key) {
   return text.substr(pos + key.size() + 1, end - pos - key.size() - 1);
 }
 
-// Runs QEMU to completion (the guest powers off) or kills it at the deadline.
-// Returns false on timeout.
-bool run_qemu(const std::vector<std::string>& argv, const std::filesystem::path& log, std::chrono::seconds timeout) {
-  pid_t pid = spawn_logged(argv, log);
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (::waitpid(pid, nullptr, WNOHANG) == pid)
-      return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  ::kill(pid, SIGKILL);
-  ::waitpid(pid, nullptr, 0);
-  return false;
-}
-
 // Text between "FBQ-BEGIN name" and "FBQ-STEP name rc=".
 std::string step_output(const std::string& log, const std::string& name) {
   auto begin = log.find("FBQ-BEGIN " + name + "\n");
@@ -115,15 +100,16 @@ TEST(UsbQemu, LibusbTransportAgainstFunctionFsGadgetOnDummyHcd) {
   ASSERT_EQ(mk.exit_code, 0) << mk.err;
 
   const auto log_path = dir / "console.log";
-  const bool finished = run_qemu({"qemu-system-x86_64", "-M", "pc", "-m", "1024", "-nographic", "-no-reboot", "-nic",
-                                  "none", "-kernel", vmlinuz.string(), "-initrd", initrd.string(), "-append",
-                                  // no_timer_check: on a loaded host TCG fails the kernel's
-                                  // IO-APIC timer check ("IO-APIC + timer doesn't work" panic).
-                                  "console=ttyS0 quiet panic=-1 no_timer_check"},
-                                 log_path, std::chrono::seconds(240));
-  std::string log = read_text(log_path);
-  std::erase(log, '\r'); // the serial console writes CR LF
-  ASSERT_TRUE(finished) << "QEMU did not power off in time:\n" << log;
+  QemuGuest qemu("qemu-system-x86_64", "pc",
+                 {"-m", "1024", "-nographic", "-no-reboot", "-nic", "none", "-kernel", vmlinuz.string(), "-initrd",
+                  initrd.string(), "-append",
+                  // no_timer_check: on a loaded host TCG fails the kernel's
+                  // IO-APIC timer check ("IO-APIC + timer doesn't work" panic).
+                  "console=ttyS0 quiet panic=-1 no_timer_check"},
+                 log_path);
+  const bool finished = qemu.wait_exit(std::chrono::seconds(240));
+  const std::string log = qemu.log();
+  ASSERT_TRUE(finished) << qemu.describe_timeout();
   ASSERT_THAT(log, HasSubstr("FBQ-DONE")) << log;
   ASSERT_THAT(log, Not(HasSubstr("FBQ-ERROR"))) << log;
   ASSERT_THAT(log, HasSubstr("FBQ-ENUMERATED usb:1-1")) << log;

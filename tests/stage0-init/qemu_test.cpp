@@ -259,16 +259,13 @@ std::string boot(const Kernel& kernel, const fs::path& initramfs, const fs::path
                  const std::string& name) {
   const fs::path log = fs::path(STAGE0_TEST_BINARY_DIR) / ("qemu-" + name + ".log");
   fs::create_directories(log.parent_path());
-  const std::string cmd =
-      "timeout -k 5 180 qemu-system-aarch64 -M virt -cpu cortex-a57 -m 1024 -nographic "
-      "-no-reboot -nic none -kernel '" +
-      kernel.image().string() + "' -initrd '" + initramfs.string() + "' -drive if=none,file='" +
-      disk.string() +
-      "',format=raw,id=d0,readonly=on -device virtio-blk-device,drive=d0 "
-      "-append 'console=ttyAMA0 quiet panic=-1' </dev/null >'" +
-      log.string() + "' 2>&1";
-  ProcessOutput r = sh(cmd);
-  EXPECT_NE(r.exit_code, 124) << "QEMU timed out; serial log: " << log;
+  QemuGuest qemu("qemu-system-aarch64", "virt",
+                 {"-cpu", "cortex-a57", "-m", "1024", "-nographic", "-no-reboot", "-nic", "none", "-kernel",
+                  kernel.image().string(), "-initrd", initramfs.string(), "-drive",
+                  "if=none,file=" + disk.string() + ",format=raw,id=d0,readonly=on", "-device",
+                  "virtio-blk-device,drive=d0", "-append", "console=ttyAMA0 quiet panic=-1"},
+                 log);
+  EXPECT_TRUE(qemu.wait_exit(std::chrono::seconds(180))) << qemu.describe_timeout();
   std::string out = text(read_file(log));
   ::testing::Test::RecordProperty("serial_log", log.string());
   return out;

@@ -112,8 +112,8 @@ Result<PipelineSource> parse_pipeline_value(const Value& value, unsigned depth) 
 }
 
 Result<PipelineSource> parse_pipeline(MapReader& map, unsigned depth) {
-  if (depth > max_nesting)
-    return map.error("pipeline nesting exceeds " + std::to_string(max_nesting) + " stages");
+  if (depth > max_pipeline_depth) // before descending: never parse what validation refuses
+    return map.error("pipeline exceeds max depth " + std::to_string(max_pipeline_depth));
   std::vector<std::size_t> found;
   for (std::size_t i = 0; i < stage_keys.size(); ++i)
     if (map.has(stage_keys[i]))
@@ -187,15 +187,28 @@ Result<PipelineSource> parse_pipeline(MapReader& map, unsigned depth) {
 
 Json content_to_tree(const ContentDigest& c) { return Json{{"digest", c.digest}, {"size_bytes", c.size_bytes}}; }
 
+PipelineWork& pipeline_work() {
+  thread_local PipelineWork work;
+  return work;
+}
+
 namespace {
+// Where a stage's `content` renders: beside the stage key for http, file and
+// xz, inside the stage map otherwise (spec §3.2).
+bool content_beside_key(const PipelineSource& s) {
+  return s.kind == StageKind::Http || s.kind == StageKind::File || s.kind == StageKind::Xz;
+}
+// Flattened inner keys sit beside the wrapper's own; the only key both can
+// have is `content`, which would then bind to the wrapper: such an inner
+// stage keeps the `source:` form. Decided from the stage, not by rendering
+// it (rendering the inner stage again at every level was 2^depth work).
 bool flatten_inner(const PipelineSource& s) {
-  // Flattened inner keys sit beside the wrapper's own; the only key both can
-  // have is `content`, which would bind to the wrapper.
-  return s.source && !pipeline_to_tree(**s.source).contains("content");
+  return s.source && !(content_beside_key(**s.source) && (*s.source)->content);
 }
 } // namespace
 
 Json pipeline_to_tree(const PipelineSource& s) {
+  ++pipeline_work().rendered;
   Json out = Json::object();
   switch (s.kind) {
   case StageKind::Http:
@@ -242,12 +255,12 @@ Json pipeline_to_tree(const PipelineSource& s) {
   if (s.content)
     m["content"] = content_to_tree(*s.content);
   if (s.source) {
+    Json inner = pipeline_to_tree(**s.source);
     if (flatten_inner(s)) {
-      const Json inner = pipeline_to_tree(**s.source);
-      for (const auto& [k, v] : inner.items())
-        m[k] = v;
+      for (auto& [k, v] : inner.items())
+        m[k] = std::move(v);
     } else {
-      m["source"] = pipeline_to_tree(**s.source);
+      m["source"] = std::move(inner);
     }
   }
   out[std::string(stage_key(s.kind))] = m;
@@ -324,8 +337,9 @@ void encode_pipeline(postcard::Writer& w, const PipelineSource& s) {
 }
 
 Result<PipelineSource> decode_pipeline(postcard::Reader& r, unsigned depth) {
-  if (depth > max_nesting)
-    return r.error("pipeline", "nesting exceeds " + std::to_string(max_nesting) + " stages");
+  if (depth > max_pipeline_depth) // before descending: decoding stays linear and bounded
+    return r.error("pipeline", "exceeds max depth " + std::to_string(max_pipeline_depth));
+  ++pipeline_work().decoded;
   PipelineSource s;
   s.kind = static_cast<StageKind>(TRY(r.variant("pipeline stage", 8)));
   auto inner = [&]() -> Result<void> {
@@ -444,8 +458,7 @@ Result<void> validate_pipeline(const PipelineSource& source, const std::string& 
       return ok();
     };
     // Content sits beside http/file/xz, inside the stage map elsewhere.
-    const std::string content_path =
-        (s->kind == StageKind::Http || s->kind == StageKind::File || s->kind == StageKind::Xz) ? p : here;
+    const std::string content_path = detail::content_beside_key(*s) ? p : here;
     switch (s->kind) {
     case StageKind::Http:
       if (blank(s->location))

@@ -12,10 +12,18 @@
 
 namespace fastboop::profiles::detail {
 
+// Stages below the outermost one (spec §3.5). Parsing, decoding and
+// validation all stop here, before descending further.
 constexpr unsigned max_pipeline_depth = 16;
-// Parsing and decoding stop far earlier than any stack limit; validation
-// reports the real limit (16) with the spec's message.
-constexpr unsigned max_nesting = 64;
+
+// Stages decoded (decode_pipeline) and rendered (pipeline_to_tree) on this
+// thread so far. Tests bound decoding and rendering by this work, linear in
+// the stages, rather than by the clock.
+struct PipelineWork {
+  std::size_t decoded = 0;
+  std::size_t rendered = 0;
+};
+PipelineWork& pipeline_work();
 
 // Parse a stage map (a map value, or a flattened subset of one).
 Result<PipelineSource> parse_pipeline(yaml::MapReader& map, unsigned depth);
