@@ -50,6 +50,9 @@ struct Config {
   int udp_drop_reply_every = 0;
   int udp_max_packet = 1024;
   std::string unknown_var = "fail";
+  // --getvar-all FILE: INFO lines of getvar:all replayed from a transcript
+  // (an AOSP client's "(bootloader) " prefix removed), else the --var pairs.
+  std::vector<std::string> getvar_all_lines;
 };
 
 Config g_config;
@@ -116,6 +119,8 @@ public:
         return Action::Silence;
       std::string name = cmd.substr(7);
       if (name == "all") {
+        for (auto& line : g_config.getvar_all_lines)
+          out.push_back("INFO" + line);
         for (auto& [k, v] : g_config.vars)
           out.push_back("INFO" + k + ":" + v);
         out.push_back("OKAY");
@@ -487,7 +492,16 @@ int main(int argc, char** argv) {
       g_config.vars[v.substr(0, eq)] = v.substr(eq + 1);
     } else if (a == "--fault")
       g_config.faults.insert(next());
-    else if (a == "--info-flood")
+    else if (a == "--getvar-all") {
+      std::ifstream in(next());
+      if (!in)
+        return usage();
+      for (std::string line; std::getline(in, line);) {
+        if (line.rfind("(bootloader) ", 0) == 0)
+          line.erase(0, 13);
+        g_config.getvar_all_lines.push_back(line);
+      }
+    } else if (a == "--info-flood")
       g_config.info_flood = std::atoi(next().c_str());
     else if (a == "--text-flood")
       g_config.text_flood = std::atoi(next().c_str());

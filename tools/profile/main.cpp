@@ -3,6 +3,7 @@
 #include "common/cli.hpp"
 #include "common/file_io.hpp"
 #include "common/log.hpp"
+#include "draft/draft.hpp"
 #include "profiles/profiles.hpp"
 #include "profiles/tooling.hpp"
 
@@ -256,6 +257,25 @@ int main(int argc, char** argv) {
 
   auto* list = app.add_subcommand("list", "List every Device Profile on the search path with its source");
 
+  draft::DraftRequest draft_request;
+  std::string draft_id, draft_device, draft_image, draft_deviceinfo, draft_output = "-";
+  bool draft_live = false, draft_serial = false;
+  auto* draft_cmd = app.add_subcommand(
+      "draft", "Draft a Device Profile for a new device from the device itself (getvar only), a stock boot image "
+               "and/or a postmarketOS deviceinfo file; every field says where it came from");
+  draft_cmd->add_flag("--device", draft_live, "Read the device in fastboot mode (getvar:all, or well-known "
+                                              "variables one by one; nothing else is sent)");
+  draft_cmd->add_option("-s", draft_device, "With --device: SERIAL, usb:BUS-PORT, tcp:HOST[:PORT], udp:HOST[:PORT]");
+  draft_cmd->add_option("--boot-image", draft_image, "The device's stock boot.img (boot constraints)")
+      ->check(CLI::ExistingFile);
+  draft_cmd->add_option("--deviceinfo", draft_deviceinfo, "A postmarketOS deviceinfo file")->check(CLI::ExistingFile);
+  std::string draft_usb;
+  draft_cmd->add_option("--usb-id", draft_usb, "VID:PID of the bootloader, for a device read over tcp:/udp:");
+  draft_cmd->add_option("--id", draft_id, "Profile id (default: deviceinfo codename, else the product variable)");
+  draft_cmd->add_flag("--allow-serial-probe", draft_serial,
+                      "Let the serial number be a probe (the profile then fits this one unit only)");
+  draft_cmd->add_option("-o,--output", draft_output, "Output YAML file ('-' = stdout)");
+
   const auto optimize_options = [&]() {
     OptimizeOptions o;
     o.cache_dir = cache_dir;
@@ -311,6 +331,36 @@ int main(int argc, char** argv) {
     }
     if (*list)
       return run_list();
+    if (*draft_cmd) {
+      if (!draft_device.empty() && !draft_live)
+        return Error("-s names the device for --device; add --device", ErrorKind::Usage);
+      if (!draft_id.empty())
+        draft_request.id = draft_id;
+      if (!draft_usb.empty()) {
+        unsigned vid = 0, pid = 0;
+        char tail = 0;
+        if (std::sscanf(draft_usb.c_str(), "%x:%x%c", &vid, &pid, &tail) != 2 || vid > 0xffff || pid > 0xffff)
+          return Error("--usb-id: expected VID:PID in hex, e.g. 18d1:d00d, not '" + draft_usb + "'",
+                       ErrorKind::Usage);
+        draft_request.usb_ids = UsbMatch{static_cast<std::uint16_t>(vid), static_cast<std::uint16_t>(pid)};
+      }
+      draft_request.read_device = draft_live ? draft::ReadDevice::Yes : draft::ReadDevice::No;
+      if (!draft_device.empty())
+        draft_request.device = draft_device;
+      if (!draft_image.empty())
+        draft_request.boot_image = draft_image;
+      if (!draft_deviceinfo.empty())
+        draft_request.deviceinfo = draft_deviceinfo;
+      draft_request.serial = draft_serial ? draft::SerialProbes::Allow : draft::SerialProbes::Never;
+      auto drafted = TRY(draft::draft_from_sources(draft_request));
+      for (const auto& c : drafted.conflicts)
+        log::warn("conflict: " + c);
+      for (const auto& u : drafted.unmapped)
+        log::warn("not mapped: deviceinfo_" + u);
+      for (const auto& a : drafted.ambiguous_with)
+        log::warn("cannot be told apart from " + a);
+      return write_text(draft_output, drafted.yaml);
+    }
     return Error("no subcommand", ErrorKind::Usage);
   });
 }

@@ -324,15 +324,22 @@ std::string format_detect_json(const std::vector<DetectedDevice>& devices) {
   return list.dump(2) + "\n";
 }
 
-Result<std::string> getvar_on_device(const std::optional<DeviceSpec>& target, std::string_view name,
-                                     const PushSettings& settings) {
+namespace {
+
+// The one device -s names (or the only fastboot USB device), opened.
+struct OpenedDevice {
   Candidate candidate;
   std::shared_ptr<UsbContext> ctx;
+  std::unique_ptr<Transport> transport;
+};
+
+Result<OpenedDevice> open_one_device(const std::optional<DeviceSpec>& target, const PushSettings& settings) {
+  OpenedDevice d;
   if (target && target->is_network()) {
-    candidate = network_candidate(*target);
+    d.candidate = network_candidate(*target);
   } else {
-    ctx = try_usb_context();
-    auto found = TRY(find_usb(ctx, settings, [&](const Candidate& c) { return !target || candidate_matches(c, *target); },
+    d.ctx = try_usb_context();
+    auto found = TRY(find_usb(d.ctx, settings, [&](const Candidate& c) { return !target || candidate_matches(c, *target); },
                               target ? "fastboot device " + target->text() : std::string("a fastboot USB device")));
     if (found.empty())
       return Error(target ? "no fastboot device matches '" + target->text() + "'"
@@ -345,12 +352,44 @@ Result<std::string> getvar_on_device(const std::optional<DeviceSpec>& target, st
       return Error("several fastboot devices are attached (" + list.substr(1) + "); choose one with -s",
                    ErrorKind::Usage);
     }
-    candidate = found.front();
+    d.candidate = found.front();
   }
-  auto transport = TRY(open_waiting(candidate, ctx, settings));
-  Driver driver(*transport, settings.driver);
+  d.transport = TRY(open_waiting(d.candidate, d.ctx, settings));
+  return d;
+}
+
+} // namespace
+
+Result<std::string> getvar_on_device(const std::optional<DeviceSpec>& target, std::string_view name,
+                                     const PushSettings& settings) {
+  auto device = TRY(open_one_device(target, settings));
+  Driver driver(*device.transport, settings.driver);
   driver.set_message_handler(print_message);
   return driver.getvar(name);
+}
+
+Result<DeviceVariables> read_device_variables(const std::optional<DeviceSpec>& target,
+                                              const std::vector<std::string>& fallback_names,
+                                              const PushSettings& settings) {
+  auto device = TRY(open_one_device(target, settings));
+  DeviceVariables out;
+  out.location = device.candidate.location;
+  out.usb = device.candidate.usb;
+  Driver driver(*device.transport, settings.driver);
+  driver.set_message_handler([&](MessageKind kind, std::string_view text) {
+    if (kind == MessageKind::Info)
+      out.all_lines.emplace_back(text);
+  });
+  // getvar:all answers with INFO lines; a bootloader without it says FAIL.
+  auto all = driver.getvar_cached("all");
+  if (!all)
+    return std::move(all).error().with_context("getvar all on " + out.location);
+  driver.set_message_handler(print_message);
+  if (out.all_lines.empty())
+    for (const auto& name : fallback_names)
+      out.singles.emplace_back(name, TRY_CTX(driver.getvar_cached(name), "getvar " + name + " on " + out.location));
+  out.sent = driver.sent_commands();
+  return out;
 }
 
 Result<void> boot_on_device(const BootRequest& request, const PushSettings& settings) {

@@ -42,6 +42,20 @@ std::string format_detect_json(const std::vector<DetectedDevice>& devices);
 Result<std::string> getvar_on_device(const std::optional<DeviceSpec>& target, std::string_view name,
                                      const PushSettings& settings);
 
+// --- variables (fastboop-profile draft) ------------------------------------
+// Read-only: getvar:all, and when it gives no lines, each fallback name with
+// getvar:<name>. Nothing else is sent.
+struct DeviceVariables {
+  std::string location;
+  std::optional<UsbDeviceInfo> usb;
+  std::vector<std::string> all_lines;                        // INFO lines of getvar:all
+  std::vector<std::pair<std::string, GetvarAnswer>> singles; // asked one by one
+  std::vector<std::string> sent;                             // the commands sent
+};
+Result<DeviceVariables> read_device_variables(const std::optional<DeviceSpec>& target,
+                                              const std::vector<std::string>& fallback_names,
+                                              const PushSettings& settings);
+
 // --- boot -----------------------------------------------------------------
 enum class CheckOnly { No, Yes };
 enum class ForceDevice { No, Yes };

@@ -1,0 +1,227 @@
+// fastboop-profile draft: Device Profile drafts from getvar answers (through
+// the fastboot emulator replaying `getvar all` transcripts), stock boot images
+// made by Debian's mkbootimg, and postmarketOS deviceinfo files.
+#include "draft/draft.hpp"
+#include "emulator.hpp"
+#include "profiles/profiles.hpp"
+#include "test_support.hpp"
+
+#include <gmock/gmock.h>
+
+namespace fastboop::test {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+std::filesystem::path data(const std::string& name) { return source_dir() / "tests/draft/data" / name; }
+
+std::vector<std::string> lines_of(const std::filesystem::path& path) {
+  std::vector<std::string> out;
+  std::istringstream in(read_text(path));
+  for (std::string line; std::getline(in, line);)
+    out.push_back(line);
+  return out;
+}
+
+profiles::DeviceProfile parse(const std::string& yaml) {
+  auto p = profiles::parse_device_profile(yaml, "draft.yaml");
+  EXPECT_TRUE(p.ok()) << p.error().message() << "\n" << yaml;
+  return p.ok() ? *p : profiles::DeviceProfile{};
+}
+
+draft::Deviceinfo deviceinfo(const std::string& name) {
+  auto d = draft::parse_deviceinfo(read_text(data("deviceinfo/" + name)), name);
+  EXPECT_TRUE(d.ok()) << (d.ok() ? "" : d.error().message());
+  return d.ok() ? *d : draft::Deviceinfo{};
+}
+
+TEST(DraftGetvarAll, ParsesEveryVendorsFormat) {
+  auto lk = draft::parse_getvar_all(lines_of(data("getvar-all/lk-oneplus.txt")));
+  ASSERT_NE(lk.find("partition-type:op2"), nullptr);
+  EXPECT_EQ(*lk.find("partition-type:op2"), "raw");
+  EXPECT_EQ(*lk.find("product"), "sdm845");
+  EXPECT_EQ(*lk.find("version-baseband"), ""); // "name:" with nothing after it
+  auto abl = draft::parse_getvar_all(lines_of(data("getvar-all/abl-pixel.txt")));
+  EXPECT_EQ(*abl.find("variant"), "SDM UFS");
+  EXPECT_EQ(*abl.find("partition-size:boot_a"), "0x4000000");
+  EXPECT_EQ(*abl.find("version-bootloader"), "b4s4-0.1-5613380");
+  EXPECT_EQ(abl.find("all"), nullptr); // AOSP's closing "all:" line is no variable
+  auto uboot = draft::parse_getvar_all(lines_of(data("getvar-all/uboot.txt")));
+  EXPECT_EQ(*uboot.find("version-bootloader"), "U-Boot 2023.01");
+  EXPECT_EQ(*uboot.find("product"), "qemu-arm");
+  // A long value continued on the next INFO line, and junk.
+  auto split = draft::parse_getvar_all({"version-baseband: MPSS.AT.4.0.c2", "-00011-SDM845_GEN_PACK", "?? !!"});
+  EXPECT_EQ(*split.find("version-baseband"), "MPSS.AT.4.0.c2-00011-SDM845_GEN_PACK");
+  EXPECT_EQ(split.vars.size(), 1u);
+}
+
+TEST(DraftDeviceinfo, FajitaMapsFieldByField) {
+  draft::DraftInputs in;
+  in.deviceinfo = deviceinfo("oneplus-fajita");
+  auto d = draft::draft_device_profile(in);
+  ASSERT_TRUE(d.ok()) << d.error().message();
+  const auto& p = d->profile;
+  EXPECT_EQ(p.id, "oneplus-fajita");
+  EXPECT_EQ(p.display_name, "OnePlus 6T");
+  EXPECT_EQ(p.devicetree_name, "qcom/sdm845-oneplus-fajita");
+  EXPECT_EQ(p.boot.header_version, 2u);
+  EXPECT_EQ(p.boot.page_size, 4096u);
+  EXPECT_EQ(p.boot.base, 0u);
+  EXPECT_EQ(p.boot.kernel_offset, 0x8000u);
+  EXPECT_EQ(p.boot.dtb_offset, 0x01f00000u);
+  EXPECT_EQ(p.boot.kernel_encoding, profiles::KernelEncoding::ImageGzDtb); // append_dtb
+  // mkbootimg's default offsets need no extension fields.
+  EXPECT_TRUE(p.boot.extensions.empty());
+  EXPECT_TRUE(d->unmapped.empty());
+  EXPECT_THAT(d->yaml, HasSubstr("UNTESTED"));
+  EXPECT_THAT(d->yaml, HasSubstr("page_size: 4096  # deviceinfo"));
+  EXPECT_EQ(parse(d->yaml), p);
+  EXPECT_THAT(d->yaml, HasSubstr("match: []  # no live device given"));
+}
+
+TEST(DraftDeviceinfo, QuirksAreMappedOrListedNeverGuessed) {
+  {
+    draft::DraftInputs in;
+    in.deviceinfo = deviceinfo("qcdt-msm8916");
+    auto d = draft::draft_device_profile(in);
+    ASSERT_TRUE(d.ok()) << d.error().message();
+    EXPECT_EQ(d->profile.boot.header_version, 0u);
+    EXPECT_EQ(d->profile.boot.page_size, 2048u);
+    EXPECT_EQ(d->profile.boot.base, 0x80000000u);
+    EXPECT_EQ(d->profile.boot.kernel_offset, 0x00080000u);
+    EXPECT_EQ(d->profile.boot.extensions.ramdisk_offset, 0x02000000u);
+    EXPECT_EQ(d->profile.boot.extensions.tags_offset, 0x01e00000u);
+    EXPECT_EQ(d->profile.boot.extensions.second_offset, std::nullopt); // the default
+    ASSERT_EQ(d->unmapped.size(), 1u);
+    EXPECT_THAT(d->unmapped[0], HasSubstr("bootimg_qcdt=true: fastboop cannot build a QCDT table"));
+    EXPECT_THAT(d->yaml, HasSubstr("# NOT MAPPED: deviceinfo_bootimg_qcdt=true"));
+  }
+  {
+    draft::DraftInputs in;
+    in.deviceinfo = deviceinfo("samsung-heimdall");
+    auto d = draft::draft_device_profile(in);
+    ASSERT_TRUE(d.ok()) << d.error().message();
+    EXPECT_TRUE(d->profile.boot.extensions.samsung_seandroidenforce);
+    EXPECT_FALSE(d->profile.boot.extensions.dtb_in_second);
+    EXPECT_THAT(::testing::PrintToString(d->unmapped), HasSubstr("flash_method=heimdall-bootimg"));
+  }
+  {
+    draft::DraftInputs in;
+    in.deviceinfo = deviceinfo("mediatek");
+    auto d = draft::draft_device_profile(in);
+    ASSERT_TRUE(d.ok()) << d.error().message();
+    EXPECT_TRUE(d->profile.boot.extensions.dtb_in_second);
+    EXPECT_THAT(::testing::PrintToString(d->unmapped), HasSubstr("bootimg_mtk_mkimage=true"));
+  }
+  auto bad = draft::parse_deviceinfo("deviceinfo_name=\"unterminated\n", "broken");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.error().message(), HasSubstr("broken:1: deviceinfo_name: unterminated quote"));
+  EXPECT_FALSE(draft::parse_deviceinfo("rm -rf /\n", "evil").ok());
+}
+
+// A stock image made by Debian's mkbootimg → analyze → draft: the same header
+// fields, and a conflict with a deviceinfo that disagrees is shown.
+TEST(DraftStockImage, MkbootimgImageGivesItsHeaderAndConflictsAreShown) {
+  FASTBOOP_REQUIRE_PROGRAM("mkbootimg");
+  TempDir dir;
+  write_file(dir / "kernel", random_bytes(70000, 3));
+  write_file(dir / "ramdisk", random_bytes(3000, 4));
+  write_file(dir / "dtb", random_bytes(2000, 5));
+  auto mk = run({"mkbootimg", "--kernel", (dir / "kernel").string(), "--ramdisk", (dir / "ramdisk").string(),
+                 "--dtb", (dir / "dtb").string(), "--header_version", "2", "--pagesize", "4096", "--base", "0x0",
+                 "--kernel_offset", "0x8000", "--dtb_offset", "0x01f00000", "-o", (dir / "boot.img").string()});
+  ASSERT_EQ(mk.exit_code, 0) << mk.err;
+  write_file(dir / "deviceinfo", read_text(data("deviceinfo/oneplus-fajita")) + "deviceinfo_flash_pagesize=\"2048\"\n");
+  auto out = run({tool_path("fastboop-profile").string(), "draft", "--boot-image", (dir / "boot.img").string(),
+                  "--deviceinfo", (dir / "deviceinfo").string(), "-o", (dir / "draft.yaml").string()});
+  ASSERT_EQ(out.exit_code, 0) << out.err;
+  const std::string yaml = read_text(dir / "draft.yaml");
+  const auto p = parse(yaml);
+  EXPECT_EQ(p.boot.header_version, 2u);
+  EXPECT_EQ(p.boot.page_size, 4096u); // the stock image wins
+  EXPECT_EQ(p.boot.kernel_offset, 0x8000u);
+  EXPECT_EQ(p.boot.dtb_offset, 0x01f00000u);
+  EXPECT_THAT(yaml, HasSubstr("# CONFLICT: page_size: stock image boot.img says 4096, deviceinfo says 2048"));
+  EXPECT_THAT(out.err, HasSubstr("conflict: page_size"));
+  EXPECT_THAT(yaml, HasSubstr("header_version: 2  # stock image boot.img (deviceinfo agrees)"));
+  // And it is a profile the checker accepts.
+  auto check = run({tool_path("fastboop-profile").string(), "check", (dir / "draft.yaml").string()});
+  EXPECT_EQ(check.exit_code, 0) << check.err;
+}
+
+// The live device, over the emulator: only getvar is sent, and the draft
+// tells the device apart from the profiles it could be confused with.
+TEST(DraftLiveDevice, PixelTranscriptOnlyGetvarAndItIsTheBuiltInSargo) {
+  Emulator emu({"--getvar-all", data("getvar-all/abl-pixel.txt").string()});
+  TempDir dir;
+  auto out = run({tool_path("fastboop-profile").string(), "draft", "--device", "-s", emu.tcp_target(), "--usb-id",
+                  "18d1:4ee0", "--deviceinfo", data("deviceinfo/google-sargo").string(), "-o",
+                  (dir / "d.yaml").string()});
+  ASSERT_EQ(out.exit_code, 0) << out.err;
+  for (const auto& cmd : emu.commands())
+    EXPECT_EQ(cmd.rfind("getvar:", 0), 0u) << cmd;
+  EXPECT_EQ(emu.commands(), std::vector<std::string>{"getvar:all"});
+  const std::string yaml = read_text(dir / "d.yaml");
+  const auto p = parse(yaml);
+  ASSERT_EQ(p.match.size(), 1u);
+  EXPECT_EQ(p.match[0].vid, 0x18d1);
+  ASSERT_GE(p.probe.size(), 2u);
+  EXPECT_EQ(p.probe[0], (profiles::ProbeStep{profiles::ProbeOp::Equals, "product", "sargo"}));
+  EXPECT_EQ(p.probe[1], (profiles::ProbeStep{profiles::ProbeOp::Equals, "variant", "SDM UFS"}));
+  for (const auto& step : p.probe)
+    EXPECT_NE(step.var, "serialno") << "serial numbers only with --allow-serial-probe";
+  // The built-in google-sargo matches this device too: said, not hidden.
+  EXPECT_THAT(yaml, HasSubstr("# AMBIGUOUS with google-sargo: this device passes its probes too"));
+  EXPECT_THAT(out.err, HasSubstr("cannot be told apart from google-sargo"));
+}
+
+TEST(DraftLiveDevice, SiblingProfileIsToldApartByTheVariableItChecks) {
+  // A sibling profile that needs partition-type:op2; this device has none.
+  TempDir dir;
+  write_file(dir / "profiles/sibling.yaml", R"(id: example-sibling
+devicetree_name: qcom/example-sibling
+match:
+  - fastboot: {vid: 0x18d1, pid: 0xd00d}
+probe:
+  - fastboot.getvar: product
+    equals: example
+  - fastboot.getvar: partition-type:op2
+    equals: raw
+boot:
+  fastboot_boot:
+    android_bootimg:
+      header_version: 2
+      page_size: 4096
+      kernel:
+        encoding: image.gz
+)");
+  Emulator emu({"--var", "product=example", "--var", "slot-count=2"});
+  auto out = run({"env", "FASTBOOP_SCHEMA_PATH=" + (dir / "profiles").string(), tool_path("fastboop-profile").string(),
+                  "draft", "--device", "-s", emu.tcp_target(), "--usb-id", "18d1:d00d", "--id", "example-new",
+                  "--deviceinfo", data("deviceinfo/oneplus-fajita").string(), "-o", (dir / "d.yaml").string()});
+  ASSERT_EQ(out.exit_code, 0) << out.err;
+  const std::string yaml = read_text(dir / "d.yaml");
+  const auto p = parse(yaml);
+  EXPECT_THAT(p.probe, ::testing::Contains(profiles::ProbeStep{profiles::ProbeOp::NotExists, "partition-type:op2", ""}))
+      << yaml;
+  EXPECT_THAT(yaml, HasSubstr("# tells it apart from example-sibling"));
+  EXPECT_THAT(yaml, Not(HasSubstr("AMBIGUOUS with example-sibling")));
+  auto check = run({"env", "FASTBOOP_SCHEMA_PATH=" + (dir / "profiles").string(),
+                    tool_path("fastboop-profile").string(), "check", "--strict", (dir / "d.yaml").string(),
+                    (dir / "profiles/sibling.yaml").string()});
+  EXPECT_EQ(check.exit_code, 0) << as_chars(check.out) << check.err;
+}
+
+TEST(DraftCli, NeedsBootConstraintsAndAWellFormedUsbId) {
+  auto none = run({tool_path("fastboop-profile").string(), "draft"});
+  EXPECT_NE(none.exit_code, 0);
+  EXPECT_THAT(none.err, HasSubstr("no boot constraints: give a stock boot image (--boot-image) or a postmarketOS"));
+  auto bad = run({tool_path("fastboop-profile").string(), "draft", "--usb-id", "zz:1", "--deviceinfo",
+                  data("deviceinfo/oneplus-fajita").string()});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_THAT(bad.err, HasSubstr("--usb-id: expected VID:PID"));
+}
+
+} // namespace
+} // namespace fastboop::test
