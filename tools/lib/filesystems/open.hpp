@@ -11,7 +11,7 @@
 
 namespace fastboop::filesystems {
 
-enum class FsKind { Auto, Ext4, Erofs, Fat, Iso9660 };
+enum class FsKind { Auto, Ext4, Erofs, Fat, Iso9660, Squashfs };
 
 std::string_view fs_kind_name(FsKind kind);
 
@@ -19,6 +19,8 @@ Result<FilesystemPtr> open_ext4(pipeline::BlockSourcePtr source);
 Result<FilesystemPtr> open_erofs(pipeline::BlockSourcePtr source);
 Result<FilesystemPtr> open_fat(pipeline::BlockSourcePtr source);
 Result<FilesystemPtr> open_iso9660(pipeline::BlockSourcePtr source);
+// libsquashfs over the source (live media keep their root in squashfs).
+Result<FilesystemPtr> open_squashfs(pipeline::BlockSourcePtr source);
 
 // The filesystem whose superblock magic the source carries, or nullopt.
 Result<std::optional<FsKind>> detect_filesystem(pipeline::BlockSource& source);

@@ -110,12 +110,16 @@ std::string_view filesystem_type_name(FilesystemType t) {
   case FilesystemType::Ext4: return "ext4";
   case FilesystemType::Fat: return "fat";
   case FilesystemType::Iso9660: return "iso9660";
+  case FilesystemType::Squashfs: return "squashfs";
   }
   return "?";
 }
 
 Result<std::optional<FilesystemType>> probe_filesystem(BlockSource& s) {
+  // The one superblock-magic rule; filesystems::detect_filesystem maps it.
   Bytes b = TRY(head(s, 0, 2048));
+  if (b.size() >= 4 && std::memcmp(b.data(), "hsqs", 4) == 0)
+    return std::optional(FilesystemType::Squashfs);
   if (b.size() >= 1028 && load_le<std::uint32_t>(&b[1024]) == 0xE0F5E1E2)
     return std::optional(FilesystemType::Erofs);
   if (b.size() >= 1082 && load_le<std::uint16_t>(&b[1024 + 56]) == 0xEF53)

@@ -65,8 +65,8 @@ Result<void> verify_content(BlockSource& source, const profiles::ContentDigest& 
 
 // --- auto-detection --------------------------------------------------------
 
-enum class FilesystemType { Erofs, Ext4, Fat, Iso9660 };
-std::string_view filesystem_type_name(FilesystemType type); // "erofs", "ext4", "fat", "iso9660"
+enum class FilesystemType { Erofs, Ext4, Fat, Iso9660, Squashfs };
+std::string_view filesystem_type_name(FilesystemType type); // "erofs", "ext4", "fat", "iso9660", "squashfs"
 // Superblock magic at the start of `source`; nullopt when none matches.
 Result<std::optional<FilesystemType>> probe_filesystem(BlockSource& source);
 

@@ -214,6 +214,12 @@ Result<Stage0Result> build_stage0(fs::Filesystem& fsys, Stage0Options o) {
   for (const auto& w : split.warnings)
     log::warn(w);
   std::string rootfs_type = o.rootfs_type;
+  // Never label a squashfs root as another filesystem: the PID1 would try to
+  // mount it as that on the phone.
+  if (rootfs_type.empty() && fsys.kind() == "squashfs")
+    return Error("the rootfs is squashfs, which stage0's PID1 cannot mount as the lower root yet; "
+                 "its files can be read (inspect, ls, cat), but booting it needs an erofs or ext4 root",
+                 ErrorKind::Usage);
   if (rootfs_type.empty())
     rootfs_type = (fsys.kind() == "ext4" || fsys.kind() == "erofs") ? std::string(fsys.kind()) : "erofs";
   if (rootfs_type != "erofs" && rootfs_type != "ext4")
