@@ -383,7 +383,7 @@ Result<Draft> draft_device_profile(const DraftInputs& in) {
                                                                  : "");
   } else {
     p.devicetree_name = "unknown";
-    src["devicetree_name"] = "TODO: the kernel's DTB name (e.g. qcom/sdm845-oneplus-fajita); no source gave it";
+    src["devicetree_name"] = "FILL IN: the kernel's DTB name (e.g. qcom/sdm845-oneplus-fajita); no source gave it";
   }
 
   // --- match and probe (live device only) ----------------------------------
