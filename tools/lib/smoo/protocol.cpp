@@ -212,20 +212,20 @@ Result<Response> decode_response(ByteSpan data) {
   return r;
 }
 
+std::uint32_t fnv1a32(ByteSpan data, std::uint32_t hash) {
+  for (std::uint8_t b : data) {
+    hash ^= b;
+    hash *= 0x01000193u;
+  }
+  return hash;
+}
+
 std::uint32_t export_id_for(std::uint32_t block_size, std::uint64_t block_count,
                             ByteSpan identity) {
-  std::uint32_t h = 0x811c9dc5u;
-  auto feed = [&](ByteSpan bytes) {
-    for (std::uint8_t b : bytes) {
-      h ^= b;
-      h *= 0x01000193u;
-    }
-  };
   std::uint8_t head[12];
   store_le<std::uint32_t>(head, block_size);
   store_le<std::uint64_t>(head + 4, block_count);
-  feed(head);
-  feed(identity);
+  const std::uint32_t h = fnv1a32(identity, fnv1a32(head));
   return h == 0 ? 1 : h;
 }
 

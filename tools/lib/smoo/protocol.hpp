@@ -102,6 +102,8 @@ Bytes encode_response(const Response& response);
 Result<Response> decode_response(ByteSpan data);
 
 // --- export_id (spec §5) ---------------------------------------------------
+// 32-bit FNV-1a (offset basis 0x811c9dc5, prime 0x01000193), continuing from `hash`.
+std::uint32_t fnv1a32(ByteSpan data, std::uint32_t hash = 0x811c9dc5u);
 // FNV-1a-32 over block_size (u32 LE), block count (u64 LE), then `identity`;
 // 0 becomes 1.
 std::uint32_t export_id_for(std::uint32_t block_size, std::uint64_t block_count, ByteSpan identity);

@@ -134,6 +134,7 @@ Result<ServeStats> serve_with(GadgetConnector& connector, pipeline::BlockSource&
   {
     ProgressLine progress(counters, options);
     bool waiting = false;
+    std::string last_failure;
     while (!stop.stop_requested()) {
       auto link = TRY(connector.connect());
       if (!link) {
@@ -151,11 +152,17 @@ Result<ServeStats> serve_with(GadgetConnector& connector, pipeline::BlockSource&
       link.reset();
       if (outcome.end == SessionEnd::Stopped)
         break;
-      if (outcome.end == SessionEnd::SetupFailed)
-        log::warn("the gadget could not be set up: " + outcome.reason +
-                  "; waiting for the gadget to come back");
-      else
-        log::warn("lost the gadget (" + outcome.reason + "); waiting for the gadget to come back");
+      // A device that keeps failing the same way (not a smoo gadget) is
+      // reported once, not every rediscover_interval.
+      if (outcome.reason != last_failure) {
+        if (outcome.end == SessionEnd::SetupFailed)
+          log::warn("the gadget could not be set up: " + outcome.reason +
+                    "; waiting for the gadget to come back");
+        else
+          log::warn("lost the gadget (" + outcome.reason +
+                    "); waiting for the gadget to come back");
+      }
+      last_failure = outcome.end == SessionEnd::SetupFailed ? outcome.reason : std::string();
       waiting = true;
       sleep_unless_stopped(options.rediscover_interval, stop);
     }
