@@ -124,7 +124,7 @@ Result<ServeStats> serve_with(GadgetConnector& connector, pipeline::BlockSource&
     log::info(context.artifact + ": " + std::to_string(size) + " bytes is not a whole number of " +
               std::to_string(options.block_size) + "-byte blocks; the export ends with " +
               std::to_string(context.entry.size_bytes - size) + " zero bytes");
-  SourcePool pool(source, options.open_replica, options.workers);
+  SourcePool pool(source, options.open_replica, options.readers);
   Counters counters;
   context.pool = &pool;
   context.counters = &counters;

@@ -41,8 +41,11 @@ struct ServeOptions {
   // More readers for concurrent Requests; unset: one reader (the source
   // passed to serve()), Requests still pipelined on the bus.
   SourceOpener open_replica;
-  // Readers working at once (the gadget's default queue depth is 16).
+  // Requests worked on at once (the gadget's default queue depth is 16).
   unsigned workers = 16;
+  // Sources read at once: the one given to serve() plus replicas from
+  // open_replica (without it, one).
+  unsigned readers = 5;
   std::chrono::milliseconds heartbeat_interval{1000};
   unsigned heartbeat_budget = 5; // missed heartbeats before the link is dropped
   std::chrono::milliseconds rediscover_interval{500};
