@@ -173,13 +173,11 @@ private:
                   "setting up after the gadget restarted: " + again.error().message()};
         m_session_id = *again;
         m_ctx.counters->sessions++;
-      } else if (!status->export_active() || status->export_count == 0) {
-        log::warn("the gadget reports no active export; configuring it again");
-        auto again = setup();
-        if (!again)
-          return {SessionEnd::LinkLost, "configuring the export again: " + again.error().message()};
-        m_session_id = *again;
       }
+      // No re-configuration on a STATUS without an active export: the gadget
+      // marks it active only once its ublk device is up (which needs our
+      // answers), and CONFIG_EXPORTS replaces the export set, so that would
+      // tear the device down again.
     }
   }
 
