@@ -5,6 +5,7 @@
 #include "common/log.hpp"
 #include "fastboot/push.hpp"
 #include "profiles/profiles.hpp"
+#include "smoo/rootfs.hpp"
 
 #include <cstdio>
 
@@ -89,7 +90,47 @@ int main(int argc, char** argv) {
                    "FASTBOOP_DEVICE_PROFILE in its environment)");
   boot->add_option("--io-timeout", io_timeout, "Seconds to wait for each device response (default 30)")
       ->check(CLI::PositiveNumber);
+  std::string boot_rootfs;
+  bool no_serve = false, force_rootfs = false, boot_offline = false;
+  std::vector<std::string> boot_artifacts;
+  std::uint32_t boot_block_size = 4096;
+  boot->add_option("--rootfs", boot_rootfs,
+                   "Serve this rootfs (path, URL or compiled Boot Profile) instead of the one the sidecar records; "
+                   "refused unless it is the one stage0 was built from");
+  boot->add_flag("--force-rootfs", force_rootfs, "Serve --rootfs even if it is not the one stage0 was built from");
+  boot->add_flag("--no-serve", no_serve, "Stop after boot OKAY instead of serving the root over USB (smoo)");
+  boot->add_flag("--offline", boot_offline, "Serving: never fetch over the network (also FASTBOOP_OFFLINE=1)");
+  boot->add_option("--local-artifact", boot_artifacts,
+                   "Serving: local file replacing any pipeline stage with the same sha512 and size (repeatable)");
+  boot->add_option("--block-size", boot_block_size,
+                   "Serving: export block size, a power of two 512-65536 (default 4096)");
   add_wait(boot);
+
+  // serve
+  auto* serve =
+      app.add_subcommand("serve", "Serve a rootfs to a booted stage0's smoo gadget over USB until "
+                                  "interrupted (Ctrl-C)");
+  std::string serve_source;
+  std::string serve_target;
+  std::vector<std::string> serve_artifacts;
+  bool serve_offline = false;
+  std::optional<std::string> serve_sha512;
+  std::uint32_t block_size = 4096;
+  serve
+      ->add_option("SOURCE", serve_source,
+                   "Rootfs image path, http(s) URL or compiled Boot Profile")
+      ->required();
+  serve->add_option("-s,--device", serve_target,
+                    "The gadget: usb:BUS-PORT or its USB serial (default: any)");
+  serve->add_flag("--offline", serve_offline,
+                  "Never fetch over the network (also FASTBOOP_OFFLINE=1)");
+  serve->add_option(
+      "--local-artifact", serve_artifacts,
+      "Local file replacing any pipeline stage with the same sha512 and size (repeatable)");
+  serve->add_option("--expect-sha512", serve_sha512,
+                    "SHA-512 of a bare path/URL SOURCE: verified, and keys the download cache");
+  serve->add_option("--block-size", block_size,
+                    "Export block size: a power of two, 512-65536 (default 4096)");
 
   // udev-rules
   auto* udev = app.add_subcommand("udev-rules", "Print udev rules granting access to fastboot devices");
@@ -125,6 +166,15 @@ int main(int argc, char** argv) {
       request.force = force ? ForceDevice::Yes : ForceDevice::No;
       if (!then_command.empty())
         request.then_command = then_command;
+      request.root.serve = no_serve ? ServeRoot::Never : ServeRoot::Auto;
+      if (!boot_rootfs.empty())
+        request.root.rootfs = boot_rootfs;
+      request.root.force = force_rootfs ? ForceRootfs::Yes : ForceRootfs::No;
+      if (boot_offline)
+        request.root.network = pipeline::NetworkMode::Offline;
+      for (const auto& a : boot_artifacts)
+        request.root.local_artifacts.emplace_back(a);
+      request.root.block_size = boot_block_size;
       const auto io = std::chrono::milliseconds(static_cast<long>(io_timeout * 1000));
       settings.driver.response_timeout = io;
       // Verifying a large image or starting the kernel may take longer than
@@ -137,6 +187,24 @@ int main(int argc, char** argv) {
       settings.connect.tcp.io_timeout = io;
       settings.connect.usb.transfer_timeout = io;
       return boot_on_device(request, settings);
+    }
+    if (*serve) {
+      smoo::SignalStop stop; // before any thread or USB context exists
+      stage0::SourceOptions source_options;
+      if (serve_offline)
+        source_options.network = pipeline::NetworkMode::Offline;
+      for (const auto& a : serve_artifacts)
+        source_options.local_artifacts.emplace_back(a);
+      if (serve_sha512)
+        source_options.expect_digest = TRY(stage0::parse_expected_sha512(*serve_sha512));
+      auto rootfs = TRY(smoo::ServedRootfs::open(serve_source, source_options));
+      auto options = rootfs.serve_options();
+      options.block_size = block_size;
+      if (!serve_target.empty())
+        options.device = serve_target;
+      auto stats = TRY(smoo::serve_rootfs(rootfs, options, stop.token()));
+      std::printf("%s\n", stats.summary().c_str());
+      return ok();
     }
     if (*udev) {
       std::vector<profiles::DeviceProfile> builtins;

@@ -1,6 +1,7 @@
 #include "stage0/source.hpp"
 
 #include "common/file_io.hpp"
+#include "common/hash.hpp"
 #include "common/log.hpp"
 #include "filesystems/open.hpp"
 #include "pipeline/pipeline.hpp"
@@ -30,8 +31,9 @@ fs::FsKind fs_kind_of(profiles::FilesystemKind k) {
   return fs::FsKind::Auto;
 }
 
-Result<fs::FilesystemPtr> open_profile_fs(const profiles::FilesystemSource& src, const pipeline::OpenOptions& opts,
-                                          const std::string& what, std::vector<std::string>& layers) {
+Result<pipeline::BlockSourcePtr> open_profile_block(const profiles::FilesystemSource& src,
+                                                   const pipeline::OpenOptions& opts, const std::string& what,
+                                                   std::vector<std::string>& layers) {
   if (src.ostree)
     return Error("boot profile " + what + ": OSTree deployments are not supported by fastboop-stage0 "
                  "(give the deployment's rootfs directly)",
@@ -43,7 +45,23 @@ Result<fs::FilesystemPtr> open_profile_fs(const profiles::FilesystemSource& src,
   // reduce to a bare error code.
   Bytes head(static_cast<std::size_t>(std::min<std::uint64_t>(block->size(), 4096)));
   TRY_CTX(block->read_at(0, head), "boot profile " + what + ": reading " + block->describe());
+  return block;
+}
+
+Result<fs::FilesystemPtr> open_profile_fs(const profiles::FilesystemSource& src, const pipeline::OpenOptions& opts,
+                                          const std::string& what, std::vector<std::string>& layers) {
+  auto block = TRY(open_profile_block(src, opts, what, layers));
   return TRY_CTX(fs::open_filesystem(std::move(block), fs_kind_of(src.filesystem)), "boot profile " + what);
+}
+
+// The digest a pipeline declares for its terminal (file, http, casync).
+std::optional<std::string> declared_terminal_digest(const profiles::PipelineSource& stage) {
+  const profiles::PipelineSource* s = &stage;
+  while (!s->is_terminal() && s->source)
+    s = &**s->source;
+  if (s->content && s->content->digest.starts_with("sha512:"))
+    return s->content->digest.substr(7);
+  return std::nullopt;
 }
 
 bool has_magic(const std::string& path, std::string_view magic) {
@@ -124,19 +142,89 @@ fs::Filesystem* OpenedSource::part(SourcePart p) const {
   return nullptr;
 }
 
+namespace {
+
+// A file or URL SOURCE (not a directory): a compiled Boot Profile's rootfs
+// pipeline, or a bare image with its layers detected. Shared by open_source
+// (which mounts the image) and open_rootfs_image (which serves it).
+struct ImageSource {
+  std::unique_ptr<pipeline::PipelineHints> hints;
+  pipeline::OpenOptions opts; // for the Boot Profile's kernel and dtbs pipelines
+  std::optional<profiles::BootProfile> boot_profile;
+  pipeline::BlockSourcePtr image;
+  fs::FsKind fs_kind = fs::FsKind::Auto;
+  std::vector<std::string> layers;
+  RootfsIdentity identity;
+};
+
+std::string join_layers(const std::vector<std::string>& layers) {
+  std::string l;
+  for (const auto& x : layers)
+    l += (l.empty() ? "" : " <- ") + x;
+  return l;
+}
+
+Result<ImageSource> open_image_source(const std::string& spec, const SourceOptions& options, bool local_file) {
+  ImageSource s;
+  s.opts.network = options.network;
+  s.opts.on_fetch = options.on_fetch;
+  if (!options.local_artifacts.empty())
+    s.opts.local_artifacts = TRY(pipeline::LocalArtifactIndex::build(options.local_artifacts));
+  // Absolute, so a boot.img built elsewhere still names the file.
+  s.identity.source = local_file ? std::filesystem::absolute(spec).lexically_normal().string() : spec;
+  if (local_file && has_magic(spec, "FBOOPROF")) {
+    if (options.expect_digest)
+      return Error("--expect-sha512 applies to a bare image path or URL, not to a Boot Profile "
+                   "(its stages carry their own content digests)",
+                   ErrorKind::Usage);
+    auto loaded = TRY(load_profile_with_hints(spec));
+    s.hints = std::make_unique<pipeline::PipelineHints>(std::move(loaded.hints));
+    if (!s.hints->entries.empty())
+      s.opts.hints = s.hints.get();
+    auto bp = std::move(loaded.profile);
+    s.image = TRY(open_profile_block(bp.rootfs, s.opts, "rootfs", s.layers));
+    s.fs_kind = fs_kind_of(bp.rootfs.filesystem);
+    s.identity.pipeline = pipeline::stage_identity(bp.rootfs.source);
+    s.identity.sha512 = declared_terminal_digest(bp.rootfs.source);
+    s.layers.insert(s.layers.begin(), "boot-profile(" + bp.id + ")");
+    s.boot_profile = std::move(bp);
+  } else {
+    pipeline::DetectOptions dopts;
+    dopts.open = s.opts;
+    dopts.expect_digest = options.expect_digest;
+    dopts.digest_check = options.digest_check;
+    auto detected = TRY(pipeline::detect_pipeline(spec, dopts));
+    s.layers = detected.layers;
+    if (!detected.filesystem)
+      return Error("SOURCE " + spec + ": no filesystem found (layers: " + join_layers(detected.layers) + ")");
+    s.image = std::move(detected.source);
+    s.identity.pipeline = pipeline::stage_identity(detected.pipeline);
+    if (options.expect_digest)
+      s.identity.sha512 = options.expect_digest->substr(7);
+    else if (local_file && options.terminal_digest == TerminalDigest::Compute)
+      s.identity.sha512 = TRY_CTX(sha512_file(spec), "SOURCE " + spec).sha512_hex;
+  }
+  s.identity.size = s.image->size();
+  return s;
+}
+
+bool is_url(const std::string& spec) { return spec.rfind("http://", 0) == 0 || spec.rfind("https://", 0) == 0; }
+
+// A local SOURCE must exist; true when it is a directory.
+Result<bool> local_is_directory(const std::string& spec) {
+  struct stat st {};
+  if (::stat(spec.c_str(), &st) != 0)
+    return Error("SOURCE " + spec + ": no such file or directory", ErrorKind::Usage);
+  return S_ISDIR(st.st_mode);
+}
+
+} // namespace
+
 Result<OpenedSource> open_source(const std::string& spec, const SourceOptions& options) {
   OpenedSource s;
-  pipeline::OpenOptions opts;
-  opts.network = options.network;
-  opts.on_fetch = options.on_fetch;
-  if (!options.local_artifacts.empty())
-    opts.local_artifacts = TRY(pipeline::LocalArtifactIndex::build(options.local_artifacts));
-  const bool url = spec.rfind("http://", 0) == 0 || spec.rfind("https://", 0) == 0;
+  const bool url = is_url(spec);
   if (!url) {
-    struct stat st {};
-    if (::stat(spec.c_str(), &st) != 0)
-      return Error("SOURCE " + spec + ": no such file or directory", ErrorKind::Usage);
-    if (S_ISDIR(st.st_mode)) {
+    if (TRY(local_is_directory(spec))) {
       if (options.expect_digest)
         return Error("--expect-sha512 applies to an image file or URL, not to the directory " + spec, ErrorKind::Usage);
       s.fs = TRY(fs::open_host_directory(spec));
@@ -145,43 +233,38 @@ Result<OpenedSource> open_source(const std::string& spec, const SourceOptions& o
       return s;
     }
     s.host_file = spec;
-    if (has_magic(spec, "FBOOPROF")) {
-      if (options.expect_digest)
-        return Error("--expect-sha512 applies to a bare image path or URL, not to a Boot Profile "
-                     "(its stages carry their own content digests)",
-                     ErrorKind::Usage);
-      auto loaded = TRY(load_profile_with_hints(spec));
-      s.hints = std::make_unique<pipeline::PipelineHints>(std::move(loaded.hints));
-      if (!s.hints->entries.empty())
-        opts.hints = s.hints.get();
-      auto bp = std::move(loaded.profile);
-      s.fs = TRY(open_profile_fs(bp.rootfs, opts, "rootfs", s.layers));
-      if (bp.kernel)
-        s.kernel_fs = TRY(open_profile_fs(bp.kernel->source, opts, "kernel", s.kernel_layers));
-      if (bp.dtbs)
-        s.dtbs_fs = TRY(open_profile_fs(bp.dtbs->source, opts, "dtbs", s.dtbs_layers));
-      s.layers.insert(s.layers.begin(), "boot-profile(" + bp.id + ")");
-      s.boot_profile = std::move(bp);
-      return s;
-    }
   }
-  pipeline::DetectOptions dopts;
-  dopts.open = std::move(opts);
-  dopts.expect_digest = options.expect_digest;
-  dopts.digest_check = options.digest_check;
-  auto detected = TRY(pipeline::detect_pipeline(spec, dopts));
-  s.layers = detected.layers;
-  if (!detected.filesystem)
-    return Error("SOURCE " + spec + ": no filesystem found (layers: " +
-                 [&] {
-                   std::string l;
-                   for (const auto& x : detected.layers)
-                     l += (l.empty() ? "" : " <- ") + x;
-                   return l;
-                 }() +
-                 ")");
-  s.fs = TRY_CTX(fs::open_filesystem(std::move(detected.source), fs::FsKind::Auto), "SOURCE " + spec);
+  auto img = TRY(open_image_source(spec, options, !url));
+  s.layers = std::move(img.layers);
+  s.rootfs_identity = std::move(img.identity);
+  s.hints = std::move(img.hints);
+  if (!img.boot_profile) {
+    s.fs = TRY_CTX(fs::open_filesystem(std::move(img.image), img.fs_kind), "SOURCE " + spec);
+    return s;
+  }
+  s.fs = TRY_CTX(fs::open_filesystem(std::move(img.image), img.fs_kind), "boot profile rootfs");
+  const auto& bp = *img.boot_profile;
+  if (bp.kernel)
+    s.kernel_fs = TRY(open_profile_fs(bp.kernel->source, img.opts, "kernel", s.kernel_layers));
+  if (bp.dtbs)
+    s.dtbs_fs = TRY(open_profile_fs(bp.dtbs->source, img.opts, "dtbs", s.dtbs_layers));
+  s.boot_profile = std::move(img.boot_profile);
   return s;
+}
+
+Result<OpenedImage> open_rootfs_image(const std::string& spec, const SourceOptions& options) {
+  const bool url = is_url(spec);
+  if (!url && TRY(local_is_directory(spec)))
+    return Error("SOURCE " + spec + " is a directory; serving the root needs a filesystem image (an image path, "
+                 "URL or compiled Boot Profile)",
+                 ErrorKind::Usage);
+  auto img = TRY(open_image_source(spec, options, !url));
+  OpenedImage out;
+  out.hints = std::move(img.hints);
+  out.image = std::move(img.image);
+  out.layers = std::move(img.layers);
+  out.identity = std::move(img.identity);
+  return out;
 }
 
 Result<std::pair<std::string, Bytes>> read_profile_dtb(fs::Filesystem& fsys, const std::string& path,
