@@ -3,8 +3,8 @@
 # references on the same machine, in one boot of the x86-64 QEMU guest of
 # smoo_qemu_tests (tests/smoo: Debian trixie's kernel, dummy_hcd, the smoo
 # gadget stand-in on FunctionFS):
-#   smoo      `fastboop-push serve IMAGE` exports a random image of
-#             FASTBOOP_BENCH_SMOO_MIB MiB (default 64); the guest reads
+#   smoo      `fastboop-push serve IMAGE` exports an ext4 image of random
+#             data, FASTBOOP_BENCH_SMOO_MIB MiB (default 64); the guest reads
 #             /dev/ublkb0 whole with 1 MiB read()s (what `dd bs=1M` does);
 #   virtio    the same image on a virtio disk, read the same way;
 #   fastboot  fastboop-push downloads the same bytes (a boot.img holding the
@@ -98,7 +98,11 @@ initrd_common=(--kernel "$tree" "$kver" --module dummy_hcd --module libcomposite
   --program "$push" fastboop-push)
 
 # --- one boot: smoo vs virtio vs fastboot ------------------------------------
-head -c $((mib * 1024 * 1024)) /dev/urandom >"$work/image.raw"
+# fastboop-push serves only what holds a filesystem: ext4 of random data.
+mkdir -p "$work/fill"
+head -c $((mib * 1024 * 1024 * 8 / 10)) /dev/urandom >"$work/fill/random.bin"
+PATH="$PATH:/usr/sbin:/sbin" mke2fs -q -F -t ext4 -E root_owner=0:0 -d "$work/fill" "$work/image.raw" "${mib}M"
+rm -rf "$work/fill"
 mkbootimg --kernel "$work/image.raw" --header_version 0 -o "$work/boot.img"
 bsize=$(stat -c %s "$work/boot.img")
 cat >"$work/boot.img.json" <<JSON
