@@ -100,8 +100,8 @@ initrd_common=(--kernel "$tree" "$kver" --module dummy_hcd --module libcomposite
 # --- one boot: smoo vs virtio vs fastboot ------------------------------------
 # fastboop-push serves only what holds a filesystem: ext4 of random data.
 mkdir -p "$work/fill"
-head -c $((mib * 1024 * 1024 * 8 / 10)) /dev/urandom >"$work/fill/random.bin"
-PATH="$PATH:/usr/sbin:/sbin" mke2fs -q -F -t ext4 -E root_owner=0:0 -d "$work/fill" "$work/image.raw" "${mib}M"
+head -c $((mib * 1024 * 1024 * 6 / 10)) /dev/urandom >"$work/fill/random.bin"
+PATH="$PATH:/usr/sbin:/sbin" mke2fs -q -F -t ext4 -O ^has_journal -E root_owner=0:0 -d "$work/fill" "$work/image.raw" "${mib}M"
 rm -rf "$work/fill"
 mkbootimg --kernel "$work/image.raw" --header_version 0 -o "$work/boot.img"
 bsize=$(stat -c %s "$work/boot.img")

@@ -358,6 +358,28 @@ static void wait_enumerated(char* port, size_t n) {
 // ---------------------------------------------------------------------------
 // Reading a block device
 
+// The node appears inside START_DEV, before the partition scan (reads
+// through the host) ends; until then open() fails with ENXIO. Waits until it
+// opens and has a size, or `seconds` pass.
+static int wait_block_device(const char* dev, int seconds, pid_t watch, const char* what) {
+  if (wait_path(dev, seconds, watch, what))
+    return -1;
+  for (int i = 0; i < seconds * 10; ++i) {
+    int fd = open(dev, O_RDONLY | O_CLOEXEC);
+    unsigned long long size = 0;
+    if (fd >= 0) {
+      if (ioctl(fd, BLKGETSIZE64, &size))
+        size = 0;
+      close(fd);
+      if (size > 0)
+        return 0;
+    }
+    usleep(100000);
+  }
+  say("SMQ-ERROR %s did not become readable within %d s: %s", dev, seconds, strerror(errno));
+  return -1;
+}
+
 static unsigned long long block_size_bytes(const char* dev) {
   int fd = open(dev, O_RDONLY | O_CLOEXEC);
   unsigned long long size = 0;
@@ -548,7 +570,8 @@ static void fastboot_leg(const char* image) {
 
 static void power_off(void) {
   say("SMQ-DONE");
-  sync();
+  // No sync(): nothing here is worth keeping, and with the server gone a ublk
+  // read still in flight would hold a page lock that sync waits on forever.
   reboot(RB_POWER_OFF);
   for (;;)
     pause();
@@ -681,7 +704,7 @@ int main(void) {
   }
   say("SMQ-ENUMERATED usb:%s", port);
 
-  if (server < 0 || wait_path("/dev/ublkb0", 180, server, "fastboop-push") == 0) {
+  if (server > 0 && wait_block_device("/dev/ublkb0", 180, server, "fastboop-push") == 0) {
     const unsigned long long size = block_size_bytes("/dev/ublkb0");
     say("SMQ-UBLK size=%llu", size);
     if (!strcmp(mode, "bench")) {
@@ -706,7 +729,7 @@ int main(void) {
   if (!strcmp(mode, "bench")) {
     const struct Directive* v = directive("virtio");
     if (v && v->n > 1) {
-      if (wait_path(v->w[1], 30, 0, "virtio disk") == 0)
+      if (wait_block_device(v->w[1], 30, 0, "virtio disk") == 0)
         timed_read("virtio", v->w[1]);
     }
     const struct Directive* f = directive("fastboot");
