@@ -24,6 +24,8 @@
 # FASTBOOP_BENCH_SMOO_TIMEOUT  seconds per guest boot (default 300 + 8 s/MiB)
 # FASTBOOP_BENCH_SMOO_LOG      keep the guests' console logs as FILE.local/.http
 # FASTBOOP_BENCH_SMOO_HTTP=0   skip the HTTP boot
+# FASTBOOP_BENCH_SMOO_READAHEAD_KB  read_ahead_kb of both devices read (default:
+#                              the kernel's; dd's throughput depends on it)
 # Skipped, with the reason, when QEMU, the kernel package or the guest
 # programs are missing; FASTBOOP_REQUIRE_QEMU=1 makes that a failure. ctest
 # runs it once with 4 MiB (smoo_bench_smoke).
@@ -117,6 +119,7 @@ serve -q serve /image.raw
 virtio /dev/vda
 fastboot /boot.img
 CONF
+[ -z "${FASTBOOP_BENCH_SMOO_READAHEAD_KB:-}" ] || echo "readahead_kb $FASTBOOP_BENCH_SMOO_READAHEAD_KB" >>"$work/local.conf"
 "$here/tests/smoo/mk-initrd.sh" "$work/local.cpio" "${initrd_common[@]}" --conf "$work/local.conf" \
   --file "$work/image.raw" /image.raw --file "$work/boot.img" /boot.img \
   --file "$work/boot.img.json" /boot.img.json

@@ -45,6 +45,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -298,12 +299,39 @@ static pid_t spawn(const char* path, char* const* args) {
   return p;
 }
 
+static struct rusage last_rusage; // of the last child exited() reaped
+
 static int exited(pid_t pid, int* rc) {
   int st;
-  if (waitpid(pid, &st, WNOHANG) != pid)
+  if (wait4(pid, &st, WNOHANG, &last_rusage) != pid)
     return 0;
   *rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
   return 1;
+}
+
+static long long rusage_cpu_ms(const struct rusage* ru) {
+  return (ru->ru_utime.tv_sec + ru->ru_stime.tv_sec) * 1000LL +
+         (ru->ru_utime.tv_usec + ru->ru_stime.tv_usec) / 1000;
+}
+
+// CPU time (user + system, ms) a running process has used, from /proc/PID/stat.
+static long long process_cpu_ms(pid_t pid) {
+  char path[64], line[1024];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  int fd = open(path, O_RDONLY);
+  if (fd < 0)
+    return -1;
+  ssize_t n = read(fd, line, sizeof line - 1);
+  close(fd);
+  if (n <= 0)
+    return -1;
+  line[n] = 0;
+  const char* p = strrchr(line, ')'); // the command name may contain spaces
+  unsigned long long utime = 0, stime = 0;
+  if (!p ||
+      sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2)
+    return -1;
+  return (long long)(utime + stime) * 1000 / sysconf(_SC_CLK_TCK);
 }
 
 // Waits up to `seconds` for a process; returns its status, or -1 on timeout.
@@ -563,7 +591,8 @@ static void fastboot_leg(const char* image) {
   const long long t0 = now_ns();
   const int rc = wait_bounded(spawn("/bin/fastboop-push", args), 600);
   const long long dt = now_ns() - t0;
-  say("SMQ-BENCH fastboot bytes=%lld ns=%lld rc=%d", (long long)st.st_size, dt, rc);
+  say("SMQ-BENCH fastboot bytes=%lld ns=%lld rc=%d client_cpu_ms=%lld", (long long)st.st_size, dt,
+      rc, rusage_cpu_ms(&last_rusage));
 }
 
 // ---------------------------------------------------------------------------
@@ -723,7 +752,10 @@ int main(void) {
       say("SMQ-SERVE-EXIT timeout (still running 30 s after SIGTERM)");
       kill(server, SIGKILL);
     } else {
-      say("SMQ-SERVE-EXIT rc=%d", rc);
+      // CPU time of the server and of the gadget stand-in so far: under TCG
+      // the guest CPU is what every leg competes for.
+      say("SMQ-SERVE-EXIT rc=%d server_cpu_ms=%lld gadget_cpu_ms=%lld", rc,
+          rusage_cpu_ms(&last_rusage), process_cpu_ms(gadget));
     }
   }
   if (!strcmp(mode, "bench")) {
