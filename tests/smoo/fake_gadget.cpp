@@ -63,6 +63,14 @@ std::vector<Sent> FakeGadget::sent() const {
   std::lock_guard lock(m_mutex);
   return m_sent;
 }
+std::size_t FakeGadget::sent_count() const {
+  std::lock_guard lock(m_mutex);
+  return m_sent.size();
+}
+void FakeGadget::set_record_payloads(bool record) {
+  std::lock_guard lock(m_mutex);
+  m_record_payloads = record;
+}
 std::vector<ExportEntry> FakeGadget::exports() const {
   std::lock_guard lock(m_mutex);
   return m_exports;
@@ -201,7 +209,8 @@ public:
     if (data.size() != expected && m_g.m_violation.empty())
       m_g.m_violation = "payload of " + std::to_string(data.size()) + " bytes for a Response of " +
                         std::to_string(expected);
-    m_g.m_sent.push_back({*m_g.m_pending, Bytes(data.begin(), data.end())});
+    m_g.m_sent.push_back(
+        {*m_g.m_pending, m_g.m_record_payloads ? Bytes(data.begin(), data.end()) : Bytes{}});
     m_g.m_pending.reset();
     m_g.m_changed.notify_all();
     return ok();

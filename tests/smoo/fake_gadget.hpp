@@ -41,6 +41,9 @@ public:
   bool wait_for_responses(std::size_t count,
                           std::chrono::milliseconds timeout = std::chrono::seconds(10));
   std::vector<Sent> sent() const;
+  std::size_t sent_count() const;
+  // Benchmarks: keep only the count of payloads, not their bytes.
+  void set_record_payloads(bool record);
   std::vector<ExportEntry> exports() const;
   std::size_t config_count() const;     // CONFIG_EXPORTS received
   std::size_t status_count() const;     // STATUS requests answered
@@ -72,6 +75,7 @@ private:
   std::uint64_t m_session_id = 0x1111;
   Bytes m_ident = encode_ident(Ident{0, 1});
   std::string m_violation;
+  bool m_record_payloads = true;
 };
 
 class FakeConnector final : public GadgetConnector {

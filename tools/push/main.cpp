@@ -46,20 +46,17 @@ int main(int argc, char** argv) {
   bool wait = false;
   auto add_wait = [&](CLI::App* sub) {
     sub->add_flag("--wait", wait, "Wait for the device to appear (libusb hotplug, or polling)");
-    sub->add_option("--timeout", timeout_seconds,
-                    "With --wait: give up after S seconds (default: wait forever)")
+    sub->add_option("--timeout", timeout_seconds, "With --wait: give up after S seconds (default: wait forever)")
         ->check(CLI::NonNegativeNumber);
   };
 
   // detect
-  auto* detect =
-      app.add_subcommand("detect", "List fastboot devices and the device profiles they match");
+  auto* detect = app.add_subcommand("detect", "List fastboot devices and the device profiles they match");
   std::vector<std::string> detect_targets;
   bool json = false;
   std::string detect_profile;
   detect->add_option("-s,--device", detect_targets,
-                     "Also probe this device: SERIAL, usb:BUS-PORT, tcp:HOST[:PORT], "
-                     "udp:HOST[:PORT] (repeatable)");
+                     "Also probe this device: SERIAL, usb:BUS-PORT, tcp:HOST[:PORT], udp:HOST[:PORT] (repeatable)");
   detect->add_flag("--json", json, "Machine-readable output");
   detect->add_option("--device-profile", detect_profile, "Only consider this device profile");
   add_wait(detect);
@@ -69,13 +66,11 @@ int main(int argc, char** argv) {
   std::string var_name;
   std::string getvar_target;
   getvar->add_option("NAME", var_name, "Variable name, e.g. product")->required();
-  getvar->add_option("-s,--device", getvar_target,
-                     "SERIAL, usb:BUS-PORT, tcp:HOST[:PORT] or udp:HOST[:PORT]");
+  getvar->add_option("-s,--device", getvar_target, "SERIAL, usb:BUS-PORT, tcp:HOST[:PORT] or udp:HOST[:PORT]");
   add_wait(getvar);
 
   // boot
-  auto* boot = app.add_subcommand(
-      "boot", "Check the device against the image's profile, then download and boot it");
+  auto* boot = app.add_subcommand("boot", "Check the device against the image's profile, then download and boot it");
   std::string image;
   std::string boot_target;
   std::string boot_profile;
@@ -86,19 +81,29 @@ int main(int argc, char** argv) {
   boot->add_option("IMAGE", image, "boot.img (its boot.img.json sidecar names the device profile)")
       ->required()
       ->check(CLI::ExistingFile);
-  boot->add_option("-s,--device", boot_target,
-                   "SERIAL, usb:BUS-PORT, tcp:HOST[:PORT] or udp:HOST[:PORT]");
-  boot->add_option("--device-profile", boot_profile,
-                   "Device profile id (when the image has no sidecar)");
+  boot->add_option("-s,--device", boot_target, "SERIAL, usb:BUS-PORT, tcp:HOST[:PORT] or udp:HOST[:PORT]");
+  boot->add_option("--device-profile", boot_profile, "Device profile id (when the image has no sidecar)");
   boot->add_flag("--check", check, "Do everything except the download and boot");
-  boot->add_flag("--force-device", force,
-                 "Boot even if the device does not match the profile (dangerous)");
+  boot->add_flag("--force-device", force, "Boot even if the device does not match the profile (dangerous)");
   boot->add_option("--then", then_command,
                    "After boot OKAY, run this shell command (FASTBOOP_SERIAL, FASTBOOP_DEVICE, "
                    "FASTBOOP_DEVICE_PROFILE in its environment)");
-  boot->add_option("--io-timeout", io_timeout,
-                   "Seconds to wait for each device response (default 30)")
+  boot->add_option("--io-timeout", io_timeout, "Seconds to wait for each device response (default 30)")
       ->check(CLI::PositiveNumber);
+  std::string boot_rootfs;
+  bool no_serve = false, force_rootfs = false, boot_offline = false;
+  std::vector<std::string> boot_artifacts;
+  std::uint32_t boot_block_size = 4096;
+  boot->add_option("--rootfs", boot_rootfs,
+                   "Serve this rootfs (path, URL or compiled Boot Profile) instead of the one the sidecar records; "
+                   "refused unless it is the one stage0 was built from");
+  boot->add_flag("--force-rootfs", force_rootfs, "Serve --rootfs even if it is not the one stage0 was built from");
+  boot->add_flag("--no-serve", no_serve, "Stop after boot OKAY instead of serving the root over USB (smoo)");
+  boot->add_flag("--offline", boot_offline, "Serving: never fetch over the network (also FASTBOOP_OFFLINE=1)");
+  boot->add_option("--local-artifact", boot_artifacts,
+                   "Serving: local file replacing any pipeline stage with the same sha512 and size (repeatable)");
+  boot->add_option("--block-size", boot_block_size,
+                   "Serving: export block size, a power of two 512-65536 (default 4096)");
   add_wait(boot);
 
   // serve
@@ -128,8 +133,7 @@ int main(int argc, char** argv) {
                     "Export block size: a power of two, 512-65536 (default 4096)");
 
   // udev-rules
-  auto* udev =
-      app.add_subcommand("udev-rules", "Print udev rules granting access to fastboot devices");
+  auto* udev = app.add_subcommand("udev-rules", "Print udev rules granting access to fastboot devices");
 
   return cli::run(app, argc, argv, [&]() -> Result<void> {
     settings.wait = wait ? WaitMode::Wait : WaitMode::NoWait;
@@ -140,8 +144,7 @@ int main(int argc, char** argv) {
       auto devices = TRY(detect_devices(specs, pool, settings));
       if (devices.empty())
         return Error("No fastboot devices detected.", ErrorKind::Device);
-      std::fputs((json ? format_detect_json(devices) : format_detect_text(devices)).c_str(),
-                 stdout);
+      std::fputs((json ? format_detect_json(devices) : format_detect_text(devices)).c_str(), stdout);
       return ok();
     }
     if (*getvar) {
@@ -163,6 +166,15 @@ int main(int argc, char** argv) {
       request.force = force ? ForceDevice::Yes : ForceDevice::No;
       if (!then_command.empty())
         request.then_command = then_command;
+      request.root.serve = no_serve ? ServeRoot::Never : ServeRoot::Auto;
+      if (!boot_rootfs.empty())
+        request.root.rootfs = boot_rootfs;
+      request.root.force = force_rootfs ? ForceRootfs::Yes : ForceRootfs::No;
+      if (boot_offline)
+        request.root.network = pipeline::NetworkMode::Offline;
+      for (const auto& a : boot_artifacts)
+        request.root.local_artifacts.emplace_back(a);
+      request.root.block_size = boot_block_size;
       const auto io = std::chrono::milliseconds(static_cast<long>(io_timeout * 1000));
       settings.driver.response_timeout = io;
       // Verifying a large image or starting the kernel may take longer than

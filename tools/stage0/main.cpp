@@ -47,8 +47,10 @@ void add_source_options(CLI::App* sub, SourceArgs& a) {
 }
 
 // The progress line lives as long as the opened source (it is fed from reads).
-Result<OpenedSource> open_with(const std::string& spec, const SourceArgs& a, pipeline::FetchProgress& progress) {
+Result<OpenedSource> open_with(const std::string& spec, const SourceArgs& a, pipeline::FetchProgress& progress,
+                               TerminalDigest digest = TerminalDigest::IfStated) {
   SourceOptions o;
+  o.terminal_digest = digest;
   if (a.offline)
     o.network = pipeline::NetworkMode::Offline;
   for (const auto& p : a.local_artifacts)
@@ -93,7 +95,8 @@ Result<void> run_build(const BuildArgs& a) {
   if (a.decompress_modules && a.keep_compressed)
     return Error("--decompress-modules and --keep-compressed-modules exclude each other", ErrorKind::Usage);
   pipeline::FetchProgress progress;
-  auto source = TRY(open_with(a.source, a.src, progress));
+  // The image's digest goes into stage0.json's `rootfs` (what a host serves).
+  auto source = TRY(open_with(a.source, a.src, progress, TerminalDigest::Compute));
   auto devpro = TRY(profiles::find_device_profile(a.device_profile));
   Stage0Options o;
   o.device = devpro.profile;
@@ -191,6 +194,10 @@ Result<void> run_build(const BuildArgs& a) {
     return Error("stage0.rootfs is set with --rootfs-type", ErrorKind::Usage);
 
   auto result = TRY(build_stage0(*source.fs, std::move(o)));
+  result.rootfs = source.rootfs_identity;
+  if (!result.rootfs)
+    // A directory: named, but not servable as it is.
+    result.rootfs = RootfsIdentity{std::filesystem::absolute(a.source).lexically_normal().string(), {}, 0, {}};
   if (!source.host_root.empty())
     for (const auto& in : result.inputs)
       if (in.origin == "rootfs")

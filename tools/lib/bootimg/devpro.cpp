@@ -247,6 +247,8 @@ std::string devpro_sidecar_json(const profiles::DeviceProfile& profile, const De
   j["ramdisk"] = part(a.ramdisk);
   j["dtb"] = in.dtb ? part(*in.dtb) : json(nullptr);
   j["image"] = {{"size", image_size}, {"sha512", image_sha512}};
+  if (in.rootfs_json)
+    j["rootfs"] = json::parse(*in.rootfs_json, nullptr, false);
   return j.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
 }
 
@@ -279,6 +281,19 @@ Result<void> build_devpro_image(const profiles::DeviceProfile& profile, const De
     deps.push_back((dir / "cmdline").string());
   }
   DevproInputs in;
+  if (fs::exists(dir / "stage0.json")) {
+    const auto manifest_path = dir / "stage0.json";
+    const auto text = TRY(read_text_file(manifest_path, 16 << 20));
+    const auto manifest = nlohmann::json::parse(text, nullptr, false);
+    if (manifest.is_discarded() || !manifest.is_object())
+      return Error(manifest_path.string() + ": not a JSON object");
+    if (auto it = manifest.find("rootfs"); it != manifest.end()) {
+      if (!it->is_object())
+        return Error(manifest_path.string() + ": rootfs: expected an object");
+      in.rootfs_json = it->dump();
+    }
+    deps.push_back(manifest_path.string());
+  }
   in.kernel = kernel.bytes();
   in.ramdisk = ramdisk.bytes();
   if (dtb)

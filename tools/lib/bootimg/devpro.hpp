@@ -18,6 +18,9 @@ struct DevproInputs {
   std::optional<ByteSpan> dtb;
   std::string stage0_cmdline; // from the stage0 directory
   std::string cmdline_append; // --cmdline-append
+  // stage0.json's `rootfs` object (JSON text), copied into the sidecar so the
+  // pusher knows which rootfs to serve; unset without a stage0.json.
+  std::optional<std::string> rootfs_json;
 };
 
 // Everything decided before writing: the mkbootimg arguments, the buffers

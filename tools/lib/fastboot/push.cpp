@@ -5,6 +5,7 @@
 #include "common/mapped_file.hpp"
 #include "fastboot/sidecar.hpp"
 #include "profiles/profiles.hpp"
+#include "smoo/rootfs.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -192,9 +193,104 @@ private:
 };
 
 // Steps 2-7 of boot_on_device: find, prove, download, boot, hand off.
-Result<void> prove_and_boot(const BootRequest& request, const PushSettings& settings,
-                            const std::optional<profiles::DeviceProfile>& profile, const MappedFile& image,
-                            DigestCheck& digest);
+// Returns the bootloader's USB port path ("" on the network): the phone's
+// gadget re-enumerates there.
+Result<std::string> prove_and_boot(const BootRequest& request, const PushSettings& settings,
+                                   const std::optional<profiles::DeviceProfile>& profile, const MappedFile& image,
+                                   DigestCheck& digest);
+
+bool is_url(const std::string& spec) { return spec.rfind("http://", 0) == 0 || spec.rfind("https://", 0) == 0; }
+
+// Why `got` is not the rootfs stage0 was built from, or nullopt when it is.
+// The sha512 and size decide when both sides know them; without a digest on
+// one side the pipeline identity must match as well as the size.
+std::optional<std::string> rootfs_mismatch(const SidecarRootfs& recorded, const stage0::RootfsIdentity& got) {
+  if (recorded.sha512 && got.sha512 && *recorded.sha512 != *got.sha512)
+    return "its sha512 is " + *got.sha512 + ", stage0 was built from " + *recorded.sha512;
+  if (recorded.size != got.size)
+    return "it is " + std::to_string(got.size) + " bytes, stage0 was built from " + std::to_string(recorded.size);
+  if ((!recorded.sha512 || !got.sha512) && recorded.pipeline != got.pipeline)
+    return "no digest to compare, and its pipeline " + got.pipeline + " is not the recorded " + recorded.pipeline;
+  return std::nullopt;
+}
+
+// Step 1b: which root to serve after boot, opened and checked before the
+// device sees anything. nullopt: nothing to serve.
+Result<std::optional<smoo::ServedRootfs>> prepare_root(const BootRequest& request,
+                                                        const std::optional<BootImageSidecar>& sidecar,
+                                                        const std::filesystem::path& sidecar_path) {
+  const RootServing& root = request.root;
+  using None = std::optional<smoo::ServedRootfs>;
+  if (root.serve == ServeRoot::Never) {
+    if (root.rootfs)
+      return Error("--rootfs and --no-serve exclude each other", ErrorKind::Usage);
+    return None{};
+  }
+  const SidecarRootfs* recorded = sidecar && sidecar->rootfs ? &*sidecar->rootfs : nullptr;
+  if (!root.rootfs) {
+    if (!recorded) {
+      log::info((sidecar ? sidecar_path.string() + " does not say" : std::string("without a sidecar nothing says")) +
+                " which rootfs stage0 was built from; stopping after boot (--rootfs SOURCE serves one)");
+      return None{};
+    }
+    if (recorded->transport == SidecarRootfs::Transport::Local) {
+      log::info("stage0 mounts its root from " + recorded->device + " on the device; nothing to serve");
+      return None{};
+    }
+    if (request.then_command) {
+      log::info("--then: leaving the root to the hand-off command (--rootfs SOURCE serves it here as well)");
+      return None{};
+    }
+    if (recorded->pipeline.empty())
+      return Error("stage0 was built from the directory " + recorded->source +
+                       ", which cannot be served over USB; pass --rootfs with the same root as an image, or "
+                       "--no-serve",
+                   ErrorKind::Usage);
+  }
+  stage0::SourceOptions options;
+  options.network = root.network;
+  options.local_artifacts = root.local_artifacts;
+  options.terminal_digest = stage0::TerminalDigest::Compute;
+  const std::string spec = root.rootfs.value_or(recorded ? recorded->source : std::string());
+  // The recorded digest keys (and verifies) the download of the recorded URL.
+  if (!root.rootfs && recorded->sha512 && is_url(spec))
+    options.expect_digest = "sha512:" + *recorded->sha512;
+  auto served = TRY_CTX(smoo::ServedRootfs::open(spec, options),
+                        root.rootfs ? std::string("--rootfs") : "the rootfs " + sidecar_path.string() + " names");
+  if (!recorded) {
+    log::warn("no rootfs recorded for " + request.image.string() +
+              ", so --rootfs cannot be checked against the root stage0 was built from");
+    return std::optional<smoo::ServedRootfs>(std::move(served));
+  }
+  if (auto why = rootfs_mismatch(*recorded, served.identity())) {
+    const std::string what = "serving " + spec + " for " + request.image.string() + ": " + *why +
+                             " (stage0's kernel modules come from the rootfs it was built from)";
+    if (root.force == ForceRootfs::No)
+      return Error("refusing " + what + "; pass --force-rootfs to serve it anyway", ErrorKind::Invalid);
+    log::warn("--force-rootfs: " + what);
+  }
+  return std::optional<smoo::ServedRootfs>(std::move(served));
+}
+
+// Step 8: serve the root until stopped (Ctrl-C, or the caller's token).
+Result<void> serve_root(smoo::ServedRootfs& rootfs, const RootServing& root, const std::string& bootloader_port) {
+  std::optional<smoo::SignalStop> signals;
+  if (root.signals == StopOnSignals::Yes)
+    signals.emplace();
+  std::stop_source both;
+  std::stop_callback from_caller(root.stop, [&] { both.request_stop(); });
+  std::optional<std::stop_callback<std::function<void()>>> from_signal;
+  if (signals)
+    from_signal.emplace(signals->token(), [&] { both.request_stop(); });
+  auto options = rootfs.serve_options();
+  options.block_size = root.block_size;
+  if (!bootloader_port.empty())
+    options.preferred_port = bootloader_port;
+  log::info("serving the root until interrupted (Ctrl-C); the phone's gadget appears once stage0 runs");
+  auto stats = TRY(smoo::serve_rootfs(rootfs, options, both.get_token()));
+  std::printf("%s\n", stats.summary().c_str());
+  return ok();
+}
 
 Result<void> run_handoff(const std::string& command, const std::string& serial, const std::string& location,
                          const std::string& profile_id) {
@@ -389,18 +485,27 @@ Result<void> boot_on_device(const BootRequest& request, const PushSettings& sett
   DigestCheck digest(sidecar, image, sidecar_path);
   if (settings.wait == WaitMode::Wait)
     TRY(digest.wait()); // no point waiting for a device to push a stale image to
+  auto root = prepare_root(request, sidecar, sidecar_path);
+  if (!root) {
+    TRY(digest.wait()); // a stale sidecar explains a wrong rootfs record too
+    return std::move(root).error();
+  }
   auto pushed = prove_and_boot(request, settings, profile, image, digest);
   // A stale sidecar explains whatever went wrong with the device it describes.
-  if (!pushed)
+  if (!pushed) {
     TRY(digest.wait());
-  return pushed;
+    return std::move(pushed).error();
+  }
+  if (!*root || request.check == CheckOnly::Yes)
+    return ok();
+  return serve_root(**root, request.root, *pushed);
 }
 
 namespace {
 
-Result<void> prove_and_boot(const BootRequest& request, const PushSettings& settings,
-                            const std::optional<profiles::DeviceProfile>& profile, const MappedFile& image,
-                            DigestCheck& digest) {
+Result<std::string> prove_and_boot(const BootRequest& request, const PushSettings& settings,
+                                   const std::optional<profiles::DeviceProfile>& profile, const MappedFile& image,
+                                   DigestCheck& digest) {
   // 2. Which device.
   Candidate candidate;
   std::shared_ptr<UsbContext> ctx;
@@ -471,7 +576,7 @@ Result<void> prove_and_boot(const BootRequest& request, const PushSettings& sett
     std::printf("check ok: %s serial=%s profile=%s image=%zu bytes max-download-size=%s\n", candidate.location.c_str(),
                 serial.empty() ? "?" : serial.c_str(), profile ? profile->id.c_str() : "(none)", image.size(),
                 limit ? std::to_string(*limit).c_str() : "unreported");
-    return ok();
+    return std::string();
   }
 
   // 6. Download and boot.
@@ -487,7 +592,7 @@ Result<void> prove_and_boot(const BootRequest& request, const PushSettings& sett
   // 7. Hand-off.
   if (request.then_command)
     TRY(run_handoff(*request.then_command, serial, candidate.location, profile ? profile->id : ""));
-  return ok();
+  return candidate.usb ? candidate.usb->port_path : std::string();
 }
 
 } // namespace

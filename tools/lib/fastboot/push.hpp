@@ -7,8 +7,11 @@
 #include "fastboot/driver.hpp"
 #include "fastboot/matching.hpp"
 
+#include "pipeline/sources.hpp"
+
 #include <filesystem>
 #include <optional>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -46,6 +49,25 @@ Result<std::string> getvar_on_device(const std::optional<DeviceSpec>& target, st
 enum class CheckOnly { No, Yes };
 enum class ForceDevice { No, Yes };
 
+enum class ServeRoot { Auto, Never }; // --no-serve
+enum class ForceRootfs { No, Yes };   // --force-rootfs
+enum class StopOnSignals { Yes, No }; // No: the caller's `stop` token alone ends serving
+
+// After boot OKAY the root is served over smoo when the sidecar says stage0
+// expects it that way (`rootfs.transport` "smoo"), from the SOURCE it names
+// or --rootfs (checked against the recorded size and sha512 before anything
+// is sent to the device).
+struct RootServing {
+  ServeRoot serve = ServeRoot::Auto;
+  std::optional<std::string> rootfs; // --rootfs SOURCE
+  ForceRootfs force = ForceRootfs::No;
+  std::optional<pipeline::NetworkMode> network;       // --offline
+  std::vector<std::filesystem::path> local_artifacts; // --local-artifact
+  std::uint32_t block_size = 4096;                    // --block-size
+  StopOnSignals signals = StopOnSignals::Yes;
+  std::stop_token stop;
+};
+
 struct BootRequest {
   std::filesystem::path image;
   std::optional<std::string> device_profile_id; // --device-profile
@@ -53,6 +75,7 @@ struct BootRequest {
   CheckOnly check = CheckOnly::No;
   ForceDevice force = ForceDevice::No;
   std::optional<std::string> then_command;     // --then
+  RootServing root;
 };
 
 Result<void> boot_on_device(const BootRequest& request, const PushSettings& settings);

@@ -52,6 +52,40 @@ Result<std::string> string_field(const json& object, const char* key, const std:
   return it->get<std::string>();
 }
 
+bool is_sha512_hex(const std::string& text) {
+  return text.size() == 128 && text.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+Result<SidecarRootfs> parse_rootfs(const json& value) {
+  if (!value.is_object())
+    return Error("rootfs: expected an object");
+  SidecarRootfs r;
+  const std::string transport = TRY(string_field(value, "transport", "rootfs"));
+  if (transport == "smoo")
+    r.transport = SidecarRootfs::Transport::Smoo;
+  else if (transport == "local")
+    r.transport = SidecarRootfs::Transport::Local;
+  else
+    return Error("rootfs.transport: expected \"smoo\" or \"local\", got \"" + transport + "\"");
+  if (r.transport == SidecarRootfs::Transport::Local)
+    r.device = TRY(string_field(value, "device", "rootfs"));
+  if (value.contains("source"))
+    r.source = TRY(string_field(value, "source", "rootfs"));
+  if (!value.contains("pipeline"))
+    return r;
+  r.pipeline = TRY(string_field(value, "pipeline", "rootfs"));
+  auto size = value.find("size");
+  if (size == value.end() || !size->is_number_unsigned())
+    return Error("rootfs.size: missing or not an unsigned number");
+  r.size = size->get<std::uint64_t>();
+  if (auto sha = value.find("sha512"); sha != value.end() && !sha->is_null()) {
+    if (!sha->is_string() || !is_sha512_hex(sha->get<std::string>()))
+      return Error("rootfs.sha512: expected 128 lowercase hex digits or null");
+    r.sha512 = sha->get<std::string>();
+  }
+  return r;
+}
+
 } // namespace
 
 std::filesystem::path sidecar_path_for(const std::filesystem::path& image) {
@@ -129,6 +163,8 @@ Result<BootImageSidecar> parse_sidecar(std::string_view json_text, std::string_v
       c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     sidecar.image = std::move(image);
   }
+  if (auto it = doc.find("rootfs"); it != doc.end() && !it->is_null())
+    sidecar.rootfs = TRY_CTX(parse_rootfs(*it), file);
   return sidecar;
 }
 

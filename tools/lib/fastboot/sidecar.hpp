@@ -21,9 +21,22 @@ struct SidecarImage {
   std::string sha512; // lower-case hex
 };
 
+// The `rootfs` block (copied from stage0.json): which root the image's stage0
+// mounts and who provides it. A host serves a "smoo" root after boot.
+struct SidecarRootfs {
+  enum class Transport { Smoo, Local };
+  Transport transport = Transport::Smoo;
+  std::string device;   // Local: stage0.root_device
+  std::string source;   // the SOURCE stage0 was built from (path, URL, Boot Profile); may be empty
+  std::string pipeline; // its image pipeline identity; empty for a directory SOURCE
+  std::uint64_t size = 0;
+  std::optional<std::string> sha512; // lowercase hex, of the pipeline's terminal artifact
+};
+
 struct BootImageSidecar {
   profiles::DeviceProfile profile; // id, display_name, match, probe
   std::optional<SidecarImage> image;
+  std::optional<SidecarRootfs> rootfs; // older sidecars have none
 };
 
 // `<image>.json` beside the image.

@@ -473,6 +473,28 @@ void apply_effective_stage0(Stage0Options& o, const profiles::EffectiveStage0& p
   }
 }
 
+// `rootfs`: what the PID1 mounts as its lower root. "transport" says who
+// provides it: "smoo" (a host serves it after boot; fastboop-push boot does)
+// or "local" (stage0.root_device on the phone). The fields after it identify
+// the image for the host (the same block is copied into boot.img.json).
+json rootfs_manifest(const Stage0Result& r) {
+  json j = json::object();
+  auto device = r.settings.find(std::string(key::kRootDevice));
+  const bool local = device != r.settings.end() && !device->second.empty();
+  j["transport"] = local ? "local" : "smoo";
+  if (local)
+    j["device"] = device->second;
+  if (r.rootfs) {
+    j["source"] = r.rootfs->source;
+    if (!r.rootfs->pipeline.empty()) {
+      j["pipeline"] = r.rootfs->pipeline;
+      j["size"] = r.rootfs->size;
+      j["sha512"] = r.rootfs->sha512 ? json(*r.rootfs->sha512) : json(nullptr);
+    }
+  }
+  return j;
+}
+
 json stage0_manifest(const Stage0Result& r, const std::string& device_id,
                      const std::map<std::string, std::pair<std::string, std::uint64_t>>& outputs) {
   json j;
@@ -520,6 +542,7 @@ json stage0_manifest(const Stage0Result& r, const std::string& device_id,
   for (const auto& [name, d] : outputs)
     out[name] = {{"sha512", d.first}, {"size", d.second}};
   j["outputs"] = out;
+  j["rootfs"] = rootfs_manifest(r);
   return j;
 }
 

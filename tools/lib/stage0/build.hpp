@@ -14,6 +14,7 @@
 #include "stage0/dtb.hpp"
 #include "stage0/modules.hpp"
 #include "stage0/settings.hpp"
+#include "stage0/source.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -98,6 +99,9 @@ struct Stage0Result {
   std::vector<InputRecord> inputs;
   std::vector<std::string> host_deps;
   profiles::KernelEncoding encoding = profiles::KernelEncoding::Image;
+  // Which rootfs this stage0 mounts (stage0.json `rootfs`): what a host must
+  // serve over smoo. Set by the caller that opened the source.
+  std::optional<RootfsIdentity> rootfs;
 };
 
 Result<Stage0Result> build_stage0(filesystems::Filesystem& fs, Stage0Options options);

@@ -24,24 +24,19 @@ namespace {
 
 fs::FsKind fs_kind_of(profiles::FilesystemKind k) {
   switch (k) {
-  case profiles::FilesystemKind::Erofs:
-    return fs::FsKind::Erofs;
-  case profiles::FilesystemKind::Ext4:
-    return fs::FsKind::Ext4;
-  case profiles::FilesystemKind::Fat:
-    return fs::FsKind::Fat;
+  case profiles::FilesystemKind::Erofs: return fs::FsKind::Erofs;
+  case profiles::FilesystemKind::Ext4: return fs::FsKind::Ext4;
+  case profiles::FilesystemKind::Fat: return fs::FsKind::Fat;
   }
   return fs::FsKind::Auto;
 }
 
 Result<pipeline::BlockSourcePtr> open_profile_block(const profiles::FilesystemSource& src,
-                                                    const pipeline::OpenOptions& opts,
-                                                    const std::string& what,
-                                                    std::vector<std::string>& layers) {
+                                                   const pipeline::OpenOptions& opts, const std::string& what,
+                                                   std::vector<std::string>& layers) {
   if (src.ostree)
-    return Error("boot profile " + what +
-                     ": OSTree deployments are not supported by fastboop-stage0 "
-                     "(give the deployment's rootfs directly)",
+    return Error("boot profile " + what + ": OSTree deployments are not supported by fastboop-stage0 "
+                 "(give the deployment's rootfs directly)",
                  ErrorKind::Unsupported);
   auto block = TRY_CTX(pipeline::open_pipeline(src.source, opts), "boot profile " + what);
   layers.push_back(block->describe());
@@ -53,13 +48,10 @@ Result<pipeline::BlockSourcePtr> open_profile_block(const profiles::FilesystemSo
   return block;
 }
 
-Result<fs::FilesystemPtr> open_profile_fs(const profiles::FilesystemSource& src,
-                                          const pipeline::OpenOptions& opts,
-                                          const std::string& what,
-                                          std::vector<std::string>& layers) {
+Result<fs::FilesystemPtr> open_profile_fs(const profiles::FilesystemSource& src, const pipeline::OpenOptions& opts,
+                                          const std::string& what, std::vector<std::string>& layers) {
   auto block = TRY(open_profile_block(src, opts, what, layers));
-  return TRY_CTX(fs::open_filesystem(std::move(block), fs_kind_of(src.filesystem)),
-                 "boot profile " + what);
+  return TRY_CTX(fs::open_filesystem(std::move(block), fs_kind_of(src.filesystem)), "boot profile " + what);
 }
 
 // The digest a pipeline declares for its terminal (file, http, casync).
@@ -98,9 +90,8 @@ Result<ProfileWithHints> load_profile_with_hints(const std::string& path) {
   while (offset < bytes.size()) {
     const ByteSpan rest = ByteSpan(bytes).subspan(offset);
     if (rest.size() < 8 || as_chars(rest.first(8)) != "FBPHINT0") {
-      log::warn(path + ": " + std::to_string(rest.size()) +
-                " byte(s) after the profile at offset " + std::to_string(offset) +
-                " are not a FBPHINT0 record; ignored");
+      log::warn(path + ": " + std::to_string(rest.size()) + " byte(s) after the profile at offset " +
+                std::to_string(offset) + " are not a FBPHINT0 record; ignored");
       break;
     }
     std::size_t used = 0;
@@ -108,8 +99,7 @@ Result<ProfileWithHints> load_profile_with_hints(const std::string& path) {
                      path + ": record at byte offset " + std::to_string(offset));
     for (const auto& e : h.entries)
       if (!seen.insert(e.pipeline_identity).second)
-        return Error(path + ": pipeline identity " + e.pipeline_identity +
-                     " appears in two FBPHINT0 records");
+        return Error(path + ": pipeline identity " + e.pipeline_identity + " appears in two FBPHINT0 records");
     records.push_back(std::move(h));
     offset += used;
   }
@@ -118,8 +108,7 @@ Result<ProfileWithHints> load_profile_with_hints(const std::string& path) {
 }
 
 bool is_lower_hex(std::string_view s) {
-  return std::all_of(s.begin(), s.end(),
-                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+  return std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
 } // namespace
@@ -129,8 +118,7 @@ Result<std::string> parse_expected_sha512(std::string_view text) {
   if (hex.starts_with("sha512:"))
     hex.remove_prefix(7);
   if (hex.size() != 128 || !is_lower_hex(hex))
-    return Error("--expect-sha512 '" + std::string(text) +
-                     "': expected 128 lowercase hex digits (a SHA-512)",
+    return Error("--expect-sha512 '" + std::string(text) + "': expected 128 lowercase hex digits (a SHA-512)",
                  ErrorKind::Usage);
   return "sha512:" + std::string(hex);
 }
@@ -142,18 +130,14 @@ Result<SourcePart> parse_source_part(std::string_view name) {
     return SourcePart::Kernel;
   if (name == "dtbs")
     return SourcePart::Dtbs;
-  return Error("--part '" + std::string(name) + "': expected rootfs, kernel or dtbs",
-               ErrorKind::Usage);
+  return Error("--part '" + std::string(name) + "': expected rootfs, kernel or dtbs", ErrorKind::Usage);
 }
 
 fs::Filesystem* OpenedSource::part(SourcePart p) const {
   switch (p) {
-  case SourcePart::Rootfs:
-    return fs.get();
-  case SourcePart::Kernel:
-    return kernel_fs.get();
-  case SourcePart::Dtbs:
-    return dtbs_fs.get();
+  case SourcePart::Rootfs: return fs.get();
+  case SourcePart::Kernel: return kernel_fs.get();
+  case SourcePart::Dtbs: return dtbs_fs.get();
   }
   return nullptr;
 }
@@ -168,7 +152,7 @@ struct ImageSource {
   pipeline::OpenOptions opts; // for the Boot Profile's kernel and dtbs pipelines
   std::optional<profiles::BootProfile> boot_profile;
   pipeline::BlockSourcePtr image;
-  std::optional<fs::FsKind> fs_kind;
+  fs::FsKind fs_kind = fs::FsKind::Auto;
   std::vector<std::string> layers;
   RootfsIdentity identity;
 };
@@ -180,14 +164,14 @@ std::string join_layers(const std::vector<std::string>& layers) {
   return l;
 }
 
-Result<ImageSource> open_image_source(const std::string& spec, const SourceOptions& options,
-                                      bool local_file) {
+Result<ImageSource> open_image_source(const std::string& spec, const SourceOptions& options, bool local_file) {
   ImageSource s;
   s.opts.network = options.network;
   s.opts.on_fetch = options.on_fetch;
   if (!options.local_artifacts.empty())
     s.opts.local_artifacts = TRY(pipeline::LocalArtifactIndex::build(options.local_artifacts));
-  s.identity.source = spec;
+  // Absolute, so a boot.img built elsewhere still names the file.
+  s.identity.source = local_file ? std::filesystem::absolute(spec).lexically_normal().string() : spec;
   if (local_file && has_magic(spec, "FBOOPROF")) {
     if (options.expect_digest)
       return Error("--expect-sha512 applies to a bare image path or URL, not to a Boot Profile "
@@ -212,10 +196,8 @@ Result<ImageSource> open_image_source(const std::string& spec, const SourceOptio
     auto detected = TRY(pipeline::detect_pipeline(spec, dopts));
     s.layers = detected.layers;
     if (!detected.filesystem)
-      return Error("SOURCE " + spec +
-                   ": no filesystem found (layers: " + join_layers(detected.layers) + ")");
+      return Error("SOURCE " + spec + ": no filesystem found (layers: " + join_layers(detected.layers) + ")");
     s.image = std::move(detected.source);
-    s.fs_kind = fs::FsKind::Auto;
     s.identity.pipeline = pipeline::stage_identity(detected.pipeline);
     if (options.expect_digest)
       s.identity.sha512 = options.expect_digest->substr(7);
@@ -226,8 +208,14 @@ Result<ImageSource> open_image_source(const std::string& spec, const SourceOptio
   return s;
 }
 
-bool is_url(const std::string& spec) {
-  return spec.rfind("http://", 0) == 0 || spec.rfind("https://", 0) == 0;
+bool is_url(const std::string& spec) { return spec.rfind("http://", 0) == 0 || spec.rfind("https://", 0) == 0; }
+
+// A local SOURCE must exist; true when it is a directory.
+Result<bool> local_is_directory(const std::string& spec) {
+  struct stat st {};
+  if (::stat(spec.c_str(), &st) != 0)
+    return Error("SOURCE " + spec + ": no such file or directory", ErrorKind::Usage);
+  return S_ISDIR(st.st_mode);
 }
 
 } // namespace
@@ -236,14 +224,9 @@ Result<OpenedSource> open_source(const std::string& spec, const SourceOptions& o
   OpenedSource s;
   const bool url = is_url(spec);
   if (!url) {
-    struct stat st {};
-    if (::stat(spec.c_str(), &st) != 0)
-      return Error("SOURCE " + spec + ": no such file or directory", ErrorKind::Usage);
-    if (S_ISDIR(st.st_mode)) {
+    if (TRY(local_is_directory(spec))) {
       if (options.expect_digest)
-        return Error("--expect-sha512 applies to an image file or URL, not to the directory " +
-                         spec,
-                     ErrorKind::Usage);
+        return Error("--expect-sha512 applies to an image file or URL, not to the directory " + spec, ErrorKind::Usage);
       s.fs = TRY(fs::open_host_directory(spec));
       s.layers = {"directory(" + spec + ")"};
       s.host_root = spec;
@@ -255,32 +238,26 @@ Result<OpenedSource> open_source(const std::string& spec, const SourceOptions& o
   s.layers = std::move(img.layers);
   s.rootfs_identity = std::move(img.identity);
   s.hints = std::move(img.hints);
-  if (img.boot_profile) {
-    s.fs = TRY_CTX(fs::open_filesystem(std::move(img.image), *img.fs_kind), "boot profile rootfs");
-    const auto& bp = *img.boot_profile;
-    if (bp.kernel)
-      s.kernel_fs = TRY(open_profile_fs(bp.kernel->source, img.opts, "kernel", s.kernel_layers));
-    if (bp.dtbs)
-      s.dtbs_fs = TRY(open_profile_fs(bp.dtbs->source, img.opts, "dtbs", s.dtbs_layers));
-    s.boot_profile = std::move(img.boot_profile);
+  if (!img.boot_profile) {
+    s.fs = TRY_CTX(fs::open_filesystem(std::move(img.image), img.fs_kind), "SOURCE " + spec);
     return s;
   }
-  s.fs = TRY_CTX(fs::open_filesystem(std::move(img.image), *img.fs_kind), "SOURCE " + spec);
+  s.fs = TRY_CTX(fs::open_filesystem(std::move(img.image), img.fs_kind), "boot profile rootfs");
+  const auto& bp = *img.boot_profile;
+  if (bp.kernel)
+    s.kernel_fs = TRY(open_profile_fs(bp.kernel->source, img.opts, "kernel", s.kernel_layers));
+  if (bp.dtbs)
+    s.dtbs_fs = TRY(open_profile_fs(bp.dtbs->source, img.opts, "dtbs", s.dtbs_layers));
+  s.boot_profile = std::move(img.boot_profile);
   return s;
 }
 
 Result<OpenedImage> open_rootfs_image(const std::string& spec, const SourceOptions& options) {
   const bool url = is_url(spec);
-  if (!url) {
-    struct stat st {};
-    if (::stat(spec.c_str(), &st) != 0)
-      return Error("SOURCE " + spec + ": no such file or directory", ErrorKind::Usage);
-    if (S_ISDIR(st.st_mode))
-      return Error("SOURCE " + spec +
-                       " is a directory; serving the root needs a filesystem image (an image path, "
-                       "URL or compiled Boot Profile)",
-                   ErrorKind::Usage);
-  }
+  if (!url && TRY(local_is_directory(spec)))
+    return Error("SOURCE " + spec + " is a directory; serving the root needs a filesystem image (an image path, "
+                 "URL or compiled Boot Profile)",
+                 ErrorKind::Usage);
   auto img = TRY(open_image_source(spec, options, !url));
   OpenedImage out;
   out.hints = std::move(img.hints);
@@ -290,8 +267,7 @@ Result<OpenedImage> open_rootfs_image(const std::string& spec, const SourceOptio
   return out;
 }
 
-Result<std::pair<std::string, Bytes>> read_profile_dtb(fs::Filesystem& fsys,
-                                                       const std::string& path,
+Result<std::pair<std::string, Bytes>> read_profile_dtb(fs::Filesystem& fsys, const std::string& path,
                                                        const std::string& devicetree_name) {
   std::string name = devicetree_name;
   while (!name.empty() && name[0] == '/')

@@ -37,7 +37,7 @@ struct RootfsIdentity {
 Result<SourcePart> parse_source_part(std::string_view name);
 
 struct OpenedSource {
-  filesystems::FilesystemPtr fs;   // the rootfs
+  filesystems::FilesystemPtr fs; // the rootfs
   std::vector<std::string> layers; // outermost first
   std::string host_root;           // a directory source: rootfs files are host files
   std::string host_file;           // an image or Boot Profile file source
@@ -96,8 +96,7 @@ Result<OpenedImage> open_rootfs_image(const std::string& spec, const SourceOptio
 
 // The DTB of a Boot Profile `dtbs: {path: P}` for `devicetree_name`: P if it
 // ends in .dtb, else P/<name>.dtb, P/<name>, P (spec profiles §1.5).
-Result<std::pair<std::string, Bytes>> read_profile_dtb(filesystems::Filesystem& fs,
-                                                       const std::string& path,
+Result<std::pair<std::string, Bytes>> read_profile_dtb(filesystems::Filesystem& fs, const std::string& path,
                                                        const std::string& devicetree_name);
 
 } // namespace fastboop::stage0
