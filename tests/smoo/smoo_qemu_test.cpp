@@ -283,6 +283,69 @@ TEST_F(SmooQemu, ServesALocalFile) {
   expect_served(b.log, fs::file_size(image), file_sha512(image));
 }
 
+// The disruptions of a real session while the device is being read (the
+// guest's `disrupt` directive): the read must still end with the image's
+// bytes, and the disruption must have happened before it ended.
+void expect_survived(const std::string& log, const fs::path& image, const std::string& event) {
+  expect_served(log, fs::file_size(image), file_sha512(image));
+  const auto disrupted = log.find(event);
+  ASSERT_NE(disrupted, std::string::npos) << log;
+  EXPECT_LT(disrupted, log.find("SMQ-SHA512SUM rc=")) << "the read ended before the disruption:\n"
+                                                      << log;
+}
+
+std::size_t count_of(const std::string& log, const std::string& needle) {
+  std::size_t n = 0;
+  for (auto at = log.find(needle); at != std::string::npos; at = log.find(needle, at + 1))
+    ++n;
+  return n;
+}
+
+// The host dies (SIGKILL) mid-read and a new `fastboop-push serve` starts:
+// it must configure the same export (same export_id: smoo.md §5), and the
+// gadget's replayed Requests must be answered with the right bytes.
+TEST_F(SmooQemu, ANewHostTakesOverWhenTheFirstIsKilledMidRead) {
+  REQUIRE_SERVE();
+  FASTBOOP_REQUIRE_PROGRAM("mke2fs");
+  TempDir tmp;
+  const fs::path image = make_ext4(tmp, "root.ext4", 16, 31);
+  const fs::path initrd = make_initrd(tmp, *kernel,
+                                      "mode test\ngadget " + kGadgetArgs +
+                                          "\nserve serve /root.ext4\ndisrupt kill 1500\n",
+                                      {{image, "/root.ext4"}});
+  const Boot b = boot(*kernel, initrd, "rdinit=/bin/smoo-test-init", "host-killed", kBootTimeout);
+  ASSERT_BOOTED(b, kBootTimeout);
+  expect_survived(b.log, image, "SMQ-DISRUPT host killed");
+  // Two sessions, one export: the second CONFIG_EXPORTS names the same id,
+  // so the stand-in keeps /dev/ublkb0 (no second "starting").
+  std::vector<std::string> ids;
+  const std::regex entry("smoo-standin:   export ([0-9a-f]{8}): block");
+  for (auto it = std::sregex_iterator(b.log.begin(), b.log.end(), entry);
+       it != std::sregex_iterator(); ++it)
+    ids.push_back((*it)[1]);
+  ASSERT_EQ(ids.size(), 2u) << b.log;
+  EXPECT_EQ(ids[0], ids[1]);
+  EXPECT_EQ(count_of(b.log, "/dev/ublkb0 started"), 1u) << b.log;
+}
+
+// The gadget leaves the bus mid-read (UDC unbound) and comes back 1.5 s
+// later: the host must wait for it and carry on, the gadget replays what was
+// unanswered.
+TEST_F(SmooQemu, AReadSurvivesAnUnplugAndReplugOfTheGadget) {
+  REQUIRE_SERVE();
+  FASTBOOP_REQUIRE_PROGRAM("mke2fs");
+  TempDir tmp;
+  const fs::path image = make_ext4(tmp, "root.ext4", 16, 41);
+  const fs::path initrd = make_initrd(tmp, *kernel,
+                                      "mode test\ngadget " + kGadgetArgs +
+                                          "\nserve serve /root.ext4\ndisrupt replug 1500\n",
+                                      {{image, "/root.ext4"}});
+  const Boot b = boot(*kernel, initrd, "rdinit=/bin/smoo-test-init", "replug", kBootTimeout);
+  ASSERT_BOOTED(b, kBootTimeout);
+  expect_survived(b.log, image, "SMQ-DISRUPT gadget plugged back");
+  EXPECT_EQ(count_of(b.log, "/dev/ublkb0 started"), 1u) << b.log;
+}
+
 // The root a distro publishes: an ext4 partition (mke2fs -d) in a GPT disk
 // image (sgdisk), as an Android sparse image (img2simg), xz-compressed in
 // 1 MiB blocks; a Boot Profile names it by URL. The guest serves the file

@@ -276,6 +276,7 @@ struct Export {
   uint64_t size_bytes;
   int dev_id; // -1 until ADD_DEV succeeded
   int cdev;
+  int serving;  // queues up, START_DEV issued: STATUS reports the export active
   int started;  // START_DEV succeeded
   int removing; // STOP_DEV issued: no more Requests for it
   struct Queue* queues;
@@ -607,12 +608,16 @@ static int create_export(struct Export* x) {
     }
     q->thread_started = 1;
   }
+  // Active from here on: START_DEV's partition scan already reads through
+  // the host, and a host that polls STATUS meanwhile must not see an idle
+  // gadget and configure it again.
   pthread_mutex_lock(&lock);
   for (int e = 0; e < MAX_EXPORTS; ++e)
     if (!exports[e]) {
       exports[e] = x; // visible to the receiver before any Request can exist
       break;
     }
+  x->serving = 1;
   pthread_mutex_unlock(&lock);
   logf_("export %08x: starting /dev/ublkb%d (%llu bytes, block %u, %u queue(s) x %u, max I/O %u)",
         x->export_id, x->dev_id, (unsigned long long)x->size_bytes, x->block_size, opt.queue_count,
@@ -735,14 +740,24 @@ static int write_full(int fd, const unsigned char* p, size_t n) {
 
 // Bulk OUT payloads are read in pieces of at most 1 MiB (FunctionFS allocates
 // a bounce buffer per read); a zero-length packet from the host is skipped.
+// A new host session (CONFIG_EXPORTS) bumps this and signals the receiver:
+// a payload it was still reading belonged to a host that is gone (killed
+// mid-transfer, no bus reset), and the new host's bytes must not fill it.
+static volatile unsigned session_generation;
+static pthread_t receiver;
+static void on_resync(int sig) {
+  (void)sig;
+}
+
 static int read_full(int fd, unsigned char* p, size_t n) {
+  const unsigned generation = session_generation;
   while (n) {
     size_t want = n < (1u << 20) ? n : (1u << 20);
     ssize_t r = read(fd, p, want);
-    if (r < 0 && errno == EINTR)
+    if (r < 0 && errno == EINTR && generation == session_generation)
       continue;
     if (r < 0)
-      return -1;
+      return -1; // reset, unbound, or a new host session
     p += r;
     n -= (size_t)r;
   }
@@ -778,7 +793,12 @@ static void* sender_thread(void* arg) {
     pthread_mutex_unlock(&lock);
     if (write_full(ffs_ep[1], msg, sizeof msg) ||
         (payload && write_full(ffs_ep[3], t->buf, payload))) {
-      // Unbound or reset: it stays SENT and is replayed on the next ENABLE.
+      // Unbound or reset: back to the head of the queue, sent again once
+      // the host is there (a replay on ENABLE might already have passed).
+      pthread_mutex_lock(&lock);
+      if (t->state == TAG_SENT)
+        push_send(t, 1);
+      pthread_mutex_unlock(&lock);
       usleep(50000);
       continue;
     }
@@ -829,10 +849,13 @@ static void* receiver_thread(void* arg) {
         continue;
       }
       if (read_full(ffs_ep[4], t ? t->buf : scratch, (size_t)len)) {
-        // Reset in the middle of the payload: the Request goes out again.
+        // Reset, or a new host session, in the middle of the payload: what
+        // arrived is dropped and the Request goes out again.
+        logf_("payload of request %08x dropped (%s); the request goes out again", rid,
+              strerror(errno));
         if (t) {
           pthread_mutex_lock(&lock);
-          t->state = TAG_SENT;
+          push_send(t, 1);
           pthread_mutex_unlock(&lock);
         }
         usleep(50000);
@@ -1000,6 +1023,8 @@ static void config_exports(int ep0, const struct usb_ctrlrequest* s) {
   ++wanted.generation;
   pthread_cond_signal(&config_cond);
   pthread_mutex_unlock(&lock);
+  ++session_generation;
+  pthread_kill(receiver, SIGUSR1);
   replay_unanswered("new host session"); // exports already running keep their I/O
 }
 
@@ -1016,7 +1041,7 @@ static void handle_setup(int ep0, const struct usb_ctrlrequest* s) {
     for (int e = 0; e < MAX_EXPORTS; ++e)
       if (exports[e] && !exports[e]->removing) {
         ++count;
-        active |= exports[e]->started;
+        active |= exports[e]->serving;
       }
     pthread_mutex_unlock(&lock);
     le16(b, 0);
@@ -1091,10 +1116,15 @@ int main(int argc, char** argv) {
         opt.ffs_dir, opt.mimic_fastboot ? 0x42 : 0x53, opt.mimic_fastboot ? 0x03 : 0x4d,
         (unsigned long long)session_id, opt.queue_count, opt.queue_depth, opt.max_io);
 
+  // No SA_RESTART: the signal ends the receiver's blocking read (EINTR).
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_resync;
+  sigaction(SIGUSR1, &sa, NULL);
   pthread_t th;
   if (pthread_create(&th, NULL, manager_thread, NULL) ||
       pthread_create(&th, NULL, sender_thread, NULL) ||
-      pthread_create(&th, NULL, receiver_thread, NULL)) {
+      pthread_create(&receiver, NULL, receiver_thread, NULL)) {
     fprintf(stderr, "smoo-standin: cannot start threads\n");
     return 1;
   }

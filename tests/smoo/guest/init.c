@@ -10,6 +10,8 @@
 //   http DIR PORT       start /bin/test-httpd on 127.0.0.1:PORT first
 //   serve ARG...        arguments of /bin/fastboop-push (e.g. serve /img.raw)
 //   server NAME         run /bin/NAME with the serve arguments instead
+//   disrupt kill|replug MS  test: MS after the read starts, kill the server
+//                       and start another, or unplug and replug the gadget
 //   early               start the server before the gadget program (default:
 //                       after it wrote its descriptors, before the UDC bind)
 //   fastboot IMAGE      bench: also push IMAGE (boot.img + .json sidecar) to a
@@ -658,6 +660,30 @@ static pid_t start_server(void) {
   return p;
 }
 
+// While the device is being read: after `ms`, either the host process dies
+// (SIGKILL) and a new one starts ("kill": the gadget must replay what was
+// unanswered, the new host must pick the same export up), or the gadget
+// leaves the bus and comes back ("replug": a reset in the middle of
+// transfers). Returns the server's pid afterwards.
+static pid_t disrupt(const char* how, int ms, pid_t server) {
+  usleep((useconds_t)ms * 1000);
+  if (!strcmp(how, "kill")) {
+    kill(server, SIGKILL);
+    say("SMQ-DISRUPT host killed (status %d)", wait_bounded(server, 10));
+    return start_server();
+  }
+  if (!strcmp(how, "replug")) {
+    bind_udc("smoo", 0);
+    say("SMQ-DISRUPT gadget unplugged");
+    usleep(1500000);
+    bind_udc("smoo", 1);
+    say("SMQ-DISRUPT gadget plugged back");
+    return server;
+  }
+  say("SMQ-ERROR unknown disruption '%s'", how);
+  return server;
+}
+
 // chain: see the top of the file.
 static void chain(void) {
   pid_t p = fork();
@@ -740,7 +766,11 @@ int main(void) {
       timed_read("smoo", "/dev/ublkb0");
     } else {
       char* args[] = {"/dev/ublkb0", NULL};
-      const int rc = wait_bounded(spawn("/bin/sha512sum", args), 600);
+      const pid_t sum = spawn("/bin/sha512sum", args);
+      const struct Directive* d = directive("disrupt");
+      if (d && d->n == 3)
+        server = disrupt(d->w[1], atoi(d->w[2]), server);
+      const int rc = wait_bounded(sum, 600);
       say("SMQ-SHA512SUM rc=%d", rc);
     }
     say("SMQ-DEVICE-READ bytes=%llu", sectors_read("/dev/ublkb0") * 512);
