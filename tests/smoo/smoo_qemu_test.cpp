@@ -311,7 +311,7 @@ TEST_F(SmooQemu, ANewHostTakesOverWhenTheFirstIsKilledMidRead) {
   const fs::path image = make_ext4(tmp, "root.ext4", 16, 31);
   const fs::path initrd = make_initrd(tmp, *kernel,
                                       "mode test\ngadget " + kGadgetArgs +
-                                          "\nserve serve /root.ext4\ndisrupt kill 1500\n",
+                                          "\nserve serve /root.ext4\ndisrupt kill 25\n",
                                       {{image, "/root.ext4"}});
   const Boot b = boot(*kernel, initrd, "rdinit=/bin/smoo-test-init", "host-killed", kBootTimeout);
   ASSERT_BOOTED(b, kBootTimeout);
@@ -329,8 +329,8 @@ TEST_F(SmooQemu, ANewHostTakesOverWhenTheFirstIsKilledMidRead) {
 }
 
 // The gadget leaves the bus mid-read (UDC unbound) and comes back 1.5 s
-// later: the host must wait for it and carry on, the gadget replays what was
-// unanswered.
+// later (both disruptions come once a quarter of the device was read): the host must wait for it
+// and carry on, the gadget replays what was unanswered.
 TEST_F(SmooQemu, AReadSurvivesAnUnplugAndReplugOfTheGadget) {
   REQUIRE_SERVE();
   FASTBOOP_REQUIRE_PROGRAM("mke2fs");
@@ -338,7 +338,7 @@ TEST_F(SmooQemu, AReadSurvivesAnUnplugAndReplugOfTheGadget) {
   const fs::path image = make_ext4(tmp, "root.ext4", 16, 41);
   const fs::path initrd = make_initrd(tmp, *kernel,
                                       "mode test\ngadget " + kGadgetArgs +
-                                          "\nserve serve /root.ext4\ndisrupt replug 1500\n",
+                                          "\nserve serve /root.ext4\ndisrupt replug 25\n",
                                       {{image, "/root.ext4"}});
   const Boot b = boot(*kernel, initrd, "rdinit=/bin/smoo-test-init", "replug", kBootTimeout);
   ASSERT_BOOTED(b, kBootTimeout);

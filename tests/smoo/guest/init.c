@@ -10,8 +10,9 @@
 //   http DIR PORT       start /bin/test-httpd on 127.0.0.1:PORT first
 //   serve ARG...        arguments of /bin/fastboop-push (e.g. serve /img.raw)
 //   server NAME         run /bin/NAME with the serve arguments instead
-//   disrupt kill|replug MS  test: MS after the read starts, kill the server
-//                       and start another, or unplug and replug the gadget
+//   disrupt kill|replug PERCENT  test: once PERCENT of the device was read,
+//                       kill the server and start another, or unplug and
+//                       replug the gadget
 //   early               start the server before the gadget program (default:
 //                       after it wrote its descriptors, before the UDC bind)
 //   fastboot IMAGE      bench: also push IMAGE (boot.img + .json sidecar) to a
@@ -660,13 +661,18 @@ static pid_t start_server(void) {
   return p;
 }
 
-// While the device is being read: after `ms`, either the host process dies
-// (SIGKILL) and a new one starts ("kill": the gadget must replay what was
-// unanswered, the new host must pick the same export up), or the gadget
-// leaves the bus and comes back ("replug": a reset in the middle of
-// transfers). Returns the server's pid afterwards.
-static pid_t disrupt(const char* how, int ms, pid_t server) {
-  usleep((useconds_t)ms * 1000);
+// While the device is being read, once `percent` of it has been read (the
+// block layer's count, so the moment does not depend on the guest's speed):
+// either the host process dies (SIGKILL) and a new one starts ("kill": the
+// gadget must replay what was unanswered, the new host must pick the same
+// export up), or the gadget leaves the bus and comes back ("replug": a reset
+// in the middle of transfers). Returns the server's pid afterwards.
+static pid_t disrupt(const char* how, int percent, pid_t server) {
+  const unsigned long long target = block_size_bytes("/dev/ublkb0") / 512 * (unsigned)percent / 100;
+  for (int i = 0; i < 6000 && sectors_read("/dev/ublkb0") < target; ++i)
+    usleep(20000);
+  say("SMQ-DISRUPT at %llu of %llu bytes read", sectors_read("/dev/ublkb0") * 512,
+      block_size_bytes("/dev/ublkb0"));
   if (!strcmp(how, "kill")) {
     kill(server, SIGKILL);
     say("SMQ-DISRUPT host killed (status %d)", wait_bounded(server, 10));
