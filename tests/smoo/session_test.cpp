@@ -25,6 +25,7 @@ struct ImageState {
   std::chrono::milliseconds slow_for{0};
   std::optional<std::uint64_t> failing_offset;
   std::atomic<int> reads{0};
+  std::atomic<int> opened{0}; // replicas opened
 };
 
 class TestSource final : public pipeline::BlockSource {
@@ -64,6 +65,7 @@ protected:
     options.transfer_timeout = 200ms;
     options.progress = ServeOptions::Progress::Off;
     options.open_replica = [state = m_state]() -> Result<pipeline::BlockSourcePtr> {
+      state->opened++;
       return pipeline::BlockSourcePtr(new TestSource(state));
     };
   }
@@ -138,22 +140,41 @@ TEST_F(SmooServe, ConfiguresOneExportAndAnswersAReadWithResponseThenPayload) {
   EXPECT_EQ(stats.sessions, 1u);
 }
 
-TEST_F(SmooServe, ASlowReadDoesNotHoldUpTheOthersAndResponsesGoOutOfOrder) {
-  // Block 0 takes 400 ms (an HTTP fetch); 15 other reads are in flight behind
-  // it. With a reader per worker they are answered first, each payload right
-  // after its own Response.
+TEST_F(SmooServe, ASlowReadDoesNotHoldUpReadsElsewhereAndResponsesGoOutOfOrder) {
+  // Block 0 takes 400 ms (an HTTP fetch); 15 reads spread over the rest of a
+  // 64 MiB image are in flight behind it. They go to other readers and are
+  // answered first, each payload right after its own Response.
+  m_state->bytes = fastboop::test::random_bytes(64u << 20, 15);
   m_state->slow_offset = 0;
   m_state->slow_for = 400ms;
   start();
   const auto e = configured();
+  constexpr std::uint64_t spread = (4u << 20) / block; // 4 MiB apart: not one sequential stream
   gadget.push_request(read(0, e.export_id, 0, 1));
   for (std::uint32_t i = 1; i < 16; ++i)
-    gadget.push_request(read(i, e.export_id, i, 1));
+    gadget.push_request(read(i, e.export_id, i * spread, 1));
   ASSERT_TRUE(gadget.wait_for_responses(16));
   const auto sent = gadget.sent();
   EXPECT_EQ(sent.back().response.request_id, 0u) << "the slow read should be answered last";
   for (const auto& s : sent)
     EXPECT_EQ(s.payload, image(s.response.lba, 1)) << "request " << s.response.request_id;
+  finish();
+}
+
+TEST_F(SmooServe, ASequentialStreamStaysOnOneReader) {
+  // Reads that continue where the last one ended go to the reader already
+  // there (its xz block cache and HTTP pages), even while it is busy: no
+  // replica is opened for a stream, however slow its first read.
+  m_state->slow_offset = 0;
+  m_state->slow_for = 200ms;
+  start();
+  const auto e = configured();
+  for (std::uint32_t i = 0; i < 8; ++i)
+    gadget.push_request(read(i, e.export_id, i * 2, 2));
+  ASSERT_TRUE(gadget.wait_for_responses(8));
+  for (const auto& s : gadget.sent())
+    EXPECT_EQ(s.payload, image(s.response.lba, 2)) << "request " << s.response.request_id;
+  EXPECT_EQ(m_state->opened.load(), 0) << "no replica was needed";
   finish();
 }
 

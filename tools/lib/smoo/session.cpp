@@ -35,37 +35,71 @@ std::string describe_request(const Request& r) {
 } // namespace
 
 SourcePool::SourcePool(pipeline::BlockSource& primary, SourceOpener opener, unsigned limit)
-    : m_free{&primary}, m_opener(std::move(opener)), m_limit(std::max(1u, limit)) {}
+    : m_opener(std::move(opener)), m_limit(std::max(1u, limit)) {
+  m_readers.push_back(std::make_unique<Reader>(Reader{&primary, false, 0}));
+}
 
-pipeline::BlockSource& SourcePool::acquire() {
+SourcePool::Reader* SourcePool::nearest(std::uint64_t offset) {
+  Reader* best = nullptr;
+  std::uint64_t best_distance = near_bytes + 1;
+  for (auto& r : m_readers) {
+    const std::uint64_t distance = offset >= r->next ? offset - r->next : r->next - offset;
+    if (distance < best_distance) {
+      best = r.get();
+      best_distance = distance;
+    }
+  }
+  return best;
+}
+
+SourcePool::Reader* SourcePool::any_free() {
+  for (auto& r : m_readers)
+    if (!r->busy)
+      return r.get();
+  return nullptr;
+}
+
+pipeline::BlockSource& SourcePool::acquire(std::uint64_t offset, std::uint64_t length) {
   std::unique_lock lock(m_mutex);
-  if (m_free.empty() && m_opener && m_total < m_limit) {
+  Reader* chosen = nearest(offset);
+  if (!chosen)
+    chosen = any_free();
+  if (!chosen && m_opener && m_readers.size() + m_opening < m_limit) {
     // Open outside the lock: opening a pipeline may read (GPT, sparse index).
-    ++m_total;
+    ++m_opening;
+    auto opener = m_opener;
     lock.unlock();
-    auto opened = m_opener();
+    auto opened = opener();
     lock.lock();
+    --m_opening;
     if (opened) {
       m_replicas.push_back(std::move(*opened));
-      return *m_replicas.back();
+      m_readers.push_back(std::make_unique<Reader>(Reader{m_replicas.back().get(), false, 0}));
+      chosen = m_readers.back().get();
+    } else if (m_opener) {
+      log::warn("cannot open another reader of the source (" + opened.error().message() +
+                "); serving with " + std::to_string(m_readers.size()));
+      m_opener = nullptr; // do not retry on every request
     }
-    log::warn("cannot open another reader of the source (" + opened.error().message() +
-              "); serving with " + std::to_string(m_total - 1));
-    m_opener = nullptr; // do not retry on every request
-    --m_total;
   }
-  m_freed.wait(lock, [&] { return !m_free.empty(); });
-  auto* source = m_free.back();
-  m_free.pop_back();
-  return *source;
+  if (chosen) {
+    m_freed.wait(lock, [&] { return !chosen->busy; });
+  } else {
+    m_freed.wait(lock, [&] { return (chosen = any_free()) != nullptr; });
+  }
+  chosen->busy = true;
+  chosen->next = offset + length;
+  return *chosen->source;
 }
 
 void SourcePool::release(pipeline::BlockSource& source) {
   {
     std::lock_guard lock(m_mutex);
-    m_free.push_back(&source);
+    for (auto& r : m_readers)
+      if (r->source == &source)
+        r->busy = false;
   }
-  m_freed.notify_one();
+  m_freed.notify_all();
 }
 
 namespace {
@@ -173,13 +207,11 @@ private:
                   "setting up after the gadget restarted: " + again.error().message()};
         m_session_id = *again;
         m_ctx.counters->sessions++;
-      } else if (!status->export_active() || status->export_count == 0) {
-        log::warn("the gadget reports no active export; configuring it again");
-        auto again = setup();
-        if (!again)
-          return {SessionEnd::LinkLost, "configuring the export again: " + again.error().message()};
-        m_session_id = *again;
       }
+      // No re-configuration on a STATUS without an active export: the gadget
+      // marks it active only once its ublk device is up (which needs our
+      // answers), and CONFIG_EXPORTS replaces the export set, so that would
+      // tear the device down again.
     }
   }
 
@@ -334,7 +366,7 @@ private:
     const std::uint64_t end = std::min(job.offset + job.length, m_ctx.source_size);
     Result<void> read = ok();
     if (job.offset < end) {
-      auto& source = m_ctx.pool->acquire();
+      auto& source = m_ctx.pool->acquire(job.offset, end - job.offset);
       read = source.read_at(job.offset,
                             std::span(payload.data(), static_cast<std::size_t>(end - job.offset)));
       m_ctx.pool->release(source);
