@@ -124,6 +124,48 @@ TEST(Kernel, EfiZbootIsUnwrapped) {
   EXPECT_FALSE(decode_kernel(broken));
 }
 
+// An x86 bzImage as Debian's amd64 package ships it: PE "MZ" (EFI stub) and
+// the setup header ("HdrS", boot protocol 2.15) whose kernel_version pointer
+// names the version; the "Linux version" banner is in the compressed payload.
+Bytes fake_x86_bzimage(const std::string& version) {
+  Bytes b(0x4000, 0);
+  std::memcpy(b.data(), "MZ", 2);
+  std::memcpy(b.data() + 0x202, "HdrS", 4);
+  store_le<std::uint16_t>(b.data() + 0x206, 0x020f);
+  store_le<std::uint16_t>(b.data() + 0x20e, 0x3000 - 0x200);
+  const std::string text =
+      version + " (debian-kernel@lists.debian.org) #1 SMP PREEMPT_DYNAMIC Debian";
+  std::memcpy(b.data() + 0x3000, text.data(), text.size());
+  return b;
+}
+
+TEST(Kernel, X86BzImageIsTheBootFormatNotAWrapper) {
+  const Bytes image = fake_x86_bzimage("6.12.117+deb13-amd64");
+  EXPECT_FALSE(kernel_is_wrapped(image));
+  auto k = decode_kernel(image);
+  ASSERT_TRUE(k) << k.error().message();
+  EXPECT_TRUE(k->layers.empty());
+  EXPECT_EQ(k->raw, image);
+  EXPECT_EQ(k->arch, "x86_64");
+  EXPECT_EQ(k->version, "6.12.117+deb13-amd64");
+
+  TempDir dir;
+  put(dir / "lib/modules/6.12.117+deb13-amd64/modules.dep", "");
+  put(dir / "boot/vmlinuz-6.12.117+deb13-amd64", image);
+  for (auto keep : {KernelBytes::Full, KernelBytes::IdentityOnly}) {
+    auto fsys = filesystems::open_host_directory(dir.path().string());
+    ASSERT_TRUE(fsys);
+    auto chosen = detect_kernel(**fsys, std::nullopt, keep);
+    ASSERT_TRUE(chosen) << chosen.error().message();
+    EXPECT_EQ(chosen->kernel.version, "6.12.117+deb13-amd64");
+    EXPECT_EQ(chosen->kernel.arch, "x86_64");
+  }
+  // A pointer past the end gives no version.
+  Bytes broken = image;
+  store_le<std::uint16_t>(broken.data() + 0x20e, 0xff00);
+  EXPECT_EQ(x86_setup_version(broken), std::nullopt);
+}
+
 TEST(Kernel, EncodingsAndUnsupported) {
   FASTBOOP_REQUIRE_PROGRAM("gzip");
   Bytes raw = fake_arm64_image("6.0", 1 << 16);

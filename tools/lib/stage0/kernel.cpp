@@ -100,8 +100,27 @@ Result<std::string> elf_arch(ByteSpan elf) {
 }
 
 bool kernel_is_wrapped(ByteSpan head) {
+  // An x86 bzImage also starts with "MZ" (its EFI stub), but it is the boot
+  // format itself (setup header "HdrS" at 0x202), not a wrapper to remove.
   return detect_codec(head) != Codec::None ||
-         (has_at(head, 0, "MZ") && !has_at(head, 0x38, "ARM\x64") && !has_at(head, 0x38, "RSC\x05"));
+         (has_at(head, 0, "MZ") && !has_at(head, 0x38, "ARM\x64") && !has_at(head, 0x38, "RSC\x05") &&
+          !has_at(head, 0x202, "HdrS"));
+}
+
+std::optional<std::string> x86_setup_version(ByteSpan head) {
+  // Boot protocol: the u16 at 0x206 is the protocol version, and from 2.00 on
+  // the u16 at 0x20e points (less 0x200) at "6.12.0-1-amd64 (builder@host)
+  // #1 ..."; the banner itself is inside the compressed payload.
+  if (!has_at(head, 0x202, "HdrS") || head.size() < 0x210 ||
+      load_le<std::uint16_t>(head.data() + 0x206) < 0x0200)
+    return std::nullopt;
+  const std::size_t at = 0x200 + std::size_t{load_le<std::uint16_t>(head.data() + 0x20e)};
+  std::size_t end = at;
+  while (end < head.size() && end - at < 128 && head[end] > ' ' && head[end] < 0x7f)
+    ++end;
+  if (end == at || end >= head.size() || (head[end] != ' ' && head[end] != 0))
+    return std::nullopt;
+  return std::string(reinterpret_cast<const char*>(head.data() + at), end - at);
 }
 
 Result<std::optional<std::string>> kernel_banner_version(fs::Filesystem& fsys, fs::NodeId file, std::uint64_t size) {
@@ -172,7 +191,7 @@ Result<DecodedKernel> decode_from(ByteSpan image, Bytes* owned, std::uint64_t li
   else
     k.raw.assign(image.begin(), image.end());
   k.arch = TRY(kernel_image_arch(k.raw));
-  k.version = kernel_banner_version(k.raw).value_or("");
+  k.version = kernel_banner_version(k.raw).value_or(x86_setup_version(k.raw).value_or(""));
   return k;
 }
 
@@ -200,7 +219,9 @@ Result<LoadedImage> load_image(fs::Filesystem& fsys, const std::string& path, Ke
     if (!kernel_is_wrapped(head)) {
       LoadedImage li;
       li.kernel.arch = TRY(kernel_image_arch(head));
-      li.kernel.version = TRY(kernel_banner_version(fsys, node, st.size)).value_or("");
+      li.kernel.version = x86_setup_version(head).value_or("");
+      if (li.kernel.version.empty())
+        li.kernel.version = TRY(kernel_banner_version(fsys, node, st.size)).value_or("");
       return li;
     }
   }

@@ -34,7 +34,8 @@ struct DecodedKernel {
 // `limit` bounds every decompressed layer.
 Result<DecodedKernel> decode_kernel(ByteSpan image, std::uint64_t limit = std::uint64_t{512} << 20);
 // True when an image starts with a compression or EFI-zboot wrapper that
-// decode_kernel unwraps; `head` needs only the first bytes of the file.
+// decode_kernel unwraps (an x86 bzImage is not one); `head` needs only the
+// first bytes of the file.
 bool kernel_is_wrapped(ByteSpan head);
 // The banner version of a file read in slices; the same answer as
 // kernel_banner_version over the whole file.
@@ -45,6 +46,9 @@ Result<std::string> kernel_image_arch(ByteSpan raw);
 // Architecture of an ELF executable from e_machine.
 Result<std::string> elf_arch(ByteSpan elf);
 std::optional<std::string> kernel_banner_version(ByteSpan raw);
+// An x86 bzImage's version from its setup header (the banner is compressed
+// inside it); nullopt for anything else.
+std::optional<std::string> x86_setup_version(ByteSpan head);
 
 // What detect_kernel keeps of the image. IdentityOnly serves callers that
 // need the version and architecture but no kernel bytes (`-o -`, inspect): an
