@@ -68,13 +68,16 @@ tree=$FASTBOOP_KPKG_DIR kver=$FASTBOOP_KVER
 gadget_args="--ffs-dir /dev/ffs-smoo --state-file /run/smoo/state.json --export-map-file /run/smoo/exports.json"
 gadget_args="$gadget_args --queue-depth 16 --max-io 1048576 --mimic-fastboot"
 
+# KVM only when a probe guest proved it works here (tests/support/qemu-accel.sh).
+accel=$("$here/tests/support/qemu-accel.sh" qemu-system-x86_64)
+echo "QEMU accelerator: $accel"
 # boot NAME INITRD [QEMU ARGS...]: runs the guest to power-off, bounded; the
 # log (CR stripped) is in $work/NAME.log.
 boot() {
   local name=$1 initrd=$2
   shift 2
   local mem=$((1024 + 4 * mib))
-  timeout -k 5 "$limit" qemu-system-x86_64 -M pc -cpu max -m "$mem" -nographic -no-reboot -nic none \
+  timeout -k 5 "$limit" qemu-system-x86_64 -M "pc,accel=$accel" -cpu max -m "$mem" -nographic -no-reboot -nic none \
     -kernel "$tree/boot/vmlinuz-$kver" -initrd "$initrd" "$@" \
     -append "console=ttyS0 quiet panic=-1 no_timer_check rdinit=/bin/smoo-test-init" \
     </dev/null >"$work/$name.raw" 2>&1 &
@@ -84,7 +87,7 @@ boot() {
   qemu_pid=
   tr -d '\r' <"$work/$name.raw" >"$work/$name.log"
   [ -z "${FASTBOOP_BENCH_SMOO_LOG:-}" ] || cp "$work/$name.log" "$FASTBOOP_BENCH_SMOO_LOG.$name"
-  fail() { tail -n 60 "$work/$name.log" >&2; echo "smoo benchmark ($name) failed: $1" >&2; exit 1; }
+  fail() { tail -n 60 "$work/$name.log" >&2; echo "smoo benchmark ($name, QEMU accel=$accel) failed: $1" >&2; exit 1; }
   if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then fail "QEMU did not power off within ${limit}s (killed)"; fi
   [ "$qrc" = 0 ] || fail "QEMU exited with $qrc"
   grep -q 'SMQ-DONE' "$work/$name.log" || fail "the guest did not finish"

@@ -88,6 +88,7 @@ std::string last_lines(const std::string& log, std::size_t n) {
 // is kept beside the test binary; CR LF from the serial console becomes LF.
 struct Boot {
   bool finished = false;
+  std::string accel;
   std::string log;
 };
 
@@ -100,35 +101,26 @@ Boot boot(const Kernel& kernel, const fs::path& initrd, const std::string& appen
   // crc32c-intel, which needs SSE4.2 (qemu64 lacks it, and PID1 fails the
   // step on a module that does not load).
   // clang-format off
-  std::vector<std::string> argv = {
-      "qemu-system-x86_64", "-M", "pc", "-cpu", "max", "-m", "1024", "-nographic", "-no-reboot", "-nic", "none",
+  std::vector<std::string> args = {
+      "-cpu", "max", "-m", "1024", "-nographic", "-no-reboot", "-nic", "none",
       "-kernel", kernel.image().string(), "-initrd", initrd.string(), "-append",
       "console=ttyS0 quiet panic=-1 no_timer_check " + append};
   // clang-format on
-  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
-  const pid_t pid = spawn_logged(argv, log_path);
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  // The accelerator comes from tests/support/qemu-accel.sh (KVM only when a
+  // probe guest proved it works here).
+  QemuGuest qemu("qemu-system-x86_64", "pc", args, log_path);
   Boot b;
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (::waitpid(pid, nullptr, WNOHANG) == pid) {
-      b.finished = true;
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
-  if (!b.finished) {
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, nullptr, 0);
-  }
-  b.log = read_text(log_path);
-  std::erase(b.log, '\r');
+  b.finished = qemu.wait_exit(timeout);
+  b.accel = qemu.accel();
+  b.log = qemu.log();
   ::testing::Test::RecordProperty("serial_log", log_path.string());
   return b;
 }
 
 #define ASSERT_BOOTED(b, timeout)                                                                  \
-  ASSERT_TRUE((b).finished) << "QEMU did not power off within " << (timeout).count()               \
-                            << " s; the guest's last console lines:\n"                             \
+  ASSERT_TRUE((b).finished) << "QEMU (accel=" << (b).accel << ") did not power off within "       \
+                            << (timeout).count() << " s; the guest's last console lines:\n"        \
                             << last_lines((b).log, 40)
 
 // The guest modules of every run in this file: the dummy UDC/HCD pair, the
