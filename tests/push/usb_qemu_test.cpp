@@ -109,9 +109,9 @@ TEST(UsbQemu, LibusbTransportAgainstFunctionFsGadgetOnDummyHcd) {
   std::filesystem::create_directories(dir / "extra");
   // A v0 boot image (fastboop-push parses it before any command): several
   // 1 MiB transfers and a short tail.
-  const Bytes kernel = random_bytes(3 * 1024 * 1024 + 1000, 21);
+  const Bytes payload = random_bytes(3 * 1024 * 1024 + 1000, 21);
   bootimg::BootImageArgs args;
-  args.kernel = kernel;
+  args.kernel = payload;
   const Bytes image = *bootimg::build_boot_image(args);
   write_file(dir / "extra/boot.img", image);
   write_file(dir / "extra/boot.img.json", sidecar("fbqemu", image));
