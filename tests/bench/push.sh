@@ -43,9 +43,11 @@ head -c $((mib * 1024 * 1024)) /dev/urandom > "$work/kernel"
 mkbootimg --kernel "$work/kernel" --header_version 0 -o "$work/boot.img"
 size=$(stat -c %s "$work/boot.img")
 sha=$(sha512sum "$work/boot.img" | cut -d' ' -f1)
-# The sidecar as fastboop-bootimg writes it (probe keys, image size + digest).
+# The sidecar as fastboop-bootimg writes it (probe keys, the profile's boot
+# constraints the pusher checks the image against, image size + digest).
 cat > "$work/boot.img.json" <<JSON
-{"device_profile": {"id": "bench", "match": [], "probe": [{"getvar": "product", "op": "equals", "value": "bench"}]},
+{"device_profile": {"id": "bench", "match": [], "probe": [{"getvar": "product", "op": "equals", "value": "bench"}],
+  "boot": {"fastboot_boot": {"android_bootimg": {"header_version": 0, "page_size": 2048, "kernel": {"encoding": "image"}}}}},
  "image": {"size": $size, "sha512": "$sha"}}
 JSON
 
@@ -133,7 +135,8 @@ usb_leg() {
   sha=$(sha512sum "$work/usb/boot.img" | cut -d' ' -f1)
   cat > "$work/usb/boot.img.json" <<JSON
 {"device_profile": {"id": "bench-usb", "match": [{"vid": "0x18d1", "pid": "0x4ee0"}],
-  "probe": [{"getvar": "product", "op": "equals", "value": "fbqemu"}]},
+  "probe": [{"getvar": "product", "op": "equals", "value": "fbqemu"}],
+  "boot": {"fastboot_boot": {"android_bootimg": {"header_version": 0, "page_size": 2048, "kernel": {"encoding": "image"}}}}},
  "image": {"size": $size, "sha512": "$sha"}}
 JSON
   "$here/tests/push/usb/mk-initrd.sh" "$tree" "$kver" "$push" "$work/usb" "$work/initrd.cpio" \

@@ -336,3 +336,111 @@ TEST(BootimgDevproBuiltins, ToolErrorsLeaveNoOutput) {
   r = test::run({tool(), "--device-profile", "arrow-db410c", "-o", (dir / "boot.img").string()});
   EXPECT_EQ(r.exit_code, 2);
 }
+
+// Issue 16 item 1: a stage0 directory whose stage0.json names another device
+// holds that device's kernel, DTB and modules; the packer refuses it, naming
+// both ids, and writes nothing (no sidecar claiming the wrong device).
+TEST(BootimgDevproBuiltins, RefusesAStage0BuiltForAnotherDeviceNamingBothIssue16Item1) {
+  test::TempDir dir;
+  fs::create_directories(dir / "s");
+  test::write_file(dir / "s" / "kernel", gz_like(6000));
+  test::write_file(dir / "s" / "stage0.cpio", test::random_bytes(4000, 12));
+  test::write_file(dir / "s" / "devicetree.dtb", test::random_bytes(900, 13));
+  test::write_file(dir / "s" / "stage0.json",
+                   R"({"tool": "fastboop-stage0", "device": "oneplus-fajita"})");
+  auto r = test::run({tool(), "--device-profile", "arrow-db410c", "--stage0", (dir / "s").string(),
+                      "-o", (dir / "boot.img").string()});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("built for device profile 'oneplus-fajita'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("not 'arrow-db410c'"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir / "boot.img"));
+  EXPECT_FALSE(fs::exists(dir / "boot.img.json"));
+  // The same directory for the device it names is fine.
+  test::write_file(dir / "s" / "stage0.json",
+                   R"({"tool": "fastboop-stage0", "device": "arrow-db410c"})");
+  r = test::run({tool(), "--device-profile", "arrow-db410c", "--stage0", (dir / "s").string(), "-o",
+                 (dir / "boot.img").string()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  // A stage0.json that names no device is an error naming the file.
+  test::write_file(dir / "s" / "stage0.json", R"({"tool": "fastboop-stage0"})");
+  r = test::run({tool(), "--device-profile", "arrow-db410c", "--stage0", (dir / "s").string(), "-o",
+                 (dir / "boot2.img").string()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find((dir / "s" / "stage0.json").string()), std::string::npos) << r.err;
+}
+
+// Issue 16 item 9: a missing output directory is the output's fault, not the
+// device profile's, and nothing is created.
+TEST(BootimgDevproBuiltins, MissingOutputDirectoryNamesTheOutputNotTheProfileIssue16Item9) {
+  test::TempDir dir;
+  fs::create_directories(dir / "s");
+  test::write_file(dir / "s" / "kernel", gz_like(6000));
+  test::write_file(dir / "s" / "stage0.cpio", test::random_bytes(4000, 12));
+  test::write_file(dir / "s" / "devicetree.dtb", test::random_bytes(900, 13));
+  const auto out = dir / "missing" / "dir" / "boot.img";
+  auto r = test::run({tool(), "--device-profile", "arrow-db410c", "--stage0", (dir / "s").string(),
+                      "-o", out.string()});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("output " + out.string() + ": directory " +
+                       (dir / "missing" / "dir").string() + " does not exist"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.err.find("device profile"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir / "missing"));
+  // unpack: the parent of the output directory must exist too.
+  auto built = test::run({tool(), "--device-profile", "arrow-db410c", "--stage0",
+                          (dir / "s").string(), "-o", (dir / "boot.img").string()});
+  ASSERT_EQ(built.exit_code, 0) << built.err;
+  r = test::run(
+      {tool(), "unpack", (dir / "boot.img").string(), "-o", (dir / "missing" / "parts").string()});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("output " + (dir / "missing" / "parts").string()), std::string::npos)
+      << r.err;
+  EXPECT_FALSE(fs::exists(dir / "missing"));
+}
+
+// Issue 16 item 2: the pusher's image check and the packer apply the same
+// rules; an image the packer made for a profile passes, another profile's
+// header, page size or limits do not.
+TEST(BootimgDevpro, ImageCheckAgreesWithThePackerIssue16Item2) {
+  Parts parts;
+  auto p = profile(0, KernelEncoding::ImageGzDtb);
+  auto plan = plan_devpro_image(p, parts.inputs());
+  ASSERT_TRUE(plan) << plan.error().message();
+  auto image = build(*plan);
+  ASSERT_TRUE(image);
+  auto parsed = parse_image(*image, IdCheck::Skip);
+  ASSERT_TRUE(parsed) << parsed.error().message();
+  EXPECT_TRUE(check_image_against_profile(*parsed, "boot.img", p));
+  auto v2 = profile(2, KernelEncoding::ImageGz);
+  auto r = check_image_against_profile(*parsed, "boot.img", v2);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("its header is v0, the profile's bootloader takes v2"),
+            std::string::npos);
+  auto paged = p;
+  paged.boot.page_size = 4096;
+  r = check_image_against_profile(*parsed, "boot.img", paged);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("page size is 2048, the profile's is 4096"),
+            std::string::npos);
+  // Limits: the packer refuses what the checker refuses, with the same words.
+  auto limited = p;
+  limited.boot.limits = profiles::BootLimits{std::nullopt, std::nullopt, image->size() - 1};
+  r = check_image_against_profile(*parsed, "boot.img", limited);
+  ASSERT_FALSE(r);
+  auto packed = plan_devpro_image(limited, parts.inputs());
+  ASSERT_FALSE(packed);
+  const std::string rule = "boot image is " + std::to_string(image->size()) +
+                           " bytes, 1 over the limit "
+                           "max_total_bytes = " +
+                           std::to_string(image->size() - 1);
+  EXPECT_NE(r.error().message().find(rule), std::string::npos) << r.error().message();
+  EXPECT_NE(packed.error().message().find(rule), std::string::npos) << packed.error().message();
+  limited.boot.limits =
+      profiles::BootLimits{parts.kernel.size() + parts.dtb.size() - 1, std::nullopt, std::nullopt};
+  EXPECT_FALSE(check_image_against_profile(*parsed, "boot.img", limited));
+  EXPECT_FALSE(plan_devpro_image(limited, parts.inputs()));
+  limited.boot.limits->max_kernel_bytes = parts.kernel.size() + parts.dtb.size();
+  EXPECT_TRUE(check_image_against_profile(*parsed, "boot.img", limited));
+  EXPECT_TRUE(plan_devpro_image(limited, parts.inputs()));
+}

@@ -1,7 +1,9 @@
-// libFuzzer target for the parser behind `info`, `unpack` and `analyze`:
+// libFuzzer target for the parser behind `info`, `unpack` and `analyze`, and
+// the pusher's pre-download check (IdCheck::Skip + check_image_against_profile):
 // arbitrary bytes must parse or fail cleanly, and every rendering of a parsed
 // image must stay inside the input.
 #include "bootimg/bootimg.hpp"
+#include "bootimg/devpro.hpp"
 
 #include <cstdint>
 #include <cstdlib>
@@ -9,6 +11,16 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace fastboop::bootimg;
   fastboop::ByteSpan image(data, size);
+  // What fastboop-push does before any command: the layout only, then the
+  // profile's rules (a v2/4096 profile with every limit set).
+  if (auto layout = parse_image(image, IdCheck::Skip)) {
+    fastboop::profiles::DeviceProfile profile;
+    profile.id = "fuzz";
+    profile.boot.header_version = 2;
+    profile.boot.page_size = 4096;
+    profile.boot.limits = fastboop::profiles::BootLimits{1u << 20, 1u << 20, 2u << 20};
+    (void)check_image_against_profile(*layout, "fuzz.img", profile);
+  }
   auto parsed = parse_image(image);
   if (!parsed)
     return 0;

@@ -53,7 +53,9 @@ cmake --build "$W/build" >"$W/build.log" 2>&1 || { cat "$W/build.log"; fail "bui
 IMG=$W/build/qemu_boot/boot.img OTHER=$W/build/other_boot/boot.img
 [ -f "$IMG.json" ] && [ -f "$OTHER.json" ] || fail "boot.img sidecars missing"
 # The device's stage0 came from the compiled Boot Profile, not the bare image.
-ninja -C "$W/build" -t commands qemu_boot | grep -q "fastboop-stage0 build [^ ]*\.fbp " \
+# grep reads everything (no -q): with pipefail, ninja killed by SIGPIPE after
+# an early match would fail the check whenever the commands outgrow one write.
+ninja -C "$W/build" -t commands qemu_boot | grep "fastboop-stage0 build [^ ]*\.fbp " >/dev/null \
   || fail "qemu_boot's stage0 is not built from the compiled Boot Profile"
 PUSH=$BUILD/bin/fastboop-push
 

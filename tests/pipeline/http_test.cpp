@@ -171,6 +171,79 @@ TEST(Http, PersistentCacheServesOfflineAndVerifiesWhenComplete) {
   EXPECT_NE(wr.error().message().find(stage.content->digest), std::string::npos) << "actual digest named";
 }
 
+// Issue 16 item 3: a digest the user gave means what it says. Pages read
+// under a digest that was never checked are not stored under it (a later
+// offline run cannot mistake them for that content), only a complete copy
+// that hashes to the digest is, and nothing unchecked is marked verified.
+TEST(Http, BytesAreStoredUnderADigestOnlyOnceCheckedAgainstItIssue16Item3) {
+  NEED_SERVER(s);
+  TempDir cache;
+  const std::string wrong = "sha512:" + sha512_hex(random_bytes(10, 1));
+  const std::string right = "sha512:" + sha512_hex(s.blob);
+  const std::string size = std::to_string(s.blob.size());
+  auto opts = [&](const std::string& digest, NetworkMode mode) {
+    HttpOptions o = test_options(cache);
+    o.content_digest = digest;
+    o.network = mode;
+    return o;
+  };
+  auto count_markers = [&] {
+    int n = 0;
+    for (const auto& e : fs::recursive_directory_iterator(cache.path()))
+      n += e.path().filename() == "verified";
+    return n;
+  };
+  Bytes buf(5000);
+  {
+    auto src = open_http(s.server->url("blob.bin"), opts(wrong, NetworkMode::Online));
+    ASSERT_TRUE(src.ok()) << src.error().message();
+    expect_ok((*src)->read_at(1u << 20, buf)); // a partial read: nothing can be checked
+  }
+  EXPECT_FALSE(fs::exists(cache / ("http/" + wrong.substr(7) + "-" + size)));
+  EXPECT_TRUE(fs::exists(cache / "http/unverified"));
+  EXPECT_EQ(count_markers(), 0);
+  // Offline, the same URL under the same claim finds its unchecked pages (and
+  // says so); the claimed digest alone, for another URL, finds nothing.
+  {
+    auto src = open_http(s.server->url("blob.bin"), opts(wrong, NetworkMode::Offline));
+    ASSERT_TRUE(src.ok()) << src.error().message();
+    expect_ok((*src)->read_at(1u << 20, buf));
+  }
+  auto other = open_http(s.server->url("other.bin"), opts(wrong, NetworkMode::Offline));
+  ASSERT_FALSE(other.ok());
+  EXPECT_NE(other.error().message().find("offline mode"), std::string::npos)
+      << other.error().message();
+  // Read whole, the claim is checked: a mismatch, still nothing under it.
+  {
+    auto src = open_http(s.server->url("blob.bin"), opts(wrong, NetworkMode::Online));
+    ASSERT_TRUE(src.ok()) << src.error().message();
+    Bytes all(s.blob.size());
+    auto r = (*src)->read_at(0, all);
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.error().message().find("content digest mismatch"), std::string::npos)
+        << r.error().message();
+  }
+  EXPECT_FALSE(fs::exists(cache / ("http/" + wrong.substr(7) + "-" + size)));
+  EXPECT_EQ(count_markers(), 0);
+  // The right digest, read whole: checked, then stored under it and marked.
+  {
+    auto src = open_http(s.server->url("blob.bin"), opts(right, NetworkMode::Online));
+    ASSERT_TRUE(src.ok()) << src.error().message();
+    Bytes all(s.blob.size());
+    expect_ok((*src)->read_at(0, all));
+    EXPECT_EQ(all, s.blob);
+  }
+  const fs::path verified = cache / ("http/" + right.substr(7) + "-" + size);
+  EXPECT_TRUE(fs::exists(verified / "verified"));
+  EXPECT_EQ(read_file(verified / "data"), s.blob);
+  EXPECT_EQ(count_markers(), 1);
+  // Offline, the checked copy serves any URL that names its digest.
+  auto src = open_http(s.server->url("other.bin"), opts(right, NetworkMode::Offline));
+  ASSERT_TRUE(src.ok()) << src.error().message();
+  expect_ok((*src)->read_at(0, buf));
+  EXPECT_TRUE(std::equal(buf.begin(), buf.end(), s.blob.begin()));
+}
+
 // The verified marker records the data file's size and mtime: a completed
 // cache changed afterwards is hashed again, discarded and fetched anew.
 TEST(Http, CorruptedCompleteCacheIsDiscardedAndRefetched) {

@@ -58,6 +58,20 @@ TEST(Ambiguity, BuiltinReport) {
   EXPECT_THAT(pairs, ::testing::ElementsAre("oneplus-enchilada oneplus-fajita", "oneplus-enchilada shift-axolotl",
                                             "oneplus-fajita shift-axolotl",
                                             "xiaomi-beryllium-ebbg xiaomi-beryllium-tianma"));
+  // Issue 16 item 4: every one is declared by both profiles, with the reason.
+  for (const auto& a : find_ambiguities(profiles))
+    EXPECT_FALSE(a.known.empty()) << a.first << " " << a.second;
+}
+
+TEST(Ambiguity, AKnownOverlapNeedsBothProfilesIssue16Item4) {
+  auto a = make("a", {eq("product", "x")});
+  auto b = make("b", {eq("product", "x")});
+  a.known_overlaps = {{"b", "same board"}};
+  EXPECT_EQ(find_ambiguities({a, b})[0].known, "");
+  b.known_overlaps = {{"a", "same board"}};
+  EXPECT_EQ(find_ambiguities({a, b})[0].known, "same board");
+  b.known_overlaps = {{"a", "other words"}};
+  EXPECT_EQ(find_ambiguities({a, b})[0].known, "a: same board; b: other words");
 }
 
 TEST(Ambiguity, Rules) {

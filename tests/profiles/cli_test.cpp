@@ -113,6 +113,31 @@ TEST(ProfileCli, InvalidInputExitsOneWithLocatedMessageAndNoOutput) {
   EXPECT_EQ(std::string(prev.begin(), prev.end()), "previous");
 }
 
+// Issue 16 item 5: `check` and `compile-devpro` refuse what the packer would:
+// a page size it does not accept, an id that is not an id.
+TEST(ProfileCli, CheckAndCompileDevproRefuseWhatThePackerWouldIssue16Item5) {
+  test::TempDir tmp;
+  std::string bad = devpro_yaml;
+  bad.replace(bad.find("page_size: 4096"), 15, "page_size: 4097");
+  test::write_file(tmp / "page.yaml", bad);
+  std::string bad_id = devpro_yaml;
+  bad_id.replace(bad_id.find("id: cli-dev"), 11, "id: \"Bad Id!\"");
+  test::write_file(tmp / "id.yaml", bad_id);
+  for (const auto& [file, message] :
+       {std::pair<std::string, std::string>{"page.yaml", "page_size 4097 is not one of"},
+        {"id.yaml", "id 'Bad Id!' must start with a lower-case letter"}}) {
+    SCOPED_TRACE(file);
+    auto check = profile({"check", (tmp / file).string()});
+    EXPECT_EQ(check.exit_code, 1);
+    EXPECT_THAT(check.err, HasSubstr(message));
+    auto compiled =
+        profile({"compile-devpro", (tmp / file).string(), "-o", (tmp / "out.bin").string()});
+    EXPECT_EQ(compiled.exit_code, 1);
+    EXPECT_THAT(compiled.err, HasSubstr(message));
+    EXPECT_FALSE(fs::exists(tmp / "out.bin"));
+  }
+}
+
 TEST(ProfileCli, CompileManifestShowCompileIsByteIdentical) {
   FASTBOOP_REQUIRE_PROGRAM("dtc");
   test::TempDir tmp;
@@ -166,7 +191,15 @@ TEST(ProfileCli, BinaryOutputToTerminalRefused) {
 TEST(ProfileCli, CheckReportsAmbiguityWarningOrStrictError) {
   test::TempDir tmp;
   const fs::path builtin = source_dir() / "devprofiles.d";
-  auto r = profile({"check", (builtin / "oneplus-enchilada.yaml").string(), (builtin / "oneplus-fajita.yaml").string()});
+  // The built-ins without their known_overlaps declarations (as upstream ships them).
+  auto undeclared = [&](const std::string& id) {
+    std::string text(as_chars(test::read_file(builtin / (id + ".yaml"))));
+    text = text.substr(0, text.find("\n# Probing cannot tell")) + "\n";
+    const auto path = tmp / (id + ".yaml");
+    test::write_file(path, text);
+    return path.string();
+  };
+  auto r = profile({"check", undeclared("oneplus-enchilada"), undeclared("oneplus-fajita")});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.err, HasSubstr("warning: device profiles 'oneplus-enchilada' and 'oneplus-fajita' are ambiguous: both "
                                "match USB 18d1:d00d and their probes accept exactly the same devices"));
@@ -174,7 +207,7 @@ TEST(ProfileCli, CheckReportsAmbiguityWarningOrStrictError) {
   EXPECT_THAT(r.err, HasSubstr("warning: device profiles 'oneplus-enchilada' and 'shift-axolotl' are ambiguous: both "
                                "match USB 18d1:d00d and their probes overlap; a device answering getvar "
                                "product=\"sdm845\", partition-type:op2=\"raw\", serialno=\"S6MQ\" passes both"));
-  auto strict = profile({"check", "--strict", (builtin / "oneplus-fajita.yaml").string()});
+  auto strict = profile({"check", "--strict", undeclared("oneplus-fajita")});
   EXPECT_EQ(strict.exit_code, 1);
   EXPECT_THAT(strict.err, HasSubstr("error: device profiles 'oneplus-enchilada' and 'oneplus-fajita' are ambiguous"));
   // A distinguishable profile checks clean, even with --strict.
@@ -191,6 +224,38 @@ TEST(ProfileCli, CheckReportsAmbiguityWarningOrStrictError) {
   EXPECT_EQ(mixed.exit_code, 1);
   EXPECT_THAT(mixed.err, HasSubstr("rootfs filesystem 'fat' is not supported"));
   EXPECT_THAT(mixed.err, HasSubstr("1 of 2 file(s) failed the check"));
+}
+
+// Issue 16 item 4: the built-ins' overlaps are declared in both profiles of
+// each pair (known_overlaps, with the reason), so `check --strict` on every
+// built-in passes and says why each pair cannot be told apart.
+TEST(ProfileCli, StrictCheckOfTheBuiltinsPassesAndNamesTheDeclaredOverlapsIssue16Item4) {
+  const fs::path builtin = source_dir() / "devprofiles.d";
+  std::vector<std::string> args = {"check", "--strict"};
+  for (const auto& e : fs::directory_iterator(builtin))
+    if (e.path().extension() == ".yaml")
+      args.push_back(e.path().string());
+  ASSERT_EQ(args.size(), 10u);
+  auto r = profile(args);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.err, ::testing::Not(HasSubstr("error")));
+  for (const char* pair :
+       {"'oneplus-enchilada' and 'oneplus-fajita'", "'oneplus-enchilada' and 'shift-axolotl'",
+        "'oneplus-fajita' and 'shift-axolotl'",
+        "'xiaomi-beryllium-ebbg' and 'xiaomi-beryllium-tianma'"})
+    EXPECT_THAT(r.err, HasSubstr(std::string("device profiles ") + pair +
+                                 " cannot be told apart by probing"));
+  EXPECT_THAT(r.err, HasSubstr("cannot be told apart over fastboot"));
+  // One side alone cannot settle a pair: a user profile declaring an overlap
+  // with a built-in that does not declare it back is still an error.
+  test::TempDir tmp;
+  std::string mine(as_chars(test::read_file(builtin / "google-sargo.yaml")));
+  mine.replace(mine.find("id: google-sargo"), 16, "id: my-sargo");
+  mine += "known_overlaps:\n  - id: google-sargo\n    reason: same phone\n";
+  test::write_file(tmp / "my-sargo.yaml", mine);
+  auto one_sided = profile({"check", "--strict", (tmp / "my-sargo.yaml").string()});
+  EXPECT_EQ(one_sided.exit_code, 1) << one_sided.err;
+  EXPECT_THAT(one_sided.err, HasSubstr("'google-sargo' and 'my-sargo' are ambiguous"));
 }
 
 TEST(ProfileCli, ListShowsSourcesAndOverrides) {
@@ -337,7 +402,12 @@ TEST(ProfileCli, ManifestWithoutRootfsIsStillAManifest) {
 
 // Logging levels: -q, -v and FASTBOOP_LOG (tools/lib/common/log.cpp, cli.cpp).
 TEST(ProfileCli, LogLevels) {
-  const fs::path enchilada = source_dir() / "devprofiles.d" / "oneplus-enchilada.yaml";
+  // The built-in without its known_overlaps, so its ambiguity is a warning.
+  test::TempDir tmp;
+  const fs::path enchilada = tmp / "oneplus-enchilada.yaml";
+  std::string text(
+      as_chars(test::read_file(source_dir() / "devprofiles.d" / "oneplus-enchilada.yaml")));
+  test::write_file(enchilada, text.substr(0, text.find("\n# Probing cannot tell")) + "\n");
   const std::string ambiguity = "warning: device profiles 'oneplus-enchilada' and 'oneplus-fajita' are ambiguous";
   auto normal = profile({"check", enchilada.string()});
   ASSERT_EQ(normal.exit_code, 0) << normal.err;

@@ -119,8 +119,14 @@ TEST(DevproParse, IntegerLiterals) {
   EXPECT_EQ(value("0b1000000000000"), 4096u);
   EXPECT_EQ(value("+4096"), 4096u);
   EXPECT_EQ(value("4096"), 4096u);
-  EXPECT_EQ(value("4294967295"), 4294967295u);
+  // The largest u32 parses, then fails the packer's page-size rule (issue 16
+  // item 5); one more is out of range.
+  EXPECT_EQ(value("4294967295"), std::nullopt);
+  EXPECT_THAT(parse_error(with_bootimg("      header_version: 0\n      page_size: 4294967295\n")),
+              HasSubstr("page_size 4294967295 is not one of 2048, 4096, 8192, 16384"));
   EXPECT_EQ(value("4294967296"), std::nullopt);
+  EXPECT_THAT(parse_error(with_bootimg("      header_version: 0\n      page_size: 4294967296\n")),
+              ::testing::Not(HasSubstr("is not one of")));
   EXPECT_EQ(value("-1"), std::nullopt);
   EXPECT_EQ(value("0x"), std::nullopt);
   EXPECT_EQ(value("'4096'"), std::nullopt);
@@ -135,7 +141,8 @@ TEST(DevproParse, OutOfRangeNamesFileLineColumn) {
 
 TEST(DevproParse, UnknownKeysRejectedEverywhere) {
   EXPECT_THAT(parse_error(std::string(minimal) + "colour: red\n"), HasSubstr("line 16, column 1: unknown key 'colour'"));
-  EXPECT_THAT(parse_error(with_bootimg("      header_version: 0\n      page_size: 1\n      pagesize: 2\n")),
+  EXPECT_THAT(parse_error(with_bootimg(
+                  "      header_version: 0\n      page_size: 2048\n      pagesize: 2\n")),
               HasSubstr("boot.fastboot_boot.android_bootimg: unknown key 'pagesize'"));
   auto text = std::string(minimal);
   text.replace(text.find("pid: 0xd00d}"), 12, "pid: 0xd00d, serial: x}");
@@ -144,9 +151,10 @@ TEST(DevproParse, UnknownKeysRejectedEverywhere) {
 
 TEST(DevproParse, WrongTypes) {
   EXPECT_THAT(parse_error("id: [a]\n"), HasSubstr("line 1, column 5: id: expected a string, found a list"));
-  EXPECT_THAT(parse_error(with_bootimg("      header_version: true\n      page_size: 1\n")),
+  EXPECT_THAT(parse_error(with_bootimg("      header_version: true\n      page_size: 2048\n")),
               HasSubstr("header_version: expected an unsigned integer"));
-  EXPECT_THAT(parse_error(with_bootimg("      header_version: 0\n      page_size: 1\n      dtb_in_second: 1\n")),
+  EXPECT_THAT(parse_error(with_bootimg(
+                  "      header_version: 0\n      page_size: 2048\n      dtb_in_second: 1\n")),
               HasSubstr("dtb_in_second: expected true or false"));
   EXPECT_THAT(parse_error("id: a\ndevicetree_name: b\nmatch: {}\n"), HasSubstr("match: expected a list, found a map"));
 }
@@ -169,7 +177,8 @@ TEST(DevproParse, PlainNonStringScalarsWhereAStringIsExpected) {
               HasSubstr("probe[0].equals: expected a string, found a number '-1.5e3'"));
   EXPECT_THAT(parse_error(with_probe("{fastboot.getvar: v, starts_with: .inf}")),
               HasSubstr("probe[0].starts_with: expected a string, found a number '.inf'"));
-  EXPECT_THAT(parse_error(with_bootimg("      header_version: 0\n      page_size: 1\n      board: 0o17\n")),
+  EXPECT_THAT(parse_error(with_bootimg(
+                  "      header_version: 0\n      page_size: 2048\n      board: 0o17\n")),
               HasSubstr("android_bootimg.board: expected a string, found an integer '0o17'"));
   EXPECT_THAT(parse_error(R"({"id": 7, "devicetree_name": "x", "match": [], "probe": [], "boot": {}})"),
               HasSubstr("id: expected a string, found an integer '7'"));
@@ -195,15 +204,18 @@ TEST(DevproParse, PlainNonStringScalarsWhereAStringIsExpected) {
 // Audit gaps: unknown keys inside limits, kernel and initrd, and an unknown
 // initrd compression.
 TEST(DevproParse, NestedBootimgMapsAreStrict) {
-  const std::string head = "      header_version: 0\n      page_size: 1\n";
+  const std::string head = "      header_version: 0\n      page_size: 2048\n";
   EXPECT_THAT(parse_error(with_bootimg(head + "      limits: {max_kernel_bytes: 1, max_dtb_bytes: 2}\n")),
               HasSubstr("boot.fastboot_boot.android_bootimg.limits: unknown key 'max_dtb_bytes' (expected one of: "
                         "max_kernel_bytes max_initrd_bytes max_total_bytes)"));
-  EXPECT_THAT(parse_error("id: dev\ndevicetree_name: x\nmatch: []\nprobe: []\nboot:\n  fastboot_boot:\n    "
-                          "android_bootimg:\n      header_version: 0\n      page_size: 1\n      kernel: {encoding: "
-                          "image, compress: gzip}\n"),
-              HasSubstr("line 10, column 33: boot.fastboot_boot.android_bootimg.kernel: unknown key 'compress' "
-                        "(expected one of: encoding)"));
+  EXPECT_THAT(
+      parse_error("id: dev\ndevicetree_name: x\nmatch: []\nprobe: []\nboot:\n  fastboot_boot:\n    "
+                  "android_bootimg:\n      header_version: 0\n      page_size: 2048\n      kernel: "
+                  "{encoding: "
+                  "image, compress: gzip}\n"),
+      HasSubstr(
+          "line 10, column 33: boot.fastboot_boot.android_bootimg.kernel: unknown key 'compress' "
+          "(expected one of: encoding)"));
   EXPECT_THAT(parse_error(with_bootimg(head + "      initrd: {compress: gzip, level: 9}\n")),
               HasSubstr("boot.fastboot_boot.android_bootimg.initrd: unknown key 'level' (expected one of: compress)"));
   EXPECT_THAT(parse_error(with_bootimg(head + "      initrd: {compress: bzip2}\n")),
@@ -258,15 +270,17 @@ TEST(DevproParse, EncodingNames) {
       {"image.lz4", KernelEncoding::ImageLz4},    {"image.lz4+dtb", KernelEncoding::ImageLz4Dtb},
       {"image.zst", KernelEncoding::ImageZst},    {"image.zst+dtb", KernelEncoding::ImageZstDtb}};
   for (const auto& [name, enc] : cases) {
-    auto text = std::string("id: a\ndevicetree_name: b\nmatch: []\nprobe: []\nboot: {fastboot_boot: {android_bootimg: "
-                            "{header_version: 0, page_size: 1, kernel: {encoding: ") +
+    auto text = std::string("id: a\ndevicetree_name: b\nmatch: []\nprobe: []\nboot: "
+                            "{fastboot_boot: {android_bootimg: "
+                            "{header_version: 0, page_size: 2048, kernel: {encoding: ") +
                 name + "}}}}\n";
     auto r = parse_device_profile(text, "t");
     ASSERT_TRUE(r.ok()) << name << ": " << r.error().message();
     EXPECT_EQ(r->boot.kernel_encoding, enc);
   }
-  EXPECT_THAT(parse_error("id: a\ndevicetree_name: b\nmatch: []\nprobe: []\nboot: {fastboot_boot: {android_bootimg: "
-                          "{header_version: 0, page_size: 1, kernel: {encoding: Image.gz}}}}\n"),
+  EXPECT_THAT(parse_error("id: a\ndevicetree_name: b\nmatch: []\nprobe: []\nboot: {fastboot_boot: "
+                          "{android_bootimg: "
+                          "{header_version: 0, page_size: 2048, kernel: {encoding: Image.gz}}}}\n"),
               HasSubstr("unknown kernel encoding 'Image.gz'"));
 }
 
@@ -484,9 +498,10 @@ TEST(DevproPool, SearchPathPrecedenceAndDuplicates) {
   EXPECT_EQ(fajitas, 3); // schema-b, user, builtin
 
   // The higher level wins; a duplicate within one level is an error naming both.
-  test::write_file(schema_a / "x.json", R"({"id": "oneplus-fajita", "display_name": "A", "devicetree_name": "x",
+  test::write_file(schema_a / "x.json",
+                   R"({"id": "oneplus-fajita", "display_name": "A", "devicetree_name": "x",
     "match": [], "probe": [], "boot": {"fastboot_boot": {"android_bootimg": {"header_version": 0,
-    "page_size": 1, "kernel": {"encoding": "image"}}}}})");
+    "page_size": 2048, "kernel": {"encoding": "image"}}}}})");
   EXPECT_EQ(find_device_profile("oneplus-fajita")->profile.display_name, "A");
   test::write_file(schema_a / "y.yaml", fajita_with("dup"));
   auto dup = load_device_profile_pool();
@@ -537,4 +552,45 @@ TEST(DevproPool, SystemDirsOverrideKeepsTestsHermetic) {
   for (const auto& d : device_profile_search_dirs())
     EXPECT_NE(d.origin, ProfileOrigin::SystemDir);
   EXPECT_FALSE(find_device_profile("system-only").ok());
+}
+
+// Issue 16 item 5: every field is validated where it is read. The page size
+// must be one the packer accepts (its own rule, bootimg::check_android_bootimg),
+// and an id must be a valid id (profiles::check_profile_id, the one id rule).
+TEST(DevproParse, PageSizeIsCheckedByThePackersRuleIssue16Item5) {
+  auto text = std::string(minimal);
+  text.replace(text.find("page_size: 4096"), 15, "page_size: 4097");
+  EXPECT_THAT(parse_error(text), HasSubstr("page_size 4097 is not one of 2048, 4096, 8192, 16384"));
+  EXPECT_THAT(
+      parse_error(text),
+      HasSubstr("t.yaml: line 12, column 7: boot.fastboot_boot.android_bootimg: page_size"));
+  EXPECT_THAT(parse_error(with_bootimg("      header_version: 7\n      page_size: 2048\n")),
+              HasSubstr("header_version 7 does not exist"));
+  EXPECT_THAT(parse_error(with_bootimg("      header_version: 3\n      page_size: 2048\n")),
+              HasSubstr("fixed 4096-byte page"));
+}
+
+TEST(DevproParse, IdMustBeAValidIdIssue16Item5) {
+  for (const char* bad : {"\"Bad Id!\"", "\"\"", "-leading-dash", "UPPER", "a/b", "\"sp ace\""}) {
+    SCOPED_TRACE(bad);
+    auto text = std::string(minimal);
+    text.replace(text.find("id: dev"), 7, std::string("id: ") + bad);
+    EXPECT_THAT(parse_error(text), HasSubstr("t.yaml: line 1, column 5: id: "));
+  }
+  EXPECT_THAT(parse_error(std::string(minimal).replace(0, 7, "id: \"bad Id!\"")),
+              HasSubstr("id 'bad Id!' may only hold a-z, 0-9, '-', '_' and '.' (found ' ')"));
+  EXPECT_THAT(parse_error(std::string(minimal).replace(0, 7, "id: \"Bad Id!\"")),
+              HasSubstr("id 'Bad Id!' must start with a lower-case letter or a digit"));
+  EXPECT_TRUE(check_profile_id("xiaomi-beryllium-tianma"));
+  EXPECT_TRUE(check_profile_id("a.b_c-1"));
+  EXPECT_FALSE(check_profile_id(std::string(65, 'a')));
+  EXPECT_TRUE(check_profile_id(std::string(64, 'a')));
+  // The binary form goes through the same rule.
+  DeviceProfile p = *parse_device_profile(minimal, "t.yaml");
+  p.id = "Bad Id!";
+  auto bytes = encode_device_profile(p);
+  ASSERT_TRUE(bytes);
+  auto decoded = decode_device_profile(*bytes);
+  ASSERT_FALSE(decoded);
+  EXPECT_THAT(decoded.error().message(), HasSubstr("id 'Bad Id!'"));
 }

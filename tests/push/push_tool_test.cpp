@@ -1,8 +1,9 @@
 // fastboop-push end to end against the emulator: exit codes, messages, the
 // device check before any download, --check, --then, detect, and the
 // forbidden-command scans of the built binaries.
-#include "emulator.hpp"
+#include "bootimg/bootimg.hpp"
 #include "common/hash.hpp"
+#include "emulator.hpp"
 #include "fastboot/driver.hpp"
 
 #include <fstream>
@@ -30,18 +31,55 @@ ProcessOutput push(std::vector<std::string> args) {
   return run(args);
 }
 
+// A real Android boot image (v2, page 4096, like the built-in sdm845
+// profiles): fastboop-push parses every image before any command (issue 16
+// item 2), so random bytes no longer stand in for one.
+Bytes boot_image(std::size_t kernel_size, std::uint32_t seed, std::uint32_t header_version = 2,
+                 std::uint32_t page_size = 4096) {
+  const Bytes kernel = random_bytes(kernel_size, seed);
+  const Bytes ramdisk = random_bytes(8000, seed + 1);
+  const Bytes dtb = random_bytes(900, seed + 2);
+  bootimg::BootImageArgs a;
+  a.header_version = header_version;
+  a.page_size = page_size;
+  a.kernel = kernel;
+  a.ramdisk = ramdisk;
+  if (header_version == 2)
+    a.dtb = dtb;
+  auto built = bootimg::build_boot_image(a);
+  EXPECT_TRUE(built) << built.error().message();
+  return built ? *built : Bytes{};
+}
+
+// The sidecar's device_profile.boot, as fastboop-bootimg writes it.
+std::string boot_block(std::uint32_t header_version = 2, std::uint32_t page_size = 4096,
+                       const std::string& limits = "") {
+  return R"("boot": {"fastboot_boot": {"android_bootimg": {"header_version": )" +
+         std::to_string(header_version) + R"(, "page_size": )" + std::to_string(page_size) +
+         (limits.empty() ? "" : ", \"limits\": " + limits) +
+         R"(, "kernel": {"encoding": "image.gz"}}}})";
+}
+
+std::string hex8(std::uint64_t v) {
+  char b[16];
+  std::snprintf(b, sizeof b, "%08llx", static_cast<unsigned long long>(v));
+  return b;
+}
+
 // A boot image with a sidecar naming a test profile.
 struct ImageFixture {
   TempDir dir;
   std::filesystem::path image = dir / "boot.img";
-  Bytes bytes = random_bytes(200000, 42);
+  Bytes bytes = boot_image(180000, 42);
   explicit ImageFixture(const std::string& product = "sdm845", bool with_sidecar = true) {
     write_file(image, bytes);
     if (with_sidecar)
-      write_file(dir / "boot.img.json",
-                 R"({"device_profile": {"id": "test-phone", "match": [{"vid": "0x18d1", "pid": "0xd00d"}],
+      write_file(
+          dir / "boot.img.json",
+          R"({"device_profile": {"id": "test-phone", "match": [{"vid": "0x18d1", "pid": "0xd00d"}],
                      "probe": [{"getvar": "product", "op": "equals", "value": ")" +
-                     product + R"("}, {"getvar": "partition-type:op2", "op": "exists"}]}})");
+              product + R"("}, {"getvar": "partition-type:op2", "op": "exists"}], )" +
+              boot_block() + "}}");
   }
 };
 
@@ -83,10 +121,13 @@ TEST_P(PushTool, BootsAMatchingDevice) {
   ASSERT_GE(cmds.size(), 3u);
   EXPECT_EQ(cmds[0], "getvar:product");
   EXPECT_EQ(cmds[1], "getvar:partition-type:op2");
-  EXPECT_EQ(cmds[cmds.size() - 2], "download:00030d40");
+  EXPECT_EQ(cmds[cmds.size() - 2], "download:" + hex8(img.bytes.size()));
   EXPECT_EQ(cmds.back(), "boot");
   auto trace = emu.trace();
-  EXPECT_NE(std::find(trace.begin(), trace.end(), "DATA 200000 fnv1a=" + fnv1a_hex(img.bytes)), trace.end());
+  EXPECT_NE(
+      std::find(trace.begin(), trace.end(),
+                "DATA " + std::to_string(img.bytes.size()) + " fnv1a=" + fnv1a_hex(img.bytes)),
+      trace.end());
   expect_only_allowed(emu);
 }
 
@@ -126,7 +167,7 @@ TEST_P(PushTool, TooLargeImageFailsBeforeAnyByteNamingBothSizes) {
   ImageFixture img;
   auto out = push({"boot", img.image.string(), "-s", target(emu)});
   EXPECT_EQ(out.exit_code, 1);
-  EXPECT_THAT(out.err, HasSubstr("200000 bytes"));
+  EXPECT_THAT(out.err, HasSubstr(std::to_string(img.bytes.size()) + " bytes"));
   EXPECT_THAT(out.err, HasSubstr("65536 bytes"));
   for (auto& cmd : emu.commands())
     EXPECT_EQ(cmd.rfind("getvar:", 0), 0u) << cmd;
@@ -155,7 +196,9 @@ TEST_P(PushTool, FailingHandOffIsAnError) {
 
 TEST_P(PushTool, EveryDeviceFaultExitsNonZeroWithAClearMessage) {
   const bool tcp = std::string(GetParam()) == "tcp";
-  const std::vector<std::pair<const char*, const char*>> faults = {
+  const std::string asked =
+      "device asked for " + std::to_string(ImageFixture().bytes.size() + 1) + " bytes";
+  const std::vector<std::pair<const char*, std::string>> faults = {
       {"fail-download", "download refused by script"},
       {"fail-boot", "'boot' FAILED (remote: 'boot refused by script')"},
       {"disconnect-download", tcp ? "closed the connection" : "no answer from the device"},
@@ -163,7 +206,7 @@ TEST_P(PushTool, EveryDeviceFaultExitsNonZeroWithAClearMessage) {
       {"malformed", "malformed response"},
       {"bad-status", "unknown response status"},
       {"oversized", tcp ? "exceeds the 4096-byte limit" : "response of more than 4096 bytes"},
-      {"wrong-data-size", "device asked for 200001 bytes"},
+      {"wrong-data-size", asked},
   };
   for (auto& [fault, message] : faults) {
     SCOPED_TRACE(fault);
@@ -212,7 +255,8 @@ TEST(PushToolUsage, MalformedSidecarNamesFileAndField) {
 // device, --force-device or not.
 std::string sidecar_with_image(std::uint64_t size, const std::string& sha512) {
   return R"({"device_profile": {"id": "test-phone", "match": [],
-             "probe": [{"getvar": "product", "op": "equals", "value": "sdm845"}]},
+             "probe": [{"getvar": "product", "op": "equals", "value": "sdm845"}], )" +
+         boot_block() + R"(},
              "image": {"size": )" +
          std::to_string(size) + R"(, "sha512": ")" + sha512 + R"("}})";
 }
@@ -227,18 +271,20 @@ TEST(PushToolSidecar, MatchingImageDigestBoots) {
   EXPECT_EQ(emu.commands().back(), "boot");
 }
 
-// The digest is computed while the device is probed, so getvar may reach the
-// device before a stale sidecar is noticed; download and boot never do.
-void expect_only_getvar(const Emulator& emu) {
-  for (auto& cmd : emu.commands())
-    EXPECT_EQ(cmd.rfind("getvar:", 0), 0u) << "device received '" << cmd << "'";
-  for (auto& line : emu.trace())
-    EXPECT_NE(line.rfind("DATA", 0), 0u) << line;
+// The digest is computed while the device is probed and the image goes out
+// (issue 16 item 19): `download` only fills the bootloader's RAM, so it may
+// reach the device before a stale sidecar is noticed; `boot` never does.
+void expect_never_booted(const Emulator& emu) {
+  for (auto& cmd : emu.commands()) {
+    EXPECT_TRUE(cmd.rfind("getvar:", 0) == 0 || cmd.rfind("download:", 0) == 0)
+        << "device received '" << cmd << "'";
+    EXPECT_NE(cmd, "boot");
+  }
 }
 
 class PushToolStaleSidecar : public PushTool {};
 
-TEST_P(PushToolStaleSidecar, IsRefusedWithOnlyGetvarSentEvenWithForceDevice) {
+TEST_P(PushToolStaleSidecar, IsNeverBootedEvenWithForceDeviceIssue16Item19) {
   Emulator emu(device_vars);
   ImageFixture img("sdm845", false);
   const auto other = random_bytes(img.bytes.size(), 7); // same size, other bytes
@@ -254,25 +300,31 @@ TEST_P(PushToolStaleSidecar, IsRefusedWithOnlyGetvarSentEvenWithForceDevice) {
     EXPECT_THAT(out.err, HasSubstr(sha512_hex(img.bytes)));
     EXPECT_THAT(std::string(as_chars(out.out)), Not(HasSubstr("check ok")));
   }
-  expect_only_getvar(emu);
+  expect_never_booted(emu);
 }
 
-TEST_P(PushToolStaleSidecar, LargeImageIsRefusedAfterTheProbesWithoutADownload) {
-  // 32 MiB takes longer to hash than the probes take, so the device has
-  // answered every getvar (and passed) by the time the digest is known.
+// Issue 16 item 19: the digest check costs nothing on the wire. A 32 MiB
+// image takes longer to hash than the probes take, so the download starts
+// before the digest is known; the mismatch then stops `boot`, with a clear
+// error, and the trace shows the whole image went out and nothing after it.
+TEST_P(PushToolStaleSidecar, LargeImageIsDownloadedWhileHashedButNeverBootedIssue16Item19) {
   Emulator emu(device_vars);
   TempDir dir;
   const auto image = dir / "boot.img";
-  auto bytes = random_bytes(32u << 20, 5);
-  write_file(image, bytes);
+  auto bytes = boot_image(32u << 20, 5);
   const std::string wanted = sha512_hex(bytes);
-  bytes.back() ^= 1;
+  bytes.back() ^= 1; // inside the last (DTB) page: still a well-formed image
   write_file(image, bytes);
   write_file(dir / "boot.img.json", sidecar_with_image(bytes.size(), wanted));
   auto out = push({"boot", image.string(), "-s", target(emu)});
   EXPECT_EQ(out.exit_code, 1) << out.err;
+  EXPECT_THAT(out.err, HasSubstr("not booting " + target(emu)));
   EXPECT_THAT(out.err, HasSubstr("does not belong to " + image.string()));
-  expect_only_getvar(emu);
+  expect_never_booted(emu);
+  auto cmds = emu.commands();
+  ASSERT_FALSE(cmds.empty());
+  EXPECT_EQ(cmds.back(), "download:" + hex8(bytes.size()));
+  expect_only_allowed(emu);
 }
 
 TEST_P(PushToolStaleSidecar, IsReportedOverAProbeFailure) {
@@ -281,18 +333,19 @@ TEST_P(PushToolStaleSidecar, IsReportedOverAProbeFailure) {
   Emulator emu(device_vars);
   TempDir dir;
   const auto image = dir / "boot.img";
-  const auto bytes = random_bytes(4u << 20, 6);
+  const auto bytes = boot_image(4u << 20, 6);
   write_file(image, bytes);
   const auto other = random_bytes(bytes.size(), 9);
   write_file(dir / "boot.img.json",
              R"({"device_profile": {"id": "other-phone", "match": [],
-                 "probe": [{"getvar": "product", "op": "equals", "value": "beryllium"}]},
+                 "probe": [{"getvar": "product", "op": "equals", "value": "beryllium"}], )" +
+                 boot_block() + R"(},
                  "image": {"size": )" +
                  std::to_string(other.size()) + R"(, "sha512": ")" + sha512_hex(other) + R"("}})");
   auto out = push({"boot", image.string(), "-s", target(emu)});
   EXPECT_EQ(out.exit_code, 1) << out.err;
   EXPECT_THAT(out.err, HasSubstr("does not belong to " + image.string()));
-  expect_only_getvar(emu);
+  expect_never_booted(emu);
 }
 
 INSTANTIATE_TEST_SUITE_P(Net, PushToolStaleSidecar, ::testing::Values("tcp", "udp"));
@@ -342,6 +395,106 @@ TEST(PushToolSidecar, RealBootimgSidecarIsAccepted) {
   EXPECT_EQ(out.exit_code, 1);
   EXPECT_THAT(out.err, HasSubstr("does not belong"));
   EXPECT_THAT(out.err, HasSubstr(sha512_hex(bytes)));
+}
+
+// Issue 16 item 2: before any command the image is parsed (magic, header,
+// every section inside the file) and checked against the device profile
+// (header version, page size, limits), with or without a sidecar;
+// --force-device never skips the parse.
+TEST(PushToolImageCheck, RandomBytesAreNeverSentEvenWithForceDeviceIssue16Item2) {
+  Emulator emu(device_vars);
+  TempDir dir;
+  const auto image = dir / "random.img";
+  write_file(image, random_bytes(4u << 20, 3));
+  for (auto extra : {std::vector<std::string>{}, std::vector<std::string>{"--force-device"}}) {
+    std::vector<std::string> args = {"boot",           image.string(), "--device-profile",
+                                     "oneplus-fajita", "-s",           emu.tcp_target()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto out = push(args);
+    EXPECT_EQ(out.exit_code, 1) << out.err;
+    EXPECT_THAT(out.err, HasSubstr("refusing " + image.string() + ": not an Android boot image"));
+    EXPECT_THAT(out.err, HasSubstr("no ANDROID! or VNDRBOOT magic"));
+  }
+  EXPECT_TRUE(emu.commands().empty());
+}
+
+TEST(PushToolImageCheck, TruncatedImageIsRefusedBeforeAnyCommandIssue16Item2) {
+  Emulator emu(device_vars);
+  TempDir dir;
+  auto bytes = boot_image(180000, 8);
+  bytes.resize(100000); // the header promises a kernel past the end
+  write_file(dir / "boot.img", bytes);
+  auto out = push({"boot", (dir / "boot.img").string(), "--device-profile", "oneplus-fajita", "-s",
+                   emu.tcp_target(), "--force-device"});
+  EXPECT_EQ(out.exit_code, 1) << out.err;
+  EXPECT_THAT(out.err, HasSubstr("runs past the end of the file"));
+  EXPECT_TRUE(emu.commands().empty());
+}
+
+TEST(PushToolImageCheck, HeaderVersionAndPageSizeMustMatchTheProfileIssue16Item2) {
+  Emulator emu(device_vars);
+  TempDir dir;
+  const auto image = dir / "boot.img";
+  write_file(image, boot_image(180000, 9, 0, 2048)); // a db410c-style v0 image
+  // No sidecar: the --device-profile's constraints (fajita: v2, page 4096).
+  auto out =
+      push({"boot", image.string(), "--device-profile", "oneplus-fajita", "-s", emu.tcp_target()});
+  EXPECT_EQ(out.exit_code, 1) << out.err;
+  EXPECT_THAT(
+      out.err,
+      HasSubstr("does not fit device profile 'oneplus-fajita': its header is v0, the profile's "
+                "bootloader takes v2"));
+  EXPECT_THAT(out.err, HasSubstr("nothing was sent"));
+  EXPECT_TRUE(emu.commands().empty());
+  // With a sidecar whose constraints are v2/4096, the page size is named.
+  write_file(image, boot_image(180000, 9, 2, 2048));
+  write_file(dir / "boot.img.json",
+             R"({"device_profile": {"id": "test-phone", "match": [], "probe": [], )" +
+                 boot_block(2, 4096) + "}}");
+  out = push({"boot", image.string(), "-s", emu.tcp_target()});
+  EXPECT_EQ(out.exit_code, 1) << out.err;
+  EXPECT_THAT(out.err, HasSubstr("its page size is 2048, the profile's is 4096"));
+  EXPECT_TRUE(emu.commands().empty());
+  // --force-device: the image parses, so the disagreement is a loud warning.
+  out = push({"boot", image.string(), "-s", emu.tcp_target(), "--force-device"});
+  EXPECT_EQ(out.exit_code, 0) << out.err;
+  EXPECT_THAT(out.err, HasSubstr("--force-device: " + image.string() + " does not fit"));
+  ASSERT_FALSE(emu.commands().empty());
+  EXPECT_EQ(emu.commands().back(), "boot");
+}
+
+TEST(PushToolImageCheck, LimitsOfTheProfileAreTheSameRuleAsThePackersIssue16Item2) {
+  Emulator emu(device_vars);
+  ImageFixture img("sdm845", false);
+  write_file(img.dir / "boot.img.json",
+             R"({"device_profile": {"id": "test-phone", "match": [], "probe": [], )" +
+                 boot_block(2, 4096, R"({"max_total_bytes": 100000})") + "}}");
+  auto out = push({"boot", img.image.string(), "-s", emu.tcp_target()});
+  EXPECT_EQ(out.exit_code, 1) << out.err;
+  EXPECT_THAT(out.err, HasSubstr("boot image is " + std::to_string(img.bytes.size()) + " bytes"));
+  EXPECT_THAT(out.err,
+              HasSubstr("over the limit max_total_bytes = 100000 of device profile test-phone"));
+  EXPECT_TRUE(emu.commands().empty());
+}
+
+TEST(PushToolImageCheck, OlderSidecarWithoutBootTakesThePoolsProfileIssue16Item2) {
+  Emulator emu(device_vars);
+  TempDir dir;
+  const auto image = dir / "boot.img";
+  write_file(image, boot_image(180000, 10, 0, 2048));
+  // No device_profile.boot: the pool's oneplus-fajita (v2) decides.
+  write_file(dir / "boot.img.json",
+             R"({"device_profile": {"id": "oneplus-fajita", "match": [], "probe": []}})");
+  auto out = push({"boot", image.string(), "-s", emu.tcp_target()});
+  EXPECT_EQ(out.exit_code, 1) << out.err;
+  EXPECT_THAT(out.err, HasSubstr("its header is v0, the profile's bootloader takes v2"));
+  // An id the pool does not know cannot be checked: refused, naming the way out.
+  write_file(dir / "boot.img.json",
+             R"({"device_profile": {"id": "unknown-phone", "match": [], "probe": []}})");
+  out = push({"boot", image.string(), "-s", emu.tcp_target()});
+  EXPECT_EQ(out.exit_code, 1) << out.err;
+  EXPECT_THAT(out.err, HasSubstr("has no device_profile.boot"));
+  EXPECT_TRUE(emu.commands().empty());
 }
 
 TEST(PushToolUsage, BadSelectorIsUsageError) {
@@ -402,6 +555,46 @@ TEST(PushToolDetect, ListsMatchesAndAmbiguityForNetworkTargets) {
                    "detect", "-s", emu.udp_target()});
   ASSERT_EQ(text.exit_code, 0) << text.err;
   EXPECT_THAT(std::string(as_chars(text.out)), HasSubstr("AMBIGUOUS"));
+}
+
+// Issue 16 item 4: a device that matches several profiles is reported as
+// such, with the reason both profiles declare; `boot` says which profile it
+// uses and why (the sidecar's, or the --device-profile's).
+TEST(PushToolDetect, AmbiguousBuiltinsAreExplainedIssue16Item4) {
+  Emulator emu(device_vars);
+  auto text = push({"detect", "-s", emu.tcp_target()});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  const std::string out(as_chars(text.out));
+  EXPECT_THAT(
+      out, HasSubstr("AMBIGUOUS: boot uses the profile its image's boot.img.json names, else only "
+                     "--device-profile chooses"));
+  EXPECT_THAT(
+      out,
+      HasSubstr("ambiguous: oneplus-enchilada and oneplus-fajita: cannot be told apart by probing "
+                "(declared in both profiles): OnePlus 6 (enchilada) and 6T (fajita)"));
+}
+
+TEST(PushToolBoot, SaysWhichOfSeveralMatchingProfilesItUsesAndWhyIssue16Item4) {
+  Emulator emu(device_vars);
+  ImageFixture
+      img; // sidecar: test-phone, which the device passes like the built-in OnePlus profiles
+  auto out = push({"boot", img.image.string(), "-s", emu.tcp_target(), "--check"});
+  EXPECT_EQ(out.exit_code, 0) << out.err;
+  EXPECT_THAT(out.err,
+              HasSubstr("also matches device profile(s) oneplus-enchilada, oneplus-fajita; using "
+                        "'test-phone' because the image's boot.img.json names it"));
+  ImageFixture bare("sdm845", false);
+  out = push(
+      {"boot", bare.image.string(), "-s", emu.tcp_target(), "--device-profile", "oneplus-fajita"});
+  EXPECT_EQ(out.exit_code, 0) << out.err;
+  EXPECT_THAT(
+      out.err,
+      HasSubstr("also matches device profile(s) oneplus-enchilada; using 'oneplus-fajita' because "
+                "--device-profile chose it"));
+  EXPECT_THAT(out.err,
+              HasSubstr("oneplus-enchilada and oneplus-fajita: cannot be told apart by probing"));
+  EXPECT_EQ(emu.commands().back(), "boot");
+  expect_only_allowed(emu);
 }
 
 TEST(PushToolDetect, UnreachableTargetIsReportedNotFatal) {

@@ -87,12 +87,16 @@ TEST(UbootQemu, GetvarRefuseAndBootOverUdp) {
   write_file(dir / "boot.img.json",
              R"({"device_profile": {"id": "qemu-virt-uboot", "match": [],
                  "probe": [{"getvar": "product", "op": "equals", "value": "qemu-arm"},
-                           {"getvar": "version-bootloader", "op": "starts_with", "value": "U-Boot"}]}})");
+                           {"getvar": "version-bootloader", "op": "starts_with", "value": "U-Boot"}],
+                 "boot": {"fastboot_boot": {"android_bootimg": {"header_version": 0, "page_size": 2048,
+                                                                "kernel": {"encoding": "image.gz"}}}}}})");
   const auto wrong = dir / "wrong.img";
   std::filesystem::copy_file(image, wrong);
   write_file(dir / "wrong.img.json",
              R"({"device_profile": {"id": "oneplus-fajita", "match": [],
-                 "probe": [{"getvar": "product", "op": "equals", "value": "sdm845"}]}})");
+                 "probe": [{"getvar": "product", "op": "equals", "value": "sdm845"}],
+                 "boot": {"fastboot_boot": {"android_bootimg": {"header_version": 0, "page_size": 2048,
+                                                                "kernel": {"encoding": "image.gz"}}}}}})");
 
   const auto port = free_udp_port();
   // U-Boot's UDP fastboot port forwarded to 127.0.0.1:port.

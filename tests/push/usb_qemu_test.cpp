@@ -5,6 +5,7 @@
 // libusb: detect, getvar, a refused boot, a boot, and boot --wait across an
 // unplug/replug. The gadget logs every command it receives; only getvar,
 // download and boot may appear.
+#include "bootimg/bootimg.hpp"
 #include "common/hash.hpp"
 #include "emulator.hpp"
 #include "fastboot/driver.hpp"
@@ -67,8 +68,10 @@ std::vector<std::string> gadget_commands(const std::string& text) {
 std::string sidecar(const std::string& product, ByteSpan image) {
   return R"({"device_profile": {"id": "qemu-usb-gadget", "match": [{"vid": "0x18d1", "pid": "0x4ee0"}],
              "probe": [{"getvar": "product", "op": "equals", "value": ")" +
-         product + R"("}]}, "image": {"size": )" + std::to_string(image.size()) + R"(, "sha512": ")" +
-         sha512_hex(image) + R"("}})";
+         product +
+         R"("}], "boot": {"fastboot_boot": {"android_bootimg": {"header_version": 0, "page_size": 2048,
+             "kernel": {"encoding": "image"}}}}}, "image": {"size": )" +
+         std::to_string(image.size()) + R"(, "sha512": ")" + sha512_hex(image) + R"("}})";
 }
 
 TEST(UsbQemu, LibusbTransportAgainstFunctionFsGadgetOnDummyHcd) {
@@ -89,7 +92,12 @@ TEST(UsbQemu, LibusbTransportAgainstFunctionFsGadgetOnDummyHcd) {
 
   TempDir dir;
   std::filesystem::create_directories(dir / "extra");
-  const Bytes image = random_bytes(3 * 1024 * 1024 + 1000, 21); // several 1 MiB transfers and a short tail
+  // A v0 boot image (fastboop-push parses it before any command): several
+  // 1 MiB transfers and a short tail.
+  const Bytes payload = random_bytes(3 * 1024 * 1024 + 1000, 21);
+  bootimg::BootImageArgs args;
+  args.kernel = payload;
+  const Bytes image = *bootimg::build_boot_image(args);
   write_file(dir / "extra/boot.img", image);
   write_file(dir / "extra/boot.img.json", sidecar("fbqemu", image));
   write_file(dir / "extra/wrong.img", image);

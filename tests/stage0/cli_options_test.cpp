@@ -165,6 +165,65 @@ TEST_F(Stage0Cli, CompressDefaultsToTheDevproInitrdCompression) {
   EXPECT_FALSE(std::filesystem::exists(dir / "n/stage0.cpio.zst"));
 }
 
+// Issue 16 item 8: the output directory is the tool's and is replaced as a
+// whole: a rebuild with another compression leaves no stale stage0.cpio next
+// to the new stage0.cpio.zst (fastboop-bootimg would refuse the pair).
+TEST_F(Stage0Cli, RebuildReplacesTheWholeOutputDirectoryIssue16Item8) {
+  FASTBOOP_REQUIRE_PROGRAM("zstd");
+  auto r = build(with(kLocal, {"--compress", "none"}), dir / "o");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_TRUE(std::filesystem::exists(dir / "o/stage0.cpio"));
+  r = build(kLocal, dir / "o");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(std::filesystem::exists(dir / "o/stage0.cpio.zst"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "o/stage0.cpio"));
+  std::vector<std::string> left;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path()))
+    left.push_back(e.path().filename().string());
+  for (const auto& name : left)
+    EXPECT_EQ(name.find(".tmp."), std::string::npos) << name; // no staging directory left behind
+  // A directory this tool did not write is not replaced.
+  test::put(dir / "mine/notes.txt", "keep me");
+  r = build(kLocal, dir / "mine");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("without stage0.json"), std::string::npos) << r.err;
+  EXPECT_TRUE(std::filesystem::exists(dir / "mine/notes.txt"));
+}
+
+// Issue 16 item 9: `-o` under a missing directory is refused before any work,
+// naming the output, and creates nothing.
+TEST_F(Stage0Cli, OutputUnderAMissingDirectoryIsRefusedAndNothingIsCreatedIssue16Item9) {
+  const auto out = dir / "nonexistent" / "x";
+  auto r = build(kLocal, out);
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("output " + out.string() + ": directory " + (dir / "nonexistent").string() +
+                       " does not exist"),
+            std::string::npos)
+      << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir / "nonexistent"));
+}
+
+// Issue 16 item 5: stage0 settings go through the PID1's own parser at build
+// time; a value the device would ignore is refused on the host.
+TEST_F(Stage0Cli, SettingsTheDeviceWouldIgnoreAreRefusedAtBuildTimeIssue16Item5) {
+  for (const auto& [option, message] :
+       {std::pair<std::vector<std::string>, std::string>{
+            {"--on-failure", "explode"},
+            "stage0.on_failure='explode' is not panic, reboot or halt"},
+        {{"--usb-vendor", "0xZZZZ"}, "smoo.vendor='0xZZZZ' is not a 16-bit number"},
+        {{"--setting", "smoo.queue_count=lots"}, "smoo.queue_count='lots' is not a decimal number"},
+        {{"--cmdline-append", "stage0.yeetfstab=maybe"},
+         "stage0.yeetfstab='maybe' is not a boolean"}}) {
+    SCOPED_TRACE(message);
+    auto r = build(with(kLocal, option), dir / "bad");
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_NE(r.err.find(message), std::string::npos) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(dir / "bad"));
+  }
+  auto r = build(with(kLocal, {"--on-failure", "reboot", "--usb-vendor", "0x18d1"}), dir / "good");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
 TEST_F(Stage0Cli, DtboSourceIsCompiledAndApplied) {
   FASTBOOP_REQUIRE_PROGRAM("fdtget");
   test::put(dir / "ov.dts", "/dts-v1/;\n/plugin/;\n&{/soc/wifi} { status = \"okay\"; label-from = \"dts\"; };\n");

@@ -2,8 +2,10 @@
 // inspector (info, unpack, analyze) and DevPro-driven builder.
 #include "bootimg/commands.hpp"
 #include "bootimg/devpro.hpp"
-#include "profiles/profiles.hpp"
 #include "common/cli.hpp"
+#include "common/file_io.hpp"
+#include "common/log.hpp"
+#include "profiles/profiles.hpp"
 
 #include <cstdio>
 #include <string>
@@ -113,14 +115,16 @@ int main(int argc, char** argv) {
                      "--recovery_dtbo/--vendor_boot",
                      ErrorKind::Usage);
       auto loaded = TRY(profiles::find_device_profile(device_profile));
+      log::debug("device profile " + device_profile + " from " + loaded.source);
       bootimg::DevproBuildOptions o;
       o.stage0_dir = stage0_dir;
       o.output = *pack.output;
       o.cmdline_append = cmdline_append;
       if (pack.depfile)
         o.depfile = *pack.depfile;
-      return bootimg::build_devpro_image(loaded.profile, o).with_context("device profile " + device_profile +
-                                                                        " (" + loaded.source + ")");
+      // No blanket "device profile" context: an output or stage0 error is not
+      // the profile's, and the profile's own errors name it already.
+      return bootimg::build_devpro_image(loaded.profile, o);
     }
     std::string id = TRY(bootimg::run_pack(pack));
     std::fwrite(id.data(), 1, id.size(), stdout);

@@ -158,6 +158,15 @@ Result<void> run_check(const std::vector<std::string>& files, bool strict) {
     };
     if (!involves(a.first) && !involves(a.second))
       continue;
+    // Declared by both profiles (known_overlaps): reported, never an error.
+    if (!a.known.empty()) {
+      log::info("device profiles '" + a.first + "' and '" + a.second +
+                "' cannot be told apart by probing (" + a.reason +
+                "), as both declare: " + a.known +
+                "; detect and boot say so and need --device-profile "
+                "or the image's boot.img.json to choose");
+      continue;
+    }
     ++ambiguous;
     // Through the logger, so -q silences the warning (but not the --strict error).
     const std::string text = "device profiles '" + a.first + "' and '" + a.second + "' are ambiguous: " + a.reason;

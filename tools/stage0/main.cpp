@@ -38,11 +38,18 @@ void add_source_options(CLI::App* sub, SourceArgs& a) {
   sub->add_flag("--offline", a.offline, "Never fetch over the network (also FASTBOOP_OFFLINE=1)");
   sub->add_option("--local-artifact", a.local_artifacts,
                   "Local file replacing any pipeline stage with the same sha512 and size (repeatable)");
-  sub->add_option("--expect-sha512", a.expect_sha512,
-                  "SHA-512 (128 lowercase hex) of a bare path/URL SOURCE: verified, and keys the download cache");
-  sub->add_flag("--verify-download", a.verify_download,
-                "Fetch a URL SOURCE whole and check --expect-sha512 before reading it (default: checked once every "
-                "byte is cached)")
+  sub->add_option(
+      "--expect-sha512", a.expect_sha512,
+      "SHA-512 (128 lowercase hex) of a bare path/URL SOURCE. A file is checked when opened. A URL "
+      "is "
+      "checked once every byte has been read: a build that reads only part of it (the usual case) "
+      "does "
+      "NOT check it, and its pages are cached as unverified (reused offline with a warning); only "
+      "a "
+      "checked copy is cached under the digest. Use --verify-download to check before use");
+  sub->add_flag(
+         "--verify-download", a.verify_download,
+         "Fetch a URL SOURCE whole and check --expect-sha512 before reading anything from it")
       ->needs("--expect-sha512");
 }
 
@@ -94,6 +101,11 @@ Result<void> write_stdout(ByteSpan data) {
 Result<void> run_build(const BuildArgs& a) {
   if (a.decompress_modules && a.keep_compressed)
     return Error("--decompress-modules and --keep-compressed-modules exclude each other", ErrorKind::Usage);
+  // Outputs first: a bad -o should not cost a rootfs read to find out.
+  if (a.output != "-")
+    TRY(check_output_path(a.output, OutputKind::Directory));
+  if (a.depfile)
+    TRY(check_output_path(*a.depfile));
   pipeline::FetchProgress progress;
   // The image's digest goes into stage0.json's `rootfs` (what a host serves).
   auto source = TRY(open_with(a.source, a.src, progress, TerminalDigest::Compute));

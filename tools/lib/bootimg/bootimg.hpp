@@ -204,7 +204,11 @@ struct ParsedImage {
 // Validates the header against the file: unknown versions, page sizes outside
 // {2048, 4096, 8192, 16384}, sections past EOF, header_size mismatches and the
 // vendor-signature-in-a-v0-header case.
-Result<ParsedImage> parse_image(ByteSpan image);
+// IdCheck::Skip leaves id_recipe unset: the recipe check hashes every
+// section, which a caller that only needs the layout (the pusher, before a
+// download) should not pay for.
+enum class IdCheck { Identify, Skip };
+Result<ParsedImage> parse_image(ByteSpan image, IdCheck id_check = IdCheck::Identify);
 
 ByteSpan section_bytes(ByteSpan image, const Section& section);
 

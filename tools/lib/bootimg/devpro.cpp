@@ -66,6 +66,33 @@ Result<void> check_limit(std::string_view what, std::uint64_t size, const std::o
 
 } // namespace
 
+Result<void> check_stage0_device(const std::filesystem::path& stage0_dir,
+                                 const profiles::DeviceProfile& profile) {
+  const auto manifest_path = stage0_dir / "stage0.json";
+  std::error_code ec;
+  if (!std::filesystem::exists(manifest_path, ec))
+    return ok(); // assembled by hand: nothing says which device it is for
+  const std::string text = TRY(read_text_file(manifest_path, 64u << 20));
+  nlohmann::json manifest;
+  try {
+    manifest = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    return Error(manifest_path.string() + ": invalid JSON: " + e.what());
+  }
+  if (!manifest.is_object() || !manifest.contains("device") || !manifest["device"].is_string())
+    return Error(manifest_path.string() +
+                 ": no \"device\" string naming the device profile stage0 was built for");
+  const std::string built_for = manifest["device"].get<std::string>();
+  if (built_for != profile.id)
+    return Error("stage0 directory " + stage0_dir.string() + " was built for device profile '" +
+                     built_for + "' (its stage0.json says so), not '" + profile.id +
+                     "': its kernel, DTB and modules are that device's. Run fastboop-stage0 build "
+                     "--device-profile " +
+                     profile.id + " for this device",
+                 ErrorKind::Invalid);
+  return ok();
+}
+
 std::string join_cmdline(std::initializer_list<std::string_view> parts) {
   std::string out;
   for (auto p : parts) {
@@ -79,6 +106,75 @@ std::string join_cmdline(std::initializer_list<std::string_view> parts) {
   return out;
 }
 
+Result<void> check_android_bootimg(const profiles::AndroidBootImage& bi) {
+  const auto v = bi.header_version;
+  if (v > 4)
+    return Error("header_version " + std::to_string(v) +
+                 " does not exist; use 0, 1 or 2 (or 3/4 for GKI bootloaders)");
+  if (v >= 3) {
+    if (bi.page_size != kV3PageSize)
+      return Error("header v" + std::to_string(v) +
+                   " uses a fixed 4096-byte page, but page_size is " +
+                   std::to_string(bi.page_size) + "; set page_size: 4096");
+    if (appends_dtb(bi.kernel_encoding))
+      return Error("header v" + std::to_string(v) + " cannot carry an appended DTB (" +
+                   std::string(profiles::kernel_encoding_name(bi.kernel_encoding)) +
+                   "); use header v0-v2");
+  } else if (!is_valid_page_size(bi.page_size)) {
+    return Error("page_size " + std::to_string(bi.page_size) +
+                 " is not one of 2048, 4096, 8192, 16384; copy it from the stock boot.img "
+                 "(fastboop-bootimg analyze)");
+  }
+  return ok();
+}
+
+Result<void> check_bootimg_limits(const profiles::DeviceProfile& profile,
+                                  const BootImageSizes& sizes) {
+  const auto& limits = profile.boot.limits.value_or(profiles::BootLimits{});
+  TRY(check_limit(
+      "kernel" +
+          std::string(appends_dtb(profile.boot.kernel_encoding) ? " (with appended DTB)" : ""),
+      sizes.kernel, limits.max_kernel_bytes, "max_kernel_bytes", profile.id,
+      "use a smaller kernel (stronger compression, fewer built-ins) or raise the limit"));
+  TRY(check_limit("initramfs", sizes.ramdisk, limits.max_initrd_bytes, "max_initrd_bytes",
+                  profile.id, "compress stage0 harder or ship fewer modules, or raise the limit"));
+  TRY(check_limit("boot image", sizes.total, limits.max_total_bytes, "max_total_bytes", profile.id,
+                  "shrink the kernel or initramfs, or raise the limit"));
+  return ok();
+}
+
+Result<void> check_image_against_profile(const ParsedImage& parsed, const std::string& image_name,
+                                         const profiles::DeviceProfile& profile) {
+  const std::string who = image_name + " does not fit device profile '" + profile.id + "': ";
+  if (parsed.kind != ImageKind::Boot)
+    return Error(image_name + " is a vendor_boot image; fastboot boot takes a boot image",
+                 ErrorKind::Invalid);
+  const auto& bi = profile.boot;
+  if (auto rules = check_android_bootimg(bi); !rules)
+    return std::move(rules).error().with_context("device profile " + profile.id);
+  if (parsed.header_version != bi.header_version)
+    return Error(who + "its header is v" + std::to_string(parsed.header_version) +
+                     ", the profile's bootloader takes v" + std::to_string(bi.header_version) +
+                     "; rebuild it with fastboop-bootimg --device-profile " + profile.id,
+                 ErrorKind::Invalid);
+  const std::uint32_t page = bi.header_version >= 3 ? kV3PageSize : bi.page_size;
+  if (parsed.page_size != page)
+    return Error(who + "its page size is " + std::to_string(parsed.page_size) +
+                     ", the profile's is " + std::to_string(page) +
+                     "; rebuild it with fastboop-bootimg --device-profile " + profile.id,
+                 ErrorKind::Invalid);
+  const Section* kernel = parsed.section("kernel");
+  if (!kernel)
+    return Error(image_name + " has an empty kernel section; nothing would boot",
+                 ErrorKind::Invalid);
+  const Section* ramdisk = parsed.section("ramdisk");
+  auto limits =
+      check_bootimg_limits(profile, {kernel->size, ramdisk ? ramdisk->size : 0, parsed.file_size});
+  if (!limits)
+    return Error(image_name + ": " + limits.error().message(), ErrorKind::Invalid);
+  return ok();
+}
+
 Result<DevproPlan> plan_devpro_image(const profiles::DeviceProfile& profile, const DevproInputs& in) {
   const auto& bi = profile.boot;
   const auto& ext = bi.extensions;
@@ -86,17 +182,8 @@ Result<DevproPlan> plan_devpro_image(const profiles::DeviceProfile& profile, con
   DevproPlan plan;
   BootImageArgs& a = plan.args;
   a.header_version = bi.header_version;
-  if (a.header_version > 4)
-    return Error(who + ": header_version " + std::to_string(a.header_version) +
-                 " does not exist; use 0, 1 or 2 (or 3/4 for GKI bootloaders)");
-  if (a.header_version >= 3) {
-    if (bi.page_size != kV3PageSize)
-      return Error(who + ": header v" + std::to_string(a.header_version) + " uses a fixed 4096-byte page, but page_size is " +
-                   std::to_string(bi.page_size) + "; set page_size: 4096");
-  } else if (!is_valid_page_size(bi.page_size)) {
-    return Error(who + ": page_size " + std::to_string(bi.page_size) +
-                 " is not one of 2048, 4096, 8192, 16384; copy it from the stock boot.img (fastboop-bootimg analyze)");
-  }
+  if (auto rules = check_android_bootimg(bi); !rules)
+    return std::move(rules).error().with_context(who);
   a.page_size = bi.page_size;
   a.base = bi.base.value_or(0);
   a.kernel_offset = bi.kernel_offset.value_or(kDefaultKernelOffset);
@@ -122,10 +209,8 @@ Result<DevproPlan> plan_devpro_image(const profiles::DeviceProfile& profile, con
   if (appends_dtb(encoding)) {
     if (!have_dtb)
       return Error(who + ": kernel encoding " + enc_name +
-                   " appends the DTB to the kernel, but there is no devicetree.dtb; add it to the stage0 directory");
-    if (a.header_version >= 3)
-      return Error(who + ": header v" + std::to_string(a.header_version) + " cannot carry an appended DTB (" + enc_name +
-                   "); use header v0-v2");
+                   " appends the DTB to the kernel, but there is no devicetree.dtb; add it to the "
+                   "stage0 directory");
     plan.kernel_storage.reserve(in.kernel.size() + in.dtb->size());
     append(plan.kernel_storage, in.kernel);
     append(plan.kernel_storage, *in.dtb);
@@ -177,18 +262,11 @@ Result<DevproPlan> plan_devpro_image(const profiles::DeviceProfile& profile, con
   if (a.cmdline.find('\0') != std::string::npos)
     return Error("kernel command line contains a NUL byte; check the stage0 cmdline file");
 
-  const auto& limits = bi.limits.value_or(profiles::BootLimits{});
-  TRY(check_limit("kernel" + std::string(appends_dtb(encoding) ? " (with appended DTB)" : ""), a.kernel.size(),
-                  limits.max_kernel_bytes, "max_kernel_bytes", profile.id,
-                  "use a smaller kernel (stronger compression, fewer built-ins) or raise the limit"));
-  TRY(check_limit("initramfs", a.ramdisk.size(), limits.max_initrd_bytes, "max_initrd_bytes", profile.id,
-                  "compress stage0 harder or ship fewer modules, or raise the limit"));
   auto sized = boot_image_size(a);
   if (!sized)
     return std::move(sized).error().with_context(who);
   const std::uint64_t size = *sized; // footer included
-  TRY(check_limit("boot image", size, limits.max_total_bytes, "max_total_bytes", profile.id,
-                  "shrink the kernel or initramfs, or raise the limit"));
+  TRY(check_bootimg_limits(profile, {a.kernel.size(), a.ramdisk.size(), size}));
   plan.image_size = size;
   return plan;
 }
@@ -222,6 +300,9 @@ std::string devpro_sidecar_json(const profiles::DeviceProfile& profile, const De
     probe.push_back(step);
   }
   dev["probe"] = probe;
+  // The packer's constraints, in DevPro form: the pusher checks the image
+  // against them before any download, without the profile pool.
+  dev["boot"] = json::parse(profiles::device_profile_boot_to_json(profile));
   j["device_profile"] = dev;
   const std::uint64_t page = a.header_version >= 3 ? kV3PageSize : a.page_size;
   json h;
@@ -255,6 +336,10 @@ std::string devpro_sidecar_json(const profiles::DeviceProfile& profile, const De
 Result<void> build_devpro_image(const profiles::DeviceProfile& profile, const DevproBuildOptions& o) {
   namespace fs = std::filesystem;
   const fs::path& dir = o.stage0_dir;
+  TRY(check_output_path(o.output));
+  if (o.depfile)
+    TRY(check_output_path(*o.depfile));
+  TRY(check_stage0_device(dir, profile));
   std::vector<std::string> deps;
   auto kernel = TRY_CTX(MappedFile::open(dir / "kernel"), "stage0 directory " + dir.string() + " needs a kernel");
   deps.push_back((dir / "kernel").string());

@@ -35,6 +35,31 @@ struct DevproPlan {
 // Joins the command-line parts: each trimmed, empty ones dropped, one space.
 std::string join_cmdline(std::initializer_list<std::string_view> parts);
 
+// The profile's android_bootimg rules the packer applies before it reads any
+// input: header version 0-4, page size (mkbootimg's set for v0-v2, 4096 for
+// v3/v4), no appended DTB with v3/v4. The DevPro parser calls it too, so
+// `fastboop-profile check` and `compile-devpro` refuse what the packer would
+// (issue 16 item 5). The error does not name the profile; callers add it.
+Result<void> check_android_bootimg(const profiles::AndroidBootImage& boot);
+
+// The profile's limits (0 or absent = none): kernel section (with an
+// appended DTB), ramdisk, whole image (footer included). One rule for the
+// packer and the pusher's image check.
+struct BootImageSizes {
+  std::uint64_t kernel = 0;
+  std::uint64_t ramdisk = 0;
+  std::uint64_t total = 0;
+};
+Result<void> check_bootimg_limits(const profiles::DeviceProfile& profile,
+                                  const BootImageSizes& sizes);
+
+// What fastboop-push checks before any download (issue 16 item 2): `parsed`
+// (parse_image of the bytes to send) is a boot image (not vendor_boot) with
+// the profile's header version and page size, within its limits. The error
+// names the image, the profile and both values.
+Result<void> check_image_against_profile(const ParsedImage& parsed, const std::string& image_name,
+                                         const profiles::DeviceProfile& profile);
+
 // Applies every rule (header version, page size, DTB placement, encodings,
 // limits, command-line size) and returns the plan or an error that names the
 // numbers and the fix.
@@ -47,6 +72,12 @@ Result<void> write_devpro_image(const DevproPlan& plan, const Sink& sink);
 std::string devpro_sidecar_json(const profiles::DeviceProfile& profile, const DevproPlan& plan,
                                 const DevproInputs& inputs, std::uint64_t image_size,
                                 const std::string& image_sha512);
+
+// A stage0 directory whose stage0.json names another device profile holds that
+// device's kernel, DTB and modules: refused, naming both ids (issue 16 item 1).
+// A directory without stage0.json (assembled by hand) passes.
+Result<void> check_stage0_device(const std::filesystem::path& stage0_dir,
+                                 const profiles::DeviceProfile& profile);
 
 // File level: reads the stage0 directory (kernel, stage0.cpio[.gz|.lz4|.zst|.xz],
 // devicetree.dtb?, cmdline?), writes `output` and `output`.json atomically,

@@ -403,10 +403,13 @@ std::vector<std::string> rebuild_caveats(ByteSpan image, const ParsedImage& p) {
 }
 
 Result<std::vector<std::string>> unpack_image(ByteSpan image, const ParsedImage& p, const std::string& dir) {
+  // The output policy of every tool (common/file_io): the parent must exist;
+  // only the directory itself is created.
+  TRY(check_output_path(dir, OutputKind::Directory));
   std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
+  std::filesystem::create_directory(dir, ec);
   if (ec)
-    return Error("cannot create " + dir + ": " + ec.message(), ErrorKind::Io);
+    return Error("output " + dir + ": cannot create the directory: " + ec.message(), ErrorKind::Io);
   const std::filesystem::path base(dir);
   for (const auto& s : p.sections) {
     if (s.name == "vendor_ramdisk" && p.header_version == 4 && !p.vendor_ramdisks.empty()) {

@@ -147,7 +147,7 @@ Result<void> parse_vendor(ParsedImage& p, ByteSpan img) {
   return ok();
 }
 
-Result<void> parse_boot(ParsedImage& p, ByteSpan img) {
+Result<void> parse_boot(ParsedImage& p, ByteSpan img, IdCheck id_check) {
   const std::uint8_t* b = img.data();
   if (img.size() < 44)
     return truncated("a boot image header", 44, img.size());
@@ -294,6 +294,8 @@ Result<void> parse_boot(ParsedImage& p, ByteSpan img) {
   std::sort(p.sections.begin(), p.sections.end(),
             [](const Section& x, const Section& y) { return x.offset < y.offset; });
 
+  if (id_check == IdCheck::Skip)
+    return ok();
   // The id: our AOSP recipe over the section bytes as found.
   BootImageArgs a;
   a.header_version = p.header_version;
@@ -334,13 +336,13 @@ ByteSpan section_bytes(ByteSpan image, const Section& section) {
   return image.subspan(static_cast<std::size_t>(section.offset), static_cast<std::size_t>(section.size));
 }
 
-Result<ParsedImage> parse_image(ByteSpan img) {
+Result<ParsedImage> parse_image(ByteSpan img, IdCheck id_check) {
   ParsedImage p;
   p.file_size = img.size();
   if (img.size() < 8)
     return truncated("a boot image magic", 8, img.size());
   if (std::memcmp(img.data(), "ANDROID!", 8) == 0) {
-    TRY(parse_boot(p, img));
+    TRY(parse_boot(p, img, id_check));
   } else if (std::memcmp(img.data(), "VNDRBOOT", 8) == 0) {
     TRY(parse_vendor(p, img));
   } else {

@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace fastboop {
 
@@ -19,9 +21,20 @@ Result<Bytes> read_file(const std::filesystem::path& path,
 Result<std::string> read_text_file(const std::filesystem::path& path,
                                    std::uint64_t max_bytes = std::uint64_t{1} << 28);
 
+// The one output-path policy of every tool (issue 16 item 9): an output's
+// directory must already exist. Tools never create parent directories, so a
+// typo in -o cannot create /nonexistent (as root) or scatter a tree elsewhere;
+// the error names the output path, never the input that happens to be open.
+// A file output must not be an existing directory; a directory output may be
+// one (AtomicDirectory decides whether it may replace it).
+enum class OutputKind { File, Directory };
+Result<void> check_output_path(const std::filesystem::path& output,
+                               OutputKind kind = OutputKind::File);
+
 class AtomicFile {
 public:
-  // Creates "<dir>/.<name>.tmp.XXXXXX". Use create() to get a Result.
+  // Checks the output path (check_output_path), then creates
+  // "<dir>/.<name>.tmp.XXXXXX". Use create() to get a Result.
   static Result<AtomicFile> create(const std::filesystem::path& target);
   AtomicFile(AtomicFile&& other) noexcept;
   AtomicFile& operator=(AtomicFile&&) = delete;
@@ -40,6 +53,36 @@ private:
   std::filesystem::path m_target;
   std::filesystem::path m_temp;
   int m_fd = -1;
+  bool m_committed = false;
+};
+
+// A directory output written as a whole: files go into a private staging
+// directory beside the target, and commit() swaps it in with one
+// rename(2)-level step (renameat2 RENAME_EXCHANGE, else rename aside then
+// into place), then removes the previous directory. Readers see the old set
+// of files or the new one, never a mix (no stale stage0.cpio next to a new
+// stage0.cpio.xz).
+class AtomicDirectory {
+public:
+  // The target may be missing, an empty directory, or a directory holding
+  // `marker` (a previous output of the same tool); anything else is not the
+  // tool's to replace and is refused, naming it.
+  static Result<AtomicDirectory> create(const std::filesystem::path& target,
+                                        std::string_view marker);
+  AtomicDirectory(AtomicDirectory&& other) noexcept;
+  AtomicDirectory& operator=(AtomicDirectory&&) = delete;
+  AtomicDirectory(const AtomicDirectory&) = delete;
+  ~AtomicDirectory(); // removes the staging directory unless committed
+
+  // Where to write the files (write_file_atomic into it is fine).
+  const std::filesystem::path& staging() const { return m_staging; }
+  const std::filesystem::path& target() const { return m_target; }
+  Result<void> commit();
+
+private:
+  AtomicDirectory(std::filesystem::path target, std::filesystem::path staging);
+  std::filesystem::path m_target;
+  std::filesystem::path m_staging;
   bool m_committed = false;
 };
 

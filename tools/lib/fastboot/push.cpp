@@ -1,10 +1,13 @@
 #include "fastboot/push.hpp"
 
+#include "bootimg/bootimg.hpp"
+#include "bootimg/devpro.hpp"
 #include "common/file_io.hpp"
 #include "common/log.hpp"
 #include "common/mapped_file.hpp"
 #include "fastboot/sidecar.hpp"
 #include "profiles/profiles.hpp"
+#include "profiles/tooling.hpp"
 #include "smoo/rootfs.hpp"
 
 #include <algorithm>
@@ -155,10 +158,11 @@ private:
   int m_last_quarter = 0;
 };
 
-// The sidecar's size+sha512 check of the image. Hashing a large image takes
-// longer than connecting and probing, so it runs on a worker thread while the
-// device is found and probed (getvar only); wait() is the gate every download
-// byte has to pass.
+// The sidecar's size+sha512 check of the image. It runs on a worker thread
+// from the start, while the device is found, probed and sent the image:
+// `download` only fills the bootloader's RAM, so only `boot` waits for the
+// digest (issue 16 item 19). A size mismatch is known at once and stops
+// everything before the first command.
 class DigestCheck {
 public:
   DigestCheck(const std::optional<BootImageSidecar>& sidecar, const MappedFile& image,
@@ -191,6 +195,121 @@ private:
   std::future<Result<void>> m_pending;
   std::optional<Result<void>> m_result;
 };
+
+// Before any command (issue 16 item 2): the bytes must be an Android boot
+// image whose header and sections fit inside the file, and agree with the
+// device profile's android_bootimg (header version, page size, limits) by the
+// packer's own rules. --force-device never skips the parse; it only turns a
+// profile disagreement into a loud warning. The profile's constraints come
+// from the sidecar, else (an older sidecar, or --device-profile) the pool.
+Result<void> check_image(const BootRequest& request, const std::optional<BootImageSidecar>& sidecar,
+                         const std::filesystem::path& sidecar_path,
+                         std::optional<profiles::DeviceProfile>& profile, const MappedFile& image) {
+  const std::string name = request.image.string();
+  auto parsed = bootimg::parse_image(image.bytes(), bootimg::IdCheck::Skip);
+  if (!parsed)
+    return Error("refusing " + name + ": not an Android boot image a bootloader can load: " +
+                     parsed.error().message(),
+                 ErrorKind::Invalid);
+  if (!profile) {
+    log::warn("!!! --force-device: no device profile, so " + name +
+              " is not checked against one !!!");
+    return ok();
+  }
+  const bool boot_from_sidecar = sidecar && sidecar->profile.id == profile->id && sidecar->has_boot;
+  if (!boot_from_sidecar && sidecar && sidecar->profile.id == profile->id) {
+    // An older sidecar without device_profile.boot: the pool's profile of that id.
+    auto pooled = profiles::find_device_profile(profile->id);
+    if (!pooled) {
+      const std::string why =
+          sidecar_path.string() + " has no device_profile.boot (an older fastboop-bootimg) and " +
+          pooled.error().message() + ", so " + name + " cannot be checked against its device";
+      if (request.force == ForceDevice::No)
+        return Error(why + "; rebuild the image with fastboop-bootimg, or pass --force-device",
+                     ErrorKind::Invalid);
+      log::warn("!!! --force-device: " + why + " !!!");
+      return ok();
+    }
+    profile->boot = pooled->profile.boot;
+  }
+  auto fits = bootimg::check_image_against_profile(*parsed, name, *profile);
+  if (!fits) {
+    if (request.force == ForceDevice::No)
+      return Error("refusing " + fits.error().message() + " (nothing was sent)",
+                   ErrorKind::Invalid);
+    log::warn("!!! --force-device: " + fits.error().message() + "; sending it anyway !!!");
+  }
+  return ok();
+}
+
+// Why probing cannot choose between the matched profiles, one line per pair.
+std::vector<std::string> describe_ambiguity(std::vector<std::string> matched,
+                                            const std::vector<profiles::DeviceProfile>& pool) {
+  std::sort(matched.begin(), matched.end());
+  auto find = [&](const std::string& id) -> const profiles::DeviceProfile* {
+    for (const auto& p : pool)
+      if (p.id == id)
+        return &p;
+    return nullptr;
+  };
+  std::vector<std::string> lines;
+  for (std::size_t i = 0; i < matched.size(); ++i)
+    for (std::size_t j = i + 1; j < matched.size(); ++j) {
+      const auto* a = find(matched[i]);
+      const auto* b = find(matched[j]);
+      const std::string known = a && b ? profiles::known_overlap(*a, *b) : std::string();
+      lines.push_back(
+          matched[i] + " and " + matched[j] + ": " +
+          (known.empty()
+               ? std::string("their probes overlap (not declared in either profile)")
+               : "cannot be told apart by probing (declared in both profiles): " + known));
+    }
+  return lines;
+}
+
+// A device that also passes other profiles of the pool (getvar only, through
+// the driver's cache) gets a note saying so, which profile is used and why
+// (issue 16 item 4): the image's sidecar names it, or --device-profile.
+void report_other_matches(Driver& driver, const Candidate& candidate,
+                          const profiles::DeviceProfile& chosen, const BootRequest& request) {
+  auto pool = profiles::load_device_profile_pool();
+  if (!pool) {
+    log::debug("not checking other profiles: " + pool.error().message());
+    return;
+  }
+  std::vector<profiles::DeviceProfile> others;
+  for (auto& loaded : *pool)
+    if (loaded.profile.id != chosen.id)
+      others.push_back(loaded.profile);
+  auto verdicts = match_profiles(driver, candidate, others);
+  if (!verdicts) {
+    log::debug("not checking other profiles: " + verdicts.error().message());
+    return;
+  }
+  std::vector<profiles::DeviceProfile> matched_profiles = {chosen};
+  std::vector<std::string> matched = {chosen.id};
+  for (auto& v : *verdicts)
+    if (v.passed) {
+      matched.push_back(v.profile_id);
+      for (auto& o : others)
+        if (o.id == v.profile_id)
+          matched_profiles.push_back(o);
+    }
+  if (matched.size() == 1)
+    return;
+  std::string list;
+  for (std::size_t i = 1; i < matched.size(); ++i)
+    list += (i > 1 ? ", " : "") + matched[i];
+  const std::string why = request.device_profile_id && *request.device_profile_id == chosen.id
+                              ? "--device-profile chose it"
+                              : "the image's boot.img.json names it";
+  log::warn(candidate.location + " also matches device profile(s) " + list + "; using '" +
+            chosen.id + "' because " + why);
+  for (auto& line : describe_ambiguity(matched, matched_profiles))
+    if (line.rfind(chosen.id + " and ", 0) == 0 ||
+        line.find(" and " + chosen.id + ":") != std::string::npos)
+      log::info("  " + line);
+}
 
 // Steps 2-7 of boot_on_device: find, prove, download, boot, hand off.
 // Returns the bootloader's USB port path ("" on the network): the phone's
@@ -366,6 +485,8 @@ Result<std::vector<DetectedDevice>> detect_devices(const std::vector<DeviceSpec>
       d.error = verdicts.error().message();
     else
       d.verdicts = std::move(*verdicts);
+    if (d.matched_ids().size() > 1)
+      d.ambiguity = describe_ambiguity(d.matched_ids(), pool);
     d.serial = device_serial(driver, c);
     out.push_back(std::move(d));
   }
@@ -387,8 +508,11 @@ std::string format_detect_text(const std::vector<DetectedDevice>& devices) {
     for (std::size_t i = 0; i < ids.size(); ++i)
       out += (i ? "," : "") + ids[i];
     if (ids.size() > 1)
-      out += " AMBIGUOUS (pass --device-profile to choose)";
+      out += " AMBIGUOUS: boot uses the profile its image's boot.img.json names, else only "
+             "--device-profile chooses";
     out += "\n";
+    for (auto& line : d.ambiguity)
+      out += "  ambiguous: " + line + "\n";
     for (auto& v : d.verdicts)
       out += "  " + v.profile_id + " (" + v.display_name + "): " + (v.passed ? "match" : v.detail) + "\n";
   }
@@ -516,6 +640,7 @@ Result<void> boot_on_device(const BootRequest& request, const PushSettings& sett
   const auto image = TRY(MappedFile::open(request.image));
   if (image.size() == 0)
     return Error(request.image.string() + ": the image is empty", ErrorKind::Invalid);
+  TRY(check_image(request, sidecar, sidecar_path, profile, image));
   if (sidecar && !sidecar->image)
     log::warn(sidecar_path.string() + " has no image size/sha512, so it cannot be checked against " +
               request.image.string());
@@ -531,8 +656,11 @@ Result<void> boot_on_device(const BootRequest& request, const PushSettings& sett
   }
   auto pushed = prove_and_boot(request, settings, profile, image, digest);
   // A stale sidecar explains whatever went wrong with the device it describes.
+  // (Unless that is already what went wrong: after a download it says so.)
   if (!pushed) {
-    TRY(digest.wait());
+    auto stale = digest.wait();
+    if (!stale && pushed.error().message().find(stale.error().message()) == std::string::npos)
+      return stale;
     return std::move(pushed).error();
   }
   if (!*root || request.check == CheckOnly::Yes)
@@ -595,6 +723,7 @@ Result<std::string> prove_and_boot(const BootRequest& request, const PushSetting
                 verdict.detail + "); booting anyway !!!");
     } else {
       log::info(candidate.location + " matches profile '" + profile->id + "'");
+      report_other_matches(driver, candidate, *profile, request);
     }
   } else {
     log::warn("!!! --force-device: no device profile; the device is not checked !!!");
@@ -607,11 +736,10 @@ Result<std::string> prove_and_boot(const BootRequest& request, const PushSetting
     return Error(request.image.string() + " is " + std::to_string(image.size()) + " bytes but " +
                      candidate.location + " accepts at most " + std::to_string(*limit) + " bytes (max-download-size)",
                  ErrorKind::Invalid);
-  // 5. Nothing but getvar was sent so far; from here on the image must be
-  // the one its sidecar describes.
-  TRY(digest.wait());
+  // 5. Nothing but getvar was sent so far.
   TRY(image.check_unchanged());
   if (request.check == CheckOnly::Yes) {
+    TRY(digest.wait());
     std::printf("check ok: %s serial=%s profile=%s image=%zu bytes max-download-size=%s\n", candidate.location.c_str(),
                 serial.empty() ? "?" : serial.c_str(), profile ? profile->id.c_str() : "(none)", image.size(),
                 limit ? std::to_string(*limit).c_str() : "unreported");
@@ -624,6 +752,9 @@ Result<std::string> prove_and_boot(const BootRequest& request, const PushSetting
   TRY(driver.download(image.bytes(), std::ref(progress)));
   // The mapping follows the file: a write during the transfer sent other bytes.
   TRY(image.check_unchanged());
+  // The digest was computed while the bytes went out; only a match may boot.
+  TRY_CTX(digest.wait(),
+          "not booting " + candidate.location + " (the download only filled its RAM)");
   log::info("booting");
   TRY(driver.boot());
   log::info("boot OKAY");

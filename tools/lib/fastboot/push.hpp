@@ -32,6 +32,9 @@ struct DetectedDevice {
   std::string serial;
   std::vector<ProfileVerdict> verdicts; // profiles that passed the USB prefilter
   std::string error;                    // open or probe failure
+  // With several matches: one line per matching pair, with the profiles'
+  // known_overlaps reason when both declare it (issue 16 item 4).
+  std::vector<std::string> ambiguity;
   std::vector<std::string> matched_ids() const;
 };
 

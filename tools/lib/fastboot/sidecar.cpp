@@ -2,6 +2,7 @@
 
 #include "common/file_io.hpp"
 #include "common/hash.hpp"
+#include "profiles/profiles.hpp"
 
 #include <cctype>
 #include <charconv>
@@ -106,8 +107,7 @@ Result<BootImageSidecar> parse_sidecar(std::string_view json_text, std::string_v
   BootImageSidecar sidecar;
   auto& profile = sidecar.profile;
   profile.id = TRY_CTX(string_field(dp, "id", "device_profile"), file);
-  if (profile.id.empty())
-    return Error(file + ": device_profile.id is empty");
+  TRY_CTX(profiles::check_profile_id(profile.id), file + ": device_profile.id");
   if (auto it = dp.find("display_name"); it != dp.end() && it->is_string())
     profile.display_name = it->get<std::string>();
   if (auto it = dp.find("match"); it != dp.end()) {
@@ -145,6 +145,10 @@ Result<BootImageSidecar> parse_sidecar(std::string_view json_text, std::string_v
         step.value = TRY_CTX(string_field(step_json, "value", where), file);
       profile.probe.push_back(std::move(step));
     }
+  }
+  if (auto it = dp.find("boot"); it != dp.end()) {
+    profile.boot = TRY(profiles::parse_device_profile_boot(it->dump(), file + ": device_profile"));
+    sidecar.has_boot = true;
   }
   if (auto it = doc.find("image"); it != doc.end() && !it->is_null()) {
     if (!it->is_object())

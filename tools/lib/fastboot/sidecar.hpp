@@ -34,7 +34,10 @@ struct SidecarRootfs {
 };
 
 struct BootImageSidecar {
-  profiles::DeviceProfile profile; // id, display_name, match, probe
+  profiles::DeviceProfile profile; // id, display_name, match, probe (and boot when has_boot)
+  // device_profile.boot: the android_bootimg constraints the image was packed
+  // under (fastboop-bootimg writes them; older sidecars lack them).
+  bool has_boot = false;
   std::optional<SidecarImage> image;
   std::optional<SidecarRootfs> rootfs; // older sidecars have none
 };

@@ -4,8 +4,13 @@
 // must be 206 with the exact Content-Range and length asked for: a server
 // that ignores Range or answers short is an error, never wrong bytes.
 // Fetched pages land in a page store: with a known content digest it is a
-// persistent, content-addressed cache ($cache/http/<sha512>/) reused across
-// runs and verified when complete; otherwise an unlinked temporary file.
+// persistent cache reused across runs; otherwise an unlinked temporary file.
+// Bytes are stored under a digest only once checked against it (issue 16
+// item 3): pages of an object not yet read whole live in
+// $cache/http/unverified/<sha256(url, claimed digest)>-<size>/, and only a
+// complete copy whose SHA-512 matches moves to the content-addressed
+// $cache/http/<sha512>-<size>/ with its `verified` marker. A partial read is
+// therefore not verified (its own issue); reusing such pages says so.
 #include "common/hash.hpp"
 #include "common/log.hpp"
 #include "pipeline/sources.hpp"
@@ -96,6 +101,12 @@ class HttpSourceImpl final : public HttpSource {
 public:
   HttpSourceImpl(std::string url, HttpOptions options) : m_url(std::move(url)), m_options(std::move(options)) {}
   ~HttpSourceImpl() override {
+    if (m_persistent && !m_complete_and_verified && m_pages_present > 0)
+      log::info(
+          "http(" + m_url + "): " + std::to_string(m_pages_present) + " of " +
+          std::to_string(page_count()) +
+          " pages read and cached as unverified: " + *m_options.content_digest +
+          " is checked only once every byte has been read (--verify-download checks it up front)");
     for (CURL* e : m_idle)
       curl_easy_cleanup(e);
     if (m_multi)
@@ -424,29 +435,34 @@ private:
   // A digest without a size: the cached copy under that digest (the only
   // way offline; online it spares the HEAD when it is verified), else HEAD.
   Result<std::uint64_t> size_for_digest(bool offline) {
-    std::filesystem::path root = m_options.cache_dir.empty() ? default_cache_dir() : m_options.cache_dir;
-    const std::string prefix = m_options.content_digest->substr(7) + "-";
     std::vector<std::pair<std::uint64_t, bool>> cached; // size, verified marker present
-    std::error_code ec;
     // No exceptions: a missing or unreadable cache is simply empty.
-    std::filesystem::directory_iterator it(root / "http", ec), end;
-    for (; !ec && it != end; it.increment(ec)) {
-      const std::filesystem::path& path = it->path();
-      std::string name = path.filename().string();
-      if (!name.starts_with(prefix))
-        continue;
-      std::string tail = name.substr(prefix.size());
-      if (tail.empty() || tail.find_first_not_of("0123456789") != std::string::npos || tail.size() > 19)
-        continue;
-      std::error_code vec;
-      cached.emplace_back(std::stoull(tail), std::filesystem::exists(path / "verified", vec));
-    }
-    if (!offline) {
-      for (const auto& [size, verified] : cached)
-        if (verified)
-          return size;
+    auto scan = [&](const std::filesystem::path& dir, const std::string& prefix, bool verified) {
+      std::error_code ec;
+      std::filesystem::directory_iterator it(dir, ec), end;
+      for (; !ec && it != end; it.increment(ec)) {
+        const std::filesystem::path& path = it->path();
+        std::string name = path.filename().string();
+        if (!name.starts_with(prefix))
+          continue;
+        std::string tail = name.substr(prefix.size());
+        if (tail.empty() || tail.find_first_not_of("0123456789") != std::string::npos ||
+            tail.size() > 19)
+          continue;
+        // A digest-named directory counts only with a valid marker (older
+        // versions kept unchecked pages there).
+        if (verified && !has_valid_marker(path))
+          continue;
+        cached.emplace_back(std::stoull(tail), verified);
+      }
+    };
+    scan(cache_root() / "http", m_options.content_digest->substr(7) + "-", true);
+    scan(cache_root() / "http" / "unverified", unverified_key() + "-", false);
+    for (const auto& [size, verified] : cached)
+      if (verified)
+        return size;
+    if (!offline)
       return head();
-    }
     if (cached.size() == 1)
       return cached.front().first;
     return Error(offline_message(m_url, cached.empty() ? "the object with " + m_options.content_digest->substr(0, 23) + "…"
@@ -454,9 +470,32 @@ private:
                  ErrorKind::Io);
   }
 
+  std::filesystem::path cache_root() const {
+    return m_options.cache_dir.empty() ? default_cache_dir() : m_options.cache_dir;
+  }
+  // Where a checked copy lives: named by its digest.
+  std::filesystem::path verified_dir(std::uint64_t size) const {
+    return cache_root() / "http" /
+           (m_options.content_digest->substr(7) + "-" + std::to_string(size));
+  }
+  // Where pages live until the whole object is checked: named by what was
+  // asked for (this URL under this claimed digest), never by the digest alone.
+  std::string unverified_key() const {
+    return sha256_hex(as_bytes(m_url + "\n" + *m_options.content_digest)).substr(0, 40);
+  }
+  std::filesystem::path unverified_dir(std::uint64_t size) const {
+    return cache_root() / "http" / "unverified" / (unverified_key() + "-" + std::to_string(size));
+  }
+  bool has_valid_marker(const std::filesystem::path& dir) const {
+    const auto recorded = read_small_file(dir / "verified");
+    struct stat st {};
+    return recorded && ::stat((dir / "data").c_str(), &st) == 0 && *recorded == stamp_of(st);
+  }
+
   Result<void> open_persistent_store() {
-    std::filesystem::path root = m_options.cache_dir.empty() ? default_cache_dir() : m_options.cache_dir;
-    m_store_dir = root / "http" / (m_options.content_digest->substr(7) + "-" + std::to_string(*m_options.content_size));
+    const std::uint64_t size = *m_options.content_size;
+    m_verified_store = has_valid_marker(verified_dir(size));
+    m_store_dir = m_verified_store ? verified_dir(size) : unverified_dir(size);
     std::error_code ec;
     std::filesystem::create_directories(m_store_dir, ec);
     if (ec)
@@ -488,6 +527,13 @@ private:
           ++m_pages_present;
     }
     m_persistent = true;
+    if (!m_verified_store && m_pages_present > 0 && m_pages_present < page_count())
+      log::warn("http(" + m_url + "): reusing " + std::to_string(m_pages_present) +
+                " cached page(s) that were never "
+                "checked against " +
+                m_options.content_digest->substr(0, 23) +
+                "… (the object was never read whole; "
+                "--verify-download checks it)");
     // A complete cache is verified before use; a bad one is discarded.
     if (m_pages_present == page_count()) {
       auto r = maybe_verify_complete();
@@ -509,8 +555,7 @@ private:
       return ok();
     // The marker records the data file's size and mtime when it was hashed;
     // a file changed since (any write bumps the mtime) is hashed again.
-    const std::filesystem::path marker = m_store_dir / "verified";
-    if (auto recorded = read_small_file(marker); recorded && *recorded == data_stamp()) {
+    if (m_verified_store && has_valid_marker(m_store_dir)) {
       m_complete_and_verified = true;
       return ok();
     }
@@ -518,6 +563,22 @@ private:
     if (d.content_digest() != *m_options.content_digest || d.size != m_size)
       return Error("http(" + m_url + "): content digest mismatch: expected " + *m_options.content_digest + ", actual " +
                    d.content_digest());
+    // Checked: the copy moves under its digest (another run may have put one
+    // there first, or an older fastboop left unchecked pages there).
+    if (!m_verified_store) {
+      const auto target = verified_dir(m_size);
+      std::error_code ec;
+      std::filesystem::remove_all(target, ec);
+      std::filesystem::rename(m_store_dir, target, ec);
+      if (!ec) {
+        m_store_dir = target;
+        m_verified_store = true;
+      } else {
+        log::debug("http cache: cannot move " + m_store_dir.string() + " to " + target.string() +
+                   ": " + ec.message());
+      }
+    }
+    const std::filesystem::path marker = m_store_dir / "verified";
     std::string stamp = data_stamp();
     int fd = ::open(marker.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd >= 0) {
@@ -530,12 +591,15 @@ private:
   }
 
   // "size mtime_ns" of the data file, as the verified marker records it.
+  static std::string stamp_of(const struct stat& st) {
+    return std::to_string(st.st_size) + " " + std::to_string(st.st_mtim.tv_sec) + "." +
+           std::to_string(st.st_mtim.tv_nsec) + "\n";
+  }
   std::string data_stamp() const {
     struct stat st {};
     if (::fstat(m_fd, &st) != 0)
       return "?";
-    return std::to_string(st.st_size) + " " + std::to_string(st.st_mtim.tv_sec) + "." +
-           std::to_string(st.st_mtim.tv_nsec) + "\n";
+    return stamp_of(st);
   }
 
   static std::optional<std::string> read_small_file(const std::filesystem::path& p) {
@@ -559,6 +623,7 @@ private:
   int m_bitmap_fd = -1;
   bool m_persistent = false;
   bool m_complete_and_verified = false;
+  bool m_verified_store = false; // m_store_dir is the digest-named directory
   std::filesystem::path m_store_dir;
   std::unordered_set<std::uint64_t> m_have; // pages present: sparse, so an absurd size costs nothing
   std::uint64_t m_pages_present = 0;

@@ -214,6 +214,8 @@ Result<Stage0Settings> parse_stage0(CompileContext& ctx, MapReader& root) {
     auto dm = TRY(devices->map());
     for (const auto& entry : dm.entries()) {
       auto dv = TRY(dm.require(entry.key));
+      if (auto valid = check_profile_id(entry.key); !valid)
+        return dv.error("device id: " + valid.error().message());
       auto d = TRY(dv.map());
       DeviceStage0 dev;
       dev.dt_overlays = TRY(parse_overlays(ctx, d));

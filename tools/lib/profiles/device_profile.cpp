@@ -1,5 +1,6 @@
 // Device Profiles: strict YAML/JSON parsing, the FBOODEVP v0 codec, YAML/JSON
 // rendering for `show`, and probe-step evaluation.
+#include "bootimg/devpro.hpp"
 #include "common/file_io.hpp"
 #include "profiles/postcard.hpp"
 #include "profiles/profiles.hpp"
@@ -156,6 +157,14 @@ Result<AndroidBootImage> parse_android_bootimg(const Value& value) {
   return img;
 }
 
+// The packer's rules for the boot image section, checked where the profile
+// is read so `check` and `compile-devpro` refuse what fastboop-bootimg would.
+Result<void> check_boot_rules(const AndroidBootImage& img, const Value& where) {
+  if (auto rules = bootimg::check_android_bootimg(img); !rules)
+    return where.error(rules.error().message());
+  return ok();
+}
+
 Result<AndroidBootImage> parse_boot(const Value& value) {
   auto boot = TRY(value.map());
   auto fb = TRY(boot.require("fastboot_boot"));
@@ -176,7 +185,9 @@ Result<AndroidBootImage> parse_boot(const Value& value) {
                             "'" + e.key + "' belongs under android_bootimg, not fastboot_boot");
   }
   TRY(payload.finish({"android_bootimg", "bootimg"}));
-  return parse_android_bootimg(*img);
+  auto parsed = TRY(parse_android_bootimg(*img));
+  TRY(check_boot_rules(parsed, *img));
+  return parsed;
 }
 
 } // namespace
@@ -186,7 +197,12 @@ Result<DeviceProfile> parse_device_profile(std::string_view text, std::string_vi
   Value root(std::string(origin_name), doc, "");
   auto map = TRY(root.map());
   DeviceProfile p;
-  p.id = TRY(map.req_string("id"));
+  {
+    auto id = TRY(map.require("id"));
+    p.id = TRY(id.string());
+    if (auto valid = check_profile_id(p.id); !valid)
+      return id.error(valid.error().message());
+  }
   p.display_name = TRY(map.opt_string("display_name"));
   p.devicetree_name = TRY(map.req_string("devicetree_name"));
   auto match_value = TRY(map.require("match"));
@@ -209,8 +225,50 @@ Result<DeviceProfile> parse_device_profile(std::string_view text, std::string_vi
                "stage0.devices.<device-id>");
   auto boot_value = TRY(map.require("boot"));
   p.boot = TRY(parse_boot(boot_value));
-  TRY(map.finish({"id", "display_name", "devicetree_name", "match", "probe", "boot"}));
+  if (auto overlaps = map.take("known_overlaps"); overlaps && !overlaps->is_null()) {
+    for (const auto& item : TRY(overlaps->sequence())) {
+      auto om = TRY(item.map());
+      KnownOverlap o;
+      auto id = TRY(om.require("id"));
+      o.id = TRY(id.string());
+      if (auto valid = check_profile_id(o.id); !valid)
+        return id.error(valid.error().message());
+      if (o.id == p.id)
+        return id.error("a profile cannot overlap itself");
+      auto reason = TRY(om.require("reason"));
+      o.reason = TRY(reason.string());
+      if (o.reason.find_first_not_of(" \t\n") == std::string::npos)
+        return reason.error("say why probing cannot tell the two apart");
+      TRY(om.finish({"id", "reason"}));
+      p.known_overlaps.push_back(std::move(o));
+    }
+  }
+  TRY(map.finish(
+      {"id", "display_name", "devicetree_name", "match", "probe", "boot", "known_overlaps"}));
   return p;
+}
+
+Result<void> check_profile_id(std::string_view id) {
+  auto is_lower_alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  if (id.empty())
+    return Error("the id is empty");
+  if (id.size() > 64)
+    return Error("id '" + std::string(id) + "' is longer than 64 characters");
+  if (!is_lower_alnum(id.front()))
+    return Error("id '" + std::string(id) + "' must start with a lower-case letter or a digit");
+  for (char c : id)
+    if (!is_lower_alnum(c) && c != '-' && c != '_' && c != '.')
+      return Error("id '" + std::string(id) +
+                   "' may only hold a-z, 0-9, '-', '_' and '.' (found '" + std::string(1, c) +
+                   "')");
+  return ok();
+}
+
+Result<AndroidBootImage> parse_device_profile_boot(std::string_view text,
+                                                   std::string_view origin_name) {
+  auto doc = TRY(yaml::load(text, origin_name));
+  Value root(std::string(origin_name), doc, "boot");
+  return parse_boot(root);
 }
 
 Result<DeviceProfile> load_device_profile_file(const std::filesystem::path& path) {
@@ -341,6 +399,9 @@ Result<DeviceProfile> decode_device_profile_prefix(ByteSpan bytes, std::size_t* 
   TRY(check_envelope(bytes, devpro_magic, "device profile (FBOODEVP)"));
   postcard::Reader r(bytes.subspan(header_size), header_size);
   auto p = TRY_CTX(decode_device_profile_payload(r), "while decoding device profile (FBOODEVP)");
+  TRY_CTX(check_profile_id(p.id), "device profile (FBOODEVP)");
+  TRY_CTX(bootimg::check_android_bootimg(p.boot),
+          "device profile " + p.id + " (FBOODEVP): android_bootimg");
   if (consumed)
     *consumed = header_size + r.offset();
   return p;
@@ -420,6 +481,12 @@ yaml::Json device_profile_to_tree(const DeviceProfile& p) {
   if (e.dtb_in_second)
     img["dtb_in_second"] = true;
   root["boot"] = Json{{"fastboot_boot", Json{{"android_bootimg", img}}}};
+  if (!p.known_overlaps.empty()) {
+    Json overlaps = Json::array();
+    for (const auto& o : p.known_overlaps)
+      overlaps.push_back(Json{{"id", o.id}, {"reason", o.reason}});
+    root["known_overlaps"] = overlaps;
+  }
   return root;
 }
 
@@ -428,6 +495,9 @@ std::string device_profile_to_yaml(const DeviceProfile& profile) {
 }
 std::string device_profile_to_json(const DeviceProfile& profile) {
   return device_profile_to_tree(profile).dump(2) + "\n";
+}
+std::string device_profile_boot_to_json(const DeviceProfile& profile) {
+  return device_profile_to_tree(profile)["boot"].dump();
 }
 
 // --- probing -------------------------------------------------------------------

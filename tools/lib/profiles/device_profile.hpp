@@ -84,6 +84,19 @@ struct AndroidBootImage {
   friend bool operator==(const AndroidBootImage&, const AndroidBootImage&) = default;
 };
 
+// A pair of profiles whose probes are known to accept a common device, and
+// why (issue 16 item 4): the OnePlus 6 and 6T bootloaders answer the same
+// getvars, the POCO F1 panel variants cannot be told apart over fastboot.
+// Both profiles list each other; `check --strict` then accepts the pair, and
+// `detect`/`boot` print the reason when a device matches both. A fastboop
+// extension with no FBOODEVP v0 field: compiling drops it (pool metadata that
+// a compiled profile on its own does not need).
+struct KnownOverlap {
+  std::string id;
+  std::string reason;
+  friend bool operator==(const KnownOverlap&, const KnownOverlap&) = default;
+};
+
 struct DeviceProfile {
   std::string id;
   std::optional<std::string> display_name;
@@ -91,6 +104,7 @@ struct DeviceProfile {
   std::vector<UsbMatch> match;
   std::vector<ProbeStep> probe;
   AndroidBootImage boot; // boot.fastboot_boot.android_bootimg
+  std::vector<KnownOverlap> known_overlaps;
   friend bool operator==(const DeviceProfile&, const DeviceProfile&) = default;
 };
 

@@ -37,6 +37,20 @@ Result<LoadedDeviceProfile> find_device_profile(std::string_view id);
 bool probe_step_passes(const ProbeStep& step, const std::optional<std::string>& answer);
 
 // Additions beyond the contract above.
+// The one id rule (issue 16 item 5): a Device Profile id is 1-64 characters
+// of a-z, 0-9, '-', '_' and '.', starting with a letter or digit. Ids name
+// files (<id>.yaml), CMake targets, stage0.json's device and environment
+// values, so `Bad Id!` is refused wherever an id is read (DevPro YAML and
+// FBOODEVP, boot.img.json, Boot Profile stage0.devices keys). The error says
+// what is wrong with `id`; callers add where it was read.
+Result<void> check_profile_id(std::string_view id);
+// A DevPro's `boot:` section alone (YAML or JSON text), with every rule it
+// has inside a DevPro; boot.img.json carries it so the pusher can check an
+// image against the profile it was built for without the profile pool.
+Result<AndroidBootImage> parse_device_profile_boot(std::string_view text,
+                                                   std::string_view origin_name);
+// The `boot:` section as device_profile_to_json renders it.
+std::string device_profile_boot_to_json(const DeviceProfile& profile);
 // True when a getvar answer counts as "missing": FAIL (nullopt), blank after
 // trimming, or "unknown" in any case.
 bool probe_answer_missing(const std::optional<std::string>& answer);
@@ -83,6 +97,20 @@ EffectiveStage0 effective_stage0(const BootProfile& profile, std::string_view de
 std::string pipeline_identity(const PipelineSource& source);
 
 // Additions beyond the contract above.
+// The one id rule (issue 16 item 5): a Device Profile id is 1-64 characters
+// of a-z, 0-9, '-', '_' and '.', starting with a letter or digit. Ids name
+// files (<id>.yaml), CMake targets, stage0.json's device and environment
+// values, so `Bad Id!` is refused wherever an id is read (DevPro YAML and
+// FBOODEVP, boot.img.json, Boot Profile stage0.devices keys). The error says
+// what is wrong with `id`; callers add where it was read.
+Result<void> check_profile_id(std::string_view id);
+// A DevPro's `boot:` section alone (YAML or JSON text), with every rule it
+// has inside a DevPro; boot.img.json carries it so the pusher can check an
+// image against the profile it was built for without the profile pool.
+Result<AndroidBootImage> parse_device_profile_boot(std::string_view text,
+                                                   std::string_view origin_name);
+// The `boot:` section as device_profile_to_json renders it.
+std::string device_profile_boot_to_json(const DeviceProfile& profile);
 // Spec §3.4/§3.5 checks; errors start with the field path under `path`
 // (e.g. "rootfs.ext4.mbr: pipeline mbr step must specify exactly one ...").
 Result<void> validate_pipeline(const PipelineSource& source, const std::string& path = {});

@@ -242,6 +242,20 @@ std::string hex4(std::uint16_t v) {
 
 } // namespace
 
+std::string known_overlap(const DeviceProfile& a, const DeviceProfile& b) {
+  auto reason_for = [](const DeviceProfile& from, const std::string& id) -> const std::string* {
+    for (const auto& o : from.known_overlaps)
+      if (o.id == id)
+        return &o.reason;
+    return nullptr;
+  };
+  const std::string* ra = reason_for(a, b.id);
+  const std::string* rb = reason_for(b, a.id);
+  if (!ra || !rb)
+    return {}; // one side alone cannot declare the pair settled
+  return *ra == *rb ? *ra : a.id + ": " + *ra + "; " + b.id + ": " + *rb;
+}
+
 std::vector<Ambiguity> find_ambiguities(const std::vector<DeviceProfile>& input) {
   std::vector<const DeviceProfile*> profiles;
   for (const auto& p : input)
@@ -284,7 +298,7 @@ std::vector<Ambiguity> find_ambiguities(const std::vector<DeviceProfile>& input)
         reason += "their probes overlap";
       reason += common->empty() ? std::string(" (neither probes any getvar)")
                                 : "; a device answering getvar " + *common + " passes both";
-      out.push_back({a.id, b.id, reason});
+      out.push_back({a.id, b.id, reason, known_overlap(a, b)});
     }
   }
   return out;

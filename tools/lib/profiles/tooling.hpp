@@ -39,7 +39,12 @@ struct Ambiguity {
   std::string first;  // profile ids, first < second
   std::string second;
   std::string reason;
+  // Both profiles list each other under known_overlaps: why probing cannot
+  // tell them apart (their reasons, once when they agree). Empty otherwise.
+  std::string known;
 };
+// The known_overlaps reason for a pair when both profiles list each other.
+std::string known_overlap(const DeviceProfile& a, const DeviceProfile& b);
 // Pairs whose match rules share a VID:PID and where some device (some set of
 // getvar answers) passes both profiles' probes, so probing cannot pick one for
 // it. The reason names the USB ids, whether one profile's probes imply the

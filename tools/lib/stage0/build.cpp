@@ -133,6 +133,22 @@ Result<void> check_limits(const profiles::DeviceProfile& d, const Stage0Result& 
   return ok();
 }
 
+// The settings files go through the PID1's own reader (stage0_settings is
+// compiled into both), exactly as the device will read them; a value it would
+// ignore and replace by its default (`--on-failure explode`, `--usb-vendor
+// 0xZZZZ`) is an error here, on the host, not a surprise on the phone
+// (issue 16 item 5).
+Result<void> check_settings_as_pid1(const Settings& settings) {
+  const auto files = TRY_CTX(render_settings_files(settings), "stage0 settings");
+  const auto parsed = parse_settings_files(files);
+  if (parsed.invalid.empty())
+    return ok();
+  std::string list;
+  for (const auto& i : parsed.invalid)
+    list += (list.empty() ? "" : "; ") + i;
+  return Error("stage0 settings the device would ignore: " + list, ErrorKind::Usage);
+}
+
 } // namespace
 
 Result<HostFile> read_host_file(const std::string& path) {
@@ -237,6 +253,7 @@ Result<Stage0Result> build_stage0(fs::Filesystem& fsys, Stage0Options o) {
   for (const auto& [k, v] : o.settings)
     layers.options[k] = v;
   Settings settings = merge_settings(layers);
+  TRY(check_settings_as_pid1(settings));
   auto setting = [&](std::string_view key) {
     auto it = settings.find(std::string(key));
     return it == settings.end() ? std::string() : std::string(trim(it->second));
@@ -555,13 +572,13 @@ json stage0_manifest(const Stage0Result& r, const std::string& device_id,
 Result<void> write_stage0_outputs(const Stage0Result& r, const std::string& device_id,
                                   const std::filesystem::path& dir,
                                   const std::optional<std::filesystem::path>& depfile) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec)
-    return Error("creating " + dir.string() + ": " + ec.message(), ErrorKind::Io);
+  // The output directory is the tool's: it is replaced as a whole, so no
+  // file of an earlier build (a stage0.cpio beside a new stage0.cpio.xz)
+  // survives to confuse fastboop-bootimg (issue 16 item 8).
+  auto out = TRY(AtomicDirectory::create(dir, "stage0.json"));
   std::map<std::string, std::pair<std::string, std::uint64_t>> outputs;
   auto put = [&](const std::string& name, ByteSpan data) -> Result<void> {
-    TRY(write_file_atomic(dir / name, data));
+    TRY(write_file_atomic(out.staging() / name, data));
     outputs[name] = {sha512_hex(data), data.size()};
     return ok();
   };
@@ -573,7 +590,8 @@ Result<void> write_stage0_outputs(const Stage0Result& r, const std::string& devi
   // itself (DevPro + stage0 + --cmdline-append), so including it here doubled it.
   TRY(put("cmdline", as_bytes(r.cmdline_generated)));
   std::string manifest = stage0_manifest(r, device_id, outputs).dump(2) + "\n";
-  TRY(write_file_atomic(dir / "stage0.json", manifest));
+  TRY(write_file_atomic(out.staging() / "stage0.json", manifest));
+  TRY(out.commit());
   if (depfile)
     TRY(write_depfile(*depfile, (dir / initrd).string(), r.host_deps));
   return ok();

@@ -101,6 +101,7 @@ public:
   void warn(std::string_view name, const std::string& value, std::string_view expected) {
     m_warnings.push_back("setting " + std::string(name) + "='" + value + "' is not " +
                          std::string(expected) + "; ignored");
+    m_invalid.push_back(std::string(name) + "='" + value + "' is not " + std::string(expected));
   }
 
   template <typename T, typename F>
@@ -133,10 +134,12 @@ public:
   }
 
   std::vector<std::string> take_warnings() { return std::move(m_warnings); }
+  std::vector<std::string> take_invalid() { return std::move(m_invalid); }
 
 private:
   const SettingsMap& m_raw;
   std::vector<std::string> m_warnings;
+  std::vector<std::string> m_invalid;
 };
 
 } // namespace
@@ -342,6 +345,7 @@ ParsedSettings parse_settings(const SettingsMap& raw) {
   s.ublk_timeout_s = p.typed<std::uint32_t>(key::kUblkTimeout, parse_u32, kU32);
 
   std::vector<std::string> warnings = p.take_warnings();
+  std::vector<std::string> invalid = p.take_invalid();
   for (const auto& [name, value] : raw) {
     const bool modelled = is_known_key(name) && name != key::kFramebuffer && name != key::kBreak;
     if (modelled)
@@ -353,7 +357,7 @@ ParsedSettings parse_settings(const SettingsMap& raw) {
     else if (name == key::kFramebuffer)
       warnings.push_back("setting stage0.fb is not supported by this stage0; ignored");
   }
-  return {std::move(s), std::move(warnings)};
+  return {std::move(s), std::move(warnings), std::move(invalid)};
 }
 
 ParsedSettings parse_settings_files(std::span<const SettingsFile> files) {

@@ -148,6 +148,10 @@ struct ParsedSettings {
   // One line per ignored or invalid value, naming the key; the invalid value
   // falls back to its default (spec §3.7 parser table).
   std::vector<std::string> warnings;
+  // The invalid values alone ("stage0.on_failure='explode' is not panic,
+  // reboot or halt"): the PID1 falls back to the default, the generator
+  // refuses them so they are caught on the host (issue 16 item 5).
+  std::vector<std::string> invalid;
 };
 // Typed settings from raw values. For an alias pair the primary key wins
 // unless it is absent or invalid. An invalid or missing stage0.rootfs leaves
