@@ -89,6 +89,50 @@ Result<ProfileWithHints> load_profile_with_hints(const std::string& path) {
   return out;
 }
 
+// A Boot Profile manifest rather than an image: a .yaml/.yml/.json name, or
+// a small file of text (images are binary from their first bytes: xz, sparse,
+// MBR/GPT, filesystem superblocks, tar headers hold NULs).
+bool looks_like_manifest(const std::string& path) {
+  const std::string ext = std::filesystem::path(path).extension().string();
+  if (ext == ".yaml" || ext == ".yml" || ext == ".json")
+    return true;
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec || size == 0 || size > (std::uint64_t{1} << 20))
+    return false;
+  std::ifstream in(path, std::ios::binary);
+  std::string head(static_cast<std::size_t>(std::min<std::uint64_t>(size, 4096)), '\0');
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<std::size_t>(in.gcount()));
+  return !head.empty() && std::all_of(head.begin(), head.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u >= 0x20 || c == '\n' || c == '\r' || c == '\t';
+  });
+}
+
+// Compiled in memory exactly as `fastboop-profile compile` does; an error
+// says what the file is taken for and how to compile it by hand.
+Result<profiles::BootProfile> compile_manifest(const std::string& path,
+                                               std::vector<std::filesystem::path>* read) {
+  auto text = read_text_file(path, std::uint64_t{1} << 20);
+  if (!text)
+    return Error("SOURCE " + path + ": " + text.error().message());
+  // Relative paths resolve against the manifest's directory, as
+  // `fastboop-profile compile` resolves them without --base-dir.
+  std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  if (dir.empty())
+    dir = ".";
+  auto bp = profiles::compile_boot_profile_manifest_text(*text, path, dir,
+                                                         profiles::ManifestInputs::Resolve, read);
+  if (!bp)
+    return Error("SOURCE " + path +
+                     " is read as a Boot Profile manifest and does not compile (check it with "
+                     "`fastboop-profile compile " +
+                     path + " -o profile.fbp`): " + bp.error().message(),
+                 bp.error().kind());
+  return bp;
+}
+
 bool is_lower_hex(std::string_view s) {
   return std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
@@ -145,12 +189,32 @@ Result<OpenedSource> open_source(const std::string& spec, const SourceOptions& o
       return s;
     }
     s.host_file = spec;
-    if (has_magic(spec, "FBOOPROF")) {
+    const bool compiled = has_magic(spec, "FBOOPROF");
+    if (compiled || looks_like_manifest(spec)) {
       if (options.expect_digest)
         return Error("--expect-sha512 applies to a bare image path or URL, not to a Boot Profile "
                      "(its stages carry their own content digests)",
                      ErrorKind::Usage);
-      auto loaded = TRY(load_profile_with_hints(spec));
+      ProfileWithHints loaded;
+      if (compiled) {
+        loaded = TRY(load_profile_with_hints(spec));
+      } else {
+        std::vector<std::filesystem::path> read;
+        loaded.profile = TRY(compile_manifest(spec, &read));
+        for (const auto& p : read)
+          s.manifest_inputs.push_back(p.string());
+        // The profile keeps its `file` paths as written (relative to the
+        // manifest); the files compile hashed stand in for those stages, as
+        // `fastboop-profile compile --optimize` resolves them.
+        if (!read.empty()) {
+          std::vector<std::filesystem::path> artifacts = options.local_artifacts;
+          artifacts.insert(artifacts.end(), read.begin(), read.end());
+          opts.local_artifacts = TRY(pipeline::LocalArtifactIndex::build(artifacts));
+        }
+        // What `fastboop-profile compile` would have written: a compiled
+        // profile's bytes identify the SOURCE (artifact cache keys).
+        s.profile_bytes = TRY_CTX(profiles::encode_boot_profile(loaded.profile), spec);
+      }
       s.hints = std::make_unique<pipeline::PipelineHints>(std::move(loaded.hints));
       if (!s.hints->entries.empty())
         opts.hints = s.hints.get();
@@ -160,7 +224,9 @@ Result<OpenedSource> open_source(const std::string& spec, const SourceOptions& o
         s.kernel_fs = TRY(open_profile_fs(bp.kernel->source, opts, "kernel", s.kernel_layers));
       if (bp.dtbs)
         s.dtbs_fs = TRY(open_profile_fs(bp.dtbs->source, opts, "dtbs", s.dtbs_layers));
-      s.layers.insert(s.layers.begin(), "boot-profile(" + bp.id + ")");
+      s.layers.insert(s.layers.begin(),
+                      std::string(compiled ? "boot-profile(" : "boot-profile-manifest(") + bp.id +
+                          ")");
       s.boot_profile = std::move(bp);
       return s;
     }
