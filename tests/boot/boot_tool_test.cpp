@@ -10,8 +10,11 @@
 #include "common/process.hpp"
 #include "fastboot/driver.hpp"
 
+#include <csignal>
 #include <fstream>
 #include <gmock/gmock.h>
+#include <sys/wait.h>
+#include <thread>
 
 namespace fastboop::test {
 namespace {
@@ -232,6 +235,48 @@ TEST(BootTool, ABootImageTheCMakeFunctionsBuiltIsACacheHit) {
   EXPECT_THAT(out.err, HasSubstr("cache hit: boot.img for fbtest-phone"));
   EXPECT_THAT(out.err, Not(HasSubstr("generating")));
   EXPECT_EQ(read_file(out_img), read_file(f.dir / "build" / "img" / "boot.img"));
+}
+
+TEST(BootTool, ADirectoryCannotBeServedSoItIsRefusedBeforeAnythingIsSent) {
+  FASTBOOP_REQUIRE_PROGRAM("dtc");
+  Fixture f;
+  Emulator emu(kPhoneVars);
+  auto out = f.fastboop({"boot", f.rootfs.string(), "-s", emu.tcp_target(), "--stage0",
+                         f.init.string(), "--smoo-gadget", f.gadget.string()});
+  EXPECT_EQ(out.exit_code, 2) << out.err;
+  EXPECT_THAT(out.err, HasSubstr("serving the root over smoo"));
+  EXPECT_THAT(out.err, HasSubstr("is a directory"));
+  EXPECT_TRUE(only_getvar(emu));
+}
+
+TEST(BootTool, AfterBootTheRootIsServedUntilInterrupted) {
+  FASTBOOP_REQUIRE_PROGRAM("dtc");
+  FASTBOOP_REQUIRE_PROGRAM("mkfs.erofs");
+  Fixture f;
+  const auto image = f.dir / "rootfs.erofs";
+  auto mk = run({"mkfs.erofs", image.string(), f.rootfs.string()});
+  ASSERT_EQ(mk.exit_code, 0) << mk.err;
+  Emulator emu(kPhoneVars);
+  const auto log = f.dir / "boot.log";
+  const pid_t pid =
+      spawn_logged({"/usr/bin/env", "FASTBOOP_SCHEMA_PATH=" + f.devpro.string(),
+                    "FASTBOOP_DEVPRO_SYSTEM_DIRS=", "FASTBOOP_CACHE_DIR=" + f.cache.string(),
+                    tool_path("fastboop").string(), "boot", image.string(), "-s", emu.tcp_target(),
+                    "--stage0", f.init.string(), "--smoo-gadget", f.gadget.string()},
+                   log);
+  ASSERT_GT(pid, 0);
+  bool serving = false;
+  for (int i = 0; i < 600 && !serving; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    serving = read_text(log).find("over smoo until interrupted") != std::string::npos;
+  }
+  EXPECT_TRUE(serving) << read_text(log);
+  EXPECT_EQ(emu.commands().back(), "boot");
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << read_text(log);
+  EXPECT_THAT(read_text(log), HasSubstr("served "));
 }
 
 TEST(BootTool, AProfileWhoseProbesFailIsRefusedWithGetvarOnly) {

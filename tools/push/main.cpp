@@ -5,6 +5,7 @@
 #include "common/log.hpp"
 #include "fastboot/push.hpp"
 #include "profiles/profiles.hpp"
+#include "smoo/rootfs.hpp"
 
 #include <cstdio>
 
@@ -45,17 +46,20 @@ int main(int argc, char** argv) {
   bool wait = false;
   auto add_wait = [&](CLI::App* sub) {
     sub->add_flag("--wait", wait, "Wait for the device to appear (libusb hotplug, or polling)");
-    sub->add_option("--timeout", timeout_seconds, "With --wait: give up after S seconds (default: wait forever)")
+    sub->add_option("--timeout", timeout_seconds,
+                    "With --wait: give up after S seconds (default: wait forever)")
         ->check(CLI::NonNegativeNumber);
   };
 
   // detect
-  auto* detect = app.add_subcommand("detect", "List fastboot devices and the device profiles they match");
+  auto* detect =
+      app.add_subcommand("detect", "List fastboot devices and the device profiles they match");
   std::vector<std::string> detect_targets;
   bool json = false;
   std::string detect_profile;
   detect->add_option("-s,--device", detect_targets,
-                     "Also probe this device: SERIAL, usb:BUS-PORT, tcp:HOST[:PORT], udp:HOST[:PORT] (repeatable)");
+                     "Also probe this device: SERIAL, usb:BUS-PORT, tcp:HOST[:PORT], "
+                     "udp:HOST[:PORT] (repeatable)");
   detect->add_flag("--json", json, "Machine-readable output");
   detect->add_option("--device-profile", detect_profile, "Only consider this device profile");
   add_wait(detect);
@@ -65,11 +69,13 @@ int main(int argc, char** argv) {
   std::string var_name;
   std::string getvar_target;
   getvar->add_option("NAME", var_name, "Variable name, e.g. product")->required();
-  getvar->add_option("-s,--device", getvar_target, "SERIAL, usb:BUS-PORT, tcp:HOST[:PORT] or udp:HOST[:PORT]");
+  getvar->add_option("-s,--device", getvar_target,
+                     "SERIAL, usb:BUS-PORT, tcp:HOST[:PORT] or udp:HOST[:PORT]");
   add_wait(getvar);
 
   // boot
-  auto* boot = app.add_subcommand("boot", "Check the device against the image's profile, then download and boot it");
+  auto* boot = app.add_subcommand(
+      "boot", "Check the device against the image's profile, then download and boot it");
   std::string image;
   std::string boot_target;
   std::string boot_profile;
@@ -80,19 +86,50 @@ int main(int argc, char** argv) {
   boot->add_option("IMAGE", image, "boot.img (its boot.img.json sidecar names the device profile)")
       ->required()
       ->check(CLI::ExistingFile);
-  boot->add_option("-s,--device", boot_target, "SERIAL, usb:BUS-PORT, tcp:HOST[:PORT] or udp:HOST[:PORT]");
-  boot->add_option("--device-profile", boot_profile, "Device profile id (when the image has no sidecar)");
+  boot->add_option("-s,--device", boot_target,
+                   "SERIAL, usb:BUS-PORT, tcp:HOST[:PORT] or udp:HOST[:PORT]");
+  boot->add_option("--device-profile", boot_profile,
+                   "Device profile id (when the image has no sidecar)");
   boot->add_flag("--check", check, "Do everything except the download and boot");
-  boot->add_flag("--force-device", force, "Boot even if the device does not match the profile (dangerous)");
+  boot->add_flag("--force-device", force,
+                 "Boot even if the device does not match the profile (dangerous)");
   boot->add_option("--then", then_command,
                    "After boot OKAY, run this shell command (FASTBOOP_SERIAL, FASTBOOP_DEVICE, "
                    "FASTBOOP_DEVICE_PROFILE in its environment)");
-  boot->add_option("--io-timeout", io_timeout, "Seconds to wait for each device response (default 30)")
+  boot->add_option("--io-timeout", io_timeout,
+                   "Seconds to wait for each device response (default 30)")
       ->check(CLI::PositiveNumber);
   add_wait(boot);
 
+  // serve
+  auto* serve =
+      app.add_subcommand("serve", "Serve a rootfs to a booted stage0's smoo gadget over USB until "
+                                  "interrupted (Ctrl-C)");
+  std::string serve_source;
+  std::string serve_target;
+  std::vector<std::string> serve_artifacts;
+  bool serve_offline = false;
+  std::optional<std::string> serve_sha512;
+  std::uint32_t block_size = 4096;
+  serve
+      ->add_option("SOURCE", serve_source,
+                   "Rootfs image path, http(s) URL or compiled Boot Profile")
+      ->required();
+  serve->add_option("-s,--device", serve_target,
+                    "The gadget: usb:BUS-PORT or its USB serial (default: any)");
+  serve->add_flag("--offline", serve_offline,
+                  "Never fetch over the network (also FASTBOOP_OFFLINE=1)");
+  serve->add_option(
+      "--local-artifact", serve_artifacts,
+      "Local file replacing any pipeline stage with the same sha512 and size (repeatable)");
+  serve->add_option("--expect-sha512", serve_sha512,
+                    "SHA-512 of a bare path/URL SOURCE: verified, and keys the download cache");
+  serve->add_option("--block-size", block_size,
+                    "Export block size: a power of two, 512-65536 (default 4096)");
+
   // udev-rules
-  auto* udev = app.add_subcommand("udev-rules", "Print udev rules granting access to fastboot devices");
+  auto* udev =
+      app.add_subcommand("udev-rules", "Print udev rules granting access to fastboot devices");
 
   return cli::run(app, argc, argv, [&]() -> Result<void> {
     settings.wait = wait ? WaitMode::Wait : WaitMode::NoWait;
@@ -103,7 +140,8 @@ int main(int argc, char** argv) {
       auto devices = TRY(detect_devices(specs, pool, settings));
       if (devices.empty())
         return Error("No fastboot devices detected.", ErrorKind::Device);
-      std::fputs((json ? format_detect_json(devices) : format_detect_text(devices)).c_str(), stdout);
+      std::fputs((json ? format_detect_json(devices) : format_detect_text(devices)).c_str(),
+                 stdout);
       return ok();
     }
     if (*getvar) {
@@ -137,6 +175,24 @@ int main(int argc, char** argv) {
       settings.connect.tcp.io_timeout = io;
       settings.connect.usb.transfer_timeout = io;
       return boot_on_device(request, settings);
+    }
+    if (*serve) {
+      smoo::SignalStop stop; // before any thread or USB context exists
+      stage0::SourceOptions source_options;
+      if (serve_offline)
+        source_options.network = pipeline::NetworkMode::Offline;
+      for (const auto& a : serve_artifacts)
+        source_options.local_artifacts.emplace_back(a);
+      if (serve_sha512)
+        source_options.expect_digest = TRY(stage0::parse_expected_sha512(*serve_sha512));
+      auto rootfs = TRY(smoo::ServedRootfs::open(serve_source, source_options));
+      auto options = rootfs.serve_options();
+      options.block_size = block_size;
+      if (!serve_target.empty())
+        options.device = serve_target;
+      auto stats = TRY(smoo::serve_rootfs(rootfs, options, stop.token()));
+      std::printf("%s\n", stats.summary().c_str());
+      return ok();
     }
     if (*udev) {
       std::vector<profiles::DeviceProfile> builtins;

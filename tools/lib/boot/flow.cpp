@@ -9,6 +9,7 @@
 #include "common/log.hpp"
 #include "pipeline/progress.hpp"
 #include "profiles/profiles.hpp"
+#include "smoo/rootfs.hpp"
 #include "stage0/payloads.hpp"
 
 #include <algorithm>
@@ -244,7 +245,7 @@ Result<Payloads> locate_payloads(const BootRequest& r) {
   return p;
 }
 
-Result<stage0::OpenedSource> open_source(const BootRequest& r, pipeline::FetchProgress& progress) {
+Result<stage0::SourceOptions> source_options(const BootRequest& r) {
   stage0::SourceOptions o;
   if (r.offline)
     o.network = pipeline::NetworkMode::Offline;
@@ -252,6 +253,11 @@ Result<stage0::OpenedSource> open_source(const BootRequest& r, pipeline::FetchPr
     o.local_artifacts.emplace_back(p);
   if (r.expect_sha512)
     o.expect_digest = TRY(stage0::parse_expected_sha512(*r.expect_sha512));
+  return o;
+}
+
+Result<stage0::OpenedSource> open_source(const BootRequest& r, pipeline::FetchProgress& progress) {
+  stage0::SourceOptions o = TRY(source_options(r));
   if (progress.enabled())
     o.on_fetch = progress.callback();
   auto source = TRY(stage0::open_source(r.source, o));
@@ -366,6 +372,19 @@ Result<void> copy_out(const BuiltImage& built, const fs::path& output) {
   return ok();
 }
 
+// Step 7: serve until interrupted (Ctrl-C); the phone re-enumerates as the
+// smoo gadget on the port the bootloader used.
+Result<void> serve_root(smoo::ServedRootfs& served, const IdentifiedDevice& device) {
+  smoo::SignalStop stop;
+  auto options = served.serve_options();
+  if (device.target && device.target->kind == fastboot::DeviceSpec::Kind::UsbPath)
+    options.preferred_port = device.target->value;
+  log::info("serving " + served.describe() + " over smoo until interrupted (Ctrl-C)");
+  const auto stats = TRY(smoo::serve_rootfs(served, options, stop.token()));
+  log::info(stats.summary());
+  return ok();
+}
+
 } // namespace
 
 Result<IdentifiedDevice> identify_device(const BootRequest& r) {
@@ -441,6 +460,14 @@ Result<void> run_boot(const BootRequest& r) {
   } else {
     device = TRY(identify_device(r));
   }
+  // The root the device will ask for, opened as bytes before anything is
+  // built or sent (a directory cannot be served, a dead URL fails here).
+  std::optional<smoo::ServedRootfs> served;
+  if (!r.output && r.serve == Serve::On && !r.stage0.root_device) {
+    auto options = TRY(source_options(r));
+    served.emplace(TRY_CTX(smoo::ServedRootfs::open(r.source, std::move(options)),
+                           "serving the root over smoo (or pass --root-device, or --no-serve)"));
+  }
   const BuiltImage built = TRY(build_image(r, {device.profile, device.profile_source}, payloads));
   if (r.output)
     return copy_out(built, *r.output);
@@ -469,11 +496,9 @@ Result<void> run_boot(const BootRequest& r) {
     log::info("per-boot kernel command line: " + line);
   }
   TRY(fastboot::boot_on_device(push, r.push));
-  if (r.serve == Serve::Off || r.stage0.root_device)
+  if (!served)
     return ok();
-  return Error(
-      "serving the root over smoo is not available in this build; pass --no-serve or --root-device",
-      ErrorKind::Unsupported);
+  return serve_root(*served, device);
 }
 
 } // namespace fastboop::boot

@@ -24,10 +24,23 @@
 namespace fastboop::stage0 {
 
 enum class SourcePart { Rootfs, Kernel, Dtbs };
+
+// Which rootfs image a stage0 was built from (stage0.json and boot.img.json
+// `rootfs`), so `fastboop-push boot` serves the same bytes over smoo.
+struct RootfsIdentity {
+  std::string source;     // SOURCE as given: image path, URL or compiled Boot Profile
+  std::string pipeline;   // canonical identity of the image's pipeline (pipeline::stage_identity)
+  std::uint64_t size = 0; // bytes of the filesystem image the gadget exports
+  // SHA-512 (lowercase hex) of the pipeline's terminal artifact: the file or
+  // URL object SOURCE names (hashed, or --expect-sha512), or the digest a
+  // Boot Profile declares for it. Unset when nothing states it (a URL without
+  // --expect-sha512).
+  std::optional<std::string> sha512;
+};
 Result<SourcePart> parse_source_part(std::string_view name);
 
 struct OpenedSource {
-  filesystems::FilesystemPtr fs; // the rootfs
+  filesystems::FilesystemPtr fs;   // the rootfs
   std::vector<std::string> layers; // outermost first
   std::string host_root;           // a directory source: rootfs files are host files
   std::string host_file;           // an image or Boot Profile file source
@@ -43,8 +56,16 @@ struct OpenedSource {
   filesystems::FilesystemPtr kernel_fs; // Boot Profile `kernel` pipeline, when given
   filesystems::FilesystemPtr dtbs_fs;   // Boot Profile `dtbs` pipeline, when given
   std::vector<std::string> kernel_layers, dtbs_layers;
+  // An image or Boot Profile source (not a directory).
+  std::optional<RootfsIdentity> rootfs_identity;
 
   filesystems::Filesystem* part(SourcePart p) const;
+};
+
+// RootfsIdentity::sha512 of a bare local image file without --expect-sha512.
+enum class TerminalDigest {
+  IfStated, // only what --expect-sha512 or the Boot Profile states; never reads
+  Compute,  // also hash the local image file (one whole read)
 };
 
 struct SourceOptions {
@@ -59,6 +80,7 @@ struct SourceOptions {
   // --verify-download: an http SOURCE is fetched whole and checked against
   // expect_digest before it is read.
   pipeline::DigestCheck digest_check = pipeline::DigestCheck::WhenComplete;
+  TerminalDigest terminal_digest = TerminalDigest::IfStated;
   // Called with the bytes of each completed http fetch (progress lines).
   std::function<void(std::uint64_t)> on_fetch;
 };
@@ -69,9 +91,21 @@ Result<std::string> parse_expected_sha512(std::string_view text);
 
 Result<OpenedSource> open_source(const std::string& spec, const SourceOptions& options = {});
 
+// The rootfs as bytes, for serving it over smoo: the filesystem image beneath
+// what open_source() mounts (same detection, Boot Profile pipeline, local
+// artifacts and hints). A directory SOURCE is an error.
+struct OpenedImage {
+  std::unique_ptr<pipeline::PipelineHints> hints; // the image's stages point into it
+  pipeline::BlockSourcePtr image;
+  std::vector<std::string> layers; // outermost first
+  RootfsIdentity identity;
+};
+Result<OpenedImage> open_rootfs_image(const std::string& spec, const SourceOptions& options = {});
+
 // The DTB of a Boot Profile `dtbs: {path: P}` for `devicetree_name`: P if it
 // ends in .dtb, else P/<name>.dtb, P/<name>, P (spec profiles §1.5).
-Result<std::pair<std::string, Bytes>> read_profile_dtb(filesystems::Filesystem& fs, const std::string& path,
+Result<std::pair<std::string, Bytes>> read_profile_dtb(filesystems::Filesystem& fs,
+                                                       const std::string& path,
                                                        const std::string& devicetree_name);
 
 } // namespace fastboop::stage0
