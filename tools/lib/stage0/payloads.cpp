@@ -43,7 +43,7 @@ Result<std::filesystem::path> find_payload(const PayloadQuery& q) {
   }
   if (const char* env = std::getenv(n.env); env && *env) {
     if (!is_regular(env))
-      return Error(std::string("$") + n.env + "=" + env + ": no such file", ErrorKind::Usage);
+      return Error(std::string("$") + n.env + "=" + env + ": no such file");
     return std::filesystem::path(env);
   }
   const std::string leaf = n.leaf_prefix + q.arch;
@@ -73,9 +73,8 @@ Result<std::filesystem::path> find_payload(const PayloadQuery& q) {
     tried += "\n  " + c;
   }
   return Error(std::string(n.what) + " for " + q.arch + " not found; give " + q.option_name +
-                   " PATH, set $" + n.env + ", or install it as ${libdir}/fastboop/" + n.dir + "/" +
-                   leaf + ". Searched:" + tried,
-               ErrorKind::Usage);
+               " PATH, set $" + n.env + ", or install it as ${libdir}/fastboop/" + n.dir + "/" +
+               leaf + ". Searched:" + tried);
 }
 
 } // namespace fastboop::stage0
