@@ -107,14 +107,8 @@ Result<boot::BootRequest> boot_request(const BootArgs& a) {
   r.cache_dir = a.no_cache ? std::string() : artifact_cache::default_cache_dir();
   r.push.wait = a.wait ? fastboot::WaitMode::Wait : fastboot::WaitMode::NoWait;
   r.push.timeout = std::chrono::seconds(static_cast<long>(a.timeout));
-  // As fastboop-push sets them from --io-timeout.
-  const auto io = std::chrono::milliseconds(static_cast<long>(a.io_timeout * 1000));
-  r.push.driver.response_timeout = io;
-  r.push.driver.slow_response_timeout = io * 2;
-  r.push.connect.udp.max_attempts =
-      std::max<unsigned>(4, static_cast<unsigned>(io * 2 / r.push.connect.udp.retransmit_interval));
-  r.push.connect.tcp.io_timeout = io;
-  r.push.connect.usb.transfer_timeout = io;
+  fastboot::set_io_timeout(r.push,
+                           std::chrono::milliseconds(static_cast<long>(a.io_timeout * 1000)));
   return r;
 }
 
