@@ -279,6 +279,27 @@ TEST(BootTool, AfterBootTheRootIsServedUntilInterrupted) {
   EXPECT_THAT(read_text(log), HasSubstr("served "));
 }
 
+TEST(BootTool, WaitGivesUpAfterTheTimeoutNamingTheDevice) {
+  Fixture f;
+  std::uint16_t closed = 0;
+  {
+    Emulator gone(kPhoneVars); // a port that just stopped listening
+    closed = gone.tcp_port();
+  }
+  const auto start = std::chrono::steady_clock::now();
+  auto out = f.fastboop({"boot", f.rootfs.string(), "-s", "tcp:127.0.0.1:" + std::to_string(closed),
+                         "--wait", "--timeout", "2", "--stage0", f.init.string(), "--smoo-gadget",
+                         f.gadget.string(), "--no-serve"});
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_NE(out.exit_code, 0);
+  EXPECT_THAT(out.err, HasSubstr("waiting for a fastboot device"));
+  EXPECT_THAT(out.err, HasSubstr("tcp:127.0.0.1:" + std::to_string(closed)));
+  EXPECT_GE(seconds, 2.0);
+  EXPECT_LT(seconds, 15.0);
+  EXPECT_FALSE(std::filesystem::exists(f.cache / "stage0"));
+}
+
 TEST(BootTool, AProfileWhoseProbesFailIsRefusedWithGetvarOnly) {
   FASTBOOP_REQUIRE_PROGRAM("dtc");
   Fixture f;
