@@ -5,14 +5,19 @@ find_program(HELP2MAN help2man)
 get_property(_tools GLOBAL PROPERTY FASTBOOP_TOOLS)
 if(HELP2MAN AND _tools)
   set(_pages "")
-  foreach(tool IN LISTS _tools)
+  foreach(target IN LISTS _tools)
+    # The program's name (the `fastboop` target is fastboop-boot).
+    get_target_property(tool ${target} OUTPUT_NAME)
+    if(NOT tool)
+      set(tool ${target})
+    endif()
     set(page ${PROJECT_BINARY_DIR}/man/${tool}.1)
     add_custom_command(OUTPUT ${page}
       COMMAND ${CMAKE_COMMAND} -E make_directory ${PROJECT_BINARY_DIR}/man
       COMMAND ${CMAKE_COMMAND} -E env SOURCE_DATE_EPOCH=0
               ${HELP2MAN} --no-info --no-discard-stderr --name=${tool} --output=${page}
-              $<TARGET_FILE:${tool}>
-      DEPENDS ${tool}
+              $<TARGET_FILE:${target}>
+      DEPENDS ${target}
       COMMENT "man page for ${tool}"
       VERBATIM)
     list(APPEND _pages ${page})

@@ -175,17 +175,7 @@ int main(int argc, char** argv) {
       for (const auto& a : boot_artifacts)
         request.root.local_artifacts.emplace_back(a);
       request.root.block_size = boot_block_size;
-      const auto io = std::chrono::milliseconds(static_cast<long>(io_timeout * 1000));
-      settings.driver.response_timeout = io;
-      // Verifying a large image or starting the kernel may take longer than
-      // answering a command.
-      settings.driver.slow_response_timeout = io * 2;
-      // UDP: retransmit for as long as a USB/TCP read would wait (twice the
-      // I/O timeout; the default matches AOSP's ~1 minute).
-      settings.connect.udp.max_attempts = std::max<unsigned>(
-          4, static_cast<unsigned>(io * 2 / settings.connect.udp.retransmit_interval));
-      settings.connect.tcp.io_timeout = io;
-      settings.connect.usb.transfer_timeout = io;
+      set_io_timeout(settings, std::chrono::milliseconds(static_cast<long>(io_timeout * 1000)));
       return boot_on_device(request, settings);
     }
     if (*serve) {

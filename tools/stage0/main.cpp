@@ -11,6 +11,7 @@
 #include "stage0/dtb.hpp"
 #include "stage0/fsutil.hpp"
 #include "stage0/kernel.hpp"
+#include "stage0/request.hpp"
 #include "stage0/source.hpp"
 #include "profiles/boot_profile.hpp"
 #include "stage0_settings/stage0_settings.hpp"
@@ -19,6 +20,7 @@
 
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <unistd.h>
 
 using namespace fastboop;
@@ -98,79 +100,16 @@ Result<void> write_stdout(ByteSpan data) {
   return ok();
 }
 
-Result<void> run_build(const BuildArgs& a) {
-  if (a.decompress_modules && a.keep_compressed)
-    return Error("--decompress-modules and --keep-compressed-modules exclude each other", ErrorKind::Usage);
-  // Outputs first: a bad -o should not cost a rootfs read to find out.
-  if (a.output != "-")
-    TRY(check_output_path(a.output, OutputKind::Directory));
-  if (a.depfile)
-    TRY(check_output_path(*a.depfile));
-  pipeline::FetchProgress progress;
-  // The image's digest goes into stage0.json's `rootfs` (what a host serves).
-  auto source = TRY(open_with(a.source, a.src, progress, TerminalDigest::Compute));
-  auto devpro = TRY(profiles::find_device_profile(a.device_profile));
-  Stage0Options o;
-  o.device = devpro.profile;
-  o.kernel_version = a.kernel_version;
-  if (a.kernel)
-    o.kernel = TRY(read_host_file(*a.kernel));
-  if (a.dtb)
-    o.dtb = TRY(read_host_file(*a.dtb));
-  for (const auto& d : a.dtbos)
-    o.dtbos.push_back(TRY(read_host_file(d)));
-  o.required_modules = a.modules;
-  for (const auto& c : a.cmdline_append)
-    o.extra_cmdline += (o.extra_cmdline.empty() ? "" : " ") + c;
-  if (const auto& bp = source.boot_profile) {
-    // Boot Profile: its devices map is also an allow-list (spec profiles §2.6).
-    if (!profiles::boot_profile_matches_device(*bp, devpro.profile.id))
-      return Error("boot profile '" + bp->id + "' is not compatible with device profile '" + devpro.profile.id + "'");
-    if (bp->kernel && !o.kernel) {
-      Bytes k = TRY_CTX(filesystems::read_file(*source.kernel_fs, bp->kernel->path, std::uint64_t{512} << 20),
-                        "boot profile kernel");
-      o.kernel = HostFile{"boot profile kernel " + bp->kernel->path, std::move(k), true};
-    }
-    if (bp->dtbs && !o.dtb) {
-      auto [path, bytes] = TRY(read_profile_dtb(*source.dtbs_fs, bp->dtbs->path, devpro.profile.devicetree_name));
-      o.dtb = HostFile{"boot profile dtbs " + path, std::move(bytes), true};
-    }
-    apply_effective_stage0(o, profiles::effective_stage0(*bp, devpro.profile.id), bp->id);
-    if (!a.rootfs_type)
-      o.rootfs_type = bp->rootfs.filesystem == profiles::FilesystemKind::Ext4 ? "ext4" : "erofs";
-  }
-  o.serial = a.serial;
-  o.mimic_fastboot = !a.no_mimic;
-  if (a.inject_wifi)
-    o.inject_mac.wifi = a.inject_wifi;
-  if (a.inject_bt)
-    o.inject_mac.bluetooth = a.inject_bt;
-  o.stage0_serial = a.serial_string;
-  if (a.compress)
-    o.compress = TRY(parse_codec(*a.compress));
-  o.module_compression = a.decompress_modules ? ModuleCompression::Decompress
-                         : a.keep_compressed  ? ModuleCompression::Keep
-                                              : ModuleCompression::Auto;
-  o.firmware = a.include_firmware ? FirmwareMode::Include : FirmwareMode::ListOnly;
-  if (a.augment)
-    o.augment = TRY(read_host_file(*a.augment));
-  if (a.smoo_gadget)
-    o.smoo_gadget = TRY(read_host_file(*a.smoo_gadget));
-  o.root_device = a.root_device;
-  if (a.rootfs_type)
-    o.rootfs_type = *a.rootfs_type;
-  o.max_io_bytes = a.max_io_bytes;
-  o.outputs = a.output == "-" ? OutputSet::InitrdOnly : OutputSet::All;
-  if (a.stage0_init)
-    o.init = TRY(locate_stage0_init(a.stage0_init, ""));
-  // Every /etc/stage0 setting as an option; --setting KEY=VALUE for the rest.
+// The named /etc/stage0 options, as KEY -> value.
+std::map<std::string, std::string> named_settings(const BuildArgs& a) {
+  std::map<std::string, std::string> out;
   auto set = [&](std::string_view key, const std::optional<std::string>& v) {
     if (v)
-      o.settings[std::string(key)] = *v;
+      out[std::string(key)] = *v;
   };
   auto set_num = [&](std::string_view key, const auto& v) {
     if (v)
-      o.settings[std::string(key)] = std::to_string(*v);
+      out[std::string(key)] = std::to_string(*v);
   };
   set(key::kOstree, a.ostree);
   set(key::kSmooLog, a.smoo_log);
@@ -190,36 +129,58 @@ Result<void> run_build(const BuildArgs& a) {
   set_num(key::kQueueCount, a.queue_count);
   set_num(key::kQueueDepth, a.queue_depth);
   if (a.no_yeet_fstab)
-    o.settings[std::string(key::kYeetFstab)] = "0";
+    out[std::string(key::kYeetFstab)] = "0";
   if (a.framebuffer)
-    o.settings[std::string(key::kFramebuffer)] = "1";
-  for (const auto& s : a.settings) {
-    auto eq = s.find('=');
-    if (eq == std::string::npos || eq == 0)
-      return Error("--setting '" + s + "': expected KEY=VALUE", ErrorKind::Usage);
-    std::string k = s.substr(0, eq);
-    if (!is_known_key(k))
-      return Error("--setting '" + s + "': unknown key '" + k + "'", ErrorKind::Usage);
-    o.settings[k] = s.substr(eq + 1);
-  }
-  if (o.settings.count(std::string(key::kRootfs)))
-    return Error("stage0.rootfs is set with --rootfs-type", ErrorKind::Usage);
+    out[std::string(key::kFramebuffer)] = "1";
+  return out;
+}
 
-  auto result = TRY(build_stage0(*source.fs, std::move(o)));
-  result.rootfs = source.rootfs_identity;
-  if (!result.rootfs)
-    // A directory: named, but not servable as it is.
-    result.rootfs = RootfsIdentity{std::filesystem::absolute(a.source).lexically_normal().string(), {}, 0, {}};
-  if (!source.host_root.empty())
-    for (const auto& in : result.inputs)
-      if (in.origin == "rootfs")
-        result.host_deps.push_back(source.host_root + in.path);
-  if (!source.host_file.empty())
-    result.host_deps.push_back(source.host_file);
-  if (!devpro.source.empty() && devpro.source.rfind("builtin:", 0) != 0)
-    result.host_deps.push_back(devpro.source);
-  std::sort(result.host_deps.begin(), result.host_deps.end());
-  result.host_deps.erase(std::unique(result.host_deps.begin(), result.host_deps.end()), result.host_deps.end());
+BuildRequest build_request(const BuildArgs& a) {
+  BuildRequest r;
+  r.kernel_version = a.kernel_version;
+  r.kernel = a.kernel;
+  r.dtb = a.dtb;
+  r.dtbos = a.dtbos;
+  r.modules = a.modules;
+  r.cmdline_append = a.cmdline_append;
+  r.augment = a.augment;
+  r.smoo_gadget = a.smoo_gadget;
+  r.stage0_init = a.stage0_init;
+  r.root_device = a.root_device;
+  r.rootfs_type = a.rootfs_type;
+  r.compress = a.compress;
+  r.stage0_serial = a.serial_string;
+  r.inject_wifi = a.inject_wifi;
+  r.inject_bt = a.inject_bt;
+  r.serial = a.serial ? SerialConsole::On : SerialConsole::Off;
+  r.mimic = a.no_mimic ? MimicFastboot::Off : MimicFastboot::On;
+  r.module_compression = a.decompress_modules ? ModuleCompression::Decompress
+                         : a.keep_compressed  ? ModuleCompression::Keep
+                                              : ModuleCompression::Auto;
+  r.firmware = a.include_firmware ? FirmwareMode::Include : FirmwareMode::ListOnly;
+  r.max_io_bytes = a.max_io_bytes;
+  r.outputs = a.output == "-" ? OutputSet::InitrdOnly : OutputSet::All;
+  r.named_settings = named_settings(a);
+  r.settings = a.settings;
+  return r;
+}
+
+Result<void> run_build(const BuildArgs& a) {
+  if (a.decompress_modules && a.keep_compressed)
+    return Error("--decompress-modules and --keep-compressed-modules exclude each other", ErrorKind::Usage);
+  // Outputs first: a bad -o should not cost a rootfs read to find out.
+  if (a.output != "-")
+    TRY(check_output_path(a.output, OutputKind::Directory));
+  if (a.depfile)
+    TRY(check_output_path(*a.depfile));
+  pipeline::FetchProgress progress;
+  // The image's digest goes into stage0.json's `rootfs` (what a host serves).
+  auto source = TRY(open_with(a.source, a.src, progress, TerminalDigest::Compute));
+  auto devpro = TRY(profiles::find_device_profile(a.device_profile));
+  auto options = TRY(make_stage0_options(build_request(a), source, devpro.profile));
+  auto result = TRY(build_stage0(*source.fs, std::move(options)));
+  result.rootfs = rootfs_record(source, a.source);
+  result.host_deps = host_dependencies(result, source, devpro.source);
 
   if (a.output == "-") {
     if (cli::stdout_is_tty())
@@ -359,7 +320,8 @@ int main(int argc, char** argv) {
 
   BuildArgs b;
   auto* build = app.add_subcommand("build", "Build stage0 for a device from SOURCE (a rootfs directory)");
-  build->add_option("SOURCE", b.source, "Rootfs: directory, image path or URL, or compiled Boot Profile")->required();
+  build->add_option("SOURCE", b.source,
+                  "Rootfs: directory, image path or URL, compiled Boot Profile or Boot Profile manifest (.yaml)")->required();
   add_source_options(build, b.src);
   build->add_option("--device-profile", b.device_profile, "Device Profile id")->required();
   build->add_option("-o,--output", b.output, "Output directory, or - for the cpio alone on stdout")->required();

@@ -1,5 +1,7 @@
 #include "artifact_cache/fast_hit.hpp"
 
+#include "artifact_cache/memo.hpp"
+
 #include "common/file_io.hpp"
 #include "common/hash.hpp"
 
@@ -73,37 +75,11 @@ bool exists_no_follow(const std::string& path) {
   return ::lstat(path.c_str(), &st) == 0;
 }
 
-bool is_hex_digest(std::string_view d) {
-  return d.size() == 128 && std::all_of(d.begin(), d.end(), [](char c) {
-           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-         });
-}
-
 // The digest recorded for `path` under identity `id`: this build tree's memo
-// first, then the shared one. A record is "<sha512> <path>\n".
+// first, then the shared one.
 std::optional<std::string> recorded_digest(const HitRequest& r, const std::string& id,
                                            const std::string& path) {
-  for (const std::string& dir : {r.memo_dir, r.cache_dir + "/digests"}) {
-    if (dir.empty())
-      continue;
-    const std::string record = dir + "/" + id;
-    if (!is_regular(record))
-      continue;
-    auto text = read_text_file(record, 1 << 16);
-    if (!text)
-      continue;
-    const std::size_t nl = text->find('\n');
-    if (nl == std::string::npos)
-      continue;
-    const std::string_view line = std::string_view(*text).substr(0, nl);
-    const std::size_t space = line.find(' ');
-    if (space == std::string_view::npos)
-      continue;
-    const std::string_view digest = line.substr(0, space);
-    if (line.substr(space + 1) == path && is_hex_digest(digest))
-      return std::string(digest);
-  }
-  return std::nullopt;
+  return artifact_cache::recorded_digest({r.memo_dir, r.cache_dir + "/digests"}, id, path);
 }
 
 // The files of a flat key directory, sorted by name in byte order (as CMake's
@@ -392,8 +368,7 @@ Result<std::string> serve_recorded_hit(const HitRequest& r) {
         const auto id = file_identity(path);
         if (!id)
           continue;
-        // Temporary name, then rename: a reader sees the whole record or none.
-        (void)write_file_atomic(r.memo_dir + "/" + *id, s.digest + " " + path + "\n");
+        record_digest(r.memo_dir, *id, path, s.digest);
       }
     }
   } else {

@@ -5,7 +5,8 @@
 // cache. Whatever it cannot settle from records alone (an unrecorded digest,
 // no entry, an odd argument, a non-flat key directory, ...) it declines, and
 // fastboop-cache-hit hands the very same arguments to the CMake script, which
-// stays the reference implementation. The key material and the record format
+// stays the reference implementation. The key material (key_material, also
+// used by store.hpp for `fastboop boot`) and the record format (memo.hpp)
 // must match that script (ARCHITECTURE.md, "CMake artifact cache").
 #pragma once
 

@@ -141,6 +141,13 @@ Result<std::uint32_t> parse_os_patch_level(std::string_view text);
 std::string format_os_version(std::uint32_t os_version);         // "A.B.C"
 std::string format_os_patch_level(std::uint32_t os_patch_level); // "YYYY-MM"
 
+// Appends `tokens` to a boot image's (v0-v4) kernel command line in place:
+// the header's cmdline fields are rewritten the way the image was split, and
+// nothing else changes (the v0-v2 id does not cover the command line). For
+// per-boot tokens (the host clock) on a cached image; too long is an error
+// naming the sizes.
+Result<void> append_boot_cmdline(Bytes& image, std::string_view tokens);
+
 // --- Parsing -----------------------------------------------------------------
 
 enum class ImageKind { Boot, VendorBoot };

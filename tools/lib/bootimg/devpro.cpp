@@ -411,4 +411,18 @@ Result<void> build_devpro_image(const profiles::DeviceProfile& profile, const De
   return ok();
 }
 
+Result<std::string> restamp_sidecar(std::string_view sidecar_json, ByteSpan image,
+                                    std::string_view origin) {
+  using json = nlohmann::ordered_json;
+  json j = json::parse(sidecar_json, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("header") || !j["header"].is_object())
+    return Error(std::string(origin) + ": not a boot.img sidecar (no header object)",
+                 ErrorKind::Invalid);
+  const ParsedImage parsed =
+      TRY_CTX(parse_image(image), std::string(origin) + ": the image it describes");
+  j["header"]["cmdline"] = parsed.cmdline;
+  j["image"] = {{"size", image.size()}, {"sha512", sha512_hex(image)}};
+  return j.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
 } // namespace fastboop::bootimg

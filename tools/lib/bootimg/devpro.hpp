@@ -79,6 +79,12 @@ std::string devpro_sidecar_json(const profiles::DeviceProfile& profile, const De
 Result<void> check_stage0_device(const std::filesystem::path& stage0_dir,
                                  const profiles::DeviceProfile& profile);
 
+// The sidecar of an image whose command line was extended after it was
+// written (append_boot_cmdline): the header's cmdline and the image's size
+// and SHA-512 updated, everything else (the device's rules) kept.
+Result<std::string> restamp_sidecar(std::string_view sidecar_json, ByteSpan image,
+                                    std::string_view origin);
+
 // File level: reads the stage0 directory (kernel, stage0.cpio[.gz|.lz4|.zst|.xz],
 // devicetree.dtb?, cmdline?), writes `output` and `output`.json atomically,
 // and the depfile when asked.

@@ -60,6 +60,15 @@ void put_text(std::uint8_t* field, std::string_view text) {
   std::memcpy(field, text.data(), text.size());
 }
 
+// v0-v2: cmdline[512] at 64, id at 576, extra_cmdline[1024] at 608; the
+// fields must be zero.
+void put_v0_cmdline(std::uint8_t* h, std::string_view cmd, CmdlineSplit split) {
+  const std::size_t first = split == CmdlineSplit::Aosp ? kBootArgsSize - 1 : kBootArgsSize;
+  put_text(&h[64], cmd.substr(0, std::min(first, cmd.size())));
+  if (cmd.size() > first)
+    put_text(&h[608], cmd.substr(first));
+}
+
 Result<void> write_padded(const Sink& sink, ByteSpan data, std::uint64_t page) {
   if (data.empty())
     return ok();
@@ -251,12 +260,7 @@ Result<Bytes> write_boot_image_impl(const BootImageArgs& a, const Sink& sink, co
     store_le<std::uint32_t>(&h[40], TRY(size32("dt", a.dt.size())));
   store_le<std::uint32_t>(&h[44], os_field);
   put_text(&h[48], a.board);
-  // cmdline[512] at 64, id at 576, extra_cmdline[1024] at 608.
-  std::size_t first = a.cmdline_split == CmdlineSplit::Aosp ? kBootArgsSize - 1 : kBootArgsSize;
-  std::string_view cmd = a.cmdline;
-  put_text(&h[64], cmd.substr(0, std::min(first, cmd.size())));
-  if (cmd.size() > first)
-    put_text(&h[608], cmd.substr(first));
+  put_v0_cmdline(h.data(), a.cmdline, a.cmdline_split);
   // With a patcher the id is hashed on a second thread while the sections
   // stream out, then written into the header in place.
   // jthread joins on every return path; `hashed` outlives it.
@@ -480,6 +484,31 @@ std::string format_os_patch_level(std::uint32_t v) {
   char buf[16];
   std::snprintf(buf, sizeof buf, "%04u-%02u", (v >> 4) + 2000, v & 0xf);
   return buf;
+}
+
+Result<void> append_boot_cmdline(Bytes& image, std::string_view tokens) {
+  const ParsedImage parsed = TRY(parse_image(image));
+  if (parsed.kind != ImageKind::Boot)
+    return Error("a vendor_boot image has no kernel command line of its own to append to");
+  std::string cmdline = parsed.cmdline;
+  if (!tokens.empty())
+    cmdline += (cmdline.empty() ? "" : " ") + std::string(tokens);
+  if (parsed.header_version >= 3) {
+    TRY(check_text("the kernel command line", cmdline, kV3ArgsSize - 1));
+    std::fill_n(&image[44], kV3ArgsSize, 0);
+    put_text(&image[44], cmdline);
+    return ok();
+  }
+  // Split as the image was written, so an image keeps its bootloader's layout.
+  const CmdlineSplit split =
+      parsed.cmdline_legacy_split ? CmdlineSplit::Legacy512 : CmdlineSplit::Aosp;
+  TRY(check_text("the kernel command line", cmdline,
+                 split == CmdlineSplit::Aosp ? kBootArgsSize - 1 + kBootExtraArgsSize - 1
+                                             : kBootArgsSize + kBootExtraArgsSize));
+  std::fill_n(&image[64], kBootArgsSize, 0);
+  std::fill_n(&image[608], kBootExtraArgsSize, 0);
+  put_v0_cmdline(image.data(), cmdline, split);
+  return ok();
 }
 
 } // namespace fastboop::bootimg

@@ -438,6 +438,15 @@ Result<void> run_handoff(const std::string& command, const std::string& serial, 
 
 } // namespace
 
+void set_io_timeout(PushSettings& settings, std::chrono::milliseconds io) {
+  settings.driver.response_timeout = io;
+  settings.driver.slow_response_timeout = io * 2;
+  settings.connect.udp.max_attempts =
+      std::max<unsigned>(4, static_cast<unsigned>(io * 2 / settings.connect.udp.retransmit_interval));
+  settings.connect.tcp.io_timeout = io;
+  settings.connect.usb.transfer_timeout = io;
+}
+
 std::vector<std::string> DetectedDevice::matched_ids() const {
   std::vector<std::string> ids;
   for (auto& v : verdicts)

@@ -26,6 +26,11 @@ struct PushSettings {
   std::chrono::seconds timeout{0}; // with Wait: 0 = forever
 };
 
+// --io-timeout: each device response may take `io`; verifying a large image or
+// starting the kernel twice that; UDP retransmits for as long as a USB/TCP
+// read would wait (the default matches AOSP's ~1 minute).
+void set_io_timeout(PushSettings& settings, std::chrono::milliseconds io);
+
 // --- detect ---------------------------------------------------------------
 struct DetectedDevice {
   Candidate candidate;

@@ -1,4 +1,6 @@
 #include "stage0/build.hpp"
+
+#include "stage0/payloads.hpp"
 #include "stage0/fsutil.hpp"
 
 #include "common/file_io.hpp"
@@ -159,52 +161,11 @@ Result<HostFile> read_host_file(const std::string& path) {
 std::string initrd_file_name(Codec codec) { return "stage0.cpio" + std::string(codec_suffix(codec)); }
 
 Result<HostFile> locate_stage0_init(const std::optional<std::string>& explicit_path, const std::string& arch) {
-  std::vector<std::string> tried;
-  auto accept = [&](const std::string& p) -> Result<std::optional<HostFile>> {
-    tried.push_back(p);
-    struct stat st {};
-    if (::stat(p.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
-      return std::optional<HostFile>{};
-    HostFile f = TRY(read_host_file(p));
-    if (f.bytes.empty())
-      return Error("stage0 PID1 binary " + p + " is empty");
-    return std::optional<HostFile>(std::move(f));
-  };
-  if (explicit_path) {
-    auto f = TRY(accept(*explicit_path));
-    if (!f)
-      return Error("--stage0-init " + *explicit_path + ": no such file", ErrorKind::Usage);
-    return std::move(*f);
-  }
-  if (const char* env = std::getenv("FASTBOOP_STAGE0_PATH"); env && *env) {
-    auto f = TRY(accept(env));
-    if (!f)
-      return Error(std::string("$FASTBOOP_STAGE0_PATH=") + env + ": no such file");
-    return std::move(*f);
-  }
-  const std::string leaf = "stage0-" + arch;
-  std::vector<std::string> candidates;
-  // Next to the running tool (build tree: <build>/bin), then the build tree
-  // this library was configured in, then the installed payload.
-  char self[4096];
-  ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
-  if (n > 0) {
-    std::filesystem::path exe(std::string(self, static_cast<std::size_t>(n)));
-    candidates.push_back((exe.parent_path() / leaf).string());
-    candidates.push_back((exe.parent_path() / "stage0" / leaf).string());
-    candidates.push_back((exe.parent_path().parent_path() / "lib" / "fastboop" / "stage0" / leaf).string());
-  }
-  candidates.push_back(std::string(FASTBOOP_STAGE0_BUILD_DIR) + "/bin/" + leaf);
-  candidates.push_back(std::string(FASTBOOP_STAGE0_BUILD_DIR) + "/stage0/" + leaf);
-  candidates.push_back(std::string(FASTBOOP_STAGE0_LIBDIR) + "/fastboop/stage0/" + leaf);
-  for (const auto& c : candidates)
-    if (auto f = TRY(accept(c)))
-      return std::move(*f);
-  std::string list;
-  for (const auto& t : tried)
-    list += "\n  " + t;
-  return Error("stage0 PID1 binary for " + arch + " not found; give --stage0-init PATH or set "
-               "FASTBOOP_STAGE0_PATH. Searched:" + list);
+  const auto path = TRY(find_payload({Payload::Stage0Init, explicit_path, arch, "--stage0-init"}));
+  HostFile f = TRY(read_host_file(path.string()));
+  if (f.bytes.empty())
+    return Error("stage0 PID1 binary " + path.string() + " is empty");
+  return f;
 }
 
 Result<Stage0Result> build_stage0(fs::Filesystem& fsys, Stage0Options o) {

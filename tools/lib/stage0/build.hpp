@@ -112,8 +112,8 @@ Result<Stage0Result> build_stage0(filesystems::Filesystem& fs, Stage0Options opt
 void apply_effective_stage0(Stage0Options& options, const profiles::EffectiveStage0& profile,
                             const std::string& profile_id);
 
-// Find the PID1 binary: explicit path, $FASTBOOP_STAGE0_PATH, the build tree,
-// then ${libdir}/fastboop/stage0/stage0-<arch>. The error lists what was tried.
+// Find and read the PID1 binary in the order of stage0/payloads.hpp. The
+// error lists what was tried.
 Result<HostFile> locate_stage0_init(const std::optional<std::string>& explicit_path, const std::string& arch);
 
 // Output names for a result.

@@ -107,6 +107,50 @@ Result<ProfileWithHints> load_profile_with_hints(const std::string& path) {
   return out;
 }
 
+// A Boot Profile manifest rather than an image: a .yaml/.yml/.json name, or
+// a small file of text (images are binary from their first bytes: xz, sparse,
+// MBR/GPT, filesystem superblocks, tar headers hold NULs).
+bool looks_like_manifest(const std::string& path) {
+  const std::string ext = std::filesystem::path(path).extension().string();
+  if (ext == ".yaml" || ext == ".yml" || ext == ".json")
+    return true;
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec || size == 0 || size > (std::uint64_t{1} << 20))
+    return false;
+  std::ifstream in(path, std::ios::binary);
+  std::string head(static_cast<std::size_t>(std::min<std::uint64_t>(size, 4096)), '\0');
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<std::size_t>(in.gcount()));
+  return !head.empty() && std::all_of(head.begin(), head.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u >= 0x20 || c == '\n' || c == '\r' || c == '\t';
+  });
+}
+
+// Compiled in memory exactly as `fastboop-profile compile` does; an error
+// says what the file is taken for and how to compile it by hand.
+Result<profiles::BootProfile> compile_manifest(const std::string& path,
+                                               std::vector<std::filesystem::path>* read) {
+  auto text = read_text_file(path, std::uint64_t{1} << 20);
+  if (!text)
+    return Error("SOURCE " + path + ": " + text.error().message());
+  // Relative paths resolve against the manifest's directory, as
+  // `fastboop-profile compile` resolves them without --base-dir.
+  std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  if (dir.empty())
+    dir = ".";
+  auto bp = profiles::compile_boot_profile_manifest_text(*text, path, dir,
+                                                         profiles::ManifestInputs::Resolve, read);
+  if (!bp)
+    return Error("SOURCE " + path +
+                     " is read as a Boot Profile manifest and does not compile (check it with "
+                     "`fastboop-profile compile " +
+                     path + " -o profile.fbp`): " + bp.error().message(),
+                 bp.error().kind());
+  return bp;
+}
+
 bool is_lower_hex(std::string_view s) {
   return std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
@@ -155,6 +199,8 @@ struct ImageSource {
   fs::FsKind fs_kind = fs::FsKind::Auto;
   std::vector<std::string> layers;
   RootfsIdentity identity;
+  std::vector<std::string> manifest_inputs; // a manifest SOURCE: the files its compile read
+  std::optional<Bytes> profile_bytes;       // a manifest SOURCE: the compiled profile
 };
 
 std::string join_layers(const std::vector<std::string>& layers) {
@@ -172,12 +218,33 @@ Result<ImageSource> open_image_source(const std::string& spec, const SourceOptio
     s.opts.local_artifacts = TRY(pipeline::LocalArtifactIndex::build(options.local_artifacts));
   // Absolute, so a boot.img built elsewhere still names the file.
   s.identity.source = local_file ? std::filesystem::absolute(spec).lexically_normal().string() : spec;
-  if (local_file && has_magic(spec, "FBOOPROF")) {
+  const bool compiled = local_file && has_magic(spec, "FBOOPROF");
+  const bool manifest = local_file && !compiled && looks_like_manifest(spec);
+  if (compiled || manifest) {
     if (options.expect_digest)
       return Error("--expect-sha512 applies to a bare image path or URL, not to a Boot Profile "
                    "(its stages carry their own content digests)",
                    ErrorKind::Usage);
-    auto loaded = TRY(load_profile_with_hints(spec));
+    ProfileWithHints loaded;
+    if (compiled) {
+      loaded = TRY(load_profile_with_hints(spec));
+    } else {
+      std::vector<std::filesystem::path> read;
+      loaded.profile = TRY(compile_manifest(spec, &read));
+      for (const auto& p : read)
+        s.manifest_inputs.push_back(p.string());
+      // The profile keeps its `file` paths as written (relative to the
+      // manifest); the files compile hashed stand in for those stages, as
+      // `fastboop-profile compile --optimize` resolves them.
+      if (!read.empty()) {
+        std::vector<std::filesystem::path> artifacts = options.local_artifacts;
+        artifacts.insert(artifacts.end(), read.begin(), read.end());
+        s.opts.local_artifacts = TRY(pipeline::LocalArtifactIndex::build(artifacts));
+      }
+      // What `fastboop-profile compile` would have written: a compiled
+      // profile's bytes identify the SOURCE (artifact cache keys).
+      s.profile_bytes = TRY_CTX(profiles::encode_boot_profile(loaded.profile), spec);
+    }
     s.hints = std::make_unique<pipeline::PipelineHints>(std::move(loaded.hints));
     if (!s.hints->entries.empty())
       s.opts.hints = s.hints.get();
@@ -186,7 +253,8 @@ Result<ImageSource> open_image_source(const std::string& spec, const SourceOptio
     s.fs_kind = fs_kind_of(bp.rootfs.filesystem);
     s.identity.pipeline = pipeline::stage_identity(bp.rootfs.source);
     s.identity.sha512 = declared_terminal_digest(bp.rootfs.source);
-    s.layers.insert(s.layers.begin(), "boot-profile(" + bp.id + ")");
+    s.layers.insert(s.layers.begin(),
+                    std::string(compiled ? "boot-profile(" : "boot-profile-manifest(") + bp.id + ")");
     s.boot_profile = std::move(bp);
   } else {
     pipeline::DetectOptions dopts;
@@ -238,6 +306,8 @@ Result<OpenedSource> open_source(const std::string& spec, const SourceOptions& o
   s.layers = std::move(img.layers);
   s.rootfs_identity = std::move(img.identity);
   s.hints = std::move(img.hints);
+  s.manifest_inputs = std::move(img.manifest_inputs);
+  s.profile_bytes = std::move(img.profile_bytes);
   if (!img.boot_profile) {
     s.fs = TRY_CTX(fs::open_filesystem(std::move(img.image), img.fs_kind), "SOURCE " + spec);
     return s;

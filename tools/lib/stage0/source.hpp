@@ -1,9 +1,12 @@
 // Opening a rootfs SOURCE for stage0: a host directory (an unpacked rootfs or
 // kernel package), a rootfs image path or http(s) URL (xz / Android sparse /
-// GPT / MBR layers peeled by magic, then ext4, EROFS or FAT), or a compiled
-// Boot Profile (FBOOPROF), whose rootfs, kernel and dtbs pipelines are opened.
+// GPT / MBR layers peeled by magic, then ext4, EROFS or FAT), or a Boot
+// Profile, compiled (FBOOPROF) or a manifest (YAML/JSON, compiled in memory
+// as `fastboop-profile compile` would), whose rootfs, kernel and dtbs
+// pipelines are opened.
 #pragma once
 
+#include "common/bytes.hpp"
 #include "common/result.hpp"
 #include "filesystems/filesystem.hpp"
 #include "pipeline/hints.hpp"
@@ -41,6 +44,11 @@ struct OpenedSource {
   std::vector<std::string> layers; // outermost first
   std::string host_root;           // a directory source: rootfs files are host files
   std::string host_file;           // an image or Boot Profile file source
+  // A manifest SOURCE: the files its compile read (hashed `file` leaves,
+  // overlays), and the compiled profile's bytes, which identify the SOURCE
+  // the way a compiled profile file's bytes do.
+  std::vector<std::string> manifest_inputs;
+  std::optional<Bytes> profile_bytes;
   std::optional<profiles::BootProfile> boot_profile;
   // FBPHINT0 records appended to a compiled Boot Profile, merged; the opened
   // pipelines point into it, so it lives as long as they do.

@@ -1,0 +1,214 @@
+#include "artifact_cache/store.hpp"
+
+#include "artifact_cache/memo.hpp"
+#include "common/file_io.hpp"
+#include "common/hash.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <random>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace fastboop::artifact_cache {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string digests_dir(const std::string& cache_dir) {
+  return cache_dir + "/digests";
+}
+
+std::string random_suffix() {
+  std::random_device rd;
+  static constexpr char kChars[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+  std::string s;
+  for (int i = 0; i < 12; ++i)
+    s += kChars[rd() % (sizeof kChars - 1)];
+  return s;
+}
+
+// The SHA-512 of a stored file: its record (the inserter wrote one), else hashed.
+Result<std::string> stored_digest(const std::string& cache_dir, const fs::path& path) {
+  if (const auto id = file_identity(path.string()))
+    if (auto d = recorded_digest({digests_dir(cache_dir)}, *id, path.string()))
+      return *d;
+  return TRY(sha512_file(path)).sha512_hex;
+}
+
+// The manifest's "<sha512> <name>" lines; nullopt when missing or malformed.
+std::optional<std::vector<std::pair<std::string, std::string>>>
+read_manifest(const fs::path& entry) {
+  auto text = read_text_file(entry / "manifest.txt", 1 << 20);
+  if (!text || text->empty() || text->back() != '\n')
+    return std::nullopt;
+  std::vector<std::pair<std::string, std::string>> files;
+  std::size_t start = 0;
+  while (start < text->size()) {
+    const std::size_t nl = text->find('\n', start);
+    const std::string line = text->substr(start, nl - start);
+    start = nl + 1;
+    const std::size_t space = line.find(' ');
+    if (space == std::string::npos)
+      return std::nullopt;
+    std::string digest = line.substr(0, space), name = line.substr(space + 1);
+    if (!is_hex_digest(digest) || name.empty() || name.find('/') != std::string::npos ||
+        name == "." || name == "..")
+      return std::nullopt;
+    files.emplace_back(std::move(name), std::move(digest));
+  }
+  if (files.empty())
+    return std::nullopt;
+  return files;
+}
+
+Result<std::optional<Entry>> verified_entry(const std::string& cache_dir, const fs::path& dir) {
+  auto files = read_manifest(dir);
+  if (!files)
+    return std::optional<Entry>{};
+  for (const auto& [name, digest] : *files) {
+    struct stat st {};
+    if (::stat((dir / name).c_str(), &st) != 0 || !S_ISREG(st.st_mode))
+      return std::optional<Entry>{};
+    if (TRY(stored_digest(cache_dir, dir / name)) != digest)
+      return std::optional<Entry>{};
+  }
+  return std::optional<Entry>(Entry{dir, std::move(*files)});
+}
+
+void remove_tree(const fs::path& p) {
+  std::error_code ec;
+  fs::remove_all(p, ec);
+}
+
+} // namespace
+
+bool Entry::has(const std::string& name) const {
+  return std::any_of(files.begin(), files.end(), [&](const auto& f) { return f.first == name; });
+}
+
+std::string default_cache_dir() {
+  if (const char* c = std::getenv("FASTBOOP_CACHE_DIR"))
+    return c;
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x)
+    return std::string(x) + "/fastboop/artifacts";
+  if (const char* h = std::getenv("HOME"))
+    return std::string(h) + "/.cache/fastboop/artifacts";
+  return "";
+}
+
+Result<std::string> input_digest(const std::string& cache_dir, const fs::path& path) {
+  const auto id = file_identity(path.string());
+  if (id)
+    if (auto d = recorded_digest({digests_dir(cache_dir)}, *id, path.string()))
+      return *d;
+  std::string digest = TRY(sha512_file(path)).sha512_hex;
+  // Recorded only when no later write can share the identity we stat'ed
+  // before hashing (ARCHITECTURE.md, "Digest memo").
+  if (id && identity_settled(*id) && file_identity(path.string()) == id)
+    record_digest(digests_dir(cache_dir), *id, path.string(), digest);
+  return digest;
+}
+
+Result<KeyInput> file_input(const std::string& cache_dir, const fs::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
+    return Error("cache key input " + path.string() + " is not a file");
+  return KeyInput{path.string(), "/", TRY(input_digest(cache_dir, path))};
+}
+
+Result<std::vector<KeyInput>> directory_inputs(const std::string& cache_dir, const fs::path& dir) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    struct stat st {};
+    if (::stat(it->path().c_str(), &st) == 0 && S_ISREG(st.st_mode))
+      names.push_back(fs::relative(it->path(), dir).string());
+  }
+  if (ec)
+    return Error("cache key directory " + dir.string() + ": " + ec.message(), ErrorKind::Io);
+  std::sort(names.begin(), names.end());
+  std::vector<KeyInput> out;
+  for (const auto& n : names)
+    out.push_back({(dir / n).string(), n, TRY(input_digest(cache_dir, dir / n))});
+  return out;
+}
+
+std::string cache_key(const std::string& kind, const std::string& key_text,
+                      const std::vector<KeyInput>& inputs) {
+  return sha512_hex(as_bytes(key_material(kind, key_text, inputs))).substr(0, 64);
+}
+
+Result<std::optional<Entry>> find_entry(const std::string& cache_dir, const std::string& kind,
+                                        const std::string& key) {
+  const fs::path dir = fs::path(cache_dir) / kind / key;
+  if (!fs::exists(dir))
+    return std::optional<Entry>{};
+  return verified_entry(cache_dir, dir);
+}
+
+Insertion::Insertion(std::string cache_dir, std::string kind, std::string key, fs::path stage)
+    : m_cache_dir(std::move(cache_dir)), m_kind(std::move(kind)), m_key(std::move(key)),
+      m_stage(std::move(stage)) {}
+
+Insertion::Insertion(Insertion&& o) noexcept
+    : m_cache_dir(std::move(o.m_cache_dir)), m_kind(std::move(o.m_kind)), m_key(std::move(o.m_key)),
+      m_stage(std::exchange(o.m_stage, {})) {}
+
+Insertion::~Insertion() {
+  if (!m_stage.empty())
+    remove_tree(m_stage);
+}
+
+Result<Insertion> Insertion::begin(const std::string& cache_dir, const std::string& kind,
+                                   const std::string& key) {
+  const fs::path stage = fs::path(cache_dir) / kind / (".tmp-" + key + "-" + random_suffix());
+  std::error_code ec;
+  fs::create_directories(stage, ec);
+  if (ec)
+    return Error("artifact cache: cannot create " + stage.string() + ": " + ec.message(),
+                 ErrorKind::Io);
+  return Insertion(cache_dir, kind, key, stage);
+}
+
+Result<Entry> Insertion::commit(const std::vector<std::string>& names) {
+  const fs::path entry = fs::path(m_cache_dir) / m_kind / m_key;
+  std::string manifest;
+  std::vector<std::pair<std::string, std::string>> files;
+  std::vector<std::pair<std::string, std::string>> records; // identity, name
+  for (const auto& name : names) {
+    const fs::path p = m_stage / name;
+    const auto id = file_identity(p.string());
+    std::string digest = TRY(sha512_file(p)).sha512_hex;
+    manifest += digest + " " + name + "\n";
+    if (id)
+      records.emplace_back(*id, name);
+    files.emplace_back(name, std::move(digest));
+  }
+  TRY(write_file_atomic(m_stage / "manifest.txt", manifest));
+  // Entry files are never written again: their identity vouches for them
+  // (renaming the directory keeps it).
+  for (std::size_t i = 0; i < records.size(); ++i)
+    record_digest(digests_dir(m_cache_dir), records[i].first, (entry / records[i].second).string(),
+                  files[i].second);
+  if (::rename(m_stage.c_str(), entry.c_str()) == 0) {
+    m_stage.clear();
+    return Entry{entry, std::move(files)};
+  }
+  // Another inserter won, or a bad entry is in the way: keep a verified
+  // winner, move a failed entry aside and take its place.
+  if (auto winner = TRY(verified_entry(m_cache_dir, entry)))
+    return std::move(*winner);
+  const fs::path trash = fs::path(m_cache_dir) / m_kind / (".bad-" + m_key + "-" + random_suffix());
+  if (::rename(entry.c_str(), trash.c_str()) == 0)
+    remove_tree(trash);
+  if (::rename(m_stage.c_str(), entry.c_str()) != 0)
+    return Error("artifact cache: cannot move " + m_stage.string() + " to " + entry.string(),
+                 ErrorKind::Io);
+  m_stage.clear();
+  return Entry{entry, std::move(files)};
+}
+
+} // namespace fastboop::artifact_cache
