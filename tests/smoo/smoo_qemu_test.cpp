@@ -381,15 +381,15 @@ TEST_F(SmooQemu, ServesAGptPartitionOfASparseXzImageOverHttp) {
   const Boot b = boot(*kernel, initrd, "rdinit=/bin/smoo-test-init", "http-gpt", kBootTimeout);
   ASSERT_BOOTED(b, kBootTimeout);
   expect_served(b.log, fs::file_size(tmp / "root.ext4"), file_sha512(tmp / "root.ext4"));
-  // Something came over HTTP, and reading the device whole did not fetch
-  // the artifact many times over. (Measured: ~1.4x the file. The host reads
-  // through several pipeline replicas, which seem to fetch the same pages
-  // concurrently; exactly once would be the ideal.)
+  // Something came over HTTP, and reading the device whole fetched the
+  // artifact about once (measured: exactly once; 1.4x before the host kept a
+  // sequential stream on one pipeline instance; 10 % slack for a page two
+  // readers fetch at the same time).
   const std::uint64_t fetched = logged_number(b.log, "SMQ-HTTP-FETCHED bytes");
   RecordProperty("http_fetched_bytes", std::to_string(fetched));
   RecordProperty("artifact_bytes", std::to_string(fs::file_size(xz)));
   EXPECT_GT(fetched, 0u) << b.log;
-  EXPECT_LE(fetched, 2 * fs::file_size(xz)) << b.log;
+  EXPECT_LE(fetched, fs::file_size(xz) * 11 / 10) << b.log;
 }
 
 // The whole chain. The rootfs is the trixie kernel package (boot/ and the
