@@ -538,3 +538,18 @@ TEST(DevproPool, SystemDirsOverrideKeepsTestsHermetic) {
     EXPECT_NE(d.origin, ProfileOrigin::SystemDir);
   EXPECT_FALSE(find_device_profile("system-only").ok());
 }
+
+// Issue 16 item 18: yaml-cpp reports an unclosed flow sequence at the end of
+// the input, a line past the last one; the error points at the '[' instead.
+TEST(DevproParse, UnclosedBracketErrorPointsInsideTheFile) {
+  const std::string text = "id: x\n"
+                           "display_name: X\n"
+                           "match: [\n"
+                           "  {fastboot: {vid: 0x18d1, pid: 0xd00d}}\n"
+                           "probe: []\n";
+  auto r = parse_device_profile(text, "five-lines.yaml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.error().message(), HasSubstr("five-lines.yaml: line 3, column 8: "))
+      << r.error().message();
+  EXPECT_THAT(r.error().message(), HasSubstr("never closed")) << r.error().message();
+}

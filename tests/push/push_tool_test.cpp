@@ -121,6 +121,57 @@ TEST_P(PushTool, CheckStopsBeforeTheDownload) {
     EXPECT_EQ(cmd.rfind("getvar:", 0), 0u) << cmd;
 }
 
+// Issue 16 item 13: -q anywhere, and it silences the bootloader's INFO lines.
+TEST_P(PushTool, QuietAfterTheSubcommandSilencesBootloaderInfoLines) {
+  ImageFixture img;
+  {
+    Emulator emu(device_vars);
+    auto loud = push({"boot", img.image.string(), "-s", target(emu)});
+    ASSERT_EQ(loud.exit_code, 0) << loud.err;
+    EXPECT_THAT(loud.err, HasSubstr("(bootloader) booting downloaded image"));
+  }
+  Emulator emu(device_vars);
+  auto quiet = push({"boot", img.image.string(), "-s", target(emu), "-q"});
+  EXPECT_EQ(quiet.exit_code, 0) << quiet.err;
+  EXPECT_EQ(quiet.err, "");
+  EXPECT_EQ(emu.commands().back(), "boot");
+}
+
+// Issue 16 item 15: what was matched, checked and sent, for scripts.
+TEST_P(PushTool, JsonReportsSayWhatWasMatchedCheckedAndSent) {
+  ImageFixture img;
+  {
+    Emulator emu(device_vars);
+    auto check = push({"boot", img.image.string(), "-s", target(emu), "--check", "--json"});
+    ASSERT_EQ(check.exit_code, 0) << check.err;
+    auto j = nlohmann::json::parse(as_chars(check.out));
+    EXPECT_EQ(j["device"], target(emu));
+    EXPECT_EQ(j["serial"], "EMU0001");
+    EXPECT_EQ(j["device_profile"], "test-phone");
+    EXPECT_TRUE(j["profile_matched"].get<bool>());
+    EXPECT_TRUE(j["check_only"].get<bool>());
+    EXPECT_FALSE(j["booted"].get<bool>());
+    EXPECT_EQ(j["image_bytes"], img.bytes.size());
+    EXPECT_EQ(j["max_download_size"], 0x4000000);
+    EXPECT_EQ(j["sent"].get<std::vector<std::string>>(), emu.commands());
+  }
+  {
+    Emulator emu(device_vars);
+    auto boot = push({"boot", img.image.string(), "-s", target(emu), "--json"});
+    ASSERT_EQ(boot.exit_code, 0) << boot.err;
+    auto j = nlohmann::json::parse(as_chars(boot.out));
+    EXPECT_TRUE(j["booted"].get<bool>());
+    EXPECT_EQ(j["sent"].get<std::vector<std::string>>(), emu.commands());
+    EXPECT_EQ(j["sent"].back(), "boot");
+  }
+  Emulator emu(device_vars);
+  auto getvar = push({"getvar", "product", "-s", target(emu), "--json"});
+  ASSERT_EQ(getvar.exit_code, 0) << getvar.err;
+  auto g = nlohmann::json::parse(as_chars(getvar.out));
+  EXPECT_EQ(g["name"], "product");
+  EXPECT_EQ(g["value"], "sdm845");
+}
+
 TEST_P(PushTool, TooLargeImageFailsBeforeAnyByteNamingBothSizes) {
   Emulator emu({"--var", "max-download-size=0x10000", "--var", "product=sdm845", "--var", "partition-type:op2=raw"});
   ImageFixture img;

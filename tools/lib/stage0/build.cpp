@@ -157,13 +157,14 @@ Result<HostFile> locate_stage0_init(const std::optional<std::string>& explicit_p
   if (explicit_path) {
     auto f = TRY(accept(*explicit_path));
     if (!f)
-      return Error("--stage0-init " + *explicit_path + ": no such file", ErrorKind::Usage);
+      return Error("--stage0-init " + *explicit_path + ": no such file", ErrorKind::NotFound);
     return std::move(*f);
   }
   if (const char* env = std::getenv("FASTBOOP_STAGE0_PATH"); env && *env) {
     auto f = TRY(accept(env));
     if (!f)
-      return Error(std::string("$FASTBOOP_STAGE0_PATH=") + env + ": no such file");
+      return Error(std::string("$FASTBOOP_STAGE0_PATH=") + env + ": no such file",
+                   ErrorKind::NotFound);
     return std::move(*f);
   }
   const std::string leaf = "stage0-" + arch;

@@ -129,13 +129,14 @@ Result<OpenedSource> open_source(const std::string& spec, const SourceOptions& o
   pipeline::OpenOptions opts;
   opts.network = options.network;
   opts.on_fetch = options.on_fetch;
+  opts.http_timeouts = options.http_timeouts;
   if (!options.local_artifacts.empty())
     opts.local_artifacts = TRY(pipeline::LocalArtifactIndex::build(options.local_artifacts));
   const bool url = spec.rfind("http://", 0) == 0 || spec.rfind("https://", 0) == 0;
   if (!url) {
     struct stat st {};
     if (::stat(spec.c_str(), &st) != 0)
-      return Error("SOURCE " + spec + ": no such file or directory", ErrorKind::Usage);
+      return Error("SOURCE " + spec + ": no such file or directory", ErrorKind::NotFound);
     if (S_ISDIR(st.st_mode)) {
       if (options.expect_digest)
         return Error("--expect-sha512 applies to an image file or URL, not to the directory " + spec, ErrorKind::Usage);
