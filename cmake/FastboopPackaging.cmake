@@ -4,16 +4,21 @@
 # CPack settings for the .deb: tools, PID1 payloads, built-in DevPros, the
 # CMake package, udev rules, man pages and completions in one package.
 #
-# The pages' date: $SOURCE_DATE_EPOCH, else the last commit's, else the top
-# CMakeLists.txt's mtime (a source tarball), never the build time.
+# The pages' date: $SOURCE_DATE_EPOCH at configure time, else the last
+# commit's, read when the pages are generated (they are regenerated after each
+# commit: the rule depends on git's HEAD log), else the top CMakeLists.txt's
+# mtime (a source tarball); never the build time.
+set(_fastboop_doc_date_args)
+set(_fastboop_doc_date_deps)
 if(DEFINED ENV{SOURCE_DATE_EPOCH})
-  set(_fastboop_doc_epoch $ENV{SOURCE_DATE_EPOCH})
+  list(APPEND _fastboop_doc_date_args -DEPOCH=$ENV{SOURCE_DATE_EPOCH})
 else()
-  execute_process(COMMAND git -C ${PROJECT_SOURCE_DIR} log -1 --format=%ct
-                  OUTPUT_VARIABLE _fastboop_doc_epoch OUTPUT_STRIP_TRAILING_WHITESPACE
-                  RESULT_VARIABLE _git_rc ERROR_QUIET)
-  if(NOT _git_rc EQUAL 0 OR NOT _fastboop_doc_epoch MATCHES "^[0-9]+$")
-    file(TIMESTAMP ${PROJECT_SOURCE_DIR}/CMakeLists.txt _fastboop_doc_epoch "%s" UTC)
+  file(TIMESTAMP ${PROJECT_SOURCE_DIR}/CMakeLists.txt _fastboop_doc_epoch "%s" UTC)
+  list(APPEND _fastboop_doc_date_args -DEPOCH=${_fastboop_doc_epoch} -DGIT_DIR=${PROJECT_SOURCE_DIR})
+  execute_process(COMMAND git -C ${PROJECT_SOURCE_DIR} rev-parse --path-format=absolute --git-path logs/HEAD
+                  OUTPUT_VARIABLE _git_head_log OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE _git_rc ERROR_QUIET)
+  if(_git_rc EQUAL 0 AND EXISTS "${_git_head_log}")
+    list(APPEND _fastboop_doc_date_deps ${_git_head_log})
   endif()
 endif()
 get_property(_tools GLOBAL PROPERTY FASTBOOP_DOCUMENTED_TOOLS)
@@ -22,9 +27,9 @@ foreach(tool IN LISTS _tools)
   set(page ${PROJECT_BINARY_DIR}/man/${tool}.1)
   set(completion ${PROJECT_BINARY_DIR}/bash-completion/${tool})
   add_custom_command(OUTPUT ${page} ${completion}
-    COMMAND ${CMAKE_COMMAND} -DTOOL=$<TARGET_FILE:${tool}> -DEPOCH=${_fastboop_doc_epoch}
+    COMMAND ${CMAKE_COMMAND} -DTOOL=$<TARGET_FILE:${tool}> ${_fastboop_doc_date_args}
             -DMAN=${page} -DCOMPLETION=${completion} -P ${PROJECT_SOURCE_DIR}/cmake/FastboopToolDocs.cmake
-    DEPENDS ${tool} ${PROJECT_SOURCE_DIR}/cmake/FastboopToolDocs.cmake
+    DEPENDS ${tool} ${PROJECT_SOURCE_DIR}/cmake/FastboopToolDocs.cmake ${_fastboop_doc_date_deps}
     COMMENT "man page and bash completion for ${tool}"
     VERBATIM)
   list(APPEND _docs ${page} ${completion})

@@ -68,7 +68,7 @@ TEST_P(PushTool, GetvarPrintsTheValue) {
 TEST_P(PushTool, GetvarFailIsQuotedWithNonZeroExit) {
   Emulator emu(device_vars);
   auto out = push({"getvar", "nope", "-s", target(emu)});
-  EXPECT_EQ(out.exit_code, 1);
+  EXPECT_EQ(out.exit_code, 5); // the device said no: a device error (cli::Exit::Device)
   EXPECT_THAT(out.err, HasSubstr("getvar:nope FAILED (remote: 'GetVar Variable Not found')"));
 }
 
@@ -221,7 +221,7 @@ TEST_P(PushTool, EveryDeviceFaultExitsNonZeroWithAClearMessage) {
     Emulator emu(vars_with({"--fault", fault}));
     ImageFixture img;
     auto out = push({"boot", img.image.string(), "-s", target(emu), "--io-timeout", "1"});
-    EXPECT_EQ(out.exit_code, 1) << out.err;
+    EXPECT_EQ(out.exit_code, 5) << out.err; // every device fault is a device error (cli::Exit::Device)
     EXPECT_THAT(out.err, HasSubstr(message));
     EXPECT_THAT(out.err, HasSubstr("fastboop-push: error:"));
     expect_only_allowed(emu);
@@ -382,7 +382,7 @@ TEST(PushToolSidecar, RealBootimgSidecarIsAccepted) {
   ASSERT_EQ(built.exit_code, 0) << built.err;
   // Port 1: nothing listens, so an accepted sidecar ends at the connection.
   auto out = push({"boot", image.string(), "-s", "tcp:127.0.0.1:1"});
-  EXPECT_EQ(out.exit_code, 1);
+  EXPECT_EQ(out.exit_code, 5); // device error (cli::Exit::Device)
   EXPECT_THAT(out.err, Not(HasSubstr("does not belong")));
   EXPECT_THAT(out.err, Not(HasSubstr("cannot be checked")));
   EXPECT_THAT(out.err, HasSubstr("127.0.0.1:1"));
@@ -422,7 +422,7 @@ TEST(PushToolWait, WaitsForANetworkDeviceThatStartsLater) {
 
 TEST(PushToolWait, NoWaitFailsAtOnce) {
   auto out = push({"getvar", "product", "-s", "tcp:127.0.0.1:1"});
-  EXPECT_EQ(out.exit_code, 1);
+  EXPECT_EQ(out.exit_code, 5); // device error (cli::Exit::Device)
   EXPECT_THAT(out.err, HasSubstr("cannot connect to 127.0.0.1:1"));
 }
 

@@ -246,7 +246,10 @@ int main(int argc, char** argv) {
             .environment = {{"FASTBOOP_SCHEMA_PATH",
                              "Extra Device Profile directories, searched first (colon-separated)"},
                             {"FASTBOOP_DEVPRO_SYSTEM_DIRS",
-                             "Replaces the system Device Profile directories (empty: none)"}}});
+                             "Replaces the system Device Profile directories (empty: none)"},
+                            {"FASTBOOP_HTTP_CONNECT_TIMEOUT, FASTBOOP_HTTP_STALL_TIMEOUT, FASTBOOP_HTTP_ATTEMPTS",
+                             "http timeouts (seconds) and attempts for compile --optimize and optimize (defaults 10, "
+                             "30, 5); every retry is logged"}}});
   app.require_subcommand(1);
 
   std::vector<std::string> check_files;

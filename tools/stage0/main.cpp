@@ -367,8 +367,8 @@ int main(int argc, char** argv) {
                "fastboop-stage0"};
   cli::add_common_options(
       app,
-      {.examples = {{"fastboop-stage0 build rootfs.erofs --device-profile arrow-db410c -o stage0",
-                     "Build stage0 for a DragonBoard 410c from an EROFS rootfs image"},
+      {.examples = {{"fastboop-stage0 build rootfs.erofs --device-profile arrow-db410c --root-device /dev/mmcblk1 -o stage0",
+                     "Build stage0 for a DragonBoard 410c whose root is the EROFS image on its SD card"},
                     {"fastboop-stage0 inspect rootfs.erofs",
                      "Show the kernels, modules and DTB directories found"},
                     {"fastboop-stage0 ls rootfs.erofs /boot", "List a directory inside SOURCE"}},

@@ -95,7 +95,13 @@ namespace {
 // line past the last one. Point at the bracket that is never closed instead
 // (outside quotes and comments); failing that, at the end of the last line.
 YAML::Mark mark_inside(std::string_view text, YAML::Mark mark, std::string& message) {
-  if (mark.is_null() || mark.pos < 0 || static_cast<std::size_t>(mark.pos) < text.size())
+  // yaml-cpp notices a missing ']' or '}' wherever the flow collection stops
+  // making sense (often the next key, or the end of the input); the useful
+  // place is the bracket.
+  const bool unclosed_flow = message.find("end of sequence flow not found") != std::string::npos ||
+                             message.find("end of map flow not found") != std::string::npos;
+  const bool past_end = !mark.is_null() && mark.pos >= 0 && static_cast<std::size_t>(mark.pos) >= text.size();
+  if (!unclosed_flow && !past_end)
     return mark;
   std::vector<YAML::Mark> open;
   YAML::Mark at;
@@ -135,6 +141,8 @@ YAML::Mark mark_inside(std::string_view text, YAML::Mark mark, std::string& mess
     message += " (the bracket opened here is never closed)";
     return open.back();
   }
+  if (!past_end)
+    return mark;
   YAML::Mark last;
   const std::string_view body = text.substr(0, text.find_last_not_of('\n') + 1);
   const auto nl = body.rfind('\n');
