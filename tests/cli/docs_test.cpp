@@ -102,11 +102,6 @@ std::string rewrite(std::string c, const Emulator& emu, const fs::path& fixture)
   return c;
 }
 
-class DocumentedCommands : public ::testing::Test {
-protected:
-  static void SetUpTestSuite() {}
-};
-
 TEST(DocumentedCommands, RunAsWrittenAgainstTheBundledExample) {
   FASTBOOP_REQUIRE_PROGRAM("aarch64-linux-gnu-gcc");
   FASTBOOP_REQUIRE_PROGRAM("mkfs.erofs");
