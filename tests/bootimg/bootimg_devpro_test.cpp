@@ -320,10 +320,10 @@ TEST(BootimgDevproBuiltins, ToolErrorsLeaveNoOutput) {
   EXPECT_NE(r.err.find("stage0.cpio"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(dir / "boot.img"));
   EXPECT_FALSE(fs::exists(dir / "boot.img.json"));
-  // Unknown profile: the error lists what exists.
+  // Unknown profile: a missing input (cli::Exit::MissingInput); the error lists what exists.
   r = test::run({tool(), "--device-profile", "no-such-device", "--stage0", (dir / "s").string(), "-o",
                  (dir / "boot.img").string()});
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, 3);
   EXPECT_NE(r.err.find("arrow-db410c"), std::string::npos) << r.err;
   // v0 +dtb profile without a DTB.
   test::write_file(dir / "s" / "stage0.cpio", test::random_bytes(10, 1));

@@ -13,13 +13,14 @@ dpkg-deb -x "$deb" "$T/root"
 P=$T/root/usr
 for f in bin/fastboop-profile bin/fastboop-stage0 bin/fastboop-bootimg bin/fastboop-push bin/fastboop-cache-hit \
          lib/fastboop/stage0/stage0-aarch64 share/fastboop/devpro/oneplus-fajita.yaml \
-         share/man/man1/fastboop-push.1 ; do
+         share/man/man1/fastboop-push.1 share/bash-completion/completions/fastboop-push ; do
   [ -e "$P/$f" ] || fail "package lacks usr/$f"
 done
 ls "$P"/lib/*/cmake/Fastboop/FastboopConfig.cmake >/dev/null 2>&1 || ls "$P"/lib/cmake/Fastboop/FastboopConfig.cmake >/dev/null \
   || fail "package lacks the CMake package"
 ls "$P"/lib/udev/rules.d/*fastboop* >/dev/null 2>&1 || fail "package lacks udev rules"
-echo "ok: $(basename "$deb") holds tools, PID1 payload, DevPros, man pages, udev rules, CMake package"
+[ ! -e "$P/share/man/man1/fastboop-cache-hit.1" ] || fail "package has a man page for the internal fastboop-cache-hit"
+echo "ok: $(basename "$deb") holds tools, PID1 payload, DevPros, man pages, bash completion, udev rules, CMake package"
 
 "$SRC/examples/rootfs/make-rootfs.sh" "$T/rootfs.erofs" >/dev/null
 cmake -S "$SRC/tests/cmake/consumer" -B "$T/consumer" -G Ninja -DCMAKE_PREFIX_PATH="$P" \

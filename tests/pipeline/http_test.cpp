@@ -5,7 +5,14 @@
 #include "pipeline/pipeline.hpp"
 #include "pipeline_test_util.hpp"
 
+#include <arpa/inet.h>
+#include <chrono>
 #include <cstdlib>
+#include <gmock/gmock.h>
+#include <netinet/in.h>
+#include <sstream>
+#include <sys/socket.h>
+#include <unistd.h>
 
 namespace fastboop::test {
 namespace {
@@ -78,7 +85,6 @@ TEST(Http, PersistentFailuresAndProtocolViolationsAreErrors) {
   } cases[] = {
       {Fault::ServiceUnavailable, "HTTP 503"},
       {Fault::DropConnection, "gave up after 3 attempts"},
-      {Fault::IgnoreRange, "ignored the Range request"},
       {Fault::ShortBody, "gave up"},
       {Fault::ShorterRange, "Content-Range"},
   };
@@ -333,6 +339,151 @@ TEST(Http, XzOverHttpReadsOnlyTheBlocksNeeded) {
   EXPECT_TRUE(std::equal(buf.begin(), buf.end(), big.begin() + (4u << 20)));
   std::uint64_t compressed = fs::file_size(s.root / "big.bin.xz");
   EXPECT_LT(raw->stats().bytes_fetched, compressed / 8) << "one block plus the index, not the whole file";
+}
+
+// A server that accepts and never answers (issue 16, item 10): a real
+// loopback socket whose backlog completes the handshake, nobody reading. Each
+// retry is logged while it happens, with the URL and the reason; the stall
+// timeout and attempts are settings, so the whole run is bounded.
+struct SilentServer {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int port = 0;
+  SilentServer() {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 && ::listen(fd, 64) == 0 &&
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
+      port = ntohs(a.sin_port);
+  }
+  ~SilentServer() { ::close(fd); }
+  std::string url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(port) + "/" + path;
+  }
+};
+
+TEST(Http, SilentServerRetriesAreLoggedWhileTheyHappenAndBounded) {
+  SilentServer silent;
+  ASSERT_NE(silent.port, 0);
+  TempDir cache;
+  HttpOptions o = test_options(cache);
+  o.set_timeouts(HttpTimeouts{.connect_s = 2, .stall_s = 1, .attempts = 3});
+  const auto start = std::chrono::steady_clock::now();
+  ::testing::internal::CaptureStderr();
+  auto src = open_http(silent.url("rootfs.erofs"), o);
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_FALSE(src.ok());
+  EXPECT_EQ(src.error().kind(), ErrorKind::Network);
+  EXPECT_THAT(src.error().message(), ::testing::HasSubstr("HEAD failed after 3 attempts"));
+  // Three stalls of ~1 s plus two short back-offs, not 2½ minutes.
+  EXPECT_GE(seconds, 2.5);
+  EXPECT_LT(seconds, 10.0);
+  // One line per retry, while it happens: URL, reason, which attempt.
+  for (const char* attempt : {"(attempt 2 of 3)", "(attempt 3 of 3)"}) {
+    EXPECT_THAT(log, ::testing::HasSubstr(attempt)) << log;
+  }
+  std::istringstream lines(log);
+  int retry_lines = 0;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("retrying") == std::string::npos)
+      continue;
+    ++retry_lines;
+    EXPECT_THAT(line, ::testing::HasSubstr("http(" + silent.url("rootfs.erofs") + "): HEAD: "));
+    EXPECT_THAT(line, ::testing::ContainsRegex("[Tt]ime|slow")) << "the reason: " << line;
+  }
+  EXPECT_EQ(retry_lines, 2) << log;
+}
+
+TEST(Http, TimeoutsComeFromTheEnvironment) {
+  ::setenv("FASTBOOP_HTTP_CONNECT_TIMEOUT", "3", 1);
+  ::setenv("FASTBOOP_HTTP_STALL_TIMEOUT", "7", 1);
+  ::setenv("FASTBOOP_HTTP_ATTEMPTS", "2", 1);
+  auto t = http_timeouts_from_env();
+  ::setenv("FASTBOOP_HTTP_STALL_TIMEOUT", "soon", 1);
+  auto bad = http_timeouts_from_env();
+  ::unsetenv("FASTBOOP_HTTP_CONNECT_TIMEOUT");
+  ::unsetenv("FASTBOOP_HTTP_STALL_TIMEOUT");
+  ::unsetenv("FASTBOOP_HTTP_ATTEMPTS");
+  ASSERT_TRUE(t.ok()) << t.error().message();
+  EXPECT_EQ(t->connect_s, 3);
+  EXPECT_EQ(t->stall_s, 7);
+  EXPECT_EQ(t->attempts, 2u);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().kind(), ErrorKind::Usage);
+  EXPECT_THAT(bad.error().message(), ::testing::HasSubstr("FASTBOOP_HTTP_STALL_TIMEOUT=soon"));
+  auto defaults = http_timeouts_from_env();
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->stall_s, HttpTimeouts{}.stall_s);
+  // The pipeline takes them: a silent server with FASTBOOP_HTTP_* set is
+  // given up on quickly through open_pipeline too.
+  SilentServer silent;
+  TempDir cache;
+  profiles::PipelineSource stage;
+  stage.kind = profiles::StageKind::Http;
+  stage.location = silent.url("x.img");
+  ::setenv("FASTBOOP_HTTP_STALL_TIMEOUT", "1", 1);
+  ::setenv("FASTBOOP_HTTP_ATTEMPTS", "1", 1);
+  const auto start = std::chrono::steady_clock::now();
+  auto r = open_pipeline(stage, OpenOptions{.cache_dir = cache.path()});
+  ::unsetenv("FASTBOOP_HTTP_STALL_TIMEOUT");
+  ::unsetenv("FASTBOOP_HTTP_ATTEMPTS");
+  ASSERT_FALSE(r.ok());
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 5.0);
+  EXPECT_THAT(r.error().message(), ::testing::HasSubstr("after 1 attempts"));
+}
+
+// A server without Range support (issue 16, item 11): one whole download into
+// the cache, with a note saying why it is slower; later reads and offline
+// runs use the cache. A Range answered with other bytes stays an error (the
+// ShorterRange case above).
+TEST(Http, ServerWithoutRangeSupportIsReadWholeOnceIntoTheCache) {
+  NEED_SERVER(s);
+  FaultProxy proxy(s.server->port());
+  TempDir cache;
+  profiles::PipelineSource stage = http_stage(proxy.url("blob.bin"), s.blob);
+  OpenOptions online{.cache_dir = cache.path(), .network = NetworkMode::Online};
+  proxy.set_fault(Fault::IgnoreRange, -1);
+  {
+    auto src = open_pipeline(stage, online);
+    ASSERT_TRUE(src.ok()) << src.error().message();
+    Bytes buf(5000);
+    ::testing::internal::CaptureStderr();
+    auto r = (*src)->read_at(1u << 20, buf);
+    const std::string log = ::testing::internal::GetCapturedStderr();
+    ASSERT_TRUE(r.ok()) << r.error().message();
+    EXPECT_TRUE(std::equal(buf.begin(), buf.end(), s.blob.begin() + (1u << 20)));
+    EXPECT_THAT(log, ::testing::HasSubstr("ignores Range requests"));
+    EXPECT_THAT(log, ::testing::HasSubstr("slower"));
+    EXPECT_THAT(log, ::testing::HasSubstr(proxy.url("blob.bin")));
+    // Everything is cached now: other reads cost no request.
+    const int requests = proxy.requests();
+    Bytes all(s.blob.size());
+    ASSERT_TRUE((*src)->read_at(0, all).ok());
+    EXPECT_EQ(all, s.blob);
+    EXPECT_EQ(proxy.requests(), requests);
+  }
+  // Verified when complete, so an offline run reads it.
+  OpenOptions offline = online;
+  offline.network = NetworkMode::Offline;
+  auto again = open_pipeline(stage, offline);
+  ASSERT_TRUE(again.ok()) << again.error().message();
+  Bytes buf(4096);
+  ASSERT_TRUE((*again)->read_at(s.blob.size() - 4096, buf).ok());
+  EXPECT_TRUE(std::equal(buf.begin(), buf.end(), s.blob.end() - 4096));
+
+  // Without a digest (a temporary page store) the fallback works the same.
+  TempDir cache2;
+  auto bare = open_http(proxy.url("blob.bin"), test_options(cache2));
+  ASSERT_TRUE(bare.ok()) << bare.error().message();
+  Bytes part(100000);
+  ::testing::internal::CaptureStderr();
+  auto pr = (*bare)->read_at(12345, part);
+  ::testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(pr.ok()) << pr.error().message();
+  EXPECT_TRUE(std::equal(part.begin(), part.end(), s.blob.begin() + 12345));
 }
 
 } // namespace

@@ -97,8 +97,9 @@ TEST(ProfileCli, InvalidInputExitsOneWithLocatedMessageAndNoOutput) {
                                ": line 8, column 43: probe[1]: unknown key 'equal'"));
   EXPECT_FALSE(fs::exists(tmp / "out.bin"));
 
+  // A missing input has its own exit code (cli::Exit::MissingInput).
   auto missing = profile({"show", (tmp / "nope.bin").string()});
-  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_EQ(missing.exit_code, 3);
   EXPECT_THAT(missing.err, HasSubstr("nope.bin"));
 
   test::write_file(tmp / "m.yaml", "id: m\nrootfs:\n  ext4:\n    mbr: {index: 0, partuuid: x-01, file: r.img}\n");
@@ -341,15 +342,15 @@ TEST(ProfileCli, CheckManifestFromStdin) {
   test::write_file(tmp / "m.yaml", "id: piped\nrootfs: {erofs: {file: r.img}}\n");
   auto r = test::sh("cd '" + tmp.path().string() + "' && '" + tool() + "' check - < m.yaml");
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_THAT(r.err, HasSubstr("stdin: ok: boot profile manifest 'piped'"));
-  // From another directory the relative file is not there.
+  EXPECT_THAT(out_text(r), HasSubstr("stdin: ok: boot profile manifest 'piped'"));
+  // From another directory the relative file is not there: a missing input.
   auto elsewhere = test::sh("cd / && '" + tool() + "' check - < '" + (tmp / "m.yaml").string() + "'");
-  EXPECT_EQ(elsewhere.exit_code, 1);
+  EXPECT_EQ(elsewhere.exit_code, 3);
   EXPECT_THAT(elsewhere.err, HasSubstr("stdin: rootfs.erofs.file: cannot hash"));
   // A DevPro on stdin still works.
   auto devpro = profile({"check", "-"}, as_bytes(devpro_yaml));
   EXPECT_EQ(devpro.exit_code, 0) << devpro.err;
-  EXPECT_THAT(devpro.err, HasSubstr("stdin: ok: device profile 'cli-dev'"));
+  EXPECT_THAT(out_text(devpro), HasSubstr("stdin: ok: device profile 'cli-dev'"));
 }
 
 // Deliberate difference from upstream (spec §7 N8): relative `file` paths in a
@@ -411,7 +412,8 @@ TEST(ProfileCli, LogLevels) {
   const std::string ambiguity = "warning: device profiles 'oneplus-enchilada' and 'oneplus-fajita' are ambiguous";
   auto normal = profile({"check", enchilada.string()});
   ASSERT_EQ(normal.exit_code, 0) << normal.err;
-  EXPECT_THAT(normal.err, HasSubstr(enchilada.string() + ": ok: device profile 'oneplus-enchilada'"));
+  // The ok line is the command's result: stdout (issue 16 item 18).
+  EXPECT_THAT(out_text(normal), HasSubstr(enchilada.string() + ": ok: device profile 'oneplus-enchilada'"));
   EXPECT_THAT(normal.err, HasSubstr(ambiguity));
   EXPECT_THAT(normal.err, ::testing::Not(HasSubstr("debug: ")));
 
@@ -442,6 +444,7 @@ TEST(ProfileCli, LogLevels) {
   auto env_error = test::run({"env", "FASTBOOP_LOG=error", tool(), "check", enchilada.string()});
   EXPECT_EQ(env_error.exit_code, 0);
   EXPECT_EQ(env_error.err, "");
+  EXPECT_TRUE(env_error.out.empty());
   auto env_then_v = test::run({"env", "FASTBOOP_LOG=error", tool(), "-v", "check", enchilada.string()});
   EXPECT_THAT(env_then_v.err, HasSubstr("debug: checking"));
 
@@ -449,7 +452,7 @@ TEST(ProfileCli, LogLevels) {
   auto bad = test::run({"env", "FASTBOOP_LOG=chatty", tool(), "check", enchilada.string()});
   EXPECT_EQ(bad.exit_code, 0) << bad.err;
   EXPECT_THAT(bad.err, HasSubstr("warning: FASTBOOP_LOG=chatty is not one of error, warn, info, debug, trace; ignored"));
-  EXPECT_THAT(bad.err, HasSubstr(": ok: device profile 'oneplus-enchilada'"));
+  EXPECT_THAT(out_text(bad), HasSubstr(": ok: device profile 'oneplus-enchilada'"));
   EXPECT_THAT(bad.err, ::testing::Not(HasSubstr("debug: ")));
 }
 

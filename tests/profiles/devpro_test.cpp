@@ -594,3 +594,27 @@ TEST(DevproParse, IdMustBeAValidIdIssue16Item5) {
   ASSERT_FALSE(decoded);
   EXPECT_THAT(decoded.error().message(), HasSubstr("id 'Bad Id!'"));
 }
+
+// Issue 16 item 18: yaml-cpp reports an unclosed flow sequence at the end of
+// the input, a line past the last one; the error points at the '[' instead.
+TEST(DevproParse, UnclosedBracketErrorPointsInsideTheFile) {
+  const std::string text = "id: x\n"
+                           "display_name: X\n"
+                           "match: [\n"
+                           "  {fastboot: {vid: 0x18d1, pid: 0xd00d}}\n"
+                           "probe: []\n";
+  auto r = parse_device_profile(text, "five-lines.yaml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.error().message(), HasSubstr("five-lines.yaml: line 3, column 8: "))
+      << r.error().message();
+  EXPECT_THAT(r.error().message(), HasSubstr("never closed")) << r.error().message();
+  // Unclosed on the last line: yaml-cpp's mark is line 6 of a 5-line file.
+  const std::string last = "id: x\n"
+                           "display_name: X\n"
+                           "match:\n"
+                           "  - fastboot: {vid: 0x18d1, pid: 0xd00d}\n"
+                           "probe: [\n";
+  auto l = parse_device_profile(last, "five-lines.yaml");
+  ASSERT_FALSE(l.ok());
+  EXPECT_THAT(l.error().message(), HasSubstr("five-lines.yaml: line 5, column 8: ")) << l.error().message();
+}

@@ -106,7 +106,7 @@ TEST_P(PushTool, GetvarPrintsTheValue) {
 TEST_P(PushTool, GetvarFailIsQuotedWithNonZeroExit) {
   Emulator emu(device_vars);
   auto out = push({"getvar", "nope", "-s", target(emu)});
-  EXPECT_EQ(out.exit_code, 1);
+  EXPECT_EQ(out.exit_code, 5); // the device said no: a device error (cli::Exit::Device)
   EXPECT_THAT(out.err, HasSubstr("getvar:nope FAILED (remote: 'GetVar Variable Not found')"));
 }
 
@@ -162,6 +162,57 @@ TEST_P(PushTool, CheckStopsBeforeTheDownload) {
     EXPECT_EQ(cmd.rfind("getvar:", 0), 0u) << cmd;
 }
 
+// Issue 16 item 13: -q anywhere, and it silences the bootloader's INFO lines.
+TEST_P(PushTool, QuietAfterTheSubcommandSilencesBootloaderInfoLines) {
+  ImageFixture img;
+  {
+    Emulator emu(device_vars);
+    auto loud = push({"boot", img.image.string(), "-s", target(emu)});
+    ASSERT_EQ(loud.exit_code, 0) << loud.err;
+    EXPECT_THAT(loud.err, HasSubstr("(bootloader) booting downloaded image"));
+  }
+  Emulator emu(device_vars);
+  auto quiet = push({"boot", img.image.string(), "-s", target(emu), "-q"});
+  EXPECT_EQ(quiet.exit_code, 0) << quiet.err;
+  EXPECT_EQ(quiet.err, "");
+  EXPECT_EQ(emu.commands().back(), "boot");
+}
+
+// Issue 16 item 15: what was matched, checked and sent, for scripts.
+TEST_P(PushTool, JsonReportsSayWhatWasMatchedCheckedAndSent) {
+  ImageFixture img;
+  {
+    Emulator emu(device_vars);
+    auto check = push({"boot", img.image.string(), "-s", target(emu), "--check", "--json"});
+    ASSERT_EQ(check.exit_code, 0) << check.err;
+    auto j = nlohmann::json::parse(as_chars(check.out));
+    EXPECT_EQ(j["device"], target(emu));
+    EXPECT_EQ(j["serial"], "EMU0001");
+    EXPECT_EQ(j["device_profile"], "test-phone");
+    EXPECT_TRUE(j["profile_matched"].get<bool>());
+    EXPECT_TRUE(j["check_only"].get<bool>());
+    EXPECT_FALSE(j["booted"].get<bool>());
+    EXPECT_EQ(j["image_bytes"], img.bytes.size());
+    EXPECT_EQ(j["max_download_size"], 0x4000000);
+    EXPECT_EQ(j["sent"].get<std::vector<std::string>>(), emu.commands());
+  }
+  {
+    Emulator emu(device_vars);
+    auto boot = push({"boot", img.image.string(), "-s", target(emu), "--json"});
+    ASSERT_EQ(boot.exit_code, 0) << boot.err;
+    auto j = nlohmann::json::parse(as_chars(boot.out));
+    EXPECT_TRUE(j["booted"].get<bool>());
+    EXPECT_EQ(j["sent"].get<std::vector<std::string>>(), emu.commands());
+    EXPECT_EQ(j["sent"].back(), "boot");
+  }
+  Emulator emu(device_vars);
+  auto getvar = push({"getvar", "product", "-s", target(emu), "--json"});
+  ASSERT_EQ(getvar.exit_code, 0) << getvar.err;
+  auto g = nlohmann::json::parse(as_chars(getvar.out));
+  EXPECT_EQ(g["name"], "product");
+  EXPECT_EQ(g["value"], "sdm845");
+}
+
 TEST_P(PushTool, TooLargeImageFailsBeforeAnyByteNamingBothSizes) {
   Emulator emu({"--var", "max-download-size=0x10000", "--var", "product=sdm845", "--var", "partition-type:op2=raw"});
   ImageFixture img;
@@ -213,7 +264,7 @@ TEST_P(PushTool, EveryDeviceFaultExitsNonZeroWithAClearMessage) {
     Emulator emu(vars_with({"--fault", fault}));
     ImageFixture img;
     auto out = push({"boot", img.image.string(), "-s", target(emu), "--io-timeout", "1"});
-    EXPECT_EQ(out.exit_code, 1) << out.err;
+    EXPECT_EQ(out.exit_code, 5) << out.err; // every device fault is a device error (cli::Exit::Device)
     EXPECT_THAT(out.err, HasSubstr(message));
     EXPECT_THAT(out.err, HasSubstr("fastboop-push: error:"));
     expect_only_allowed(emu);
@@ -384,7 +435,7 @@ TEST(PushToolSidecar, RealBootimgSidecarIsAccepted) {
   ASSERT_EQ(built.exit_code, 0) << built.err;
   // Port 1: nothing listens, so an accepted sidecar ends at the connection.
   auto out = push({"boot", image.string(), "-s", "tcp:127.0.0.1:1"});
-  EXPECT_EQ(out.exit_code, 1);
+  EXPECT_EQ(out.exit_code, 5); // device error (cli::Exit::Device)
   EXPECT_THAT(out.err, Not(HasSubstr("does not belong")));
   EXPECT_THAT(out.err, Not(HasSubstr("cannot be checked")));
   EXPECT_THAT(out.err, HasSubstr("127.0.0.1:1"));
@@ -524,7 +575,7 @@ TEST(PushToolWait, WaitsForANetworkDeviceThatStartsLater) {
 
 TEST(PushToolWait, NoWaitFailsAtOnce) {
   auto out = push({"getvar", "product", "-s", "tcp:127.0.0.1:1"});
-  EXPECT_EQ(out.exit_code, 1);
+  EXPECT_EQ(out.exit_code, 5); // device error (cli::Exit::Device)
   EXPECT_THAT(out.err, HasSubstr("cannot connect to 127.0.0.1:1"));
 }
 

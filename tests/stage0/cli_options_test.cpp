@@ -347,7 +347,7 @@ TEST_F(Stage0Cli, Stage0InitSearchChain) {
   EXPECT_FALSE(std::filesystem::exists(dir / "x86/stage0.cpio.zst"));
   // A set but missing path is an error, not a silent fall-through.
   r = build(kLocal, dir / "gone", {"FASTBOOP_STAGE0_PATH=" + (dir / "no-such-init").string()}, false);
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, 3); // a missing input (cli::Exit::MissingInput)
   EXPECT_NE(r.err.find("$FASTBOOP_STAGE0_PATH=" + (dir / "no-such-init").string()), std::string::npos) << r.err;
 }
 

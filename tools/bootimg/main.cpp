@@ -27,32 +27,58 @@ int main(int argc, char** argv) {
   for (auto& a : args)
     rest.push_back(a.data());
 
-  CLI::App app{"Build and inspect Android boot images (header v0-v4, vendor_boot v3/v4).\n"
-               "Without a subcommand it packs like AOSP mkbootimg, byte for byte.",
-               "fastboop-bootimg"};
-  cli::add_common_options(app);
+  CLI::App app{
+      "Build and inspect Android boot images (header v0-v4, vendor_boot v3/v4).\n"
+      "Without a subcommand it packs like AOSP mkbootimg, byte for byte; every mkbootimg flag is "
+      "accepted with underscores (mkbootimg's spelling) or dashes.\n"
+      "vendor_boot v4 fragments: [--ramdisk_type T] --ramdisk_name N [--board_idI X]... "
+      "--vendor_ramdisk_fragment FILE (repeatable).",
+      "fastboop-bootimg"};
+  cli::add_common_options(
+      app,
+      {.examples = {{"fastboop-bootimg --device-profile arrow-db410c --stage0 stage0 -o boot.img",
+                     "Pack a fastboop-stage0 output directory for a device (writes boot.img and "
+                     "boot.img.json)"},
+                    {"fastboop-bootimg info boot.img", "Print and check a boot image's header"},
+                    {"fastboop-bootimg --kernel Image.gz --ramdisk initrd.img --header-version 2 "
+                     "--dtb board.dtb "
+                     "-o boot-v2.img",
+                     "Pack like mkbootimg (its underscore spellings work too)"},
+                    {"fastboop-bootimg analyze --json stock-boot.img",
+                     "Derive a Device Profile boot: section from a stock image"}}});
   app.add_option("--kernel", pack.kernel, "Kernel image");
   app.add_option("--ramdisk", pack.ramdisk, "Ramdisk");
   app.add_option("--second", pack.second, "Second-stage bootloader (v0-v2)");
   app.add_option("--dtb", pack.dtb, "DTB (boot v2 section, or vendor_boot)");
-  app.add_option("--recovery_dtbo,--recovery_acpio", pack.recovery_dtbo, "Recovery DTBO/ACPIO (v1/v2)");
+  app.add_option("--recovery_dtbo,--recovery-dtbo,--recovery_acpio,--recovery-acpio",
+                 pack.recovery_dtbo, "Recovery DTBO/ACPIO (v1/v2)");
   app.add_option("--cmdline", pack.cmdline, "Kernel command line");
-  app.add_option("--vendor_cmdline", pack.vendor_cmdline, "vendor_boot command line");
+  app.add_option("--vendor_cmdline,--vendor-cmdline", pack.vendor_cmdline,
+                 "vendor_boot command line");
   app.add_option("--base", pack.base, "Base address")->capture_default_str();
-  app.add_option("--kernel_offset", pack.kernel_offset, "Kernel offset")->capture_default_str();
-  app.add_option("--ramdisk_offset", pack.ramdisk_offset, "Ramdisk offset")->capture_default_str();
-  app.add_option("--second_offset", pack.second_offset, "Second offset")->capture_default_str();
-  app.add_option("--tags_offset", pack.tags_offset, "Tags offset")->capture_default_str();
-  app.add_option("--dtb_offset", pack.dtb_offset, "DTB offset")->capture_default_str();
-  app.add_option("--os_version", pack.os_version, "OS version A.B.C");
-  app.add_option("--os_patch_level", pack.os_patch_level, "Patch level YYYY-MM[-DD]");
+  app.add_option("--kernel_offset,--kernel-offset", pack.kernel_offset, "Kernel offset")
+      ->capture_default_str();
+  app.add_option("--ramdisk_offset,--ramdisk-offset", pack.ramdisk_offset, "Ramdisk offset")
+      ->capture_default_str();
+  app.add_option("--second_offset,--second-offset", pack.second_offset, "Second offset")
+      ->capture_default_str();
+  app.add_option("--tags_offset,--tags-offset", pack.tags_offset, "Tags offset")
+      ->capture_default_str();
+  app.add_option("--dtb_offset,--dtb-offset", pack.dtb_offset, "DTB offset")->capture_default_str();
+  app.add_option("--os_version,--os-version", pack.os_version, "OS version A.B.C");
+  app.add_option("--os_patch_level,--os-patch-level", pack.os_patch_level,
+                 "Patch level YYYY-MM[-DD]");
   app.add_option("--board", pack.board, "Board name (at most 15 bytes)");
   app.add_option("--pagesize", pack.pagesize, "Page size: 2048, 4096, 8192 or 16384")->capture_default_str();
-  app.add_option("--header_version", pack.header_version, "Boot header version 0-4")->capture_default_str();
+  app.add_option("--header_version,--header-version", pack.header_version,
+                 "Boot header version 0-4")
+      ->capture_default_str();
   app.add_option("-o,--output", pack.output, "Boot image to write");
-  app.add_option("--vendor_boot", pack.vendor_boot, "vendor_boot image to write (v3/v4)");
-  app.add_option("--vendor_ramdisk", pack.vendor_ramdisk, "vendor ramdisk");
-  app.add_option("--vendor_bootconfig", pack.vendor_bootconfig, "vendor_boot v4 bootconfig");
+  app.add_option("--vendor_boot,--vendor-boot", pack.vendor_boot,
+                 "vendor_boot image to write (v3/v4)");
+  app.add_option("--vendor_ramdisk,--vendor-ramdisk", pack.vendor_ramdisk, "vendor ramdisk");
+  app.add_option("--vendor_bootconfig,--vendor-bootconfig", pack.vendor_bootconfig,
+                 "vendor_boot v4 bootconfig");
   app.add_option("--cmdline-split", pack.cmdline_split,
                  "v0-v2 cmdline split: aosp (511 + NUL) or legacy512 (Debian mkbootimg 29)")
       ->capture_default_str();
@@ -65,8 +91,6 @@ int main(int argc, char** argv) {
   app.add_flag("--dtb-in-second", pack.dtb_in_second,
                "Load --dtb as the second stage (Samsung-style bootloaders); v2 keeps it in the dtb section too");
   app.add_option("--depfile", pack.depfile, "Write a Make/Ninja depfile for the output");
-  app.footer("vendor_boot v4 fragments: [--ramdisk_type T] --ramdisk_name N [--board_idI X]... "
-             "--vendor_ramdisk_fragment FILE (repeatable)");
 
   std::string device_profile, stage0_dir, cmdline_append;
   auto* devpro_opt = app.add_option("--device-profile", device_profile,
@@ -88,6 +112,7 @@ int main(int argc, char** argv) {
   unpack->add_option("-o,--output", out_dir, "Output directory")->required();
   auto* analyze = app.add_subcommand("analyze", "Print a DevPro boot: skeleton for a stock boot.img");
   analyze->add_option("IMAGE", image, "Stock boot.img")->required();
+  analyze->add_flag("--json", json, "JSON: {\"devpro\": the skeleton, \"notes\": its comments}");
 
   return cli::run(app, static_cast<int>(rest.size()), rest.data(), [&]() -> Result<void> {
     if (info->parsed()) {
@@ -103,7 +128,8 @@ int main(int argc, char** argv) {
       return ok();
     }
     if (analyze->parsed()) {
-      std::string text = TRY(bootimg::run_analyze(image));
+      std::string text = TRY(bootimg::run_analyze(image, json ? bootimg::OutputFormat::Json
+                                                              : bootimg::OutputFormat::Text));
       std::fwrite(text.data(), 1, text.size(), stdout);
       return ok();
     }

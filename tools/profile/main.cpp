@@ -7,6 +7,8 @@
 #include "profiles/profiles.hpp"
 #include "profiles/tooling.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -103,9 +105,11 @@ Result<DeviceProfile> parse_devpro(const std::string& input) {
 
 // check: every file must load; DevPros are then checked for ambiguity among
 // themselves and against the search path (a checked id replaces the pool's).
-Result<void> run_check(const std::vector<std::string>& files, bool strict) {
+Result<void> run_check(const std::vector<std::string>& files, bool strict, bool json) {
   std::vector<DeviceProfile> checked;
   std::size_t failures = 0;
+  ErrorKind failure_kind = ErrorKind::Invalid;
+  nlohmann::ordered_json json_files = nlohmann::ordered_json::array();
   for (const auto& file : files) {
     log::debug("checking " + display(file));
     auto bytes = read_input(file);
@@ -132,12 +136,21 @@ Result<void> run_check(const std::vector<std::string>& files, bool strict) {
       checked.push_back(p);
       return "device profile '" + p.id + "'";
     }();
+    nlohmann::ordered_json entry = {{"file", display(file)}, {"ok", report.ok()}};
     if (report) {
-      log::info(display(file) + ": ok: " + *report);
+      // The result of the command: stdout, like every tool's report.
+      if (!json && !cli::quiet())
+        std::printf("%s: ok: %s\n", display(file).c_str(), report->c_str());
+      entry["what"] = *report;
     } else {
       std::fprintf(stderr, "fastboop-profile: error: %s\n", report.error().message().c_str());
+      entry["error"] = report.error().message();
       ++failures;
+      // One kind for all failures (e.g. every file missing) keeps its exit code.
+      failure_kind = failures == 1 || failure_kind == report.error().kind() ? report.error().kind()
+                                                                            : ErrorKind::Invalid;
     }
+    json_files.push_back(std::move(entry));
   }
   std::vector<DeviceProfile> all = checked;
   if (auto pool = load_device_profile_pool(); pool) {
@@ -152,6 +165,7 @@ Result<void> run_check(const std::vector<std::string>& files, bool strict) {
     log::warn("device profile search path: " + pool.error().message());
   }
   std::size_t ambiguous = 0;
+  nlohmann::ordered_json json_ambiguities = nlohmann::ordered_json::array();
   for (const auto& a : find_ambiguities(all)) {
     const auto involves = [&](const std::string& id) {
       return std::any_of(checked.begin(), checked.end(), [&](const DeviceProfile& c) { return c.id == id; });
@@ -168,6 +182,7 @@ Result<void> run_check(const std::vector<std::string>& files, bool strict) {
       continue;
     }
     ++ambiguous;
+    json_ambiguities.push_back({{"first", a.first}, {"second", a.second}, {"reason", a.reason}});
     // Through the logger, so -q silences the warning (but not the --strict error).
     const std::string text = "device profiles '" + a.first + "' and '" + a.second + "' are ambiguous: " + a.reason;
     if (strict)
@@ -175,16 +190,41 @@ Result<void> run_check(const std::vector<std::string>& files, bool strict) {
     else
       log::warn(text);
   }
+  if (json) {
+    nlohmann::ordered_json j;
+    j["ok"] = failures == 0 && !(strict && ambiguous > 0);
+    j["files"] = json_files;
+    j["ambiguities"] = json_ambiguities;
+    TRY(write_text("-", j.dump(2) + "\n"));
+  }
   if (failures > 0)
-    return Error(std::to_string(failures) + " of " + std::to_string(files.size()) + " file(s) failed the check");
+    return Error(std::to_string(failures) + " of " + std::to_string(files.size()) +
+                     " file(s) failed the check",
+                 failure_kind);
   if (strict && ambiguous > 0)
     return Error(std::to_string(ambiguous) + " ambiguous device profile pair(s) (--strict)");
   return ok();
 }
 
-Result<void> run_list() {
+Result<void> run_list(bool json) {
   auto all = TRY(load_all_device_profiles());
   auto pool = TRY(load_device_profile_pool());
+  if (json) {
+    nlohmann::ordered_json list = nlohmann::ordered_json::array();
+    for (const auto& p : pool) {
+      nlohmann::ordered_json overrides = nlohmann::ordered_json::array();
+      for (const auto& other : all)
+        if (other.profile.id == p.profile.id && other.source != p.source)
+          overrides.push_back(other.source);
+      list.push_back(
+          {{"id", p.profile.id},
+           {"display_name", p.profile.display_name ? nlohmann::ordered_json(*p.profile.display_name)
+                                                   : nlohmann::ordered_json(nullptr)},
+           {"source", p.source},
+           {"overrides", overrides}});
+    }
+    return write_text("-", list.dump(2) + "\n");
+  }
   std::string out;
   for (const auto& p : pool) {
     std::string line = p.profile.id;
@@ -203,12 +243,24 @@ Result<void> run_list() {
 } // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"fastboop-profile: check, compile and show Device Profiles (DevPro) and Boot Profiles.\n"
-               "Exit codes: 0 ok, 1 invalid input or failure, 2 usage.",
+  CLI::App app{"Check, compile and show Device Profiles (DevPro) and Boot Profiles.",
                "fastboop-profile"};
-  cli::add_common_options(app);
+  cli::add_common_options(
+      app, {.examples =
+                {{"fastboop-profile list", "List every Device Profile on the search path"},
+                 {"fastboop-profile check devprofiles.d/oneplus-fajita.yaml",
+                  "Check a Device Profile (ok lines on stdout; --json for scripts)"},
+                 {"fastboop-profile compile bootprofiles/example.yaml --base-dir . -o example.fbp",
+                  "Compile a Boot Profile manifest for fastboop-stage0 build"},
+                 {"fastboop-profile show example.fbp", "Show a compiled profile as YAML"}},
+            .environment = {{"FASTBOOP_SCHEMA_PATH",
+                             "Extra Device Profile directories, searched first (colon-separated)"},
+                            {"FASTBOOP_DEVPRO_SYSTEM_DIRS",
+                             "Replaces the system Device Profile directories (empty: none)"},
+                            {"FASTBOOP_HTTP_CONNECT_TIMEOUT, FASTBOOP_HTTP_STALL_TIMEOUT, FASTBOOP_HTTP_ATTEMPTS",
+                             "http timeouts (seconds) and attempts for compile --optimize and optimize (defaults 10, "
+                             "30, 5); every retry is logged"}}});
   app.require_subcommand(1);
-  app.fallthrough(); // -v/-q also after the subcommand
 
   std::vector<std::string> check_files;
   bool strict = false;
@@ -216,6 +268,9 @@ int main(int argc, char** argv) {
                                             "report device profiles that probing cannot tell apart");
   check->add_option("FILE", check_files, "Files to check ('-' for stdin)")->required();
   check->add_flag("--strict", strict, "Ambiguous device profiles are an error, not a warning");
+  bool check_json = false;
+  check->add_flag("--json", check_json,
+                  "Print {\"ok\", \"files\": [...], \"ambiguities\": [...]} on stdout");
 
   std::string manifest;
   std::string output = "-";
@@ -265,6 +320,8 @@ int main(int argc, char** argv) {
   show->add_option("-o,--output", show_output, "Output file ('-' = stdout)");
 
   auto* list = app.add_subcommand("list", "List every Device Profile on the search path with its source");
+  bool list_json = false;
+  list->add_flag("--json", list_json, "JSON array of {id, display_name, source, overrides}");
 
   draft::DraftRequest draft_request;
   std::string draft_id, draft_device, draft_image, draft_deviceinfo, draft_output = "-";
@@ -295,7 +352,7 @@ int main(int argc, char** argv) {
 
   return cli::run(app, argc, argv, [&]() -> Result<void> {
     if (*check)
-      return run_check(check_files, strict);
+      return run_check(check_files, strict, check_json);
     if (*compile) {
       std::vector<fs::path> files_read;
       auto profile = TRY(compile_manifest(manifest, base_dir, &files_read));
@@ -339,7 +396,7 @@ int main(int argc, char** argv) {
       return write_text(show_output, text);
     }
     if (*list)
-      return run_list();
+      return run_list(list_json);
     if (*draft_cmd) {
       if (!draft_device.empty() && !draft_live)
         return Error("-s names the device for --device; add --device", ErrorKind::Usage);

@@ -8,6 +8,7 @@
 #include "smoo/rootfs.hpp"
 
 #include <cstdio>
+#include <filesystem>
 
 using namespace fastboop;
 using namespace fastboop::fastboot;
@@ -38,7 +39,16 @@ int main(int argc, char** argv) {
   CLI::App app{"Boot an Android boot image on a fastboot device, leaving its storage untouched.\n"
                "Only getvar, download and boot are ever sent.",
                "fastboop-push"};
-  cli::add_common_options(app);
+  cli::add_common_options(
+      app,
+      {.examples = {
+           {"fastboop-push detect --json",
+            "List attached fastboot devices and the profiles they match"},
+           {"fastboop-push boot boot.img --check",
+            "Prove the device is the one boot.img was built for (getvar only), send nothing else"},
+           {"fastboop-push boot boot.img -s udp:192.168.0.10",
+            "Boot boot.img on a bootloader that speaks fastboot over UDP"},
+           {"fastboop-push getvar product", "Print one bootloader variable"}}});
   app.require_subcommand(1);
 
   PushSettings settings;
@@ -57,7 +67,8 @@ int main(int argc, char** argv) {
   std::string detect_profile;
   detect->add_option("-s,--device", detect_targets,
                      "Also probe this device: SERIAL, usb:BUS-PORT, tcp:HOST[:PORT], udp:HOST[:PORT] (repeatable)");
-  detect->add_flag("--json", json, "Machine-readable output");
+  detect->add_flag("--json", json,
+                   "Machine-readable output (a JSON array; [] when no device is attached)");
   detect->add_option("--device-profile", detect_profile, "Only consider this device profile");
   add_wait(detect);
 
@@ -67,6 +78,7 @@ int main(int argc, char** argv) {
   std::string getvar_target;
   getvar->add_option("NAME", var_name, "Variable name, e.g. product")->required();
   getvar->add_option("-s,--device", getvar_target, "SERIAL, usb:BUS-PORT, tcp:HOST[:PORT] or udp:HOST[:PORT]");
+  getvar->add_flag("--json", json, "Print {\"name\": …, \"value\": …}");
   add_wait(getvar);
 
   // boot
@@ -79,11 +91,11 @@ int main(int argc, char** argv) {
   bool force = false;
   double io_timeout = 30;
   boot->add_option("IMAGE", image, "boot.img (its boot.img.json sidecar names the device profile)")
-      ->required()
-      ->check(CLI::ExistingFile);
+      ->required();
   boot->add_option("-s,--device", boot_target, "SERIAL, usb:BUS-PORT, tcp:HOST[:PORT] or udp:HOST[:PORT]");
   boot->add_option("--device-profile", boot_profile, "Device profile id (when the image has no sidecar)");
   boot->add_flag("--check", check, "Do everything except the download and boot");
+  boot->add_flag("--json", json, "Print what was matched, checked and sent as JSON on stdout");
   boot->add_flag("--force-device", force, "Boot even if the device does not match the profile (dangerous)");
   boot->add_option("--then", then_command,
                    "After boot OKAY, run this shell command (FASTBOOP_SERIAL, FASTBOOP_DEVICE, "
@@ -142,7 +154,7 @@ int main(int argc, char** argv) {
       auto specs = TRY(parse_specs(detect_targets));
       auto pool = TRY(profile_pool(detect_profile));
       auto devices = TRY(detect_devices(specs, pool, settings));
-      if (devices.empty())
+      if (devices.empty() && !json)
         return Error("No fastboot devices detected.", ErrorKind::Device);
       std::fputs((json ? format_detect_json(devices) : format_detect_text(devices)).c_str(), stdout);
       return ok();
@@ -152,10 +164,13 @@ int main(int argc, char** argv) {
       if (!getvar_target.empty())
         target = TRY(parse_device_spec(getvar_target));
       auto value = TRY(getvar_on_device(target, var_name, settings));
-      std::printf("%s\n", value.c_str());
+      std::fputs(json ? format_getvar_json(var_name, value).c_str() : (value + "\n").c_str(),
+                 stdout);
       return ok();
     }
     if (*boot) {
+      if (!std::filesystem::exists(image))
+        return Error("IMAGE " + image + ": no such file", ErrorKind::NotFound);
       BootRequest request;
       request.image = image;
       if (!boot_profile.empty())
@@ -176,7 +191,17 @@ int main(int argc, char** argv) {
         request.root.local_artifacts.emplace_back(a);
       request.root.block_size = boot_block_size;
       set_io_timeout(settings, std::chrono::milliseconds(static_cast<long>(io_timeout * 1000)));
-      return boot_on_device(request, settings);
+      auto report = TRY(boot_on_device(request, settings));
+      if (json)
+        std::fputs(format_boot_report_json(report).c_str(), stdout);
+      else if (report.checked_only)
+        std::printf("check ok: %s serial=%s profile=%s image=%llu bytes max-download-size=%s\n",
+                    report.location.c_str(), report.serial.empty() ? "?" : report.serial.c_str(),
+                    report.profile_id ? report.profile_id->c_str() : "(none)",
+                    static_cast<unsigned long long>(report.image_bytes),
+                    report.max_download_size ? std::to_string(*report.max_download_size).c_str()
+                                             : "unreported");
+      return ok();
     }
     if (*serve) {
       smoo::SignalStop stop; // before any thread or USB context exists

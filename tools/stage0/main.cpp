@@ -34,6 +34,8 @@ struct SourceArgs {
   std::vector<std::string> local_artifacts;
   std::optional<std::string> expect_sha512;
   bool verify_download = false;
+  std::optional<long> http_connect_timeout, http_stall_timeout;
+  std::optional<unsigned> http_attempts;
 };
 
 void add_source_options(CLI::App* sub, SourceArgs& a) {
@@ -53,6 +55,19 @@ void add_source_options(CLI::App* sub, SourceArgs& a) {
          "--verify-download", a.verify_download,
          "Fetch a URL SOURCE whole and check --expect-sha512 before reading anything from it")
       ->needs("--expect-sha512");
+  sub->add_option("--http-connect-timeout", a.http_connect_timeout,
+                  "Seconds to establish an http connection before retrying (default 10; "
+                  "FASTBOOP_HTTP_CONNECT_TIMEOUT)")
+      ->check(CLI::Range(1, 3600));
+  sub->add_option("--http-stall-timeout", a.http_stall_timeout,
+                  "Seconds an http request may go without receiving a byte before it is retried "
+                  "(default 30; "
+                  "FASTBOOP_HTTP_STALL_TIMEOUT)")
+      ->check(CLI::Range(1, 3600));
+  sub->add_option("--http-attempts", a.http_attempts,
+                  "Attempts per http request before giving up; each retry is logged (default 5; "
+                  "FASTBOOP_HTTP_ATTEMPTS)")
+      ->check(CLI::Range(1, 100));
 }
 
 // The progress line lives as long as the opened source (it is fed from reads).
@@ -68,6 +83,15 @@ Result<OpenedSource> open_with(const std::string& spec, const SourceArgs& a, pip
     o.expect_digest = TRY(parse_expected_sha512(*a.expect_sha512));
   if (a.verify_download)
     o.digest_check = pipeline::DigestCheck::Upfront;
+  // The options override the environment, which overrides the defaults.
+  auto timeouts = TRY(pipeline::http_timeouts_from_env());
+  if (a.http_connect_timeout)
+    timeouts.connect_s = *a.http_connect_timeout;
+  if (a.http_stall_timeout)
+    timeouts.stall_s = *a.http_stall_timeout;
+  if (a.http_attempts)
+    timeouts.attempts = *a.http_attempts;
+  o.http_timeouts = timeouts;
   if (progress.enabled())
     o.on_fetch = progress.callback();
   return open_source(spec, o);
@@ -314,14 +338,39 @@ Result<void> run_cat(const std::string& spec, const std::string& path, const std
 } // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"fastboop-stage0: build the stage0 initramfs from an unmodified distro rootfs", "fastboop-stage0"};
-  cli::add_common_options(app);
+  CLI::App app{"Build the stage0 initramfs (and the kernel, DTB and cmdline that go with it) from "
+               "an unmodified "
+               "distro rootfs; look into a SOURCE.\n"
+               "A SOURCE is a rootfs directory, a filesystem or disk image (EROFS, ext4, FAT, ISO "
+               "9660; raw, "
+               "sparse, xz, partitioned), an http(s) URL of one, or a compiled Boot Profile.",
+               "fastboop-stage0"};
+  cli::add_common_options(
+      app,
+      {.examples = {{"fastboop-stage0 build rootfs.erofs --device-profile arrow-db410c --root-device /dev/mmcblk1 -o stage0",
+                     "Build stage0 for a DragonBoard 410c whose root is the EROFS image on its SD card"},
+                    {"fastboop-stage0 inspect rootfs.erofs",
+                     "Show the kernels, modules and DTB directories found"},
+                    {"fastboop-stage0 ls rootfs.erofs /boot", "List a directory inside SOURCE"}},
+       .environment = {
+           {"FASTBOOP_OFFLINE", "1: never fetch over the network (as --offline)"},
+           {"FASTBOOP_HTTP_CONNECT_TIMEOUT", "Seconds to connect before a retry (default 10)"},
+           {"FASTBOOP_HTTP_STALL_TIMEOUT",
+            "Seconds without a byte from the server before a retry (default 30)"},
+           {"FASTBOOP_HTTP_ATTEMPTS", "Attempts per http request (default 5)"},
+           {"FASTBOOP_STAGE0_PATH",
+            "The stage0-init PID1 binary to put in stage0 (as --stage0-init)"},
+           {"FASTBOOP_PROGRESS_DELAY_MS",
+            "Delay before the fetch progress line appears (default 1000)"}}});
   app.require_subcommand(1);
 
   BuildArgs b;
-  auto* build = app.add_subcommand("build", "Build stage0 for a device from SOURCE (a rootfs directory)");
+  auto* build = app.add_subcommand(
+      "build", "Build stage0 for a device from SOURCE (a rootfs directory, image, URL, compiled Boot Profile "
+               "or Boot Profile manifest)");
   build->add_option("SOURCE", b.source,
-                  "Rootfs: directory, image path or URL, compiled Boot Profile or Boot Profile manifest (.yaml)")->required();
+                    "Rootfs: directory, image path or URL, compiled Boot Profile or Boot Profile manifest (.yaml)")
+      ->required();
   add_source_options(build, b.src);
   build->add_option("--device-profile", b.device_profile, "Device Profile id")->required();
   build->add_option("-o,--output", b.output, "Output directory, or - for the cpio alone on stdout")->required();

@@ -4,9 +4,11 @@
 
 #include <algorithm>
 #include <cstring>
-#include <string.h>
 #include <libfdt.h>
+#include <nlohmann/json.hpp>
 #include <sstream>
+#include <string.h>
+#include <yaml-cpp/yaml.h>
 
 namespace fastboop::bootimg {
 
@@ -159,6 +161,53 @@ std::string analyze_to_devpro_yaml(ByteSpan image, const ParsedImage& p) {
     o << "      # header v" << p.header_version
       << ": the DTB and vendor ramdisk come from the device's vendor_boot partition\n";
   return o.str();
+}
+
+namespace {
+
+// Scalars keep the YAML's types: integers and booleans as such, the rest
+// (hex addresses, encodings) as strings.
+nlohmann::ordered_json yaml_to_json(const YAML::Node& node) {
+  if (node.IsMap()) {
+    nlohmann::ordered_json j = nlohmann::ordered_json::object();
+    for (const auto& kv : node)
+      j[kv.first.as<std::string>()] = yaml_to_json(kv.second);
+    return j;
+  }
+  if (node.IsSequence()) {
+    nlohmann::ordered_json j = nlohmann::ordered_json::array();
+    for (const auto& v : node)
+      j.push_back(yaml_to_json(v));
+    return j;
+  }
+  if (!node.IsScalar())
+    return nullptr;
+  const std::string text = node.Scalar();
+  if (text == "true" || text == "false")
+    return text == "true";
+  if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos &&
+      text.size() < 19)
+    return std::stoull(text);
+  return text;
+}
+
+} // namespace
+
+std::string analyze_to_devpro_json(ByteSpan image, const ParsedImage& parsed) {
+  // One source of truth: the YAML skeleton, its comments as notes.
+  const std::string yaml = analyze_to_devpro_yaml(image, parsed);
+  nlohmann::ordered_json j;
+  nlohmann::ordered_json notes = nlohmann::ordered_json::array();
+  std::istringstream lines(yaml);
+  for (std::string line; std::getline(lines, line);) {
+    const auto hash = line.find("# ");
+    if (hash != std::string::npos && line.find_first_not_of(' ') == hash)
+      notes.push_back(line.substr(hash + 2));
+  }
+  const YAML::Node root = YAML::Load(yaml); // our own output: parses
+  j["devpro"] = root.IsMap() ? yaml_to_json(root) : nlohmann::ordered_json::object();
+  j["notes"] = notes;
+  return j.dump(2) + "\n";
 }
 
 } // namespace fastboop::bootimg

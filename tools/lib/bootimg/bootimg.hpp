@@ -242,5 +242,7 @@ Result<std::vector<std::string>> unpack_image(ByteSpan image, const ParsedImage&
 
 // DevPro `boot:` YAML skeleton derived from a stock image.
 std::string analyze_to_devpro_yaml(ByteSpan image, const ParsedImage& parsed);
+// The same as JSON: {"devpro": {"boot": …}, "notes": [the skeleton's comments]}.
+std::string analyze_to_devpro_json(ByteSpan image, const ParsedImage& parsed);
 
 } // namespace fastboop::bootimg

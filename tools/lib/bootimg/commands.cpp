@@ -2,6 +2,7 @@
 
 #include "common/file_io.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -98,7 +99,21 @@ Result<std::vector<FragmentSpec>> extract_vendor_fragments(std::vector<std::stri
   auto is_opt = [](const std::string& a, const std::string& opt) {
     return a == opt || (a.size() > opt.size() && a.compare(0, opt.size(), opt) == 0 && a[opt.size()] == '=');
   };
+  // Both spellings (mkbootimg's underscores, dashes) of the group options.
+  auto underscored = [](std::string a) {
+    const std::size_t end = std::min(a.find('='), a.size());
+    std::string name = a.substr(0, end);
+    for (std::size_t k = 2; k < name.size(); ++k)
+      if (name[k] == '-')
+        name[k] = '_';
+    if (name == "--ramdisk_type" || name == "--ramdisk_name" ||
+        name == "--vendor_ramdisk_fragment" || name.rfind("--board_id", 0) == 0)
+      return name + a.substr(end);
+    return a;
+  };
   for (std::size_t i = 0; i < argv.size(); ++i) {
+    if (argv[i].rfind("--", 0) == 0)
+      argv[i] = underscored(argv[i]);
     const std::string& a = argv[i];
     if (is_opt(a, "--ramdisk_type")) {
       cur.type = TRY(value(i, "--ramdisk_type"));
@@ -173,6 +188,12 @@ Result<std::string> run_pack(const PackOptions& o) {
   };
   const std::uint32_t header_version = TRY(u32_option(o.header_version, "--header_version"));
   const std::uint32_t page_size = TRY(u32_option(o.pagesize, "--pagesize"));
+  // A command-line value, refused like mkbootimg's argparse choices do (a
+  // usage error, as for every other bad option value).
+  if (!is_valid_page_size(page_size))
+    return Error("--pagesize " + std::to_string(page_size) +
+                     " is not one of 2048, 4096, 8192, 16384",
+                 ErrorKind::Usage);
   const std::uint64_t base = TRY(parse_mkbootimg_int(o.base, "--base"));
   const std::uint64_t kernel_offset = TRY(parse_mkbootimg_int(o.kernel_offset, "--kernel_offset"));
   const std::uint64_t ramdisk_offset = TRY(parse_mkbootimg_int(o.ramdisk_offset, "--ramdisk_offset"));
@@ -309,9 +330,10 @@ Result<std::vector<std::string>> run_unpack(const std::string& image, const std:
   return unpack_image(map.bytes(), parsed, out_dir);
 }
 
-Result<std::string> run_analyze(const std::string& image) {
+Result<std::string> run_analyze(const std::string& image, OutputFormat format) {
   auto [map, parsed] = TRY(open_and_parse(image));
-  return analyze_to_devpro_yaml(map.bytes(), parsed);
+  return format == OutputFormat::Json ? analyze_to_devpro_json(map.bytes(), parsed)
+                                      : analyze_to_devpro_yaml(map.bytes(), parsed);
 }
 
 } // namespace fastboop::bootimg

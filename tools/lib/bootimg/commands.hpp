@@ -68,6 +68,7 @@ Result<std::string> run_info(const std::string& image, bool json);
 // Returns the reasons the written arguments cannot rebuild the image (empty
 // when they do).
 Result<std::vector<std::string>> run_unpack(const std::string& image, const std::string& out_dir);
-Result<std::string> run_analyze(const std::string& image);
+enum class OutputFormat { Text, Json };
+Result<std::string> run_analyze(const std::string& image, OutputFormat format = OutputFormat::Text);
 
 } // namespace fastboop::bootimg

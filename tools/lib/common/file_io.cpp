@@ -13,12 +13,18 @@ namespace {
 Error os_error(std::string_view what, const std::filesystem::path& path, int err) {
   return Error(std::string(what) + " " + path.string() + ": " + std::strerror(err), ErrorKind::Io);
 }
+// Reading: a missing input has its own exit code (cli::Exit::MissingInput);
+// a missing output directory is not that.
+Error input_error(std::string_view what, const std::filesystem::path& path, int err) {
+  return Error(std::string(what) + " " + path.string() + ": " + std::strerror(err),
+               err == ENOENT ? ErrorKind::NotFound : ErrorKind::Io);
+}
 } // namespace
 
 Result<Bytes> read_file(const std::filesystem::path& path, std::uint64_t max_bytes) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0)
-    return os_error("cannot open", path, errno);
+    return input_error("cannot open", path, errno);
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
     int e = errno;

@@ -63,7 +63,8 @@ std::string sha1_hex(ByteSpan data) { return to_hex(hash_bytes(HashAlgorithm::Sh
 Result<FileDigest> sha512_file(const std::filesystem::path& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0)
-    return Error("cannot open " + path.string() + ": " + std::strerror(errno), ErrorKind::Io);
+    return Error("cannot open " + path.string() + ": " + std::strerror(errno),
+                 errno == ENOENT ? ErrorKind::NotFound : ErrorKind::Io);
   Hasher h(HashAlgorithm::Sha512);
   FileDigest d;
   std::uint8_t buf[1 << 17];

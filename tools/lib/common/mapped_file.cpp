@@ -24,7 +24,8 @@ bool same_contents_state(const struct stat& a, const struct stat& b) {
 Result<MappedFile> MappedFile::open(const std::filesystem::path& path, Prefault prefault) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0)
-    return Error("cannot open " + path.string() + ": " + std::strerror(errno), ErrorKind::Io);
+    return Error("cannot open " + path.string() + ": " + std::strerror(errno),
+                 errno == ENOENT ? ErrorKind::NotFound : ErrorKind::Io);
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd);

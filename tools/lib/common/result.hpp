@@ -12,13 +12,15 @@
 
 namespace fastboop {
 
-// How the tools map an error to an exit code (0 ok, 1 invalid input, 2 usage).
+// How the tools map an error to an exit code: see cli::Exit (common/cli.hpp).
 enum class ErrorKind {
   Invalid,     // bad input data: a file, a field, a device answer
   Usage,       // bad command-line usage
   Io,          // the operating system said no
   Unsupported, // a valid input we do not handle
   Device,      // the device or transport failed
+  NotFound,    // a named input (file, directory, profile id) does not exist
+  Network,     // a download failed (after its retries)
 };
 
 class Error {

@@ -5,6 +5,7 @@
 #include "common/file_io.hpp"
 #include "common/log.hpp"
 #include "common/mapped_file.hpp"
+#include "common/progress.hpp"
 #include "fastboot/sidecar.hpp"
 #include "profiles/profiles.hpp"
 #include "profiles/tooling.hpp"
@@ -118,45 +119,13 @@ std::string device_serial(Driver& driver, const Candidate& candidate) {
 }
 
 void print_message(MessageKind kind, std::string_view text) {
-  // INFO as AOSP prints it; TEXT is raw device text.
+  // INFO as AOSP prints it; TEXT is raw device text. Both are chatter: -q
+  // (errors only) silences them; a FAIL still arrives as the error.
+  if (!log::enabled(log::Level::Info))
+    return;
   std::fprintf(stderr, "%s%.*s\n", kind == MessageKind::Info ? "(bootloader) " : "", static_cast<int>(text.size()),
                text.data());
 }
-
-// Bytes, MB/s and ETA: a redrawn bar on a terminal, a line per 25 % otherwise.
-class ProgressPrinter {
-public:
-  ProgressPrinter() : m_tty(::isatty(STDERR_FILENO) == 1), m_start(Clock::now()) {}
-  void operator()(std::uint64_t sent, std::uint64_t total) {
-    if (!log::enabled(log::Level::Info))
-      return;
-    const double seconds = std::chrono::duration<double>(Clock::now() - m_start).count();
-    const double rate = seconds > 0 ? static_cast<double>(sent) / seconds : 0.0;
-    const double eta = rate > 0 ? static_cast<double>(total - sent) / rate : 0.0;
-    const double mib = 1024.0 * 1024.0;
-    if (m_tty) {
-      const int width = 30;
-      const int filled = total ? static_cast<int>(static_cast<double>(sent) * width / static_cast<double>(total)) : width;
-      std::fprintf(stderr, "\r[%s%s] %.1f/%.1f MiB %.1f MB/s ETA %.0fs ", std::string(static_cast<std::size_t>(filled), '#').c_str(),
-                   std::string(static_cast<std::size_t>(width - filled), ' ').c_str(), static_cast<double>(sent) / mib,
-                   static_cast<double>(total) / mib, rate / 1e6, eta);
-      if (sent == total)
-        std::fputc('\n', stderr);
-      return;
-    }
-    const int quarter = total ? static_cast<int>(sent * 4 / total) : 4;
-    if (quarter > m_last_quarter) {
-      m_last_quarter = quarter;
-      std::fprintf(stderr, "sent %.1f of %.1f MiB (%d%%), %.1f MB/s\n", static_cast<double>(sent) / mib,
-                   static_cast<double>(total) / mib, quarter * 25, rate / 1e6);
-    }
-  }
-
-private:
-  bool m_tty;
-  Clock::time_point m_start;
-  int m_last_quarter = 0;
-};
 
 // The sidecar's size+sha512 check of the image. It runs on a worker thread
 // from the start, while the device is found, probed and sent the image:
@@ -171,6 +140,7 @@ public:
       m_result = ok();
       return;
     }
+    m_checks = true;
     if (sidecar->image->size != image.size()) {
       // No need to wait for the digest to know the answer.
       m_result = verify_sidecar_image(*sidecar, image.bytes(), image.path(), sidecar_path);
@@ -184,6 +154,9 @@ public:
   DigestCheck(const DigestCheck&) = delete;
   DigestCheck& operator=(const DigestCheck&) = delete;
 
+  // True when the sidecar described the image and the check ran.
+  bool checked() const { return m_checks; }
+
   // Blocks until the check is done; later calls return the same result.
   Result<void> wait() {
     if (!m_result)
@@ -194,6 +167,7 @@ public:
 private:
   std::future<Result<void>> m_pending;
   std::optional<Result<void>> m_result;
+  bool m_checks = false;
 };
 
 // Before any command (issue 16 item 2): the bytes must be an Android boot
@@ -312,11 +286,11 @@ void report_other_matches(Driver& driver, const Candidate& candidate,
 }
 
 // Steps 2-7 of boot_on_device: find, prove, download, boot, hand off.
-// Returns the bootloader's USB port path ("" on the network): the phone's
-// gadget re-enumerates there.
-Result<std::string> prove_and_boot(const BootRequest& request, const PushSettings& settings,
-                                   const std::optional<profiles::DeviceProfile>& profile, const MappedFile& image,
-                                   DigestCheck& digest);
+// The report names the bootloader's USB port path ("" on the network): the
+// phone's gadget re-enumerates there.
+Result<BootReport> prove_and_boot(const BootRequest& request, const PushSettings& settings,
+                                  const std::optional<profiles::DeviceProfile>& profile,
+                                  const MappedFile& image, DigestCheck& digest);
 
 bool is_url(const std::string& spec) { return spec.rfind("http://", 0) == 0 || spec.rfind("https://", 0) == 0; }
 
@@ -553,6 +527,13 @@ std::string format_detect_json(const std::vector<DetectedDevice>& devices) {
   return list.dump(2) + "\n";
 }
 
+std::string format_getvar_json(std::string_view name, std::string_view value) {
+  nlohmann::ordered_json j;
+  j["name"] = name;
+  j["value"] = value;
+  return j.dump(2) + "\n";
+}
+
 namespace {
 
 // The one device -s names (or the only fastboot USB device), opened.
@@ -621,7 +602,26 @@ Result<DeviceVariables> read_device_variables(const std::optional<DeviceSpec>& t
   return out;
 }
 
-Result<void> boot_on_device(const BootRequest& request, const PushSettings& settings) {
+std::string format_boot_report_json(const BootReport& r) {
+  nlohmann::ordered_json j;
+  j["device"] = r.location;
+  j["serial"] = r.serial;
+  j["device_profile"] =
+      r.profile_id ? nlohmann::ordered_json(*r.profile_id) : nlohmann::ordered_json(nullptr);
+  j["profile_matched"] = r.profile_matched;
+  j["forced"] = r.forced;
+  j["image"] = r.image.string();
+  j["image_bytes"] = r.image_bytes;
+  j["image_checked_against_sidecar"] = r.image_checked;
+  j["max_download_size"] = r.max_download_size ? nlohmann::ordered_json(*r.max_download_size)
+                                               : nlohmann::ordered_json(nullptr);
+  j["check_only"] = r.checked_only;
+  j["booted"] = r.booted;
+  j["sent"] = r.sent;
+  return j.dump(2) + "\n";
+}
+
+Result<BootReport> boot_on_device(const BootRequest& request, const PushSettings& settings) {
   // 1. Which profile the image was built for.
   const auto sidecar_path = sidecar_path_for(request.image);
   auto sidecar = TRY(load_sidecar(sidecar_path));
@@ -672,16 +672,21 @@ Result<void> boot_on_device(const BootRequest& request, const PushSettings& sett
       return stale;
     return std::move(pushed).error();
   }
-  if (!*root || request.check == CheckOnly::Yes)
-    return ok();
-  return serve_root(**root, request.root, *pushed);
+  if (*root && request.check == CheckOnly::No)
+    TRY(serve_root(**root, request.root, pushed->bootloader_port));
+  return std::move(pushed).value();
 }
 
 namespace {
 
-Result<std::string> prove_and_boot(const BootRequest& request, const PushSettings& settings,
-                                   const std::optional<profiles::DeviceProfile>& profile, const MappedFile& image,
-                                   DigestCheck& digest) {
+Result<BootReport> prove_and_boot(const BootRequest& request, const PushSettings& settings,
+                                  const std::optional<profiles::DeviceProfile>& profile,
+                                  const MappedFile& image, DigestCheck& digest) {
+  BootReport report;
+  report.image = request.image;
+  report.image_bytes = image.size();
+  if (profile)
+    report.profile_id = profile->id;
   // 2. Which device.
   Candidate candidate;
   std::shared_ptr<UsbContext> ctx;
@@ -714,7 +719,9 @@ Result<std::string> prove_and_boot(const BootRequest& request, const PushSetting
     if (request.force == ForceDevice::No)
       return Error("refusing " + why + "; pass --force-device to override", ErrorKind::Invalid);
     log::warn("--force-device: " + why + "; continuing anyway");
+    report.forced = true;
   }
+  report.location = candidate.location;
 
   // 3. Prove it is the right device: getvar only.
   log::info("opening " + candidate.location);
@@ -730,35 +737,41 @@ Result<std::string> prove_and_boot(const BootRequest& request, const PushSetting
                      ErrorKind::Invalid);
       log::warn("!!! --force-device: " + candidate.location + " failed the '" + profile->id + "' probes (" +
                 verdict.detail + "); booting anyway !!!");
+      report.forced = true;
     } else {
       log::info(candidate.location + " matches profile '" + profile->id + "'");
       report_other_matches(driver, candidate, *profile, request);
+      report.profile_matched = true;
     }
   } else {
     log::warn("!!! --force-device: no device profile; the device is not checked !!!");
+    report.forced = true;
   }
   const std::string serial = device_serial(driver, candidate);
+  report.serial = serial;
 
   // 4. Size check (download() checks again before any byte goes out).
   auto limit = TRY(driver.max_download_size());
+  report.max_download_size = limit;
   if (limit && image.size() > *limit)
     return Error(request.image.string() + " is " + std::to_string(image.size()) + " bytes but " +
                      candidate.location + " accepts at most " + std::to_string(*limit) + " bytes (max-download-size)",
                  ErrorKind::Invalid);
   // 5. Nothing but getvar was sent so far.
   TRY(image.check_unchanged());
+  report.image_checked = digest.checked();
   if (request.check == CheckOnly::Yes) {
     TRY(digest.wait());
-    std::printf("check ok: %s serial=%s profile=%s image=%zu bytes max-download-size=%s\n", candidate.location.c_str(),
-                serial.empty() ? "?" : serial.c_str(), profile ? profile->id.c_str() : "(none)", image.size(),
-                limit ? std::to_string(*limit).c_str() : "unreported");
-    return std::string();
+    report.checked_only = true;
+    report.sent = driver.sent_commands();
+    return report;
   }
 
   // 6. Download and boot.
   log::info("sending " + request.image.filename().string() + " (" + std::to_string(image.size()) + " bytes)");
-  ProgressPrinter progress;
-  TRY(driver.download(image.bytes(), std::ref(progress)));
+  ProgressLine progress("sent", image.size());
+  TRY(driver.download(image.bytes(),
+                      [&](std::uint64_t sent, std::uint64_t) { progress.update(sent); }));
   // The mapping follows the file: a write during the transfer sent other bytes.
   TRY(image.check_unchanged());
   // The digest was computed while the bytes went out; only a match may boot.
@@ -767,11 +780,14 @@ Result<std::string> prove_and_boot(const BootRequest& request, const PushSetting
   log::info("booting");
   TRY(driver.boot());
   log::info("boot OKAY");
+  report.booted = true;
+  report.sent = driver.sent_commands();
 
   // 7. Hand-off.
   if (request.then_command)
     TRY(run_handoff(*request.then_command, serial, candidate.location, profile ? profile->id : ""));
-  return candidate.usb ? candidate.usb->port_path : std::string();
+  report.bootloader_port = candidate.usb ? candidate.usb->port_path : std::string();
+  return report;
 }
 
 } // namespace

@@ -52,6 +52,7 @@ std::string format_detect_json(const std::vector<DetectedDevice>& devices);
 // --- getvar ---------------------------------------------------------------
 Result<std::string> getvar_on_device(const std::optional<DeviceSpec>& target, std::string_view name,
                                      const PushSettings& settings);
+std::string format_getvar_json(std::string_view name, std::string_view value);
 
 // --- variables (fastboop-profile draft) ------------------------------------
 // Read-only: getvar:all, and when it gives no lines, each fallback name with
@@ -100,7 +101,27 @@ struct BootRequest {
   RootServing root;
 };
 
-Result<void> boot_on_device(const BootRequest& request, const PushSettings& settings);
+// What boot_on_device matched, checked and sent; the tool prints it (text, or
+// --json for scripts).
+struct BootReport {
+  std::string location; // the device used, e.g. usb:1-2 or udp:127.0.0.1:5554
+  std::string serial;   // "" when the device reports none
+  std::optional<std::string>
+      profile_id;               // the device profile checked against (none with --force-device)
+  bool profile_matched = false; // its probes passed
+  bool forced = false;          // --force-device overrode a failed check
+  std::filesystem::path image;
+  std::uint64_t image_bytes = 0;
+  bool image_checked = false; // size and sha512 matched the sidecar
+  std::optional<std::uint64_t> max_download_size;
+  bool checked_only = false; // --check: nothing but getvar was sent
+  bool booted = false;
+  std::vector<std::string> sent; // every command written to the device, in order
+  std::string bootloader_port;   // its USB port path ("" on the network): the gadget re-enumerates there
+};
+std::string format_boot_report_json(const BootReport& report);
+
+Result<BootReport> boot_on_device(const BootRequest& request, const PushSettings& settings);
 
 // --- udev -----------------------------------------------------------------
 // uaccess rules for every VID/PID of the given profiles plus the fastboot

@@ -176,16 +176,21 @@ public:
   }
 
 private:
+  // Every error names the image (its block source), then the structure.
+  std::string where() const { return "erofs " + m_src->describe() + ": "; }
+
   Error err(const Inode& ino, const std::string& what) const {
-    return Error("erofs: inode " + std::to_string(ino.nid) + " (at offset " + std::to_string(ino.pos) + "): " + what);
+    return Error(where() + "inode " + std::to_string(ino.nid) + " (at offset " +
+                 std::to_string(ino.pos) + "): " + what);
   }
 
   Result<void> read_raw(std::uint64_t offset, std::span<std::uint8_t> out) {
     if (out.empty())
       return ok();
     if (offset > m_src->size() || out.size() > m_src->size() - offset)
-      return Error("erofs: read of " + std::to_string(out.size()) + " bytes at offset " + std::to_string(offset) +
-                   " is past the end of the image (" + std::to_string(m_src->size()) + " bytes)");
+      return Error("read of " + std::to_string(out.size()) + " bytes at offset " +
+                   std::to_string(offset) + " is past the end of the image (" +
+                   std::to_string(m_src->size()) + " bytes)");
     return m_src->read_at(offset, out);
   }
 
@@ -218,16 +223,17 @@ private:
 
 Result<void> Erofs::load_super() {
   if (m_src->size() < super_offset + 128)
-    return Error("erofs: image of " + std::to_string(m_src->size()) + " bytes is too small for a superblock");
+    return Error(where() + "image of " + std::to_string(m_src->size()) +
+                 " bytes is too small for a superblock");
   std::uint8_t sb[128];
-  TRY(read_raw(super_offset, sb));
+  TRY_CTX(read_raw(super_offset, sb), where() + "superblock");
   std::uint32_t magic = load_le<std::uint32_t>(sb);
   if (magic != erofs_magic)
-    return Error("erofs: bad superblock magic " + hex32(magic) + " at offset 1024");
+    return Error(where() + "bad superblock magic " + hex32(magic) + " at offset 1024");
   std::uint32_t compat = load_le<std::uint32_t>(sb + 8);
   m_blkszbits = sb[12];
   if (m_blkszbits < 9 || m_blkszbits > 16)
-    return Error("erofs: superblock: unsupported block size 2^" + std::to_string(m_blkszbits));
+    return Error(where() + "superblock: unsupported block size 2^" + std::to_string(m_blkszbits));
   m_blksz = std::uint64_t{1} << m_blkszbits;
   std::uint8_t extslots = sb[13];
   m_root = load_le<std::uint16_t>(sb + 14);
@@ -240,23 +246,24 @@ Result<void> Erofs::load_super() {
   if (compat & 0x1) { // SB_CHKSUM: crc32c of the superblock's block from offset 1024
     if (m_blksz > super_offset) {
       Bytes blk(m_blksz - super_offset);
-      TRY(read_raw(super_offset, blk));
+      TRY_CTX(read_raw(super_offset, blk), where() + "superblock block");
       std::uint32_t expected = load_le<std::uint32_t>(blk.data() + 4);
       store_le<std::uint32_t>(blk.data() + 4, 0);
       std::uint32_t actual = crc32c_raw(0xFFFFFFFF, blk);
       if (actual != expected)
-        return Error("erofs: superblock checksum mismatch at offset 1024 (stored " + hex32(expected) +
-                     ", computed " + hex32(actual) + ")");
+        return Error(where() + "superblock checksum mismatch at offset 1024 (stored " +
+                     hex32(expected) + ", computed " + hex32(actual) + ")");
     }
   }
   std::uint32_t unknown = m_incompat & ~supported_incompat;
   if (unknown) {
     std::uint32_t bit = unknown & (~unknown + 1);
-    return Error("erofs: unsupported incompatible feature '" + incompat_name(bit) + "' (superblock at offset 1024)",
+    return Error(where() + "unsupported incompatible feature '" + incompat_name(bit) +
+                     "' (superblock at offset 1024)",
                  ErrorKind::Unsupported);
   }
   if (extra_devices != 0)
-    return Error("erofs: unsupported feature 'device_table' (" + std::to_string(extra_devices) +
+    return Error(where() + "unsupported feature 'device_table' (" + std::to_string(extra_devices) +
                      " extra devices)",
                  ErrorKind::Unsupported);
   if (m_incompat & feat_compr_cfgs) {
@@ -269,22 +276,23 @@ Result<void> Erofs::load_super() {
         continue;
       off = align_up(off, 4);
       std::uint8_t lenb[2];
-      TRY_CTX(read_raw(off, lenb), "erofs: compression configuration");
+      TRY_CTX(read_raw(off, lenb), where() + "compression configuration");
       std::uint16_t len = load_le<std::uint16_t>(lenb);
       off += 2;
       if (alg == AlgLzma && len >= 4) {
         std::uint8_t dict[4];
-        TRY_CTX(read_raw(off, dict), "erofs: lzma configuration");
+        TRY_CTX(read_raw(off, dict), where() + "lzma configuration");
         m_lzma_dict = load_le<std::uint32_t>(dict);
       }
       off += len;
     }
     if (m_algs & ~0xFu)
-      return Error("erofs: unsupported compression algorithm bitmap " + hex32(m_algs), ErrorKind::Unsupported);
+      return Error(where() + "unsupported compression algorithm bitmap " + hex32(m_algs),
+                   ErrorKind::Unsupported);
   }
-  auto root_stat = TRY_CTX(stat(m_root), "erofs: root directory");
+  auto root_stat = TRY_CTX(stat(m_root), where() + "root directory");
   if (root_stat.type != FileType::Directory)
-    return Error("erofs: root inode " + std::to_string(m_root) + " is not a directory");
+    return Error(where() + "root inode " + std::to_string(m_root) + " is not a directory");
   return ok();
 }
 
@@ -292,13 +300,14 @@ Result<Inode> Erofs::inode(NodeId nid) {
   if (const Inode* cached = m_inodes.find(nid))
     return *cached;
   if (nid > (m_src->size() >> 5) || m_meta_base + nid * 32 + 32 > m_src->size())
-    return Error("erofs: inode " + std::to_string(nid) + " at offset " + std::to_string(m_meta_base + nid * 32) +
-                 " is past the end of the image (" + std::to_string(m_src->size()) + " bytes)");
+    return Error(where() + "inode " + std::to_string(nid) + " at offset " +
+                 std::to_string(m_meta_base + nid * 32) + " is past the end of the image (" +
+                 std::to_string(m_src->size()) + " bytes)");
   Inode ino;
   ino.nid = nid;
   ino.pos = m_meta_base + nid * 32;
   std::uint8_t raw[64];
-  TRY_CTX(read_raw(ino.pos, {raw, 32}), "erofs: inode " + std::to_string(nid));
+  TRY_CTX(read_raw(ino.pos, {raw, 32}), where() + "inode " + std::to_string(nid));
   std::uint16_t format = load_le<std::uint16_t>(raw);
   bool extended = format & 1;
   ino.layout = static_cast<std::uint8_t>((format >> 1) & 0x7);
@@ -310,7 +319,7 @@ Result<Inode> Erofs::inode(NodeId nid) {
   ino.xattr_size = xattr_icount ? 12 + (std::uint32_t{xattr_icount} - 1) * 4 : 0;
   ino.mode = load_le<std::uint16_t>(raw + 4);
   if (extended) {
-    TRY_CTX(read_raw(ino.pos + 32, {raw + 32, 32}), "erofs: inode " + std::to_string(nid));
+    TRY_CTX(read_raw(ino.pos + 32, {raw + 32, 32}), where() + "inode " + std::to_string(nid));
     ino.isize = 64;
     ino.size = load_le<std::uint64_t>(raw + 8);
     ino.iu = load_le<std::uint32_t>(raw + 16);
@@ -357,7 +366,8 @@ Result<void> Erofs::read_flat(const Inode& ino, std::uint64_t offset, std::span<
     if (ino.iu == null_addr)
       return err(ino, "data block address is unset");
     std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), flat_end - offset));
-    TRY_CTX(read_raw(base + offset, out.first(n)), "erofs: inode " + std::to_string(ino.nid) + " data");
+    TRY_CTX(read_raw(base + offset, out.first(n)),
+            where() + "inode " + std::to_string(ino.nid) + " data");
     done = n;
   }
   if (done < out.size()) {
@@ -366,7 +376,7 @@ Result<void> Erofs::read_flat(const Inode& ino, std::uint64_t offset, std::span<
     if ((tail_pos & (m_blksz - 1)) + tail_len > m_blksz)
       return err(ino, "inline tail of " + std::to_string(tail_len) + " bytes crosses a block boundary");
     TRY_CTX(read_raw(tail_pos + (offset + done - flat_end), out.subspan(done)),
-            "erofs: inode " + std::to_string(ino.nid) + " inline data");
+            where() + "inode " + std::to_string(ino.nid) + " inline data");
   }
   return ok();
 }
@@ -390,7 +400,7 @@ Result<void> Erofs::read_chunked(const Inode& ino, std::uint64_t offset, std::sp
     std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(out.size() - done, chunk - in_chunk));
     std::uint8_t entry[8];
     TRY_CTX(read_raw(table + index * unit, {entry, static_cast<std::size_t>(unit)}),
-            "erofs: inode " + std::to_string(ino.nid) + " chunk index " + std::to_string(index));
+            where() + "inode " + std::to_string(ino.nid) + " chunk index " + std::to_string(index));
     std::uint32_t blkaddr;
     if (indexes) {
       std::uint16_t device = load_le<std::uint16_t>(entry + 2);
@@ -404,7 +414,7 @@ Result<void> Erofs::read_chunked(const Inode& ino, std::uint64_t offset, std::sp
       std::fill_n(out.begin() + static_cast<std::ptrdiff_t>(done), n, 0);
     } else {
       TRY_CTX(read_raw((std::uint64_t{blkaddr} << m_blkszbits) + in_chunk, out.subspan(done, n)),
-              "erofs: inode " + std::to_string(ino.nid) + " chunk " + std::to_string(index));
+              where() + "inode " + std::to_string(ino.nid) + " chunk " + std::to_string(index));
     }
     done += n;
   }
@@ -426,7 +436,7 @@ Result<std::shared_ptr<ZMap>> Erofs::zmap(const Inode& ino) {
 
   std::uint64_t hdr = align_up(ino.data_pos(), 8);
   std::uint8_t h[8];
-  TRY_CTX(read_raw(hdr, h), "erofs: inode " + std::to_string(ino.nid) + " map header");
+  TRY_CTX(read_raw(hdr, h), where() + "inode " + std::to_string(ino.nid) + " map header");
   std::uint16_t idata_size = load_le<std::uint16_t>(h + 2);
   std::uint16_t advise = load_le<std::uint16_t>(h + 4);
   std::uint8_t algs[2] = {static_cast<std::uint8_t>(h[6] & 0xf), static_cast<std::uint8_t>(h[6] >> 4)};
@@ -450,7 +460,8 @@ Result<std::shared_ptr<ZMap>> Erofs::zmap(const Inode& ino) {
   std::uint64_t index_end = 0; // end of the index pack holding the last lcluster
   if (!compact) {
     Bytes raw(total * 8);
-    TRY_CTX(read_raw(ebase, raw), "erofs: inode " + std::to_string(ino.nid) + " lcluster indexes");
+    TRY_CTX(read_raw(ebase, raw),
+            where() + "inode " + std::to_string(ino.nid) + " lcluster indexes");
     for (std::uint64_t i = 0; i < total; ++i) {
       const std::uint8_t* p = raw.data() + i * 8;
       std::uint16_t di_advise = load_le<std::uint16_t>(p);
@@ -476,7 +487,8 @@ Result<std::shared_ptr<ZMap>> Erofs::zmap(const Inode& ino) {
     std::uint64_t rest4 = total - first4 - n2b;
     std::uint64_t bytes = align_up(first4 * 4, 8) + n2b * 2 + align_up(rest4 * 4, 8);
     Bytes raw(bytes);
-    TRY_CTX(read_raw(ebase, raw), "erofs: inode " + std::to_string(ino.nid) + " compact indexes");
+    TRY_CTX(read_raw(ebase, raw),
+            where() + "inode " + std::to_string(ino.nid) + " compact indexes");
     index_end = ebase + bytes;
     std::uint32_t lomask = (1u << lclusterbits) - 1;
     // Decodes one pack of `vcnt` entries sharing a trailing le32 block base.
@@ -590,8 +602,8 @@ Result<std::shared_ptr<ZMap>> Erofs::zmap(const Inode& ino) {
 
 Result<Bytes> Erofs::decode_extent(const Inode& ino, const Extent& e) {
   Bytes in(e.plen);
-  TRY_CTX(read_raw(e.pstart, in), "erofs: inode " + std::to_string(ino.nid) + " pcluster at logical " +
-                                      std::to_string(e.lstart));
+  TRY_CTX(read_raw(e.pstart, in), where() + "inode " + std::to_string(ino.nid) +
+                                      " pcluster at logical " + std::to_string(e.lstart));
   Bytes out(e.llen);
   auto fail = [&](const std::string& what) {
     return err(ino, what + " in the pcluster at image offset " + std::to_string(e.pstart) + " (logical " +

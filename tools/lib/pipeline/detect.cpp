@@ -94,6 +94,8 @@ Result<BlockSourcePtr> open_leaf(PipelineSource& chain, const DetectOptions& opt
   h.cache_dir = options.open.cache_dir.empty() ? default_cache_dir() : options.open.cache_dir;
   h.network = options.open.network.value_or(offline_from_env() ? NetworkMode::Offline : NetworkMode::Online);
   h.on_fetch = options.open.on_fetch;
+  h.set_timeouts(options.open.http_timeouts ? *options.open.http_timeouts
+                                            : TRY(http_timeouts_from_env()));
   h.content_digest = digest;
   auto src = TRY(open_http(chain.location, h));
   chain.content = profiles::ContentDigest{digest, src->size()};

@@ -2,7 +2,11 @@
 // whole pages, several in flight on one multi handle (connections reused),
 // retried with exponential backoff on network errors and 5xx. Every answer
 // must be 206 with the exact Content-Range and length asked for: a server
-// that ignores Range or answers short is an error, never wrong bytes.
+// that answers a Range with other bytes, or short, is an error, never wrong
+// bytes. A server without Range support (a 200 with the whole object) is read
+// once, whole, into the page store instead, with a warning that says why.
+// Every retry is logged (URL, reason, attempt); the timeouts are settings
+// (HttpTimeouts).
 // Fetched pages land in a page store: with a known content digest it is a
 // persistent cache reused across runs; otherwise an unlinked temporary file.
 // Bytes are stored under a digest only once checked against it (issue 16
@@ -18,16 +22,18 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <curl/curl.h>
 #include <deque>
-#include <list>
 #include <fcntl.h>
+#include <list>
 #include <mutex>
 #include <sys/stat.h>
 #include <thread>
-#include <unordered_set>
 #include <unistd.h>
+#include <unordered_set>
 
 namespace fastboop::pipeline {
 
@@ -38,6 +44,21 @@ using Clock = std::chrono::steady_clock;
 void global_init() {
   static std::once_flag once;
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+// A whole number in [lo, hi] from an environment variable, or the default.
+Result<long> env_number(const char* name, long fallback, long lo, long hi) {
+  const char* v = std::getenv(name);
+  if (!v || !*v)
+    return fallback;
+  char* end = nullptr;
+  errno = 0;
+  const long n = std::strtol(v, &end, 10);
+  if (errno != 0 || *end != '\0' || n < lo || n > hi)
+    return Error(std::string(name) + "=" + v + ": expected a whole number from " +
+                     std::to_string(lo) + " to " + std::to_string(hi),
+                 ErrorKind::Usage);
+  return n;
 }
 
 std::string offline_message(const std::string& url, std::string_view what) {
@@ -218,6 +239,18 @@ private:
     return e;
   }
 
+  unsigned attempts() const { return std::max(1u, m_options.max_attempts); }
+
+  // What is retried, while it happens: a server that accepts and never
+  // answers otherwise means minutes of silence.
+  void log_retry(std::string_view what, std::string_view reason, unsigned next_attempt) const {
+    char delay[32];
+    std::snprintf(delay, sizeof delay, "%.1f", backoff_ms(next_attempt - 1) / 1000.0);
+    log::warn("http(" + m_url + "): " + std::string(what) + ": " + std::string(reason) +
+              "; retrying in " + delay + " s (attempt " + std::to_string(next_attempt) + " of " +
+              std::to_string(attempts()) + ")");
+  }
+
   unsigned backoff_ms(unsigned attempt) const {
     unsigned ms = m_options.first_backoff_ms;
     for (unsigned i = 1; i < attempt && ms < 5000; ++i)
@@ -227,9 +260,10 @@ private:
 
   Result<std::uint64_t> head() {
     std::string last_error;
-    for (unsigned attempt = 1; attempt <= std::max(1u, m_options.max_attempts); ++attempt) {
+    for (unsigned attempt = 1; attempt <= attempts(); ++attempt) {
       if (attempt > 1) {
         ++m_stats.retries;
+        log_retry("HEAD", last_error, attempt);
         std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms(attempt - 1)));
       }
       CURL* e = take_easy();
@@ -258,9 +292,9 @@ private:
         return Error("http(" + m_url + "): HEAD answer has no Content-Length; the size is needed for range reads");
       return static_cast<std::uint64_t>(len);
     }
-    return Error("http(" + m_url + "): HEAD failed after " + std::to_string(m_options.max_attempts) +
+    return Error("http(" + m_url + "): HEAD failed after " + std::to_string(attempts()) +
                      " attempts: " + last_error,
-                 ErrorKind::Io);
+                 ErrorKind::Network);
   }
 
   void start(Transfer& t) {
@@ -312,7 +346,7 @@ private:
     std::size_t active = 0;
     std::optional<Error> fatal;
     std::list<Transfer> running;
-    while ((!pending.empty() || active > 0) && !fatal) {
+    while ((!pending.empty() || active > 0) && !fatal && !m_ignores_range) {
       auto now = Clock::now();
       for (auto it = pending.begin(); it != pending.end() && active < std::max(1u, m_options.parallel_requests);) {
         if (it->not_before > now) {
@@ -352,10 +386,21 @@ private:
           running.erase(it);
           continue;
         }
-        if (r.error().kind() == ErrorKind::Io && t->attempt + 1 < std::max(1u, m_options.max_attempts)) {
+        if (t->ignored_range) {
+          // No Range support: stop asking for ranges and read it whole.
+          m_ignores_range = true;
+          running.erase(it);
+          break;
+        }
+        if (r.error().kind() == ErrorKind::Io && t->attempt + 1 < attempts()) {
           ++t->attempt;
           ++m_stats.retries;
-          log::debug(r.error().message() + "; retrying (attempt " + std::to_string(t->attempt + 1) + ")");
+          const std::string what =
+              "range " + std::to_string(t->first) + "-" + std::to_string(t->last);
+          const std::string& message = r.error().message();
+          const std::string prefix = "http(" + m_url + "): " + what + ": ";
+          log_retry(what, message.starts_with(prefix) ? message.substr(prefix.size()) : message,
+                    t->attempt + 1);
           t->not_before = Clock::now() + std::chrono::milliseconds(backoff_ms(t->attempt));
           pending.push_back(std::move(*it));
           running.erase(it);
@@ -363,7 +408,9 @@ private:
         }
         fatal = std::move(r).error();
         if (fatal->kind() == ErrorKind::Io)
-          fatal = Error(fatal->message() + " (gave up after " + std::to_string(t->attempt + 1) + " attempts)", ErrorKind::Io);
+          fatal = Error(fatal->message() + " (gave up after " + std::to_string(t->attempt + 1) +
+                            " attempts)",
+                        ErrorKind::Network);
         running.erase(it);
       }
       if (active > 0)
@@ -376,8 +423,106 @@ private:
     }
     if (fatal)
       return *fatal;
+    if (m_ignores_range)
+      return fetch_whole();
     TRY(maybe_verify_complete());
     return ok();
+  }
+
+  // The whole object in one GET, streamed into the page store. Only whole
+  // pages (and the object's last one) are marked present, so a transfer that
+  // breaks off never leaves a half-written page that a later read trusts.
+  struct WholeTransfer {
+    HttpSourceImpl* self = nullptr;
+    CURL* easy = nullptr;
+    std::uint64_t offset = 0; // bytes of the object received so far
+    Bytes pending;            // received, not yet a whole page
+    std::uint64_t reported = 0;
+    std::optional<Error> error;
+  };
+
+  static std::size_t on_whole_body(char* data, std::size_t size, std::size_t n, void* user) {
+    auto* w = static_cast<WholeTransfer*>(user);
+    long code = 0;
+    curl_easy_getinfo(w->easy, CURLINFO_RESPONSE_CODE, &code);
+    if (code != 200)
+      return size * n; // an error page; discarded after the status check
+    HttpSourceImpl& self = *w->self;
+    if (w->offset + w->pending.size() + size * n > self.m_size)
+      return 0; // longer than the object HEAD announced: abort
+    w->pending.insert(w->pending.end(), data, data + size * n);
+    const std::size_t whole =
+        w->pending.size() / self.m_options.page_size * self.m_options.page_size;
+    const bool last = w->offset + w->pending.size() == self.m_size;
+    const std::size_t flush = last ? w->pending.size() : whole;
+    if (flush > 0) {
+      Bytes chunk(w->pending.begin(), w->pending.begin() + static_cast<std::ptrdiff_t>(flush));
+      if (auto r = self.store(w->offset, chunk); !r) {
+        w->error = std::move(r).error();
+        return 0;
+      }
+      w->pending.erase(w->pending.begin(), w->pending.begin() + static_cast<std::ptrdiff_t>(flush));
+      w->offset += flush;
+      self.m_stats.bytes_fetched += flush;
+      // Progress in steps of about a MiB, not per curl buffer.
+      if (self.m_options.on_fetch && (w->offset - w->reported >= (1u << 20) || last)) {
+        self.m_options.on_fetch(w->offset - w->reported);
+        w->reported = w->offset;
+      }
+    }
+    return size * n;
+  }
+
+  Result<void> fetch_whole() {
+    log::warn("http(" + m_url +
+              "): the server ignores Range requests (it answered one with HTTP 200 and the "
+              "whole object), so all " +
+              std::to_string(m_size) + " bytes are downloaded once into the " +
+              (m_persistent ? "cache" : "page store") +
+              " instead of only the ranges read; this is slower");
+    std::string last_error;
+    for (unsigned attempt = 1; attempt <= attempts(); ++attempt) {
+      if (attempt > 1) {
+        ++m_stats.retries;
+        log_retry("whole-object GET", last_error, attempt);
+        std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms(attempt - 1)));
+      }
+      WholeTransfer w;
+      w.self = this;
+      w.easy = take_easy();
+      char err[CURL_ERROR_SIZE] = {};
+      curl_easy_setopt(w.easy, CURLOPT_WRITEFUNCTION, on_whole_body);
+      curl_easy_setopt(w.easy, CURLOPT_WRITEDATA, &w);
+      curl_easy_setopt(w.easy, CURLOPT_ERRORBUFFER, err);
+      const CURLcode rc = curl_easy_perform(w.easy);
+      long code = 0;
+      curl_easy_getinfo(w.easy, CURLINFO_RESPONSE_CODE, &code);
+      curl_easy_setopt(w.easy, CURLOPT_ERRORBUFFER, nullptr);
+      m_idle.push_back(w.easy);
+      ++m_stats.requests;
+      if (w.error)
+        return *w.error;
+      const std::string where = "http(" + m_url + "): whole-object GET: ";
+      if (rc == CURLE_WRITE_ERROR && code == 200)
+        return Error(where + "the server sent more than the " + std::to_string(m_size) +
+                     " bytes HEAD announced");
+      if (rc != CURLE_OK || code >= 500) {
+        last_error = rc != CURLE_OK ? std::string(curl_easy_strerror(rc)) +
+                                          (err[0] ? std::string(": ") + err : "")
+                                    : "HTTP " + std::to_string(code);
+        continue;
+      }
+      if (code != 200)
+        return Error(where + "HTTP " + std::to_string(code) + " (want 200)");
+      if (w.offset != m_size)
+        return Error(where + "short answer: " + std::to_string(w.offset) + " of " +
+                     std::to_string(m_size) + " bytes");
+      TRY(maybe_verify_complete());
+      return ok();
+    }
+    return Error("http(" + m_url + "): whole-object GET failed after " +
+                     std::to_string(attempts()) + " attempts: " + last_error,
+                 ErrorKind::Network);
   }
 
   Result<void> store(std::uint64_t offset, const Bytes& data) {
@@ -624,6 +769,7 @@ private:
   bool m_persistent = false;
   bool m_complete_and_verified = false;
   bool m_verified_store = false; // m_store_dir is the digest-named directory
+  bool m_ignores_range = false; // the server answered a Range with the whole object
   std::filesystem::path m_store_dir;
   std::unordered_set<std::uint64_t> m_have; // pages present: sparse, so an absurd size costs nothing
   std::uint64_t m_pages_present = 0;
@@ -631,6 +777,14 @@ private:
 };
 
 } // namespace
+
+Result<HttpTimeouts> http_timeouts_from_env() {
+  HttpTimeouts t;
+  t.connect_s = TRY(env_number("FASTBOOP_HTTP_CONNECT_TIMEOUT", t.connect_s, 1, 3600));
+  t.stall_s = TRY(env_number("FASTBOOP_HTTP_STALL_TIMEOUT", t.stall_s, 1, 3600));
+  t.attempts = static_cast<unsigned>(TRY(env_number("FASTBOOP_HTTP_ATTEMPTS", t.attempts, 1, 100)));
+  return t;
+}
 
 Result<std::unique_ptr<HttpSource>> open_http(const std::string& url, const HttpOptions& options) {
   if (!(url.starts_with("http://") || url.starts_with("https://")))

@@ -122,6 +122,8 @@ struct Opener {
       h.cache_dir = cache;
       h.network = network;
       h.on_fetch = options.on_fetch;
+      h.set_timeouts(options.http_timeouts ? *options.http_timeouts
+                                           : TRY(http_timeouts_from_env()));
       if (content) {
         h.content_digest = content->digest;
         h.content_size = content->size_bytes;
@@ -134,6 +136,8 @@ struct Opener {
       c.http.cache_dir = cache;
       c.http.network = network;
       c.http.on_fetch = options.on_fetch;
+      c.http.set_timeouts(options.http_timeouts ? *options.http_timeouts
+                                                : TRY(http_timeouts_from_env()));
       return open_casync(trim(s.location), s.chunk_store, c);
     }
     case StageKind::Xz:

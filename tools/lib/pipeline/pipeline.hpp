@@ -53,6 +53,8 @@ struct OpenOptions {
   ContentCheck content_check = ContentCheck::WhenReadInFull;
   // Passed to http sources (HttpOptions::on_fetch).
   std::function<void(std::uint64_t)> on_fetch;
+  // Unset: http_timeouts_from_env() decides.
+  std::optional<HttpTimeouts> http_timeouts;
 };
 
 Result<BlockSourcePtr> open_pipeline(const profiles::PipelineSource& source,

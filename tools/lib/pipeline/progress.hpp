@@ -1,7 +1,10 @@
 // A progress line for long fetches: bytes fetched over http, on stderr, only
-// when stderr is a terminal, throttled, and only once a read has taken a
-// while (short reads stay silent). Fed by HttpOptions::on_fetch.
+// when stderr is a terminal, throttled (common/progress.hpp, the one progress
+// line of every tool), and only once a read has taken a while (short reads
+// stay silent). Fed by HttpOptions::on_fetch.
 #pragma once
+
+#include "common/progress.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -11,9 +14,8 @@ namespace fastboop::pipeline {
 
 class FetchProgress {
 public:
-  using Clock = std::chrono::steady_clock;
-  // Writes to `fd` only when it is a TTY. The first line appears `delay`
-  // after construction ($FASTBOOP_PROGRESS_DELAY_MS overrides the default).
+  // Writes to `fd` only when it is a TTY. The first line appears a second
+  // after construction ($FASTBOOP_PROGRESS_DELAY_MS overrides the delay).
   explicit FetchProgress(int fd = 2);
   ~FetchProgress(); // finishes a shown line with a newline
   FetchProgress(const FetchProgress&) = delete;
@@ -24,19 +26,11 @@ public:
   std::function<void(std::uint64_t)> callback() {
     return [this](std::uint64_t n) { add(n); };
   }
-  bool enabled() const { return m_enabled; }
+  bool enabled() const { return m_line.enabled(); }
 
 private:
-  void draw();
-
-  int m_fd;
-  bool m_enabled = false;
-  bool m_shown = false;
-  std::uint64_t m_bytes = 0;
+  ProgressLine m_line;
   std::uint64_t m_fetches = 0;
-  Clock::time_point m_start;
-  Clock::time_point m_last_draw;
-  Clock::duration m_delay;
 };
 
 } // namespace fastboop::pipeline

@@ -156,6 +156,18 @@ Result<BlockSourcePtr> open_tar_entry(BlockSourcePtr inner, std::string_view ent
 // object before anything is read from it (builds that claim the digest).
 enum class DigestCheck { WhenComplete, Upfront };
 enum class NetworkMode { Online, Offline };
+// How long a request may take before it is retried, and how often: settings
+// for servers that accept and never answer (FASTBOOP_HTTP_CONNECT_TIMEOUT,
+// FASTBOOP_HTTP_STALL_TIMEOUT, FASTBOOP_HTTP_ATTEMPTS; the tools' --http-*
+// options override them).
+struct HttpTimeouts {
+  long connect_s = 10; // to establish the connection
+  long stall_s = 30;   // without a single byte from the server (headers included)
+  unsigned attempts = 5;
+};
+// The defaults overridden by the environment; an unparsable value is a usage
+// error naming the variable.
+Result<HttpTimeouts> http_timeouts_from_env();
 struct HttpOptions {
   // Content-addressed range cache root ($XDG_CACHE_HOME/fastboop when empty).
   std::filesystem::path cache_dir;
@@ -174,6 +186,12 @@ struct HttpOptions {
   long low_speed_timeout_s = 30;
   // Called with the byte count of every completed range fetch (progress lines).
   std::function<void(std::uint64_t)> on_fetch;
+
+  void set_timeouts(const HttpTimeouts& t) {
+    connect_timeout_s = t.connect_s;
+    low_speed_timeout_s = t.stall_s;
+    max_attempts = t.attempts;
+  }
 };
 // Counters for progress lines and benchmarks.
 struct HttpStats {

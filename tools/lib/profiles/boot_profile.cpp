@@ -259,7 +259,8 @@ Result<void> hydrate(CompileContext& ctx, PipelineSource& root, const std::strin
         std::error_code ec;
         const fs::path canonical = fs::canonical(file, ec);
         if (ec)
-          return Error(where + ": cannot hash '" + file.string() + "': " + ec.message(), ErrorKind::Io);
+          return Error(where + ": cannot hash '" + file.string() + "': " + ec.message(),
+                       ec == std::errc::no_such_file_or_directory ? ErrorKind::NotFound : ErrorKind::Io);
         if (!fs::is_regular_file(canonical, ec))
           return Error(where + ": '" + file.string() + "' is not a regular file");
         auto it = ctx.digests.find(canonical);

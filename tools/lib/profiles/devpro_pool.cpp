@@ -181,7 +181,8 @@ Result<LoadedDeviceProfile> find_device_profile(std::string_view id) {
   for (const auto& d : device_profile_search_dirs())
     dirs += (dirs.empty() ? "" : ", ") + d.path.string();
   return Error("device profile '" + std::string(id) + "' not found; available ids: [" + ids +
-               "]; checked dirs: [" + dirs + "] and the built-ins");
+                   "]; checked dirs: [" + dirs + "] and the built-ins",
+               ErrorKind::NotFound);
 }
 
 } // namespace fastboop::profiles

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <vector>
 
 namespace fastboop::profiles::yaml {
 
@@ -88,6 +89,71 @@ Error error_at(std::string_view origin, const YAML::Mark& mark, std::string_view
   return Error(text);
 }
 
+namespace {
+
+// yaml-cpp reports an unclosed flow collection at the end of the input, a
+// line past the last one. Point at the bracket that is never closed instead
+// (outside quotes and comments); failing that, at the end of the last line.
+YAML::Mark mark_inside(std::string_view text, YAML::Mark mark, std::string& message) {
+  // yaml-cpp notices a missing ']' or '}' wherever the flow collection stops
+  // making sense (often the next key, or the end of the input); the useful
+  // place is the bracket.
+  const bool unclosed_flow = message.find("end of sequence flow not found") != std::string::npos ||
+                             message.find("end of map flow not found") != std::string::npos;
+  const bool past_end = !mark.is_null() && mark.pos >= 0 && static_cast<std::size_t>(mark.pos) >= text.size();
+  if (!unclosed_flow && !past_end)
+    return mark;
+  std::vector<YAML::Mark> open;
+  YAML::Mark at;
+  at.pos = 0;
+  at.line = 0;
+  at.column = 0;
+  char quote = 0;
+  bool comment = false;
+  for (char c : text) {
+    if (c == '\n') {
+      comment = false;
+      quote =
+          quote == '"' ? quote : 0; // single-quoted scalars do not span lines in flow context here
+    } else if (!comment) {
+      if (quote) {
+        if (c == quote)
+          quote = 0;
+      } else if (c == '"' || c == '\'') {
+        quote = c;
+      } else if (c == '#') {
+        comment = true;
+      } else if (c == '[' || c == '{') {
+        open.push_back(at);
+      } else if ((c == ']' || c == '}') && !open.empty()) {
+        open.pop_back();
+      }
+    }
+    ++at.pos;
+    if (c == '\n') {
+      ++at.line;
+      at.column = 0;
+    } else {
+      ++at.column;
+    }
+  }
+  if (!open.empty()) {
+    message += " (the bracket opened here is never closed)";
+    return open.back();
+  }
+  if (!past_end)
+    return mark;
+  YAML::Mark last;
+  const std::string_view body = text.substr(0, text.find_last_not_of('\n') + 1);
+  const auto nl = body.rfind('\n');
+  last.pos = static_cast<int>(body.size());
+  last.line = static_cast<int>(std::count(body.begin(), body.end(), '\n'));
+  last.column = static_cast<int>(nl == std::string_view::npos ? body.size() : body.size() - nl - 1);
+  return last;
+}
+
+} // namespace
+
 Result<YAML::Node> load(std::string_view text, std::string_view origin) {
   if (text.size() > max_document_bytes)
     return Error(std::string(origin) + ": document is larger than " +
@@ -96,7 +162,9 @@ Result<YAML::Node> load(std::string_view text, std::string_view origin) {
     YAML::Node node = YAML::Load(std::string(text));
     return node;
   } catch (const YAML::Exception& e) {
-    return error_at(origin, e.mark, {}, e.msg);
+    std::string message = e.msg;
+    const YAML::Mark mark = mark_inside(text, e.mark, message);
+    return error_at(origin, mark, {}, message);
   } catch (const std::exception& e) {
     return Error(std::string(origin) + ": " + e.what());
   }

@@ -214,6 +214,7 @@ Result<ImageSource> open_image_source(const std::string& spec, const SourceOptio
   ImageSource s;
   s.opts.network = options.network;
   s.opts.on_fetch = options.on_fetch;
+  s.opts.http_timeouts = options.http_timeouts;
   if (!options.local_artifacts.empty())
     s.opts.local_artifacts = TRY(pipeline::LocalArtifactIndex::build(options.local_artifacts));
   // Absolute, so a boot.img built elsewhere still names the file.
@@ -282,7 +283,7 @@ bool is_url(const std::string& spec) { return spec.rfind("http://", 0) == 0 || s
 Result<bool> local_is_directory(const std::string& spec) {
   struct stat st {};
   if (::stat(spec.c_str(), &st) != 0)
-    return Error("SOURCE " + spec + ": no such file or directory", ErrorKind::Usage);
+    return Error("SOURCE " + spec + ": no such file or directory", ErrorKind::NotFound);
   return S_ISDIR(st.st_mode);
 }
 

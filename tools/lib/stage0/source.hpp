@@ -83,6 +83,8 @@ struct SourceOptions {
   TerminalDigest terminal_digest = TerminalDigest::IfStated;
   // Called with the bytes of each completed http fetch (progress lines).
   std::function<void(std::uint64_t)> on_fetch;
+  // --http-*-timeout / --http-attempts; unset: the environment decides.
+  std::optional<pipeline::HttpTimeouts> http_timeouts;
 };
 
 // "--expect-sha512 HEX": 128 lowercase hex digits (a "sha512:" prefix is
