@@ -8,6 +8,7 @@
 #include "common/version.hpp"
 #include "test_support.hpp"
 
+#include <algorithm>
 #include <gmock/gmock.h>
 #include <nlohmann/json.hpp>
 
@@ -18,8 +19,21 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::StartsWith;
 
-const std::vector<std::string> kTools = {"fastboop-profile", "fastboop-stage0", "fastboop-bootimg",
-                                         "fastboop-push"};
+// The tools with man pages, from CMake (FASTBOOP_DOCUMENTED_TOOLS): a new
+// tool is checked without editing this file.
+std::vector<std::string> documented_tools() {
+  std::vector<std::string> tools;
+  const std::string list = FASTBOOP_DOCUMENTED_TOOLS;
+  for (std::size_t at = 0; at <= list.size();) {
+    const auto comma = std::min(list.find(',', at), list.size());
+    if (comma > at)
+      tools.push_back(list.substr(at, comma - at));
+    at = comma + 1;
+  }
+  return tools;
+}
+
+const std::vector<std::string> kTools = documented_tools();
 
 ProcessOutput tool(const std::string& name, std::vector<std::string> args) {
   args.insert(args.begin(), tool_path(name).string());
@@ -72,6 +86,13 @@ TEST(CliConventions, EveryHelpEndsWithTheOneExitCodeTable) {
           << name << " " << args.front();
     }
   }
+}
+
+TEST(CliConventions, Stage0BuildHelpSaysWhatASourceIs) {
+  auto h = tool("fastboop-stage0", {"build", "--help"});
+  ASSERT_EQ(h.exit_code, 0) << h.err;
+  EXPECT_THAT(out_of(h), HasSubstr("SOURCE (a rootfs directory, image, URL or compiled Boot Profile)"));
+  EXPECT_THAT(out_of(h), Not(HasSubstr("SOURCE (a rootfs directory)")));
 }
 
 TEST(CliConventions, VersionIsTheSameFormatEverywhere) {

@@ -10,6 +10,7 @@
 #include "emulator.hpp"
 #include "test_support.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <gmock/gmock.h>
@@ -21,8 +22,21 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
-const std::vector<std::string> kTools = {"fastboop-profile", "fastboop-stage0", "fastboop-bootimg",
-                                         "fastboop-push"};
+// The tools with man pages, from CMake (FASTBOOP_DOCUMENTED_TOOLS): a new
+// tool is checked without editing this file.
+std::vector<std::string> documented_tools() {
+  std::vector<std::string> tools;
+  const std::string list = FASTBOOP_DOCUMENTED_TOOLS;
+  for (std::size_t at = 0; at <= list.size();) {
+    const auto comma = std::min(list.find(',', at), list.size());
+    if (comma > at)
+      tools.push_back(list.substr(at, comma - at));
+    at = comma + 1;
+  }
+  return tools;
+}
+
+const std::vector<std::string> kTools = documented_tools();
 
 struct Documented {
   std::string where; // file or "<tool> --help"
