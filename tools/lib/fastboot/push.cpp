@@ -669,7 +669,7 @@ Result<BootReport> boot_on_device(const BootRequest& request, const PushSettings
   if (!pushed) {
     auto stale = digest.wait();
     if (!stale && pushed.error().message().find(stale.error().message()) == std::string::npos)
-      return stale;
+      return std::move(stale).error();
     return std::move(pushed).error();
   }
   if (*root && request.check == CheckOnly::No)
