@@ -351,7 +351,7 @@ TEST(BootTool, AMissingPid1PayloadIsAnErrorSayingWhereItLookedBeforeTheDevice) {
   auto out = f.fastboop({"boot", f.rootfs.string(), "-s", emu.tcp_target(), "--stage0",
                          (f.dir / "no-such-pid1").string(), "--smoo-gadget", f.gadget.string(),
                          "--no-serve"});
-  EXPECT_EQ(out.exit_code, 2) << out.err;
+  EXPECT_EQ(out.exit_code, 3) << out.err; // missing input (the one exit-code table)
   EXPECT_THAT(out.err,
               HasSubstr("--stage0 " + (f.dir / "no-such-pid1").string() + ": no such file"));
   EXPECT_TRUE(emu.commands().empty());
@@ -360,7 +360,7 @@ TEST(BootTool, AMissingPid1PayloadIsAnErrorSayingWhereItLookedBeforeTheDevice) {
   auto searched = f.fastboop({"boot", f.rootfs.string(), "-s", emu.tcp_target(), "--smoo-gadget",
                               f.gadget.string(), "--no-serve"},
                              {"FASTBOOP_STAGE0_PATH=" + (f.dir / "gone").string()});
-  EXPECT_EQ(searched.exit_code, 1) << searched.err;
+  EXPECT_EQ(searched.exit_code, 3) << searched.err;
   EXPECT_THAT(searched.err, HasSubstr("$FASTBOOP_STAGE0_PATH=" + (f.dir / "gone").string()));
   EXPECT_TRUE(emu.commands().empty());
 }
@@ -371,7 +371,7 @@ TEST(BootTool, AMissingSmooGadgetIsAnErrorUnlessTheRootIsOnTheDevice) {
   auto out =
       f.fastboop({"boot", f.rootfs.string(), "-s", emu.tcp_target(), "--stage0", f.init.string()},
                  {"FASTBOOP_SMOO_GADGET_PATH=" + (f.dir / "no-gadget").string()});
-  EXPECT_EQ(out.exit_code, 1) << out.err;
+  EXPECT_EQ(out.exit_code, 3) << out.err;
   EXPECT_THAT(out.err, HasSubstr("FASTBOOP_SMOO_GADGET_PATH=" + (f.dir / "no-gadget").string()));
   EXPECT_TRUE(emu.commands().empty());
 }

@@ -26,11 +26,11 @@ std::filesystem::path make_ext4(const TempDir& dir) {
   return image;
 }
 
-TEST(SmooServeCli, AMissingFileIsAUsageErrorNamingIt) {
+TEST(SmooServeCli, AMissingFileIsAMissingInputNamingIt) {
   TempDir dir;
   const auto missing = (dir / "nope.img").string();
   auto r = push({"serve", missing});
-  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.exit_code, 3); // missing input (the one exit-code table)
   EXPECT_THAT(r.err, HasSubstr("SOURCE " + missing + ": no such file or directory"));
 }
 

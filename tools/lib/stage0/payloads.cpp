@@ -38,12 +38,12 @@ Result<std::filesystem::path> find_payload(const PayloadQuery& q) {
   const PayloadNames n = names_of(q.kind);
   if (q.explicit_path) {
     if (!is_regular(*q.explicit_path))
-      return Error(q.option_name + " " + *q.explicit_path + ": no such file", ErrorKind::Usage);
+      return Error(q.option_name + " " + *q.explicit_path + ": no such file", ErrorKind::NotFound);
     return std::filesystem::path(*q.explicit_path);
   }
   if (const char* env = std::getenv(n.env); env && *env) {
     if (!is_regular(env))
-      return Error(std::string("$") + n.env + "=" + env + ": no such file");
+      return Error(std::string("$") + n.env + "=" + env + ": no such file", ErrorKind::NotFound);
     return std::filesystem::path(env);
   }
   const std::string leaf = n.leaf_prefix + q.arch;
@@ -74,7 +74,8 @@ Result<std::filesystem::path> find_payload(const PayloadQuery& q) {
   }
   return Error(std::string(n.what) + " for " + q.arch + " not found; give " + q.option_name +
                " PATH, set $" + n.env + ", or install it as ${libdir}/fastboop/" + n.dir + "/" +
-               leaf + ". Searched:" + tried);
+               leaf + ". Searched:" + tried,
+               ErrorKind::NotFound);
 }
 
 } // namespace fastboop::stage0
