@@ -380,7 +380,7 @@ TEST(BootimgDevproBuiltins, MissingOutputDirectoryNamesTheOutputNotTheProfileIss
   const auto out = dir / "missing" / "dir" / "boot.img";
   auto r = test::run({tool(), "--device-profile", "arrow-db410c", "--stage0", (dir / "s").string(),
                       "-o", out.string()});
-  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_EQ(r.exit_code, 4) << r.err;
   EXPECT_NE(r.err.find("output " + out.string() + ": directory " +
                        (dir / "missing" / "dir").string() + " does not exist"),
             std::string::npos)

@@ -91,7 +91,7 @@ TEST(CliConventions, EveryHelpEndsWithTheOneExitCodeTable) {
 TEST(CliConventions, Stage0BuildHelpSaysWhatASourceIs) {
   auto h = tool("fastboop-stage0", {"build", "--help"});
   ASSERT_EQ(h.exit_code, 0) << h.err;
-  EXPECT_THAT(out_of(h), HasSubstr("SOURCE (a rootfs directory, image, URL or compiled Boot Profile)"));
+  EXPECT_THAT(out_of(h), HasSubstr("SOURCE (a rootfs directory, image, URL, compiled Boot Profile or Boot Profile manifest)"));
   EXPECT_THAT(out_of(h), Not(HasSubstr("SOURCE (a rootfs directory)")));
 }
 

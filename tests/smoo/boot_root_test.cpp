@@ -31,11 +31,16 @@ struct Fixture {
   TempDir dir;
   std::filesystem::path image = dir / "boot.img";
   std::filesystem::path root = dir / "root.img";
-  Bytes image_bytes = random_bytes(100000, 7);
+  Bytes image_bytes;
   Bytes root_bytes;
 
   Fixture() {
-    write_file(image, image_bytes);
+    // A real v0 image: the pusher parses it and checks it against the
+    // profile before any command (issue 16 item 2).
+    write_file(dir / "kernel", random_bytes(100000, 7));
+    run({tool_path("fastboop-bootimg").string(), "--header_version", "0", "--pagesize", "2048", "--kernel",
+         (dir / "kernel").string(), "-o", image.string()});
+    image_bytes = read_file(image);
     sh("truncate -s 4M '" + root.string() + "' && mkfs.ext4 -q -F '" + root.string() + "'");
     root_bytes = read_file(root);
   }
@@ -50,7 +55,9 @@ struct Fixture {
   void write_sidecar(const std::string& rootfs) const {
     write_file(dir / "boot.img.json",
                R"({"device_profile": {"id": "test-phone", "match": [],
-                   "probe": [{"getvar": "product", "op": "equals", "value": "sdm845"}]},
+                   "probe": [{"getvar": "product", "op": "equals", "value": "sdm845"}],
+                   "boot": {"fastboot_boot": {"android_bootimg": {"header_version": 0, "page_size": 2048,
+                                                                  "kernel": {"encoding": "image"}}}}},
                    "image": {"size": )" +
                    std::to_string(image_bytes.size()) + R"(, "sha512": ")" +
                    sha512_hex(image_bytes) + R"("}, "rootfs": )" + rootfs + "}");

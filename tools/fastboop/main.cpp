@@ -153,7 +153,10 @@ int main(int argc, char** argv) {
       "serves "
       "the root.",
       "fastboop"};
-  cli::add_common_options(app);
+  cli::add_common_options(
+      app, {.examples = {{"fastboop boot <rootfs image> --device-profile arrow-db410c --root-device /dev/mmcblk1 -o boot.img",
+                          "Build the boot image (and boot.img.json) for a device without booting it; a second run is a "
+                          "cache hit"}}});
   app.require_subcommand(1);
 
   BootArgs b;

@@ -247,8 +247,6 @@ Result<Payloads> locate_payloads(const BootRequest& r) {
 
 Result<stage0::SourceOptions> source_options(const BootRequest& r) {
   stage0::SourceOptions o;
-  // The image's digest goes into stage0.json's `rootfs` (what a host serves).
-  o.terminal_digest = stage0::TerminalDigest::Compute;
   if (r.offline)
     o.network = pipeline::NetworkMode::Offline;
   for (const auto& p : r.local_artifacts)
@@ -294,7 +292,6 @@ Result<BuiltImage> build_image(const BootRequest& r, const PoolEntry& device,
   const Generate build_stage0 = [&](const fs::path& dir) -> Result<void> {
     auto options = TRY(stage0::make_stage0_options(b, source, device.profile));
     auto result = TRY(stage0::build_stage0(*source.fs, std::move(options)));
-    result.rootfs = stage0::rootfs_record(source, r.source);
     TRY(stage0::write_stage0_outputs(result, device.profile.id, dir, std::nullopt));
     log::info("stage0 for " + device.profile.id + ": " + std::to_string(result.initrd.size()) +
               " bytes, " + std::to_string(result.modules.load_order.size()) + " modules, kernel " +
@@ -479,6 +476,9 @@ Result<void> run_boot(const BootRequest& r) {
   push.image = built.image;
   push.device_profile_id = device.profile.id;
   push.target = device.target;
+  // This flow opened the root itself (before anything was built) and serves
+  // it below; the pusher must not serve it a second time.
+  push.root.serve = fastboot::ServeRoot::Never;
   const auto tokens = per_boot_tokens(r);
   std::optional<ScratchDir> personal;
   if (!tokens.empty()) {
