@@ -112,7 +112,8 @@ mkbootimg --kernel "$work/image.raw" --header_version 0 -o "$work/boot.img"
 bsize=$(stat -c %s "$work/boot.img")
 cat >"$work/boot.img.json" <<JSON
 {"device_profile": {"id": "bench-smoo", "match": [{"vid": "0x18d1", "pid": "0x4ee0"}],
-  "probe": [{"getvar": "product", "op": "equals", "value": "smooqemu"}]},
+  "probe": [{"getvar": "product", "op": "equals", "value": "smooqemu"}],
+  "boot": {"fastboot_boot": {"android_bootimg": {"header_version": 0, "page_size": 2048, "kernel": {"encoding": "image"}}}}},
  "image": {"size": $bsize, "sha512": "$(sha512sum "$work/boot.img" | cut -d' ' -f1)"}}
 JSON
 cat >"$work/local.conf" <<CONF
