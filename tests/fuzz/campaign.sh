@@ -21,14 +21,19 @@ out=${3:-$build/fuzz-campaign-$(date -u +%Y%m%dT%H%M%SZ)}
 timeout_s=${FASTBOOP_FUZZ_INPUT_TIMEOUT:-10}
 rss=${FASTBOOP_FUZZ_RSS_MB:-2048}
 
+# Executables land in bin/ (CMAKE_RUNTIME_OUTPUT_DIRECTORY); tests/ is kept
+# for a tree configured without it.
+dirs=()
+for d in "$build/bin" "$build/tests"; do [ -d "$d" ] && dirs+=("$d"); done
+[ ${#dirs[@]} -gt 0 ] || { echo "campaign: $build has neither bin/ nor tests/" >&2; exit 2; }
 mapfile -t targets < <(
   if [ -n "${FASTBOOP_FUZZ_TARGETS:-}" ]; then
-    for t in $FASTBOOP_FUZZ_TARGETS; do find "$build/tests" -type f -perm -u+x -name "$t"; done
+    for t in $FASTBOOP_FUZZ_TARGETS; do find "${dirs[@]}" -type f -perm -u+x -name "$t"; done
   else
-    find "$build/tests" -type f -perm -u+x -name 'fuzz_*'
-  fi | sort)
+    find "${dirs[@]}" -type f -perm -u+x -name 'fuzz_*'
+  fi | sort -u)
 [ ${#targets[@]} -gt 0 ] || {
-  echo "campaign: no fuzz_* targets under $build/tests (configure with the ci preset: FASTBOOP_FUZZ=ON)" >&2
+  echo "campaign: no fuzz_* targets under ${dirs[*]} (configure with the ci preset: FASTBOOP_FUZZ=ON)" >&2
   exit 2
 }
 mkdir -p "$out"

@@ -218,6 +218,21 @@ FileType FakeSys::lstat(const std::string& path) {
   return n ? n->type : FileType::Missing;
 }
 
+int FakeSys::block_device_size(const std::string& path, std::uint64_t& bytes) {
+  calls.push_back("open-block " + path);
+  const FakeNode* n = follow(raw(path));
+  if (!n)
+    return ENOENT;
+  if (n->type != FileType::BlockDevice)
+    return ENOTBLK;
+  if (on_block_open)
+    if (const int err = on_block_open(path); err != 0)
+      return err;
+  auto it = block_sizes.find(path);
+  bytes = it == block_sizes.end() ? 64ull << 20 : it->second;
+  return 0;
+}
+
 int FakeSys::realpath(const std::string& path, std::string& out) {
   std::string p = raw(path);
   for (int hops = 0; hops < 8; ++hops) {

@@ -46,6 +46,10 @@ public:
   std::function<void(const std::string& path, const std::string& value)> on_write;
   std::function<void(std::uint64_t now_ms)> on_sleep;
   std::map<std::string, int> mount_errors;                    // target -> errno
+  // A block device's open: errno (e.g. ENXIO while a ublk disk starts), else
+  // its size from block_sizes (default 64 MiB).
+  std::function<int(const std::string& path)> on_block_open;
+  std::map<std::string, std::uint64_t> block_sizes;
   std::function<int(const std::string& path)> on_write_error; // errno for a write, or 0
   std::optional<ChildStatus> child_status;                    // what poll_child reports
   int exec_result = 0;
@@ -62,6 +66,7 @@ public:
   int list_dir(const std::string& path, std::vector<DirEntry>& out) override;
   FileType stat(const std::string& path) override;
   FileType lstat(const std::string& path) override;
+  int block_device_size(const std::string& path, std::uint64_t& bytes) override;
   int realpath(const std::string& path, std::string& out) override;
   int finit_module(const std::string& path, int flags) override;
   int spawn(const std::string& path, const std::vector<std::string>& argv,

@@ -75,7 +75,8 @@ TEST(HostPayload, RunsAsPid1InNamespaceAndFailsLoudly) {
         "stage0: step root-wait\n"})
     EXPECT_NE(out.err.find(line), std::string::npos) << "missing: " << line << "\n" << out.err;
   const std::string fatal = "stage0: FATAL: step root-wait failed: block device "
-                            "/dev/stage0-test-missing not ready after 1 s (on_failure=panic)\n";
+                            "/dev/stage0-test-missing not ready after 1 s: no such node "
+                            "(on_failure=panic)\n";
   EXPECT_NE(out.err.find(fatal), std::string::npos) << out.err;
   EXPECT_EQ(out.err.find("FATAL"), out.err.rfind("FATAL")) << "exactly one failure line";
   // The payload's mounts stayed inside its namespace.

@@ -4,6 +4,7 @@
 #include "pid1.hpp"
 
 #include <cerrno>
+#include <cstring>
 #include <gtest/gtest.h>
 
 using namespace fastboop::stage0_init;
@@ -359,7 +360,7 @@ TEST_F(Boot, UblkTimeoutFromSettings) {
   setting("stage0.ublk_timeout", "5");
   RunResult r = run_pid1(sys);
   EXPECT_EQ(r.failed_step, "root-wait");
-  EXPECT_EQ(r.cause, "block device /dev/ublkb0 not ready after 5 s");
+  EXPECT_EQ(r.cause, "block device /dev/ublkb0 not ready after 5 s: no such node");
   EXPECT_GE(sys.clock_ms, 5000u);
 }
 
@@ -459,7 +460,38 @@ TEST_F(Boot, LocalRootTimeout) {
   sys.add_file("/dev/vdb", ""); // a regular file is not a block device
   RunResult r = run_pid1(sys);
   EXPECT_EQ(r.failed_step, "root-wait");
-  EXPECT_EQ(r.cause, "block device /dev/vdb not ready after 7 s");
+  EXPECT_EQ(r.cause, "block device /dev/vdb not ready after 7 s: not a block device");
+}
+
+// The smoo chain in QEMU showed /dev/ublkb0 existing a moment before it opens
+// (ENXIO until ublk's partition scan ends): the node alone is not readiness.
+TEST_F(Boot, UblkNodeThatDoesNotOpenYetIsWaitedFor) {
+  int opens = 0;
+  sys.on_block_open = [&](const std::string&) { return ++opens < 4 ? ENXIO : 0; };
+  sys.block_sizes["/dev/ublkb0"] = 72ull << 20;
+  RunResult r = run_pid1(sys);
+  EXPECT_EQ(r.failed_step, "") << r.cause;
+  EXPECT_EQ(opens, 4);
+  expect_in_order({"open-block /dev/ublkb0", "mount /dev/ublkb0 /lower erofs RDONLY"});
+  EXPECT_TRUE(logged("step root-wait ok: /dev/ublkb0, 75497472 bytes"))
+      << ::testing::PrintToString(sys.log_lines);
+}
+
+TEST_F(Boot, UblkNodeThatNeverOpensTimesOutSayingWhy) {
+  sys.on_block_open = [](const std::string&) { return ENXIO; };
+  setting("stage0.ublk_timeout", "3");
+  RunResult r = run_pid1(sys);
+  EXPECT_EQ(r.failed_step, "root-wait");
+  EXPECT_EQ(r.cause, "block device /dev/ublkb0 not ready after 3 s: open: " +
+                         std::string(std::strerror(ENXIO)));
+}
+
+TEST_F(Boot, AnEmptyBlockDeviceIsNotARoot) {
+  sys.block_sizes["/dev/ublkb0"] = 0;
+  setting("stage0.ublk_timeout", "2");
+  RunResult r = run_pid1(sys);
+  EXPECT_EQ(r.failed_step, "root-wait");
+  EXPECT_EQ(r.cause, "block device /dev/ublkb0 not ready after 2 s: size 0");
 }
 
 TEST_F(Boot, NoRootSourceAtAll) {

@@ -441,7 +441,7 @@ TEST_F(Stage0InitQemu, RootDeviceTimeoutFollowsOnFailureReboot) {
   const std::string log = boot(*kernel, build_initramfs(tmp, *kernel, s),
                                build_root(tmp, s.settings.rootfs.value()), "timeout-reboot");
   EXPECT_TRUE(has(log, "stage0: FATAL: step root-wait failed: block device /dev/vdz not ready "
-                       "after 2 s (on_failure=reboot)"))
+                       "after 2 s: no such node (on_failure=reboot)"))
       << log;
   // One failure line from the PID1 (the kernel may echo its /dev/kmsg copy).
   EXPECT_EQ(count(log, "\nstage0: FATAL"), 1u) << log;

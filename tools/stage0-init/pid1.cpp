@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <cstring>
 #include <set>
 
 namespace fastboop::stage0_init {
@@ -112,8 +113,10 @@ private:
 
   // Polls `ready` every kPollMs until it holds or `timeout_s` passes. While the
   // gadget runs, its exit is fatal: nothing else would ever make `ready` true.
+  // `state`, when given, says on a timeout what was last seen.
   template <typename F>
-  Result<void> wait_for(const std::string& what, std::uint32_t timeout_s, F ready) {
+  Result<void> wait_for(const std::string& what, std::uint32_t timeout_s, F ready,
+                        const std::string* state = nullptr) {
     const std::uint64_t start = m_sys.now_ms();
     for (;;) {
       if (ready())
@@ -127,7 +130,8 @@ private:
         }
       }
       if (m_sys.now_ms() - start >= std::uint64_t(timeout_s) * 1000)
-        return Error(what + " not ready after " + std::to_string(timeout_s) + " s");
+        return Error(what + " not ready after " + std::to_string(timeout_s) + " s" +
+                     (state && !state->empty() ? ": " + *state : std::string()));
       m_sys.sleep_ms(kPollMs);
     }
   }
@@ -383,9 +387,28 @@ private:
     if (!local && !m_have_gadget)
       return Error("no stage0.root_device and no " + std::string(kSmooGadgetPath) +
                    ": nothing can provide " + m_root_device);
-    TRY(wait_for("block device " + m_root_device, timeout,
-                 [&] { return m_sys.stat(m_root_device) == FileType::BlockDevice; }));
-    return done(m_root_device);
+    // The node is not enough: a ublk disk's node appears before the device
+    // opens (ENXIO until its partition scan ends), so wait for an open with a
+    // size, as the mount will need.
+    std::string state;
+    std::uint64_t bytes = 0;
+    TRY(wait_for(
+        "block device " + m_root_device, timeout,
+        [&] {
+          const FileType type = m_sys.stat(m_root_device);
+          if (type != FileType::BlockDevice) {
+            state = type == FileType::Missing ? "no such node" : "not a block device";
+            return false;
+          }
+          if (const int err = m_sys.block_device_size(m_root_device, bytes); err != 0) {
+            state = "open: " + std::string(std::strerror(err));
+            return false;
+          }
+          state = "size 0";
+          return bytes > 0;
+        },
+        &state));
+    return done(m_root_device + ", " + std::to_string(bytes) + " bytes");
   }
 
   // 6a. Lower (read-only), upper (tmpfs), overlay.

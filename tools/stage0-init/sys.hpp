@@ -57,6 +57,9 @@ public:
   virtual int list_dir(const std::string& path, std::vector<DirEntry>& out) = 0;
   virtual FileType stat(const std::string& path) = 0;  // follows symlinks
   virtual FileType lstat(const std::string& path) = 0; // does not
+  // Opens a block device read-only and reads its size (BLKGETSIZE64): 0, or
+  // the errno of the open or ioctl (ENXIO while a ublk disk is still starting).
+  virtual int block_device_size(const std::string& path, std::uint64_t& bytes) = 0;
   virtual int realpath(const std::string& path, std::string& out) = 0;
   virtual int finit_module(const std::string& path, int flags) = 0;
   // Starts `path` with `argv`, the inherited environment plus `extra_env`,

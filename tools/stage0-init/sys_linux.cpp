@@ -9,6 +9,8 @@
 #include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/random.h>
 #include <sys/reboot.h>
@@ -150,6 +152,16 @@ FileType LinuxSys::stat(const std::string& path) {
 FileType LinuxSys::lstat(const std::string& path) {
   struct stat st;
   return ::lstat(path.c_str(), &st) == 0 ? type_of(st.st_mode) : FileType::Missing;
+}
+
+int LinuxSys::block_device_size(const std::string& path, std::uint64_t& bytes) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0)
+    return errno;
+  const int rc = ::ioctl(fd, BLKGETSIZE64, &bytes);
+  const int err = rc == 0 ? 0 : errno;
+  ::close(fd);
+  return err;
 }
 
 int LinuxSys::realpath(const std::string& path, std::string& out) {

@@ -19,6 +19,7 @@ public:
   int list_dir(const std::string& path, std::vector<DirEntry>& out) override;
   FileType stat(const std::string& path) override;
   FileType lstat(const std::string& path) override;
+  int block_device_size(const std::string& path, std::uint64_t& bytes) override;
   int realpath(const std::string& path, std::string& out) override;
   int finit_module(const std::string& path, int flags) override;
   int spawn(const std::string& path, const std::vector<std::string>& argv,
