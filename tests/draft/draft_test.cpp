@@ -1,6 +1,7 @@
 // fastboop-profile draft: Device Profile drafts from getvar answers (through
 // the fastboot emulator replaying `getvar all` transcripts), stock boot images
 // made by Debian's mkbootimg, and postmarketOS deviceinfo files.
+#include "bootimg/devpro.hpp"
 #include "draft/draft.hpp"
 #include "emulator.hpp"
 #include "profiles/profiles.hpp"
@@ -222,6 +223,159 @@ TEST(DraftCli, NeedsBootConstraintsAndAWellFormedUsbId) {
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_THAT(bad.err, HasSubstr("--usb-id: expected VID:PID"));
 }
+
+// A dozen real pmaports deviceinfo files, field by field. `mkbootimg` marks
+// the devices pmbootstrap builds a fastboot boot image for: their drafts are
+// packed below and compared with Debian's mkbootimg.
+struct RealDeviceinfo {
+  std::string name;
+  bool mkbootimg = false;
+  std::uint32_t header_version = 0;
+  std::optional<std::uint32_t> page_size;
+  std::optional<std::uint64_t> base, dtb_offset, ramdisk_offset, second_offset, tags_offset;
+  profiles::KernelEncoding encoding = profiles::KernelEncoding::ImageGzDtb;
+  bool seandroidenforce = false;
+  std::string devicetree_name;
+  std::vector<std::string> unmapped; // each a prefix of one unmapped line, in order
+};
+
+const std::vector<RealDeviceinfo>& real_deviceinfos() {
+  using profiles::KernelEncoding;
+  static const std::vector<RealDeviceinfo> all = {
+      {"oneplus-fajita", true, 2, 4096, 0, 0x01f00000, {}, {}, {}, KernelEncoding::ImageGzDtb, false,
+       "qcom/sdm845-oneplus-fajita", {}},
+      {"oneplus-enchilada", true, 0, 4096, 0, {}, {}, {}, {}, KernelEncoding::ImageGzDtb, false,
+       "qcom/sdm845-oneplus-enchilada", {}},
+      {"shift-axolotl", true, 0, 4096, 0, {}, {}, {}, {}, KernelEncoding::ImageGzDtb, false,
+       "qcom/sdm845-shift-axolotl", {}},
+      {"xiaomi-beryllium", true, 0, 4096, 0, {}, {}, {}, {}, KernelEncoding::ImageGzDtb, false,
+       "qcom/sdm845-xiaomi-beryllium-ebbg", {"dtb variants (dtb_ebbg="}},
+      {"fairphone-fp4", true, 0, 4096, 0, {}, {}, 0, {}, KernelEncoding::ImageGzDtb, false,
+       "qcom/sm7225-fairphone-fp4", {}},
+      {"google-sargo", true, 0, 4096, 0, {}, {}, 0, {}, KernelEncoding::ImageGzDtb, false,
+       "qcom/sdm670-google-sargo", {}},
+      {"google-bonito", true, 0, 4096, 0, {}, {}, 0, {}, KernelEncoding::ImageGzDtb, false,
+       "qcom/sdm670-google-bonito-sdc", {"dtb variants (dtb_sdc="}},
+      {"samsung-starqltechn", false, 0, 4096, 0, {}, 0x02000000, {}, 0x01e00000, KernelEncoding::ImageGz, false,
+       "unknown", {"bootimg_override_payload=u-boot.bin"}},
+      {"samsung-m0", false, 0, 2048, {}, {}, {}, {}, {}, KernelEncoding::ImageGzDtb, false, "exynos4412-i9300",
+       {"flash_method=heimdall-bootimg"}},
+      {"samsung-coreprimevelte", false, 0, 2048, 0x10000000, {}, {}, {}, 0xf0032000, KernelEncoding::ImageGz, true,
+       "marvell/mmp/pxa1908-samsung-coreprimevelte",
+       {"flash_method=heimdall-bootimg", "bootimg_qcdt=true", "bootimg_pxa=true",
+        "bootimg_override_payload=u-boot.uImage"}},
+      {"qcom-msm8953", false, 0, {}, {}, {}, {}, {}, {}, KernelEncoding::ImageGz, false, "unknown",
+       {"dtb=qcom/apq8053-* qcom/msm8953-*", "generate_bootimg is not true"}},
+      {"pine64-pinephone", false, 0, {}, {}, {}, {}, {}, {}, KernelEncoding::ImageGz, false,
+       "allwinner/sun50i-a64-pinephone-1.1", {"flash_method=none"}},
+      {"google-kukui", false, 0, {}, {}, {}, {}, {}, {}, KernelEncoding::ImageGz, false, "unknown",
+       {"dtb=mediatek/mt8183-kukui*", "flash_method=none"}},
+  };
+  return all;
+}
+
+class DraftRealDeviceinfo : public ::testing::TestWithParam<RealDeviceinfo> {};
+
+TEST_P(DraftRealDeviceinfo, MapsFieldByFieldAndListsTheRest) {
+  const RealDeviceinfo& want = GetParam();
+  draft::DraftInputs in;
+  in.deviceinfo = deviceinfo(want.name);
+  auto d = draft::draft_device_profile(in);
+  ASSERT_TRUE(d.ok()) << d.error().message();
+  const auto& b = d->profile.boot;
+  EXPECT_EQ(d->profile.id, want.name);
+  EXPECT_EQ(d->profile.devicetree_name, want.devicetree_name);
+  EXPECT_EQ(b.header_version, want.header_version);
+  if (want.page_size) {
+    EXPECT_EQ(b.page_size, *want.page_size);
+  }
+  EXPECT_EQ(want.base ? std::optional<std::uint64_t>(b.base) : std::nullopt, want.base);
+  EXPECT_EQ(b.dtb_offset, want.dtb_offset);
+  EXPECT_EQ(b.extensions.ramdisk_offset, want.ramdisk_offset);
+  EXPECT_EQ(b.extensions.second_offset, want.second_offset);
+  EXPECT_EQ(b.extensions.tags_offset, want.tags_offset);
+  EXPECT_EQ(b.kernel_encoding, want.encoding);
+  EXPECT_EQ(b.extensions.samsung_seandroidenforce, want.seandroidenforce);
+  ASSERT_EQ(d->unmapped.size(), want.unmapped.size()) << ::testing::PrintToString(d->unmapped);
+  std::vector<std::string> got = d->unmapped;
+  for (const std::string& prefix : want.unmapped)
+    EXPECT_TRUE(std::any_of(got.begin(), got.end(), [&](const std::string& u) { return u.starts_with(prefix); }))
+        << prefix << " not in " << ::testing::PrintToString(got);
+  for (const std::string& u : d->unmapped)
+    EXPECT_THAT(d->yaml, HasSubstr("# NOT MAPPED: deviceinfo_" + u.substr(0, u.find(':'))));
+  EXPECT_THAT(d->yaml, HasSubstr("UNTESTED"));
+  // Every draft is a profile the parser reads back unchanged.
+  EXPECT_EQ(parse(d->yaml), d->profile);
+}
+
+// What pmbootstrap's boot-deploy runs for these devices: mkbootimg with the
+// deviceinfo's base, offsets and page size, the DTB appended to the kernel
+// (append_dtb) and, from header v2, also given as --dtb. The image our packer
+// makes from the draft must be the same bytes.
+TEST_P(DraftRealDeviceinfo, PackedDraftEqualsMkbootimgWithPmbootstrapsArguments) {
+  const RealDeviceinfo& want = GetParam();
+  if (!want.mkbootimg)
+    GTEST_SKIP() << want.name << ": pmbootstrap builds no fastboot boot image for it";
+  FASTBOOP_REQUIRE_PROGRAM("mkbootimg");
+  draft::DraftInputs in;
+  in.deviceinfo = deviceinfo(want.name);
+  auto d = draft::draft_device_profile(in);
+  ASSERT_TRUE(d.ok()) << d.error().message();
+  const auto& info = in.deviceinfo->values;
+  TempDir dir;
+  const Bytes kernel = random_bytes(90000, 7);
+  const Bytes ramdisk = random_bytes(5000, 8);
+  const Bytes dtb = random_bytes(3000, 9);
+  const std::string cmdline = "console=ttyMSM0,115200 fastboop.test=1";
+  bootimg::DevproInputs inputs;
+  inputs.kernel = kernel;
+  inputs.ramdisk = ramdisk;
+  inputs.dtb = ByteSpan(dtb);
+  inputs.stage0_cmdline = cmdline;
+  auto plan = bootimg::plan_devpro_image(d->profile, inputs);
+  ASSERT_TRUE(plan.ok()) << plan.error().message();
+  Bytes ours;
+  ASSERT_TRUE(bootimg::write_devpro_image(*plan, [&](ByteSpan part) -> Result<void> {
+                ours.insert(ours.end(), part.begin(), part.end());
+                return ok();
+              }).ok());
+
+  Bytes kernel_dtb = kernel;
+  kernel_dtb.insert(kernel_dtb.end(), dtb.begin(), dtb.end());
+  write_file(dir / "kernel-dtb", kernel_dtb);
+  write_file(dir / "ramdisk", ramdisk);
+  write_file(dir / "dtb", dtb);
+  auto value = [&](const std::string& key) { return info.at(key); };
+  std::vector<std::string> args = {"mkbootimg",
+                                   "--kernel", (dir / "kernel-dtb").string(),
+                                   "--ramdisk", (dir / "ramdisk").string(),
+                                   "--base", value("flash_offset_base"),
+                                   "--second_offset", value("flash_offset_second"),
+                                   "--cmdline", cmdline,
+                                   "--kernel_offset", value("flash_offset_kernel"),
+                                   "--ramdisk_offset", value("flash_offset_ramdisk"),
+                                   "--tags_offset", value("flash_offset_tags"),
+                                   "--pagesize", value("flash_pagesize")};
+  if (info.contains("header_version")) {
+    args.insert(args.end(), {"--header_version", value("header_version")});
+    if (std::stoi(value("header_version")) >= 2)
+      args.insert(args.end(), {"--dtb", (dir / "dtb").string(), "--dtb_offset", value("flash_offset_dtb")});
+  }
+  args.insert(args.end(), {"-o", (dir / "mkbootimg.img").string()});
+  auto mk = run(args);
+  ASSERT_EQ(mk.exit_code, 0) << mk.err;
+  const Bytes theirs = read_file(dir / "mkbootimg.img");
+  ASSERT_EQ(ours.size(), theirs.size()) << want.name;
+  EXPECT_TRUE(ours == theirs) << want.name << ": the first difference is at byte "
+                              << (std::mismatch(ours.begin(), ours.end(), theirs.begin()).first - ours.begin());
+}
+
+INSTANTIATE_TEST_SUITE_P(Pmaports, DraftRealDeviceinfo, ::testing::ValuesIn(real_deviceinfos()),
+                         [](const auto& param_info) {
+                           std::string n = param_info.param.name;
+                           std::replace(n.begin(), n.end(), '-', '_');
+                           return n;
+                         });
 
 } // namespace
 } // namespace fastboop::test

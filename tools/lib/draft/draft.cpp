@@ -279,6 +279,21 @@ BootFacts facts_from_deviceinfo(const Deviceinfo& d, std::vector<std::string>& u
     unmapped.push_back("bootimg_blobpack: Asus blobpack images are not supported");
   if (is_true(d, "bootimg_pxa"))
     unmapped.push_back("bootimg_pxa=true: Marvell PXA boot images are not supported");
+  if (auto payload = get("bootimg_override_payload"))
+    unmapped.push_back("bootimg_override_payload=" + *payload +
+                       ": pmbootstrap puts a chained bootloader in the kernel slot; fastboop boots the kernel "
+                       "itself, so a profile fits that bootloader's fastboot, not this image");
+  if (get("flash_method") == "fastboot" && !is_true(d, "generate_bootimg"))
+    unmapped.push_back("generate_bootimg is not true: pmbootstrap makes no Android boot image for this device"
+                       " (" +
+                       std::string(is_true(d, "generate_extlinux_config")
+                                       ? "extlinux.conf for a chained bootloader such as lk2nd"
+                                       : "another boot method") +
+                       "); the boot fields below are not this device's, check them against a stock image");
+  if (auto vid = get("usb_idVendor"))
+    f.notes.push_back("deviceinfo usb_idVendor/usb_idProduct (" + *vid + ":" +
+                      get("usb_idProduct").value_or("?") +
+                      ") are the running OS's USB gadget ids, not the bootloader's: not used for match");
   if (auto custom = get("bootimg_custom_args"))
     unmapped.push_back("bootimg_custom_args=" + *custom + ": extra mkbootimg arguments are not mapped");
   if (auto cmdline = get("kernel_cmdline"))
@@ -373,7 +388,18 @@ Result<Draft> draft_device_profile(const DraftInputs& in) {
     p.display_name = maker && !model->starts_with(*maker) ? *maker + " " + *model : *model;
     src["display_name"] = "deviceinfo manufacturer and name";
   }
-  if (auto dtb = info_value("dtb")) {
+  // Panel or board variants are dtb_<variant> fields, one DTB each: one
+  // profile per variant, so the draft takes the first and lists the rest.
+  std::vector<std::pair<std::string, std::string>> variants;
+  if (info)
+    for (const auto& [k, v] : info->values)
+      if (k.starts_with("dtb_") && !trimmed(v).empty())
+        variants.emplace_back(k, v);
+  if (auto dtb = info_value("dtb"); dtb && dtb->find_first_of("*?[") != std::string::npos) {
+    p.devicetree_name = "unknown";
+    src["devicetree_name"] = "FILL IN: deviceinfo dtb is a pattern (" + *dtb + "), not one DTB name";
+    out.unmapped.push_back("dtb=" + *dtb + ": a pattern for a family of devices; a profile names one DTB");
+  } else if (dtb) {
     std::istringstream words(*dtb);
     std::string first;
     words >> first;
@@ -381,6 +407,17 @@ Result<Draft> draft_device_profile(const DraftInputs& in) {
     src["devicetree_name"] = "deviceinfo dtb" + std::string(dtb->find(' ') != std::string::npos
                                                                  ? " (the first of several: " + *dtb + ")"
                                                                  : "");
+  } else if (!variants.empty()) {
+    p.devicetree_name = variants.front().second;
+    std::string all;
+    for (const auto& [k, v] : variants)
+      all += (all.empty() ? "" : ", ") + k + "=" + v;
+    src["devicetree_name"] = "deviceinfo " + variants.front().first + " (variants: " + all +
+                             "; write one profile per variant, --id NAME-" + variants.front().first.substr(4) +
+                             ")";
+    if (variants.size() > 1)
+      out.unmapped.push_back("dtb variants (" + all + "): one device, several DTBs; this draft is for " +
+                             variants.front().first + ", draft again with --id for each other variant");
   } else {
     p.devicetree_name = "unknown";
     src["devicetree_name"] = "FILL IN: the kernel's DTB name (e.g. qcom/sdm845-oneplus-fajita); no source gave it";
