@@ -149,6 +149,20 @@ TEST(DraftStockImage, MkbootimgImageGivesItsHeaderAndConflictsAreShown) {
   // And it is a profile the checker accepts.
   auto check = run({tool_path("fastboop-profile").string(), "check", (dir / "draft.yaml").string()});
   EXPECT_EQ(check.exit_code, 0) << check.err;
+  // Packing the same parts with the draft gives the stock image back.
+  const Bytes kernel = read_file(dir / "kernel"), ramdisk = read_file(dir / "ramdisk"), dtb = read_file(dir / "dtb");
+  bootimg::DevproInputs inputs;
+  inputs.kernel = kernel;
+  inputs.ramdisk = ramdisk;
+  inputs.dtb = ByteSpan(dtb);
+  auto plan = bootimg::plan_devpro_image(p, inputs);
+  ASSERT_TRUE(plan.ok()) << plan.error().message();
+  Bytes packed;
+  ASSERT_TRUE(bootimg::write_devpro_image(*plan, [&](ByteSpan part) -> Result<void> {
+                packed.insert(packed.end(), part.begin(), part.end());
+                return ok();
+              }).ok());
+  EXPECT_TRUE(packed == read_file(dir / "boot.img")) << "draft -> pack differs from the stock image";
 }
 
 // The live device, over the emulator: only getvar is sent, and the draft
@@ -281,6 +295,14 @@ TEST_P(DraftRealDeviceinfo, MapsFieldByFieldAndListsTheRest) {
   draft::DraftInputs in;
   in.deviceinfo = deviceinfo(want.name);
   auto d = draft::draft_device_profile(in);
+  if (!want.page_size) {
+    // No Android boot image at all: the draft refuses, naming the reasons.
+    ASSERT_FALSE(d.ok());
+    EXPECT_THAT(d.error().message(), HasSubstr("draft: no page size"));
+    for (const std::string& prefix : want.unmapped)
+      EXPECT_THAT(d.error().message(), HasSubstr("\n  deviceinfo_" + prefix));
+    return;
+  }
   ASSERT_TRUE(d.ok()) << d.error().message();
   const auto& b = d->profile.boot;
   EXPECT_EQ(d->profile.id, want.name);
@@ -312,18 +334,17 @@ TEST_P(DraftRealDeviceinfo, MapsFieldByFieldAndListsTheRest) {
 // deviceinfo's base, offsets and page size, the DTB appended to the kernel
 // (append_dtb) and, from header v2, also given as --dtb. The image our packer
 // makes from the draft must be the same bytes.
-TEST_P(DraftRealDeviceinfo, PackedDraftEqualsMkbootimgWithPmbootstrapsArguments) {
-  const RealDeviceinfo& want = GetParam();
-  if (!want.mkbootimg)
-    GTEST_SKIP() << want.name << ": pmbootstrap builds no fastboot boot image for it";
-  FASTBOOP_REQUIRE_PROGRAM("mkbootimg");
+void pack_and_compare(const RealDeviceinfo& want) {
   draft::DraftInputs in;
   in.deviceinfo = deviceinfo(want.name);
   auto d = draft::draft_device_profile(in);
   ASSERT_TRUE(d.ok()) << d.error().message();
   const auto& info = in.deviceinfo->values;
   TempDir dir;
-  const Bytes kernel = random_bytes(90000, 7);
+  Bytes kernel = random_bytes(90000, 7);
+  kernel[0] = 0x1f; // a gzip member's magic, as image.gz expects
+  kernel[1] = 0x8b;
+  kernel[2] = 0x08;
   const Bytes ramdisk = random_bytes(5000, 8);
   const Bytes dtb = random_bytes(3000, 9);
   const std::string cmdline = "console=ttyMSM0,115200 fastboop.test=1";
@@ -368,6 +389,33 @@ TEST_P(DraftRealDeviceinfo, PackedDraftEqualsMkbootimgWithPmbootstrapsArguments)
   ASSERT_EQ(ours.size(), theirs.size()) << want.name;
   EXPECT_TRUE(ours == theirs) << want.name << ": the first difference is at byte "
                               << (std::mismatch(ours.begin(), ours.end(), theirs.begin()).first - ours.begin());
+}
+
+// Panel variants: --id <codename>-<variant> picks that variant's DTB, and the
+// draft names the --id for every other one.
+TEST(DraftDeviceinfo, IdChoosesAPanelVariant) {
+  draft::DraftInputs in;
+  in.deviceinfo = deviceinfo("xiaomi-beryllium");
+  in.id = "xiaomi-beryllium-tianma";
+  auto d = draft::draft_device_profile(in);
+  ASSERT_TRUE(d.ok()) << d.error().message();
+  EXPECT_EQ(d->profile.id, "xiaomi-beryllium-tianma");
+  EXPECT_EQ(d->profile.devicetree_name, "qcom/sdm845-xiaomi-beryllium-tianma");
+  ASSERT_EQ(d->unmapped.size(), 1u);
+  EXPECT_THAT(d->unmapped[0], HasSubstr("this draft is for dtb_tianma, draft the others with --id "
+                                        "xiaomi-beryllium-ebbg"));
+}
+
+TEST(DraftRealDeviceinfoPack, PackedDraftEqualsMkbootimgWithPmbootstrapsArguments) {
+  FASTBOOP_REQUIRE_PROGRAM("mkbootimg");
+  int packed = 0;
+  for (const RealDeviceinfo& want : real_deviceinfos())
+    if (want.mkbootimg) {
+      SCOPED_TRACE(want.name);
+      pack_and_compare(want);
+      ++packed;
+    }
+  EXPECT_EQ(packed, 7);
 }
 
 INSTANTIATE_TEST_SUITE_P(Pmaports, DraftRealDeviceinfo, ::testing::ValuesIn(real_deviceinfos()),

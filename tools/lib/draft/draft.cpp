@@ -408,16 +408,24 @@ Result<Draft> draft_device_profile(const DraftInputs& in) {
                                                                  ? " (the first of several: " + *dtb + ")"
                                                                  : "");
   } else if (!variants.empty()) {
-    p.devicetree_name = variants.front().second;
-    std::string all;
-    for (const auto& [k, v] : variants)
+    // --id <codename>-<variant> chooses the variant; else the first.
+    auto chosen = variants.begin();
+    for (auto it = variants.begin(); it != variants.end(); ++it)
+      if (in.id && in.id->ends_with("-" + it->first.substr(4)))
+        chosen = it;
+    p.devicetree_name = chosen->second;
+    const auto codename = info_value("codename");
+    const std::string base_id = codename ? to_id(*codename) : p.id;
+    std::string all, others;
+    for (const auto& [k, v] : variants) {
       all += (all.empty() ? "" : ", ") + k + "=" + v;
-    src["devicetree_name"] = "deviceinfo " + variants.front().first + " (variants: " + all +
-                             "; write one profile per variant, --id NAME-" + variants.front().first.substr(4) +
-                             ")";
+      if (k != chosen->first)
+        others += (others.empty() ? "" : ", ") + ("--id " + base_id + "-" + k.substr(4));
+    }
+    src["devicetree_name"] = "deviceinfo " + chosen->first + " (one of its variants: " + all + ")";
     if (variants.size() > 1)
-      out.unmapped.push_back("dtb variants (" + all + "): one device, several DTBs; this draft is for " +
-                             variants.front().first + ", draft again with --id for each other variant");
+      out.unmapped.push_back("dtb variants (" + all + "): one device, several DTBs, one profile each; this draft "
+                             "is for " + chosen->first + ", draft the others with " + others);
   } else {
     p.devicetree_name = "unknown";
     src["devicetree_name"] = "FILL IN: the kernel's DTB name (e.g. qcom/sdm845-oneplus-fajita); no source gave it";
@@ -527,9 +535,15 @@ Result<Draft> draft_device_profile(const DraftInputs& in) {
   b.extensions.samsung_seandroidenforce =
       pick("samsung_seandroidenforce", s.seandroidenforce, stock_name, d.seandroidenforce, info_name, m, c)
           .value_or(false);
-  if (b.page_size == 0)
-    return Error("draft: no page size: neither the stock image nor deviceinfo_flash_pagesize gives one",
+  if (b.page_size == 0) {
+    // Say why, when the deviceinfo describes another boot method.
+    std::string why;
+    for (const auto& u : out.unmapped)
+      why += "\n  deviceinfo_" + u;
+    return Error("draft: no page size: neither the stock image nor deviceinfo_flash_pagesize gives one" +
+                     (why.empty() ? std::string() : "; the deviceinfo says:" + why),
                  ErrorKind::Usage);
+  }
   for (const auto* f : {&s, &d})
     notes.insert(notes.end(), f->notes.begin(), f->notes.end());
 
