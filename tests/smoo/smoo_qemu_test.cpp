@@ -392,6 +392,34 @@ TEST_F(SmooQemu, ServesAGptPartitionOfASparseXzImageOverHttp) {
   EXPECT_LE(fetched, fs::file_size(xz) * 11 / 10) << b.log;
 }
 
+// The rootfs of the whole-chain tests, as tmp/rootfs.erofs: the trixie kernel
+// package's boot/ and the module directories stage0 draws from, /sbin/init
+// (guest/root-init.c) and /etc/smoo-root-marker holding `marker`; and
+// tmp/none.dtb, the placeholder DTB the generator insists on.
+void make_chain_rootfs(const TempDir& tmp, const Kernel& kernel, const std::string& marker) {
+  const std::string kver = kernel.version;
+  const fs::path root = tmp / "rootdir";
+  ProcessOutput tree =
+      sh("set -e; R='" + root.string() + "'; T='" + kernel.tree.string() + "'; K='" + kver +
+         "'; mkdir -p $R/sbin $R/etc $R/boot $R/proc $R/sys $R/dev $R/run "
+         "$R/lib/modules/$K/kernel/drivers;"
+         " cp $T/boot/vmlinuz-$K $T/boot/config-$K $R/boot/; cp $T/lib/modules/$K/modules.* "
+         "$R/lib/modules/$K/;"
+         " for d in drivers/usb drivers/block fs crypto lib arch; do cp -a "
+         "$T/lib/modules/$K/kernel/$d "
+         "$R/lib/modules/$K/kernel/$d; done");
+  ASSERT_EQ(tree.exit_code, 0) << tree.err;
+  fs::copy_file(guest_program("smoo-root-init"), root / "sbin/init");
+  write_file(root / "etc/smoo-root-marker", marker + "\n");
+  ProcessOutput erofs = run({"mkfs.erofs", "--quiet", "--all-root", "-T0",
+                             (tmp / "rootfs.erofs").string(), root.string()});
+  ASSERT_EQ(erofs.exit_code, 0) << erofs.err;
+  write_file(tmp / "none.dts", "/dts-v1/;\n/ { model = \"none\"; compatible = \"none\"; };\n");
+  ProcessOutput dtb = run({"dtc", "-q", "-I", "dts", "-O", "dtb", "-o", (tmp / "none.dtb").string(),
+                           (tmp / "none.dts").string()});
+  ASSERT_EQ(dtb.exit_code, 0) << dtb.err;
+}
+
 // The whole chain. The rootfs is the trixie kernel package (boot/ and the
 // module directories stage0 draws from) plus /sbin/init (guest/root-init.c)
 // and a marker file, as EROFS. fastboop-stage0 builds its stage0 with our
@@ -411,28 +439,10 @@ TEST_F(SmooQemu, Stage0BootsARootServedOverUsbByFastboopPush) {
   for (const char* program : {"mkfs.erofs", "dtc"})
     FASTBOOP_REQUIRE_PROGRAM(program);
   TempDir tmp;
-  const std::string kver = kernel->version;
-  const fs::path root = tmp / "rootdir";
-  ProcessOutput tree =
-      sh("set -e; R='" + root.string() + "'; T='" + kernel->tree.string() + "'; K='" + kver +
-         "'; mkdir -p $R/sbin $R/etc $R/boot $R/proc $R/sys $R/dev $R/run "
-         "$R/lib/modules/$K/kernel/drivers;"
-         " cp $T/boot/vmlinuz-$K $T/boot/config-$K $R/boot/; cp $T/lib/modules/$K/modules.* "
-         "$R/lib/modules/$K/;"
-         " for d in drivers/usb drivers/block fs crypto lib arch; do cp -a "
-         "$T/lib/modules/$K/kernel/$d "
-         "$R/lib/modules/$K/kernel/$d; done");
-  ASSERT_EQ(tree.exit_code, 0) << tree.err;
-  fs::copy_file(guest_program("smoo-root-init"), root / "sbin/init");
-  write_file(root / "etc/smoo-root-marker", "served-over-usb-by-fastboop-push\n");
+  make_chain_rootfs(tmp, *kernel, "served-over-usb-by-fastboop-push");
+  if (::testing::Test::HasFatalFailure())
+    return;
   const fs::path rootfs = tmp / "rootfs.erofs";
-  ProcessOutput erofs =
-      run({"mkfs.erofs", "--quiet", "--all-root", "-T0", rootfs.string(), root.string()});
-  ASSERT_EQ(erofs.exit_code, 0) << erofs.err;
-  write_file(tmp / "none.dts", "/dts-v1/;\n/ { model = \"none\"; compatible = \"none\"; };\n");
-  ProcessOutput dtb = run({"dtc", "-q", "-I", "dts", "-O", "dtb", "-o", (tmp / "none.dtb").string(),
-                           (tmp / "none.dts").string()});
-  ASSERT_EQ(dtb.exit_code, 0) << dtb.err;
 
   const fs::path out = tmp / "stage0";
   ProcessOutput built = sh(
@@ -475,6 +485,81 @@ TEST_F(SmooQemu, Stage0BootsARootServedOverUsbByFastboopPush) {
   ASSERT_TRUE(std::regex_search(
       log, m,
       std::regex("SMOO-ROOT-INIT: pid=1 root=overlay marker=served-over-usb-by-fastboop-push "
+                 "ublkb0-read-bytes=([0-9]+)")))
+      << log;
+  EXPECT_GT(std::stoull(m[1]), 0u);
+  EXPECT_THAT(log, Not(HasSubstr("FATAL"))) << log;
+  EXPECT_THAT(log, Not(HasSubstr("Kernel panic"))) << log;
+  EXPECT_THAT(log, Not(HasSubstr("SMQ-ERROR"))) << log;
+}
+
+
+// Issue 15's chain: `fastboop boot` itself, as a person would run it, with the
+// rootfs as SOURCE. In the guest a FunctionFS fastboot device on dummy_hcd is
+// the phone's bootloader (guest/init.c, mode boot); fastboop finds it over
+// USB, identifies it by the test Device Profile's getvar probe (no
+// --device-profile), builds stage0 and the boot image through its cache,
+// downloads and boots. The "bootloader" unpacks the image's ramdisk as the new
+// root and execs its /init (our PID1), which brings up the smoo gadget; the
+// same fastboop process serves the rootfs over USB; PID1 mounts /dev/ublkb0,
+// switches root, and the rootfs's init prints the marker it read.
+TEST_F(SmooQemu, FastboopBootFindsTheDeviceBuildsBootsAndServesTheRoot) {
+  REQUIRE_SERVE();
+  const fs::path payload = fs::path(SMOO_PAYLOAD_DIR) / "stage0-x86_64";
+  if (!fs::exists(tool("fastboop")) || !fs::exists(payload))
+    FASTBOOP_SKIP_OR_FAIL_QEMU("fastboop and the x86_64 PID1 payload must be built (" +
+                               payload.string() + ")");
+  for (const char* program : {"mkfs.erofs", "dtc"})
+    FASTBOOP_REQUIRE_PROGRAM(program);
+  TempDir tmp;
+  make_chain_rootfs(tmp, *kernel, "served-over-usb-by-fastboop-boot");
+  if (::testing::Test::HasFatalFailure())
+    return;
+  const std::string options =
+      " --stage0 /srv/stage0-x86_64 --smoo-gadget /srv/smoo-gadget"
+      " --dtb /srv/none.dtb --require-module dummy_hcd --setting stage0.serial=SMOOQEMU1"
+      " --setting smoo.vendor=0x18d1 --setting smoo.product=0x4ee0 --setting smoo.queue_depth=16"
+      " --setting stage0.udc_timeout=60 --setting stage0.ep1_timeout=60"
+      " --setting stage0.ublk_timeout=180";
+  // First `-o` (getvar only: identify, build, write), then the real boot,
+  // whose stage0 and boot.img must both come from the cache.
+  const std::string conf = "mode boot\nprepare boot /srv/rootfs.erofs -o /root/prepared.img" +
+                           options + "\nfastboop boot /srv/rootfs.erofs" + options + "\n";
+  const fs::path initrd = make_initrd(
+      tmp, *kernel, conf,
+      {{tmp / "rootfs.erofs", "/srv/rootfs.erofs"},
+       {tmp / "none.dtb", "/srv/none.dtb"},
+       {payload, "/srv/stage0-x86_64"},
+       {guest_program("smoo-gadget-standin"), "/srv/smoo-gadget"},
+       {source_dir() / "tests/smoo/devpro/qemu-x86-dummy-hcd.yaml",
+        "/srv/devpro/qemu-x86-dummy-hcd.yaml"}},
+      {{tool("fastboop"), "fastboop"}});
+  if (::testing::Test::HasFailure())
+    return;
+  const auto timeout = std::chrono::seconds(600);
+  const Boot b = boot(*kernel, initrd, "rdinit=/bin/smoo-test-init", "fastboop-boot", timeout);
+  ASSERT_BOOTED(b, timeout);
+  const std::string& log = b.log;
+  // Identified by its probe among the pool (built-ins included), not named.
+  EXPECT_THAT(log, HasSubstr("qemu-x86-dummy-hcd")) << log;
+  EXPECT_THAT(log, HasSubstr("SMQ-PREPARE rc=0")) << log;
+  const std::size_t booting = log.find("SMQ-PREPARE rc=0");
+  ASSERT_NE(booting, std::string::npos);
+  // The prepare run generated both; the boot run generated nothing.
+  EXPECT_EQ(count_of(log, "generating stage0 for qemu-x86-dummy-hcd"), 1u) << log;
+  EXPECT_EQ(count_of(log, "generating boot.img for qemu-x86-dummy-hcd"), 1u) << log;
+  EXPECT_LT(log.find("generating boot.img"), booting) << log;
+  EXPECT_NE(log.find("cache hit: stage0 for qemu-x86-dummy-hcd", booting), std::string::npos) << log;
+  EXPECT_NE(log.find("cache hit: boot.img for qemu-x86-dummy-hcd", booting), std::string::npos)
+      << log;
+  EXPECT_THAT(log, HasSubstr("SMQ-FASTBOOT-BOOT ")) << log;
+  EXPECT_THAT(log, HasSubstr("SMQ-BOOT exec /init of the booted image")) << log;
+  EXPECT_THAT(log, HasSubstr("stage0: step smoo ok")) << log;
+  EXPECT_TRUE(std::regex_search(log, std::regex("stage0: step root-mount ok: /dev/ublkb0"))) << log;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(
+      log, m,
+      std::regex("SMOO-ROOT-INIT: pid=1 root=overlay marker=served-over-usb-by-fastboop-boot "
                  "ublkb0-read-bytes=([0-9]+)")))
       << log;
   EXPECT_GT(std::stoull(m[1]), 0u);

@@ -5,7 +5,7 @@
 // What to do comes from /smoo-test.conf, one directive per line, words split
 // on spaces:
 //
-//   mode test|bench|chain
+//   mode test|bench|chain|boot
 //   gadget ARG...       arguments of /bin/smoo-gadget (test, bench)
 //   http DIR PORT       start /bin/test-httpd on 127.0.0.1:PORT first
 //   serve ARG...        arguments of /bin/fastboop-push (e.g. serve /img.raw)
@@ -19,6 +19,9 @@
 //                       fastboot gadget on the same dummy_hcd, timed
 //   virtio DEV          bench: also read DEV (the same image on a virtio disk)
 //   readahead_kb N      bench: read-ahead of the devices read (default: kernel's)
+//   fastboop ARG...     boot: arguments of /bin/fastboop (e.g. boot /srv/rootfs.erofs ...)
+//   prepare ARG...      boot: run /bin/fastboop with these first, to the end
+//                       (e.g. `boot ... -o IMG` to fill the artifact cache)
 //
 // test:  gadget up, serve (before the UDC bind), wait for /dev/ublkb0, sha512sum it whole, stop the
 //        server with SIGTERM and report its exit status.
@@ -29,6 +32,14 @@
 //        execs fastboop-push serve; this process execs /init (stage0's PID1,
 //        same pid 1). The server keeps running from the initramfs after the
 //        switch root, like the gadget child.
+// boot:  the `fastboop boot` chain. A FunctionFS fastboot device on dummy_hcd
+//        stands for the phone's bootloader, and /bin/fastboop finds it over
+//        USB, identifies it, builds stage0 and the boot image here, downloads
+//        and boots it. The "bootloader" then does what a phone's does with a
+//        boot image, as far as one running kernel can: it leaves the bus,
+//        unpacks the image's ramdisk into a fresh tmpfs, makes that the root
+//        and execs its /init as pid 1. fastboop keeps running from the old
+//        root and serves the rootfs once stage0's PID1 brings the gadget up.
 //
 // Every line the test reads starts with "SMQ-"; "SMQ-DONE" is the last.
 #define _GNU_SOURCE
@@ -51,6 +62,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -514,8 +526,9 @@ static const struct {
 };
 
 // getvar, download (read in 1 MiB pieces, never more than remains rounded up
-// to a packet: the host sends no zero-length packet) and boot.
-static void fastboot_device(void) {
+// to a packet: the host sends no zero-length packet) and boot. With save_fd
+// >= 0 the downloaded bytes go there and `boot` ends the device (returns).
+static void fastboot_device(int save_fd) {
   static unsigned char b[(1 << 20) + 1];
   int out = open("/dev/ffs-fastboot/ep1", O_RDWR), in = open("/dev/ffs-fastboot/ep2", O_RDWR);
   unsigned long long left = 0, total = 0;
@@ -531,7 +544,10 @@ static void fastboot_device(void) {
       continue;
     }
     if (left > 0) {
-      left -= (unsigned long long)n < left ? (unsigned long long)n : left;
+      const size_t used = (unsigned long long)n < left ? (size_t)n : (size_t)left;
+      if (save_fd >= 0 && write(save_fd, b, used) != (ssize_t)used)
+        say("SMQ-ERROR saving the download: %s", strerror(errno));
+      left -= used;
       if (left == 0) {
         say("SMQ-FASTBOOT-DATA %llu", total);
         if (write(in, "OKAY", 4) < 0)
@@ -551,10 +567,18 @@ static void fastboot_device(void) {
       strcpy(r, "FAILGetVar Variable Not found");
     else if (!strncmp((char*)b, "download:", 9)) {
       total = left = strtoull((char*)b + 9, NULL, 16);
+      if (save_fd >= 0 && (ftruncate(save_fd, 0) != 0 || lseek(save_fd, 0, SEEK_SET) != 0))
+        say("SMQ-ERROR truncating the download: %s", strerror(errno));
       snprintf(r, sizeof r, "DATA%08llx", left);
-    } else if (!strcmp((char*)b, "boot"))
+    } else if (!strcmp((char*)b, "boot")) {
       strcpy(r, "OKAY");
-    else
+      if (save_fd >= 0) {
+        if (write(in, r, strlen(r)) < 0)
+          say("SMQ-ERROR fastboot write: %s", strerror(errno));
+        say("SMQ-FASTBOOT-BOOT %llu bytes", total);
+        return;
+      }
+    } else
       strcpy(r, "FAILnot in this test");
     if (write(in, r, strlen(r)) < 0)
       say("SMQ-ERROR fastboot write: %s", strerror(errno));
@@ -577,7 +601,7 @@ static void fastboot_leg(const char* image) {
         sleep(1);
   }
   if (fork() == 0) {
-    fastboot_device();
+    fastboot_device(-1);
     _exit(0);
   }
   if (bind_udc("fastboot", 1))
@@ -721,6 +745,200 @@ static void chain(void) {
   say("SMQ-ERROR exec /init: %s", strerror(errno));
 }
 
+// ---------------------------------------------------------------------------
+// boot mode: see the top of the file.
+
+static unsigned le32_at(const unsigned char* p) {
+  return p[0] | p[1] << 8 | p[2] << 16 | (unsigned)p[3] << 24;
+}
+
+static unsigned long hex8(const char* p) {
+  char t[9];
+  memcpy(t, p, 8);
+  t[8] = 0;
+  return strtoul(t, NULL, 16);
+}
+
+// Unpacks newc archives (concatenated, zero padding between them) under dir.
+static int unpack_cpio(const unsigned char* a, size_t n, const char* dir) {
+  size_t off = 0;
+  int entries = 0;
+  while (off + 110 <= n) {
+    if (a[off] == 0) { // padding between concatenated archives
+      off = (off + 4) & ~(size_t)3;
+      continue;
+    }
+    if (memcmp(a + off, "070701", 6)) {
+      say("SMQ-ERROR cpio: no newc header at %zu", off);
+      return -1;
+    }
+    const char* h = (const char*)a + off;
+    const unsigned long mode = hex8(h + 14), size = hex8(h + 54), namesize = hex8(h + 94);
+    const unsigned long rmaj = hex8(h + 78), rmin = hex8(h + 86);
+    const size_t name_at = off + 110, data_at = (name_at + namesize + 3) & ~(size_t)3;
+    if (namesize == 0 || data_at > n || size > n - data_at) {
+      say("SMQ-ERROR cpio: entry at %zu runs past the end", off);
+      return -1;
+    }
+    const char* name = (const char*)a + name_at;
+    off = (data_at + size + 3) & ~(size_t)3;
+    if (!strcmp(name, "TRAILER!!!"))
+      continue;
+    while (!strncmp(name, "./", 2))
+      name += 2;
+    if (!*name || !strcmp(name, ".") || strstr(name, ".."))
+      continue;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    const unsigned char* data = a + data_at;
+    int rc = 0;
+    switch (mode & S_IFMT) {
+    case S_IFDIR: rc = mkdir(path, mode & 07777) && errno != EEXIST; break;
+    case S_IFLNK: {
+      char target[1024];
+      snprintf(target, sizeof target, "%.*s", (int)size, (const char*)data);
+      rc = symlink(target, path);
+      break;
+    }
+    case S_IFREG: {
+      int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode & 07777);
+      rc = fd < 0 || write(fd, data, size) != (ssize_t)size;
+      if (fd >= 0)
+        close(fd);
+      break;
+    }
+    default: rc = mknod(path, mode, makedev(rmaj, rmin)); break;
+    }
+    if (rc) {
+      say("SMQ-ERROR cpio: %s: %s", path, strerror(errno));
+      return -1;
+    }
+    ++entries;
+  }
+  say("SMQ-BOOT unpacked %d entries", entries);
+  return 0;
+}
+
+// The ramdisk of an Android boot image v0-v2 (what the test's Device Profile
+// asks for) into dir; the kernel is the one already running.
+static int unpack_boot_image(const char* image, const char* dir) {
+  int fd = open(image, O_RDONLY | O_CLOEXEC);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) || st.st_size < 1024) {
+    say("SMQ-ERROR %s: no boot image", image);
+    return -1;
+  }
+  unsigned char* img = malloc((size_t)st.st_size);
+  if (!img || read(fd, img, (size_t)st.st_size) != st.st_size) {
+    say("SMQ-ERROR reading %s", image);
+    return -1;
+  }
+  close(fd);
+  const unsigned kernel_size = le32_at(img + 8), ramdisk_size = le32_at(img + 16),
+                 page = le32_at(img + 36), version = le32_at(img + 40);
+  if (memcmp(img, "ANDROID!", 8) || version > 2 || page < 2048 || page > 16384) {
+    say("SMQ-ERROR %s: not an Android boot image v0-v2", image);
+    return -1;
+  }
+  const size_t at = (size_t)page * (1 + (kernel_size + page - 1) / page);
+  if (at > (size_t)st.st_size || ramdisk_size > (size_t)st.st_size - at) {
+    say("SMQ-ERROR %s: the ramdisk runs past the end", image);
+    return -1;
+  }
+  say("SMQ-BOOT image v%u page %u kernel %u ramdisk %u cmdline: %.512s", version, page, kernel_size,
+      ramdisk_size, (const char*)img + 64);
+  const int rc = unpack_cpio(img + at, ramdisk_size, dir);
+  free(img);
+  return rc;
+}
+
+static char* const boot_env[] = {"PATH=/bin", "HOME=/root", "ASAN_OPTIONS=detect_leaks=0",
+                                 "FASTBOOP_SCHEMA_PATH=/srv/devpro",
+                                 "FASTBOOP_CACHE_DIR=/root/cache", NULL};
+
+static void boot_chain(void) {
+  const struct Directive* f = directive("fastboop");
+  if (!f || make_gadget("fastboot", "fastboot"))
+    power_off();
+  int ep0 = open("/dev/ffs-fastboot/ep0", O_RDWR);
+  if (ep0 < 0 || write(ep0, &fastboot_descs, sizeof fastboot_descs) < 0 ||
+      write(ep0, &fastboot_strs, sizeof fastboot_strs) < 0) {
+    say("SMQ-ERROR fastboot descriptors: %s", strerror(errno));
+    power_off();
+  }
+  pid_t drain = fork();
+  if (drain == 0) { // ep0 events
+    struct usb_functionfs_event ev;
+    for (;;)
+      if (read(ep0, &ev, sizeof ev) < 0 && errno != EINTR)
+        sleep(1);
+  }
+  const char* received = "/boot-received.img";
+  pid_t device = fork();
+  if (device == 0) {
+    int save = open(received, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    fastboot_device(save);
+    _exit(save < 0);
+  }
+  if (bind_udc("fastboot", 1))
+    power_off();
+  mkdir("/root", 0700);
+  mkdir("/tmp", 01777);
+  chmod("/tmp", 01777);
+  const struct Directive* prep = directive("prepare");
+  if (prep) {
+    pid_t p = fork();
+    if (p == 0) {
+      char* argv[MAX_WORDS + 2] = {"/bin/fastboop"};
+      for (int i = 1; i < prep->n; ++i)
+        argv[i] = prep->w[i];
+      execve(argv[0], argv, boot_env);
+      _exit(127);
+    }
+    say("SMQ-PREPARE rc=%d", wait_bounded(p, 600));
+  }
+  pid_t host = fork();
+  if (host == 0) {
+    char* argv[MAX_WORDS + 2] = {"/bin/fastboop"};
+    for (int i = 1; i < f->n; ++i)
+      argv[i] = f->w[i];
+    execve(argv[0], argv, boot_env);
+    say("SMQ-ERROR exec fastboop: %s", strerror(errno));
+    _exit(127);
+  }
+  say("SMQ-BOOT fastboop started, waiting for the boot command");
+  for (int rc = 0;;) { // the device ends on `boot`; fastboop must not end first
+    if (exited(device, &rc))
+      break;
+    if (exited(host, &rc)) {
+      say("SMQ-ERROR fastboop exited with %d before booting", rc);
+      power_off();
+    }
+    usleep(100000);
+  }
+  // The phone's bootloader leaves the bus for the booted kernel's gadget.
+  kill(drain, SIGKILL);
+  bind_udc("fastboot", 0);
+  close(ep0);
+  umount2("/dev/ffs-fastboot", MNT_DETACH);
+  mkdir("/stage0root", 0755);
+  if (mount("tmpfs", "/stage0root", "tmpfs", 0, "mode=0755") ||
+      unpack_boot_image(received, "/stage0root"))
+    power_off();
+  unlink(received);
+  // As switch_root: the tmpfs becomes /, fastboop keeps the old root.
+  if (chdir("/stage0root") || mount("/stage0root", "/", NULL, MS_MOVE, NULL) || chroot(".") ||
+      chdir("/")) {
+    say("SMQ-ERROR switching to the booted ramdisk: %s", strerror(errno));
+    power_off();
+  }
+  say("SMQ-BOOT exec /init of the booted image");
+  char* argv[] = {"/init", NULL};
+  execv("/init", argv);
+  say("SMQ-ERROR exec /init: %s", strerror(errno));
+  power_off();
+}
+
 int main(void) {
   // chain mode must leave /proc, /sys and /dev to stage0's PID1.
   read_conf();
@@ -737,6 +955,11 @@ int main(void) {
     power_off();
   mkdir("/sys/kernel/config", 0755);
   mount("configfs", "/sys/kernel/config", "configfs", 0, NULL);
+  if (!strcmp(mode, "boot")) {
+    if (find_udc())
+      power_off();
+    boot_chain();
+  }
   if (find_udc() || make_gadget("smoo", "smoo"))
     power_off();
 
