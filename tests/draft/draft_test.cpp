@@ -31,6 +31,22 @@ profiles::DeviceProfile parse(const std::string& yaml) {
   return p.ok() ? *p : profiles::DeviceProfile{};
 }
 
+// The boot image the packer makes for `profile` (empty, with a failure, when
+// it refuses).
+Bytes pack(const profiles::DeviceProfile& profile, const bootimg::DevproInputs& inputs) {
+  auto plan = bootimg::plan_devpro_image(profile, inputs);
+  EXPECT_TRUE(plan.ok()) << plan.error().message();
+  Bytes out;
+  if (!plan.ok())
+    return out;
+  auto written = bootimg::write_devpro_image(*plan, [&](ByteSpan part) -> Result<void> {
+    out.insert(out.end(), part.begin(), part.end());
+    return ok();
+  });
+  EXPECT_TRUE(written.ok()) << written.error().message();
+  return out;
+}
+
 draft::Deviceinfo deviceinfo(const std::string& name) {
   auto d = draft::parse_deviceinfo(read_text(data("deviceinfo/" + name)), name);
   EXPECT_TRUE(d.ok()) << (d.ok() ? "" : d.error().message());
@@ -155,14 +171,7 @@ TEST(DraftStockImage, MkbootimgImageGivesItsHeaderAndConflictsAreShown) {
   inputs.kernel = kernel;
   inputs.ramdisk = ramdisk;
   inputs.dtb = ByteSpan(dtb);
-  auto plan = bootimg::plan_devpro_image(p, inputs);
-  ASSERT_TRUE(plan.ok()) << plan.error().message();
-  Bytes packed;
-  ASSERT_TRUE(bootimg::write_devpro_image(*plan, [&](ByteSpan part) -> Result<void> {
-                packed.insert(packed.end(), part.begin(), part.end());
-                return ok();
-              }).ok());
-  EXPECT_TRUE(packed == read_file(dir / "boot.img")) << "draft -> pack differs from the stock image";
+  EXPECT_TRUE(pack(p, inputs) == read_file(dir / "boot.img")) << "draft -> pack differs from the stock image";
 }
 
 // The live device, over the emulator: only getvar is sent, and the draft
@@ -353,13 +362,7 @@ void pack_and_compare(const RealDeviceinfo& want) {
   inputs.ramdisk = ramdisk;
   inputs.dtb = ByteSpan(dtb);
   inputs.stage0_cmdline = cmdline;
-  auto plan = bootimg::plan_devpro_image(d->profile, inputs);
-  ASSERT_TRUE(plan.ok()) << plan.error().message();
-  Bytes ours;
-  ASSERT_TRUE(bootimg::write_devpro_image(*plan, [&](ByteSpan part) -> Result<void> {
-                ours.insert(ours.end(), part.begin(), part.end());
-                return ok();
-              }).ok());
+  const Bytes ours = pack(d->profile, inputs);
 
   Bytes kernel_dtb = kernel;
   kernel_dtb.insert(kernel_dtb.end(), dtb.begin(), dtb.end());

@@ -420,6 +420,21 @@ void make_chain_rootfs(const TempDir& tmp, const Kernel& kernel, const std::stri
   ASSERT_EQ(dtb.exit_code, 0) << dtb.err;
 }
 
+// The end of every whole-chain boot: PID1 mounted /dev/ublkb0, switched root,
+// and the rootfs's init read `marker` through it.
+void expect_root_reached(const std::string& log, const std::string& marker) {
+  EXPECT_TRUE(std::regex_search(log, std::regex("stage0: step root-mount ok: /dev/ublkb0"))) << log;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(log, m,
+                                std::regex("SMOO-ROOT-INIT: pid=1 root=overlay marker=" + marker +
+                                           " ublkb0-read-bytes=([0-9]+)")))
+      << log;
+  EXPECT_GT(std::stoull(m[1]), 0u);
+  EXPECT_THAT(log, Not(HasSubstr("FATAL"))) << log;
+  EXPECT_THAT(log, Not(HasSubstr("Kernel panic"))) << log;
+  EXPECT_THAT(log, Not(HasSubstr("SMQ-ERROR"))) << log;
+}
+
 // The whole chain. The rootfs is the trixie kernel package (boot/ and the
 // module directories stage0 draws from) plus /sbin/init (guest/root-init.c)
 // and a marker file, as EROFS. fastboop-stage0 builds its stage0 with our
@@ -480,19 +495,8 @@ TEST_F(SmooQemu, Stage0BootsARootServedOverUsbByFastboopPush) {
   EXPECT_THAT(log, HasSubstr("SMQ-CHAIN server starting")) << log;
   EXPECT_THAT(log, HasSubstr("stage0: step smoo ok")) << log;
   EXPECT_THAT(log, HasSubstr("smoo-standin: export ")) << log;
-  EXPECT_TRUE(std::regex_search(log, std::regex("stage0: step root-mount ok: /dev/ublkb0"))) << log;
-  std::smatch m;
-  ASSERT_TRUE(std::regex_search(
-      log, m,
-      std::regex("SMOO-ROOT-INIT: pid=1 root=overlay marker=served-over-usb-by-fastboop-push "
-                 "ublkb0-read-bytes=([0-9]+)")))
-      << log;
-  EXPECT_GT(std::stoull(m[1]), 0u);
-  EXPECT_THAT(log, Not(HasSubstr("FATAL"))) << log;
-  EXPECT_THAT(log, Not(HasSubstr("Kernel panic"))) << log;
-  EXPECT_THAT(log, Not(HasSubstr("SMQ-ERROR"))) << log;
+  expect_root_reached(log, "served-over-usb-by-fastboop-push");
 }
-
 
 // Issue 15's chain: `fastboop boot` itself, as a person would run it, with the
 // rootfs as SOURCE. In the guest a FunctionFS fastboot device on dummy_hcd is
@@ -555,17 +559,7 @@ TEST_F(SmooQemu, FastboopBootFindsTheDeviceBuildsBootsAndServesTheRoot) {
   EXPECT_THAT(log, HasSubstr("SMQ-FASTBOOT-BOOT ")) << log;
   EXPECT_THAT(log, HasSubstr("SMQ-BOOT exec /init of the booted image")) << log;
   EXPECT_THAT(log, HasSubstr("stage0: step smoo ok")) << log;
-  EXPECT_TRUE(std::regex_search(log, std::regex("stage0: step root-mount ok: /dev/ublkb0"))) << log;
-  std::smatch m;
-  ASSERT_TRUE(std::regex_search(
-      log, m,
-      std::regex("SMOO-ROOT-INIT: pid=1 root=overlay marker=served-over-usb-by-fastboop-boot "
-                 "ublkb0-read-bytes=([0-9]+)")))
-      << log;
-  EXPECT_GT(std::stoull(m[1]), 0u);
-  EXPECT_THAT(log, Not(HasSubstr("FATAL"))) << log;
-  EXPECT_THAT(log, Not(HasSubstr("Kernel panic"))) << log;
-  EXPECT_THAT(log, Not(HasSubstr("SMQ-ERROR"))) << log;
+  expect_root_reached(log, "served-over-usb-by-fastboop-boot");
 }
 
 } // namespace

@@ -856,6 +856,20 @@ static char* const boot_env[] = {"PATH=/bin", "HOME=/root", "ASAN_OPTIONS=detect
                                  "FASTBOOP_SCHEMA_PATH=/srv/devpro",
                                  "FASTBOOP_CACHE_DIR=/root/cache", NULL};
 
+// /bin/fastboop with a directive's words after its name as arguments.
+static pid_t spawn_fastboop(const struct Directive* d) {
+  pid_t p = fork();
+  if (p == 0) {
+    char* argv[MAX_WORDS + 2] = {"/bin/fastboop"};
+    for (int i = 1; i < d->n; ++i)
+      argv[i] = d->w[i];
+    execve(argv[0], argv, boot_env);
+    say("SMQ-ERROR exec fastboop: %s", strerror(errno));
+    _exit(127);
+  }
+  return p;
+}
+
 static void boot_chain(void) {
   const struct Directive* f = directive("fastboop");
   if (!f || make_gadget("fastboot", "fastboot"))
@@ -887,25 +901,9 @@ static void boot_chain(void) {
   chmod("/tmp", 01777);
   const struct Directive* prep = directive("prepare");
   if (prep) {
-    pid_t p = fork();
-    if (p == 0) {
-      char* argv[MAX_WORDS + 2] = {"/bin/fastboop"};
-      for (int i = 1; i < prep->n; ++i)
-        argv[i] = prep->w[i];
-      execve(argv[0], argv, boot_env);
-      _exit(127);
-    }
-    say("SMQ-PREPARE rc=%d", wait_bounded(p, 600));
+    say("SMQ-PREPARE rc=%d", wait_bounded(spawn_fastboop(prep), 600));
   }
-  pid_t host = fork();
-  if (host == 0) {
-    char* argv[MAX_WORDS + 2] = {"/bin/fastboop"};
-    for (int i = 1; i < f->n; ++i)
-      argv[i] = f->w[i];
-    execve(argv[0], argv, boot_env);
-    say("SMQ-ERROR exec fastboop: %s", strerror(errno));
-    _exit(127);
-  }
+  pid_t host = spawn_fastboop(f);
   say("SMQ-BOOT fastboop started, waiting for the boot command");
   for (int rc = 0;;) { // the device ends on `boot`; fastboop must not end first
     if (exited(device, &rc))
