@@ -6,6 +6,8 @@
 #include "test_support.hpp"
 #include "tree.hpp"
 
+#include <gmock/gmock.h>
+
 namespace fastboop::test {
 namespace {
 
@@ -86,6 +88,49 @@ TEST(Iso9660Hostile, TruncatedAndCorrupt) {
   Bytes bad = img;
   std::memset(bad.data() + 16 * 2048, 0, 2048); // primary volume descriptor
   EXPECT_NE(open_err(bad).find("iso9660"), std::string::npos) << open_err(bad);
+}
+
+// The fuzz campaign's out-of-memory (issue 24): a root directory record
+// claiming 4 GiB made libarchive allocate 4 GiB before reading it. The walk
+// in front of libarchive refuses it, naming the block and the claim.
+TEST(Iso9660Hostile, DirectoryClaimingFourGiBIsRefusedBeforeAnyAllocation) {
+  FASTBOOP_REQUIRE_PROGRAM("xorriso");
+  Bytes img = read_file(make_iso("rockridge", {"-R", "-J"}, posix_tree()));
+  const std::size_t root_size = 16 * 2048 + 156 + 10; // both-endian 32-bit data length
+  for (std::size_t i = 0; i < 8; ++i)
+    img[root_size + i] = 0xff;
+  auto r = open_iso9660(std::make_unique<MemorySource>(std::move(img)));
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.error().message(), ::testing::HasSubstr("claims 4294967295 bytes, past the end of the image"));
+}
+
+// A subdirectory whose record points back at the root: the walk visits each
+// extent once and ends.
+TEST(Iso9660Hostile, DirectoryLoopEnds) {
+  FASTBOOP_REQUIRE_PROGRAM("xorriso");
+  Bytes img = read_file(make_iso("rockridge", {"-R", "-J"}, posix_tree()));
+  auto le32 = [&](std::size_t at) {
+    return std::uint32_t(img[at]) | std::uint32_t(img[at + 1]) << 8 | std::uint32_t(img[at + 2]) << 16 |
+           std::uint32_t(img[at + 3]) << 24;
+  };
+  const std::uint32_t root_extent = le32(16 * 2048 + 156 + 2);
+  // The root's first subdirectory record gets the root's extent.
+  std::size_t p = std::size_t(root_extent) * 2048;
+  bool patched = false;
+  for (std::size_t end = p + 2048; p < end && img[p] != 0; p += img[p])
+    if ((img[p + 25] & 2) && !(img[p + 32] == 1 && img[p + 33] <= 1)) {
+      for (int i = 0; i < 4; ++i) {
+        img[p + 2 + i] = static_cast<std::uint8_t>(root_extent >> (8 * i));
+        img[p + 9 - i] = static_cast<std::uint8_t>(root_extent >> (8 * i));
+      }
+      patched = true;
+      break;
+    }
+  ASSERT_TRUE(patched);
+  auto r = open_iso9660(std::make_unique<MemorySource>(std::move(img)));
+  if (!r.ok()) {
+    EXPECT_THAT(r.error().message(), ::testing::HasSubstr("iso9660"));
+  }
 }
 
 } // namespace

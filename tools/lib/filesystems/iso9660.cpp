@@ -4,6 +4,7 @@
 // file is read by re-opening and streaming to its entry; the open stream is
 // kept so sequential reads of one file continue where the last one ended.
 #include "filesystems/fs_util.hpp"
+#include "filesystems/iso9660_check.hpp"
 #include "common/archive_message.hpp"
 #include "filesystems/open.hpp"
 
@@ -337,6 +338,7 @@ Result<void> Iso9660::read(NodeId file, std::uint64_t offset, std::span<std::uin
 } // namespace
 
 Result<FilesystemPtr> open_iso9660(pipeline::BlockSourcePtr source) {
+  TRY(check_iso9660_directories(*source));
   auto fs = std::make_unique<Iso9660>(std::move(source));
   TRY(fs->index());
   return FilesystemPtr(std::move(fs));
