@@ -96,5 +96,23 @@ TEST(SquashfsHostile, TruncatedAndCorruptImagesFailCleanly) {
   }
 }
 
+// The fuzz campaign's out-of-memory (issue 24): libsquashfs sized the
+// fragment table from the super block (300 million entries, 4.5 GiB) before
+// reading it. Counts the image cannot hold are refused first.
+TEST(SquashfsHostile, SuperBlockCountsBeyondTheImageAreRefusedBeforeAnyTable) {
+  FASTBOOP_REQUIRE_PROGRAM("mksquashfs");
+  const Bytes good = read_file(make_image("gzip"));
+  auto patched = [&](std::size_t at, std::uint32_t value) {
+    Bytes bad = good;
+    for (int i = 0; i < 4; ++i)
+      bad[at + i] = static_cast<std::uint8_t>(value >> (8 * i));
+    auto fs = filesystems::open_squashfs(std::make_unique<MemorySource>(bad));
+    return fs.ok() ? std::string("ok") : fs.error().message();
+  };
+  EXPECT_THAT(patched(16, 0x12000001), ::testing::HasSubstr("claims 301989889 fragments for")); // fragment_entry_count
+  EXPECT_THAT(patched(4, 0x7fffffff), ::testing::HasSubstr("inodes (limit"));                   // inode_count
+  EXPECT_THAT(patched(40, 0xffffffff), ::testing::HasSubstr("bytes are used, the image has"));  // bytes_used
+}
+
 } // namespace
 } // namespace fastboop::test
