@@ -27,6 +27,7 @@
 #include <list>
 #include <mutex>
 #include <thread>
+#include <unordered_set>
 
 namespace fastboop::pipeline {
 
@@ -68,6 +69,8 @@ struct Transfer {
   long status = 0;
   bool ignored_range = false;
   unsigned attempt = 0;
+  std::optional<std::uint64_t> bad_block; // failed the block-hash table
+  bool refetched = false;                 // after a mismatch (once)
   Clock::time_point not_before{};
   char errbuf[CURL_ERROR_SIZE] = {};
 };
@@ -115,7 +118,7 @@ class HttpSourceImpl final : public HttpSource {
 public:
   HttpSourceImpl(std::string url, HttpOptions options) : m_url(std::move(url)), m_options(std::move(options)) {}
   ~HttpSourceImpl() override {
-    if (m_store && m_store->persistent() && !m_store->verified() && m_store->pages_present() > 0)
+    if (m_store && !m_table && m_store->persistent() && !m_store->verified() && m_store->pages_present() > 0)
       log::info(
           "http(" + m_url + "): " + std::to_string(m_store->pages_present()) + " of " +
           std::to_string(m_store->page_count()) +
@@ -134,6 +137,7 @@ public:
       return Error("http: cannot create a curl multi handle");
     curl_multi_setopt(m_multi, CURLMOPT_MAX_HOST_CONNECTIONS, static_cast<long>(std::max(1u, m_options.parallel_requests)));
     bool offline = m_options.network == NetworkMode::Offline;
+    TRY(bind_block_table());
     bool persistent = m_options.content_digest && m_options.content_digest->starts_with("sha512:") &&
                       m_options.content_digest->size() == 7 + 128;
     if (persistent && !m_options.content_size)
@@ -142,7 +146,8 @@ public:
       TRY(check_size(*m_options.content_size, "content size_bytes"));
     if (persistent) {
       m_store = TRY(open_persistent_page_store(PersistentStoreKey{
-          cache_root(), m_url, *m_options.content_digest, *m_options.content_size, m_options.page_size}));
+          cache_root(), m_url, *m_options.content_digest, *m_options.content_size, m_options.page_size,
+          m_table != nullptr}));
       m_size = m_store->size();
     }
     if (m_store && m_store->verified()) {
@@ -177,6 +182,8 @@ public:
     std::deque<Transfer> want;
     constexpr std::uint64_t kMaxRunPages = 16;
     for (std::uint64_t p = p0; p <= p1; ++p) {
+      if (m_store->has_page(p))
+        TRY(recheck_cached(p));
       if (m_store->has_page(p))
         continue;
       if (!want.empty() && want.back().last + 1 == p * ps && (want.back().last + 1 - want.back().first) < kMaxRunPages * ps) {
@@ -286,6 +293,7 @@ private:
     t.body.reserve(static_cast<std::size_t>(t.last - t.first + 1));
     t.content_range.clear();
     t.ignored_range = false;
+    t.bad_block.reset();
     t.errbuf[0] = 0;
     std::string range = std::to_string(t.first) + "-" + std::to_string(t.last);
     curl_easy_setopt(t.easy, CURLOPT_RANGE, range.c_str());
@@ -321,6 +329,16 @@ private:
     if (t.body.size() != t.last - t.first + 1)
       return Error(where + "short answer: " + std::to_string(t.body.size()) + " of " +
                    std::to_string(t.last - t.first + 1) + " bytes");
+    if (m_table)
+      for (std::uint64_t b = t.first / m_table->block_size; b <= t.last / m_table->block_size; ++b) {
+        const std::uint64_t first = m_table->block_first(b);
+        const ByteSpan bytes(t.body.data() + (first - t.first), m_table->block_last(b) - first + 1);
+        if (!m_table->matches(b, bytes)) {
+          t.bad_block = b;
+          return block_mismatch(b);
+        }
+        ++m_stats.blocks_verified;
+      }
     TRY(m_store->write(t.first, t.body));
     return ok();
   }
@@ -374,6 +392,15 @@ private:
           m_ignores_range = true;
           running.erase(it);
           break;
+        }
+        if (t->bad_block && !t->refetched) {
+          // A flaky proxy is not an attack: one more fetch before giving up.
+          t->refetched = true;
+          ++m_stats.refetches;
+          log::warn(r.error().message() + "; fetching it once more");
+          pending.push_back(std::move(*it));
+          running.erase(it);
+          continue;
         }
         if (r.error().kind() == ErrorKind::Io && t->attempt + 1 < attempts()) {
           ++t->attempt;
@@ -440,6 +467,10 @@ private:
     const std::size_t flush = last ? w->pending.size() : whole;
     if (flush > 0) {
       Bytes chunk(w->pending.begin(), w->pending.begin() + static_cast<std::ptrdiff_t>(flush));
+      if (auto r = self.check_blocks(w->offset, chunk); !r) {
+        w->error = std::move(r).error();
+        return 0;
+      }
       if (auto r = self.m_store->write(w->offset, chunk); !r) {
         w->error = std::move(r).error();
         return 0;
@@ -508,6 +539,61 @@ private:
                  ErrorKind::Network);
   }
 
+  // The table must describe this very object: the profile binds both to
+  // the same digest and size.
+  Result<void> bind_block_table() {
+    m_table = m_options.block_table;
+    if (!m_table)
+      return ok();
+    if (m_options.content_digest != m_table->digest ||
+        (m_options.content_size && *m_options.content_size != m_table->size))
+      return Error("http(" + m_url + "): the block-hash table is for another artifact (" +
+                   m_table->digest.substr(0, 23) + "…, " + std::to_string(m_table->size) +
+                   " bytes); refusing it");
+    m_options.content_size = m_table->size;
+    m_options.page_size = m_table->block_size; // a fetched page is a whole block
+    return ok();
+  }
+
+  Error block_mismatch(std::uint64_t block) const {
+    const std::string name = m_url.substr(m_url.find_last_of('/') + 1);
+    return Error("http(" + m_url + "): artifact " + name + " (" + m_table->digest.substr(0, 23) + "…, " +
+                 std::to_string(m_table->size) + " bytes): bytes " + std::to_string(m_table->block_first(block)) +
+                 "-" + std::to_string(m_table->block_last(block)) + " (block " + std::to_string(block) +
+                 ") do not match the profile's block-hash table");
+  }
+
+  // Whole blocks at a block boundary (the whole-object path).
+  Result<void> check_blocks(std::uint64_t offset, ByteSpan data) {
+    if (!m_table)
+      return ok();
+    for (std::size_t done = 0; done < data.size();) {
+      const std::uint64_t b = (offset + done) / m_table->block_size;
+      const std::size_t n = static_cast<std::size_t>(m_table->block_last(b) - m_table->block_first(b) + 1);
+      if (!m_table->matches(b, data.subspan(done, std::min(n, data.size() - done))))
+        return block_mismatch(b);
+      ++m_stats.blocks_verified;
+      done += n;
+    }
+    return ok();
+  }
+
+  // A cached block is checked again the first time this run reads it: the
+  // cache is a file anyone with the user's rights can change. A bad one is
+  // dropped and fetched again.
+  Result<void> recheck_cached(std::uint64_t page) {
+    if (!m_table || m_rechecked.count(page))
+      return ok();
+    Bytes bytes(static_cast<std::size_t>(m_table->block_last(page) - m_table->block_first(page) + 1));
+    TRY(m_store->read(m_table->block_first(page), bytes));
+    if (m_table->matches(page, bytes)) {
+      m_rechecked.insert(page);
+      return ok();
+    }
+    log::warn(block_mismatch(page).message() + " in the local cache; dropping it and fetching it again");
+    return m_store->drop(page);
+  }
+
   Result<void> complete_if_whole() {
     if (m_store->pages_present() != m_store->page_count())
       return ok();
@@ -550,6 +636,8 @@ private:
   CURLM* m_multi = nullptr;
   std::vector<CURL*> m_idle;
   std::unique_ptr<PageStore> m_store;
+  std::shared_ptr<const BlockTable> m_table;
+  std::unordered_set<std::uint64_t> m_rechecked; // cached blocks checked this run
   bool m_ignores_range = false; // the server answered a Range with the whole object
   HttpStats m_stats;
 };

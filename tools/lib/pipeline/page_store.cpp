@@ -89,7 +89,8 @@ public:
 
   Result<void> open() {
     const auto verified = verified_dir(m_key.cache_root, m_key.digest, m_size);
-    m_verified_store = has_valid_marker(verified);
+    const bool marker = has_valid_marker(verified);
+    m_verified_store = marker || m_key.block_checked;
     m_dir = m_verified_store ? verified : unverified_dir(m_key.cache_root, m_key.url, m_key.digest, m_size);
     std::error_code ec;
     std::filesystem::create_directories(m_dir, ec);
@@ -109,7 +110,7 @@ public:
         return Error("http cache " + data.string() + ": cannot size it to " + std::to_string(m_size) +
                          " bytes: " + std::strerror(errno),
                      ErrorKind::Io);
-    load_page_map();
+    load_page_map(marker);
     if (!m_verified_store && pages_present() > 0 && pages_present() < page_count())
       log::warn(m_owner + ": reusing " + std::to_string(pages_present()) +
                 " cached page(s) that were never "
@@ -176,15 +177,32 @@ protected:
   Result<void> mark_present(std::uint64_t page) override {
     if (!m_have.insert(page).second)
       return ok();
-    std::uint8_t one = 1;
-    if (::pwrite(m_bitmap_fd, &one, 1, static_cast<off_t>(page)) != 1)
+    const std::uint8_t state = m_key.block_checked ? kBlockChecked : kStored;
+    if (::pwrite(m_bitmap_fd, &state, 1, static_cast<off_t>(page)) != 1)
+      return Error(m_owner + ": writing the cache page map: " + std::strerror(errno), ErrorKind::Io);
+    return ok();
+  }
+
+  Result<void> on_drop(std::uint64_t page) override {
+    const std::uint8_t none = 0;
+    if (::pwrite(m_bitmap_fd, &none, 1, static_cast<off_t>(page)) != 1)
       return Error(m_owner + ": writing the cache page map: " + std::strerror(errno), ErrorKind::Io);
     return ok();
   }
 
 private:
-  // The page map holds one byte per page; read it in bounded pieces.
-  void load_page_map() {
+  // The page map holds one byte per page: 1 stored (trusted only once the
+  // whole copy matched), 2 checked against the block-hash table. Block-checked
+  // reads trust only 2 (or either under a valid marker); others only 1 (or
+  // either under a valid marker). Read in bounded pieces.
+  static constexpr std::uint8_t kStored = 1;
+  static constexpr std::uint8_t kBlockChecked = 2;
+  void load_page_map(bool marker) {
+    auto trusted = [&](std::uint8_t b) {
+      if (marker)
+        return b == kStored || b == kBlockChecked;
+      return b == (m_key.block_checked ? kBlockChecked : kStored);
+    };
     m_have.clear();
     Bytes bits(64u << 10);
     for (std::uint64_t base = 0; base < page_count(); base += bits.size()) {
@@ -192,7 +210,7 @@ private:
       if (k <= 0)
         break;
       for (ssize_t i = 0; i < k && base + static_cast<std::uint64_t>(i) < page_count(); ++i)
-        if (bits[static_cast<std::size_t>(i)] == 1)
+        if (trusted(bits[static_cast<std::size_t>(i)]))
           m_have.insert(base + static_cast<std::uint64_t>(i));
     }
   }

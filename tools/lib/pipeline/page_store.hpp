@@ -34,6 +34,11 @@ public:
   // Writes `data` at `offset` (page-aligned; whole pages, the object's last
   // one may be short) and marks those pages present.
   Result<void> write(std::uint64_t offset, ByteSpan data);
+  // Forgets a page (a cached copy that failed its check): fetched again.
+  Result<void> drop(std::uint64_t page) {
+    m_have.erase(page);
+    return on_drop(page);
+  }
   // Reads bytes back; the caller reads only pages it has written or found.
   Result<void> read(std::uint64_t offset, std::span<std::uint8_t> out) const;
   // Once every page is present: the persistent store checks the whole copy
@@ -51,6 +56,7 @@ protected:
     m_have.insert(page);
     return ok();
   }
+  virtual Result<void> on_drop(std::uint64_t) { return ok(); }
   std::string m_owner; // "http(<url>)": what errors name
   std::uint64_t m_size;
   std::size_t m_page_size;
@@ -69,9 +75,13 @@ struct PersistentStoreKey {
   std::string digest; // "sha512:<hex>"
   std::uint64_t size = 0;
   std::size_t page_size = 0;
+  // Pages are checked against a block-hash table before they are written: they
+  // live under the digest from the first one (page map byte 2, "checked
+  // against the table"), not in unverified/.
+  bool block_checked = false;
 };
-// The copy under the digest when its marker is valid, else the unverified
-// pages of this URL under this claim. A complete copy is checked at open; a
+// The copy under the digest when its marker is valid (or the pages are
+// block-checked), else the unverified pages of this URL under this claim. A complete copy is checked at open; a
 // bad one is discarded (with a warning), never served.
 Result<std::unique_ptr<PageStore>> open_persistent_page_store(const PersistentStoreKey& key);
 
