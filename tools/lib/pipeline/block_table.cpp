@@ -124,7 +124,7 @@ Result<Bytes> encode_block_table_record(std::vector<BlockTable> tables) {
 }
 
 Result<std::vector<BlockTable>> decode_block_table_record(ByteSpan bytes, std::size_t* consumed) {
-  auto bad = [](std::string what) { return Error("block-hash table record: " + what); };
+  auto bad = [](std::string what) { return Error("FBBLKTB0 block-hash table record: " + what); };
   if (bytes.size() < 14 || as_chars(bytes.first(8)) != kBlockTableMagic)
     return bad("no FBBLKTB0 header");
   if (const auto version = load_le<std::uint16_t>(bytes.data() + 8); version != 0)
