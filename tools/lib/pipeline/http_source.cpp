@@ -338,6 +338,7 @@ private:
           return block_mismatch(b);
         }
         ++m_stats.blocks_verified;
+        m_rechecked.insert(b); // checked as it arrived: no second hash this run
       }
     TRY(m_store->write(t.first, t.body));
     return ok();
@@ -573,6 +574,7 @@ private:
       if (!m_table->matches(b, data.subspan(done, std::min(n, data.size() - done))))
         return block_mismatch(b);
       ++m_stats.blocks_verified;
+      m_rechecked.insert(b);
       done += n;
     }
     return ok();
