@@ -253,6 +253,8 @@ void FaultProxy::serve(int client) {
       head += "Content-Length: " + std::to_string(m_fake_length.load()) + "\r\n\r\n";
     }
     std::string body = resp.substr(hend + 4);
+    if (fault == Fault::FlipByte && !body.empty())
+      body[body.size() / 2] = static_cast<char>(~body[body.size() / 2]);
     if (fault == Fault::ShortBody) {
       send_all(client, head.data(), head.size());
       send_all(client, body.data(), body.size() / 2);

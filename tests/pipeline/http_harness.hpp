@@ -42,6 +42,7 @@ enum class Fault {
   ShortBody,       // forward the answer but cut its body in half and close
   ShorterRange,    // ask upstream for a shorter range than the client did
   FakeLength,      // answer with Content-Length replaced by fake_length() (meant for HEAD)
+  FlipByte,        // forward the answer with the middle byte of its body inverted
 };
 
 class FaultProxy {

@@ -135,7 +135,7 @@ TEST_F(CliPipeline, AppendedSparseIndexHintIsUsed) {
   fastboop::test::write_file(tmp / "cut.fbp", h);
   auto cut = stage0_tool(cache.path(), {"ls", (tmp / "cut.fbp").string(), "/boot"});
   EXPECT_NE(cut.exit_code, 0);
-  EXPECT_NE(cut.err.find("FBPHINT0"), std::string::npos) << cut.err;
+  EXPECT_NE(cut.err.find("FBBLKTB0"), std::string::npos) << cut.err; // the last record (issue 17)
 }
 
 TEST_F(CliPipeline, HintSparesTheChunkScanOverHttp) {
@@ -357,6 +357,122 @@ TEST_F(CliPipeline, LayeredImageInspectLsCat) {
     EXPECT_NE(text(ls.out).find("erofs.ko"), std::string::npos) << text(ls.out);
     EXPECT_NE(text(ls.out).find("overlay.ko"), std::string::npos) << text(ls.out);
   }
+}
+
+// Issue 17: `compile --optimize` appends block-hash tables; every block an
+// http read fetches is then checked. Which blocks a read needs is taken from
+// the page map a clean run leaves in its cache.
+class CliBlockTables : public CliPipeline {
+protected:
+  void SetUp() override {
+    CliPipeline::SetUp();
+    if (IsSkipped())
+      return;
+    FASTBOOP_REQUIRE_PROGRAM("lighttpd");
+    server = std::make_unique<fastboop::test::Lighttpd>(tmp.path());
+    ASSERT_TRUE(server->ok()) << server->error();
+    original = read_file(simg());
+    const std::string manifest = "id: web\nrootfs:\n  ext4:\n    android_sparseimg:\n      source:\n        http: " +
+                                 server->url("root.simg") + "\n        content:\n          digest: sha512:" +
+                                 sha512_hex(simg()) + "\n          size_bytes: " +
+                                 std::to_string(original.size()) + "\n";
+    compile(manifest, tmp / "tables.fbp", true);
+    compile(manifest, tmp / "plain.fbp", false);
+  }
+  ProcessOutput cat(const fsys::path& cache_dir, const char* profile) {
+    return stage0_tool(cache_dir, {"cat", (tmp / profile).string(), "/lib/modules/9.0/modules.dep"});
+  }
+  fsys::path store(const fsys::path& cache_dir) const {
+    return cache_dir / "fastboop/http" /
+           (fastboop::sha512_hex(original) + "-" + std::to_string(original.size()));
+  }
+  Bytes page_map(const fsys::path& cache_dir) const { return read_file(store(cache_dir) / "pages-65536"); }
+  void serve_with_flip(std::uint64_t offset) {
+    Bytes bad = original;
+    bad[offset] ^= 0xFF;
+    fastboop::test::write_file(simg(), bad);
+  }
+
+  std::unique_ptr<fastboop::test::Lighttpd> server;
+  Bytes original;
+};
+
+TEST_F(CliBlockTables, ByteFlippedInANeededBlockFailsWithNoOutputAndNothingCached) {
+  TempDir clean;
+  auto ok_run = cat(clean.path(), "tables.fbp");
+  ASSERT_EQ(ok_run.exit_code, 0) << ok_run.err;
+  EXPECT_EQ(ok_run.out, modules_dep());
+  const Bytes map = page_map(clean.path());
+  const auto needed = std::find(map.begin(), map.end(), 2);
+  ASSERT_NE(needed, map.end()) << "the read cached no checked block";
+  EXPECT_EQ(std::count(map.begin(), map.end(), 1), 0) << "every cached block says it was checked";
+  const std::uint64_t block = static_cast<std::uint64_t>(needed - map.begin());
+  serve_with_flip(block * 65536 + 100);
+  TempDir fresh;
+  auto bad = cat(fresh.path(), "tables.fbp");
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_TRUE(bad.out.empty()) << "no output";
+  EXPECT_NE(bad.err.find(server->url("root.simg")), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("artifact root.simg"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("bytes " + std::to_string(block * 65536) + "-"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("fetching it once more"), std::string::npos) << bad.err;
+  if (fsys::exists(store(fresh.path()) / "pages-65536")) {
+    const Bytes after = page_map(fresh.path());
+    EXPECT_TRUE(after.size() <= block || after[block] == 0) << "the bad block is not cached";
+  }
+}
+
+TEST_F(CliBlockTables, ByteFlippedInABlockNeverReadDoesNotMatter) {
+  TempDir clean;
+  ASSERT_EQ(cat(clean.path(), "tables.fbp").exit_code, 0);
+  Bytes map = page_map(clean.path());
+  map.resize(static_cast<std::size_t>((original.size() + 65535) / 65536), 0);
+  const auto unread = std::find(map.begin(), map.end(), 0);
+  ASSERT_NE(unread, map.end()) << "the read fetched every block";
+  serve_with_flip(static_cast<std::uint64_t>(unread - map.begin()) * 65536 + 5);
+  TempDir fresh;
+  auto r = cat(fresh.path(), "tables.fbp");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, modules_dep());
+  EXPECT_EQ(page_map(fresh.path()), page_map(clean.path())) << "the same blocks fetched";
+}
+
+TEST_F(CliBlockTables, TamperedTableIsRefused) {
+  Bytes fbp = read_file(tmp / "tables.fbp");
+  const std::string magic = "FBBLKTB0";
+  const auto at = std::search(fbp.begin(), fbp.end(), magic.begin(), magic.end());
+  ASSERT_NE(at, fbp.end());
+  // Every block hash of the one table changed: whatever the read needs fails.
+  for (auto p = at + 14 + 4 + 76; p < fbp.end(); p += 32)
+    *p ^= 0x55;
+  fastboop::test::write_file(tmp / "tampered.fbp", fbp);
+  TempDir fresh;
+  auto r = cat(fresh.path(), "tampered.fbp");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_TRUE(r.out.empty());
+  EXPECT_NE(r.err.find("do not match the profile's block-hash table"), std::string::npos) << r.err;
+}
+
+TEST_F(CliBlockTables, UpstreamProfileWithoutTablesWorksWithANote) {
+  // The upstream layout: the profile alone, and the profile with its FBPHINT0.
+  Bytes fbp = read_file(tmp / "tables.fbp");
+  const std::string magic = "FBBLKTB0";
+  fbp.erase(std::search(fbp.begin(), fbp.end(), magic.begin(), magic.end()), fbp.end());
+  fastboop::test::write_file(tmp / "hints-only.fbp", fbp);
+  for (const char* p : {"plain.fbp", "hints-only.fbp"}) {
+    TempDir fresh;
+    auto r = cat(fresh.path(), p);
+    ASSERT_EQ(r.exit_code, 0) << p << ": " << r.err;
+    EXPECT_EQ(r.out, modules_dep());
+    EXPECT_NE(r.err.find("no block-hash tables"), std::string::npos) << p << ": " << r.err;
+  }
+}
+
+TEST_F(CliBlockTables, ShowListsTheTables) {
+  auto r = profile_tool({"show", (tmp / "tables.fbp").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(text(r.out).find("--- # block_hash_tables"), std::string::npos) << text(r.out);
+  EXPECT_NE(text(r.out).find("block_size: 65536"), std::string::npos) << text(r.out);
 }
 
 } // namespace

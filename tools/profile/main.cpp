@@ -287,21 +287,29 @@ int main(int argc, char** argv) {
   compile->add_option("--depfile", depfile, "Write a Make/Ninja depfile listing the manifest and every file read");
   bool optimize_after = false;
   compile->add_flag("--optimize", optimize_after,
-                    "Append a FBPHINT0 pipeline-hints record (see optimize) to the compiled profile");
+                    "Append a FBPHINT0 pipeline-hints record and a FBBLKTB0 block-hash table record (see "
+                    "optimize) to the compiled profile");
   std::vector<std::string> local_artifacts;
   std::string cache_dir;
 
   std::string optimize_input;
   std::string optimize_output = "-";
+  std::uint32_t hash_block_size = fastboop::pipeline::kDefaultHashBlockSize;
   auto* optimize = app.add_subcommand(
-      "optimize", "Collect pipeline hints (sparse chunk maps, tar entry offsets, content digests) for a compiled "
-                  "Boot Profile and write one FBPHINT0 record; reads whole stage outputs");
+      "optimize", "Collect pipeline hints (sparse chunk maps, tar entry offsets, content digests) and a block-hash "
+                  "table of every http, file and casync artifact (SHA-256 per 64 KiB block, so every block a partial "
+                  "read fetches is checked) for a compiled Boot Profile, and write one FBPHINT0 record followed by "
+                  "one FBBLKTB0 record (upstream readers stop at the second with a warning); reads whole stage "
+                  "outputs");
   optimize->add_option("INPUT", optimize_input, "Compiled Boot Profile (FBOOPROF; '-' for stdin)")->required();
   optimize->add_option("-o,--output", optimize_output, "Output file ('-' = stdout, refused on a terminal)");
   for (auto* sub : {compile, optimize}) {
     sub->add_option("--local-artifact", local_artifacts,
                     "A local file that replaces any stage with the same content digest (repeatable)");
     sub->add_option("--cache-dir", cache_dir, "Cache for downloads and materialized stage outputs");
+    sub->add_option("--hash-block-size", hash_block_size,
+                    "Block size of the block-hash tables in bytes (a power of two, 4096 to 16777216; default "
+                    "65536, the http fetch unit, so checking fetches nothing extra)");
   }
 
   std::string devpro;
@@ -345,6 +353,7 @@ int main(int argc, char** argv) {
   const auto optimize_options = [&]() {
     OptimizeOptions o;
     o.cache_dir = cache_dir;
+    o.hash_block_size = hash_block_size;
     for (const auto& a : local_artifacts)
       o.local_artifacts.emplace_back(a);
     return o;

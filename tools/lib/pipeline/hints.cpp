@@ -155,4 +155,22 @@ Result<PipelineHints> collect_pipeline_hints(const PipelineSource& source, const
   return to_hints(std::move(c.found));
 }
 
+Result<std::vector<BlockTable>> collect_block_tables(const PipelineSource& source, const CollectOptions& options,
+                                                     std::uint32_t block_size) {
+  OpenOptions open;
+  open.cache_dir = options.cache_dir.empty() ? default_cache_dir() : options.cache_dir;
+  open.local_artifacts = TRY(LocalArtifactIndex::build(options.local_artifacts));
+  std::vector<BlockTable> tables;
+  for (const PipelineSource* s = &source; s; s = s->source ? &**s->source : nullptr) {
+    if (!s->is_terminal())
+      continue;
+    const std::string identity = stage_identity(*s);
+    if (!s->content)
+      return Error("block-hash table of " + identity + ": the stage declares no content digest");
+    BlockSourcePtr in = TRY(open_pipeline(*s, open));
+    tables.push_back(TRY(compute_block_table(*in, block_size, identity, s->content->digest)));
+  }
+  return tables;
+}
+
 } // namespace fastboop::pipeline

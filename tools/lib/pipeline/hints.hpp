@@ -63,4 +63,12 @@ struct CollectOptions {
 Result<PipelineHints> collect_pipeline_hints(const profiles::PipelineSource& source,
                                              const CollectOptions& options = {});
 
+// Block-hash tables (issue 17) for every http, file and casync stage of the
+// pipeline, of the bytes as published, each checked against the stage's
+// declared content digest while it is computed (I/O heavy like the hints:
+// every artifact is read whole once, an http one through the range cache).
+Result<std::vector<BlockTable>> collect_block_tables(const profiles::PipelineSource& source,
+                                                     const CollectOptions& options = {},
+                                                     std::uint32_t block_size = kDefaultHashBlockSize);
+
 } // namespace fastboop::pipeline

@@ -7,16 +7,13 @@
 // once, whole, into the page store instead, with a warning that says why.
 // Every retry is logged (URL, reason, attempt); the timeouts are settings
 // (HttpTimeouts).
-// Fetched pages land in a page store: with a known content digest it is a
-// persistent cache reused across runs; otherwise an unlinked temporary file.
-// Bytes are stored under a digest only once checked against it (issue 16
-// item 3): pages of an object not yet read whole live in
-// $cache/http/unverified/<sha256(url, claimed digest)>-<size>/, and only a
-// complete copy whose SHA-512 matches moves to the content-addressed
-// $cache/http/<sha512>-<size>/ with its `verified` marker. A partial read is
-// therefore not verified (its own issue); reusing such pages says so.
+// Fetched pages land in a page store (page_store.hpp): with a known content
+// digest a persistent cache reused across runs, otherwise an unlinked
+// temporary file. This file is the fetcher; what is stored where, and when a
+// copy counts as verified, is the store's business.
 #include "common/hash.hpp"
 #include "common/log.hpp"
+#include "pipeline/page_store.hpp"
 #include "pipeline/sources.hpp"
 
 #include <algorithm>
@@ -27,12 +24,9 @@
 #include <cstring>
 #include <curl/curl.h>
 #include <deque>
-#include <fcntl.h>
 #include <list>
 #include <mutex>
-#include <sys/stat.h>
 #include <thread>
-#include <unistd.h>
 #include <unordered_set>
 
 namespace fastboop::pipeline {
@@ -75,6 +69,8 @@ struct Transfer {
   long status = 0;
   bool ignored_range = false;
   unsigned attempt = 0;
+  std::optional<std::uint64_t> bad_block; // failed the block-hash table
+  bool refetched = false;                 // after a mismatch (once)
   Clock::time_point not_before{};
   char errbuf[CURL_ERROR_SIZE] = {};
 };
@@ -122,20 +118,16 @@ class HttpSourceImpl final : public HttpSource {
 public:
   HttpSourceImpl(std::string url, HttpOptions options) : m_url(std::move(url)), m_options(std::move(options)) {}
   ~HttpSourceImpl() override {
-    if (m_persistent && !m_complete_and_verified && m_pages_present > 0)
+    if (m_store && !m_table && m_store->persistent() && !m_store->verified() && m_store->pages_present() > 0)
       log::info(
-          "http(" + m_url + "): " + std::to_string(m_pages_present) + " of " +
-          std::to_string(page_count()) +
+          "http(" + m_url + "): " + std::to_string(m_store->pages_present()) + " of " +
+          std::to_string(m_store->page_count()) +
           " pages read and cached as unverified: " + *m_options.content_digest +
           " is checked only once every byte has been read (--verify-download checks it up front)");
     for (CURL* e : m_idle)
       curl_easy_cleanup(e);
     if (m_multi)
       curl_multi_cleanup(m_multi);
-    if (m_fd >= 0)
-      ::close(m_fd);
-    if (m_bitmap_fd >= 0)
-      ::close(m_bitmap_fd);
   }
 
   Result<void> init() {
@@ -145,15 +137,20 @@ public:
       return Error("http: cannot create a curl multi handle");
     curl_multi_setopt(m_multi, CURLMOPT_MAX_HOST_CONNECTIONS, static_cast<long>(std::max(1u, m_options.parallel_requests)));
     bool offline = m_options.network == NetworkMode::Offline;
+    TRY(bind_block_table());
     bool persistent = m_options.content_digest && m_options.content_digest->starts_with("sha512:") &&
                       m_options.content_digest->size() == 7 + 128;
     if (persistent && !m_options.content_size)
       m_options.content_size = TRY(size_for_digest(offline));
     if (m_options.content_size)
       TRY(check_size(*m_options.content_size, "content size_bytes"));
-    if (persistent)
-      TRY(open_persistent_store());
-    if (m_complete_and_verified) {
+    if (persistent) {
+      m_store = TRY(open_persistent_page_store(PersistentStoreKey{
+          cache_root(), m_url, *m_options.content_digest, *m_options.content_size, m_options.page_size,
+          m_table != nullptr}));
+      m_size = m_store->size();
+    }
+    if (m_store && m_store->verified()) {
       m_size = *m_options.content_size;
     } else if (offline) {
       if (!persistent)
@@ -167,7 +164,7 @@ public:
                      std::to_string(*m_options.content_size));
     }
     if (!persistent)
-      TRY(open_temporary_store());
+      m_store = TRY(open_temporary_page_store(cache_root(), "http(" + m_url + ")", m_size, m_options.page_size));
     return ok();
   }
 
@@ -185,7 +182,9 @@ public:
     std::deque<Transfer> want;
     constexpr std::uint64_t kMaxRunPages = 16;
     for (std::uint64_t p = p0; p <= p1; ++p) {
-      if (m_have.count(p))
+      if (m_store->has_page(p))
+        TRY(recheck_cached(p));
+      if (m_store->has_page(p))
         continue;
       if (!want.empty() && want.back().last + 1 == p * ps && (want.back().last + 1 - want.back().first) < kMaxRunPages * ps) {
         want.back().last = std::min(m_size, (p + 1) * ps) - 1;
@@ -205,16 +204,7 @@ public:
     } else {
       m_stats.bytes_from_cache += out.size();
     }
-    std::size_t done = 0;
-    while (done < out.size()) {
-      ssize_t k = ::pread(m_fd, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
-      if (k < 0 && errno == EINTR)
-        continue;
-      if (k <= 0)
-        return Error("http(" + m_url + "): reading the page store: " + std::strerror(errno), ErrorKind::Io);
-      done += static_cast<std::size_t>(k);
-    }
-    return ok();
+    return m_store->read(offset, out);
   }
 
 private:
@@ -303,6 +293,7 @@ private:
     t.body.reserve(static_cast<std::size_t>(t.last - t.first + 1));
     t.content_range.clear();
     t.ignored_range = false;
+    t.bad_block.reset();
     t.errbuf[0] = 0;
     std::string range = std::to_string(t.first) + "-" + std::to_string(t.last);
     curl_easy_setopt(t.easy, CURLOPT_RANGE, range.c_str());
@@ -338,7 +329,18 @@ private:
     if (t.body.size() != t.last - t.first + 1)
       return Error(where + "short answer: " + std::to_string(t.body.size()) + " of " +
                    std::to_string(t.last - t.first + 1) + " bytes");
-    TRY(store(t.first, t.body));
+    if (m_table)
+      for (std::uint64_t b = t.first / m_table->block_size; b <= t.last / m_table->block_size; ++b) {
+        const std::uint64_t first = m_table->block_first(b);
+        const ByteSpan bytes(t.body.data() + (first - t.first), m_table->block_last(b) - first + 1);
+        if (!m_table->matches(b, bytes)) {
+          t.bad_block = b;
+          return block_mismatch(b);
+        }
+        ++m_stats.blocks_verified;
+        m_rechecked.insert(b); // checked as it arrived: no second hash this run
+      }
+    TRY(m_store->write(t.first, t.body));
     return ok();
   }
 
@@ -392,6 +394,15 @@ private:
           running.erase(it);
           break;
         }
+        if (t->bad_block && !t->refetched) {
+          // A flaky proxy is not an attack: one more fetch before giving up.
+          t->refetched = true;
+          ++m_stats.refetches;
+          log::warn(r.error().message() + "; fetching it once more");
+          pending.push_back(std::move(*it));
+          running.erase(it);
+          continue;
+        }
         if (r.error().kind() == ErrorKind::Io && t->attempt + 1 < attempts()) {
           ++t->attempt;
           ++m_stats.retries;
@@ -425,7 +436,7 @@ private:
       return *fatal;
     if (m_ignores_range)
       return fetch_whole();
-    TRY(maybe_verify_complete());
+    TRY(complete_if_whole());
     return ok();
   }
 
@@ -457,7 +468,11 @@ private:
     const std::size_t flush = last ? w->pending.size() : whole;
     if (flush > 0) {
       Bytes chunk(w->pending.begin(), w->pending.begin() + static_cast<std::ptrdiff_t>(flush));
-      if (auto r = self.store(w->offset, chunk); !r) {
+      if (auto r = self.check_blocks(w->offset, chunk); !r) {
+        w->error = std::move(r).error();
+        return 0;
+      }
+      if (auto r = self.m_store->write(w->offset, chunk); !r) {
         w->error = std::move(r).error();
         return 0;
       }
@@ -478,7 +493,7 @@ private:
               "): the server ignores Range requests (it answered one with HTTP 200 and the "
               "whole object), so all " +
               std::to_string(m_size) + " bytes are downloaded once into the " +
-              (m_persistent ? "cache" : "page store") +
+              (m_store->persistent() ? "cache" : "page store") +
               " instead of only the ranges read; this is slower");
     std::string last_error;
     for (unsigned attempt = 1; attempt <= attempts(); ++attempt) {
@@ -517,7 +532,7 @@ private:
       if (w.offset != m_size)
         return Error(where + "short answer: " + std::to_string(w.offset) + " of " +
                      std::to_string(m_size) + " bytes");
-      TRY(maybe_verify_complete());
+      TRY(complete_if_whole());
       return ok();
     }
     return Error("http(" + m_url + "): whole-object GET failed after " +
@@ -525,46 +540,66 @@ private:
                  ErrorKind::Network);
   }
 
-  Result<void> store(std::uint64_t offset, const Bytes& data) {
-    for (std::size_t w = 0; w < data.size();) {
-      ssize_t k = ::pwrite(m_fd, data.data() + w, data.size() - w, static_cast<off_t>(offset + w));
-      if (k < 0 && errno == EINTR)
-        continue;
-      if (k <= 0)
-        return Error("http(" + m_url + "): writing the page store: " + std::strerror(errno), ErrorKind::Io);
-      w += static_cast<std::size_t>(k);
-    }
-    const std::uint64_t ps = m_options.page_size;
-    for (std::uint64_t p = offset / ps; p * ps < offset + data.size(); ++p) {
-      if (m_have.insert(p).second) {
-        ++m_pages_present;
-        if (m_bitmap_fd >= 0) {
-          std::uint8_t one = 1;
-          if (::pwrite(m_bitmap_fd, &one, 1, static_cast<off_t>(p)) != 1)
-            return Error("http(" + m_url + "): writing the cache page map: " + std::strerror(errno), ErrorKind::Io);
-        }
-      }
+  // The table must describe this very object: the profile binds both to
+  // the same digest and size.
+  Result<void> bind_block_table() {
+    m_table = m_options.block_table;
+    if (!m_table)
+      return ok();
+    if (m_options.content_digest != m_table->digest ||
+        (m_options.content_size && *m_options.content_size != m_table->size))
+      return Error("http(" + m_url + "): the block-hash table is for another artifact (" +
+                   m_table->digest.substr(0, 23) + "…, " + std::to_string(m_table->size) +
+                   " bytes); refusing it");
+    m_options.content_size = m_table->size;
+    m_options.page_size = m_table->block_size; // a fetched page is a whole block
+    return ok();
+  }
+
+  Error block_mismatch(std::uint64_t block) const {
+    const std::string name = m_url.substr(m_url.find_last_of('/') + 1);
+    return Error("http(" + m_url + "): artifact " + name + " (" + m_table->digest.substr(0, 23) + "…, " +
+                 std::to_string(m_table->size) + " bytes): bytes " + std::to_string(m_table->block_first(block)) +
+                 "-" + std::to_string(m_table->block_last(block)) + " (block " + std::to_string(block) +
+                 ") do not match the profile's block-hash table");
+  }
+
+  // Whole blocks at a block boundary (the whole-object path).
+  Result<void> check_blocks(std::uint64_t offset, ByteSpan data) {
+    if (!m_table)
+      return ok();
+    for (std::size_t done = 0; done < data.size();) {
+      const std::uint64_t b = (offset + done) / m_table->block_size;
+      const std::size_t n = static_cast<std::size_t>(m_table->block_last(b) - m_table->block_first(b) + 1);
+      if (!m_table->matches(b, data.subspan(done, std::min(n, data.size() - done))))
+        return block_mismatch(b);
+      ++m_stats.blocks_verified;
+      m_rechecked.insert(b);
+      done += n;
     }
     return ok();
   }
 
-  std::uint64_t page_count() const { return (m_size + m_options.page_size - 1) / m_options.page_size; }
-
-  Result<void> open_temporary_store() {
-    std::filesystem::path dir = m_options.cache_dir.empty() ? default_cache_dir() : m_options.cache_dir;
-    std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
-    m_fd = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-    if (m_fd < 0) {
-      std::string tmpl = (dir / "http-pages.XXXXXX").string();
-      m_fd = ::mkostemp(tmpl.data(), O_CLOEXEC);
-      if (m_fd >= 0)
-        ::unlink(tmpl.c_str());
+  // A cached block is checked again the first time this run reads it: the
+  // cache is a file anyone with the user's rights can change. A bad one is
+  // dropped and fetched again.
+  Result<void> recheck_cached(std::uint64_t page) {
+    if (!m_table || m_rechecked.count(page))
+      return ok();
+    Bytes bytes(static_cast<std::size_t>(m_table->block_last(page) - m_table->block_first(page) + 1));
+    TRY(m_store->read(m_table->block_first(page), bytes));
+    if (m_table->matches(page, bytes)) {
+      m_rechecked.insert(page);
+      return ok();
     }
-    if (m_fd < 0)
-      return Error("http(" + m_url + "): cannot create a page store in " + dir.string() + ": " + std::strerror(errno), ErrorKind::Io);
-    m_have.clear();
-    return ok();
+    log::warn(block_mismatch(page).message() + " in the local cache; dropping it and fetching it again");
+    return m_store->drop(page);
+  }
+
+  Result<void> complete_if_whole() {
+    if (m_store->pages_present() != m_store->page_count())
+      return ok();
+    return m_store->complete();
   }
 
   // Sizes beyond off_t cannot be stored or addressed; refuse them up front
@@ -580,36 +615,14 @@ private:
   // A digest without a size: the cached copy under that digest (the only
   // way offline; online it spares the HEAD when it is verified), else HEAD.
   Result<std::uint64_t> size_for_digest(bool offline) {
-    std::vector<std::pair<std::uint64_t, bool>> cached; // size, verified marker present
-    // No exceptions: a missing or unreadable cache is simply empty.
-    auto scan = [&](const std::filesystem::path& dir, const std::string& prefix, bool verified) {
-      std::error_code ec;
-      std::filesystem::directory_iterator it(dir, ec), end;
-      for (; !ec && it != end; it.increment(ec)) {
-        const std::filesystem::path& path = it->path();
-        std::string name = path.filename().string();
-        if (!name.starts_with(prefix))
-          continue;
-        std::string tail = name.substr(prefix.size());
-        if (tail.empty() || tail.find_first_not_of("0123456789") != std::string::npos ||
-            tail.size() > 19)
-          continue;
-        // A digest-named directory counts only with a valid marker (older
-        // versions kept unchecked pages there).
-        if (verified && !has_valid_marker(path))
-          continue;
-        cached.emplace_back(std::stoull(tail), verified);
-      }
-    };
-    scan(cache_root() / "http", m_options.content_digest->substr(7) + "-", true);
-    scan(cache_root() / "http" / "unverified", unverified_key() + "-", false);
-    for (const auto& [size, verified] : cached)
-      if (verified)
-        return size;
+    const auto cached = cached_copies(cache_root(), m_url, *m_options.content_digest);
+    for (const CachedCopy& c : cached)
+      if (c.verified)
+        return c.size;
     if (!offline)
       return head();
     if (cached.size() == 1)
-      return cached.front().first;
+      return cached.front().size;
     return Error(offline_message(m_url, cached.empty() ? "the object with " + m_options.content_digest->substr(0, 23) + "…"
                                                        : "one copy of the object (several sizes are cached)"),
                  ErrorKind::Io);
@@ -618,161 +631,16 @@ private:
   std::filesystem::path cache_root() const {
     return m_options.cache_dir.empty() ? default_cache_dir() : m_options.cache_dir;
   }
-  // Where a checked copy lives: named by its digest.
-  std::filesystem::path verified_dir(std::uint64_t size) const {
-    return cache_root() / "http" /
-           (m_options.content_digest->substr(7) + "-" + std::to_string(size));
-  }
-  // Where pages live until the whole object is checked: named by what was
-  // asked for (this URL under this claimed digest), never by the digest alone.
-  std::string unverified_key() const {
-    return sha256_hex(as_bytes(m_url + "\n" + *m_options.content_digest)).substr(0, 40);
-  }
-  std::filesystem::path unverified_dir(std::uint64_t size) const {
-    return cache_root() / "http" / "unverified" / (unverified_key() + "-" + std::to_string(size));
-  }
-  bool has_valid_marker(const std::filesystem::path& dir) const {
-    const auto recorded = read_small_file(dir / "verified");
-    struct stat st {};
-    return recorded && ::stat((dir / "data").c_str(), &st) == 0 && *recorded == stamp_of(st);
-  }
-
-  Result<void> open_persistent_store() {
-    const std::uint64_t size = *m_options.content_size;
-    m_verified_store = has_valid_marker(verified_dir(size));
-    m_store_dir = m_verified_store ? verified_dir(size) : unverified_dir(size);
-    std::error_code ec;
-    std::filesystem::create_directories(m_store_dir, ec);
-    if (ec)
-      return Error("http cache " + m_store_dir.string() + ": " + ec.message(), ErrorKind::Io);
-    m_size = *m_options.content_size;
-    std::filesystem::path data = m_store_dir / "data";
-    std::filesystem::path map = m_store_dir / ("pages-" + std::to_string(m_options.page_size));
-    m_fd = ::open(data.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    m_bitmap_fd = ::open(map.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (m_fd < 0 || m_bitmap_fd < 0)
-      return Error("http cache " + m_store_dir.string() + ": " + std::strerror(errno), ErrorKind::Io);
-    // Only when the size differs: truncating bumps the mtime the verified
-    // marker records.
-    struct stat dst {};
-    if (::fstat(m_fd, &dst) != 0 || static_cast<std::uint64_t>(dst.st_size) != m_size)
-      if (::ftruncate(m_fd, static_cast<off_t>(m_size)) != 0)
-        return Error("http cache " + data.string() + ": cannot size it to " + std::to_string(m_size) +
-                         " bytes: " + std::strerror(errno),
-                     ErrorKind::Io);
-    m_have.clear();
-    // The page map holds one byte per page; read it in bounded pieces.
-    Bytes bits(64u << 10);
-    for (std::uint64_t base = 0; base < page_count(); base += bits.size()) {
-      ssize_t k = ::pread(m_bitmap_fd, bits.data(), bits.size(), static_cast<off_t>(base));
-      if (k <= 0)
-        break;
-      for (ssize_t i = 0; i < k && base + static_cast<std::uint64_t>(i) < page_count(); ++i)
-        if (bits[static_cast<std::size_t>(i)] == 1 && m_have.insert(base + static_cast<std::uint64_t>(i)).second)
-          ++m_pages_present;
-    }
-    m_persistent = true;
-    if (!m_verified_store && m_pages_present > 0 && m_pages_present < page_count())
-      log::warn("http(" + m_url + "): reusing " + std::to_string(m_pages_present) +
-                " cached page(s) that were never "
-                "checked against " +
-                m_options.content_digest->substr(0, 23) +
-                "… (the object was never read whole; "
-                "--verify-download checks it)");
-    // A complete cache is verified before use; a bad one is discarded.
-    if (m_pages_present == page_count()) {
-      auto r = maybe_verify_complete();
-      if (!r) {
-        log::warn(r.error().message() + "; discarding the cached copy");
-        if (::ftruncate(m_fd, 0) != 0 || ::ftruncate(m_fd, static_cast<off_t>(m_size)) != 0 ||
-            ::ftruncate(m_bitmap_fd, 0) != 0)
-          return Error("http cache " + m_store_dir.string() + ": cannot reset: " + std::strerror(errno), ErrorKind::Io);
-        ::unlink((m_store_dir / "verified").c_str());
-        m_have.clear();
-        m_pages_present = 0;
-      }
-    }
-    return ok();
-  }
-
-  Result<void> maybe_verify_complete() {
-    if (!m_persistent || m_complete_and_verified || m_pages_present != page_count())
-      return ok();
-    // The marker records the data file's size and mtime when it was hashed;
-    // a file changed since (any write bumps the mtime) is hashed again.
-    if (m_verified_store && has_valid_marker(m_store_dir)) {
-      m_complete_and_verified = true;
-      return ok();
-    }
-    FileDigest d = TRY(sha512_file(m_store_dir / "data"));
-    if (d.content_digest() != *m_options.content_digest || d.size != m_size)
-      return Error("http(" + m_url + "): content digest mismatch: expected " + *m_options.content_digest + ", actual " +
-                   d.content_digest());
-    // Checked: the copy moves under its digest (another run may have put one
-    // there first, or an older fastboop left unchecked pages there).
-    if (!m_verified_store) {
-      const auto target = verified_dir(m_size);
-      std::error_code ec;
-      std::filesystem::remove_all(target, ec);
-      std::filesystem::rename(m_store_dir, target, ec);
-      if (!ec) {
-        m_store_dir = target;
-        m_verified_store = true;
-      } else {
-        log::debug("http cache: cannot move " + m_store_dir.string() + " to " + target.string() +
-                   ": " + ec.message());
-      }
-    }
-    const std::filesystem::path marker = m_store_dir / "verified";
-    std::string stamp = data_stamp();
-    int fd = ::open(marker.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd >= 0) {
-      if (::write(fd, stamp.data(), stamp.size()) != static_cast<ssize_t>(stamp.size()))
-        ::unlink(marker.c_str()); // no stamp: hashed again next time
-      ::close(fd);
-    }
-    m_complete_and_verified = true;
-    return ok();
-  }
-
-  // "size mtime_ns" of the data file, as the verified marker records it.
-  static std::string stamp_of(const struct stat& st) {
-    return std::to_string(st.st_size) + " " + std::to_string(st.st_mtim.tv_sec) + "." +
-           std::to_string(st.st_mtim.tv_nsec) + "\n";
-  }
-  std::string data_stamp() const {
-    struct stat st {};
-    if (::fstat(m_fd, &st) != 0)
-      return "?";
-    return stamp_of(st);
-  }
-
-  static std::optional<std::string> read_small_file(const std::filesystem::path& p) {
-    int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-      return std::nullopt;
-    char buf[128];
-    ssize_t k = ::read(fd, buf, sizeof buf);
-    ::close(fd);
-    if (k < 0)
-      return std::nullopt;
-    return std::string(buf, static_cast<std::size_t>(k));
-  }
 
   std::string m_url;
   HttpOptions m_options;
   std::uint64_t m_size = 0;
   CURLM* m_multi = nullptr;
   std::vector<CURL*> m_idle;
-  int m_fd = -1;
-  int m_bitmap_fd = -1;
-  bool m_persistent = false;
-  bool m_complete_and_verified = false;
-  bool m_verified_store = false; // m_store_dir is the digest-named directory
+  std::unique_ptr<PageStore> m_store;
+  std::shared_ptr<const BlockTable> m_table;
+  std::unordered_set<std::uint64_t> m_rechecked; // cached blocks checked this run
   bool m_ignores_range = false; // the server answered a Range with the whole object
-  std::filesystem::path m_store_dir;
-  std::unordered_set<std::uint64_t> m_have; // pages present: sparse, so an absurd size costs nothing
-  std::uint64_t m_pages_present = 0;
   HttpStats m_stats;
 };
 

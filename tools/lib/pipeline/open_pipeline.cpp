@@ -84,6 +84,50 @@ private:
   std::optional<Error> m_failure;
 };
 
+class BlockCheckingSource final : public BlockSource {
+public:
+  BlockCheckingSource(BlockSourcePtr inner, std::shared_ptr<const BlockTable> table, std::string stage)
+      : m_inner(std::move(inner)), m_table(std::move(table)), m_stage(std::move(stage)) {}
+  std::uint64_t size() const override { return m_inner->size(); }
+  std::string describe() const override { return m_inner->describe(); }
+  Result<void> read_at(std::uint64_t offset, std::span<std::uint8_t> out) override {
+    if (offset > size() || out.size() > size() - offset)
+      return layer_error(describe(), offset, "read past the end (size " + std::to_string(size()) + ")");
+    for (std::size_t done = 0; done < out.size();) {
+      const std::uint64_t pos = offset + done;
+      const std::uint64_t b = pos / m_table->block_size;
+      TRY(load(b));
+      const std::uint64_t in_block = pos - m_table->block_first(b);
+      const std::size_t n = static_cast<std::size_t>(
+          std::min<std::uint64_t>(out.size() - done, m_block.size() - in_block));
+      std::copy_n(m_block.begin() + static_cast<std::ptrdiff_t>(in_block), n, out.begin() + static_cast<std::ptrdiff_t>(done));
+      done += n;
+    }
+    return ok();
+  }
+
+private:
+  Result<void> load(std::uint64_t b) {
+    if (m_loaded == b)
+      return ok();
+    m_loaded.reset();
+    const std::uint64_t first = m_table->block_first(b), last = m_table->block_last(b);
+    m_block.resize(static_cast<std::size_t>(last - first + 1));
+    TRY(m_inner->read_at(first, m_block));
+    if (!m_table->matches(b, m_block))
+      return Error(m_stage + " (" + describe() + "): bytes " + std::to_string(first) + "-" + std::to_string(last) +
+                   " (block " + std::to_string(b) + ") do not match the profile's block-hash table");
+    m_loaded = b;
+    return ok();
+  }
+
+  BlockSourcePtr m_inner;
+  std::shared_ptr<const BlockTable> m_table;
+  std::string m_stage;
+  Bytes m_block;
+  std::optional<std::uint64_t> m_loaded;
+};
+
 struct Opener {
   const OpenOptions& options;
   NetworkMode network;
@@ -95,6 +139,12 @@ struct Opener {
       if (const ContentDigestHint* h = options.hints->content_digest(identity))
         return ContentDigest{h->digest, h->size_bytes};
     return std::nullopt;
+  }
+
+  std::shared_ptr<const BlockTable> table_of(const std::optional<ContentDigest>& content) const {
+    if (!content || !options.block_tables)
+      return nullptr;
+    return options.block_tables->find(content->digest, content->size_bytes);
   }
 
   Result<BlockSourcePtr> inner(const PipelineSource& s, int depth) {
@@ -112,8 +162,12 @@ struct Opener {
       if (path.empty())
         return Error("pipeline file stage has an empty path");
       BlockSourcePtr f = TRY(open_file_source(path));
-      if (content && options.content_check == ContentCheck::EagerLocalFiles)
+      if (content && options.content_check == ContentCheck::EagerLocalFiles) {
         TRY(verify_content(*f, *content, identity));
+        return f;
+      }
+      if (auto table = table_of(content); table && f->size() == table->size)
+        return make_block_checking_source(std::move(f), std::move(table), identity);
       return f;
     }
     case StageKind::Http: {
@@ -127,6 +181,7 @@ struct Opener {
       if (content) {
         h.content_digest = content->digest;
         h.content_size = content->size_bytes;
+        h.block_table = table_of(content);
       }
       auto src = TRY(open_http(url, h));
       return BlockSourcePtr(std::move(src));
@@ -138,7 +193,12 @@ struct Opener {
       c.http.on_fetch = options.on_fetch;
       c.http.set_timeouts(options.http_timeouts ? *options.http_timeouts
                                                 : TRY(http_timeouts_from_env()));
-      return open_casync(trim(s.location), s.chunk_store, c);
+      // Chunks are checked against their ids as they load; a table checks the
+      // assembled output, so a tampered index cannot swap in other chunks.
+      BlockSourcePtr blob = TRY(open_casync(trim(s.location), s.chunk_store, c));
+      if (auto table = table_of(content); table && blob->size() == table->size)
+        return make_block_checking_source(std::move(blob), std::move(table), identity);
+      return blob;
     }
     case StageKind::Xz:
       return open_xz(TRY(inner(s, depth)), XzOptions{.cache_dir = cache});
@@ -222,6 +282,11 @@ void LocalArtifactIndex::add_verified(std::string digest, std::uint64_t size, st
 Result<BlockSourcePtr> open_pipeline(const PipelineSource& source, const OpenOptions& options) {
   Opener o{options, options.network.value_or(offline_from_env() ? NetworkMode::Offline : NetworkMode::Online)};
   return o.open(source, 0);
+}
+
+BlockSourcePtr make_block_checking_source(BlockSourcePtr inner, std::shared_ptr<const BlockTable> table,
+                                          std::string stage) {
+  return std::make_unique<BlockCheckingSource>(std::move(inner), std::move(table), std::move(stage));
 }
 
 Result<void> verify_content(BlockSource& source, const ContentDigest& content, std::string_view stage) {

@@ -55,10 +55,19 @@ struct OpenOptions {
   std::function<void(std::uint64_t)> on_fetch;
   // Unset: http_timeouts_from_env() decides.
   std::optional<HttpTimeouts> http_timeouts;
+  // Block-hash tables carried by the profile (issue 17): an http, file or
+  // casync stage whose content has one checks every block it reads.
+  std::shared_ptr<const BlockTables> block_tables;
 };
 
 Result<BlockSourcePtr> open_pipeline(const profiles::PipelineSource& source,
                                      const OpenOptions& options = {});
+
+// Checks every block read from `inner` against `table` (whole blocks are
+// read from below; the last block checked is kept). A mismatch is an error
+// naming `stage` and the byte range, and nothing of that block is returned.
+BlockSourcePtr make_block_checking_source(BlockSourcePtr inner, std::shared_ptr<const BlockTable> table,
+                                          std::string stage);
 
 // Read a source completely and compare with `content`; the error names the
 // stage, the expected and the actual digest.

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "pipeline/block_source.hpp"
+#include "pipeline/block_table.hpp"
 
 #include <array>
 #include <cstdint>
@@ -186,6 +187,13 @@ struct HttpOptions {
   long low_speed_timeout_s = 30;
   // Called with the byte count of every completed range fetch (progress lines).
   std::function<void(std::uint64_t)> on_fetch;
+  // The object's block-hash table (issue 17), bound to content_digest and
+  // content_size (a table for another object is an error at open). Pages are
+  // then fetched in its block size and every block is checked against it
+  // before it is used or cached; a mismatch is fetched once more, then an
+  // error naming the URL and the byte range. Cached pages say they were
+  // checked (page map byte 2) and are checked again when read.
+  std::shared_ptr<const BlockTable> block_table;
 
   void set_timeouts(const HttpTimeouts& t) {
     connect_timeout_s = t.connect_s;
@@ -199,6 +207,8 @@ struct HttpStats {
   std::uint64_t requests = 0;
   std::uint64_t retries = 0;
   std::uint64_t bytes_from_cache = 0;
+  std::uint64_t blocks_verified = 0; // checked against the block-hash table
+  std::uint64_t refetches = 0;       // blocks fetched again after a mismatch
 };
 class HttpSource : public BlockSource {
 public:

@@ -47,7 +47,8 @@ yaml::Json parse_json_text(const std::string& text) { return yaml::Json::parse(t
 
 Result<std::string> show_bytes(ByteSpan bytes, std::string_view origin, ShowFormat format) {
   using yaml::Json;
-  const bool binary = has_magic(bytes, "FBOODEVP") || has_magic(bytes, "FBOOPROF") || has_magic(bytes, "FBPHINT0");
+  const bool binary = has_magic(bytes, "FBOODEVP") || has_magic(bytes, "FBOOPROF") || has_magic(bytes, "FBPHINT0") ||
+                      has_magic(bytes, pipeline::kBlockTableMagic);
   if (!binary) {
     const std::string_view text = as_chars(bytes);
     const auto kind = TRY(classify_source(text, origin));
@@ -83,13 +84,23 @@ Result<std::string> show_bytes(ByteSpan bytes, std::string_view origin, ShowForm
     } else if (has_magic(rest, "FBPHINT0")) {
       auto h = TRY_CTX(decode_pipeline_hints_record(rest, &used), at);
       sections.push_back({"pipeline_hints", {}, render(pipeline_hints_to_tree(h), format)});
+    } else if (has_magic(rest, pipeline::kBlockTableMagic)) {
+      auto tables = TRY_CTX(pipeline::decode_block_table_record(rest, &used), at);
+      Json list = Json::array();
+      for (const auto& t : tables)
+        list.push_back(Json{{"digest", t.digest},
+                            {"size_bytes", t.size},
+                            {"block_size", t.block_size},
+                            {"blocks", t.blocks.size()},
+                            {"table_bytes", t.encoded_size()}});
+      sections.push_back({"block_hash_tables", {}, render(Json{{"tables", list}}, format)});
     } else {
       return Error(at + ": " + std::to_string(rest.size()) +
-                   " trailing byte(s) are not a FBOODEVP, FBOOPROF or FBPHINT0 record");
+                   " trailing byte(s) are not a FBOODEVP, FBOOPROF or FBPHINT0 record, nor a FBBLKTB0 block-hash table");
     }
     offset += used;
   }
-  if (sections.size() == 1 && sections[0].kind != "pipeline_hints")
+  if (sections.size() == 1 && sections[0].kind != "pipeline_hints" && sections[0].kind != "block_hash_tables")
     return sections[0].text;
   if (format == ShowFormat::Json) {
     Json all = Json::array();
@@ -106,6 +117,10 @@ Result<std::string> show_bytes(ByteSpan bytes, std::string_view origin, ShowForm
 }
 
 Result<Bytes> optimize_boot_profile(const BootProfile& profile, const OptimizeOptions& options) {
+  const std::uint32_t b = options.hash_block_size;
+  if (b < pipeline::kMinHashBlockSize || b > pipeline::kMaxHashBlockSize || (b & (b - 1)) != 0)
+    return Error("--hash-block-size " + std::to_string(b) + ": expected a power of two from 4096 to 16777216",
+                 ErrorKind::Usage);
   TRY(validate_boot_profile(profile));
   pipeline::CollectOptions collect;
   collect.cache_dir = options.cache_dir;
@@ -117,7 +132,22 @@ Result<Bytes> optimize_boot_profile(const BootProfile& profile, const OptimizeOp
   if (profile.dtbs)
     parts.push_back(TRY_CTX(pipeline::collect_pipeline_hints(profile.dtbs->source.source, collect), "dtbs"));
   auto merged = TRY(pipeline::merge_pipeline_hints(parts));
-  return encode_pipeline_hints_record(merged);
+  Bytes out = TRY(encode_pipeline_hints_record(merged));
+  // Block-hash tables after the hints: an upstream reader stops at their
+  // unknown magic with a warning, having read the profile and its hints.
+  std::vector<pipeline::BlockTable> tables;
+  auto add = [&](const PipelineSource& source, std::string_view part) -> Result<void> {
+    auto found = TRY_CTX(pipeline::collect_block_tables(source, collect, options.hash_block_size), std::string(part));
+    tables.insert(tables.end(), found.begin(), found.end());
+    return ok();
+  };
+  TRY(add(profile.rootfs.source, "rootfs"));
+  if (profile.kernel)
+    TRY(add(profile.kernel->source.source, "kernel"));
+  if (profile.dtbs)
+    TRY(add(profile.dtbs->source.source, "dtbs"));
+  append(out, TRY(pipeline::encode_block_table_record(std::move(tables))));
+  return out;
 }
 
 // --- ambiguity ---------------------------------------------------------------------

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "common/result.hpp"
+#include "pipeline/block_table.hpp"
 #include "profiles/profiles.hpp"
 
 #include <filesystem>
@@ -29,9 +30,12 @@ Result<std::string> show_bytes(ByteSpan bytes, std::string_view origin, ShowForm
 struct OptimizeOptions {
   std::filesystem::path cache_dir;                     // empty: the pipeline default
   std::vector<std::filesystem::path> local_artifacts; // --local-artifact
+  std::uint32_t hash_block_size = pipeline::kDefaultHashBlockSize; // block-hash tables (issue 17)
 };
 // `optimize` (spec §3.8): validate, collect hints for the rootfs, kernel and
-// dtbs pipelines, merge them by identity and encode one FBPHINT0 record.
+// dtbs pipelines, merge them by identity and encode one FBPHINT0 record;
+// then a FBBLKTB0 record with the block-hash table of every http, file and
+// casync artifact (issue 17).
 // Reads (and may download) whole stage outputs.
 Result<Bytes> optimize_boot_profile(const BootProfile& profile, const OptimizeOptions& options);
 

@@ -71,13 +71,25 @@ bool has_magic(const std::string& path, std::string_view magic) {
   return in.gcount() == static_cast<std::streamsize>(magic.size()) && head == magic;
 }
 
-// A compiled Boot Profile and the FBPHINT0 records appended to it (what
-// `fastboop-profile compile --optimize` / `optimize` produce). Identities
-// repeated across records are an error (spec §4); other trailing bytes end
-// the head with a warning, as a channel reader does.
+// A compiled Boot Profile and the FBPHINT0 and FBBLKTB0 records appended to
+// it (what `fastboop-profile compile --optimize` / `optimize` produce).
+// Identities repeated across records are an error (spec §4); other trailing
+// bytes end the head with a warning, as a channel reader does.
+bool has_http_leaf(const profiles::PipelineSource& s) {
+  const profiles::PipelineSource* p = &s;
+  while (!p->is_terminal() && p->source)
+    p = &**p->source;
+  return p->kind == profiles::StageKind::Http;
+}
+bool has_http_leaf(const profiles::BootProfile& bp) {
+  return has_http_leaf(bp.rootfs.source) || (bp.kernel && has_http_leaf(bp.kernel->source.source)) ||
+         (bp.dtbs && has_http_leaf(bp.dtbs->source.source));
+}
+
 struct ProfileWithHints {
   profiles::BootProfile profile;
   pipeline::PipelineHints hints;
+  std::shared_ptr<pipeline::BlockTables> tables;
 };
 
 Result<ProfileWithHints> load_profile_with_hints(const std::string& path) {
@@ -89,12 +101,23 @@ Result<ProfileWithHints> load_profile_with_hints(const std::string& path) {
   std::set<std::string> seen;
   while (offset < bytes.size()) {
     const ByteSpan rest = ByteSpan(bytes).subspan(offset);
+    std::size_t used = 0;
+    if (rest.size() >= 8 && as_chars(rest.first(8)) == pipeline::kBlockTableMagic) {
+      // As trusted as the profile's digests: it comes in the same file.
+      auto tables = TRY_CTX(pipeline::decode_block_table_record(rest, &used),
+                            path + ": record at byte offset " + std::to_string(offset));
+      if (!out.tables)
+        out.tables = std::make_shared<pipeline::BlockTables>();
+      for (auto& t : tables)
+        out.tables->add(std::move(t));
+      offset += used;
+      continue;
+    }
     if (rest.size() < 8 || as_chars(rest.first(8)) != "FBPHINT0") {
       log::warn(path + ": " + std::to_string(rest.size()) + " byte(s) after the profile at offset " +
-                std::to_string(offset) + " are not a FBPHINT0 record; ignored");
+                std::to_string(offset) + " are not a FBPHINT0 or FBBLKTB0 record; ignored");
       break;
     }
-    std::size_t used = 0;
     auto h = TRY_CTX(profiles::decode_pipeline_hints_record(rest, &used),
                      path + ": record at byte offset " + std::to_string(offset));
     for (const auto& e : h.entries)
@@ -104,6 +127,10 @@ Result<ProfileWithHints> load_profile_with_hints(const std::string& path) {
     offset += used;
   }
   out.hints = TRY_CTX(pipeline::merge_pipeline_hints(records), path);
+  if (!out.tables && has_http_leaf(out.profile))
+    log::info(path + ": no block-hash tables (an upstream profile, or one not optimized by this fastboop): "
+                     "partial http reads are not checked until an object has been read whole; "
+                     "`fastboop-profile optimize` adds them");
   return out;
 }
 
@@ -249,6 +276,7 @@ Result<ImageSource> open_image_source(const std::string& spec, const SourceOptio
     s.hints = std::make_unique<pipeline::PipelineHints>(std::move(loaded.hints));
     if (!s.hints->entries.empty())
       s.opts.hints = s.hints.get();
+    s.opts.block_tables = std::move(loaded.tables);
     auto bp = std::move(loaded.profile);
     s.image = TRY(open_profile_block(bp.rootfs, s.opts, "rootfs", s.layers));
     s.fs_kind = fs_kind_of(bp.rootfs.filesystem);
