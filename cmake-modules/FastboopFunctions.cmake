@@ -15,7 +15,8 @@
 # Conventions: target first; every unknown or missing argument is an error; the
 # tools are the imported targets Fastboop::profile/stage0/bootimg (never path
 # variables); every generator has a DEPFILE; results go through the
-# content-addressed cache in FASTBOOP_CACHE_DIR; http sources are fetched only
+# content-addressed cache in FASTBOOP_CACHE_DIR (fastboop-cache run; with
+# FASTBOOP_REMOTE_CACHE, a shared remote behind it); http sources are fetched only
 # when FASTBOOP_ALLOW_DOWNLOAD is on, and always with their sha512 (otherwise
 # every stage0 build runs --offline, so a Boot Profile's http sources fail too).
 #

@@ -6,6 +6,7 @@
 #include "artifact_cache/run.hpp"
 #include "test_support.hpp"
 
+#include <chrono>
 #include <gmock/gmock.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -98,6 +99,31 @@ TEST(RemoteFaults, AnUnreachableServerIsOneWarningAndTheBuildGoesOn) {
   ASSERT_TRUE(out);
   EXPECT_EQ(out->served, Served::LocalHit);
   EXPECT_EQ(c.remote_errors, 1u);
+}
+
+// A server that takes the connection and never answers: the transfer is cut
+// after the low-speed time, and the lookup is a fault, not a hang.
+TEST(RemoteFaults, ASilentServerIsCutAfterTheLowSpeedTime) {
+  const int s = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  ASSERT_EQ(::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(s, 8), 0); // the kernel completes the handshake; nobody reads
+  ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
+  RemoteConfig config;
+  config.url = "http://127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  config.low_speed_seconds = 1;
+  RemoteCache remote(config);
+  test::TempDir tmp;
+  const auto start = std::chrono::steady_clock::now();
+  auto got = remote.fetch("stage0", kKey, tmp.path());
+  const auto took = std::chrono::steady_clock::now() - start;
+  ::close(s);
+  ASSERT_FALSE(got);
+  EXPECT_EQ(got.error().kind(), ErrorKind::Network);
+  EXPECT_LT(took, std::chrono::seconds(5));
 }
 
 } // namespace
