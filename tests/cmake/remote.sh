@@ -161,4 +161,36 @@ for f in devices_oneplus_fajita/boot.img devices_arrow_db410c/boot.img from_prof
 done
 [ -s "$T/F/from_stage0/boot.img" ] || fail "runner F: no from_stage0 image"
 echo "ok: server stopped mid-build: one warning, the build finishes locally"
+
+# Credentials from a netrc file, never on a command line or in a log: a
+# server that wants basic authentication, over the pristine remote.
+restore_remote
+APORT=$(free_port)
+printf 'ci:s3cret-pass\n' > "$T/users"
+cat > "$T/lighttpd-auth.conf" <<EOF
+server.document-root = "$T/dav"
+server.bind = "127.0.0.1"
+server.port = $APORT
+server.modules = ("mod_auth", "mod_authn_file", "mod_webdav")
+server.errorlog = "$T/lighttpd-auth-error.log"
+webdav.activate = "enable"
+webdav.is-readonly = "disable"
+auth.backend = "plain"
+auth.backend.plain.userfile = "$T/users"
+auth.require = ("/" => ("method" => "basic", "realm" => "cache", "require" => "valid-user"))
+EOF
+lighttpd -D -f "$T/lighttpd-auth.conf" & pids+=($!)
+for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$APORT/" && break; sleep 0.05; done
+AURL=http://127.0.0.1:$APORT/fastboop
+FASTBOOP_REMOTE_CACHE=$AURL conf G "$T/cacheG"
+FASTBOOP_REMOTE_CACHE=$AURL cmake --build "$T/G" >"$T/g.log" 2>&1 || { cat "$T/g.log"; fail "runner without credentials"; }
+grep -q "remote cache: .*HTTP 401" "$T/g.log" || { cat "$T/g.log"; fail "401 not reported"; }
+same_as_A G
+printf 'machine 127.0.0.1 login ci password s3cret-pass\n' > "$T/netrc"
+FASTBOOP_REMOTE_CACHE=$AURL conf H "$T/cacheH"
+FASTBOOP_REMOTE_CACHE=$AURL FASTBOOP_REMOTE_CACHE_NETRC=$T/netrc cmake --build "$T/H" -v >"$T/h.log" 2>&1 \
+  || { cat "$T/h.log"; fail "runner with a netrc"; }
+[ "$(grep -c 'cache hit .* (remote)' "$T/h.log")" = 8 ] || { cat "$T/h.log"; fail "netrc runner: not 8 remote hits"; }
+if grep -rq "s3cret" "$T/h.log" "$T/g.log" "$T/H/build.ninja"; then fail "the password reached a log or a command line"; fi
+echo "ok: credentials from a netrc file: remote hits, the password in no log or command line"
 echo "remote: all checks passed"
