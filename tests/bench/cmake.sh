@@ -38,8 +38,9 @@ rconf() { cmake -S "$SRC/tests/bench/cmake-matrix" -B "$T/$1" -G Ninja -DFastboo
             -DROOTFS="$T/rootfs.erofs" -DSTANDIN_DTB="$T/standin.dtb" -DFASTBOOP_CACHE_DIR="$T/cache-$1" \
             -DFASTBOOP_REMOTE_CACHE="http://127.0.0.1:$PORT/fastboop" >/dev/null; }
 stat_of() { "$BUILD/bin/fastboop-cache" stats --cache-dir="$T/cache-$1" | awk -v k="$2" 'index($0, k " ") == 1 {print $NF}'; }
-rconf runnerA; t6=$(now); cmake --build "$T/runnerA" >/dev/null; t7=$(now)
-rconf runnerB; t8=$(now); cmake --build "$T/runnerB" >/dev/null; t9=$(now)
+rconf runnerA; t6=$(now); cmake --build "$T/runnerA" >"$T/runnerA.log" 2>&1; t7=$(now)
+rconf runnerB; t8=$(now); cmake --build "$T/runnerB" >"$T/runnerB.log" 2>&1; t9=$(now)
+grep -h "warning" "$T/runnerA.log" "$T/runnerB.log" >&2 || true
 for f in "$T"/cold/*/boot.img; do
   cmp "$f" "$T/runnerB/$(basename "$(dirname "$f")")/boot.img" || { echo "runner B: $f differs" >&2; exit 1; }
 done

@@ -58,6 +58,15 @@ cmake --build "$T/A" >"$T/a.log" 2>&1 || { cat "$T/a.log"; fail "runner A"; }
 [ "$(ls "$T/dav/fastboop/ac" | wc -l)" = 8 ] || fail "runner A uploaded $(ls "$T/dav/fastboop/ac" | wc -l) entries, want 8"
 grep -q "warning" "$T/a.log" && { cat "$T/a.log"; fail "runner A warned"; }
 echo "ok: runner A generated 8 and uploaded 8 entries"
+# An entry holding an empty file (a stage0 can have one) round-trips too.
+printf 'empty-entry-key\n' > "$T/ekey"
+erun() { "$CACHE_TOOL" run --cache-dir="$T/$1" --kind=stage0 --key-file="$T/ekey" --output-dir="$T/$1-out" \
+           --remote="$URL" -- sh -c ': > "$1/empty" && echo x > "$1/full"' sh "$T/$1-out"; }
+erun ecacheA >"$T/ea.log" 2>&1 || { cat "$T/ea.log"; fail "empty-file entry: generation"; }
+erun ecacheB >"$T/eb.log" 2>&1 || { cat "$T/eb.log"; fail "empty-file entry: lookup"; }
+grep -q "cache hit stage0 .* (remote)" "$T/eb.log" || { cat "$T/ea.log" "$T/eb.log"; fail "empty-file entry: not a remote hit"; }
+[ -f "$T/ecacheB-out/empty" ] && [ ! -s "$T/ecacheB-out/empty" ] || fail "empty-file entry: empty file not placed"
+echo "ok: an entry with an empty file round-trips through the remote"
 cp -a "$T/dav" "$T/dav.pristine"
 restore_remote() { rm -rf "$T/dav"; cp -a "$T/dav.pristine" "$T/dav"; }
 

@@ -321,9 +321,12 @@ RemoteCache::fetch(const std::string& kind, const std::string& key, const fs::pa
     if (file.fd < 0)
       return Error("cannot create " + target.string() + ": " + std::strerror(errno),
                    ErrorKind::Io);
-    const auto r = TRY(request("GET", "cas/" + f.sha256, -1, 0, file.fd, f.size));
-    if (r.status != 200)
-      return fault("GET " + where + ": HTTP " + std::to_string(r.status));
+    // An empty file has no object (some WebDAV servers refuse an empty PUT).
+    if (f.size > 0) {
+      const auto r = TRY(request("GET", "cas/" + f.sha256, -1, 0, file.fd, f.size));
+      if (r.status != 200)
+        return fault("GET " + where + ": HTTP " + std::to_string(r.status));
+    }
     if (::close(std::exchange(file.fd, -1)) != 0)
       return Error("cannot write " + target.string() + ": " + std::strerror(errno),
                    ErrorKind::Io);
@@ -379,7 +382,7 @@ Result<void> RemoteCache::upload(const std::string& kind, const std::string& key
     if (digests.first != sha512)
       return Error(p.string() + " no longer matches its manifest", ErrorKind::Invalid);
     RemoteFile f{name, sha512, digests.second, static_cast<std::uint64_t>(st.st_size)};
-    if (!TRY(exists("cas/" + f.sha256)))
+    if (f.size > 0 && !TRY(exists("cas/" + f.sha256)))
       TRY(put_file("cas/" + f.sha256, p, f.size));
     listed.push_back(std::move(f));
   }

@@ -3,7 +3,7 @@
 // behind the local cache, reached with libcurl.
 //
 // Layout under the base URL, every object immutable once written:
-//   cas/<sha256>  an entry file, named by its content
+//   cas/<sha256>  an entry file, named by its content (none for an empty file)
 //   ac/<key>      the entry: "fastboop-remote-entry-v1 <kind> <key>\n" then
 //                 "<sha512> <sha256> <size> <name>\n" per file
 // An upload writes the content objects first and the entry object last, so a
