@@ -334,8 +334,7 @@ RemoteCache::fetch(const std::string& kind, const std::string& key, const fs::pa
     if (::stat(target.c_str(), &st) != 0 || static_cast<std::uint64_t>(st.st_size) != f.size)
       return fault(where + ": truncated (" + std::to_string(st.st_size) + " of " +
                    std::to_string(f.size) + " bytes)");
-    const auto digests = TRY(file_digests(target));
-    if (digests.first != f.sha512)
+    if (TRY(sha512_file(target)).sha512_hex != f.sha512)
       return fault(where + ": corrupt (SHA-512 does not match the entry)");
     out.emplace_back(f.name, f.sha512);
   }

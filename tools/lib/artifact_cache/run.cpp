@@ -366,10 +366,12 @@ bool fetch_remote(const RunRequest& r, const std::string& key, RemoteCache& remo
   }
   if (!*fetched)
     return false;
-  std::vector<std::string> names;
-  for (const auto& f : **fetched)
+  std::vector<std::string> names, digests;
+  for (const auto& f : **fetched) {
     names.push_back(f.first);
-  auto entry = ins->commit(names);
+    digests.push_back(f.second);
+  }
+  auto entry = ins->commit(names, digests);
   if (!entry) {
     warn(entry.error().message());
     return false;

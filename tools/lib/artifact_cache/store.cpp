@@ -216,15 +216,20 @@ Result<Insertion> Insertion::begin(const std::string& cache_dir, const std::stri
   return Insertion(cache_dir, kind, key, stage);
 }
 
-Result<Entry> Insertion::commit(const std::vector<std::string>& names) {
+Result<Entry> Insertion::commit(const std::vector<std::string>& names,
+                                const std::vector<std::string>& digests) {
+  if (!digests.empty() && digests.size() != names.size())
+    return Error("artifact cache: " + std::to_string(names.size()) + " names but " +
+                 std::to_string(digests.size()) + " digests");
   const fs::path entry = fs::path(m_cache_dir) / m_kind / m_key;
   std::string manifest;
   std::vector<std::pair<std::string, std::string>> files;
   std::vector<std::pair<std::string, std::string>> records; // identity, name
-  for (const auto& name : names) {
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    const std::string& name = names[i];
     const fs::path p = m_stage / name;
     const auto id = file_identity(p.string());
-    std::string digest = TRY(sha512_file(p)).sha512_hex;
+    std::string digest = digests.empty() ? TRY(sha512_file(p)).sha512_hex : digests[i];
     manifest += digest + " " + name + "\n";
     if (id)
       records.emplace_back(*id, name);

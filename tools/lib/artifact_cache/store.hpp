@@ -82,8 +82,10 @@ public:
   Insertion& operator=(Insertion&&) = delete;
   ~Insertion();
   const std::filesystem::path& dir() const { return m_stage; }
-  // `names` in manifest order (every file the stage holds).
-  Result<Entry> commit(const std::vector<std::string>& names);
+  // `names` in manifest order (every file the stage holds). `digests`, when
+  // given, are their SHA-512s as the caller just verified them (not hashed again).
+  Result<Entry> commit(const std::vector<std::string>& names,
+                       const std::vector<std::string>& digests = {});
 
 private:
   Insertion(std::string cache_dir, std::string kind, std::string key, std::filesystem::path stage);
