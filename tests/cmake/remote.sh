@@ -127,6 +127,17 @@ FASTBOOP_REMOTE_CACHE=$URL cmake --build "$T/D2" >"$T/d2.log" 2>&1 || { cat "$T/
 same_as_A D2
 echo "ok: truncated or missing remote objects: generated locally, identical bytes"
 
+# An entry naming other files than the generation writes is not taken.
+restore_remote
+sed -i 's/ boot\.img$/ other.img/' "$T"/dav/fastboop/ac/*
+FASTBOOP_REMOTE_CACHE=$URL conf D3 "$T/cacheD3"
+FASTBOOP_REMOTE_CACHE=$URL cmake --build "$T/D3" >"$T/d3.log" 2>&1 || { cat "$T/d3.log"; fail "renamed-entry runner"; }
+grep -q "remote cache: .*does not hold this generation's outputs" "$T/d3.log" || { cat "$T/d3.log"; fail "renamed entry not reported"; }
+grep -q "cache hit bootimg .* (remote)" "$T/d3.log" && fail "an entry with other names was served"
+same_as_A D3
+[ "$(ls "$T"/cacheD3/bootimg | grep -c -v '^\.')" = 4 ] || fail "renamed-entry runner did not store its own boot.img entries"
+echo "ok: a remote entry with other file names: not taken, generated and stored locally"
+
 # A server answering 500 to every PUT (and 404 to reads).
 P500=$(free_port)
 python3 - "$P500" <<'EOF' & pids+=($!)

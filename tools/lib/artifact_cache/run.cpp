@@ -366,6 +366,11 @@ bool fetch_remote(const RunRequest& r, const std::string& key, RemoteCache& remo
   }
   if (!*fetched)
     return false;
+  if (destinations(r, **fetched).empty()) {
+    remote_fault(r, Error("the entry for " + key + " does not hold this generation's outputs"),
+                 counters);
+    return false;
+  }
   std::vector<std::string> names, digests;
   for (const auto& f : **fetched) {
     names.push_back(f.first);
