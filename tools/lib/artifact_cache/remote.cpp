@@ -1,6 +1,7 @@
 #include "artifact_cache/remote.hpp"
 
 #include "artifact_cache/memo.hpp"
+#include "artifact_cache/unique_fd.hpp"
 #include "common/bytes.hpp"
 #include "common/hash.hpp"
 
@@ -39,20 +40,9 @@ Error fault(std::string what) {
   return Error(std::move(what), ErrorKind::Network);
 }
 
-struct Fd {
-  int fd = -1;
-  explicit Fd(int f) : fd(f) {}
-  ~Fd() {
-    if (fd >= 0)
-      ::close(fd);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-};
-
 // Streams a file through SHA-512 and SHA-256 at once.
 Result<std::pair<std::string, std::string>> file_digests(const fs::path& p) {
-  Fd in(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd in(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
   if (in.fd < 0)
     return Error("cannot open " + p.string() + ": " + std::strerror(errno), ErrorKind::Io);
   Hasher h512(HashAlgorithm::Sha512), h256(HashAlgorithm::Sha256);
@@ -69,16 +59,7 @@ Result<std::pair<std::string, std::string>> file_digests(const fs::path& p) {
     h512.update(chunk);
     h256.update(chunk);
   }
-  const auto hex = [](const Bytes& b) {
-    static constexpr char kDigits[] = "0123456789abcdef";
-    std::string s;
-    for (const auto byte : b) {
-      s += kDigits[static_cast<std::uint8_t>(byte) >> 4];
-      s += kDigits[static_cast<std::uint8_t>(byte) & 15];
-    }
-    return s;
-  };
-  return std::pair{hex(h512.finish()), hex(h256.finish())};
+  return std::pair{to_hex(h512.finish()), to_hex(h256.finish())};
 }
 
 struct Transfer {
@@ -317,7 +298,7 @@ RemoteCache::fetch(const std::string& kind, const std::string& key, const fs::pa
   for (const auto& f : files) {
     const fs::path target = stage / f.name;
     const std::string where = redact_url(m_config.url + "/cas/" + f.sha256);
-    Fd file(::open(target.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666));
+    UniqueFd file(::open(target.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666));
     if (file.fd < 0)
       return Error("cannot create " + target.string() + ": " + std::strerror(errno),
                    ErrorKind::Io);
@@ -327,7 +308,7 @@ RemoteCache::fetch(const std::string& kind, const std::string& key, const fs::pa
       if (r.status != 200)
         return fault("GET " + where + ": HTTP " + std::to_string(r.status));
     }
-    if (::close(std::exchange(file.fd, -1)) != 0)
+    if (::close(file.release()) != 0)
       return Error("cannot write " + target.string() + ": " + std::strerror(errno),
                    ErrorKind::Io);
     struct stat st {};
@@ -344,7 +325,7 @@ RemoteCache::fetch(const std::string& kind, const std::string& key, const fs::pa
 Result<void> RemoteCache::put_file(const std::string& path, const fs::path& file,
                                    std::uint64_t size) {
   for (int attempt = 0; attempt < 2; ++attempt) {
-    Fd in(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+    UniqueFd in(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
     if (in.fd < 0)
       return Error("cannot open " + file.string() + ": " + std::strerror(errno), ErrorKind::Io);
     const auto r = TRY(request("PUT", path, in.fd, size, -1, 1 << 16));
@@ -387,16 +368,17 @@ Result<void> RemoteCache::upload(const std::string& kind, const std::string& key
   }
   // The entry object last: it names only content already stored.
   const std::string text = format_remote_entry(kind, key, listed);
-  char tmpl[] = "/tmp/fastboop-remote-entry-XXXXXX";
-  Fd tmp(::mkstemp(tmpl));
+  std::error_code ec;
+  std::string tmpl = (fs::temp_directory_path(ec) / "fastboop-remote-entry-XXXXXX").string();
+  UniqueFd tmp(::mkstemp(tmpl.data()));
   if (tmp.fd < 0)
     return Error(std::string("cannot create a temporary file: ") + std::strerror(errno),
                  ErrorKind::Io);
   const bool written =
       ::write(tmp.fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
   auto put = written ? put_file(entry_path, tmpl, text.size())
-                     : Result<void>(Error("cannot write " + std::string(tmpl), ErrorKind::Io));
-  ::unlink(tmpl);
+                     : Result<void>(Error("cannot write " + tmpl, ErrorKind::Io));
+  ::unlink(tmpl.c_str());
   return put;
 }
 

@@ -1,6 +1,7 @@
 #include "artifact_cache/run.hpp"
 
 #include "artifact_cache/memo.hpp"
+#include "artifact_cache/unique_fd.hpp"
 #include "artifact_cache/store.hpp"
 #include "common/file_io.hpp"
 #include "common/hash.hpp"
@@ -52,17 +53,6 @@ void remove_tree(const fs::path& p) {
   fs::remove_all(p, ec);
 }
 
-struct Fd {
-  int fd = -1;
-  explicit Fd(int f) : fd(f) {}
-  ~Fd() {
-    if (fd >= 0)
-      ::close(fd);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-};
-
 // SHA-512 of an open file, read from offset 0 (the descriptor's offset is untouched).
 std::optional<std::string> digest_of_fd(int fd) {
   Hasher h(HashAlgorithm::Sha512);
@@ -79,13 +69,7 @@ std::optional<std::string> digest_of_fd(int fd) {
     h.update(ByteSpan(buf.data(), static_cast<std::size_t>(n)));
     off += n;
   }
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string s;
-  for (const auto byte : h.finish()) {
-    s += kDigits[static_cast<std::uint8_t>(byte) >> 4];
-    s += kDigits[static_cast<std::uint8_t>(byte) & 15];
-  }
-  return s;
+  return to_hex(h.finish());
 }
 
 // Copies the open file `in` to the new file `to`: a reflink where the
@@ -95,11 +79,11 @@ bool copy_fd_to(int in, const fs::path& to) {
   struct stat st {};
   if (::fstat(in, &st) != 0)
     return false;
-  Fd out(::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, st.st_mode & 07777));
+  UniqueFd out(::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, st.st_mode & 07777));
   if (out.fd < 0)
     return false;
   if (::ioctl(out.fd, FICLONE, in) == 0)
-    return ::close(std::exchange(out.fd, -1)) == 0;
+    return ::close(out.release()) == 0;
   off_t in_off = 0;
   bool kernel_copy = true;
   std::vector<char> buf;
@@ -134,11 +118,11 @@ bool copy_fd_to(int in, const fs::path& to) {
     }
     in_off += n;
   }
-  return ::close(std::exchange(out.fd, -1)) == 0;
+  return ::close(out.release()) == 0;
 }
 
 bool copy_into(const fs::path& from, const fs::path& to) {
-  Fd in(::open(from.c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd in(::open(from.c_str(), O_RDONLY | O_CLOEXEC));
   return in.fd >= 0 && copy_fd_to(in.fd, to);
 }
 
@@ -190,7 +174,7 @@ LocalLookup serve_local(const RunRequest& r, const fs::path& entry) {
   const std::string shared = r.cache_dir + "/digests";
   for (const auto& [name, digest] : *files) {
     const fs::path src = entry / name;
-    Fd in(::open(src.c_str(), O_RDONLY | O_CLOEXEC));
+    UniqueFd in(::open(src.c_str(), O_RDONLY | O_CLOEXEC));
     const auto id = in.fd >= 0 ? fd_identity(in.fd) : std::nullopt;
     auto actual = id ? recorded_digest({shared}, *id, src.string()) : std::nullopt;
     if (actual != digest && in.fd >= 0)
