@@ -15,7 +15,8 @@
 # Conventions: target first; every unknown or missing argument is an error; the
 # tools are the imported targets Fastboop::profile/stage0/bootimg (never path
 # variables); every generator has a DEPFILE; results go through the
-# content-addressed cache in FASTBOOP_CACHE_DIR; http sources are fetched only
+# content-addressed cache in FASTBOOP_CACHE_DIR (fastboop-cache run; with
+# FASTBOOP_REMOTE_CACHE, a shared remote behind it); http sources are fetched only
 # when FASTBOOP_ALLOW_DOWNLOAD is on, and always with their sha512 (otherwise
 # every stage0 build runs --offline, so a Boot Profile's http sources fail too).
 #
@@ -41,6 +42,15 @@ else()
 endif()
 set(FASTBOOP_CACHE_DIR "${_fastboop_default_cache}" CACHE PATH
     "Content-addressed cache of stage0 and boot.img results (empty: no cache)")
+# The remote cache behind it (README, "Sharing the cache across CI runners").
+# Empty: $FASTBOOP_REMOTE_CACHE at build time decides. Credentials never go
+# in the URL (it is on every command line): netrc or FASTBOOP_REMOTE_CACHE_TOKEN.
+set(FASTBOOP_REMOTE_CACHE "" CACHE STRING "Remote artifact cache base URL (http:// or https://)")
+option(FASTBOOP_REMOTE_CACHE_READ_ONLY "Read the remote artifact cache, never write it" OFF)
+if(FASTBOOP_REMOTE_CACHE MATCHES "^[a-zA-Z]+://[^/]*@")
+  message(FATAL_ERROR "FASTBOOP_REMOTE_CACHE must not hold credentials; "
+          "put them in a netrc file (FASTBOOP_REMOTE_CACHE_NETRC) or FASTBOOP_REMOTE_CACHE_TOKEN")
+endif()
 option(FASTBOOP_ALLOW_DOWNLOAD "Allow fastboop generators to fetch http(s) sources" OFF)
 
 if(POLICY CMP0116)
@@ -98,16 +108,22 @@ macro(_fastboop_forward_stage0_args out skip)
   endforeach()
 endmacro()
 
-# The command prefix of a cached generation: the CMake script, behind
-# fastboop-cache-hit when there is a cache (a recorded hit is then one small
-# process per generator, not a CMake start-up; anything else it hands to the
-# script unchanged).
-function(_fastboop_cache_command out)
-  if(FASTBOOP_CACHE_DIR AND TARGET Fastboop::cache-hit)
-    set(${out} "$<TARGET_FILE:Fastboop::cache-hit>" "${CMAKE_COMMAND}" PARENT_SCOPE)
-  else()
-    set(${out} "${CMAKE_COMMAND}" PARENT_SCOPE)
+# The command prefix of a cached generation: `fastboop-cache run` (the whole
+# cache: key, memo, verified hit, run on a miss, insert, remote), then the
+# options every generation passes. `<out>` is a list for add_custom_command.
+function(_fastboop_cache_command out kind)
+  if(NOT TARGET Fastboop::cache)
+    message(FATAL_ERROR "fastboop: the Fastboop::cache tool target is missing (an incomplete fastboop package?)")
   endif()
+  set(cmd "$<TARGET_FILE:Fastboop::cache>" run "--cache-dir=${FASTBOOP_CACHE_DIR}" "--kind=${kind}"
+      "--memo-dir=${CMAKE_BINARY_DIR}/CMakeFiles/fastboop-digests") # per build directory
+  if(FASTBOOP_REMOTE_CACHE)
+    list(APPEND cmd "--remote=${FASTBOOP_REMOTE_CACHE}")
+  endif()
+  if(FASTBOOP_REMOTE_CACHE_READ_ONLY)
+    list(APPEND cmd --remote-read-only)
+  endif()
+  set(${out} "${cmd}" PARENT_SCOPE)
 endfunction()
 
 # The depfile target of a cached generation. Its depfile holds absolute paths
@@ -316,23 +332,21 @@ function(add_fastboop_stage0 target)
   string(APPEND key_text "device=${A_DEVICE}|modules=${A_MODULES}|root=${A_ROOT_DEVICE}|"
          "compress=${A_COMPRESS}|settings=${A_SETTINGS}|cmdline=${A_CMDLINE}")
   list(APPEND args -o "${outdir}" --depfile "${depfile}")
-  # Lists travel to the cache script '|'-separated, so ';' never splits an argument.
-  string(REPLACE ";" "|" key_files_arg "${key_files}")
-  string(REPLACE ";" "|" key_dirs_arg "${key_dirs}")
-  string(REPLACE ";" "|" key_text_arg "${key_text}")
-
-  get_property(functions_dir GLOBAL PROPERTY FASTBOOP_FUNCTIONS_DIR)
-  set(memo_dir "${CMAKE_BINARY_DIR}/CMakeFiles/fastboop-digests") # per build directory
-  _fastboop_cache_command(cache_run)
+  # ';' would split the argument: the key text is '|'-separated.
+  string(REPLACE ";" "|" key_text "${key_text}")
+  _fastboop_cache_command(cache_run stage0)
+  foreach(f IN LISTS key_files)
+    list(APPEND cache_run "--key-file=${f}")
+  endforeach()
+  foreach(d IN LISTS key_dirs)
+    list(APPEND cache_run "--key-dir=${d}")
+  endforeach()
   _fastboop_depfile_target(depfile_target "${stamp}")
   cmake_policy(PUSH)
   cmake_policy(SET CMP0116 OLD) # see _fastboop_depfile_target
   add_custom_command(OUTPUT "${stamp}"
-    COMMAND ${cache_run}
-      "-DFASTBOOP_CACHE_DIR=${FASTBOOP_CACHE_DIR}" -DKIND=stage0 "-DMEMO_DIR=${memo_dir}"
-      "-DKEY_FILES=${key_files_arg}" "-DKEY_DIRS=${key_dirs_arg}" "-DKEY_TEXT=${key_text_arg}"
-      "-DOUTPUT_DIR=${outdir}" "-DSTAMP=${stamp}" "-DDEPFILE=${depfile}" "-DDEPFILE_TARGET=${depfile_target}"
-      -P "${functions_dir}/FastboopCacheRun.cmake" --
+    COMMAND ${cache_run} "--key-text=${key_text}"
+      "--output-dir=${outdir}" "--stamp=${stamp}" "--depfile=${depfile}" "--depfile-target=${depfile_target}" --
       ${env_prefix} "$<TARGET_FILE:Fastboop::stage0>" ${args}
     DEPENDS ${deps}
     DEPFILE "${depfile}"
@@ -420,21 +434,18 @@ function(add_fastboop_boot_image target)
     list(APPEND key_dirs "${dpp}")
     set(env_prefix ${CMAKE_COMMAND} -E env "FASTBOOP_SCHEMA_PATH=${dpp}")
   endif()
-  string(REPLACE ";" "|" key_dirs_arg "${key_dirs}")
-  get_property(functions_dir GLOBAL PROPERTY FASTBOOP_FUNCTIONS_DIR)
-  set(memo_dir "${CMAKE_BINARY_DIR}/CMakeFiles/fastboop-digests") # per build directory
-  # One process per edge (the script makes the output directory): process
-  # start-up is most of a warm-cache build.
-  _fastboop_cache_command(cache_run)
+  # One process per edge (it makes the output directory): process start-up is
+  # most of a warm-cache build.
+  _fastboop_cache_command(cache_run bootimg)
+  foreach(d IN LISTS key_dirs)
+    list(APPEND cache_run "--key-dir=${d}")
+  endforeach()
   _fastboop_depfile_target(depfile_target "${out}")
   cmake_policy(PUSH)
   cmake_policy(SET CMP0116 OLD) # see _fastboop_depfile_target
   add_custom_command(OUTPUT "${out}" "${out}.json"
-    COMMAND ${cache_run}
-      "-DFASTBOOP_CACHE_DIR=${FASTBOOP_CACHE_DIR}" -DKIND=bootimg "-DMEMO_DIR=${memo_dir}"
-      "-DKEY_FILES=$<TARGET_FILE:Fastboop::bootimg>" "-DKEY_DIRS=${key_dirs_arg}" "-DKEY_TEXT=${A_DEVICE}|${cmdline}"
-      "-DOUTPUTS=${out}|${out}.json" "-DDEPFILE=${depfile}" "-DDEPFILE_TARGET=${depfile_target}"
-      -P "${functions_dir}/FastboopCacheRun.cmake" --
+    COMMAND ${cache_run} "--key-file=$<TARGET_FILE:Fastboop::bootimg>" "--key-text=${A_DEVICE}|${cmdline}"
+      "--output=${out}" "--output=${out}.json" "--depfile=${depfile}" "--depfile-target=${depfile_target}" --
       ${env_prefix} "$<TARGET_FILE:Fastboop::bootimg>" ${args}
     DEPENDS Fastboop::bootimg ${stage0} "${stage0_stamp}"
     DEPFILE "${depfile}"

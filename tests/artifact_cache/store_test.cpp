@@ -1,7 +1,9 @@
-// The C++ cache store against FastboopCacheRun.cmake itself: an entry the
-// script inserted is found under the key the store computes (files and a
-// nested key directory, names with spaces), an entry the store inserted is a
-// hit for the script, a corrupted entry is not served and is replaced.
+// The cache store (`fastboop boot`) against `fastboop-cache run` (the CMake
+// functions): an entry a run inserted is found under the key the store
+// computes (files and a nested key directory, names with spaces), an entry the
+// store inserted is a hit for a run, a corrupted entry is not served and is
+// replaced.
+#include "artifact_cache/run.hpp"
 #include "artifact_cache/store.hpp"
 #include "common/hash.hpp"
 #include "test_support.hpp"
@@ -13,7 +15,6 @@ namespace fastboop::artifact_cache {
 namespace {
 
 namespace fs = std::filesystem;
-using ::testing::HasSubstr;
 
 struct Fixture {
   test::TempDir dir;
@@ -39,22 +40,27 @@ struct Fixture {
       in.insert(in.end(), listed->begin(), listed->end());
     return in;
   }
-  // The script generating OUTPUT_DIR `out` with one file through `cmake -E copy`.
-  ProcessOutput script(const fs::path& out) const {
-    return test::run({"cmake", "-DFASTBOOP_CACHE_DIR=" + cache.string(), "-DKIND=stage0",
-                      "-DKEY_FILES=" + tool.string() + "|" + rootfs.string(),
-                      "-DKEY_DIRS=" + tree.string(),
-                      "-DKEY_TEXT=device=x|modules=a|b|root=", "-DOUTPUT_DIR=" + out.string(), "-P",
-                      (test::source_dir() / "cmake-modules/FastboopCacheRun.cmake").string(), "--",
-                      "cmake", "-E", "copy", rootfs.string(), (out / "kernel").string()});
+  // A run generating OUTPUT_DIR `out` with one file through `cp`, as the
+  // functions pass it.
+  Result<RunOutcome> run(const fs::path& out) const {
+    RunRequest r;
+    r.cache_dir = cache.string();
+    r.kind = "stage0";
+    r.key_files = {tool.string(), rootfs.string()};
+    r.key_dirs = {tree.string()};
+    r.key_text = "device=x|modules=a|b|root=";
+    r.output_dir = out.string();
+    r.command = {"cp", rootfs.string(), (out / "kernel").string()};
+    Counters counters;
+    return run_cached(r, nullptr, counters);
   }
 };
 
-TEST(CacheStore, FindsTheEntryTheScriptInsertedUnderTheSameKey) {
+TEST(CacheStore, FindsTheEntryARunInsertedUnderTheSameKey) {
   Fixture f;
-  auto gen = f.script(f.dir / "out");
-  ASSERT_EQ(gen.exit_code, 0) << gen.err << std::string(as_chars(gen.out));
-  ASSERT_THAT(std::string(as_chars(gen.out)), HasSubstr("generating stage0"));
+  auto gen = f.run(f.dir / "out");
+  ASSERT_TRUE(gen) << gen.error().message();
+  ASSERT_EQ(gen->served, Served::Generated);
   const std::string key = cache_key("stage0", "device=x|modules=a|b|root=", f.inputs());
   auto entry = find_entry(f.cache.string(), "stage0", key);
   ASSERT_TRUE(entry) << entry.error().message();
@@ -66,7 +72,7 @@ TEST(CacheStore, FindsTheEntryTheScriptInsertedUnderTheSameKey) {
                            cache_key("stage0", "device=y|modules=a|b|root=", f.inputs())));
 }
 
-TEST(CacheStore, AnEntryTheStoreInsertedIsAHitForTheScript) {
+TEST(CacheStore, AnEntryTheStoreInsertedIsAHitForARun) {
   Fixture f;
   const std::string key = cache_key("stage0", "device=x|modules=a|b|root=", f.inputs());
   auto ins = Insertion::begin(f.cache.string(), "stage0", key);
@@ -74,9 +80,10 @@ TEST(CacheStore, AnEntryTheStoreInsertedIsAHitForTheScript) {
   test::write_file(ins->dir() / "kernel", test::read_file(f.rootfs));
   auto entry = ins->commit({"kernel"});
   ASSERT_TRUE(entry) << entry.error().message();
-  auto hit = f.script(f.dir / "out");
-  ASSERT_EQ(hit.exit_code, 0) << hit.err;
-  EXPECT_THAT(std::string(as_chars(hit.out)), HasSubstr("cache hit stage0 " + key));
+  auto hit = f.run(f.dir / "out");
+  ASSERT_TRUE(hit) << hit.error().message();
+  EXPECT_EQ(hit->served, Served::LocalHit);
+  EXPECT_EQ(hit->key, key);
   EXPECT_EQ(test::read_file(f.dir / "out" / "kernel"), test::read_file(f.rootfs));
 }
 

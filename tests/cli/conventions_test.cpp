@@ -97,7 +97,7 @@ TEST(CliConventions, Stage0BuildHelpSaysWhatASourceIs) {
 
 TEST(CliConventions, VersionIsTheSameFormatEverywhere) {
   std::vector<std::string> all = kTools;
-  all.push_back("fastboop-cache-hit");
+  all.push_back("fastboop-cache");
   for (const auto& name : all) {
     auto v = tool(name, {"--version"});
     EXPECT_EQ(v.exit_code, 0) << name;
@@ -313,7 +313,7 @@ TEST(CliDocs, ManPagesRenderWithPurposeEverySubcommandExitCodesAndExamples) {
   auto push = test::read_text(man_page("fastboop-push"));
   EXPECT_THAT(push, HasSubstr("\\-\\-force\\-device"));
   EXPECT_THAT(push, HasSubstr("\\-\\-then"));
-  EXPECT_FALSE(std::filesystem::exists(man_page("fastboop-cache-hit")))
+  EXPECT_FALSE(std::filesystem::exists(man_page("fastboop-cache")))
       << "internal helper, no page";
 }
 

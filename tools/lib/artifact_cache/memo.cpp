@@ -4,10 +4,39 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <sys/stat.h>
 
 namespace fastboop::artifact_cache {
+
+namespace {
+
+std::string identity_of(const struct stat& st) {
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "%llu-%llu-%lld-%lld.%09ld-%lld.%09ld",
+                static_cast<unsigned long long>(st.st_dev),
+                static_cast<unsigned long long>(st.st_ino), static_cast<long long>(st.st_size),
+                static_cast<long long>(st.st_mtim.tv_sec), st.st_mtim.tv_nsec,
+                static_cast<long long>(st.st_ctim.tv_sec), st.st_ctim.tv_nsec);
+  return buf;
+}
+
+} // namespace
+
+std::optional<std::string> file_identity(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0)
+    return std::nullopt;
+  return identity_of(st);
+}
+
+std::optional<std::string> fd_identity(int fd) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0)
+    return std::nullopt;
+  return identity_of(st);
+}
 
 bool is_hex_digest(std::string_view d) {
   return d.size() == 128 && std::all_of(d.begin(), d.end(), [](char c) {

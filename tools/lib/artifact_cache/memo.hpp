@@ -1,15 +1,20 @@
 // The digest records of the artifact cache (ARCHITECTURE.md, "Digest memo"):
 // a file's SHA-512 remembered under its identity, one record per file named
 // <dir>/<identity> and holding "<sha512> <path>\n". The reader and writer
-// for C++ (fastboop-cache-hit and the cache store); the CMake script keeps
-// its own, which this must match.
+// (fastboop-cache run and the cache store).
 #pragma once
 
 #include <optional>
+#include <string_view>
 #include <string>
 #include <vector>
 
 namespace fastboop::artifact_cache {
+
+// "dev-ino-size-mtime-ctime" (times as "<s>.<9 digits>", as GNU
+// `stat -L -c %d-%i-%s-%.9Y-%.9Z` prints them): the name of a digest record.
+std::optional<std::string> file_identity(const std::string& path);
+std::optional<std::string> fd_identity(int fd);
 
 // The digest recorded for `path` under identity `id` in the first of `dirs`
 // that has a valid record for exactly that path (empty dirs are skipped).

@@ -5,7 +5,10 @@
 #include "common/hash.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <random>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -37,7 +40,10 @@ Result<std::string> stored_digest(const std::string& cache_dir, const fs::path& 
   return TRY(sha512_file(path)).sha512_hex;
 }
 
-// The manifest's "<sha512> <name>" lines; nullopt when missing or malformed.
+Result<std::optional<Entry>> verified_entry(const std::string& cache_dir, const fs::path& dir);
+
+} // namespace
+
 std::optional<std::vector<std::pair<std::string, std::string>>>
 read_manifest(const fs::path& entry) {
   auto text = read_text_file(entry / "manifest.txt", 1 << 20);
@@ -63,6 +69,8 @@ read_manifest(const fs::path& entry) {
   return files;
 }
 
+namespace {
+
 Result<std::optional<Entry>> verified_entry(const std::string& cache_dir, const fs::path& dir) {
   auto files = read_manifest(dir);
   if (!files)
@@ -84,6 +92,17 @@ void remove_tree(const fs::path& p) {
 
 } // namespace
 
+std::string key_material(const std::string& kind, const std::string& key_text,
+                         const std::vector<KeyInput>& inputs) {
+  // KEY_TEXT arrives '|'-separated and was hashed as a CMake list (';').
+  std::string text = key_text;
+  std::replace(text.begin(), text.end(), '|', ';');
+  std::string m = "fastboop-cache-v1\n" + kind + "\n" + text + "\n";
+  for (const auto& in : inputs)
+    m += (in.name == "/" ? in.digest : in.name + " " + in.digest) + "\n";
+  return m;
+}
+
 bool Entry::has(const std::string& name) const {
   return std::any_of(files.begin(), files.end(), [&](const auto& f) { return f.first == name; });
 }
@@ -98,27 +117,51 @@ std::string default_cache_dir() {
   return "";
 }
 
-Result<std::string> input_digest(const std::string& cache_dir, const fs::path& path) {
+Result<std::string> input_digest(const std::string& cache_dir, const fs::path& path,
+                                 const std::string& memo_dir) {
   const auto id = file_identity(path.string());
+  const std::vector<std::string> dirs{memo_dir, digests_dir(cache_dir)};
   if (id)
-    if (auto d = recorded_digest({digests_dir(cache_dir)}, *id, path.string()))
+    if (auto d = recorded_digest(dirs, *id, path.string()))
       return *d;
-  std::string digest = TRY(sha512_file(path)).sha512_hex;
   // Recorded only when no later write can share the identity we stat'ed
   // before hashing (ARCHITECTURE.md, "Digest memo").
-  if (id && identity_settled(*id) && file_identity(path.string()) == id)
-    record_digest(digests_dir(cache_dir), *id, path.string(), digest);
-  return digest;
+  const bool settled = id && !cache_dir.empty() && identity_settled(*id);
+  int lock = -1;
+  if (settled) {
+    std::error_code ec;
+    fs::create_directories(digests_dir(cache_dir), ec);
+    lock = ::open((digests_dir(cache_dir) + "/" + *id + ".lock").c_str(),
+                  O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (lock >= 0) {
+      while (::flock(lock, LOCK_EX) != 0 && errno == EINTR) {
+      }
+      if (auto d = recorded_digest(dirs, *id, path.string())) {
+        ::close(lock);
+        return *d;
+      }
+    }
+  }
+  auto digest = sha512_file(path);
+  if (digest && settled && file_identity(path.string()) == id)
+    record_digest(digests_dir(cache_dir), *id, path.string(), digest->sha512_hex);
+  if (lock >= 0)
+    ::close(lock);
+  if (!digest)
+    return digest.error();
+  return digest->sha512_hex;
 }
 
-Result<KeyInput> file_input(const std::string& cache_dir, const fs::path& path) {
+Result<KeyInput> file_input(const std::string& cache_dir, const fs::path& path,
+                            const std::string& memo_dir) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
-    return Error("cache key input " + path.string() + " is not a file");
-  return KeyInput{path.string(), "/", TRY(input_digest(cache_dir, path))};
+    return Error("cache key input " + path.string() + " is not a file", ErrorKind::NotFound);
+  return KeyInput{path.string(), "/", TRY(input_digest(cache_dir, path, memo_dir))};
 }
 
-Result<std::vector<KeyInput>> directory_inputs(const std::string& cache_dir, const fs::path& dir) {
+Result<std::vector<KeyInput>> directory_inputs(const std::string& cache_dir, const fs::path& dir,
+                                               const std::string& memo_dir) {
   std::vector<std::string> names;
   std::error_code ec;
   for (auto it = fs::recursive_directory_iterator(dir, ec);
@@ -132,7 +175,7 @@ Result<std::vector<KeyInput>> directory_inputs(const std::string& cache_dir, con
   std::sort(names.begin(), names.end());
   std::vector<KeyInput> out;
   for (const auto& n : names)
-    out.push_back({(dir / n).string(), n, TRY(input_digest(cache_dir, dir / n))});
+    out.push_back({(dir / n).string(), n, TRY(input_digest(cache_dir, dir / n, memo_dir))});
   return out;
 }
 
@@ -173,15 +216,20 @@ Result<Insertion> Insertion::begin(const std::string& cache_dir, const std::stri
   return Insertion(cache_dir, kind, key, stage);
 }
 
-Result<Entry> Insertion::commit(const std::vector<std::string>& names) {
+Result<Entry> Insertion::commit(const std::vector<std::string>& names,
+                                const std::vector<std::string>& digests) {
+  if (!digests.empty() && digests.size() != names.size())
+    return Error("artifact cache: " + std::to_string(names.size()) + " names but " +
+                 std::to_string(digests.size()) + " digests");
   const fs::path entry = fs::path(m_cache_dir) / m_kind / m_key;
   std::string manifest;
   std::vector<std::pair<std::string, std::string>> files;
   std::vector<std::pair<std::string, std::string>> records; // identity, name
-  for (const auto& name : names) {
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    const std::string& name = names[i];
     const fs::path p = m_stage / name;
     const auto id = file_identity(p.string());
-    std::string digest = TRY(sha512_file(p)).sha512_hex;
+    std::string digest = digests.empty() ? TRY(sha512_file(p)).sha512_hex : digests[i];
     manifest += digest + " " + name + "\n";
     if (id)
       records.emplace_back(*id, name);

@@ -1,12 +1,10 @@
-// The content-addressed artifact cache from C++: the same directory, key
-// rule, entry layout and digest records as cmake-modules/FastboopCacheRun.cmake
-// (ARCHITECTURE.md, "CMake artifact cache"), so `fastboop boot` and the CMake
-// functions find each other's entries. The key material is key_material()
-// (fast_hit.hpp), the one C++ rendering of the script's, shared with
-// fastboop-cache-hit; the record format is memo.hpp's.
+// The content-addressed artifact cache (ARCHITECTURE.md, "CMake artifact
+// cache"): key rule, entry layout and verified lookup, shared by
+// `fastboop-cache run` (the CMake functions' generations, run.hpp) and
+// `fastboop boot`, so each finds the other's entries. The record format is
+// memo.hpp's.
 #pragma once
 
-#include "artifact_cache/fast_hit.hpp"
 #include "common/result.hpp"
 
 #include <filesystem>
@@ -17,21 +15,39 @@
 
 namespace fastboop::artifact_cache {
 
+// A key input: its path, its name ("/" for a key file, the path relative to
+// its key directory otherwise) and its SHA-512.
+struct KeyInput {
+  std::string path;
+  std::string name;
+  std::string digest;
+};
+
+// The text the key is the SHA-512 of. Its layout is the cache's format
+// version: entries made by every earlier fastboop use it.
+std::string key_material(const std::string& kind, const std::string& key_text,
+                         const std::vector<KeyInput>& inputs);
+
 // $FASTBOOP_CACHE_DIR (empty: no cache), else $XDG_CACHE_HOME/fastboop/artifacts,
 // else $HOME/.cache/fastboop/artifacts: the functions' default.
 std::string default_cache_dir();
 
-// The SHA-512 of a key input: its record in <cache>/digests when the file's
-// identity has one, else hashed (and recorded once the file has settled, as
-// the script does).
-Result<std::string> input_digest(const std::string& cache_dir, const std::filesystem::path& path);
+// The SHA-512 of a key input: its record (in `memo_dir`, this build tree's,
+// or <cache>/digests) when the file's identity has one, else hashed, and
+// recorded in <cache>/digests once the file has settled. Parallel callers
+// needing the same settled file take a lock, so one hashes it and the others
+// read its record.
+Result<std::string> input_digest(const std::string& cache_dir, const std::filesystem::path& path,
+                                 const std::string& memo_dir = {});
 
-// A KEY_FILES entry (name "/").
-Result<KeyInput> file_input(const std::string& cache_dir, const std::filesystem::path& path);
-// A KEY_DIRS entry: every regular file beneath `dir`, named relative to it,
-// sorted by name in byte order (the script's GLOB_RECURSE + list(SORT)).
+// A key file (name "/").
+Result<KeyInput> file_input(const std::string& cache_dir, const std::filesystem::path& path,
+                            const std::string& memo_dir = {});
+// A key directory: every regular file beneath `dir`, named relative to it,
+// sorted by name in byte order.
 Result<std::vector<KeyInput>> directory_inputs(const std::string& cache_dir,
-                                               const std::filesystem::path& dir);
+                                               const std::filesystem::path& dir,
+                                               const std::string& memo_dir = {});
 
 // The entry name: SHA-512 of key_material(), first 64 hex digits.
 std::string cache_key(const std::string& kind, const std::string& key_text,
@@ -44,9 +60,13 @@ struct Entry {
   bool has(const std::string& name) const;
 };
 
+// The manifest's "<sha512> <name>" lines; nullopt when missing or malformed.
+std::optional<std::vector<std::pair<std::string, std::string>>>
+read_manifest(const std::filesystem::path& entry);
+
 // The entry for (kind, key) when it exists and every file verifies against
 // its manifest; nullopt when there is none or it fails (a later insert
-// replaces a failed one, as the script does).
+// replaces a failed one).
 Result<std::optional<Entry>> find_entry(const std::string& cache_dir, const std::string& kind,
                                         const std::string& key);
 
@@ -62,8 +82,10 @@ public:
   Insertion& operator=(Insertion&&) = delete;
   ~Insertion();
   const std::filesystem::path& dir() const { return m_stage; }
-  // `names` in manifest order (every file the stage holds).
-  Result<Entry> commit(const std::vector<std::string>& names);
+  // `names` in manifest order (every file the stage holds). `digests`, when
+  // given, are their SHA-512s as the caller just verified them (not hashed again).
+  Result<Entry> commit(const std::vector<std::string>& names,
+                       const std::vector<std::string>& digests = {});
 
 private:
   Insertion(std::string cache_dir, std::string kind, std::string key, std::filesystem::path stage);

@@ -252,7 +252,6 @@ Result<void> AtomicDirectory::commit() {
   return ok();
 }
 
-namespace {
 std::string escape_make(const std::string& s) {
   std::string out;
   for (char c : s) {
@@ -264,7 +263,6 @@ std::string escape_make(const std::string& s) {
   }
   return out;
 }
-} // namespace
 
 Result<void> write_depfile(const std::filesystem::path& depfile, const std::string& target,
                            const std::vector<std::string>& deps) {

@@ -92,6 +92,9 @@ inline Result<void> write_file_atomic(const std::filesystem::path& target, std::
   return write_file_atomic(target, as_bytes(text));
 }
 
+// A path as a Make/Ninja depfile spells it (space, # and \ escaped, $ doubled).
+std::string escape_make(const std::string& path);
+
 // Make/Ninja depfile: "<target>: dep1 dep2 ..." with spaces escaped; written atomically.
 Result<void> write_depfile(const std::filesystem::path& depfile, const std::string& target,
                            const std::vector<std::string>& deps);

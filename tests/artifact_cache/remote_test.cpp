@@ -1,0 +1,130 @@
+// The remote cache's entry object grammar (strict, round-trips), URL
+// redaction, and a run whose remote is unreachable (one warning, the
+// generation goes on, later runs back off). cmake.remote_cache runs two build
+// trees against a real WebDAV server.
+#include "artifact_cache/remote.hpp"
+#include "artifact_cache/run.hpp"
+#include "test_support.hpp"
+
+#include <chrono>
+#include <gmock/gmock.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace fastboop::artifact_cache {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+const std::string kKey(64, 'e');
+
+std::string entry_text() {
+  return "fastboop-remote-entry-v1 stage0 " + kKey + "\n" + std::string(128, 'a') + " " +
+         std::string(64, 'b') + " 12 kernel\n" + std::string(128, 'c') + " " +
+         std::string(64, 'd') + " 0 stage0.cpio\n";
+}
+
+TEST(RemoteEntry, ParsesAndFormatsBackToTheSameBytes) {
+  auto files = parse_remote_entry(entry_text(), "stage0", kKey);
+  ASSERT_TRUE(files) << files.error().message();
+  ASSERT_EQ(files->size(), 2u);
+  EXPECT_EQ((*files)[0].name, "kernel");
+  EXPECT_EQ((*files)[0].size, 12u);
+  EXPECT_EQ((*files)[1].sha256, std::string(64, 'd'));
+  EXPECT_EQ(format_remote_entry("stage0", kKey, *files), entry_text());
+}
+
+TEST(RemoteEntry, RejectsAnythingOffTheGrammar) {
+  const std::string good = entry_text();
+  const auto rejects = [&](std::string text, std::string_view kind = "stage0") {
+    return !parse_remote_entry(text, kind, kKey);
+  };
+  EXPECT_TRUE(rejects(good, "bootimg")); // another kind's entry under this key
+  EXPECT_TRUE(rejects(good.substr(0, good.size() - 1)));                // no final newline
+  EXPECT_TRUE(rejects(good.substr(0, good.find('\n') + 1)));            // no files
+  EXPECT_TRUE(rejects(std::string(good).replace(good.find(" 12 "), 4, " 012 "))); // leading zero
+  EXPECT_TRUE(rejects(std::string(good).replace(good.find("kernel"), 6, "../etc"))); // a path
+  EXPECT_TRUE(rejects(std::string(good).replace(good.find("kernel"), 6, "manifest.txt")));
+  EXPECT_TRUE(rejects(std::string(good).replace(good.find("stage0.cpio"), 11, "kernel"))); // twice
+  EXPECT_TRUE(rejects(std::string(good).replace(good.find("aaaa"), 1, "A"))); // upper case
+}
+
+TEST(RemoteUrl, RedactsUserInformation) {
+  EXPECT_EQ(redact_url("https://user:secret@cache.example/x"), "https://cache.example/x");
+  EXPECT_EQ(redact_url("http://cache.example:8080/a@b"), "http://cache.example:8080/a@b");
+}
+
+// A loopback port with nothing listening.
+int closed_port() {
+  const int s = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(s);
+  return ntohs(a.sin_port);
+}
+
+TEST(RemoteFaults, AnUnreachableServerIsOneWarningAndTheBuildGoesOn) {
+  test::TempDir tmp;
+  test::write_file(tmp / "in", std::string_view("input"));
+  RunRequest r;
+  r.cache_dir = (tmp / "cache").string();
+  r.kind = "bootimg";
+  r.key_files = {(tmp / "in").string()};
+  r.outputs = {(tmp / "out" / "boot.img").string()};
+  r.command = {"cp", (tmp / "in").string(), r.outputs[0]};
+  RemoteConfig config;
+  config.url = "http://127.0.0.1:" + std::to_string(closed_port()) + "/cache";
+  RemoteCache remote(config);
+  Counters c;
+  testing::internal::CaptureStderr();
+  auto out = run_cached(r, &remote, c);
+  const std::string err = testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(out) << out.error().message();
+  EXPECT_EQ(out->served, Served::Generated);
+  EXPECT_EQ(test::read_text(r.outputs[0]), "input");
+  EXPECT_EQ(c.remote_errors, 1u);
+  EXPECT_THAT(err, HasSubstr("remote cache: "));
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+  // The next run backs off: no request, no warning, a local hit.
+  fs::remove(r.outputs[0]);
+  testing::internal::CaptureStderr();
+  out = run_cached(r, &remote, c);
+  EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
+  ASSERT_TRUE(out);
+  EXPECT_EQ(out->served, Served::LocalHit);
+  EXPECT_EQ(c.remote_errors, 1u);
+}
+
+// A server that takes the connection and never answers: the transfer is cut
+// after the low-speed time, and the lookup is a fault, not a hang.
+TEST(RemoteFaults, ASilentServerIsCutAfterTheLowSpeedTime) {
+  const int s = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  ASSERT_EQ(::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(s, 8), 0); // the kernel completes the handshake; nobody reads
+  ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
+  RemoteConfig config;
+  config.url = "http://127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  config.low_speed_seconds = 1;
+  RemoteCache remote(config);
+  test::TempDir tmp;
+  const auto start = std::chrono::steady_clock::now();
+  auto got = remote.fetch("stage0", kKey, tmp.path());
+  const auto took = std::chrono::steady_clock::now() - start;
+  ::close(s);
+  ASSERT_FALSE(got);
+  EXPECT_EQ(got.error().kind(), ErrorKind::Network);
+  EXPECT_LT(took, std::chrono::seconds(5));
+}
+
+} // namespace
+} // namespace fastboop::artifact_cache

@@ -1,0 +1,385 @@
+#include "artifact_cache/remote.hpp"
+
+#include "artifact_cache/memo.hpp"
+#include "artifact_cache/unique_fd.hpp"
+#include "common/bytes.hpp"
+#include "common/hash.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <mutex>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace fastboop::artifact_cache {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::string_view kEntryTag = "fastboop-remote-entry-v1";
+constexpr std::uint64_t kMaxEntryObject = 1 << 20;
+constexpr std::uint64_t kMaxFileSize = std::uint64_t{1} << 36; // 64 GiB
+
+bool is_lower_hex(std::string_view s, std::size_t n) {
+  return s.size() == n && std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+bool valid_name(std::string_view n) {
+  return !n.empty() && n != "." && n != ".." && n.find('/') == std::string_view::npos &&
+         n.find('\0') == std::string_view::npos && n != "manifest.txt";
+}
+
+Error fault(std::string what) {
+  return Error(std::move(what), ErrorKind::Network);
+}
+
+// Streams a file through SHA-512 and SHA-256 at once.
+Result<std::pair<std::string, std::string>> file_digests(const fs::path& p) {
+  UniqueFd in(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
+  if (in.fd < 0)
+    return Error("cannot open " + p.string() + ": " + std::strerror(errno), ErrorKind::Io);
+  Hasher h512(HashAlgorithm::Sha512), h256(HashAlgorithm::Sha256);
+  std::vector<std::uint8_t> buf(1 << 16);
+  while (true) {
+    const ssize_t n = ::read(in.fd, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return Error("cannot read " + p.string() + ": " + std::strerror(errno), ErrorKind::Io);
+    if (n == 0)
+      break;
+    const ByteSpan chunk(buf.data(), static_cast<std::size_t>(n));
+    h512.update(chunk);
+    h256.update(chunk);
+  }
+  return std::pair{to_hex(h512.finish()), to_hex(h256.finish())};
+}
+
+struct Transfer {
+  int fd = -1;
+  std::uint64_t limit = 0;
+  std::uint64_t done = 0;
+  bool over_limit = false;
+  bool write_failed = false;
+  std::string memory; // when fd < 0
+};
+
+std::size_t on_write(char* data, std::size_t size, std::size_t count, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  const std::size_t n = size * count;
+  if (t->done + n > t->limit) {
+    t->over_limit = true;
+    return 0;
+  }
+  if (t->fd < 0) {
+    t->memory.append(data, n);
+  } else {
+    std::size_t off = 0;
+    while (off < n) {
+      const ssize_t w = ::write(t->fd, data + off, n - off);
+      if (w < 0 && errno == EINTR)
+        continue;
+      if (w <= 0) {
+        t->write_failed = true;
+        return 0;
+      }
+      off += static_cast<std::size_t>(w);
+    }
+  }
+  t->done += n;
+  return n;
+}
+
+std::size_t on_read(char* data, std::size_t size, std::size_t count, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  while (true) {
+    const ssize_t n = ::read(t->fd, data, size * count);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return CURL_READFUNC_ABORT;
+    t->done += static_cast<std::uint64_t>(n);
+    return static_cast<std::size_t>(n);
+  }
+}
+
+} // namespace
+
+Result<std::vector<RemoteFile>> parse_remote_entry(std::string_view text, std::string_view kind,
+                                                   std::string_view key) {
+  const auto bad = [](std::string why) {
+    return Error("remote entry: " + std::move(why), ErrorKind::Invalid);
+  };
+  if (text.size() > kMaxEntryObject)
+    return bad("larger than 1 MiB");
+  if (text.empty() || text.back() != '\n')
+    return bad("does not end with a newline");
+  const std::string header =
+      std::string(kEntryTag) + " " + std::string(kind) + " " + std::string(key);
+  std::size_t nl = text.find('\n');
+  if (text.substr(0, nl) != header)
+    return bad("header is not '" + header + "'");
+  std::vector<RemoteFile> files;
+  std::size_t start = nl + 1;
+  while (start < text.size()) {
+    nl = text.find('\n', start);
+    const std::string_view line = text.substr(start, nl - start);
+    start = nl + 1;
+    // "<sha512> <sha256> <size> <name>"
+    if (line.size() < 128 + 1 + 64 + 1 + 1 + 1 || line[128] != ' ' || line[193] != ' ')
+      return bad("malformed file line");
+    RemoteFile f;
+    f.sha512 = std::string(line.substr(0, 128));
+    f.sha256 = std::string(line.substr(129, 64));
+    const std::string_view rest = line.substr(194);
+    const std::size_t space = rest.find(' ');
+    if (space == std::string_view::npos || space == 0 || space > 12 ||
+        (space > 1 && rest[0] == '0'))
+      return bad("malformed size");
+    for (const char c : rest.substr(0, space)) {
+      if (c < '0' || c > '9')
+        return bad("malformed size");
+      f.size = f.size * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    f.name = std::string(rest.substr(space + 1));
+    if (!is_lower_hex(f.sha512, 128) || !is_lower_hex(f.sha256, 64))
+      return bad("malformed digest");
+    if (f.size > kMaxFileSize)
+      return bad("file too large");
+    if (!valid_name(f.name))
+      return bad("bad file name");
+    for (const auto& other : files)
+      if (other.name == f.name)
+        return bad("file " + f.name + " listed twice");
+    files.push_back(std::move(f));
+  }
+  if (files.empty())
+    return bad("no files");
+  return files;
+}
+
+std::string format_remote_entry(std::string_view kind, std::string_view key,
+                                const std::vector<RemoteFile>& files) {
+  std::string text = std::string(kEntryTag) + " " + std::string(kind) + " " + std::string(key) + "\n";
+  for (const auto& f : files)
+    text += f.sha512 + " " + f.sha256 + " " + std::to_string(f.size) + " " + f.name + "\n";
+  return text;
+}
+
+RemoteConfig RemoteConfig::from_environment(std::string url, bool read_only) {
+  RemoteConfig c;
+  const auto env = [](const char* name) -> std::string {
+    const char* v = std::getenv(name);
+    return v ? v : "";
+  };
+  c.url = url.empty() ? env("FASTBOOP_REMOTE_CACHE") : std::move(url);
+  while (!c.url.empty() && c.url.back() == '/')
+    c.url.pop_back();
+  const std::string ro = env("FASTBOOP_REMOTE_CACHE_READ_ONLY");
+  if (read_only || (!ro.empty() && ro != "0" && ro != "OFF" && ro != "off" && ro != "false"))
+    c.access = RemoteAccess::ReadOnly;
+  c.netrc_file = env("FASTBOOP_REMOTE_CACHE_NETRC");
+  c.bearer_token = env("FASTBOOP_REMOTE_CACHE_TOKEN");
+  return c;
+}
+
+std::string redact_url(const std::string& url) {
+  const std::size_t scheme = url.find("://");
+  if (scheme == std::string::npos)
+    return url;
+  const std::size_t host = scheme + 3;
+  const std::size_t end = url.find('/', host);
+  const std::size_t at = url.rfind('@', end == std::string::npos ? url.size() : end);
+  if (at == std::string::npos || at < host)
+    return url;
+  return url.substr(0, host) + url.substr(at + 1);
+}
+
+struct RemoteCache::Response {
+  long status = 0;
+  std::string body;
+};
+
+RemoteCache::RemoteCache(RemoteConfig config) : m_config(std::move(config)) {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  m_curl = curl_easy_init();
+}
+
+RemoteCache::~RemoteCache() {
+  if (m_curl)
+    curl_easy_cleanup(static_cast<CURL*>(m_curl));
+}
+
+Result<RemoteCache::Response> RemoteCache::request(const std::string& method,
+                                                   const std::string& path, int upload_fd,
+                                                   std::uint64_t upload_size, int download_fd,
+                                                   std::uint64_t download_limit) {
+  auto* curl = static_cast<CURL*>(m_curl);
+  if (!curl)
+    return fault("remote cache: cannot initialise libcurl");
+  const std::string url = m_config.url + "/" + path;
+  curl_easy_reset(curl);
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, m_config.connect_timeout_ms);
+  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, m_config.low_speed_seconds);
+  curl_easy_setopt(curl, CURLOPT_NETRC, static_cast<long>(CURL_NETRC_OPTIONAL));
+  if (!m_config.netrc_file.empty())
+    curl_easy_setopt(curl, CURLOPT_NETRC_FILE, m_config.netrc_file.c_str());
+  if (!m_config.bearer_token.empty()) {
+    curl_easy_setopt(curl, CURLOPT_HTTPAUTH, CURLAUTH_BEARER);
+    curl_easy_setopt(curl, CURLOPT_XOAUTH2_BEARER, m_config.bearer_token.c_str());
+  }
+  Transfer down{download_fd, download_limit, 0, false, false, {}};
+  Transfer up{upload_fd, 0, 0, false, false, {}};
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_write);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &down);
+  if (method == "HEAD") {
+    curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+  } else if (method == "PUT") {
+    curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(curl, CURLOPT_READFUNCTION, on_read);
+    curl_easy_setopt(curl, CURLOPT_READDATA, &up);
+    curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(upload_size));
+  } else if (method != "GET") {
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
+  }
+  const CURLcode rc = curl_easy_perform(curl);
+  Response r;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &r.status);
+  m_bytes_up += up.done;
+  m_bytes_down += down.done;
+  const std::string where = method + " " + redact_url(url);
+  if (down.over_limit)
+    return fault(where + ": larger than expected");
+  if (down.write_failed)
+    return Error(where + ": cannot write the download: " + std::strerror(errno), ErrorKind::Io);
+  if (rc != CURLE_OK)
+    return fault(where + ": " + curl_easy_strerror(rc));
+  // A 2xx answer to a GET is the object only when the writer saw all of it
+  // (curl fails a body shorter than its Content-Length; sizes are checked too).
+  r.body = std::move(down.memory);
+  return r;
+}
+
+Result<bool> RemoteCache::exists(const std::string& path) {
+  const auto r = TRY(request("HEAD", path, -1, 0, -1, 0));
+  if (r.status >= 200 && r.status < 300)
+    return true;
+  if (r.status == 404)
+    return false;
+  return fault("HEAD " + redact_url(m_config.url + "/" + path) + ": HTTP " +
+               std::to_string(r.status));
+}
+
+Result<std::optional<std::vector<std::pair<std::string, std::string>>>>
+RemoteCache::fetch(const std::string& kind, const std::string& key, const fs::path& stage) {
+  using Files = std::vector<std::pair<std::string, std::string>>;
+  const std::string entry_path = "ac/" + key;
+  const auto entry = TRY(request("GET", entry_path, -1, 0, -1, kMaxEntryObject));
+  if (entry.status == 404)
+    return std::optional<Files>{};
+  if (entry.status != 200)
+    return fault("GET " + redact_url(m_config.url + "/" + entry_path) + ": HTTP " +
+                 std::to_string(entry.status));
+  const auto files = TRY_CTX(parse_remote_entry(entry.body, kind, key),
+                             redact_url(m_config.url + "/" + entry_path));
+  Files out;
+  for (const auto& f : files) {
+    const fs::path target = stage / f.name;
+    const std::string where = redact_url(m_config.url + "/cas/" + f.sha256);
+    UniqueFd file(::open(target.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666));
+    if (file.fd < 0)
+      return Error("cannot create " + target.string() + ": " + std::strerror(errno),
+                   ErrorKind::Io);
+    // An empty file has no object (some WebDAV servers refuse an empty PUT).
+    if (f.size > 0) {
+      const auto r = TRY(request("GET", "cas/" + f.sha256, -1, 0, file.fd, f.size));
+      if (r.status != 200)
+        return fault("GET " + where + ": HTTP " + std::to_string(r.status));
+    }
+    if (::close(file.release()) != 0)
+      return Error("cannot write " + target.string() + ": " + std::strerror(errno),
+                   ErrorKind::Io);
+    struct stat st {};
+    if (::stat(target.c_str(), &st) != 0 || static_cast<std::uint64_t>(st.st_size) != f.size)
+      return fault(where + ": truncated (" + std::to_string(st.st_size) + " of " +
+                   std::to_string(f.size) + " bytes)");
+    if (TRY(sha512_file(target)).sha512_hex != f.sha512)
+      return fault(where + ": corrupt (SHA-512 does not match the entry)");
+    out.emplace_back(f.name, f.sha512);
+  }
+  return std::optional<Files>(std::move(out));
+}
+
+Result<void> RemoteCache::put_file(const std::string& path, const fs::path& file,
+                                   std::uint64_t size) {
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    UniqueFd in(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+    if (in.fd < 0)
+      return Error("cannot open " + file.string() + ": " + std::strerror(errno), ErrorKind::Io);
+    const auto r = TRY(request("PUT", path, in.fd, size, -1, 1 << 16));
+    if (r.status >= 200 && r.status < 300)
+      return {};
+    // WebDAV answers 409 when a parent collection is missing: make them once.
+    if (r.status == 409 && !m_collections_made) {
+      m_collections_made = true;
+      for (const char* c : {"", "ac/", "cas/"})
+        (void)request("MKCOL", c, -1, 0, -1, 1 << 16);
+      continue;
+    }
+    return fault("PUT " + redact_url(m_config.url + "/" + path) + ": HTTP " +
+                 std::to_string(r.status));
+  }
+  return fault("PUT " + redact_url(m_config.url + "/" + path) + ": HTTP 409");
+}
+
+Result<void> RemoteCache::upload(const std::string& kind, const std::string& key,
+                                 const fs::path& dir,
+                                 const std::vector<std::pair<std::string, std::string>>& files) {
+  if (m_config.access == RemoteAccess::ReadOnly)
+    return {};
+  const std::string entry_path = "ac/" + key;
+  if (TRY(exists(entry_path)))
+    return {}; // immutable: the first writer's entry stays
+  std::vector<RemoteFile> listed;
+  for (const auto& [name, sha512] : files) {
+    const fs::path p = dir / name;
+    struct stat st {};
+    if (::stat(p.c_str(), &st) != 0)
+      return Error("cannot stat " + p.string() + ": " + std::strerror(errno), ErrorKind::Io);
+    const auto digests = TRY(file_digests(p));
+    if (digests.first != sha512)
+      return Error(p.string() + " no longer matches its manifest", ErrorKind::Invalid);
+    RemoteFile f{name, sha512, digests.second, static_cast<std::uint64_t>(st.st_size)};
+    if (f.size > 0 && !TRY(exists("cas/" + f.sha256)))
+      TRY(put_file("cas/" + f.sha256, p, f.size));
+    listed.push_back(std::move(f));
+  }
+  // The entry object last: it names only content already stored.
+  const std::string text = format_remote_entry(kind, key, listed);
+  std::error_code ec;
+  std::string tmpl = (fs::temp_directory_path(ec) / "fastboop-remote-entry-XXXXXX").string();
+  UniqueFd tmp(::mkstemp(tmpl.data()));
+  if (tmp.fd < 0)
+    return Error(std::string("cannot create a temporary file: ") + std::strerror(errno),
+                 ErrorKind::Io);
+  const bool written =
+      ::write(tmp.fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  auto put = written ? put_file(entry_path, tmpl, text.size())
+                     : Result<void>(Error("cannot write " + tmpl, ErrorKind::Io));
+  ::unlink(tmpl.c_str());
+  return put;
+}
+
+} // namespace fastboop::artifact_cache
