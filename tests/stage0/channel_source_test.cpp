@@ -186,6 +186,13 @@ TEST_F(ChannelSource, PackShowAndIndexRoundTrip) {
   const auto packed_indexed = pack("pi.chn", {"board.fdp", "one.fbp"}, true, true);
   EXPECT_EQ(read_file(packed_indexed), read_file(indexed));
   EXPECT_EQ(read_file(pack("p2.chn", {"board.fdp", "one.fbp"}, true, false)), read_file(plain));
+  // A Device Profile YAML is compiled by the packer: the same bytes.
+  const auto from_yaml = pack("y.chn", {"devpro/chan-board.yaml", "one.fbp"}, true, false);
+  EXPECT_EQ(read_file(from_yaml), read_file(plain));
+  ok(profile({"channel", "pack", (dir / "board.fdp").string(), "--artifact", image().string(), "-o",
+              (dir / "d.chn").string(), "--depfile", (dir / "d.chn.d").string()}));
+  EXPECT_THAT(text(read_file(dir / "d.chn.d")), HasSubstr("board.fdp"));
+  EXPECT_THAT(text(read_file(dir / "d.chn.d")), HasSubstr("root.ext4"));
   // The artifact follows unchanged.
   const Bytes img = read_file(image()), all = read_file(indexed);
   ASSERT_GT(all.size(), img.size());

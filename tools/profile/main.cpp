@@ -333,11 +333,15 @@ int main(int argc, char** argv) {
   auto* pack = channel->add_subcommand(
       "pack", "Concatenate compiled records (compile, compile-devpro, optimize outputs) and optionally the "
               "artifact (the rootfs image) into a channel");
-  pack->add_option("RECORDS", pack_records, "Files of compiled records, in the order to write them")->required();
+  pack->add_option("RECORDS", pack_records,
+                   "Files of compiled records, or Device Profile YAML/JSON, in the order to write them")
+      ->required();
   pack->add_option("--artifact", pack_artifact, "The image appended after the records (read as the rootfs)");
   pack->add_flag("--index", pack_index,
                  "Start the channel with a FBCHIDX0 index, so readers (over http) find every record at once");
   pack->add_option("-o,--output", pack_output, "Output file")->required();
+  std::string pack_depfile;
+  pack->add_option("--depfile", pack_depfile, "Write a Make/Ninja depfile listing every file read");
   std::string index_input, index_output;
   auto* index = channel->add_subcommand(
       "index", "Put a FBCHIDX0 index in front of a channel (records and artifact copied unchanged)");
@@ -419,8 +423,12 @@ int main(int argc, char** argv) {
       // A channel (a path or URL starting with records, indexed or with an
       // artifact) is read through the pipeline: only its head is fetched.
       pipeline::BlockSourcePtr source;
+      const bool url = show_input.starts_with("http://") || show_input.starts_with("https://");
+      std::error_code ec;
       if (show_input == "-")
         source = pipeline::make_memory_source(TRY(read_input(show_input)), "stdin");
+      else if (!url && !fs::exists(show_input, ec))
+        return Error(show_input + ": no such file", ErrorKind::NotFound);
       else
         source = TRY(pipeline::open_detect_terminal(show_input)).source;
       Bytes magic(static_cast<std::size_t>(std::min<std::uint64_t>(source->size(), 8)));
@@ -441,7 +449,15 @@ int main(int argc, char** argv) {
       if (!pack_artifact.empty())
         pack_request.artifact = pack_artifact;
       pack_request.indexing = pack_index ? ChannelIndexing::Index : ChannelIndexing::None;
-      return pack_channel(pack_request, pack_output);
+      if (!pack_depfile.empty())
+        TRY(check_output_path(pack_depfile));
+      TRY(pack_channel(pack_request, pack_output));
+      if (pack_depfile.empty())
+        return ok();
+      std::vector<std::string> deps = pack_records;
+      if (!pack_artifact.empty())
+        deps.push_back(pack_artifact);
+      return write_depfile(pack_depfile, pack_output, deps);
     }
     if (*index)
       return index_channel_file(index_input, index_output);

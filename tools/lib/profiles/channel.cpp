@@ -515,6 +515,16 @@ Result<void> pack_channel(const ChannelPackRequest& request, const std::filesyst
   Bytes records;
   for (const auto& file : request.record_files) {
     Bytes bytes = TRY(read_file(file, std::uint64_t{kChannelMaxRecords} * kChannelMaxRecordBytes));
+    if (!starts_with_channel_record(bytes)) {
+      // A Device Profile source is compiled here (a distro lists its DevPro
+      // YAML files as they are); other text must be compiled first.
+      const std::string_view text = as_chars(bytes);
+      if (TRY(classify_source(text, file.string())) != SourceKind::DeviceProfileYaml)
+        return Error(file.string() + ": a Boot Profile manifest; compile it first (fastboop-profile compile)",
+                     ErrorKind::Usage);
+      const DeviceProfile profile = TRY(parse_device_profile(text, file.string()));
+      bytes = TRY(encode_device_profile(profile));
+    }
     auto one = pipeline::make_memory_source(bytes, file.string());
     auto head = TRY_CTX(read_channel_head(*one), file.string());
     if (head.records.empty())

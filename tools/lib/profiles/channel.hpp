@@ -102,7 +102,7 @@ enum class ChannelIndexing { None, Index };
 struct ChannelPackRequest {
   // Files of compiled records (FBOODEVP, FBOOPROF, FBPHINT0, as `compile`,
   // `compile-devpro` and `optimize` write them, or a channel without an
-  // artifact), placed in this order.
+  // artifact) or Device Profile YAML/JSON (compiled here), in this order.
   std::vector<std::filesystem::path> record_files;
   std::optional<std::filesystem::path> artifact; // copied unchanged after the records
   ChannelIndexing indexing = ChannelIndexing::None;
