@@ -36,7 +36,9 @@ Bytes hex(std::string_view text) {
   return out;
 }
 
-Bytes text(std::string_view s) { return Bytes(s.begin(), s.end()); }
+Bytes text(std::string_view s) {
+  return Bytes(s.begin(), s.end());
+}
 
 Bytes cat(std::initializer_list<Bytes> parts) {
   Bytes out;
@@ -57,33 +59,53 @@ Bytes spec_devp() {
 // Spec §2.11: FBOOPROF `tiny` (196 bytes).
 Bytes spec_bootp() {
   return cat({hex("46 42 4f 4f 50 52 4f 46 00 00 04"), text("tiny"), hex("00 01 01 1e"),
-              text("https://example.com/rootfs.ero"), hex("00 01 87 01"), text("sha512:" + std::string(128, '0')),
-              hex("80 08 00 00 00 00 00 00")});
+              text("https://example.com/rootfs.ero"), hex("00 01 87 01"),
+              text("sha512:" + std::string(128, '0')), hex("80 08 00 00 00 00 00 00")});
 }
 
-const std::string kHintIdentity = "xz{source=http{url=len:9:https://a;cors_safelisted_mode=false;}}";
+const std::string kHintIdentity =
+    "xz{source=http{url=len:9:https://a;cors_safelisted_mode=false;}}";
 
 pipeline::PipelineHints spec_hints() {
   pipeline::PipelineHints h;
-  h.entries.push_back({kHintIdentity, {pipeline::ContentDigestHint{"sha512:" + std::string(128, '2'), 2}}});
+  h.entries.push_back(
+      {kHintIdentity, {pipeline::ContentDigestHint{"sha512:" + std::string(128, '2'), 2}}});
   return h;
 }
 
 // The upstream vectors tests/profiles/devpro_codec_test.cpp and
 // bootpro_test.cpp hold (spec profiles §1.7 and the FBOOPROF golden vector).
 Bytes upstream_devp() {
-  return cat({hex("46 42 4f 4f 44 45 56 50 00 00"), hex("03 64 65 76"), hex("01 01 44"), hex("06 71 63 6f 6d 2f 78"),
-              hex("01 d1 31 8d a0 03"), hex("03"), hex("00 07"), text("product"), hex("06"), text("sdm845"),
-              hex("01 08"), text("serialno"), hex("02"), text("S6"), hex("03 01"), text("v"), hex("02 80 20"),
-              hex("00 01 80 80 02 00 00"), hex("02 00 01 01 63")});
+  return cat({hex("46 42 4f 4f 44 45 56 50 00 00"), hex("03 64 65 76"), hex("01 01 44"),
+              hex("06 71 63 6f 6d 2f 78"), hex("01 d1 31 8d a0 03"), hex("03"), hex("00 07"),
+              text("product"), hex("06"), text("sdm845"), hex("01 08"), text("serialno"), hex("02"),
+              text("S6"), hex("03 01"), text("v"), hex("02 80 20"), hex("00 01 80 80 02 00 00"),
+              hex("02 00 01 01 63")});
 }
 
 Bytes upstream_bootp() {
   const Bytes d = cat({hex("87 01"), text("sha512:" + std::string(128, '1'))});
-  return cat({hex("46 42 4f 4f 50 52 4f 46 00 00"), hex("01 78"), hex("00"), hex("01 02 01 72 01"), d, hex("ac 02"),
-              hex("01 02 2f 6b"), hex("03 07 01 04 62 6f 6f 74 00 00 00"), hex("03 01 0b"), text("https://h/i"),
-              hex("00 01"), d, hex("01"), hex("00 00"), hex("00"), hex("00"), hex("01 01 71"), hex("01 02 6d 31"),
-              hex("01 03 64 65 76"), hex("00 01 01 65"), hex("01 02 6d 32 01 01 01 77 00")});
+  return cat({hex("46 42 4f 4f 50 52 4f 46 00 00"),
+              hex("01 78"),
+              hex("00"),
+              hex("01 02 01 72 01"),
+              d,
+              hex("ac 02"),
+              hex("01 02 2f 6b"),
+              hex("03 07 01 04 62 6f 6f 74 00 00 00"),
+              hex("03 01 0b"),
+              text("https://h/i"),
+              hex("00 01"),
+              d,
+              hex("01"),
+              hex("00 00"),
+              hex("00"),
+              hex("00"),
+              hex("01 01 71"),
+              hex("01 02 6d 31"),
+              hex("01 03 64 65 76"),
+              hex("00 01 01 65"),
+              hex("01 02 6d 32 01 01 01 77 00")});
 }
 
 // A fake EROFS tail: 2048 bytes with the superblock magic at 1024 (spec §2.11).
@@ -145,9 +167,11 @@ TEST(ChannelSpecExamples, RecordsDecodeAndReencodeByteForByte) {
   auto hints = encode_pipeline_hints_record(spec_hints());
   ASSERT_TRUE(hints.ok()) << hints.error().message();
   ASSERT_EQ(hints->size(), 300u);
-  EXPECT_EQ(to_hex(ByteSpan(*hints).first(0x14)), to_hex(hex("46 42 50 48 49 4e 54 30 00 00 42 00 00 00 d8 00"
-                                                              "00 00 01 40")));
-  EXPECT_EQ(to_hex(ByteSpan(*hints).subspan(0x50, 12)), to_hex(hex("65 3b 7d 7d 47 42 58 48 49 4e 54 30")));
+  EXPECT_EQ(to_hex(ByteSpan(*hints).first(0x14)),
+            to_hex(hex("46 42 50 48 49 4e 54 30 00 00 42 00 00 00 d8 00"
+                       "00 00 01 40")));
+  EXPECT_EQ(to_hex(ByteSpan(*hints).subspan(0x50, 12)),
+            to_hex(hex("65 3b 7d 7d 47 42 58 48 49 4e 54 30")));
 }
 
 TEST(ChannelSpecExamples, IndexOfDevBootHintsIsTheSpecsBytes) {
@@ -156,7 +180,8 @@ TEST(ChannelSpecExamples, IndexOfDevBootHintsIsTheSpecsBytes) {
   const Bytes index(channel.begin(), channel.end() - static_cast<std::ptrdiff_t>(body.size()));
   ASSERT_EQ(index.size(), 110u);
   EXPECT_EQ(to_hex(ByteSpan(index).first(0x30)),
-            to_hex(hex("46 42 43 48 49 44 58 30 00 00 60 00 00 00 03 01 00 45 07 64 65 76 2d 6f 6e 65 00 45 c4 01 04 74"
+            to_hex(hex("46 42 43 48 49 44 58 30 00 00 60 00 00 00 03 01 00 45 07 64 65 76 2d 6f 6e "
+                       "65 00 45 c4 01 04 74"
                        "69 6e 79 02 89 02 ac 02 dd 02 d8 01 01 40 78 7a")));
 
   auto head = head_of(channel);
@@ -164,17 +189,22 @@ TEST(ChannelSpecExamples, IndexOfDevBootHintsIsTheSpecsBytes) {
   EXPECT_TRUE(head->indexed);
   EXPECT_EQ(head->index_size, 110u);
   ASSERT_EQ(head->records.size(), 3u);
-  EXPECT_EQ(head->records[0], (ChannelRecord{ChannelRecordKind::DeviceProfile, 110, 69, "dev-one", {}, 0, 0}));
-  EXPECT_EQ(head->records[1], (ChannelRecord{ChannelRecordKind::BootProfile, 179, 196, "tiny", {}, 0, 0}));
-  EXPECT_EQ(head->records[2],
-            (ChannelRecord{ChannelRecordKind::PipelineHints, 375, 300, {}, {kHintIdentity}, 375 + 18 + 66, 216}));
+  EXPECT_EQ(head->records[0],
+            (ChannelRecord{ChannelRecordKind::DeviceProfile, 110, 69, "dev-one", {}, 0, 0}));
+  EXPECT_EQ(head->records[1],
+            (ChannelRecord{ChannelRecordKind::BootProfile, 179, 196, "tiny", {}, 0, 0}));
+  EXPECT_EQ(
+      head->records[2],
+      (ChannelRecord{
+          ChannelRecordKind::PipelineHints, 375, 300, {}, {kHintIdentity}, 375 + 18 + 66, 216}));
   EXPECT_EQ(head->consumed, channel.size());
   EXPECT_FALSE(head->has_artifact());
 }
 
 TEST(ChannelHead, MixedSpecAndUpstreamVectorsReadTheSameSequentialAndIndexed) {
-  const Bytes body = cat({upstream_devp(), spec_bootp(), *encode_pipeline_hints_record(spec_hints()), spec_devp(),
-                          upstream_bootp(), erofs_tail()});
+  const Bytes body =
+      cat({upstream_devp(), spec_bootp(), *encode_pipeline_hints_record(spec_hints()), spec_devp(),
+           upstream_bootp(), erofs_tail()});
   auto seq = head_of(body);
   ASSERT_TRUE(seq.ok()) << seq.error().message();
   EXPECT_FALSE(seq->indexed);
@@ -210,7 +240,8 @@ TEST(ChannelHead, IndexedHeadReadsFewerTimesThanSequential) {
   for (int i = 0; i < 20; ++i) {
     auto p = *decode_boot_profile(spec_bootp());
     p.id = "p" + std::to_string(i);
-    p.dt_overlays.push_back(Bytes(30000, static_cast<std::uint8_t>(i))); // past the 4 KiB first window
+    p.dt_overlays.push_back(
+        Bytes(30000, static_cast<std::uint8_t>(i))); // past the 4 KiB first window
     append(body, *encode_boot_profile(p));
   }
   append(body, erofs_tail());
@@ -254,7 +285,8 @@ TEST(ChannelHints, LoadedLazilyForTheIdentitiesAskedAndCrossChecked) {
   auto head = head_of(channel);
   ASSERT_TRUE(head.ok());
   auto tampered = *head;
-  tampered.records[1].identities = {"xz{source=http{url=len:9:https://b;cors_safelisted_mode=false;}}"};
+  tampered.records[1].identities = {
+      "xz{source=http{url=len:9:https://b;cors_safelisted_mode=false;}}"};
   auto src = pipeline::make_memory_source(channel);
   auto bad = read_channel_hints(*src, tampered, nullptr);
   ASSERT_FALSE(bad.ok());
@@ -272,7 +304,8 @@ TEST(ChannelHints, BootProfileIdentitiesCoverEveryStage) {
 
 TEST(ChannelHostile, RecordClaimingAHugeLengthFailsNamingTheOffset) {
   // A device profile whose id claims 2^40 bytes, after a good record.
-  const Bytes body = cat({spec_devp(), text("FBOODEVP"), hex("00 00 80 80 80 80 80 20"), Bytes(100, 'a')});
+  const Bytes body =
+      cat({spec_devp(), text("FBOODEVP"), hex("00 00 80 80 80 80 80 20"), Bytes(100, 'a')});
   auto head = head_of(body);
   ASSERT_FALSE(head.ok());
   EXPECT_THAT(head.error().message(), HasSubstr("byte offset 69"));
@@ -340,15 +373,19 @@ TEST(ChannelHostile, IndexPointingPastTheEndOrIntoAnotherRecord) {
   ASSERT_FALSE(overlap.ok());
   EXPECT_THAT(overlap.error().message(), HasSubstr("inside the previous entry"));
 
-  auto into = head_of(index_with({{ChannelRecordKind::BootProfile, 20, 196, "tiny", {}, 0, 0}}, body));
+  auto into =
+      head_of(index_with({{ChannelRecordKind::BootProfile, 20, 196, "tiny", {}, 0, 0}}, body));
   ASSERT_FALSE(into.ok());
   EXPECT_THAT(into.error().message(), HasSubstr("not a FBOOPROF record"));
 
-  auto short_size = head_of(index_with({{ChannelRecordKind::DeviceProfile, 0, 100, "dev-one", {}, 0, 0}}, body));
+  auto short_size =
+      head_of(index_with({{ChannelRecordKind::DeviceProfile, 0, 100, "dev-one", {}, 0, 0}}, body));
   ASSERT_FALSE(short_size.ok());
-  EXPECT_THAT(short_size.error().message(), HasSubstr("the record there is 69 bytes, the index says 100"));
+  EXPECT_THAT(short_size.error().message(),
+              HasSubstr("the record there is 69 bytes, the index says 100"));
 
-  auto wrong_id = head_of(index_with({{ChannelRecordKind::DeviceProfile, 0, 69, "dev-two", {}, 0, 0}}, body));
+  auto wrong_id =
+      head_of(index_with({{ChannelRecordKind::DeviceProfile, 0, 69, "dev-two", {}, 0, 0}}, body));
   ASSERT_FALSE(wrong_id.ok());
   EXPECT_THAT(wrong_id.error().message(), HasSubstr("the record there is 'dev-one'"));
 
@@ -371,7 +408,8 @@ TEST(ChannelHostile, AProfileNamingADeviceTwiceIsAClearError) {
   p.stage0.devices["ab"] = {};
   Bytes bytes = *encode_boot_profile(p);
   // Rename the second key to the first: the map now names "aa" twice.
-  const std::string needle = "\x02" "ab";
+  const std::string needle = "\x02"
+                             "ab";
   auto it = std::search(bytes.begin(), bytes.end(), needle.begin(), needle.end());
   ASSERT_NE(it, bytes.end());
   *(it + 2) = 'a';

@@ -34,8 +34,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   append(channel, body);
   auto indexed_source = pipeline::make_memory_source(std::move(channel));
   auto again = read_channel_head(*indexed_source);
-  if (!again || again->records.size() != head->records.size() || again->boot_profiles != head->boot_profiles ||
-      again->device_profiles != head->device_profiles || again->consumed != head->consumed + index->size())
+  if (!again || again->records.size() != head->records.size() ||
+      again->boot_profiles != head->boot_profiles ||
+      again->device_profiles != head->device_profiles ||
+      again->consumed != head->consumed + index->size())
     __builtin_trap();
   return 0;
 }

@@ -37,7 +37,9 @@ boot:
         encoding: image
 )";
 
-std::string text(const Bytes& b) { return std::string(as_chars(b)); }
+std::string text(const Bytes& b) {
+  return std::string(as_chars(b));
+}
 
 class ChannelSource : public ::testing::Test {
 protected:
@@ -48,22 +50,27 @@ protected:
     test::put(tree / "boot/vmlinuz-9.0", test::fake_arm64_image("9.0", 1 << 16));
     test::put(tree / "boot/config-9.0", "CONFIG_MODULES=y\n");
     const auto m = tree / "lib/modules/9.0";
-    test::put(m / "modules.dep", "kernel/fs/configfs/configfs.ko:\nkernel/drivers/block/ublk_drv.ko:\n");
+    test::put(m / "modules.dep",
+              "kernel/fs/configfs/configfs.ko:\nkernel/drivers/block/ublk_drv.ko:\n");
     for (const char* k : {"kernel/fs/configfs/configfs.ko", "kernel/drivers/block/ublk_drv.ko"})
       test::put(m / k, test::fake_module({}));
-    test::put(m / "modules.builtin", "kernel/fs/overlayfs/overlay.ko\nkernel/fs/ext4/ext4.ko\nkernel/fs/erofs/erofs.ko\n"
-                                     "kernel/drivers/usb/gadget/libcomposite.ko\n"
-                                     "kernel/drivers/usb/gadget/function/usb_f_fs.ko\n");
+    test::put(m / "modules.builtin",
+              "kernel/fs/overlayfs/overlay.ko\nkernel/fs/ext4/ext4.ko\nkernel/fs/erofs/erofs.ko\n"
+              "kernel/drivers/usb/gadget/libcomposite.ko\n"
+              "kernel/drivers/usb/gadget/function/usb_f_fs.ko\n");
     auto dtb = run_process({"dtc", "-q", "-I", "dts", "-O", "dtb", "-o", "-", "-"},
                            as_bytes("/dts-v1/; / { model = \"channel\"; };"));
     ASSERT_TRUE(dtb && dtb->exit_code == 0);
     test::put(tree / "boot/dtbs/9.0/vendor/board.dtb", dtb->out);
-    ok({"sh", "-c", "mke2fs -q -F -t ext4 -b 4096 -d '" + tree.string() + "' -E root_owner=0:0 '" +
-                         image().string() + "' 16M"});
+    ok({"sh", "-c",
+        "mke2fs -q -F -t ext4 -b 4096 -d '" + tree.string() + "' -E root_owner=0:0 '" +
+            image().string() + "' 16M"});
     test::put(dir / "devpro/chan-board.yaml", kDevpro);
-    ok(profile({"compile-devpro", (dir / "devpro/chan-board.yaml").string(), "-o", (dir / "board.fdp").string()}));
+    ok(profile({"compile-devpro", (dir / "devpro/chan-board.yaml").string(), "-o",
+                (dir / "board.fdp").string()}));
     for (const char* id : {"one", "two"}) {
-      test::put(dir / (std::string(id) + ".yaml"), "id: " + std::string(id) + "\nrootfs:\n  ext4:\n    file: root.ext4\n");
+      test::put(dir / (std::string(id) + ".yaml"),
+                "id: " + std::string(id) + "\nrootfs:\n  ext4:\n    file: root.ext4\n");
       ok(profile({"compile", (dir / (std::string(id) + ".yaml")).string(), "-o",
                   (dir / (std::string(id) + ".fbp")).string()}));
     }
@@ -86,14 +93,19 @@ protected:
   // fastboop-stage0 with a private cache and no Device Profile directory but
   // `schema` (none: only the built-ins and the channel's).
   ProcessOutput stage0(std::vector<std::string> args, const std::string& schema = "") {
-    std::vector<std::string> argv = {"env", "XDG_CACHE_HOME=" + (dir / "cache").string(), "FASTBOOP_OFFLINE=",
-                                     "FASTBOOP_SCHEMA_PATH=" + schema, "HOME=" + dir.path().string(),
-                                     "XDG_CONFIG_HOME=", "FASTBOOP_DEVPRO_SYSTEM_DIRS=",
+    std::vector<std::string> argv = {"env",
+                                     "XDG_CACHE_HOME=" + (dir / "cache").string(),
+                                     "FASTBOOP_OFFLINE=",
+                                     "FASTBOOP_SCHEMA_PATH=" + schema,
+                                     "HOME=" + dir.path().string(),
+                                     "XDG_CONFIG_HOME=",
+                                     "FASTBOOP_DEVPRO_SYSTEM_DIRS=",
                                      fastboop::test::tool_path("fastboop-stage0").string()};
     argv.insert(argv.end(), args.begin(), args.end());
     return run(argv);
   }
-  fsys::path pack(const std::string& name, std::vector<std::string> records, bool artifact, bool index) {
+  fsys::path pack(const std::string& name, std::vector<std::string> records, bool artifact,
+                  bool index) {
     std::vector<std::string> args = {"channel", "pack"};
     for (const auto& r : records)
       args.push_back((dir / r).string());
@@ -120,16 +132,17 @@ protected:
 
 TEST_F(ChannelSource, ArtifactChannelBuildsTheSameStage0AsTheSeparateProfileAndImage) {
   const auto separate = dir / "separate";
-  auto a = stage0({"build", image().string(), "--device-profile", "chan-board", "--stage0-init", init.string(), "--root-device", "/dev/sda2", "-o",
-                   separate.string()},
+  auto a = stage0({"build", image().string(), "--device-profile", "chan-board", "--stage0-init",
+                   init.string(), "--root-device", "/dev/sda2", "-o", separate.string()},
                   (dir / "devpro").string());
   ASSERT_EQ(a.exit_code, 0) << a.err;
   for (bool index : {false, true}) {
-    const auto channel = pack(index ? "indexed.chn" : "plain.chn", {"board.fdp", "one.fbp"}, true, index);
+    const auto channel =
+        pack(index ? "indexed.chn" : "plain.chn", {"board.fdp", "one.fbp"}, true, index);
     const auto out = dir / (index ? "from-indexed" : "from-plain");
     // No Device Profile directory: chan-board comes from the channel.
-    auto b = stage0({"build", channel.string(), "--device-profile", "chan-board", "--stage0-init", init.string(), "--root-device", "/dev/sda2",
-                     "-o", out.string()});
+    auto b = stage0({"build", channel.string(), "--device-profile", "chan-board", "--stage0-init",
+                     init.string(), "--root-device", "/dev/sda2", "-o", out.string()});
     ASSERT_EQ(b.exit_code, 0) << b.err;
     EXPECT_EQ(outputs(out), outputs(separate));
     auto cat = stage0({"cat", channel.string(), "/lib/modules/9.0/modules.dep"});
@@ -137,12 +150,13 @@ TEST_F(ChannelSource, ArtifactChannelBuildsTheSameStage0AsTheSeparateProfileAndI
     EXPECT_EQ(cat.out, read_file(dir / "tree/lib/modules/9.0/modules.dep"));
     auto inspect = stage0({"inspect", "--json", channel.string()});
     ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
-    EXPECT_THAT(text(inspect.out), HasSubstr(index ? "channel(2 record(s), indexed) boot-profile(one)"
-                                                   : "channel(2 record(s)) boot-profile(one)"));
+    EXPECT_THAT(text(inspect.out),
+                HasSubstr(index ? "channel(2 record(s), indexed) boot-profile(one)"
+                                : "channel(2 record(s)) boot-profile(one)"));
   }
   // Without the channel, the id is unknown.
-  auto c = stage0({"build", image().string(), "--device-profile", "chan-board", "--stage0-init", init.string(), "--root-device", "/dev/sda2", "-o",
-                   (dir / "none").string()});
+  auto c = stage0({"build", image().string(), "--device-profile", "chan-board", "--stage0-init",
+                   init.string(), "--root-device", "/dev/sda2", "-o", (dir / "none").string()});
   EXPECT_EQ(c.exit_code, 3) << c.err;
 }
 
@@ -150,7 +164,8 @@ TEST_F(ChannelSource, BootProfileIsChosenByIdOrTheOnlyOne) {
   const auto two = pack("two.chn", {"one.fbp", "board.fdp", "two.fbp"}, true, false);
   auto several = stage0({"cat", two.string(), "/boot/config-9.0"});
   EXPECT_EQ(several.exit_code, 2);
-  EXPECT_THAT(several.err, HasSubstr("holds 2 Boot Profiles (one, two); choose one with --boot-profile"));
+  EXPECT_THAT(several.err,
+              HasSubstr("holds 2 Boot Profiles (one, two); choose one with --boot-profile"));
   auto chosen = stage0({"inspect", "--json", "--boot-profile", "two", two.string()});
   ASSERT_EQ(chosen.exit_code, 0) << chosen.err;
   EXPECT_THAT(text(chosen.out), HasSubstr("\"boot_profile\": \"two\""));
@@ -173,8 +188,9 @@ TEST_F(ChannelSource, PackShowAndIndexRoundTrip) {
     return text(ok(profile(args)).out);
   };
   // The records as one file shown, against the channel shown.
-  ok({"sh", "-c", "cat '" + (dir / "board.fdp").string() + "' '" + (dir / "one.fbp").string() + "' > '" +
-                      (dir / "cat.bin").string() + "'"});
+  ok({"sh", "-c",
+      "cat '" + (dir / "board.fdp").string() + "' '" + (dir / "one.fbp").string() + "' > '" +
+          (dir / "cat.bin").string() + "'"});
   const std::string expected = show({(dir / "cat.bin").string()});
   EXPECT_THAT(expected, HasSubstr("--- # device_profile chan-board"));
   const auto plain = pack("p.chn", {"board.fdp", "one.fbp"}, true, false);
@@ -196,16 +212,18 @@ TEST_F(ChannelSource, PackShowAndIndexRoundTrip) {
   // The artifact follows unchanged.
   const Bytes img = read_file(image()), all = read_file(indexed);
   ASSERT_GT(all.size(), img.size());
-  EXPECT_TRUE(std::equal(img.begin(), img.end(), all.end() - static_cast<std::ptrdiff_t>(img.size())));
+  EXPECT_TRUE(
+      std::equal(img.begin(), img.end(), all.end() - static_cast<std::ptrdiff_t>(img.size())));
   // Refusals: re-indexing, duplicate ids, an artifact that looks like records.
-  auto again = run(profile({"channel", "index", indexed.string(), "-o", (dir / "ii.chn").string()}));
+  auto again =
+      run(profile({"channel", "index", indexed.string(), "-o", (dir / "ii.chn").string()}));
   EXPECT_EQ(again.exit_code, 2);
-  auto dup = run(profile({"channel", "pack", (dir / "one.fbp").string(), (dir / "one.fbp").string(), "-o",
-                          (dir / "dup.chn").string()}));
+  auto dup = run(profile({"channel", "pack", (dir / "one.fbp").string(), (dir / "one.fbp").string(),
+                          "-o", (dir / "dup.chn").string()}));
   EXPECT_EQ(dup.exit_code, 1);
   EXPECT_THAT(dup.err, HasSubstr("boot profile 'one' appears twice"));
-  auto rec = run(profile({"channel", "pack", (dir / "one.fbp").string(), "--artifact", (dir / "board.fdp").string(),
-                          "-o", (dir / "rec.chn").string()}));
+  auto rec = run(profile({"channel", "pack", (dir / "one.fbp").string(), "--artifact",
+                          (dir / "board.fdp").string(), "-o", (dir / "rec.chn").string()}));
   EXPECT_EQ(rec.exit_code, 2);
   EXPECT_FALSE(fsys::exists(dir / "rec.chn"));
 }
@@ -221,12 +239,15 @@ TEST_F(ChannelSource, OverHttpAnIndexedHeadCostsFewerRequestsAndBuildsTheSame) {
     for (int k = 0; k < 100000; ++k)
       dts += k % 2 ? " 5a" : " a" + std::to_string(i);
     dts += "]; };\n";
-    auto dtbo = run_process({"dtc", "-@", "-q", "-I", "dts", "-O", "dtb", "-o", "-", "-"}, as_bytes(dts));
+    auto dtbo =
+        run_process({"dtc", "-@", "-q", "-I", "dts", "-O", "dtb", "-o", "-", "-"}, as_bytes(dts));
     ASSERT_TRUE(dtbo && dtbo->exit_code == 0);
     auto b64 = run_process({"base64", "-w0"}, dtbo->out);
     ASSERT_TRUE(b64 && b64->exit_code == 0);
-    test::put(dir / (id + ".yaml"), "id: " + id + "\nrootfs:\n  ext4:\n    file: root.ext4\ndt_overlays:\n  - dtbo_base64: " +
-                                        text(b64->out) + "\n");
+    test::put(dir / (id + ".yaml"),
+              "id: " + id +
+                  "\nrootfs:\n  ext4:\n    file: root.ext4\ndt_overlays:\n  - dtbo_base64: " +
+                  text(b64->out) + "\n");
     ok(profile({"compile", (dir / (id + ".yaml")).string(), "-o", (dir / (id + ".fbp")).string()}));
     records.push_back(id + ".fbp");
   }
@@ -251,18 +272,20 @@ TEST_F(ChannelSource, OverHttpAnIndexedHeadCostsFewerRequestsAndBuildsTheSame) {
   pack("devs-seq.chn", records, false, false);
   pack("devs-idx.chn", records, false, true);
   const int head_seq = show_requests("devs-seq.chn"), head_idx = show_requests("devs-idx.chn");
-  std::printf("requests for a head without artifact: sequential %d, indexed %d\n", head_seq, head_idx);
+  std::printf("requests for a head without artifact: sequential %d, indexed %d\n", head_seq,
+              head_idx);
   EXPECT_LT(head_idx, head_seq);
 
   // Built from the URL, with the channel's Device Profile, the same stage0.
   const auto separate = dir / "separate";
-  auto a = stage0({"build", image().string(), "--device-profile", "chan-board", "--stage0-init", init.string(), "--root-device", "/dev/sda2", "-o",
-                   separate.string()},
+  auto a = stage0({"build", image().string(), "--device-profile", "chan-board", "--stage0-init",
+                   init.string(), "--root-device", "/dev/sda2", "-o", separate.string()},
                   (dir / "devpro").string());
   ASSERT_EQ(a.exit_code, 0) << a.err;
   const auto out = dir / "from-url";
-  auto b = stage0({"build", proxy.url("idx.chn"), "--boot-profile", "one", "--device-profile", "chan-board",
-                   "--stage0-init", init.string(), "--root-device", "/dev/sda2", "-o", out.string()});
+  auto b = stage0({"build", proxy.url("idx.chn"), "--boot-profile", "one", "--device-profile",
+                   "chan-board", "--stage0-init", init.string(), "--root-device", "/dev/sda2", "-o",
+                   out.string()});
   ASSERT_EQ(b.exit_code, 0) << b.err;
   EXPECT_EQ(outputs(out), outputs(separate));
 }

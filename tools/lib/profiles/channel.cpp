@@ -30,7 +30,9 @@ constexpr std::size_t kReadAhead = 64 * 1024;
 // images run to megabytes).
 constexpr std::uint64_t kMaxHintRecordBytes = std::uint64_t{64} << 20;
 
-std::string at(std::uint64_t offset) { return "channel: byte offset " + std::to_string(offset); }
+std::string at(std::uint64_t offset) {
+  return "channel: byte offset " + std::to_string(offset);
+}
 
 // The bytes of the head, read through one buffer that moves forward with the
 // records: memory stays at the largest record (bounded by the limits).
@@ -72,19 +74,21 @@ private:
   Bytes m_buf;
 };
 
-bool has_magic(ByteSpan b, std::string_view magic) { return b.size() >= 8 && as_chars(b.first(8)) == magic; }
+bool has_magic(ByteSpan b, std::string_view magic) {
+  return b.size() >= 8 && as_chars(b.first(8)) == magic;
+}
 
 // Ids and identities seen so far: one per channel (a channel is one level
 // of the search path, where a duplicate id is an error, as in a directory).
 struct Seen {
   std::map<std::string, std::uint64_t> boot, device, identity;
 
-  Result<void> add(std::map<std::string, std::uint64_t>& where, const std::string& key, std::uint64_t offset,
-                   std::string_view what) {
+  Result<void> add(std::map<std::string, std::uint64_t>& where, const std::string& key,
+                   std::uint64_t offset, std::string_view what) {
     auto [it, inserted] = where.emplace(key, offset);
     if (!inserted)
-      return Error(at(offset) + ": " + std::string(what) + " '" + key + "' appears twice (first at byte offset " +
-                   std::to_string(it->second) + ")");
+      return Error(at(offset) + ": " + std::string(what) + " '" + key +
+                   "' appears twice (first at byte offset " + std::to_string(it->second) + ")");
     return ok();
   }
 };
@@ -94,7 +98,8 @@ struct Seen {
 template <typename Decode>
 Result<std::uint64_t> decode_growing(HeadReader& in, std::uint64_t offset, const Decode& decode) {
   const std::uint64_t remaining = in.total() - offset;
-  const std::size_t limit = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, kChannelMaxRecordBytes));
+  const std::size_t limit =
+      static_cast<std::size_t>(std::min<std::uint64_t>(remaining, kChannelMaxRecordBytes));
   std::size_t window = std::min(kFirstWindow, limit);
   for (;;) {
     const ByteSpan bytes = TRY(in.window(offset, window));
@@ -105,7 +110,8 @@ Result<std::uint64_t> decode_growing(HeadReader& in, std::uint64_t offset, const
     if (window >= limit) {
       if (limit == kChannelMaxRecordBytes && remaining > limit)
         return std::move(r).error().with_context(at(offset) + ": no valid record within the " +
-                                                 std::to_string(kChannelMaxRecordBytes >> 20) + " MiB limit");
+                                                 std::to_string(kChannelMaxRecordBytes >> 20) +
+                                                 " MiB limit");
       return std::move(r).error().with_context(at(offset));
     }
     window = std::min(window * 2, limit);
@@ -140,20 +146,23 @@ Result<void> add_hints(ChannelHead& head, Seen& seen, ChannelRecord record) {
 Result<ChannelRecord> read_hints_location(HeadReader& in, std::uint64_t offset) {
   const std::uint64_t remaining = in.total() - offset;
   if (remaining < kHintsHeader)
-    return Error(at(offset) + ": FBPHINT0 record truncated: " + std::to_string(remaining) + " of its " +
-                 std::to_string(kHintsHeader) + "-byte header");
+    return Error(at(offset) + ": FBPHINT0 record truncated: " + std::to_string(remaining) +
+                 " of its " + std::to_string(kHintsHeader) + "-byte header");
   const ByteSpan h = TRY(in.window(offset, kHintsHeader));
   const auto version = load_le<std::uint16_t>(h.data() + 8);
   if (version != 0)
-    return Error(at(offset) + ": FBPHINT0 record: unsupported format version " + std::to_string(version));
+    return Error(at(offset) + ": FBPHINT0 record: unsupported format version " +
+                 std::to_string(version));
   const std::uint64_t meta = load_le<std::uint32_t>(h.data() + 10);
   const std::uint64_t payload = load_le<std::uint32_t>(h.data() + 14);
   if (kHintsHeader + meta + payload > remaining)
-    return Error(at(offset) + ": FBPHINT0 record claims " + std::to_string(kHintsHeader + meta + payload) +
-                 " bytes; only " + std::to_string(remaining) + " remain in the stream");
+    return Error(at(offset) + ": FBPHINT0 record claims " +
+                 std::to_string(kHintsHeader + meta + payload) + " bytes; only " +
+                 std::to_string(remaining) + " remain in the stream");
   if (meta > kChannelMaxIndexBytes)
-    return Error(at(offset) + ": FBPHINT0 metadata of " + std::to_string(meta) + " bytes exceeds the " +
-                 std::to_string(kChannelMaxIndexBytes >> 20) + " MiB limit");
+    return Error(at(offset) + ": FBPHINT0 metadata of " + std::to_string(meta) +
+                 " bytes exceeds the " + std::to_string(kChannelMaxIndexBytes >> 20) +
+                 " MiB limit");
   const ByteSpan m = TRY(in.window(offset + kHintsHeader, static_cast<std::size_t>(meta)));
   ChannelRecord r;
   r.kind = ChannelRecordKind::PipelineHints;
@@ -181,7 +190,8 @@ Result<ChannelHead> read_sequential(HeadReader& in) {
     if (!boot && !device && !hints)
       break; // the artifact (or nothing) follows
     if (head.records.size() == kChannelMaxRecords)
-      return Error(at(cursor) + ": more than " + std::to_string(kChannelMaxRecords) + " records in the head");
+      return Error(at(cursor) + ": more than " + std::to_string(kChannelMaxRecords) +
+                   " records in the head");
     std::uint64_t used = 0;
     if (boot) {
       BootProfile p;
@@ -214,18 +224,24 @@ enum class EntryVariant : std::uint32_t { BootProfile = 0, DeviceProfile = 1, Pi
 
 ChannelRecordKind kind_of(EntryVariant v) {
   switch (v) {
-  case EntryVariant::BootProfile: return ChannelRecordKind::BootProfile;
-  case EntryVariant::DeviceProfile: return ChannelRecordKind::DeviceProfile;
-  case EntryVariant::PipelineHints: break;
+  case EntryVariant::BootProfile:
+    return ChannelRecordKind::BootProfile;
+  case EntryVariant::DeviceProfile:
+    return ChannelRecordKind::DeviceProfile;
+  case EntryVariant::PipelineHints:
+    break;
   }
   return ChannelRecordKind::PipelineHints;
 }
 
 EntryVariant variant_of(ChannelRecordKind k) {
   switch (k) {
-  case ChannelRecordKind::BootProfile: return EntryVariant::BootProfile;
-  case ChannelRecordKind::DeviceProfile: return EntryVariant::DeviceProfile;
-  case ChannelRecordKind::PipelineHints: break;
+  case ChannelRecordKind::BootProfile:
+    return EntryVariant::BootProfile;
+  case ChannelRecordKind::DeviceProfile:
+    return EntryVariant::DeviceProfile;
+  case ChannelRecordKind::PipelineHints:
+    break;
   }
   return EntryVariant::PipelineHints;
 }
@@ -249,11 +265,13 @@ Result<void> validate_index(const std::vector<ChannelRecord>& entries, std::uint
     if (e.size == 0)
       return Error(name + ": size 0");
     if (e.offset < previous_end)
-      return Error(name + ": offset " + std::to_string(e.offset) + " lies inside the previous entry (which ends at " +
+      return Error(name + ": offset " + std::to_string(e.offset) +
+                   " lies inside the previous entry (which ends at " +
                    std::to_string(previous_end) + ")");
     if (e.offset > region || e.size > region - e.offset)
       return Error(name + ": [" + std::to_string(e.offset) + ", +" + std::to_string(e.size) +
-                   ") runs past the end of the channel (" + std::to_string(region) + " bytes after the index)");
+                   ") runs past the end of the channel (" + std::to_string(region) +
+                   " bytes after the index)");
     if (e.kind == ChannelRecordKind::PipelineHints) {
       if (e.payload_offset < e.offset + kHintsHeader || e.payload_offset > e.offset + e.size ||
           e.payload_size > e.offset + e.size - e.payload_offset)
@@ -276,7 +294,8 @@ Result<std::vector<ChannelRecord>> decode_index_payload(ByteSpan payload) {
   postcard::Reader r(payload, kIndexHeader);
   const auto n = TRY(r.length("entries", 3));
   if (n > kChannelMaxRecords)
-    return r.error("entries", std::to_string(n) + " entries; at most " + std::to_string(kChannelMaxRecords));
+    return r.error("entries",
+                   std::to_string(n) + " entries; at most " + std::to_string(kChannelMaxRecords));
   std::vector<ChannelRecord> out;
   for (std::size_t i = 0; i < n; ++i) {
     ChannelRecord e;
@@ -312,8 +331,8 @@ Result<ChannelHead> read_indexed(HeadReader& in) {
     return Error(at(0) + ": FBCHIDX0: unsupported format version " + std::to_string(version));
   const std::uint64_t length = load_le<std::uint32_t>(h.data() + 10);
   if (length > in.total() - kIndexHeader)
-    return Error(at(0) + ": FBCHIDX0 claims a " + std::to_string(length) + "-byte payload; the channel has " +
-                 std::to_string(in.total()) + " bytes");
+    return Error(at(0) + ": FBCHIDX0 claims a " + std::to_string(length) +
+                 "-byte payload; the channel has " + std::to_string(in.total()) + " bytes");
   if (length > kChannelMaxIndexBytes)
     return Error(at(0) + ": FBCHIDX0 payload of " + std::to_string(length) + " bytes exceeds the " +
                  std::to_string(kChannelMaxIndexBytes >> 20) + " MiB limit");
@@ -345,7 +364,8 @@ Result<ChannelHead> read_indexed(HeadReader& in) {
         if (next.kind == ChannelRecordKind::PipelineHints)
           continue;
         const std::uint64_t next_end = base + next.offset + next.size;
-        if (base + next.offset > run_end + kReadAhead || next_end - e.offset > kChannelMaxRecordBytes)
+        if (base + next.offset > run_end + kReadAhead ||
+            next_end - e.offset > kChannelMaxRecordBytes)
           break;
         run_end = next_end;
       }
@@ -353,7 +373,8 @@ Result<ChannelHead> read_indexed(HeadReader& in) {
       fetched_until = run_end;
     }
     const ByteSpan bytes = TRY(in.window(e.offset, static_cast<std::size_t>(e.size)));
-    const std::string_view want = e.kind == ChannelRecordKind::BootProfile ? kBootMagic : kDeviceMagic;
+    const std::string_view want =
+        e.kind == ChannelRecordKind::BootProfile ? kBootMagic : kDeviceMagic;
     if (!has_magic(bytes, want))
       return Error(name + ": the bytes there are not a " + std::string(want) + " record");
     std::size_t used = 0;
@@ -365,8 +386,8 @@ Result<ChannelHead> read_indexed(HeadReader& in) {
       device = TRY_CTX(decode_device_profile_prefix(bytes, &used), name);
     const std::string& decoded_id = boot ? boot->id : device->id;
     if (used != e.size)
-      return Error(name + ": the record there is " + std::to_string(used) + " bytes, the index says " +
-                   std::to_string(e.size));
+      return Error(name + ": the record there is " + std::to_string(used) +
+                   " bytes, the index says " + std::to_string(e.size));
     if (decoded_id != e.id)
       return Error(name + ": the record there is '" + decoded_id + "'");
     if (boot)
@@ -374,7 +395,8 @@ Result<ChannelHead> read_indexed(HeadReader& in) {
     else
       TRY(add_device(head, seen, std::move(*device), e.offset, e.size));
   }
-  head.consumed = head.records.empty() ? base : head.records.back().offset + head.records.back().size;
+  head.consumed =
+      head.records.empty() ? base : head.records.back().offset + head.records.back().size;
   return head;
 }
 
@@ -387,16 +409,19 @@ void add_stage_identities(const PipelineSource& s, std::set<std::string>& out) {
 
 std::string_view channel_record_kind_name(ChannelRecordKind kind) {
   switch (kind) {
-  case ChannelRecordKind::BootProfile: return "boot_profile";
-  case ChannelRecordKind::DeviceProfile: return "device_profile";
-  case ChannelRecordKind::PipelineHints: return "pipeline_hints";
+  case ChannelRecordKind::BootProfile:
+    return "boot_profile";
+  case ChannelRecordKind::DeviceProfile:
+    return "device_profile";
+  case ChannelRecordKind::PipelineHints:
+    return "pipeline_hints";
   }
   return "?";
 }
 
 bool starts_with_channel_record(ByteSpan prefix) {
-  return has_magic(prefix, kIndexMagic) || has_magic(prefix, kBootMagic) || has_magic(prefix, kDeviceMagic) ||
-         has_magic(prefix, kHintsMagic);
+  return has_magic(prefix, kIndexMagic) || has_magic(prefix, kBootMagic) ||
+         has_magic(prefix, kDeviceMagic) || has_magic(prefix, kHintsMagic);
 }
 
 Result<ChannelHead> read_channel_head(pipeline::BlockSource& source) {
@@ -406,28 +431,33 @@ Result<ChannelHead> read_channel_head(pipeline::BlockSource& source) {
   return read_sequential(in);
 }
 
-Result<pipeline::PipelineHints> read_channel_hints(pipeline::BlockSource& source, const ChannelHead& head,
+Result<pipeline::PipelineHints> read_channel_hints(pipeline::BlockSource& source,
+                                                   const ChannelHead& head,
                                                    const std::set<std::string>* identities) {
   std::vector<pipeline::PipelineHints> parts;
   for (const auto& r : head.records) {
     if (r.kind != ChannelRecordKind::PipelineHints)
       continue;
-    if (identities && std::none_of(r.identities.begin(), r.identities.end(),
-                                   [&](const std::string& id) { return identities->count(id) > 0; }))
+    if (identities &&
+        std::none_of(r.identities.begin(), r.identities.end(),
+                     [&](const std::string& id) { return identities->count(id) > 0; }))
       continue;
     const std::string name = at(r.offset) + ": FBPHINT0 record";
     if (r.size > kMaxHintRecordBytes)
       return Error(name + ": " + std::to_string(r.size) + " bytes exceeds the " +
                    std::to_string(kMaxHintRecordBytes >> 20) + " MiB limit");
-    Bytes bytes = TRY_CTX(pipeline::read_bytes(source, r.offset, static_cast<std::size_t>(r.size)), name);
+    Bytes bytes =
+        TRY_CTX(pipeline::read_bytes(source, r.offset, static_cast<std::size_t>(r.size)), name);
     if (!has_magic(bytes, kHintsMagic))
       return Error(name + ": the bytes there are not a FBPHINT0 record");
     std::size_t used = 0;
     auto hints = TRY_CTX(decode_pipeline_hints_record(bytes, &used), name);
-    const std::uint64_t payload_at = r.offset + kHintsHeader + load_le<std::uint32_t>(bytes.data() + 10);
-    if (used != r.size || payload_at != r.payload_offset || used - (payload_at - r.offset) != r.payload_size)
-      return Error(name + ": its header does not match the index (record of " + std::to_string(used) +
-                   " bytes, payload at " + std::to_string(payload_at) + ")");
+    const std::uint64_t payload_at =
+        r.offset + kHintsHeader + load_le<std::uint32_t>(bytes.data() + 10);
+    if (used != r.size || payload_at != r.payload_offset ||
+        used - (payload_at - r.offset) != r.payload_size)
+      return Error(name + ": its header does not match the index (record of " +
+                   std::to_string(used) + " bytes, payload at " + std::to_string(payload_at) + ")");
     std::vector<std::string> ids;
     for (const auto& e : hints.entries)
       ids.push_back(e.pipeline_identity);
@@ -439,7 +469,8 @@ Result<pipeline::PipelineHints> read_channel_hints(pipeline::BlockSource& source
   return TRY_CTX(pipeline::merge_pipeline_hints(parts), "channel");
 }
 
-std::set<std::string> boot_profile_pipeline_identities(const BootProfile& profile, bool with_rootfs) {
+std::set<std::string> boot_profile_pipeline_identities(const BootProfile& profile,
+                                                       bool with_rootfs) {
   std::set<std::string> out;
   if (with_rootfs)
     add_stage_identities(profile.rootfs.source, out);
@@ -472,8 +503,8 @@ Result<Bytes> encode_channel_index(const std::vector<ChannelRecord>& records) {
     }
   }
   if (w.data().size() > kChannelMaxIndexBytes)
-    return Error("FBCHIDX0: the index would be " + std::to_string(w.data().size()) + " bytes, over the " +
-                 std::to_string(kChannelMaxIndexBytes >> 20) + " MiB limit");
+    return Error("FBCHIDX0: the index would be " + std::to_string(w.data().size()) +
+                 " bytes, over the " + std::to_string(kChannelMaxIndexBytes >> 20) + " MiB limit");
   Bytes out;
   append(out, kIndexMagic);
   append_le<std::uint16_t>(out, 0);
@@ -485,9 +516,11 @@ Result<Bytes> encode_channel_index(const std::vector<ChannelRecord>& records) {
 Result<Bytes> index_for_channel(pipeline::BlockSource& channel) {
   auto head = TRY(read_channel_head(channel));
   if (head.indexed)
-    return Error("channel " + channel.describe() + " already starts with a FBCHIDX0 index", ErrorKind::Usage);
+    return Error("channel " + channel.describe() + " already starts with a FBCHIDX0 index",
+                 ErrorKind::Usage);
   if (head.records.empty())
-    return Error("channel " + channel.describe() + " has no records to index (it is a bare artifact)",
+    return Error("channel " + channel.describe() +
+                     " has no records to index (it is a bare artifact)",
                  ErrorKind::Usage);
   return encode_channel_index(head.records);
 }
@@ -498,7 +531,8 @@ namespace {
 Result<void> copy_source(pipeline::BlockSource& source, AtomicFile& out) {
   Bytes chunk(std::size_t{1} << 20);
   for (std::uint64_t at_ = 0; at_ < source.size();) {
-    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), source.size() - at_));
+    const auto n =
+        static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), source.size() - at_));
     TRY(source.read_at(at_, std::span(chunk).first(n)));
     TRY(out.write(ByteSpan(chunk).first(n)));
     at_ += n;
@@ -520,7 +554,8 @@ Result<void> pack_channel(const ChannelPackRequest& request, const std::filesyst
       // YAML files as they are); other text must be compiled first.
       const std::string_view text = as_chars(bytes);
       if (TRY(classify_source(text, file.string())) != SourceKind::DeviceProfileYaml)
-        return Error(file.string() + ": a Boot Profile manifest; compile it first (fastboop-profile compile)",
+        return Error(file.string() +
+                         ": a Boot Profile manifest; compile it first (fastboop-profile compile)",
                      ErrorKind::Usage);
       const DeviceProfile profile = TRY(parse_device_profile(text, file.string()));
       bytes = TRY(encode_device_profile(profile));
@@ -528,11 +563,13 @@ Result<void> pack_channel(const ChannelPackRequest& request, const std::filesyst
     auto one = pipeline::make_memory_source(bytes, file.string());
     auto head = TRY_CTX(read_channel_head(*one), file.string());
     if (head.records.empty())
-      return Error(file.string() + ": not compiled records (FBOODEVP, FBOOPROF, FBPHINT0); compile it first",
+      return Error(file.string() +
+                       ": not compiled records (FBOODEVP, FBOOPROF, FBPHINT0); compile it first",
                    ErrorKind::Usage);
     if (head.has_artifact())
-      return Error(file.string() + ": " + std::to_string(head.total - head.consumed) + " byte(s) after its records at byte offset " +
-                   std::to_string(head.consumed) + " (a channel with an artifact cannot be packed again)");
+      return Error(file.string() + ": " + std::to_string(head.total - head.consumed) +
+                   " byte(s) after its records at byte offset " + std::to_string(head.consumed) +
+                   " (a channel with an artifact cannot be packed again)");
     append(records, ByteSpan(bytes).subspan(static_cast<std::size_t>(head.index_size)));
   }
   auto all = pipeline::make_memory_source(records, "records");
@@ -558,7 +595,8 @@ Result<void> pack_channel(const ChannelPackRequest& request, const std::filesyst
   return out.commit();
 }
 
-Result<void> index_channel_file(const std::filesystem::path& input, const std::filesystem::path& output) {
+Result<void> index_channel_file(const std::filesystem::path& input,
+                                const std::filesystem::path& output) {
   TRY(check_output_path(output));
   auto in = TRY(pipeline::open_file_source(input));
   const Bytes index = TRY_CTX(index_for_channel(*in), input.string());
@@ -568,7 +606,8 @@ Result<void> index_channel_file(const std::filesystem::path& input, const std::f
   return out.commit();
 }
 
-Result<ChannelShow> show_channel(pipeline::BlockSource& channel, std::string_view origin, bool json) {
+Result<ChannelShow> show_channel(pipeline::BlockSource& channel, std::string_view origin,
+                                 bool json) {
   auto head = TRY_CTX(read_channel_head(channel), std::string(origin));
   Bytes records;
   for (const auto& r : head.records) {
@@ -583,8 +622,8 @@ Result<ChannelShow> show_channel(pipeline::BlockSource& channel, std::string_vie
   out.summary = std::string(origin) + ": channel, " + (head.indexed ? "indexed, " : "") +
                 std::to_string(head.records.size()) + " record(s)";
   if (head.has_artifact())
-    out.summary += ", artifact of " + std::to_string(head.total - head.consumed) + " bytes at byte offset " +
-                   std::to_string(head.consumed);
+    out.summary += ", artifact of " + std::to_string(head.total - head.consumed) +
+                   " bytes at byte offset " + std::to_string(head.consumed);
   else
     out.summary += ", no artifact";
   return out;

@@ -55,8 +55,8 @@ struct ChannelRecord {
 
 struct ChannelHead {
   bool indexed = false;
-  std::uint64_t index_size = 0;       // bytes of the FBCHIDX0 record (14 + payload)
-  std::vector<ChannelRecord> records; // stream order
+  std::uint64_t index_size = 0;               // bytes of the FBCHIDX0 record (14 + payload)
+  std::vector<ChannelRecord> records;         // stream order
   std::vector<BootProfile> boot_profiles;     // validated, stream order
   std::vector<DeviceProfile> device_profiles; // stream order
   std::uint64_t consumed = 0;                 // the artifact starts here
@@ -79,12 +79,14 @@ Result<ChannelHead> read_channel_head(pipeline::BlockSource& source);
 // The pipeline hints of the records holding any of `identities` (all records
 // when `identities` is null), read, decoded, cross-checked against what the
 // head (or the index) said they hold, and merged.
-Result<pipeline::PipelineHints> read_channel_hints(pipeline::BlockSource& source, const ChannelHead& head,
+Result<pipeline::PipelineHints> read_channel_hints(pipeline::BlockSource& source,
+                                                   const ChannelHead& head,
                                                    const std::set<std::string>* identities);
 
 // Every stage identity of the pipelines a Boot Profile opens (rootfs only
 // when `with_rootfs`, kernel and dtbs): what its hint records are keyed by.
-std::set<std::string> boot_profile_pipeline_identities(const BootProfile& profile, bool with_rootfs);
+std::set<std::string> boot_profile_pipeline_identities(const BootProfile& profile,
+                                                       bool with_rootfs);
 
 // The FBCHIDX0 record for `records`, whose offsets are relative to the first
 // byte after the index (so records can be placed behind it unchanged).
@@ -111,7 +113,8 @@ struct ChannelPackRequest {
 // first, so what is written passes the reader (limits, duplicate ids).
 Result<void> pack_channel(const ChannelPackRequest& request, const std::filesystem::path& output);
 // `channel index`: FBCHIDX0 in front of `input`, copied unchanged.
-Result<void> index_channel_file(const std::filesystem::path& input, const std::filesystem::path& output);
+Result<void> index_channel_file(const std::filesystem::path& input,
+                                const std::filesystem::path& output);
 
 // `show` of a channel: every record rendered as `show` renders the record
 // files it was packed from (so pack -> show gives the same documents), and a
@@ -120,6 +123,7 @@ struct ChannelShow {
   std::string records; // show_bytes of the records
   std::string summary;
 };
-Result<ChannelShow> show_channel(pipeline::BlockSource& channel, std::string_view origin, bool json);
+Result<ChannelShow> show_channel(pipeline::BlockSource& channel, std::string_view origin,
+                                 bool json);
 
 } // namespace fastboop::profiles
