@@ -11,6 +11,7 @@
 #       [CMDLINE <text>] [OUTPUT <boot.img>] [any add_fastboop_stage0 option, but not with STAGE0])
 #   fastboop_add_device_matrix(<prefix> DEVICES <id>... (ROOTFS ... | BOOT_PROFILE ...) [stage0/boot options])
 #   fastboop_install_boot_images(TARGETS <target>... [DESTINATION <dir>] [COMPONENT <name>])
+#   fastboop_add_channel(<target> RECORDS <target|file>... [ARTIFACT <file>] [INDEX] [OUTPUT <file>])
 #
 # Conventions: target first; every unknown or missing argument is an error; the
 # tools are the imported targets Fastboop::profile/stage0/bootimg (never path
@@ -479,6 +480,60 @@ function(fastboop_add_device_matrix prefix)
   endforeach()
   add_custom_target(${prefix} ALL DEPENDS ${targets})
   set_target_properties(${prefix} PROPERTIES FASTBOOP_KIND device_matrix FASTBOOP_TARGETS "${targets}")
+endfunction()
+
+# ---------------------------------------------------------------------------
+# A channel (one file a distro publishes: upstream's apps open it by URL): the
+# RECORDS in order (fastboop_add_boot_profile targets, compiled records, or
+# Device Profile YAML/JSON, compiled by the packer), then the ARTIFACT (the
+# rootfs image). Packing is a concatenation, so it is not cached; the output
+# is deterministic and its depfile lists every file read.
+function(fastboop_add_channel target)
+  set(fn fastboop_add_channel)
+  cmake_parse_arguments(PARSE_ARGV 1 A "INDEX" "ARTIFACT;OUTPUT" "RECORDS")
+  _fastboop_check_args(${fn} ${target})
+  if(NOT A_RECORDS)
+    _fastboop_fail(${fn} ${target} "RECORDS <target|file>... is required")
+  endif()
+  _fastboop_require_tool(${fn} ${target} profile)
+  set(files "")
+  set(deps Fastboop::profile)
+  foreach(r IN LISTS A_RECORDS)
+    if(TARGET "${r}")
+      get_target_property(kind ${r} FASTBOOP_KIND)
+      if(NOT kind STREQUAL "boot_profile")
+        _fastboop_fail(${fn} ${target} "RECORDS target ${r} was not made by fastboop_add_boot_profile")
+      endif()
+      get_target_property(f ${r} FASTBOOP_OUTPUT)
+      list(APPEND deps ${r})
+    else()
+      _fastboop_abs(f "${r}")
+    endif()
+    list(APPEND files "${f}")
+    list(APPEND deps "${f}")
+  endforeach()
+  if(A_OUTPUT)
+    get_filename_component(out "${A_OUTPUT}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_BINARY_DIR}")
+  else()
+    set(out "${CMAKE_CURRENT_BINARY_DIR}/${target}.channel")
+  endif()
+  set(args "")
+  if(A_ARTIFACT)
+    _fastboop_abs(artifact "${A_ARTIFACT}")
+    list(APPEND args --artifact "${artifact}")
+    list(APPEND deps "${artifact}")
+  endif()
+  if(A_INDEX)
+    list(APPEND args --index)
+  endif()
+  add_custom_command(OUTPUT "${out}"
+    COMMAND Fastboop::profile channel pack ${files} ${args} -o "${out}" --depfile "${out}.d"
+    DEPENDS ${deps}
+    DEPFILE "${out}.d"
+    COMMENT "fastboop: packing channel ${target}"
+    VERBATIM)
+  add_custom_target(${target} ALL DEPENDS "${out}")
+  set_target_properties(${target} PROPERTIES FASTBOOP_KIND channel FASTBOOP_OUTPUT "${out}")
 endfunction()
 
 # ---------------------------------------------------------------------------

@@ -429,5 +429,43 @@ TEST(BootTool, AManifestSourceIsCompiledInMemory) {
   EXPECT_THAT(wrong.err, HasSubstr("holds Boot Profile 'fbtest-rootfs'"));
 }
 
+TEST(BootTool, AChannelCarryingItsDeviceProfileAndImageBuildsTheSameBootImage) {
+  FASTBOOP_REQUIRE_PROGRAM("dtc");
+  FASTBOOP_REQUIRE_PROGRAM("mkfs.erofs");
+  Fixture f;
+  const auto image = f.dir / "rootfs.erofs";
+  auto mk = run({"mkfs.erofs", "-T0", image.string(), f.rootfs.string()});
+  ASSERT_EQ(mk.exit_code, 0) << mk.err;
+  write_file(f.dir / "profile.yaml", "id: fbtest-rootfs\nrootfs:\n  erofs:\n    file: rootfs.erofs\n");
+  const std::string profile_tool = tool_path("fastboop-profile").string();
+  for (const std::vector<std::string>& argv :
+       {std::vector<std::string>{profile_tool, "compile-devpro", (f.devpro / "fbtest-phone.yaml").string(), "-o",
+                                 (f.dir / "phone.fdp").string()},
+        std::vector<std::string>{profile_tool, "compile", (f.dir / "profile.yaml").string(), "-o",
+                                 (f.dir / "profile.fbp").string()},
+        std::vector<std::string>{profile_tool, "channel", "pack", (f.dir / "phone.fdp").string(),
+                                 (f.dir / "profile.fbp").string(), "--artifact", image.string(), "--index", "-o",
+                                 (f.dir / "distro.channel").string()}}) {
+    auto r = run(argv);
+    ASSERT_EQ(r.exit_code, 0) << argv[1] << ": " << r.err;
+  }
+  const auto separate = f.dir / "separate.img", channel = f.dir / "channel.img";
+  auto a = f.fastboop({"boot", image.string(), "--device-profile", "fbtest-phone", "-o", separate.string(),
+                       "--stage0", f.init.string(), "--smoo-gadget", f.gadget.string()});
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  // No Device Profile directory: fbtest-phone comes from the channel.
+  auto b = f.fastboop({"boot", (f.dir / "distro.channel").string(), "--device-profile", "fbtest-phone", "-o",
+                       channel.string(), "--stage0", f.init.string(), "--smoo-gadget", f.gadget.string()},
+                      {"FASTBOOP_SCHEMA_PATH="});
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  EXPECT_EQ(read_file(channel), read_file(separate));
+  // The bare image without a Device Profile directory: the id is unknown.
+  auto c = f.fastboop({"boot", image.string(), "--device-profile", "fbtest-phone", "-o",
+                       (f.dir / "none.img").string(), "--stage0", f.init.string(), "--smoo-gadget",
+                       f.gadget.string()},
+                      {"FASTBOOP_SCHEMA_PATH="});
+  EXPECT_EQ(c.exit_code, 3) << c.err;
+}
+
 } // namespace
 } // namespace fastboop::test

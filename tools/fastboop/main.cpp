@@ -29,12 +29,13 @@ struct BootArgs {
 void add_boot_options(CLI::App* boot, BootArgs& a) {
   boot->add_option("SOURCE", a.source,
                    "Rootfs image path or http(s) URL, rootfs directory, compiled Boot Profile "
-                   "(.fbp) or Boot "
+                   "(.fbp), channel (path or URL: profiles, optionally followed by the image) or Boot "
                    "Profile manifest (.yaml)")
       ->required();
   boot->add_option("--device-profile", a.device_profile,
                    "Device Profile id (default: identify the device by probes)");
-  boot->add_option("--boot-profile", a.boot_profile, "The Boot Profile id SOURCE must hold");
+  boot->add_option("--boot-profile", a.boot_profile,
+                   "The Boot Profile id SOURCE must hold; chooses among a channel's (default: its only one)");
   boot->add_option("-s,--device", a.device,
                    "SERIAL, usb:BUS-PORT, tcp:HOST[:PORT] or udp:HOST[:PORT]");
   boot->add_flag("--wait", a.wait, "Wait for the device to appear");

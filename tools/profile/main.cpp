@@ -4,11 +4,14 @@
 #include "common/file_io.hpp"
 #include "common/log.hpp"
 #include "draft/draft.hpp"
+#include "pipeline/pipeline.hpp"
+#include "profiles/channel.hpp"
 #include "profiles/profiles.hpp"
 #include "profiles/tooling.hpp"
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -243,7 +246,7 @@ Result<void> run_list(bool json) {
 } // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Check, compile and show Device Profiles (DevPro) and Boot Profiles.",
+  CLI::App app{"Check, compile and show Device Profiles (DevPro) and Boot Profiles; pack them into channels.",
                "fastboop-profile"};
   cli::add_common_options(
       app, {.examples =
@@ -321,11 +324,37 @@ int main(int argc, char** argv) {
   std::string show_input;
   std::string show_output = "-";
   bool json = false;
-  auto* show = app.add_subcommand("show", "Show compiled profiles (FBOODEVP, FBOOPROF, appended FBPHINT0 records) "
-                                          "as YAML that compiles back to the same bytes, or a DevPro source");
-  show->add_option("FILE", show_input, "File to show ('-' for stdin)")->required();
+  auto* show = app.add_subcommand("show", "Show compiled profiles (FBOODEVP, FBOOPROF, FBPHINT0 records, a channel's "
+                                          "records) as YAML that compiles back to the same bytes, or a DevPro source");
+  show->add_option("FILE", show_input, "File or channel URL to show ('-' for stdin)")->required();
   show->add_flag("--json", json, "JSON instead of YAML");
   show->add_option("-o,--output", show_output, "Output file ('-' = stdout)");
+
+  auto* channel = app.add_subcommand(
+      "channel", "Write channels: one file (or URL, once published) holding compiled profiles and, optionally, "
+                 "the image they boot");
+  channel->require_subcommand(1);
+  ChannelPackRequest pack_request;
+  std::vector<std::string> pack_records;
+  std::string pack_artifact, pack_output;
+  bool pack_index = false;
+  auto* pack = channel->add_subcommand(
+      "pack", "Concatenate compiled records (compile, compile-devpro, optimize outputs) and optionally the "
+              "artifact (the rootfs image) into a channel");
+  pack->add_option("RECORDS", pack_records,
+                   "Files of compiled records, or Device Profile YAML/JSON, in the order to write them")
+      ->required();
+  pack->add_option("--artifact", pack_artifact, "The image appended after the records (read as the rootfs)");
+  pack->add_flag("--index", pack_index,
+                 "Start the channel with a FBCHIDX0 index, so readers (over http) find every record at once");
+  pack->add_option("-o,--output", pack_output, "Output file")->required();
+  std::string pack_depfile;
+  pack->add_option("--depfile", pack_depfile, "Write a Make/Ninja depfile listing every file read");
+  std::string index_input, index_output;
+  auto* index = channel->add_subcommand(
+      "index", "Put a FBCHIDX0 index in front of a channel (records and artifact copied unchanged)");
+  index->add_option("CHANNEL", index_input, "Channel file")->required();
+  index->add_option("-o,--output", index_output, "Output file")->required();
 
   auto* list = app.add_subcommand("list", "List every Device Profile on the search path with its source");
   bool list_json = false;
@@ -400,10 +429,47 @@ int main(int argc, char** argv) {
       return write_binary(devpro_output, bytes);
     }
     if (*show) {
-      auto bytes = TRY(read_input(show_input));
+      // A channel (a path or URL starting with records, indexed or with an
+      // artifact) is read through the pipeline: only its head is fetched.
+      pipeline::BlockSourcePtr source;
+      const bool url = show_input.starts_with("http://") || show_input.starts_with("https://");
+      std::error_code ec;
+      if (show_input == "-")
+        source = pipeline::make_memory_source(TRY(read_input(show_input)), "stdin");
+      else if (!url && !fs::exists(show_input, ec))
+        return Error(show_input + ": no such file", ErrorKind::NotFound);
+      else
+        source = TRY(pipeline::open_detect_terminal(show_input)).source;
+      Bytes magic(static_cast<std::size_t>(std::min<std::uint64_t>(source->size(), 8)));
+      TRY(source->read_at(0, magic));
+      if (starts_with_channel_record(magic)) {
+        auto shown = TRY(show_channel(*source, display(show_input), json));
+        log::info(shown.summary);
+        return write_text(show_output, shown.records);
+      }
+      auto bytes = TRY(pipeline::read_bytes(*source, 0, static_cast<std::size_t>(std::min<std::uint64_t>(
+                                                              source->size(), std::uint64_t{64} << 20))));
       auto text = TRY(show_bytes(bytes, display(show_input), json ? ShowFormat::Json : ShowFormat::Yaml));
       return write_text(show_output, text);
     }
+    if (*pack) {
+      for (const auto& r : pack_records)
+        pack_request.record_files.emplace_back(r);
+      if (!pack_artifact.empty())
+        pack_request.artifact = pack_artifact;
+      pack_request.indexing = pack_index ? ChannelIndexing::Index : ChannelIndexing::None;
+      if (!pack_depfile.empty())
+        TRY(check_output_path(pack_depfile));
+      TRY(pack_channel(pack_request, pack_output));
+      if (pack_depfile.empty())
+        return ok();
+      std::vector<std::string> deps = pack_records;
+      if (!pack_artifact.empty())
+        deps.push_back(pack_artifact);
+      return write_depfile(pack_depfile, pack_output, deps);
+    }
+    if (*index)
+      return index_channel_file(index_input, index_output);
     if (*list)
       return run_list(list_json);
     if (*draft_cmd) {

@@ -36,10 +36,13 @@ struct SourceArgs {
   bool verify_download = false;
   std::optional<long> http_connect_timeout, http_stall_timeout;
   std::optional<unsigned> http_attempts;
+  std::optional<std::string> boot_profile;
 };
 
 void add_source_options(CLI::App* sub, SourceArgs& a) {
   sub->add_flag("--offline", a.offline, "Never fetch over the network (also FASTBOOP_OFFLINE=1)");
+  sub->add_option("--boot-profile", a.boot_profile,
+                  "Which Boot Profile of a channel SOURCE to use (default: its only one)");
   sub->add_option("--local-artifact", a.local_artifacts,
                   "Local file replacing any pipeline stage with the same sha512 and size (repeatable)");
   sub->add_option(
@@ -75,6 +78,7 @@ Result<OpenedSource> open_with(const std::string& spec, const SourceArgs& a, pip
                                TerminalDigest digest = TerminalDigest::IfStated) {
   SourceOptions o;
   o.terminal_digest = digest;
+  o.boot_profile_id = a.boot_profile;
   if (a.offline)
     o.network = pipeline::NetworkMode::Offline;
   for (const auto& p : a.local_artifacts)
@@ -343,7 +347,9 @@ int main(int argc, char** argv) {
                "distro rootfs; look into a SOURCE.\n"
                "A SOURCE is a rootfs directory, a filesystem or disk image (EROFS, ext4, FAT, ISO "
                "9660; raw, "
-               "sparse, xz, partitioned), an http(s) URL of one, or a compiled Boot Profile.",
+               "sparse, xz, partitioned), an http(s) URL of one, a compiled Boot Profile, or a channel (a path "
+               "or URL of compiled profiles, optionally followed by the image itself; its Device Profiles "
+               "join the search path).",
                "fastboop-stage0"};
   cli::add_common_options(
       app,
@@ -369,7 +375,8 @@ int main(int argc, char** argv) {
       "build", "Build stage0 for a device from SOURCE (a rootfs directory, image, URL, compiled Boot Profile "
                "or Boot Profile manifest)");
   build->add_option("SOURCE", b.source,
-                    "Rootfs: directory, image path or URL, compiled Boot Profile or Boot Profile manifest (.yaml)")
+                    "Rootfs: directory, image path or URL, compiled Boot Profile, channel (path or URL) or Boot "
+                    "Profile manifest (.yaml)")
       ->required();
   add_source_options(build, b.src);
   build->add_option("--device-profile", b.device_profile, "Device Profile id")->required();
@@ -421,7 +428,7 @@ int main(int argc, char** argv) {
   bool as_json = false;
   SourceArgs source_args;
   auto source_options = [&](CLI::App* sub) {
-    sub->add_option("SOURCE", source, "Directory, image path or URL, or compiled Boot Profile")->required();
+    sub->add_option("SOURCE", source, "Directory, image path or URL, compiled Boot Profile or channel")->required();
     sub->add_option("--part", part, "With a Boot Profile: rootfs|kernel|dtbs");
     add_source_options(sub, source_args);
   };

@@ -143,7 +143,7 @@ Result<Stage0Key> stage0_key(const BootRequest& r, const stage0::OpenedSource& s
   if (b.dtb)
     k.files.push_back(*b.dtb);
   k.files.push_back(init);
-  if (device.source.rfind("builtin:", 0) != 0)
+  if (profiles::device_profile_source_is_file(device.source))
     k.dirs.push_back(fs::path(device.source).parent_path());
   // Beyond the CMake functions' options.
   if (b.serial == stage0::SerialConsole::On)
@@ -253,6 +253,7 @@ Result<stage0::SourceOptions> source_options(const BootRequest& r) {
     o.local_artifacts.emplace_back(p);
   if (r.expect_sha512)
     o.expect_digest = TRY(stage0::parse_expected_sha512(*r.expect_sha512));
+  o.boot_profile_id = r.boot_profile;
   return o;
 }
 
@@ -335,7 +336,7 @@ Result<BuiltImage> build_image(const BootRequest& r, const PoolEntry& device,
       TRY(artifact_cache::file_input(cache, generator_binary("fastboop-bootimg")))};
   for (const auto& [name, digest] : stage0.files)
     inputs.push_back({(stage0.dir / name).string(), name, digest});
-  if (device.source.rfind("builtin:", 0) != 0)
+  if (profiles::device_profile_source_is_file(device.source))
     for (auto& in :
          TRY(artifact_cache::directory_inputs(cache, fs::path(device.source).parent_path())))
       inputs.push_back(std::move(in));
@@ -451,6 +452,9 @@ Result<IdentifiedDevice> identify_device(const BootRequest& r) {
 
 Result<void> run_boot(const BootRequest& r) {
   const Payloads payloads = TRY(locate_payloads(r));
+  // A channel's Device Profiles take part in identifying the device.
+  const auto channel_options = TRY(source_options(r));
+  TRY(stage0::load_channel_device_profiles(r.source, channel_options));
   IdentifiedDevice device;
   if (r.output && r.device_profile) {
     // Building for a file needs no device at all.

@@ -134,12 +134,21 @@ Result<std::optional<FilesystemType>> probe_filesystem(BlockSource& s) {
   return std::optional<FilesystemType>();
 }
 
+Result<DetectedTerminal> open_detect_terminal(const std::string& location, const DetectOptions& options) {
+  DetectedTerminal t;
+  t.chain.kind = location.starts_with("http://") || location.starts_with("https://") ? StageKind::Http : StageKind::File;
+  t.chain.location = location;
+  t.source = TRY(open_leaf(t.chain, options));
+  return t;
+}
+
 Result<DetectedPipeline> detect_pipeline(const std::string& location, const DetectOptions& options) {
+  auto terminal = TRY(open_detect_terminal(location, options));
+  return detect_layers(std::move(terminal.source), std::move(terminal.chain), options);
+}
+
+Result<DetectedPipeline> detect_layers(BlockSourcePtr cur, PipelineSource chain, const DetectOptions& options) {
   DetectedPipeline out;
-  PipelineSource chain;
-  chain.kind = location.starts_with("http://") || location.starts_with("https://") ? StageKind::Http : StageKind::File;
-  chain.location = location;
-  BlockSourcePtr cur = TRY(open_leaf(chain, options));
   out.layers.push_back(cur->describe());
   for (int depth = 0; depth < kMaxDetectDepth; ++depth) {
     Bytes b = TRY_CTX(head(*cur, 0, 4096 + 8), "detecting the format of " + cur->describe());

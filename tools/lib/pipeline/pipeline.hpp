@@ -105,4 +105,16 @@ struct DetectedPipeline {
 // their magic until a filesystem (or unknown data) remains.
 Result<DetectedPipeline> detect_pipeline(const std::string& location, const DetectOptions& options = {});
 
+// The two halves of detect_pipeline, for a caller that looks at the
+// terminal's bytes before peeling layers (a channel's records come first):
+// the terminal of a bare path or URL, opened with the digest rules above…
+struct DetectedTerminal {
+  profiles::PipelineSource chain; // the terminal stage, with its content when a digest was given
+  BlockSourcePtr source;
+};
+Result<DetectedTerminal> open_detect_terminal(const std::string& location, const DetectOptions& options = {});
+// …and the layers peeled from an opened source, which `chain` describes.
+Result<DetectedPipeline> detect_layers(BlockSourcePtr source, profiles::PipelineSource chain,
+                                      const DetectOptions& options = {});
+
 } // namespace fastboop::pipeline

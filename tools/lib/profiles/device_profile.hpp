@@ -109,12 +109,12 @@ struct DeviceProfile {
 };
 
 // Where a profile came from, for listings and error messages.
-enum class ProfileOrigin { BuiltIn, SystemDir, UserDir, SchemaPath, File };
+enum class ProfileOrigin { BuiltIn, SystemDir, UserDir, SchemaPath, File, Channel };
 
 struct LoadedDeviceProfile {
   DeviceProfile profile;
   ProfileOrigin origin = ProfileOrigin::BuiltIn;
-  std::string source; // file path, or "builtin:<name>.yaml"
+  std::string source; // file path, "builtin:<name>.yaml", or "channel:<SOURCE>#<id>"
 };
 
 } // namespace fastboop::profiles

@@ -28,6 +28,8 @@ std::string_view profile_origin_name(ProfileOrigin origin) {
     return "schema-path";
   case ProfileOrigin::File:
     return "file";
+  case ProfileOrigin::Channel:
+    return "channel";
   }
   return "unknown";
 }
@@ -137,6 +139,23 @@ Result<std::vector<LoadedDeviceProfile>> load_directory(const DevproSearchDir& d
 
 } // namespace
 
+namespace {
+std::mutex g_channel_mutex;
+std::vector<LoadedDeviceProfile> g_channel_profiles;
+} // namespace
+
+void set_channel_device_profiles(const std::string& channel, const std::vector<DeviceProfile>& profiles) {
+  std::vector<LoadedDeviceProfile> level;
+  for (const auto& p : profiles)
+    level.push_back({p, ProfileOrigin::Channel, "channel:" + channel + "#" + p.id});
+  const std::lock_guard lock(g_channel_mutex);
+  g_channel_profiles = std::move(level);
+}
+
+bool device_profile_source_is_file(std::string_view source) {
+  return !source.starts_with("builtin:") && !source.starts_with("channel:");
+}
+
 Result<std::vector<LoadedDeviceProfile>> builtin_device_profiles() {
   static std::once_flag once;
   static std::optional<Result<std::vector<LoadedDeviceProfile>>> cached;
@@ -151,6 +170,11 @@ Result<std::vector<LoadedDeviceProfile>> load_all_device_profiles() {
     log::debug("device profile directory " + dir.path.string() + " (" +
                std::string(profile_origin_name(dir.origin)) + "): " + std::to_string(level.size()) + " profile(s)");
     std::move(level.begin(), level.end(), std::back_inserter(all));
+  }
+  {
+    // A channel's ids are unique within it (the channel reader checks).
+    const std::lock_guard lock(g_channel_mutex);
+    all.insert(all.end(), g_channel_profiles.begin(), g_channel_profiles.end());
   }
   auto builtins = TRY(builtin_device_profiles());
   std::move(builtins.begin(), builtins.end(), std::back_inserter(all));

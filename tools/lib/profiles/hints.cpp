@@ -177,6 +177,21 @@ Result<PipelineHints> decode_pipeline_hints_blob(ByteSpan bytes, std::size_t* co
              .with_context("pipeline hints (GBXHINT0)");
 }
 
+Result<std::vector<std::string>> decode_pipeline_hints_metadata(ByteSpan metadata) {
+  std::vector<std::string> identities;
+  postcard::Reader r(metadata, record_header);
+  const auto n = TRY(r.length("metadata.pipeline_identities"));
+  for (std::size_t i = 0; i < n; ++i) {
+    auto id = TRY(r.string("metadata.pipeline_identities"));
+    if (!identities.empty() && !(identities.back() < id))
+      return r.error("metadata.pipeline_identities", "not sorted and unique");
+    identities.push_back(std::move(id));
+  }
+  if (r.remaining() != 0)
+    return r.error("metadata", std::to_string(r.remaining()) + " byte(s) after the identity list");
+  return identities;
+}
+
 Result<PipelineHints> decode_pipeline_hints_record(ByteSpan bytes, std::size_t* consumed) {
   const std::string what = "pipeline hints record (FBPHINT0)";
   if (bytes.size() < record_header || as_chars(bytes.first(8)) != record_magic)
@@ -189,21 +204,8 @@ Result<PipelineHints> decode_pipeline_hints_record(ByteSpan bytes, std::size_t* 
   if (record_header + meta_len + payload_len > bytes.size())
     return Error(what + ": truncated: the header announces " + std::to_string(meta_len + payload_len) + " bytes, " +
                  std::to_string(bytes.size() - record_header) + " follow");
-  std::vector<std::string> identities;
-  {
-    postcard::Reader r(bytes.subspan(record_header, meta_len), record_header);
-    auto decode_meta = [&]() -> Result<void> {
-      const auto n = TRY(r.length("metadata.pipeline_identities"));
-      for (std::size_t i = 0; i < n; ++i) {
-        auto id = TRY(r.string("metadata.pipeline_identities"));
-        if (!identities.empty() && !(identities.back() < id))
-          return r.error("metadata.pipeline_identities", "not sorted and unique");
-        identities.push_back(std::move(id));
-      }
-      return ok();
-    };
-    TRY_CTX(decode_meta(), what);
-  }
+  const std::vector<std::string> identities =
+      TRY_CTX(decode_pipeline_hints_metadata(bytes.subspan(record_header, meta_len)), what);
   const ByteSpan payload = bytes.subspan(record_header + meta_len, payload_len);
   auto hints = TRY_CTX(decode_pipeline_hints_blob(payload, nullptr), what);
   std::vector<std::string> payload_ids;

@@ -19,6 +19,11 @@ Result<Bytes> encode_pipeline_hints_record(const pipeline::PipelineHints& hints)
 Result<pipeline::PipelineHints> decode_pipeline_hints_blob(ByteSpan bytes, std::size_t* consumed);
 Result<pipeline::PipelineHints> decode_pipeline_hints_record(ByteSpan bytes, std::size_t* consumed);
 
+// The metadata block of a FBPHINT0 record (after its 18-byte header): the
+// identity list, strictly ascending, with nothing after it. What a channel
+// reader learns of a hint record without reading its payload.
+Result<std::vector<std::string>> decode_pipeline_hints_metadata(ByteSpan metadata);
+
 yaml::Json pipeline_hints_to_tree(const pipeline::PipelineHints& hints);
 
 } // namespace fastboop::profiles

@@ -73,6 +73,13 @@ struct DevproSearchDir {
 // directories (install datadir, /usr/share/fastboop/devpro) with its
 // ':'-separated entries, so tests do not see the host's installed profiles.
 std::vector<DevproSearchDir> device_profile_search_dirs();
+// The Device Profiles a channel carries join the search path for this run
+// (process-wide), below every local directory and above the built-ins, as
+// upstream orders them; a later channel replaces the earlier one's. Their
+// source is "channel:<channel>#<id>".
+void set_channel_device_profiles(const std::string& channel, const std::vector<DeviceProfile>& profiles);
+// False for built-in and channel profiles, whose source names no host file.
+bool device_profile_source_is_file(std::string_view source);
 // The compiled-in profiles (parsed once, on first use).
 Result<std::vector<LoadedDeviceProfile>> builtin_device_profiles();
 // Every profile of every level, highest precedence first, shadowed ones

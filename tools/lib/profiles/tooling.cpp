@@ -132,7 +132,9 @@ Result<Bytes> optimize_boot_profile(const BootProfile& profile, const OptimizeOp
   if (profile.dtbs)
     parts.push_back(TRY_CTX(pipeline::collect_pipeline_hints(profile.dtbs->source.source, collect), "dtbs"));
   auto merged = TRY(pipeline::merge_pipeline_hints(parts));
-  Bytes out = TRY(encode_pipeline_hints_record(merged));
+  Bytes out;
+  if (!merged.entries.empty()) // an empty record would only cost its header
+    out = TRY(encode_pipeline_hints_record(merged));
   // Block-hash tables after the hints: an upstream reader stops at their
   // unknown magic with a warning, having read the profile and its hints.
   std::vector<pipeline::BlockTable> tables;

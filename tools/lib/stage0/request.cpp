@@ -113,7 +113,7 @@ std::vector<std::string> host_dependencies(const Stage0Result& result, const Ope
   if (!source.host_file.empty())
     deps.push_back(source.host_file);
   deps.insert(deps.end(), source.manifest_inputs.begin(), source.manifest_inputs.end());
-  if (!devpro_source.empty() && devpro_source.rfind("builtin:", 0) != 0)
+  if (!devpro_source.empty() && profiles::device_profile_source_is_file(devpro_source))
     deps.push_back(devpro_source);
   std::sort(deps.begin(), deps.end());
   deps.erase(std::unique(deps.begin(), deps.end()), deps.end());

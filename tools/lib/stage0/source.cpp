@@ -5,6 +5,7 @@
 #include "common/log.hpp"
 #include "filesystems/open.hpp"
 #include "pipeline/pipeline.hpp"
+#include "profiles/channel.hpp"
 #include "profiles/hints.hpp"
 #include "profiles/profiles.hpp"
 #include "stage0/fsutil.hpp"
@@ -64,17 +65,8 @@ std::optional<std::string> declared_terminal_digest(const profiles::PipelineSour
   return std::nullopt;
 }
 
-bool has_magic(const std::string& path, std::string_view magic) {
-  std::ifstream in(path, std::ios::binary);
-  std::string head(magic.size(), '\0');
-  in.read(head.data(), static_cast<std::streamsize>(head.size()));
-  return in.gcount() == static_cast<std::streamsize>(magic.size()) && head == magic;
-}
-
-// A compiled Boot Profile and the FBPHINT0 and FBBLKTB0 records appended to
-// it (what `fastboop-profile compile --optimize` / `optimize` produce).
-// Identities repeated across records are an error (spec §4); other trailing
-// bytes end the head with a warning, as a channel reader does.
+// True when a pipeline ends in an http stage (its partial reads are what a
+// block-hash table checks).
 bool has_http_leaf(const profiles::PipelineSource& s) {
   const profiles::PipelineSource* p = &s;
   while (!p->is_terminal() && p->source)
@@ -86,53 +78,11 @@ bool has_http_leaf(const profiles::BootProfile& bp) {
          (bp.dtbs && has_http_leaf(bp.dtbs->source.source));
 }
 
+// A Boot Profile compiled in memory from a manifest.
 struct ProfileWithHints {
   profiles::BootProfile profile;
   pipeline::PipelineHints hints;
-  std::shared_ptr<pipeline::BlockTables> tables;
 };
-
-Result<ProfileWithHints> load_profile_with_hints(const std::string& path) {
-  Bytes bytes = TRY(read_file(path, std::uint64_t{256} << 20));
-  ProfileWithHints out;
-  std::size_t offset = 0;
-  out.profile = TRY_CTX(profiles::decode_boot_profile_prefix(bytes, &offset), path);
-  std::vector<pipeline::PipelineHints> records;
-  std::set<std::string> seen;
-  while (offset < bytes.size()) {
-    const ByteSpan rest = ByteSpan(bytes).subspan(offset);
-    std::size_t used = 0;
-    if (rest.size() >= 8 && as_chars(rest.first(8)) == pipeline::kBlockTableMagic) {
-      // As trusted as the profile's digests: it comes in the same file.
-      auto tables = TRY_CTX(pipeline::decode_block_table_record(rest, &used),
-                            path + ": record at byte offset " + std::to_string(offset));
-      if (!out.tables)
-        out.tables = std::make_shared<pipeline::BlockTables>();
-      for (auto& t : tables)
-        out.tables->add(std::move(t));
-      offset += used;
-      continue;
-    }
-    if (rest.size() < 8 || as_chars(rest.first(8)) != "FBPHINT0") {
-      log::warn(path + ": " + std::to_string(rest.size()) + " byte(s) after the profile at offset " +
-                std::to_string(offset) + " are not a FBPHINT0 or FBBLKTB0 record; ignored");
-      break;
-    }
-    auto h = TRY_CTX(profiles::decode_pipeline_hints_record(rest, &used),
-                     path + ": record at byte offset " + std::to_string(offset));
-    for (const auto& e : h.entries)
-      if (!seen.insert(e.pipeline_identity).second)
-        return Error(path + ": pipeline identity " + e.pipeline_identity + " appears in two FBPHINT0 records");
-    records.push_back(std::move(h));
-    offset += used;
-  }
-  out.hints = TRY_CTX(pipeline::merge_pipeline_hints(records), path);
-  if (!out.tables && has_http_leaf(out.profile))
-    log::info(path + ": no block-hash tables (an upstream profile, or one not optimized by this fastboop): "
-                     "partial http reads are not checked until an object has been read whole; "
-                     "`fastboop-profile optimize` adds them");
-  return out;
-}
 
 // A Boot Profile manifest rather than an image: a .yaml/.yml/.json name, or
 // a small file of text (images are binary from their first bytes: xz, sparse,
@@ -228,6 +178,7 @@ struct ImageSource {
   RootfsIdentity identity;
   std::vector<std::string> manifest_inputs; // a manifest SOURCE: the files its compile read
   std::optional<Bytes> profile_bytes;       // a manifest SOURCE: the compiled profile
+  bool boot_profile_rootfs = false;         // the image is the Boot Profile's rootfs pipeline
 };
 
 std::string join_layers(const std::vector<std::string>& layers) {
@@ -235,6 +186,130 @@ std::string join_layers(const std::vector<std::string>& layers) {
   for (const auto& x : layers)
     l += (l.empty() ? "" : " <- ") + x;
   return l;
+}
+
+bool is_channel_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::uint8_t head[8] = {};
+  in.read(reinterpret_cast<char*>(head), sizeof(head));
+  return in.gcount() == 8 && profiles::starts_with_channel_record(ByteSpan(head, 8));
+}
+
+// The Boot Profile's own rootfs pipeline (no artifact in the SOURCE).
+Result<void> open_boot_profile_rootfs(ImageSource& s, profiles::BootProfile bp, const std::string& layer,
+                                      const std::string& origin) {
+  if (s.hints && !s.hints->entries.empty())
+    s.opts.hints = s.hints.get();
+  if (!s.opts.block_tables && has_http_leaf(bp))
+    log::info(origin + ": no block-hash tables (an upstream profile, or one not optimized by this fastboop): "
+                       "partial http reads are not checked until an object has been read whole; "
+                       "`fastboop-profile optimize` adds them");
+  s.image = TRY(open_profile_block(bp.rootfs, s.opts, "rootfs", s.layers));
+  s.fs_kind = fs_kind_of(bp.rootfs.filesystem);
+  s.identity.pipeline = pipeline::stage_identity(bp.rootfs.source);
+  s.identity.sha512 = declared_terminal_digest(bp.rootfs.source);
+  s.layers.insert(s.layers.begin(), layer + bp.id + ")");
+  s.boot_profile_rootfs = true;
+  s.boot_profile = std::move(bp);
+  return ok();
+}
+
+Result<void> open_bare_image(ImageSource& s, const std::string& spec, pipeline::DetectedTerminal terminal,
+                             const pipeline::DetectOptions& dopts) {
+  auto detected = TRY(pipeline::detect_layers(std::move(terminal.source), std::move(terminal.chain), dopts));
+  s.layers = detected.layers;
+  if (!detected.filesystem)
+    return Error("SOURCE " + spec + ": no filesystem found (layers: " + join_layers(detected.layers) + ")");
+  s.image = std::move(detected.source);
+  s.identity.pipeline = pipeline::stage_identity(detected.pipeline);
+  return ok();
+}
+
+// Which of a channel's Boot Profiles: --boot-profile's, else the only one.
+Result<std::optional<profiles::BootProfile>> choose_boot_profile(profiles::ChannelHead& head,
+                                                                 const std::string& spec,
+                                                                 const std::optional<std::string>& wanted) {
+  std::string ids;
+  for (const auto& p : head.boot_profiles)
+    ids += (ids.empty() ? "" : ", ") + p.id;
+  if (head.boot_profiles.empty()) {
+    if (wanted)
+      return Error("--boot-profile " + *wanted + ": channel " + spec + " holds no Boot Profile", ErrorKind::Usage);
+    return std::optional<profiles::BootProfile>();
+  }
+  if (wanted) {
+    for (auto& p : head.boot_profiles)
+      if (p.id == *wanted)
+        return std::optional(std::move(p));
+    return Error("--boot-profile " + *wanted + ": channel " + spec + " holds no such Boot Profile (it holds: " + ids +
+                     ")",
+                 ErrorKind::NotFound);
+  }
+  if (head.boot_profiles.size() > 1)
+    return Error("channel " + spec + " holds " + std::to_string(head.boot_profiles.size()) +
+                     " Boot Profiles (" + ids + "); choose one with --boot-profile",
+                 ErrorKind::Usage);
+  return std::optional(std::move(head.boot_profiles.front()));
+}
+
+// A channel (spec channels.md): records first, then (optionally) the
+// artifact, which is the rootfs; without one, the chosen Boot Profile's
+// rootfs pipeline is. Its Device Profiles join the search path.
+Result<void> open_channel(ImageSource& s, const std::string& spec, pipeline::DetectedTerminal terminal,
+                          const SourceOptions& options) {
+  auto head = TRY_CTX(profiles::read_channel_head(*terminal.source), "SOURCE " + spec);
+  profiles::set_channel_device_profiles(spec, head.device_profiles);
+  // FBBLKTB0 records come in the same stream as the profile, so they are as
+  // trusted as its digests.
+  if (head.block_tables)
+    s.opts.block_tables = head.block_tables;
+  auto bp = TRY(choose_boot_profile(head, spec, options.boot_profile_id));
+  if (bp) {
+    // Only the hint records the chosen profile's pipelines need are read.
+    const auto ids = profiles::boot_profile_pipeline_identities(*bp, !head.has_artifact());
+    s.hints = std::make_unique<pipeline::PipelineHints>(
+        TRY_CTX(profiles::read_channel_hints(*terminal.source, head, &ids), "SOURCE " + spec));
+  }
+  const std::string channel_layer = "channel(" + std::to_string(head.records.size()) + " record(s)" +
+                                    (head.indexed ? ", indexed" : "") + ")";
+  if (!head.has_artifact()) {
+    if (!bp)
+      return Error("channel " + spec + " holds no Boot Profile and no artifact (" +
+                       std::to_string(head.device_profiles.size()) +
+                       " Device Profile(s) only): there is no rootfs to read",
+                   ErrorKind::Usage);
+    if (options.expect_digest)
+      return Error("--expect-sha512 applies to a bare image path, URL or a channel carrying its artifact, not to a "
+                   "Boot Profile (its stages carry their own content digests)",
+                   ErrorKind::Usage);
+    TRY(open_boot_profile_rootfs(s, std::move(*bp), channel_layer + " boot-profile(", spec));
+    return ok();
+  }
+  // The artifact: the rest of the stream, through the same pipeline stages.
+  const std::string terminal_identity = pipeline::stage_identity(terminal.chain);
+  const std::string description =
+      "channel-artifact[offset=" + std::to_string(head.consumed) + "] <- " + terminal.source->describe();
+  auto artifact = TRY(pipeline::open_slice(std::move(terminal.source), head.consumed, head.total - head.consumed,
+                                           description));
+  pipeline::DetectOptions dopts;
+  dopts.open = s.opts;
+  auto detected = TRY(pipeline::detect_layers(std::move(artifact), std::move(terminal.chain), dopts));
+  s.layers = detected.layers;
+  s.layers.insert(s.layers.begin(), channel_layer + (bp ? " boot-profile(" + bp->id + ")" : ""));
+  if (!detected.filesystem)
+    return Error("SOURCE " + spec + ": the channel's artifact at byte offset " + std::to_string(head.consumed) +
+                 " holds no filesystem (layers: " + join_layers(detected.layers) + ")");
+  s.image = std::move(detected.source);
+  // The artifact's pipeline: the detected layers over a slice of the channel.
+  std::string identity = pipeline::stage_identity(detected.pipeline);
+  const std::string sliced =
+      "channel_artifact{offset=" + std::to_string(head.consumed) + ";source=" + terminal_identity + "}";
+  if (auto at = identity.rfind(terminal_identity); at != std::string::npos)
+    identity.replace(at, terminal_identity.size(), sliced);
+  s.identity.pipeline = identity;
+  if (bp)
+    s.boot_profile = std::move(*bp);
+  return ok();
 }
 
 Result<ImageSource> open_image_source(const std::string& spec, const SourceOptions& options, bool local_file) {
@@ -246,17 +321,32 @@ Result<ImageSource> open_image_source(const std::string& spec, const SourceOptio
     s.opts.local_artifacts = TRY(pipeline::LocalArtifactIndex::build(options.local_artifacts));
   // Absolute, so a boot.img built elsewhere still names the file.
   s.identity.source = local_file ? std::filesystem::absolute(spec).lexically_normal().string() : spec;
-  const bool compiled = local_file && has_magic(spec, "FBOOPROF");
-  const bool manifest = local_file && !compiled && looks_like_manifest(spec);
-  if (compiled || manifest) {
+  const bool manifest = local_file && !is_channel_file(spec) && looks_like_manifest(spec);
+  if (!manifest) {
+    pipeline::DetectOptions dopts;
+    dopts.open = s.opts;
+    dopts.expect_digest = options.expect_digest;
+    dopts.digest_check = options.digest_check;
+    auto terminal = TRY(pipeline::open_detect_terminal(spec, dopts));
+    Bytes magic(static_cast<std::size_t>(std::min<std::uint64_t>(terminal.source->size(), 8)));
+    TRY_CTX(terminal.source->read_at(0, magic), "SOURCE " + spec);
+    if (profiles::starts_with_channel_record(magic))
+      TRY(open_channel(s, spec, std::move(terminal), options));
+    else
+      TRY(open_bare_image(s, spec, std::move(terminal), dopts));
+    if (!s.identity.sha512 && !s.boot_profile_rootfs) {
+      if (options.expect_digest)
+        s.identity.sha512 = options.expect_digest->substr(7);
+      else if (local_file && options.terminal_digest == TerminalDigest::Compute)
+        s.identity.sha512 = TRY_CTX(sha512_file(spec), "SOURCE " + spec).sha512_hex;
+    }
+  } else {
     if (options.expect_digest)
-      return Error("--expect-sha512 applies to a bare image path or URL, not to a Boot Profile "
-                   "(its stages carry their own content digests)",
+      return Error("--expect-sha512 applies to a bare image path, channel or URL, not to a Boot Profile "
+                   "manifest (its stages carry their own content digests)",
                    ErrorKind::Usage);
     ProfileWithHints loaded;
-    if (compiled) {
-      loaded = TRY(load_profile_with_hints(spec));
-    } else {
+    {
       std::vector<std::filesystem::path> read;
       loaded.profile = TRY(compile_manifest(spec, &read));
       for (const auto& p : read)
@@ -273,33 +363,12 @@ Result<ImageSource> open_image_source(const std::string& spec, const SourceOptio
       // profile's bytes identify the SOURCE (artifact cache keys).
       s.profile_bytes = TRY_CTX(profiles::encode_boot_profile(loaded.profile), spec);
     }
+    if (options.boot_profile_id && *options.boot_profile_id != loaded.profile.id)
+      return Error("--boot-profile " + *options.boot_profile_id + ": SOURCE " + spec + " holds Boot Profile '" +
+                       loaded.profile.id + "'",
+                   ErrorKind::Usage);
     s.hints = std::make_unique<pipeline::PipelineHints>(std::move(loaded.hints));
-    if (!s.hints->entries.empty())
-      s.opts.hints = s.hints.get();
-    s.opts.block_tables = std::move(loaded.tables);
-    auto bp = std::move(loaded.profile);
-    s.image = TRY(open_profile_block(bp.rootfs, s.opts, "rootfs", s.layers));
-    s.fs_kind = fs_kind_of(bp.rootfs.filesystem);
-    s.identity.pipeline = pipeline::stage_identity(bp.rootfs.source);
-    s.identity.sha512 = declared_terminal_digest(bp.rootfs.source);
-    s.layers.insert(s.layers.begin(),
-                    std::string(compiled ? "boot-profile(" : "boot-profile-manifest(") + bp.id + ")");
-    s.boot_profile = std::move(bp);
-  } else {
-    pipeline::DetectOptions dopts;
-    dopts.open = s.opts;
-    dopts.expect_digest = options.expect_digest;
-    dopts.digest_check = options.digest_check;
-    auto detected = TRY(pipeline::detect_pipeline(spec, dopts));
-    s.layers = detected.layers;
-    if (!detected.filesystem)
-      return Error("SOURCE " + spec + ": no filesystem found (layers: " + join_layers(detected.layers) + ")");
-    s.image = std::move(detected.source);
-    s.identity.pipeline = pipeline::stage_identity(detected.pipeline);
-    if (options.expect_digest)
-      s.identity.sha512 = options.expect_digest->substr(7);
-    else if (local_file && options.terminal_digest == TerminalDigest::Compute)
-      s.identity.sha512 = TRY_CTX(sha512_file(spec), "SOURCE " + spec).sha512_hex;
+    TRY(open_boot_profile_rootfs(s, std::move(loaded.profile), "boot-profile-manifest(", spec));
   }
   s.identity.size = s.image->size();
   return s;
@@ -317,11 +386,32 @@ Result<bool> local_is_directory(const std::string& spec) {
 
 } // namespace
 
+Result<void> load_channel_device_profiles(const std::string& spec, const SourceOptions& options) {
+  if (!is_url(spec) && (TRY(local_is_directory(spec)) || !is_channel_file(spec)))
+    return ok();
+  pipeline::DetectOptions dopts;
+  dopts.open.network = options.network;
+  dopts.open.http_timeouts = options.http_timeouts;
+  dopts.expect_digest = options.expect_digest;
+  auto terminal = TRY(pipeline::open_detect_terminal(spec, dopts));
+  Bytes magic(static_cast<std::size_t>(std::min<std::uint64_t>(terminal.source->size(), 8)));
+  TRY_CTX(terminal.source->read_at(0, magic), "SOURCE " + spec);
+  if (!profiles::starts_with_channel_record(magic))
+    return ok();
+  auto head = TRY_CTX(profiles::read_channel_head(*terminal.source), "SOURCE " + spec);
+  profiles::set_channel_device_profiles(spec, head.device_profiles);
+  return ok();
+}
+
 Result<OpenedSource> open_source(const std::string& spec, const SourceOptions& options) {
   OpenedSource s;
   const bool url = is_url(spec);
   if (!url) {
     if (TRY(local_is_directory(spec))) {
+      if (options.boot_profile_id)
+        return Error("--boot-profile " + *options.boot_profile_id + ": SOURCE " + spec +
+                         " is a directory, not a Boot Profile or channel",
+                     ErrorKind::Usage);
       if (options.expect_digest)
         return Error("--expect-sha512 applies to an image file or URL, not to the directory " + spec, ErrorKind::Usage);
       s.fs = TRY(fs::open_host_directory(spec));
@@ -338,6 +428,10 @@ Result<OpenedSource> open_source(const std::string& spec, const SourceOptions& o
   s.manifest_inputs = std::move(img.manifest_inputs);
   s.profile_bytes = std::move(img.profile_bytes);
   if (!img.boot_profile) {
+    if (options.boot_profile_id)
+      return Error("--boot-profile " + *options.boot_profile_id + ": SOURCE " + spec +
+                       " holds no Boot Profile",
+                   ErrorKind::Usage);
     s.fs = TRY_CTX(fs::open_filesystem(std::move(img.image), img.fs_kind), "SOURCE " + spec);
     return s;
   }

@@ -1,9 +1,11 @@
 // Opening a rootfs SOURCE for stage0: a host directory (an unpacked rootfs or
 // kernel package), a rootfs image path or http(s) URL (xz / Android sparse /
-// GPT / MBR layers peeled by magic, then ext4, EROFS or FAT), or a Boot
-// Profile, compiled (FBOOPROF) or a manifest (YAML/JSON, compiled in memory
-// as `fastboop-profile compile` would), whose rootfs, kernel and dtbs
-// pipelines are opened.
+// GPT / MBR layers peeled by magic, then ext4, EROFS or FAT), a channel (a
+// path or URL starting with compiled records: Boot Profiles, Device Profiles,
+// hints, an optional index, then optionally the artifact; a compiled Boot
+// Profile file is one), or a Boot Profile manifest (YAML/JSON, compiled in
+// memory as `fastboop-profile compile` would). A Boot Profile's rootfs, kernel
+// and dtbs pipelines are opened; a channel's artifact replaces its rootfs.
 #pragma once
 
 #include "common/bytes.hpp"
@@ -83,6 +85,8 @@ struct SourceOptions {
   TerminalDigest terminal_digest = TerminalDigest::IfStated;
   // Called with the bytes of each completed http fetch (progress lines).
   std::function<void(std::uint64_t)> on_fetch;
+  // --boot-profile: which of a channel's Boot Profiles (unset: the only one).
+  std::optional<std::string> boot_profile_id;
   // --http-*-timeout / --http-attempts; unset: the environment decides.
   std::optional<pipeline::HttpTimeouts> http_timeouts;
 };
@@ -92,6 +96,11 @@ struct SourceOptions {
 Result<std::string> parse_expected_sha512(std::string_view text);
 
 Result<OpenedSource> open_source(const std::string& spec, const SourceOptions& options = {});
+
+// A channel SOURCE's Device Profiles join the search path (reads its head
+// only), for a caller that identifies the device before opening SOURCE
+// (`fastboop boot`); open_source() does the same. Other SOURCEs: nothing.
+Result<void> load_channel_device_profiles(const std::string& spec, const SourceOptions& options = {});
 
 // The rootfs as bytes, for serving it over smoo: the filesystem image beneath
 // what open_source() mounts (same detection, Boot Profile pipeline, local
