@@ -114,5 +114,49 @@ TEST(SquashfsHostile, SuperBlockCountsBeyondTheImageAreRefusedBeforeAnyTable) {
   EXPECT_THAT(patched(40, 0xffffffff), ::testing::HasSubstr("bytes are used, the image has"));  // bytes_used
 }
 
+// The campaign's next find (issue 24, CI run of stop 26): libsquashfs
+// allocated an inode by its declared sizes, a symlink's 32-bit target size
+// (4 GiB) or an extended file's 64-bit size (its block list), before
+// reading the bytes. Both are checked before the library reads the inode.
+TEST(SquashfsHostile, InodeSizesBeyondALimitAreRefusedBeforeTheLibraryAllocates) {
+  FASTBOOP_REQUIRE_PROGRAM("mksquashfs");
+  TempDir dir;
+  const fs::path tree = dir / "tree";
+  fs::create_directories(tree);
+  fs::create_symlink("symlink-target-marker", tree / "link");
+  write_file(tree / "big", Bytes(123457, 0x42));
+  fs::create_hard_link(tree / "big", tree / "big2"); // two links: an extended file inode
+  const fs::path image = dir / "img.squashfs";
+  // -noI: the inode table uncompressed, so its fields can be patched in place.
+  auto made = run({"mksquashfs", tree.string(), image.string(), "-noappend", "-no-progress", "-quiet", "-noI",
+                   "-mkfs-time", "0", "-all-time", "0", "-no-xattrs"});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  const Bytes good = read_file(image);
+  auto find = [&](ByteSpan needle) {
+    auto it = std::search(good.begin(), good.end(), needle.begin(), needle.end());
+    EXPECT_NE(it, good.end());
+    return static_cast<std::size_t>(it - good.begin());
+  };
+  auto list_after = [&](std::size_t at, std::uint64_t value, int width) {
+    Bytes bad = good;
+    for (int i = 0; i < width; ++i)
+      bad[at + i] = static_cast<std::uint8_t>(value >> (8 * i));
+    auto fs = filesystems::open_squashfs(std::make_unique<MemorySource>(bad));
+    if (!fs.ok())
+      return fs.error().message();
+    auto listing = (*fs)->list((*fs)->root());
+    return listing.ok() ? std::string("ok") : listing.error().message();
+  };
+  // The unpatched image lists, so the patches below are what is refused.
+  EXPECT_EQ(list_after(0, good[0], 1), "ok");
+  const std::string marker = "symlink-target-marker";
+  const std::size_t target = find(ByteSpan(reinterpret_cast<const std::uint8_t*>(marker.data()), marker.size()));
+  EXPECT_THAT(list_after(target - 4, 0xFFFE0000u, 4),
+              ::testing::HasSubstr("inode of 'link' is a symlink with a 4294836224-byte target (limit 4095)"));
+  const std::uint8_t size[8] = {0x41, 0xe2, 0x01, 0, 0, 0, 0, 0}; // 123457
+  EXPECT_THAT(list_after(find(size), std::uint64_t{1} << 60, 8),
+              ::testing::HasSubstr("is a 1152921504606846976-byte file: its list of"));
+}
+
 } // namespace
 } // namespace fastboop::test

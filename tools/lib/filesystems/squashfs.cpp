@@ -3,9 +3,13 @@
 // ISO, behind xz or an HTTP range cache reads only the blocks it needs. Every
 // compressor the library was built with works. Nodes are the inodes met so far
 // (directory listings and lookups register them); their number is bounded.
+// Directories and inodes are read through our own meta readers rather than
+// the library's directory reader, because an inode's size fields must be
+// checked before the library allocates by them (see check_inode).
 #include "filesystems/open.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <mutex>
 
@@ -13,11 +17,11 @@ extern "C" {
 #include <sqfs/compressor.h>
 #include <sqfs/data_reader.h>
 #include <sqfs/dir.h>
-#include <sqfs/dir_reader.h>
 #include <sqfs/error.h>
 #include <sqfs/id_table.h>
 #include <sqfs/inode.h>
 #include <sqfs/io.h>
+#include <sqfs/meta_reader.h>
 #include <sqfs/super.h>
 }
 
@@ -28,6 +32,9 @@ namespace {
 constexpr std::size_t max_nodes = 4u << 20;         // inodes registered per open image
 constexpr std::size_t max_dir_entries = 1u << 20;   // entries listed in one directory
 constexpr std::uint64_t max_symlink_bytes = 4096;
+// The block list of one file (4 bytes per block): 64 GiB of 4 KiB blocks,
+// 2 TiB of the default 128 KiB ones.
+constexpr std::uint64_t max_block_list_bytes = 64u << 20;
 
 // sqfs_file_t on a BlockSource (read-only: writes fail).
 struct SourceFile {
@@ -106,7 +113,8 @@ class SquashfsFs final : public Filesystem {
 public:
   ~SquashfsFs() override {
     sqfs_destroy(m_data);
-    sqfs_destroy(m_dir);
+    sqfs_destroy(m_dir_meta);
+    sqfs_destroy(m_inode_meta);
     sqfs_destroy(m_ids);
     sqfs_destroy(m_cmp);
   }
@@ -147,19 +155,19 @@ public:
     const auto* inode = TRY(get(dir));
     if (type_of(*inode) != FileType::Directory)
       return err("lookup of '" + std::string(name) + "' in a node that is not a directory");
-    TRY(call("opening a directory", sqfs_dir_reader_open_dir(m_dir, inode, 0)));
-    const std::string key(name);
-    const int found = sqfs_dir_reader_find(m_dir, key.c_str());
-    if (found == SQFS_ERROR_NO_ENTRY)
-      return std::optional<DirEntry>{};
-    TRY(call("looking up '" + key + "'", found));
-    sqfs_inode_generic_t* child = nullptr;
-    TRY(call("reading the inode of '" + key + "'", sqfs_dir_reader_get_inode(m_dir, &child)));
-    DirEntry e;
-    e.name = key;
-    e.type = type_of(*child);
-    e.node = TRY(add(InodePtr(child)));
-    return std::optional<DirEntry>{std::move(e)};
+    std::optional<DirEntry> found;
+    TRY(for_each_entry(*inode, [&](std::string entry, sqfs_u64 ref) -> Result<bool> {
+      if (entry != name)
+        return true;
+      auto child = TRY(read_inode(ref, entry));
+      DirEntry e;
+      e.name = std::move(entry);
+      e.type = type_of(*child);
+      e.node = TRY(add(std::move(child)));
+      found = std::move(e);
+      return false;
+    }));
+    return found;
   }
 
   Result<std::vector<DirEntry>> list(NodeId dir) override {
@@ -167,27 +175,18 @@ public:
     const auto* inode = TRY(get(dir));
     if (type_of(*inode) != FileType::Directory)
       return err("listing a node that is not a directory");
-    TRY(call("opening a directory", sqfs_dir_reader_open_dir(m_dir, inode, 0)));
     std::vector<DirEntry> out;
-    while (true) {
-      sqfs_dir_entry_t* ent = nullptr;
-      const int r = sqfs_dir_reader_read(m_dir, &ent);
-      if (r > 0)
-        break;
-      TRY(call("reading a directory", r));
-      std::unique_ptr<sqfs_dir_entry_t, decltype(&sqfs_free)> owned(ent, &sqfs_free);
+    TRY(for_each_entry(*inode, [&](std::string entry, sqfs_u64 ref) -> Result<bool> {
+      auto child = TRY(read_inode(ref, entry));
       DirEntry e;
-      e.name.assign(reinterpret_cast<const char*>(ent->name), static_cast<std::size_t>(ent->size) + 1);
-      if (e.name.empty() || e.name == "." || e.name == ".." || e.name.find('/') != std::string::npos)
-        return err("directory entry with an invalid name '" + e.name + "'");
-      sqfs_inode_generic_t* child = nullptr;
-      TRY(call("reading the inode of '" + e.name + "'", sqfs_dir_reader_get_inode(m_dir, &child)));
+      e.name = std::move(entry);
       e.type = type_of(*child);
-      e.node = TRY(add(InodePtr(child)));
+      e.node = TRY(add(std::move(child)));
       out.push_back(std::move(e));
       if (out.size() > max_dir_entries)
         return err("a directory with more than " + std::to_string(max_dir_entries) + " entries");
-    }
+      return true;
+    }));
     std::sort(out.begin(), out.end(), [](const DirEntry& a, const DirEntry& b) { return a.name < b.name; });
     return out;
   }
@@ -296,20 +295,86 @@ private:
     if (!m_ids)
       return err("out of memory");
     TRY(call("reading the id table", sqfs_id_table_read(m_ids, file(), &m_super, m_cmp)));
-    m_dir = sqfs_dir_reader_create(&m_super, m_cmp, file(), 0);
-    if (!m_dir)
-      return err("cannot create a directory reader");
+    // The tables' extents, as the library's own directory reader bounds them.
+    std::uint64_t dir_limit = std::min(m_super.id_table_start, m_super.bytes_used);
+    dir_limit = std::min({dir_limit, m_super.fragment_table_start, m_super.export_table_start});
+    m_dir_meta = sqfs_meta_reader_create(file(), m_cmp, m_super.directory_table_start, dir_limit);
+    m_inode_meta = sqfs_meta_reader_create(file(), m_cmp, m_super.inode_table_start, m_super.directory_table_start);
+    if (!m_dir_meta || !m_inode_meta)
+      return err("out of memory");
     m_data = sqfs_data_reader_create(file(), m_super.block_size, m_cmp, 0);
     if (!m_data)
       return err("cannot create a data reader");
     TRY(call("reading the fragment table", sqfs_data_reader_load_fragment_table(m_data, &m_super)));
-    sqfs_inode_generic_t* root = nullptr;
-    TRY(call("reading the root inode", sqfs_dir_reader_get_root_inode(m_dir, &root)));
-    InodePtr owned(root);
+    InodePtr owned = TRY(read_inode(m_super.root_inode_ref, "/"));
     if (type_of(*owned) != FileType::Directory)
       return err("the root inode is not a directory");
     TRY(add(std::move(owned)));
     return ok();
+  }
+
+  // Each entry of a directory, in on-disk order, with its inode reference;
+  // `visit` returns false to stop.
+  Result<void> for_each_entry(const sqfs_inode_generic_t& dir,
+                              const std::function<Result<bool>(std::string, sqfs_u64)>& visit) {
+    sqfs_readdir_state_t state{};
+    TRY(call("opening a directory", sqfs_readdir_state_init(&state, &m_super, &dir)));
+    while (true) {
+      sqfs_dir_entry_t* ent = nullptr;
+      sqfs_u64 ref = 0;
+      const int r = sqfs_meta_reader_readdir(m_dir_meta, &state, &ent, nullptr, &ref);
+      if (r > 0)
+        return ok();
+      TRY(call("reading a directory", r));
+      std::unique_ptr<sqfs_dir_entry_t, decltype(&sqfs_free)> owned(ent, &sqfs_free);
+      std::string name(reinterpret_cast<const char*>(ent->name), static_cast<std::size_t>(ent->size) + 1);
+      if (name == "." || name == ".." || name.find('/') != std::string::npos ||
+          name.find('\0') != std::string::npos)
+        return err("directory entry with an invalid name '" + name + "'");
+      if (!TRY(visit(std::move(name), ref)))
+        return ok();
+    }
+  }
+
+  // libsquashfs allocates an inode by the sizes it declares (a symlink
+  // target of 4 GiB, a file of 2^60 bytes' block list) before it reads the
+  // bytes behind them: the fuzz campaign found both (issue 24). The fixed
+  // part is read here first and the sizes checked against what a rootfs
+  // can hold.
+  Result<void> check_inode(sqfs_u64 ref, const std::string& name) {
+    const std::string what = "the inode of '" + name + "'";
+    TRY(call("seeking to " + what,
+             sqfs_meta_reader_seek(m_inode_meta, m_super.inode_table_start + (ref >> 16), ref & 0xFFFF)));
+    std::uint8_t base[16];
+    TRY(call("reading " + what, sqfs_meta_reader_read(m_inode_meta, base, sizeof base)));
+    const auto type = load_le<std::uint16_t>(base);
+    if (type == SQFS_INODE_SLINK || type == SQFS_INODE_EXT_SLINK) {
+      std::uint8_t link[8]; // nlink, target size
+      TRY(call("reading " + what, sqfs_meta_reader_read(m_inode_meta, link, sizeof link)));
+      const std::uint64_t target = load_le<std::uint32_t>(link + 4);
+      if (target >= max_symlink_bytes)
+        return err(what + " is a symlink with a " + std::to_string(target) + "-byte target (limit " +
+                   std::to_string(max_symlink_bytes - 1) + ")");
+    } else if (type == SQFS_INODE_EXT_FILE) {
+      std::uint8_t file[40]; // blocks start, size, sparse, nlink, fragment index and offset, xattr
+      TRY(call("reading " + what, sqfs_meta_reader_read(m_inode_meta, file, sizeof file)));
+      const std::uint64_t size = load_le<std::uint64_t>(file + 8);
+      const std::uint64_t blocks = size / m_super.block_size + 1;
+      if (blocks > max_block_list_bytes / 4)
+        return err(what + " is a " + std::to_string(size) + "-byte file: its list of " + std::to_string(blocks) +
+                   " blocks exceeds the " + std::to_string(max_block_list_bytes >> 20) + " MiB limit");
+    }
+    // A basic file's 32-bit size bounds its list at 4 MiB; other inodes
+    // are fixed-size.
+    return ok();
+  }
+
+  Result<InodePtr> read_inode(sqfs_u64 ref, const std::string& name) {
+    TRY(check_inode(ref, name));
+    sqfs_inode_generic_t* inode = nullptr;
+    TRY(call("reading the inode of '" + name + "'",
+             sqfs_meta_reader_read_inode(m_inode_meta, &m_super, ref >> 16, ref & 0xFFFF, &inode)));
+    return InodePtr(inode);
   }
 
   static std::uint64_t symlink_size(const sqfs_inode_generic_t& inode) {
@@ -346,7 +411,8 @@ private:
   sqfs_super_t m_super{};
   sqfs_compressor_t* m_cmp = nullptr;
   sqfs_id_table_t* m_ids = nullptr;
-  sqfs_dir_reader_t* m_dir = nullptr;
+  sqfs_meta_reader_t* m_dir_meta = nullptr;
+  sqfs_meta_reader_t* m_inode_meta = nullptr;
   sqfs_data_reader_t* m_data = nullptr;
   std::vector<InodePtr> m_nodes;
   std::map<sqfs_u32, NodeId> m_by_number;
