@@ -1,5 +1,7 @@
 #include "stage0/build.hpp"
 
+#include "bootimg/devpro.hpp"
+#include "profiles/profiles.hpp"
 #include "stage0/payloads.hpp"
 #include "stage0/fsutil.hpp"
 
@@ -97,44 +99,6 @@ Codec codec_of_devpro(const profiles::DeviceProfile& d) {
   return Codec::None;
 }
 
-bool appends_dtb(profiles::KernelEncoding e) {
-  using E = profiles::KernelEncoding;
-  return e == E::ImageDtb || e == E::ImageGzDtb || e == E::ImageLz4Dtb || e == E::ImageZstDtb;
-}
-
-// With OutputSet::InitrdOnly (`-o -`) the kernel is not encoded, so only the
-// initramfs limit can be checked; it still is, so the one-liner cannot hand
-// over an archive the device would refuse.
-Result<void> check_limits(const profiles::DeviceProfile& d, const Stage0Result& r, OutputSet outputs) {
-  if (!d.boot.limits)
-    return ok();
-  const auto& l = *d.boot.limits;
-  const std::uint64_t kernel = r.kernel.size() + (appends_dtb(r.encoding) ? r.dtb.size() : 0);
-  auto over = [](const std::optional<std::uint64_t>& lim, std::uint64_t v) { return lim && *lim != 0 && v > *lim; };
-  if (outputs == OutputSet::All && over(l.max_kernel_bytes, kernel))
-    return Error("device profile " + d.id + ": kernel payload is " + std::to_string(kernel) +
-                 " bytes" + (appends_dtb(r.encoding) ? " (with the appended DTB)" : "") +
-                 ", over limits.max_kernel_bytes = " + std::to_string(*l.max_kernel_bytes));
-  if (over(l.max_initrd_bytes, r.initrd.size()))
-    return Error("device profile " + d.id + ": initramfs is " + std::to_string(r.initrd.size()) +
-                 " bytes (" + std::string(codec_name(r.codec)) + "), over limits.max_initrd_bytes = " +
-                 std::to_string(*l.max_initrd_bytes) + "; try --compress or fewer modules");
-  if (outputs == OutputSet::All && l.max_total_bytes && *l.max_total_bytes != 0) {
-    // Android boot image layout: header page, then kernel, ramdisk and (v2,
-    // no +dtb) DTB, each padded to the page size.
-    const std::uint64_t page = d.boot.page_size == 0 ? 2048 : d.boot.page_size;
-    std::uint64_t total = page + align_up(kernel, page) + align_up(r.initrd.size(), page);
-    if (d.boot.header_version >= 2 && !appends_dtb(r.encoding))
-      total += align_up(r.dtb.size(), page);
-    if (total > *l.max_total_bytes)
-      return Error("device profile " + d.id + ": boot image would be " + std::to_string(total) +
-                   " bytes (kernel " + std::to_string(kernel) + ", initramfs " +
-                   std::to_string(r.initrd.size()) + ", page " + std::to_string(page) +
-                   "), over limits.max_total_bytes = " + std::to_string(*l.max_total_bytes));
-  }
-  return ok();
-}
-
 // The settings files go through the PID1's own reader (stage0_settings is
 // compiled into both), exactly as the device will read them; a value it would
 // ignore and replace by its default (`--on-failure explode`, `--usb-vendor
@@ -152,6 +116,15 @@ Result<void> check_settings_as_pid1(const Settings& settings) {
 }
 
 } // namespace
+
+// The packer's own size plan (bootimg), so stage0 accepts exactly the
+// outputs fastboop-bootimg then packs for this device.
+Result<void> check_boot_limits(const profiles::DeviceProfile& d, const Stage0Result& r, OutputSet outputs) {
+  bootimg::PayloadSizes payload{std::nullopt, r.dtb.size(), r.initrd.size()};
+  if (outputs == OutputSet::All)
+    payload.kernel = r.kernel.size();
+  return bootimg::check_payload_limits(d, payload);
+}
 
 Result<HostFile> read_host_file(const std::string& path) {
   Bytes b = TRY(fastboop::read_file(path, std::uint64_t{1} << 31));
@@ -436,7 +409,7 @@ Result<Stage0Result> build_stage0(fs::Filesystem& fsys, Stage0Options o) {
   r.initrd_uncompressed = raw.size();
   r.codec = o.compress ? *o.compress : codec_of_devpro(o.device);
   r.initrd = r.codec == Codec::None ? std::move(raw) : TRY(compress(r.codec, raw));
-  TRY(check_limits(o.device, r, o.outputs));
+  TRY(check_boot_limits(o.device, r, o.outputs));
   return r;
 }
 
@@ -489,7 +462,7 @@ json stage0_manifest(const Stage0Result& r, const std::string& device_id,
                  {"version", r.kver},
                  {"arch", r.arch},
                  {"layers", r.kernel_layers},
-                 {"encoding", std::string(kernel_encoding_name(r.encoding))}};
+                 {"encoding", std::string(profiles::kernel_encoding_name(r.encoding))}};
   json mods = json::array();
   for (const auto& m : r.modules.load_order) {
     json e = {{"name", m.name}, {"path", m.relpath}, {"reason", std::string(module_reason_name(m.reason))}};

@@ -106,6 +106,12 @@ struct Stage0Result {
 
 Result<Stage0Result> build_stage0(filesystems::Filesystem& fs, Stage0Options options);
 
+// The device profile's boot-image limits for this output. With
+// OutputSet::InitrdOnly (`-o -`) the kernel is not encoded, so only the
+// initramfs limit is checked.
+Result<void> check_boot_limits(const profiles::DeviceProfile& device, const Stage0Result& result,
+                               OutputSet outputs);
+
 // Fold a Boot Profile's effective stage0 settings for the device into the
 // options: its modules, overlays and cmdline come before the command line's
 // (spec stage0 §2.1), inject_mac from the profile unless already set.
