@@ -1,4 +1,5 @@
 #include "bootimg/devpro.hpp"
+#include "common/text.hpp"
 
 #include "bootimg/commands.hpp"
 #include "bootimg/kernel_encoding.hpp"
@@ -16,21 +17,6 @@ namespace {
 using profiles::KernelEncoding;
 
 bool appends_dtb(KernelEncoding e) { return kernel_encoding_info(e).appends_dtb; }
-
-std::string trim(std::string_view s) {
-  const char* ws = " \t\r\n\v\f";
-  auto b = s.find_first_not_of(ws);
-  if (b == std::string_view::npos)
-    return {};
-  auto e = s.find_last_not_of(ws);
-  return std::string(s.substr(b, e - b + 1));
-}
-
-std::string hex8(std::uint64_t v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "0x%08llx", static_cast<unsigned long long>(v));
-  return buf;
-}
 
 Result<void> check_limit(std::string_view what, std::uint64_t size, const std::optional<std::uint64_t>& limit,
                          std::string_view field, const std::string& profile_id, std::string_view fix) {
@@ -68,19 +54,6 @@ Result<void> check_stage0_device(const std::filesystem::path& stage0_dir,
                      profile.id + " for this device",
                  ErrorKind::Invalid);
   return ok();
-}
-
-std::string join_cmdline(std::initializer_list<std::string_view> parts) {
-  std::string out;
-  for (auto p : parts) {
-    std::string t = trim(p);
-    if (t.empty())
-      continue;
-    if (!out.empty())
-      out += ' ';
-    out += t;
-  }
-  return out;
 }
 
 Result<void> check_android_bootimg(const profiles::AndroidBootImage& bi) {
@@ -264,7 +237,7 @@ Result<DevproPlan> plan_devpro_image(const profiles::DeviceProfile& profile, con
     a.dtb = *in.dtb;
   a.ramdisk = in.ramdisk;
 
-  a.cmdline = join_cmdline({bi.cmdline_append.value_or(""), in.stage0_cmdline, in.cmdline_append});
+  a.cmdline = join_nonempty({bi.cmdline_append.value_or(""), in.stage0_cmdline, in.cmdline_append});
   const std::size_t max_cmdline = a.header_version >= 3 ? kV3ArgsSize - 1 : kBootArgsSize + kBootExtraArgsSize - 2;
   if (a.cmdline.size() > max_cmdline)
     return Error("kernel command line is " + std::to_string(a.cmdline.size()) + " bytes, " +
@@ -319,12 +292,12 @@ std::string devpro_sidecar_json(const profiles::DeviceProfile& profile, const De
   h["header_version"] = a.header_version;
   h["page_size"] = page;
   if (a.header_version < 3) {
-    h["kernel_addr"] = hex8(a.base + a.kernel_offset);
-    h["ramdisk_addr"] = hex8(a.ramdisk.empty() ? 0 : a.base + a.ramdisk_offset);
-    h["second_addr"] = hex8(a.second.empty() ? 0 : a.base + a.second_offset);
-    h["tags_addr"] = hex8(a.base + a.tags_offset);
+    h["kernel_addr"] = format_hex(a.base + a.kernel_offset, 8);
+    h["ramdisk_addr"] = format_hex(a.ramdisk.empty() ? 0 : a.base + a.ramdisk_offset, 8);
+    h["second_addr"] = format_hex(a.second.empty() ? 0 : a.base + a.second_offset, 8);
+    h["tags_addr"] = format_hex(a.base + a.tags_offset, 8);
     if (a.header_version == 2)
-      h["dtb_addr"] = hex8(a.base + a.dtb_offset);
+      h["dtb_addr"] = format_hex(a.base + a.dtb_offset, 8);
     h["board"] = a.board;
     h["id"] = to_hex(compute_boot_id(a));
   }

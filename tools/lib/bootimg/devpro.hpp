@@ -32,9 +32,6 @@ struct DevproPlan {
   std::uint64_t image_size = 0; // including the footer
 };
 
-// Joins the command-line parts: each trimmed, empty ones dropped, one space.
-std::string join_cmdline(std::initializer_list<std::string_view> parts);
-
 // The profile's android_bootimg rules the packer applies before it reads any
 // input: header version 0-4, page size (mkbootimg's set for v0-v2, 4096 for
 // v3/v4), no appended DTB with v3/v4. The DevPro parser calls it too, so

@@ -1,4 +1,5 @@
 #include "bootimg/bootimg.hpp"
+#include "common/text.hpp"
 
 #include "common/hash.hpp"
 
@@ -17,25 +18,19 @@ namespace {
 constexpr std::string_view kBootMagic = "ANDROID!";
 constexpr std::string_view kVendorMagic = "VNDRBOOT";
 
-std::string hex(std::uint64_t v) {
-  char buf[24];
-  auto r = std::to_chars(buf, buf + sizeof buf, v, 16);
-  return "0x" + std::string(buf, r.ptr);
-}
-
 std::uint64_t pages(std::uint64_t size, std::uint64_t page) { return (size + page - 1) / page; }
 
 Result<std::uint32_t> address32(std::string_view field, std::uint64_t base, std::uint64_t offset) {
   if (offset > std::numeric_limits<std::uint64_t>::max() - base ||
       base + offset > std::numeric_limits<std::uint32_t>::max())
-    return Error(std::string(field) + ": base " + hex(base) + " + offset " + hex(offset) +
+    return Error(std::string(field) + ": base " + format_hex(base, 1) + " + offset " + format_hex(offset, 1) +
                  " does not fit the 32-bit header field; lower --base or the offset");
   return static_cast<std::uint32_t>(base + offset);
 }
 
 Result<std::uint64_t> address64(std::string_view field, std::uint64_t base, std::uint64_t offset) {
   if (offset > std::numeric_limits<std::uint64_t>::max() - base)
-    return Error(std::string(field) + ": base " + hex(base) + " + offset " + hex(offset) +
+    return Error(std::string(field) + ": base " + format_hex(base, 1) + " + offset " + format_hex(offset, 1) +
                  " overflows 64 bits");
   return base + offset;
 }

@@ -3,6 +3,7 @@
 // from a ContentDigest hint); stages with a known content are wrapped so that
 // a full read is verified against the digest.
 #include "common/hash.hpp"
+#include "common/text.hpp"
 #include "pipeline/pipeline.hpp"
 
 #include <algorithm>
@@ -16,14 +17,6 @@ using profiles::PipelineSource;
 using profiles::StageKind;
 
 constexpr int kMaxPipelineDepth = 16;
-
-std::string trim(std::string_view s) {
-  auto b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string_view::npos)
-    return {};
-  auto e = s.find_last_not_of(" \t\r\n");
-  return std::string(s.substr(b, e - b + 1));
-}
 
 std::string_view kind_name(StageKind k) {
   switch (k) {
@@ -108,7 +101,7 @@ struct Opener {
     std::filesystem::path cache = options.cache_dir.empty() ? default_cache_dir() : options.cache_dir;
     switch (s.kind) {
     case StageKind::File: {
-      std::string path = trim(s.location);
+      std::string path(trim(s.location));
       if (path.empty())
         return Error("pipeline file stage has an empty path");
       BlockSourcePtr f = TRY(open_file_source(path));
@@ -117,7 +110,7 @@ struct Opener {
       return f;
     }
     case StageKind::Http: {
-      std::string url = trim(s.location);
+      std::string url(trim(s.location));
       HttpOptions h;
       h.cache_dir = cache;
       h.network = network;
@@ -138,7 +131,7 @@ struct Opener {
       c.http.on_fetch = options.on_fetch;
       c.http.set_timeouts(options.http_timeouts ? *options.http_timeouts
                                                 : TRY(http_timeouts_from_env()));
-      return open_casync(trim(s.location), s.chunk_store, c);
+      return open_casync(std::string(trim(s.location)), s.chunk_store, c);
     }
     case StageKind::Xz:
       return open_xz(TRY(inner(s, depth)), XzOptions{.cache_dir = cache});

@@ -1,4 +1,5 @@
 #include "stage0/build.hpp"
+#include "common/text.hpp"
 
 #include "bootimg/devpro.hpp"
 #include "profiles/profiles.hpp"
@@ -57,32 +58,12 @@ struct Reader {
   }
 };
 
-std::string join_trimmed(std::string_view a, std::string_view b) {
-  auto trim = [](std::string_view s) {
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())))
-      s.remove_prefix(1);
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())))
-      s.remove_suffix(1);
-    return s;
-  };
-  std::string_view ta = trim(a), tb = trim(b);
-  if (ta.empty())
-    return std::string(tb);
-  if (tb.empty())
-    return std::string(ta);
-  return std::string(ta) + " " + std::string(tb);
-}
-
-bool ends_with(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-
 std::optional<Codec> module_codec(std::string_view relpath) {
-  if (ends_with(relpath, ".ko.xz"))
+  if (relpath.ends_with(".ko.xz"))
     return Codec::Xz;
-  if (ends_with(relpath, ".ko.zst"))
+  if (relpath.ends_with(".ko.zst"))
     return Codec::Zstd;
-  if (ends_with(relpath, ".ko.gz"))
+  if (relpath.ends_with(".ko.gz"))
     return Codec::Gzip;
   return std::nullopt;
 }
@@ -243,7 +224,7 @@ Result<Stage0Result> build_stage0(fs::Filesystem& fsys, Stage0Options o) {
   for (const auto& f : o.dtbos) {
     record_host(f);
     overlay_names.push_back(f.path);
-    if (ends_with(f.path, ".dts") || ends_with(f.path, ".dtso"))
+    if (f.path.ends_with(".dts") || f.path.ends_with(".dtso"))
       overlays.push_back(TRY(compile_dts(f.bytes, f.path)));
     else
       overlays.push_back(f.bytes);
@@ -266,7 +247,7 @@ Result<Stage0Result> build_stage0(fs::Filesystem& fsys, Stage0Options o) {
     gen_tokens.push_back(std::move(t));
   for (const auto& t : gen_tokens)
     r.cmdline_generated += (r.cmdline_generated.empty() ? "" : " ") + t;
-  r.cmdline = join_trimmed(o.device.boot.cmdline_append.value_or(""), r.cmdline_generated);
+  r.cmdline = join_nonempty({o.device.boot.cmdline_append.value_or(""), r.cmdline_generated});
 
   // 5. Modules.
   std::vector<std::string> required;
@@ -421,7 +402,7 @@ void apply_effective_stage0(Stage0Options& o, const profiles::EffectiveStage0& p
   overlays.insert(overlays.end(), o.dtbos.begin(), o.dtbos.end());
   o.dtbos = std::move(overlays);
   if (p.extra_cmdline)
-    o.extra_cmdline = join_trimmed(*p.extra_cmdline, o.extra_cmdline);
+    o.extra_cmdline = join_nonempty({*p.extra_cmdline, o.extra_cmdline});
   if (p.inject_mac) {
     if (!o.inject_mac.wifi)
       o.inject_mac.wifi = p.inject_mac->wifi;
