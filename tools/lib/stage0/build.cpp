@@ -107,6 +107,33 @@ Result<void> check_boot_limits(const profiles::DeviceProfile& d, const Stage0Res
   return bootimg::check_payload_limits(d, payload);
 }
 
+bool kernel_config_enables(std::string_view config, std::string_view option) {
+  const std::string line = std::string(option) + "=y";
+  return config.starts_with(line) || config.find("\n" + line) != std::string_view::npos;
+}
+
+ModuleStorage module_storage(bool any_compressed, ModuleCompression requested,
+                             std::optional<std::string_view> kernel_config) {
+  if (!any_compressed)
+    return ModuleStorage::NoneCompressed;
+  switch (requested) {
+  case ModuleCompression::Keep: return ModuleStorage::Kept;
+  case ModuleCompression::Decompress: return ModuleStorage::Decompressed;
+  case ModuleCompression::Auto: break;
+  }
+  return kernel_config && kernel_config_enables(*kernel_config, "CONFIG_MODULE_DECOMPRESS") ? ModuleStorage::Kept
+                                                                                            : ModuleStorage::Decompressed;
+}
+
+std::string_view module_storage_name(ModuleStorage storage) {
+  switch (storage) {
+  case ModuleStorage::NoneCompressed: return "none-compressed";
+  case ModuleStorage::Kept: return "kept";
+  case ModuleStorage::Decompressed: return "decompressed";
+  }
+  return "decompressed";
+}
+
 Result<HostFile> read_host_file(const std::string& path) {
   Bytes b = TRY(fastboop::read_file(path, std::uint64_t{1} << 31));
   return HostFile{path, std::move(b)};
@@ -272,31 +299,26 @@ Result<Stage0Result> build_stage0(fs::Filesystem& fsys, Stage0Options o) {
 
   bool any_compressed = std::any_of(r.modules.load_order.begin(), r.modules.load_order.end(),
                                     [](const ResolvedModule& m) { return module_codec(m.relpath).has_value(); });
-  bool keep_compressed = false;
-  if (any_compressed) {
-    if (o.module_compression == ModuleCompression::Keep) {
-      keep_compressed = true;
-    } else if (o.module_compression == ModuleCompression::Auto) {
-      std::optional<std::string> config;
-      for (const auto& c : {"/boot/config-" + r.kver, kc.modules.path + "/config"})
-        if (auto p = TRY(rd.existing_file(c))) {
-          config = *p;
-          break;
-        }
-      if (config) {
-        Bytes text = TRY(rd.read(*config));
-        std::string_view t = as_chars(text);
-        keep_compressed = t.find("\nCONFIG_MODULE_DECOMPRESS=y") != std::string_view::npos ||
-                          t.rfind("CONFIG_MODULE_DECOMPRESS=y", 0) == 0;
-      } else {
-        log::warn("no kernel config for " + r.kver + " (/boot/config-" + r.kver + " or " + kc.modules.path +
-                  "/config): decompressing modules on the host");
+  // Reading the kernel config is the only I/O here; the decision is module_storage().
+  std::optional<Bytes> config_text;
+  if (any_compressed && o.module_compression == ModuleCompression::Auto) {
+    std::optional<std::string> config;
+    for (const auto& c : {"/boot/config-" + r.kver, kc.modules.path + "/config"})
+      if (auto p = TRY(rd.existing_file(c))) {
+        config = *p;
+        break;
       }
-    }
-    r.module_compression = keep_compressed ? "kept" : "decompressed";
-  } else {
-    r.module_compression = "none-compressed";
+    if (config)
+      config_text = TRY(rd.read(*config));
+    else
+      log::warn("no kernel config for " + r.kver + " (/boot/config-" + r.kver + " or " + kc.modules.path +
+                "/config): decompressing modules on the host");
   }
+  const ModuleStorage storage =
+      module_storage(any_compressed, o.module_compression,
+                     config_text ? std::optional<std::string_view>(as_chars(*config_text)) : std::nullopt);
+  const bool keep_compressed = storage == ModuleStorage::Kept;
+  r.module_compression = std::string(module_storage_name(storage));
 
   const std::string cpio_moddir = "lib/modules/" + r.kver + "/";
   std::map<std::string, std::string> renamed;
