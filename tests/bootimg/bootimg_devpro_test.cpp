@@ -4,6 +4,7 @@
 #include "bootimg/bootimg.hpp"
 #include "bootimg/devpro.hpp"
 #include "common/hash.hpp"
+#include "common/text.hpp"
 #include "profiles/profiles.hpp"
 #include "test_support.hpp"
 
@@ -73,11 +74,6 @@ void expect_error(const Result<DevproPlan>& r, std::initializer_list<std::string
 }
 
 } // namespace
-
-TEST(BootimgDevpro, JoinCmdlineTrimsAndDropsEmpty) {
-  EXPECT_EQ(join_cmdline({"  a ", "", "\n b\n", " "}), "a b");
-  EXPECT_EQ(join_cmdline({}), "");
-}
 
 TEST(BootimgDevpro, V0AppendedDtb) {
   Parts parts;
@@ -270,7 +266,7 @@ TEST(BootimgDevproBuiltins, EveryBuiltinBuildsAndMatchesMkbootimg) {
     if (appended)
       append(kernel, dtb);
     test::write_file(s.dir / "kernel-ref", kernel);
-    std::string cmdline = join_cmdline({p.boot.cmdline_append.value_or(""), "smoo.dev=usb", "fastboop.test=1"});
+    std::string cmdline = join_nonempty({p.boot.cmdline_append.value_or(""), "smoo.dev=usb", "fastboop.test=1"});
     std::vector<std::string> argv = {"mkbootimg", "--header_version", std::to_string(p.boot.header_version),
                                      "--pagesize", std::to_string(p.boot.page_size), "--base",
                                      hex(p.boot.base.value_or(0)), "--kernel_offset",

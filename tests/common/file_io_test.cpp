@@ -1,7 +1,16 @@
+#include "common/fd.hpp"
 #include "common/file_io.hpp"
 #include "test_support.hpp"
 
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <fcntl.h>
+#include <sys/time.h>
+#include <thread>
+#include <unistd.h>
 
 using namespace fastboop;
 namespace fs = std::filesystem;
@@ -151,4 +160,100 @@ TEST(AtomicDirectory, ANonEmptyDirectoryWithoutTheMarkerIsNotReplaced) {
   EXPECT_EQ(dir_names(tmp / "home"), std::vector<std::string>{"thesis.tex"});
   test::write_file(tmp / "file", "x");
   EXPECT_FALSE(AtomicDirectory::create(tmp / "file", "stage0.json"));
+}
+
+// ## Show that common/fd.hpp's one EINTR loop reads and writes whole buffers
+// across short transfers and interrupted system calls, and that UniqueFd
+// owns its descriptor.
+namespace {
+
+struct Pipe {
+  int fds[2] = {-1, -1};
+  Pipe() { EXPECT_EQ(::pipe(fds), 0); }
+  ~Pipe() {
+    for (int fd : fds)
+      if (fd >= 0)
+        ::close(fd);
+  }
+};
+
+extern "C" void on_alarm(int) {}
+
+} // namespace
+
+TEST(Fd, ReadFullCollectsShortReadsAndStopsAtTheEnd) {
+  Pipe p;
+  std::thread writer([&] {
+    for (char c : std::string("abcdef")) {
+      EXPECT_EQ(::write(p.fds[1], &c, 1), 1);
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    ::close(std::exchange(p.fds[1], -1));
+  });
+  std::uint8_t buf[4];
+  auto first = read_full(p.fds[0], buf);
+  ASSERT_TRUE(first) << first.error().message();
+  EXPECT_EQ(*first, 4u);
+  EXPECT_EQ(std::string(reinterpret_cast<char*>(buf), 4), "abcd");
+  auto rest = read_full(p.fds[0], buf);
+  writer.join();
+  ASSERT_TRUE(rest) << rest.error().message();
+  EXPECT_EQ(*rest, 2u); // the end of the stream
+}
+
+TEST(Fd, AnInterruptedReadIsRetried) {
+  // SIGALRM without SA_RESTART makes the blocked read(2) fail with EINTR.
+  struct sigaction sa {}, old {};
+  sa.sa_handler = on_alarm;
+  ASSERT_EQ(::sigaction(SIGALRM, &sa, &old), 0);
+  Pipe p;
+  std::thread writer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    EXPECT_EQ(::write(p.fds[1], "xy", 2), 2);
+  });
+  itimerval t{};
+  t.it_value.tv_usec = 50'000;
+  ::setitimer(ITIMER_REAL, &t, nullptr);
+  std::uint8_t buf[2];
+  auto n = read_full(p.fds[0], buf);
+  writer.join();
+  ::sigaction(SIGALRM, &old, nullptr);
+  ASSERT_TRUE(n) << n.error().message();
+  EXPECT_EQ(*n, 2u);
+}
+
+TEST(Fd, WriteFullAndPreadFullRoundTrip) {
+  test::TempDir dir;
+  UniqueFd fd(::open((dir / "f").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  ASSERT_TRUE(fd);
+  const Bytes data = test::random_bytes(300000, 5);
+  ASSERT_TRUE(write_full(fd.get(), data));
+  ASSERT_TRUE(pwrite_full(fd.get(), as_bytes(std::string_view("HEAD")), 0));
+  Bytes back(data.size() + 10);
+  auto n = pread_full(fd.get(), back, 0);
+  ASSERT_TRUE(n) << n.error().message();
+  EXPECT_EQ(*n, data.size()); // short only at the end of the file
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(back.data()), 4), "HEAD");
+  EXPECT_TRUE(std::equal(data.begin() + 4, data.end(), back.begin() + 4));
+  auto bad = write_full(-1, data);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().kind(), ErrorKind::Io);
+}
+
+TEST(Fd, UniqueFdClosesWhatItOwnsAndNotWhatItReleased) {
+  int raw = -1;
+  {
+    UniqueFd fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    raw = fd.get();
+    ASSERT_GE(raw, 0);
+    UniqueFd moved = std::move(fd);
+    EXPECT_FALSE(fd);
+    EXPECT_EQ(moved.get(), raw);
+  }
+  EXPECT_EQ(::fcntl(raw, F_GETFD), -1); // closed once, by the last owner
+  UniqueFd kept(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  const int released = kept.release();
+  EXPECT_FALSE(kept);
+  EXPECT_NE(::fcntl(released, F_GETFD), -1);
+  ::close(released);
 }

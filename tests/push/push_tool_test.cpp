@@ -415,7 +415,13 @@ TEST(PushToolSidecar, MalformedDigestNamesTheField) {
   write_file(img.dir / "boot.img.json", sidecar_with_image(img.bytes.size(), "abc"));
   auto out = push({"boot", img.image.string(), "-s", "tcp:127.0.0.1:1"});
   EXPECT_EQ(out.exit_code, 1);
-  EXPECT_THAT(out.err, HasSubstr("image.sha512: expected 128 hex digits"));
+  EXPECT_THAT(out.err, HasSubstr("image.sha512: expected 128 lowercase hex digits"));
+  // Uppercase is refused like everywhere else a digest is read (the sidecar
+  // reader used to lowercase it; issue 22).
+  write_file(img.dir / "boot.img.json", sidecar_with_image(img.bytes.size(), std::string(128, 'A')));
+  out = push({"boot", img.image.string(), "-s", "tcp:127.0.0.1:1"});
+  EXPECT_EQ(out.exit_code, 1);
+  EXPECT_THAT(out.err, HasSubstr("image.sha512: expected 128 lowercase hex digits"));
 }
 
 TEST(PushToolSidecar, RealBootimgSidecarIsAccepted) {

@@ -2,6 +2,7 @@
 // kernels, several versions, compressed and EFI-zboot sources, encodings.
 #include "stage0/kernel.hpp"
 
+#include "profiles/profiles.hpp"
 #include "stage0/codec.hpp"
 #include "stage0_fixtures.hpp"
 
@@ -181,7 +182,7 @@ TEST(Kernel, EncodingsAndUnsupported) {
   for (auto e : {profiles::KernelEncoding::ImageLz4, profiles::KernelEncoding::ImageZstDtb}) {
     auto r = encode_kernel(*k, raw, e);
     ASSERT_FALSE(r);
-    EXPECT_NE(r.error().message().find(std::string(kernel_encoding_name(e))), std::string::npos);
+    EXPECT_NE(r.error().message().find(std::string(profiles::kernel_encoding_name(e))), std::string::npos);
   }
   EXPECT_FALSE(decode_kernel(Bytes(4096, 0))); // no boot header: refused, not passed through
 }

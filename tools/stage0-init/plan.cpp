@@ -1,4 +1,5 @@
 #include "plan.hpp"
+#include "common/text.hpp"
 
 #include <cstdio>
 
@@ -6,19 +7,9 @@ namespace fastboop::stage0_init {
 
 namespace {
 
-std::string hex(unsigned value, int digits) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "0x%0*x", digits, value);
-  return buf;
-}
-
 std::string_view basename(std::string_view path) {
   const std::size_t slash = path.rfind('/');
   return slash == std::string_view::npos ? path : path.substr(slash + 1);
-}
-
-bool ends_with(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
 
 std::vector<std::string_view> split_fields(std::string_view line) {
@@ -86,8 +77,8 @@ std::vector<GadgetOp> gadget_plan(const stage0::Stage0Settings& s, const GadgetL
       {K::Write, g + "/bDeviceClass", "0x00"},
       {K::Write, g + "/bDeviceSubClass", "0x00"},
       {K::Write, g + "/bDeviceProtocol", "0x00"},
-      {K::Write, g + "/idVendor", hex(s.vendor_id.value_or(stage0::kDefaultVendorId), 4)},
-      {K::Write, g + "/idProduct", hex(s.product_id.value_or(stage0::kDefaultProductId), 4)},
+      {K::Write, g + "/idVendor", format_hex(s.vendor_id.value_or(stage0::kDefaultVendorId), 4)},
+      {K::Write, g + "/idProduct", format_hex(s.product_id.value_or(stage0::kDefaultProductId), 4)},
       {K::Write, g + "/bMaxPacketSize0", "0x40"},
       {K::Write, g + "/bcdDevice", "0x0000"},
       {K::Write, g + "/bcdUSB", "0x0200"},
@@ -138,11 +129,11 @@ std::vector<std::string> smoo_arguments(const stage0::Stage0Settings& s, std::st
 std::string module_name_key(std::string_view path_or_name) {
   std::string_view name = basename(path_or_name);
   for (std::string_view suffix : {".xz", ".zst", ".gz"})
-    if (ends_with(name, suffix)) {
+    if (name.ends_with(suffix)) {
       name.remove_suffix(suffix.size());
       break;
     }
-  if (ends_with(name, ".ko"))
+  if (name.ends_with(".ko"))
     name.remove_suffix(3);
   std::string key(name);
   for (char& c : key)
@@ -152,7 +143,7 @@ std::string module_name_key(std::string_view path_or_name) {
 }
 
 bool module_is_compressed(std::string_view path) {
-  return ends_with(path, ".xz") || ends_with(path, ".zst") || ends_with(path, ".gz");
+  return path.ends_with(".xz") || path.ends_with(".zst") || path.ends_with(".gz");
 }
 
 ModuleIndex ModuleIndex::parse(std::string_view modules_dep) {

@@ -1,4 +1,5 @@
 #include "artifact_cache/memo.hpp"
+#include "common/hash.hpp"
 
 #include "common/file_io.hpp"
 
@@ -39,9 +40,7 @@ std::optional<std::string> fd_identity(int fd) {
 }
 
 bool is_hex_digest(std::string_view d) {
-  return d.size() == 128 && std::all_of(d.begin(), d.end(), [](char c) {
-           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-         });
+  return Sha512Digest::is_hex(d);
 }
 
 std::optional<std::string> recorded_digest(const std::vector<std::string>& dirs,

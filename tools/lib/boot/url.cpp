@@ -1,4 +1,5 @@
 #include "boot/url.hpp"
+#include "common/hash.hpp"
 
 #include <algorithm>
 
@@ -57,12 +58,6 @@ bool is_profile_id(std::string_view v) {
          });
 }
 
-bool is_sha512(std::string_view v) {
-  return v.size() == 128 && std::all_of(v.begin(), v.end(), [](char c) {
-           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-         });
-}
-
 // http(s)://host/path…: a remote image only. The pipeline's own parser reads
 // it later; here only what a link must never carry is refused.
 Result<void> check_source(const std::string& s) {
@@ -115,7 +110,7 @@ Result<BootLink> parse_boot_link(std::string_view url) {
       have_source = true;
     } else if (key == "sha512") {
       TRY(once(link.sha512.has_value()));
-      if (!is_sha512(value))
+      if (!Sha512Digest::is_hex(value))
         return refuse("sha512 must be 128 lowercase hex digits");
       link.sha512 = value;
     } else if (key == "device-profile" || key == "boot-profile") {

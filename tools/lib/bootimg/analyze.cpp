@@ -1,6 +1,7 @@
 // `analyze`: derive a DevPro `boot:` skeleton from a vendor boot.img, the job
 // pmbootstrap's bootimg_analyze does for postmarketOS deviceinfo files.
 #include "bootimg/bootimg.hpp"
+#include "common/text.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -13,12 +14,6 @@
 namespace fastboop::bootimg {
 
 namespace {
-
-std::string hex8(std::uint64_t v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "0x%08llx", static_cast<unsigned long long>(v));
-  return buf;
-}
 
 // A valid flattened device tree of exactly `size` bytes or less at `p`.
 std::uint64_t fdt_size_at(ByteSpan data, std::size_t offset) {
@@ -136,16 +131,16 @@ std::string analyze_to_devpro_yaml(ByteSpan image, const ParsedImage& p) {
   o << "      header_version: " << p.header_version << "\n";
   o << "      page_size: " << p.page_size << "\n";
   if (p.header_version < 3) {
-    o << "      base: " << hex8(base) << "\n";
-    o << "      kernel_offset: " << hex8(kernel_offset) << "\n";
+    o << "      base: " << format_hex(base, 8) << "\n";
+    o << "      kernel_offset: " << format_hex(kernel_offset, 8) << "\n";
     if (p.header_version == 2 && p.dtb_addr >= base)
-      o << "      dtb_offset: " << hex8(p.dtb_addr - base) << "\n";
+      o << "      dtb_offset: " << format_hex(p.dtb_addr - base, 8) << "\n";
     if (p.ramdisk_size > 0 && p.ramdisk_addr >= base && p.ramdisk_addr - base != kDefaultRamdiskOffset)
-      o << "      ramdisk_offset: " << hex8(p.ramdisk_addr - base) << "\n";
+      o << "      ramdisk_offset: " << format_hex(p.ramdisk_addr - base, 8) << "\n";
     if (p.second_size > 0 && p.second_addr >= base && p.second_addr - base != kDefaultSecondOffset)
-      o << "      second_offset: " << hex8(p.second_addr - base) << "\n";
+      o << "      second_offset: " << format_hex(p.second_addr - base, 8) << "\n";
     if (p.tags_addr >= base && p.tags_addr - base != kDefaultTagsOffset)
-      o << "      tags_offset: " << hex8(p.tags_addr - base) << "\n";
+      o << "      tags_offset: " << format_hex(p.tags_addr - base, 8) << "\n";
     if (!p.board.empty())
       o << "      board: \"" << p.board << "\"\n";
   }

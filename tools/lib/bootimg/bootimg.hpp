@@ -134,6 +134,14 @@ Result<Bytes> build_vendor_boot_image(const VendorBootArgs& args);
 Bytes compute_boot_id(const BootImageArgs& args);
 // Total image size the writer will produce.
 Result<std::uint64_t> boot_image_size(const BootImageArgs& args);
+// The same layout from section sizes alone (no bytes needed, nothing
+// validated): header page, each section padded to the page, then the footer.
+struct SectionSizes {
+  std::uint64_t kernel = 0, ramdisk = 0, second = 0, dt = 0, dtb = 0;
+  std::optional<std::uint64_t> recovery_dtbo;
+};
+std::uint64_t boot_image_layout_size(std::uint32_t header_version, std::uint64_t page_size, const SectionSizes& sizes,
+                                     Footer footer);
 
 // "A[.B[.C]]" -> A<<14|B<<7|C, each < 128; "YYYY-MM[-DD]" -> (Y-2000)<<4|M.
 Result<std::uint32_t> parse_os_version(std::string_view text);

@@ -1,4 +1,5 @@
 #include "bootimg/commands.hpp"
+#include "common/fd.hpp"
 
 #include "common/file_io.hpp"
 
@@ -29,15 +30,7 @@ Result<void> append_from_sources(int out_fd, ByteSpan data, const std::vector<Ma
     }
     break;
   }
-  while (!data.empty()) {
-    ssize_t n = ::write(out_fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      return Error("cannot write " + what + ": " + std::strerror(errno), ErrorKind::Io);
-    data = data.subspan(static_cast<std::size_t>(n));
-  }
-  return ok();
+  return write_full(out_fd, data).with_context("cannot write " + what);
 }
 
 Result<void> read_from_sources(ByteSpan data, const std::vector<MappedFile>& sources,
@@ -50,16 +43,7 @@ Result<void> read_from_sources(ByteSpan data, const std::vector<MappedFile>& sou
 }
 
 Result<void> pwrite_all(int fd, std::uint64_t offset, ByteSpan data, const std::string& what) {
-  while (!data.empty()) {
-    ssize_t n = ::pwrite(fd, data.data(), data.size(), static_cast<off_t>(offset));
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      return Error("cannot write " + what + ": " + std::strerror(errno), ErrorKind::Io);
-    data = data.subspan(static_cast<std::size_t>(n));
-    offset += static_cast<std::uint64_t>(n);
-  }
-  return ok();
+  return pwrite_full(fd, data, offset).with_context("cannot write " + what);
 }
 
 Result<std::uint64_t> parse_mkbootimg_int(std::string_view text, std::string_view option) {

@@ -1,6 +1,8 @@
 #include "bootimg/devpro.hpp"
+#include "common/text.hpp"
 
 #include "bootimg/commands.hpp"
+#include "bootimg/kernel_encoding.hpp"
 #include "common/file_io.hpp"
 #include "common/hash.hpp"
 #include "common/version.hpp"
@@ -14,46 +16,7 @@ namespace {
 
 using profiles::KernelEncoding;
 
-bool appends_dtb(KernelEncoding e) {
-  return e == KernelEncoding::ImageDtb || e == KernelEncoding::ImageGzDtb || e == KernelEncoding::ImageLz4Dtb ||
-         e == KernelEncoding::ImageZstDtb;
-}
-
-// The compression the encoding promises, and its magic.
-struct Magic {
-  std::string_view name;
-  std::string_view bytes;
-};
-std::optional<Magic> expected_magic(KernelEncoding e) {
-  switch (e) {
-  case KernelEncoding::ImageGz:
-  case KernelEncoding::ImageGzDtb:
-    return Magic{"gzip", "\x1f\x8b"};
-  case KernelEncoding::ImageZst:
-  case KernelEncoding::ImageZstDtb:
-    return Magic{"zstd", "\x28\xb5\x2f\xfd"};
-  case KernelEncoding::ImageLz4:
-  case KernelEncoding::ImageLz4Dtb:
-    return Magic{"lz4 (legacy frame)", "\x02\x21\x4c\x18"};
-  default:
-    return std::nullopt;
-  }
-}
-
-std::string trim(std::string_view s) {
-  const char* ws = " \t\r\n\v\f";
-  auto b = s.find_first_not_of(ws);
-  if (b == std::string_view::npos)
-    return {};
-  auto e = s.find_last_not_of(ws);
-  return std::string(s.substr(b, e - b + 1));
-}
-
-std::string hex8(std::uint64_t v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "0x%08llx", static_cast<unsigned long long>(v));
-  return buf;
-}
+bool appends_dtb(KernelEncoding e) { return kernel_encoding_info(e).appends_dtb; }
 
 Result<void> check_limit(std::string_view what, std::uint64_t size, const std::optional<std::uint64_t>& limit,
                          std::string_view field, const std::string& profile_id, std::string_view fix) {
@@ -93,19 +56,6 @@ Result<void> check_stage0_device(const std::filesystem::path& stage0_dir,
   return ok();
 }
 
-std::string join_cmdline(std::initializer_list<std::string_view> parts) {
-  std::string out;
-  for (auto p : parts) {
-    std::string t = trim(p);
-    if (t.empty())
-      continue;
-    if (!out.empty())
-      out += ' ';
-    out += t;
-  }
-  return out;
-}
-
 Result<void> check_android_bootimg(const profiles::AndroidBootImage& bi) {
   const auto v = bi.header_version;
   if (v > 4)
@@ -141,6 +91,69 @@ Result<void> check_bootimg_limits(const profiles::DeviceProfile& profile,
   TRY(check_limit("boot image", sizes.total, limits.max_total_bytes, "max_total_bytes", profile.id,
                   "shrink the kernel or initramfs, or raise the limit"));
   return ok();
+}
+
+DtbPlacement place_dtb(const profiles::DeviceProfile& profile, bool have_dtb) {
+  const auto& bi = profile.boot;
+  const std::uint32_t v = bi.header_version;
+  const std::string enc(profiles::kernel_encoding_name(bi.kernel_encoding));
+  DtbPlacement p;
+  if (appends_dtb(bi.kernel_encoding)) {
+    if (!have_dtb) {
+      p.refusal = "kernel encoding " + enc +
+                  " appends the DTB to the kernel, but there is no devicetree.dtb; add it to the stage0 directory";
+      return p;
+    }
+    // v2 still needs a non-empty dtb section; it gets the same DTB.
+    p.appended = true;
+    p.section = v == 2;
+    p.name = p.section ? "appended+section" : "appended";
+  } else if (!have_dtb) {
+    if (v == 2)
+      p.refusal = "header v2 needs a DTB in its dtb section, but the stage0 directory has no devicetree.dtb; add it "
+                  "(devicetree_name " +
+                  profile.devicetree_name + ")";
+  } else if (bi.extensions.dtb_in_second && v <= 2) {
+    p.second = true;
+    p.section = v == 2;
+    p.name = p.section ? "second+section" : "second";
+  } else if (v == 2) {
+    p.section = true;
+    p.name = "section";
+  } else if (v >= 3) {
+    p.refusal = "header v" + std::to_string(v) +
+                " boot images take the DTB from the device's vendor_boot; remove devicetree.dtb from the stage0 "
+                "directory or use header v0-v2";
+  } else {
+    p.refusal = "header v" + std::to_string(v) + " with kernel encoding " + enc +
+                " has nowhere to put the DTB (it would be dropped); use encoding " + enc +
+                "+dtb, set dtb_in_second: true, or use header_version 2";
+  }
+  return p;
+}
+
+Result<BootImageSizes> plan_boot_image_sizes(const profiles::DeviceProfile& profile, std::uint64_t kernel,
+                                             std::uint64_t dtb, std::uint64_t ramdisk) {
+  const auto& bi = profile.boot;
+  TRY_CTX(check_android_bootimg(bi), "device profile " + profile.id);
+  const DtbPlacement where = place_dtb(profile, dtb > 0);
+  SectionSizes s;
+  s.kernel = kernel + (where.appended ? dtb : 0);
+  s.ramdisk = ramdisk;
+  s.second = where.second ? dtb : 0;
+  s.dtb = where.section ? dtb : 0;
+  const Footer footer = bi.extensions.samsung_seandroidenforce ? Footer::SeandroidEnforce : Footer::None;
+  return BootImageSizes{s.kernel, s.ramdisk, boot_image_layout_size(bi.header_version, bi.page_size, s, footer)};
+}
+
+Result<void> check_payload_limits(const profiles::DeviceProfile& profile, const PayloadSizes& payload) {
+  if (!payload.kernel) {
+    const auto& limits = profile.boot.limits.value_or(profiles::BootLimits{});
+    return check_limit("initramfs", payload.ramdisk, limits.max_initrd_bytes, "max_initrd_bytes", profile.id,
+                       "compress stage0 harder or ship fewer modules, or raise the limit");
+  }
+  return check_bootimg_limits(profile,
+                              TRY(plan_boot_image_sizes(profile, *payload.kernel, payload.dtb, payload.ramdisk)));
 }
 
 Result<void> check_image_against_profile(const ParsedImage& parsed, const std::string& image_name,
@@ -196,62 +209,35 @@ Result<DevproPlan> plan_devpro_image(const profiles::DeviceProfile& profile, con
 
   if (in.kernel.empty())
     return Error(who + ": the kernel is empty; run fastboop-stage0 for this device first");
-  const auto encoding = bi.kernel_encoding;
-  const std::string enc_name(profiles::kernel_encoding_name(encoding));
-  if (auto m = expected_magic(encoding)) {
-    if (in.kernel.size() < m->bytes.size() || as_chars(in.kernel.first(m->bytes.size())) != m->bytes)
-      return Error(who + ": kernel encoding " + enc_name + " expects " + std::string(m->name) +
+  const auto& encoding = kernel_encoding_info(bi.kernel_encoding);
+  if (const auto magic = encoding.magic; !magic.empty()) {
+    if (in.kernel.size() < magic.size() || as_chars(in.kernel.first(magic.size())) != magic)
+      return Error(who + ": kernel encoding " + std::string(encoding.name) + " expects " +
+                   std::string(encoding.compression_name) +
                    " data, but the kernel does not start with its magic; produce the kernel with fastboop-stage0 "
                    "for this device");
   }
 
   const bool have_dtb = in.dtb && !in.dtb->empty();
-  if (appends_dtb(encoding)) {
-    if (!have_dtb)
-      return Error(who + ": kernel encoding " + enc_name +
-                   " appends the DTB to the kernel, but there is no devicetree.dtb; add it to the "
-                   "stage0 directory");
+  const DtbPlacement where = place_dtb(profile, have_dtb);
+  if (!where.refusal.empty())
+    return Error(who + ": " + where.refusal);
+  plan.dtb_placement = where.name;
+  if (where.appended) {
     plan.kernel_storage.reserve(in.kernel.size() + in.dtb->size());
     append(plan.kernel_storage, in.kernel);
     append(plan.kernel_storage, *in.dtb);
     a.kernel = plan.kernel_storage;
-    plan.dtb_placement = "appended";
-    if (a.header_version == 2) {
-      // v2 still needs a non-empty dtb section; give it the same DTB.
-      a.dtb = *in.dtb;
-      plan.dtb_placement = "appended+section";
-    }
   } else {
     a.kernel = in.kernel;
-    if (!have_dtb) {
-      if (a.header_version == 2)
-        return Error(who + ": header v2 needs a DTB in its dtb section, but the stage0 directory has no "
-                           "devicetree.dtb; add it (devicetree_name " +
-                     profile.devicetree_name + ")");
-      plan.dtb_placement = "none";
-    } else if (ext.dtb_in_second && a.header_version <= 2) {
-      a.second = *in.dtb;
-      plan.dtb_placement = "second";
-      if (a.header_version == 2) {
-        a.dtb = *in.dtb;
-        plan.dtb_placement = "second+section";
-      }
-    } else if (a.header_version == 2) {
-      a.dtb = *in.dtb;
-      plan.dtb_placement = "section";
-    } else if (a.header_version >= 3) {
-      return Error(who + ": header v" + std::to_string(a.header_version) +
-                   " boot images take the DTB from the device's vendor_boot; remove devicetree.dtb from the stage0 "
-                   "directory or use header v0-v2");
-    } else {
-      return Error(who + ": header v" + std::to_string(a.header_version) + " with kernel encoding " + enc_name +
-                   " has nowhere to put the DTB (it would be dropped); use encoding " + enc_name +
-                   "+dtb, set dtb_in_second: true, or use header_version 2");
-    }
   }
+  if (where.second)
+    a.second = *in.dtb;
+  if (where.section)
+    a.dtb = *in.dtb;
   a.ramdisk = in.ramdisk;
 
-  a.cmdline = join_cmdline({bi.cmdline_append.value_or(""), in.stage0_cmdline, in.cmdline_append});
+  a.cmdline = join_nonempty({bi.cmdline_append.value_or(""), in.stage0_cmdline, in.cmdline_append});
   const std::size_t max_cmdline = a.header_version >= 3 ? kV3ArgsSize - 1 : kBootArgsSize + kBootExtraArgsSize - 2;
   if (a.cmdline.size() > max_cmdline)
     return Error("kernel command line is " + std::to_string(a.cmdline.size()) + " bytes, " +
@@ -262,12 +248,9 @@ Result<DevproPlan> plan_devpro_image(const profiles::DeviceProfile& profile, con
   if (a.cmdline.find('\0') != std::string::npos)
     return Error("kernel command line contains a NUL byte; check the stage0 cmdline file");
 
-  auto sized = boot_image_size(a);
-  if (!sized)
-    return std::move(sized).error().with_context(who);
-  const std::uint64_t size = *sized; // footer included
-  TRY(check_bootimg_limits(profile, {a.kernel.size(), a.ramdisk.size(), size}));
-  plan.image_size = size;
+  // The limits through the same size plan stage0 checks (check_payload_limits).
+  TRY(check_payload_limits(profile, {in.kernel.size(), have_dtb ? in.dtb->size() : 0, in.ramdisk.size()}));
+  plan.image_size = TRY_CTX(boot_image_size(a), who); // footer included
   return plan;
 }
 
@@ -309,12 +292,12 @@ std::string devpro_sidecar_json(const profiles::DeviceProfile& profile, const De
   h["header_version"] = a.header_version;
   h["page_size"] = page;
   if (a.header_version < 3) {
-    h["kernel_addr"] = hex8(a.base + a.kernel_offset);
-    h["ramdisk_addr"] = hex8(a.ramdisk.empty() ? 0 : a.base + a.ramdisk_offset);
-    h["second_addr"] = hex8(a.second.empty() ? 0 : a.base + a.second_offset);
-    h["tags_addr"] = hex8(a.base + a.tags_offset);
+    h["kernel_addr"] = format_hex(a.base + a.kernel_offset, 8);
+    h["ramdisk_addr"] = format_hex(a.ramdisk.empty() ? 0 : a.base + a.ramdisk_offset, 8);
+    h["second_addr"] = format_hex(a.second.empty() ? 0 : a.base + a.second_offset, 8);
+    h["tags_addr"] = format_hex(a.base + a.tags_offset, 8);
     if (a.header_version == 2)
-      h["dtb_addr"] = hex8(a.base + a.dtb_offset);
+      h["dtb_addr"] = format_hex(a.base + a.dtb_offset, 8);
     h["board"] = a.board;
     h["id"] = to_hex(compute_boot_id(a));
   }

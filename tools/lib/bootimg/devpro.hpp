@@ -32,9 +32,6 @@ struct DevproPlan {
   std::uint64_t image_size = 0; // including the footer
 };
 
-// Joins the command-line parts: each trimmed, empty ones dropped, one space.
-std::string join_cmdline(std::initializer_list<std::string_view> parts);
-
 // The profile's android_bootimg rules the packer applies before it reads any
 // input: header version 0-4, page size (mkbootimg's set for v0-v2, 4096 for
 // v3/v4), no appended DTB with v3/v4. The DevPro parser calls it too, so
@@ -52,6 +49,35 @@ struct BootImageSizes {
 };
 Result<void> check_bootimg_limits(const profiles::DeviceProfile& profile,
                                   const BootImageSizes& sizes);
+
+// Where the packer puts the DTB, from the profile alone: appended to the
+// kernel (+dtb encodings), as the `second` payload (dtb_in_second), in the v2
+// dtb section, or nowhere. `refusal` (empty when the packer accepts) says why
+// the packer refuses the combination; the sizes below then leave the DTB out.
+struct DtbPlacement {
+  bool appended = false, second = false, section = false;
+  std::string name = "none"; // the sidecar's dtb_placement
+  std::string refusal;
+};
+DtbPlacement place_dtb(const profiles::DeviceProfile& profile, bool have_dtb);
+
+// The one boot-image size plan: the kernel section (with an appended DTB),
+// the ramdisk and the whole image (header page, sections padded to the page,
+// the DTB wherever place_dtb puts it, the Samsung footer) that the packer
+// would write for these payload sizes. A dtb of 0 means none.
+Result<BootImageSizes> plan_boot_image_sizes(const profiles::DeviceProfile& profile, std::uint64_t kernel,
+                                             std::uint64_t dtb, std::uint64_t ramdisk);
+
+// The profile's limits on payloads that are not packed yet: what
+// fastboop-stage0 checks, so that it accepts exactly what the packer does.
+// Without a kernel (stage0 `-o -` does not encode it) only the initramfs
+// limit can be checked.
+struct PayloadSizes {
+  std::optional<std::uint64_t> kernel; // encoded, without the DTB
+  std::uint64_t dtb = 0;
+  std::uint64_t ramdisk = 0;
+};
+Result<void> check_payload_limits(const profiles::DeviceProfile& profile, const PayloadSizes& payload);
 
 // What fastboop-push checks before any download (issue 16 item 2): `parsed`
 // (parse_image of the bytes to send) is a boot image (not vendor_boot) with

@@ -1,5 +1,6 @@
 // info / unpack / analyze: renderings of a ParsedImage.
 #include "bootimg/bootimg.hpp"
+#include "common/text.hpp"
 
 #include "common/file_io.hpp"
 
@@ -13,18 +14,6 @@
 namespace fastboop::bootimg {
 
 namespace {
-
-std::string hex(std::uint64_t v) {
-  char buf[24];
-  auto r = std::to_chars(buf, buf + sizeof buf, v, 16);
-  return "0x" + std::string(buf, r.ptr);
-}
-
-std::string hex8(std::uint64_t v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "0x%08llx", static_cast<unsigned long long>(v));
-  return buf;
-}
 
 std::string recipe_name(const std::optional<IdRecipe>& r) {
   if (!r)
@@ -57,11 +46,11 @@ std::string format_info_text(const ParsedImage& p) {
     line("kernel_size", std::to_string(p.kernel_size));
     line("ramdisk_size", std::to_string(p.ramdisk_size));
     if (p.header_version < 3) {
-      line("kernel_addr", hex8(p.kernel_addr));
-      line("ramdisk_addr", hex8(p.ramdisk_addr));
+      line("kernel_addr", format_hex(p.kernel_addr, 8));
+      line("ramdisk_addr", format_hex(p.ramdisk_addr, 8));
       line("second_size", std::to_string(p.second_size));
-      line("second_addr", hex8(p.second_addr));
-      line("tags_addr", hex8(p.tags_addr));
+      line("second_addr", format_hex(p.second_addr, 8));
+      line("tags_addr", format_hex(p.tags_addr, 8));
     }
     line("os_version", format_os_version(p.os_version));
     line("os_patch_level", p.os_patch_level ? format_os_patch_level(p.os_patch_level) : "0");
@@ -72,11 +61,11 @@ std::string format_info_text(const ParsedImage& p) {
     }
     if (p.header_version == 1 || p.header_version == 2) {
       line("recovery_dtbo_size", std::to_string(p.recovery_dtbo_size));
-      line("recovery_dtbo_offset", hex(p.recovery_dtbo_offset));
+      line("recovery_dtbo_offset", format_hex(p.recovery_dtbo_offset, 1));
     }
     if (p.header_version == 2) {
       line("dtb_size", std::to_string(p.dtb_size));
-      line("dtb_addr", hex8(p.dtb_addr));
+      line("dtb_addr", format_hex(p.dtb_addr, 8));
     }
     if (p.header_version == 4)
       line("signature_size", std::to_string(p.signature_size));
@@ -88,13 +77,13 @@ std::string format_info_text(const ParsedImage& p) {
     line("header_version", std::to_string(p.header_version));
     line("header_size", std::to_string(p.header_size));
     line("page_size", std::to_string(p.page_size));
-    line("kernel_addr", hex8(p.kernel_addr));
-    line("ramdisk_addr", hex8(p.ramdisk_addr));
+    line("kernel_addr", format_hex(p.kernel_addr, 8));
+    line("ramdisk_addr", format_hex(p.ramdisk_addr, 8));
     line("vendor_ramdisk_size", std::to_string(p.vendor_ramdisk_size));
-    line("tags_addr", hex8(p.tags_addr));
+    line("tags_addr", format_hex(p.tags_addr, 8));
     line("board", p.board);
     line("dtb_size", std::to_string(p.dtb_size));
-    line("dtb_addr", hex8(p.dtb_addr));
+    line("dtb_addr", format_hex(p.dtb_addr, 8));
     if (p.header_version == 4) {
       line("vendor_ramdisk_table_size", std::to_string(p.vendor_ramdisk_table_size));
       line("vendor_ramdisk_table_entry_num", std::to_string(p.vendor_ramdisk_table_entry_num));
@@ -197,10 +186,10 @@ std::vector<std::string> rebuild_arguments(const ParsedImage& p) {
   if (p.kind == ImageKind::VendorBoot) {
     opt("--pagesize", std::to_string(p.page_size));
     opt("--base", "0");
-    opt("--kernel_offset", hex8(p.kernel_addr));
-    opt("--ramdisk_offset", hex8(p.ramdisk_addr));
-    opt("--tags_offset", hex8(p.tags_addr));
-    opt("--dtb_offset", hex8(p.dtb_addr));
+    opt("--kernel_offset", format_hex(p.kernel_addr, 8));
+    opt("--ramdisk_offset", format_hex(p.ramdisk_addr, 8));
+    opt("--tags_offset", format_hex(p.tags_addr, 8));
+    opt("--dtb_offset", format_hex(p.dtb_addr, 8));
     if (!p.board.empty())
       opt("--board", p.board);
     if (!p.cmdline.empty())
@@ -221,7 +210,7 @@ std::vector<std::string> rebuild_arguments(const ParsedImage& p) {
         opt("--ramdisk_name", e.name);
         for (std::size_t w = 0; w < kBoardIdWords; ++w)
           if (e.board_id[w] != 0)
-            opt("--board_id" + std::to_string(w), hex(e.board_id[w]));
+            opt("--board_id" + std::to_string(w), format_hex(e.board_id[w], 1));
         opt("--vendor_ramdisk_fragment", ramdisk_file_name(i));
       }
       if (p.section("bootconfig"))
@@ -232,14 +221,14 @@ std::vector<std::string> rebuild_arguments(const ParsedImage& p) {
   if (p.header_version < 3) {
     opt("--pagesize", std::to_string(p.page_size));
     opt("--base", "0");
-    opt("--kernel_offset", hex8(p.kernel_addr));
+    opt("--kernel_offset", format_hex(p.kernel_addr, 8));
     if (p.ramdisk_size > 0)
-      opt("--ramdisk_offset", hex8(p.ramdisk_addr));
+      opt("--ramdisk_offset", format_hex(p.ramdisk_addr, 8));
     if (p.second_size > 0)
-      opt("--second_offset", hex8(p.second_addr));
-    opt("--tags_offset", hex8(p.tags_addr));
+      opt("--second_offset", format_hex(p.second_addr, 8));
+    opt("--tags_offset", format_hex(p.tags_addr, 8));
     if (p.header_version == 2)
-      opt("--dtb_offset", hex8(p.dtb_addr));
+      opt("--dtb_offset", format_hex(p.dtb_addr, 8));
     if (!p.board.empty())
       opt("--board", p.board);
   }

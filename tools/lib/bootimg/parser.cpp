@@ -1,4 +1,5 @@
 #include "bootimg/bootimg.hpp"
+#include "common/text.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -7,12 +8,6 @@
 namespace fastboop::bootimg {
 
 namespace {
-
-std::string hex(std::uint64_t v) {
-  char buf[24];
-  auto r = std::to_chars(buf, buf + sizeof buf, v, 16);
-  return "0x" + std::string(buf, r.ptr);
-}
 
 std::uint64_t pages(std::uint64_t size, std::uint64_t page) { return (size + page - 1) / page; }
 
@@ -265,10 +260,10 @@ Result<void> parse_boot(ParsedImage& p, ByteSpan img, IdCheck id_check) {
   }
 
   if (p.ramdisk_size == 0 && p.ramdisk_addr != 0)
-    p.notes.push_back("ramdisk_addr " + hex(p.ramdisk_addr) +
+    p.notes.push_back("ramdisk_addr " + format_hex(p.ramdisk_addr, 1) +
                       " is set without a ramdisk (fastboot-client style); mkbootimg writes 0, so a rebuild differs here");
   if (p.second_size == 0 && p.second_addr != 0)
-    p.notes.push_back("second_addr " + hex(p.second_addr) +
+    p.notes.push_back("second_addr " + format_hex(p.second_addr, 1) +
                       " is set without a second stage (fastboot-client style); mkbootimg writes 0, so a rebuild differs "
                       "here");
   p.image_end = page;
@@ -281,8 +276,8 @@ Result<void> parse_boot(ParsedImage& p, ByteSpan img, IdCheck id_check) {
   }
   if (p.recovery_dtbo_size > 0) {
     if (p.recovery_dtbo_offset != off)
-      p.notes.push_back("recovery_dtbo_offset " + hex(p.recovery_dtbo_offset) + " differs from the expected " +
-                        hex(off));
+      p.notes.push_back("recovery_dtbo_offset " + format_hex(p.recovery_dtbo_offset, 1) + " differs from the expected " +
+                        format_hex(off, 1));
     TRY(add_section(p, "recovery_dtbo", p.recovery_dtbo_offset, p.recovery_dtbo_size));
   }
   off += pages(p.recovery_dtbo_size, page) * page;

@@ -1,4 +1,5 @@
 #include "bootimg/bootimg.hpp"
+#include "common/text.hpp"
 
 #include "common/hash.hpp"
 
@@ -17,25 +18,19 @@ namespace {
 constexpr std::string_view kBootMagic = "ANDROID!";
 constexpr std::string_view kVendorMagic = "VNDRBOOT";
 
-std::string hex(std::uint64_t v) {
-  char buf[24];
-  auto r = std::to_chars(buf, buf + sizeof buf, v, 16);
-  return "0x" + std::string(buf, r.ptr);
-}
-
 std::uint64_t pages(std::uint64_t size, std::uint64_t page) { return (size + page - 1) / page; }
 
 Result<std::uint32_t> address32(std::string_view field, std::uint64_t base, std::uint64_t offset) {
   if (offset > std::numeric_limits<std::uint64_t>::max() - base ||
       base + offset > std::numeric_limits<std::uint32_t>::max())
-    return Error(std::string(field) + ": base " + hex(base) + " + offset " + hex(offset) +
+    return Error(std::string(field) + ": base " + format_hex(base, 1) + " + offset " + format_hex(offset, 1) +
                  " does not fit the 32-bit header field; lower --base or the offset");
   return static_cast<std::uint32_t>(base + offset);
 }
 
 Result<std::uint64_t> address64(std::string_view field, std::uint64_t base, std::uint64_t offset) {
   if (offset > std::numeric_limits<std::uint64_t>::max() - base)
-    return Error(std::string(field) + ": base " + hex(base) + " + offset " + hex(offset) +
+    return Error(std::string(field) + ": base " + format_hex(base, 1) + " + offset " + format_hex(offset, 1) +
                  " overflows 64 bits");
   return base + offset;
 }
@@ -191,18 +186,26 @@ Bytes compute_boot_id(const BootImageArgs& a) {
   return id;
 }
 
+std::uint64_t boot_image_layout_size(std::uint32_t header_version, std::uint64_t page_size, const SectionSizes& s,
+                                     Footer footer) {
+  const std::uint64_t page = header_version >= 3 ? kV3PageSize : page_size;
+  std::uint64_t n = 1 + pages(s.kernel, page) + pages(s.ramdisk, page);
+  if (header_version < 3) {
+    n += pages(s.second, page) + pages(s.dt, page);
+    if (header_version >= 1 && s.recovery_dtbo)
+      n += pages(*s.recovery_dtbo, page);
+    if (header_version == 2)
+      n += pages(s.dtb, page);
+  }
+  return n * page + (footer == Footer::SeandroidEnforce ? kSeandroidEnforce.size() : 0);
+}
+
 Result<std::uint64_t> boot_image_size(const BootImageArgs& a) {
   TRY(validate_boot_args(a));
-  std::uint64_t page = a.header_version >= 3 ? kV3PageSize : a.page_size;
-  std::uint64_t n = 1 + pages(a.kernel.size(), page) + pages(a.ramdisk.size(), page);
-  if (a.header_version < 3) {
-    n += pages(a.second.size(), page) + pages(a.dt.size(), page);
-    if (a.header_version >= 1 && a.recovery_dtbo)
-      n += pages(a.recovery_dtbo->size(), page);
-    if (a.header_version == 2)
-      n += pages(a.dtb.size(), page);
-  }
-  return n * page + (a.footer == Footer::SeandroidEnforce ? kSeandroidEnforce.size() : 0);
+  SectionSizes s{a.kernel.size(), a.ramdisk.size(), a.second.size(), a.dt.size(), a.dtb.size(), std::nullopt};
+  if (a.recovery_dtbo)
+    s.recovery_dtbo = a.recovery_dtbo->size();
+  return boot_image_layout_size(a.header_version, a.page_size, s, a.footer);
 }
 
 namespace {

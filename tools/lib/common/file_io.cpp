@@ -1,4 +1,5 @@
 #include "common/file_io.hpp"
+#include "common/fd.hpp"
 
 #include <cerrno>
 #include <cstdio>
@@ -44,17 +45,15 @@ Result<Bytes> read_file(const std::filesystem::path& path, std::uint64_t max_byt
   out.reserve(static_cast<std::size_t>(st.st_size));
   std::uint8_t buf[1 << 16];
   for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR)
-        continue;
-      int e = errno;
+    auto read = read_full(fd, buf);
+    if (!read) {
       ::close(fd);
-      return os_error("cannot read", path, e);
+      return Error("cannot read " + path.string() + ": " + read.error().message(), ErrorKind::Io);
     }
+    const std::size_t n = *read;
     if (n == 0)
       break;
-    if (out.size() + static_cast<std::size_t>(n) > max_bytes) {
+    if (out.size() + n > max_bytes) {
       ::close(fd);
       return Error("cannot read " + path.string() + ": exceeds the limit of " +
                    std::to_string(max_bytes) + " bytes");
@@ -122,18 +121,8 @@ Result<AtomicFile> AtomicFile::create(const std::filesystem::path& target) {
 }
 
 Result<void> AtomicFile::write(ByteSpan data) {
-  const std::uint8_t* p = data.data();
-  std::size_t left = data.size();
-  while (left > 0) {
-    ssize_t n = ::write(m_fd, p, left);
-    if (n < 0) {
-      if (errno == EINTR)
-        continue;
-      return os_error("cannot write", m_temp, errno);
-    }
-    p += n;
-    left -= static_cast<std::size_t>(n);
-  }
+  if (auto written = write_full(m_fd, data); !written)
+    return Error("cannot write " + m_temp.string() + ": " + written.error().message(), ErrorKind::Io);
   return ok();
 }
 

@@ -1,4 +1,5 @@
 #include "common/hash.hpp"
+#include "common/fd.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -61,30 +62,44 @@ std::string sha256_hex(ByteSpan data) { return to_hex(hash_bytes(HashAlgorithm::
 std::string sha1_hex(ByteSpan data) { return to_hex(hash_bytes(HashAlgorithm::Sha1, data)); }
 
 Result<FileDigest> sha512_file(const std::filesystem::path& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd)
     return Error("cannot open " + path.string() + ": " + std::strerror(errno),
                  errno == ENOENT ? ErrorKind::NotFound : ErrorKind::Io);
   Hasher h(HashAlgorithm::Sha512);
   FileDigest d;
   std::uint8_t buf[1 << 17];
   for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR)
-        continue;
-      int e = errno;
-      ::close(fd);
-      return Error("cannot read " + path.string() + ": " + std::strerror(e), ErrorKind::Io);
-    }
-    if (n == 0)
+    const std::size_t n = TRY_CTX(read_full(fd.get(), buf), "cannot read " + path.string());
+    h.update(ByteSpan(buf, n));
+    d.size += n;
+    if (n < sizeof buf)
       break;
-    h.update(ByteSpan(buf, static_cast<std::size_t>(n)));
-    d.size += static_cast<std::uint64_t>(n);
   }
-  ::close(fd);
   d.sha512_hex = to_hex(h.finish());
   return d;
+}
+
+bool Sha512Digest::is_hex(std::string_view text) {
+  return text.size() == 128 && text.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+}
+
+Result<Sha512Digest> Sha512Digest::parse(std::string_view text, Prefix prefix) {
+  constexpr std::string_view kPrefix = "sha512:";
+  if (text.empty())
+    return Error("digest must not be empty");
+  const bool prefixed = text.starts_with(kPrefix);
+  if (prefix == Prefix::Required && !prefixed)
+    return Error("digest must start with 'sha512:'");
+  if (prefix == Prefix::Forbidden && prefixed)
+    return Error("digest must be the bare 128 hex digits, without 'sha512:'");
+  const std::string_view hex = prefixed ? text.substr(kPrefix.size()) : text;
+  if (hex.size() != 128)
+    return Error("digest must have 128 hex digits" + std::string(prefixed ? " after 'sha512:'" : "") + " (found " +
+                 std::to_string(hex.size()) + ")");
+  if (!is_hex(hex))
+    return Error("digest must be lowercase hex (a SHA-512 as sha512sum prints it)");
+  return Sha512Digest(std::string(hex));
 }
 
 } // namespace fastboop

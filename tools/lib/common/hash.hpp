@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <string_view>
 
 namespace fastboop {
 
@@ -39,6 +40,27 @@ struct FileDigest {
   // "sha512:<hex>", the content-digest form used in profiles.
   std::string content_digest() const { return "sha512:" + sha512_hex; }
 };
+// A SHA-512 digest as text: exactly 128 lowercase hex digits. The one rule
+// for reading a digest (profiles, stage0 options, sidecars, the cache, HTTP,
+// boot URLs). Uppercase is refused: digests are compared as text everywhere.
+class Sha512Digest {
+public:
+  enum class Prefix { Optional, Required, Forbidden }; // the "sha512:" prefix
+  // The error says what is wrong (empty, prefix, length, a non-hex or
+  // uppercase digit) without naming where it came from: callers add that.
+  static Result<Sha512Digest> parse(std::string_view text, Prefix prefix = Prefix::Optional);
+  // 128 lowercase hex digits, no prefix.
+  static bool is_hex(std::string_view text);
+
+  const std::string& hex() const { return m_hex; }
+  std::string content_digest() const { return "sha512:" + m_hex; } // the profiles' form
+  friend bool operator==(const Sha512Digest&, const Sha512Digest&) = default;
+
+private:
+  explicit Sha512Digest(std::string hex) : m_hex(std::move(hex)) {}
+  std::string m_hex;
+};
+
 // Stream a file through SHA-512 (no whole-file buffer).
 Result<FileDigest> sha512_file(const std::filesystem::path& path);
 

@@ -1,4 +1,5 @@
 #include "draft/draft.hpp"
+#include "common/text.hpp"
 
 #include "profiles/profiles.hpp"
 #include "profiles/tooling.hpp"
@@ -19,26 +20,12 @@ using profiles::KernelEncoding;
 using profiles::ProbeOp;
 using profiles::ProbeStep;
 
-std::string trimmed(std::string_view s) {
-  const auto first = s.find_first_not_of(" \t\r\n");
-  if (first == std::string_view::npos)
-    return {};
-  const auto last = s.find_last_not_of(" \t\r\n");
-  return std::string(s.substr(first, last - first + 1));
-}
-
 bool is_variable_name(std::string_view name) {
   if (name.empty() || name.size() > 64)
     return false;
   return std::all_of(name.begin(), name.end(), [](unsigned char c) {
     return std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == ':';
   });
-}
-
-std::string hex(std::uint64_t v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "0x%08llx", static_cast<unsigned long long>(v));
-  return buf;
 }
 
 std::string yaml_quoted(std::string_view s) {
@@ -93,7 +80,7 @@ GetvarAnswers parse_getvar_all(const std::vector<std::string>& info_lines) {
     std::string_view line = raw;
     if (line.starts_with("(bootloader) "))
       line.remove_prefix(13);
-    std::string text = trimmed(line);
+    std::string text(trim(line));
     if (text.empty())
       continue;
     // "name: value" (LK, U-Boot; names may hold colons, values may not
@@ -101,10 +88,10 @@ GetvarAnswers parse_getvar_all(const std::vector<std::string>& info_lines) {
     std::string name, value;
     if (auto sep = text.find(": "); sep != std::string::npos) {
       name = text.substr(0, sep);
-      value = trimmed(std::string_view(text).substr(sep + 2));
+      value = trim(std::string_view(text).substr(sep + 2));
     } else if (auto colon = text.rfind(':'); colon != std::string::npos && colon > 0) {
       name = text.substr(0, colon);
-      value = trimmed(std::string_view(text).substr(colon + 1));
+      value = trim(std::string_view(text).substr(colon + 1));
     } else {
       // No separator and one word: the continuation of a long value split
       // over lines; anything else is not a variable.
@@ -138,7 +125,7 @@ Result<Deviceinfo> parse_deviceinfo(std::string_view text, std::string_view orig
   std::istringstream in{std::string(text)};
   for (std::string line; std::getline(in, line);) {
     ++line_no;
-    const std::string t = trimmed(line);
+    const std::string t(trim(line));
     if (t.empty() || t[0] == '#')
       continue;
     const auto where = [&] { return std::string(origin) + ":" + std::to_string(line_no); };
@@ -164,7 +151,7 @@ Result<Deviceinfo> parse_deviceinfo(std::string_view text, std::string_view orig
 namespace {
 
 std::optional<std::uint64_t> number(const std::string& text) {
-  const std::string t = trimmed(text);
+  const std::string t(trim(text));
   if (t.empty())
     return std::nullopt;
   try {
@@ -231,7 +218,7 @@ BootFacts facts_from_deviceinfo(const Deviceinfo& d, std::vector<std::string>& u
   BootFacts f;
   auto get = [&](const std::string& key) -> std::optional<std::string> {
     auto it = d.values.find(key);
-    if (it == d.values.end() || trimmed(it->second).empty())
+    if (it == d.values.end() || trim(it->second).empty())
       return std::nullopt;
     return it->second;
   };
@@ -365,7 +352,7 @@ Result<Draft> draft_device_profile(const DraftInputs& in) {
     if (!info)
       return std::nullopt;
     auto it = info->values.find(key);
-    return it == info->values.end() || trimmed(it->second).empty() ? std::nullopt
+    return it == info->values.end() || trim(it->second).empty() ? std::nullopt
                                                                      : std::optional<std::string>(it->second);
   };
   const std::string* product = in.device ? in.device->answers.find("product") : nullptr;
@@ -393,7 +380,7 @@ Result<Draft> draft_device_profile(const DraftInputs& in) {
   std::vector<std::pair<std::string, std::string>> variants;
   if (info)
     for (const auto& [k, v] : info->values)
-      if (k.starts_with("dtb_") && !trimmed(v).empty())
+      if (k.starts_with("dtb_") && !trim(v).empty())
         variants.emplace_back(k, v);
   if (auto dtb = info_value("dtb"); dtb && dtb->find_first_of("*?[") != std::string::npos) {
     p.devicetree_name = "unknown";
@@ -445,11 +432,11 @@ Result<Draft> draft_device_profile(const DraftInputs& in) {
       src["probe." + var] = why;
     };
     for (const char* var : {"product", "variant"})
-      if (const auto* v = answers.find(var); v && !trimmed(*v).empty())
+      if (const auto* v = answers.find(var); v && !trim(*v).empty())
         add_equals(var, *v, "the device's answer");
     if (p.probe.empty())
       for (const auto& [k, v] : answers.vars)
-        if (stable_variable(k, in.serial) && !trimmed(v).empty()) {
+        if (stable_variable(k, in.serial) && !trim(v).empty()) {
           add_equals(k, v, "the device's answer (no product or variant)");
           break;
         }
@@ -620,7 +607,7 @@ Result<Draft> draft_device_profile(const DraftInputs& in) {
   y << in6 << "page_size: " << b.page_size << note("page_size") << "\n";
   auto opt_hex = [&](const char* key, const std::optional<std::uint64_t>& v) {
     if (v)
-      y << in6 << key << ": " << hex(*v) << note(key) << "\n";
+      y << in6 << key << ": " << format_hex(*v, 8) << note(key) << "\n";
   };
   opt_hex("base", b.base);
   opt_hex("kernel_offset", b.kernel_offset);

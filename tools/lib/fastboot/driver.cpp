@@ -1,4 +1,5 @@
 #include "fastboot/driver.hpp"
+#include "common/text.hpp"
 
 #include "common/log.hpp"
 
@@ -11,6 +12,9 @@ namespace fastboop::fastboot {
 
 namespace {
 
+// Bootloaders pad responses with NULs as well as spaces.
+constexpr std::string_view kWhitespaceAndNul(" \t\n\v\f\r\0", 7);
+
 // Commands stay within 64 bytes: older bootloaders use 64-byte buffers.
 constexpr std::size_t max_command_bytes = 64;
 constexpr std::string_view getvar_prefix = "getvar:";
@@ -18,14 +22,6 @@ constexpr std::string_view download_prefix = "download:";
 
 bool printable(std::string_view text) {
   return std::all_of(text.begin(), text.end(), [](char c) { return c >= 0x20 && c <= 0x7e; });
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (std::isspace(static_cast<unsigned char>(s.front())) || s.front() == '\0'))
-    s.remove_prefix(1);
-  while (!s.empty() && (std::isspace(static_cast<unsigned char>(s.back())) || s.back() == '\0'))
-    s.remove_suffix(1);
-  return s;
 }
 
 // Response text shown to users: printable ASCII kept, the rest escaped.
@@ -73,7 +69,7 @@ bool command_is_allowed(std::string_view command) {
 bool getvar_is_missing(const GetvarAnswer& answer) {
   if (!answer)
     return true;
-  auto value = trim(*answer);
+  auto value = trim(*answer, kWhitespaceAndNul);
   if (value.empty())
     return true;
   std::string lower(value);
@@ -82,7 +78,7 @@ bool getvar_is_missing(const GetvarAnswer& answer) {
 }
 
 std::optional<std::uint64_t> parse_size_value(std::string_view text) {
-  text = trim(text);
+  text = trim(text, kWhitespaceAndNul);
   int base = 10;
   if (text.size() > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) {
     base = 16;

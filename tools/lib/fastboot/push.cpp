@@ -1,4 +1,5 @@
 #include "fastboot/push.hpp"
+#include "common/text.hpp"
 
 #include "bootimg/bootimg.hpp"
 #include "bootimg/devpro.hpp"
@@ -26,14 +27,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string hex4(std::uint16_t v) {
-  char b[8];
-  std::snprintf(b, sizeof b, "%04x", v);
-  return b;
-}
-
 std::string usb_id(const Candidate& c) {
-  return c.usb ? hex4(c.usb->vid) + ":" + hex4(c.usb->pid) : std::string("-");
+  return c.usb ? format_hex(c.usb->vid, 4, HexPrefix::None) + ":" + format_hex(c.usb->pid, 4, HexPrefix::None) : std::string("-");
 }
 
 // USB is optional: a host without usbfs still reaches network devices.
@@ -510,8 +505,8 @@ std::string format_detect_json(const std::vector<DetectedDevice>& devices) {
     j["transport"] = d.candidate.network ? (d.candidate.network->kind == DeviceSpec::Kind::Tcp ? "tcp" : "udp") : "usb";
     j["serial"] = d.serial;
     if (d.candidate.usb) {
-      j["vid"] = hex4(d.candidate.usb->vid);
-      j["pid"] = hex4(d.candidate.usb->pid);
+      j["vid"] = format_hex(d.candidate.usb->vid, 4, HexPrefix::None);
+      j["pid"] = format_hex(d.candidate.usb->pid, 4, HexPrefix::None);
     }
     j["profiles"] = d.matched_ids();
     j["ambiguous"] = d.matched_ids().size() > 1;

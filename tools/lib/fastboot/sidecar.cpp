@@ -53,10 +53,6 @@ Result<std::string> string_field(const json& object, const char* key, const std:
   return it->get<std::string>();
 }
 
-bool is_sha512_hex(const std::string& text) {
-  return text.size() == 128 && text.find_first_not_of("0123456789abcdef") == std::string::npos;
-}
-
 Result<SidecarRootfs> parse_rootfs(const json& value) {
   if (!value.is_object())
     return Error("rootfs: expected an object");
@@ -80,7 +76,7 @@ Result<SidecarRootfs> parse_rootfs(const json& value) {
     return Error("rootfs.size: missing or not an unsigned number");
   r.size = size->get<std::uint64_t>();
   if (auto sha = value.find("sha512"); sha != value.end() && !sha->is_null()) {
-    if (!sha->is_string() || !is_sha512_hex(sha->get<std::string>()))
+    if (!sha->is_string() || !Sha512Digest::is_hex(sha->get<std::string>()))
       return Error("rootfs.sha512: expected 128 lowercase hex digits or null");
     r.sha512 = sha->get<std::string>();
   }
@@ -159,12 +155,8 @@ Result<BootImageSidecar> parse_sidecar(std::string_view json_text, std::string_v
     SidecarImage image;
     image.size = size->get<std::uint64_t>();
     image.sha512 = TRY_CTX(string_field(*it, "sha512", "image"), file);
-    const bool hex = image.sha512.size() == 128 &&
-                     image.sha512.find_first_not_of("0123456789abcdefABCDEF") == std::string::npos;
-    if (!hex)
-      return Error(file + ": image.sha512: expected 128 hex digits, got '" + image.sha512 + "'");
-    for (char& c : image.sha512)
-      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (!Sha512Digest::is_hex(image.sha512))
+      return Error(file + ": image.sha512: expected 128 lowercase hex digits, got '" + image.sha512 + "'");
     sidecar.image = std::move(image);
   }
   if (auto it = doc.find("rootfs"); it != doc.end() && !it->is_null())

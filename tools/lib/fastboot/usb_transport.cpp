@@ -1,4 +1,5 @@
 #include "fastboot/usb_transport.hpp"
+#include "common/text.hpp"
 
 #include "common/log.hpp"
 
@@ -17,12 +18,6 @@ constexpr std::uint8_t fastboot_subclass = 0x42;
 constexpr std::uint8_t fastboot_protocol = 0x03;
 
 std::string usb_error(int rc) { return libusb_error_name(rc); }
-
-std::string hex4(std::uint16_t v) {
-  char b[8];
-  std::snprintf(b, sizeof b, "%04x", v);
-  return b;
-}
 
 std::string port_path(libusb_device* dev) {
   std::uint8_t ports[8];
@@ -94,7 +89,7 @@ int open_with_retries(libusb_device* dev, libusb_device_handle** handle) {
 } // namespace
 
 std::string udev_rule_for(std::uint16_t vid, std::uint16_t pid) {
-  return "SUBSYSTEM==\"usb\", ATTR{idVendor}==\"" + hex4(vid) + "\", ATTR{idProduct}==\"" + hex4(pid) +
+  return "SUBSYSTEM==\"usb\", ATTR{idVendor}==\"" + format_hex(vid, 4, HexPrefix::None) + "\", ATTR{idProduct}==\"" + format_hex(pid, 4, HexPrefix::None) +
          "\", TAG+=\"uaccess\"";
 }
 

@@ -5,6 +5,7 @@
 // tail-packed pclusters; lz4/lz4hc (liblz4), MicroLZMA (liblzma), deflate
 // (zlib) and zstd (libzstd). Extended attributes are skipped by size.
 #include "filesystems/fs_util.hpp"
+#include "common/text.hpp"
 #include "filesystems/open.hpp"
 
 #include <lz4.h>
@@ -21,7 +22,6 @@ namespace fastboop::filesystems {
 
 namespace {
 
-using detail::hex32;
 using pipeline::BlockSource;
 
 constexpr std::uint64_t super_offset = 1024;
@@ -48,7 +48,7 @@ std::string incompat_name(std::uint32_t bit) {
   case 0x20: return "fragments/dedupe";
   case 0x40: return "xattr_prefixes";
   case 0x80: return "48bit";
-  default: return "bit " + hex32(bit);
+  default: return "bit " + format_hex(bit, 1);
   }
 }
 
@@ -229,7 +229,7 @@ Result<void> Erofs::load_super() {
   TRY_CTX(read_raw(super_offset, sb), where() + "superblock");
   std::uint32_t magic = load_le<std::uint32_t>(sb);
   if (magic != erofs_magic)
-    return Error(where() + "bad superblock magic " + hex32(magic) + " at offset 1024");
+    return Error(where() + "bad superblock magic " + format_hex(magic, 1) + " at offset 1024");
   std::uint32_t compat = load_le<std::uint32_t>(sb + 8);
   m_blkszbits = sb[12];
   if (m_blkszbits < 9 || m_blkszbits > 16)
@@ -252,7 +252,7 @@ Result<void> Erofs::load_super() {
       std::uint32_t actual = crc32c_raw(0xFFFFFFFF, blk);
       if (actual != expected)
         return Error(where() + "superblock checksum mismatch at offset 1024 (stored " +
-                     hex32(expected) + ", computed " + hex32(actual) + ")");
+                     format_hex(expected, 1) + ", computed " + format_hex(actual, 1) + ")");
     }
   }
   std::uint32_t unknown = m_incompat & ~supported_incompat;
@@ -287,7 +287,7 @@ Result<void> Erofs::load_super() {
       off += len;
     }
     if (m_algs & ~0xFu)
-      return Error(where() + "unsupported compression algorithm bitmap " + hex32(m_algs),
+      return Error(where() + "unsupported compression algorithm bitmap " + format_hex(m_algs, 1),
                    ErrorKind::Unsupported);
   }
   auto root_stat = TRY_CTX(stat(m_root), where() + "root directory");
@@ -312,7 +312,7 @@ Result<Inode> Erofs::inode(NodeId nid) {
   bool extended = format & 1;
   ino.layout = static_cast<std::uint8_t>((format >> 1) & 0x7);
   if (format >> 4)
-    return err(ino, "unknown inode format bits " + hex32(format));
+    return err(ino, "unknown inode format bits " + format_hex(format, 1));
   if (ino.layout > ChunkBased)
     return err(ino, "unknown data layout " + std::to_string(ino.layout));
   std::uint16_t xattr_icount = load_le<std::uint16_t>(raw + 2);
@@ -386,7 +386,7 @@ Result<void> Erofs::read_chunked(const Inode& ino, std::uint64_t offset, std::sp
   bool indexes = format & 0x20;
   std::uint32_t chunkbits = m_blkszbits + (format & 0x1f);
   if (format & ~0x3fu)
-    return err(ino, "unknown chunk format " + hex32(format));
+    return err(ino, "unknown chunk format " + format_hex(format, 1));
   if (chunkbits > 47)
     return err(ino, "absurd chunk size 2^" + std::to_string(chunkbits));
   std::uint64_t chunk = std::uint64_t{1} << chunkbits;
@@ -444,7 +444,7 @@ Result<std::shared_ptr<ZMap>> Erofs::zmap(const Inode& ino) {
   if (advise & advise_fragment_pcluster)
     return err(ino, "unsupported feature 'fragments'");
   if (advise & ~0x3fu)
-    return err(ino, "unknown compression advise bits " + hex32(advise));
+    return err(ino, "unknown compression advise bits " + format_hex(advise, 1));
   bool compact = ino.layout == CompressedCompact;
   if (compact && !(advise & advise_big_pcluster_1) != !(advise & advise_big_pcluster_2))
     return err(ino, "big pcluster flags of compact indexes are inconsistent");

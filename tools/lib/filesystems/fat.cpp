@@ -13,7 +13,6 @@ namespace fastboop::filesystems {
 
 namespace {
 
-using detail::hex32;
 
 constexpr std::uint64_t max_dir_bytes = 65536 * 32; // the spec's 65536-entry limit
 constexpr std::uint64_t dir_key_bit = std::uint64_t{1} << 62;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "filesystems/filesystem.hpp"
+#include "common/text.hpp"
 
 #include <cstdint>
 #include <string>
@@ -52,19 +53,5 @@ private:
   std::size_t m_limit;
   std::unordered_map<K, V> m_map;
 };
-
-inline std::string hex32(std::uint64_t v) {
-  static const char* digits = "0123456789abcdef";
-  std::string s = "0x";
-  bool started = false;
-  for (int shift = 60; shift >= 0; shift -= 4) {
-    unsigned d = (v >> shift) & 0xf;
-    if (d || started || shift == 0) {
-      s.push_back(digits[d]);
-      started = true;
-    }
-  }
-  return s;
-}
 
 } // namespace fastboop::filesystems::detail

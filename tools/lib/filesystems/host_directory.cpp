@@ -2,6 +2,7 @@
 // relative paths interned in a table; lookups use lstat so a symlink in the
 // tree is resolved by resolve_path() inside the tree, never by the host.
 #include "filesystems/filesystem.hpp"
+#include "common/fd.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -94,24 +95,13 @@ public:
 
   Result<void> read(NodeId file, std::uint64_t offset, std::span<std::uint8_t> out) override {
     auto path = TRY(host_path(file));
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0)
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (!fd)
       return Error("cannot open " + path + ": " + std::strerror(errno), ErrorKind::Io);
-    std::size_t done = 0;
-    while (done < out.size()) {
-      ssize_t n = ::pread(fd, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0) {
-        int e = errno;
-        ::close(fd);
-        return Error("short read from " + path + " at offset " + std::to_string(offset + done) +
-                         (n < 0 ? std::string(": ") + std::strerror(e) : std::string()),
-                     ErrorKind::Io);
-      }
-      done += static_cast<std::size_t>(n);
-    }
-    ::close(fd);
+    const std::size_t done = TRY_CTX(pread_full(fd.get(), out, offset),
+                                     "cannot read " + path + " at offset " + std::to_string(offset));
+    if (done < out.size())
+      return Error("short read from " + path + " at offset " + std::to_string(offset + done), ErrorKind::Io);
     return ok();
   }
 

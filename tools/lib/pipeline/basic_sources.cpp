@@ -1,5 +1,6 @@
 // Terminal and trivial sources: local files (pread), memory, slices.
 #include "pipeline/sources.hpp"
+#include "common/fd.hpp"
 
 #include <cerrno>
 #include <cstdio>
@@ -38,18 +39,11 @@ public:
   std::string describe() const override { return "file(" + m_path.string() + ")"; }
   Result<void> read_at(std::uint64_t offset, std::span<std::uint8_t> out) override {
     TRY(check_range(*this, describe(), offset, out.size()));
-    std::size_t done = 0;
-    while (done < out.size()) {
-      ssize_t n = ::pread(m_fd, out.data() + done, out.size() - done,
-                          static_cast<off_t>(offset + done));
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        return layer_error(describe(), offset + done, std::strerror(errno), ErrorKind::Io);
-      if (n == 0)
-        return layer_error(describe(), offset + done, "file shrank while reading", ErrorKind::Io);
-      done += static_cast<std::size_t>(n);
-    }
+    auto done = pread_full(m_fd, out, offset);
+    if (!done)
+      return layer_error(describe(), offset, done.error().message(), ErrorKind::Io);
+    if (*done < out.size())
+      return layer_error(describe(), offset + *done, "file shrank while reading", ErrorKind::Io);
     return ok();
   }
 

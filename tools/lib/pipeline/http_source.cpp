@@ -138,8 +138,8 @@ public:
     curl_multi_setopt(m_multi, CURLMOPT_MAX_HOST_CONNECTIONS, static_cast<long>(std::max(1u, m_options.parallel_requests)));
     bool offline = m_options.network == NetworkMode::Offline;
     TRY(bind_block_table());
-    bool persistent = m_options.content_digest && m_options.content_digest->starts_with("sha512:") &&
-                      m_options.content_digest->size() == 7 + 128;
+    bool persistent = m_options.content_digest &&
+                      Sha512Digest::parse(*m_options.content_digest, Sha512Digest::Prefix::Required).ok();
     if (persistent && !m_options.content_size)
       m_options.content_size = TRY(size_for_digest(offline));
     if (m_options.content_size)

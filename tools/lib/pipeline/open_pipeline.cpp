@@ -3,6 +3,7 @@
 // from a ContentDigest hint); stages with a known content are wrapped so that
 // a full read is verified against the digest.
 #include "common/hash.hpp"
+#include "common/text.hpp"
 #include "pipeline/pipeline.hpp"
 
 #include <algorithm>
@@ -16,14 +17,6 @@ using profiles::PipelineSource;
 using profiles::StageKind;
 
 constexpr int kMaxPipelineDepth = 16;
-
-std::string trim(std::string_view s) {
-  auto b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string_view::npos)
-    return {};
-  auto e = s.find_last_not_of(" \t\r\n");
-  return std::string(s.substr(b, e - b + 1));
-}
 
 std::string_view kind_name(StageKind k) {
   switch (k) {
@@ -158,7 +151,7 @@ struct Opener {
     std::filesystem::path cache = options.cache_dir.empty() ? default_cache_dir() : options.cache_dir;
     switch (s.kind) {
     case StageKind::File: {
-      std::string path = trim(s.location);
+      std::string path(trim(s.location));
       if (path.empty())
         return Error("pipeline file stage has an empty path");
       BlockSourcePtr f = TRY(open_file_source(path));
@@ -171,7 +164,7 @@ struct Opener {
       return f;
     }
     case StageKind::Http: {
-      std::string url = trim(s.location);
+      std::string url(trim(s.location));
       HttpOptions h;
       h.cache_dir = cache;
       h.network = network;
@@ -195,7 +188,7 @@ struct Opener {
                                                 : TRY(http_timeouts_from_env()));
       // Chunks are checked against their ids as they load; a table checks the
       // assembled output, so a tampered index cannot swap in other chunks.
-      BlockSourcePtr blob = TRY(open_casync(trim(s.location), s.chunk_store, c));
+      BlockSourcePtr blob = TRY(open_casync(std::string(trim(s.location)), s.chunk_store, c));
       if (auto table = table_of(content); table && blob->size() == table->size)
         return make_block_checking_source(std::move(blob), std::move(table), identity);
       return blob;

@@ -2,6 +2,7 @@
 // boot signature, boot indicators, GPT header and entry-array CRC32s, and every
 // selected range must lie inside the disk.
 #include "pipeline/sources.hpp"
+#include "common/text.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -11,14 +12,6 @@
 namespace fastboop::pipeline {
 
 namespace {
-
-std::string trim(std::string_view s) {
-  auto b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string_view::npos)
-    return {};
-  auto e = s.find_last_not_of(" \t\r\n");
-  return std::string(s.substr(b, e - b + 1));
-}
 
 bool is_pow2(std::uint32_t v) { return v != 0 && (v & (v - 1)) == 0; }
 
@@ -196,7 +189,7 @@ Result<BlockSourcePtr> open_gpt_partition(BlockSourcePtr inner, const GptSelecto
   std::optional<std::size_t> found;
   std::string what;
   if (sel.partlabel) {
-    std::string want = trim(*sel.partlabel);
+    std::string want(trim(*sel.partlabel));
     what = "partlabel=" + want;
     if (want.empty())
       return Error("gpt: partlabel is blank");
@@ -270,7 +263,7 @@ Result<BlockSourcePtr> open_mbr_partition(BlockSourcePtr inner, const MbrSelecto
     if (want > 3)
       return Error("mbr[" + what + "]: only primary partitions 0..3 can be selected");
   } else {
-    std::string text = trim(*sel.partuuid);
+    std::string text(trim(*sel.partuuid));
     what = "partuuid=" + text;
     auto dash = text.find('-');
     bool shape = dash == 8 && text.size() > 9 && text.size() <= 11 &&

@@ -2,6 +2,7 @@
 // from a pipeline hint); reads then map output offsets to chunks by binary
 // search, so any offset is reachable without expanding the image.
 #include "pipeline/sources.hpp"
+#include "common/text.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -12,12 +13,6 @@ namespace {
 
 constexpr std::uint32_t kSparseMagic = 0xED26FF3A;
 constexpr std::string_view kLayer = "android_sparseimg";
-
-std::string hex(std::uint64_t v) {
-  char b[24];
-  std::snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(v));
-  return b;
-}
 
 class SparseSource final : public BlockSource {
 public:
@@ -94,7 +89,7 @@ Result<SparseIndex> scan_sparse_index(BlockSource& inner) {
     return layer_error(kLayer, 0, "source of " + std::to_string(inner.size()) + " bytes is too small for a sparse header");
   TRY_CTX(inner.read_at(0, h), std::string(kLayer) + ": header");
   if (load_le<std::uint32_t>(h) != kSparseMagic)
-    return layer_error(kLayer, 0, "bad magic " + hex(load_le<std::uint32_t>(h)) + " (want 0xed26ff3a)");
+    return layer_error(kLayer, 0, "bad magic " + format_hex(load_le<std::uint32_t>(h), 1) + " (want 0xed26ff3a)");
   if (load_le<std::uint16_t>(h + 4) != 1)
     return layer_error(kLayer, 4, "unsupported major version " + std::to_string(load_le<std::uint16_t>(h + 4)));
   SparseIndex idx;
@@ -161,7 +156,7 @@ Result<SparseIndex> scan_sparse_index(BlockSource& inner) {
       break;
     }
     default:
-      return layer_error(kLayer, pos, "chunk " + std::to_string(i) + " has unknown type " + hex(c.chunk_type));
+      return layer_error(kLayer, pos, "chunk " + std::to_string(i) + " has unknown type " + format_hex(c.chunk_type, 1));
     }
     if (c.chunk_type != static_cast<std::uint16_t>(SparseChunkType::Crc32)) {
       if (blocks_bytes > out_total - out)

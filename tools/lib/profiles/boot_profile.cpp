@@ -2,6 +2,7 @@
 // the FBOOPROF v0 codec (§2.7), rendering back to a manifest for `show`, and
 // the effective stage0 settings for one device (§2.6).
 #include "common/file_io.hpp"
+#include "common/text.hpp"
 #include "common/hash.hpp"
 #include "common/process.hpp"
 #include "profiles/pipeline.hpp"
@@ -27,14 +28,6 @@ constexpr std::string_view bootpro_magic = "FBOOPROF";
 constexpr std::size_t header_size = 10;
 constexpr std::array<std::string_view, 3> fs_keys{"erofs", "ext4", "fat"};
 constexpr std::uint64_t max_overlay_bytes = std::uint64_t{16} << 20;
-
-std::string trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())))
-    s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())))
-    s.remove_suffix(1);
-  return std::string(s);
-}
 
 std::string base64_encode(ByteSpan data) {
   std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
@@ -293,7 +286,7 @@ Result<Bytes> compile_dts_overlay(std::string_view dts_source) {
   auto out = TRY(run_process({"dtc", "-@", "-q", "-I", "dts", "-O", "dtb", "-o", "-", "-"}, as_bytes(dts_source),
                              "device-tree-compiler"));
   if (out.exit_code != 0)
-    return Error("dtc failed to compile DTS overlay: " + trim(out.err));
+    return Error("dtc failed to compile DTS overlay: " + std::string(trim(out.err)));
   return std::move(out.out);
 }
 
@@ -642,14 +635,8 @@ EffectiveStage0 effective_stage0(const BootProfile& profile, std::string_view de
   }
   // Trimmed and joined whether or not the device has an entry (upstream used
   // the global value untrimmed when it had none, spec §7 N6).
-  std::string joined;
-  for (const auto* part : {&profile.extra_cmdline, dev ? &dev->extra_cmdline : nullptr}) {
-    if (!part || !*part)
-      continue;
-    const std::string t = trim(**part);
-    if (!t.empty())
-      joined += (joined.empty() ? "" : " ") + t;
-  }
+  const std::string joined = join_nonempty(
+      {profile.extra_cmdline.value_or(""), dev ? dev->extra_cmdline.value_or("") : std::string()});
   if (!joined.empty())
     out.extra_cmdline = joined;
   return out;

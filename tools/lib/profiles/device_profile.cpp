@@ -1,6 +1,7 @@
 // Device Profiles: strict YAML/JSON parsing, the FBOODEVP v0 codec, YAML/JSON
 // rendering for `show`, and probe-step evaluation.
 #include "bootimg/devpro.hpp"
+#include "bootimg/kernel_encoding.hpp"
 #include "common/file_io.hpp"
 #include "profiles/postcard.hpp"
 #include "profiles/profiles.hpp"
@@ -18,21 +19,6 @@ using yaml::Value;
 
 constexpr std::string_view devpro_magic = "FBOODEVP";
 constexpr std::size_t header_size = 10;
-
-struct EncodingName {
-  KernelEncoding encoding;
-  std::string_view name;
-};
-constexpr std::array<EncodingName, 8> encoding_names{{
-    {KernelEncoding::Image, "image"},
-    {KernelEncoding::ImageDtb, "image+dtb"},
-    {KernelEncoding::ImageGz, "image.gz"},
-    {KernelEncoding::ImageGzDtb, "image.gz+dtb"},
-    {KernelEncoding::ImageLz4, "image.lz4"},
-    {KernelEncoding::ImageLz4Dtb, "image.lz4+dtb"},
-    {KernelEncoding::ImageZst, "image.zst"},
-    {KernelEncoding::ImageZstDtb, "image.zst+dtb"},
-}};
 
 constexpr std::array<std::string_view, 4> compression_names{"none", "gzip", "lz4", "zstd"};
 
@@ -92,7 +78,7 @@ Result<ProbeStep> parse_probe_step(const Value& item) {
 
 Result<KernelEncoding> parse_encoding(const Value& v) {
   auto name = TRY(v.string());
-  for (const auto& e : encoding_names)
+  for (const auto& e : bootimg::kernel_encodings())
     if (e.name == name)
       return e.encoding;
   return v.error("unknown kernel encoding '" + name +
@@ -412,7 +398,7 @@ Result<DeviceProfile> decode_device_profile(ByteSpan bytes) { return decode_devi
 // --- rendering ----------------------------------------------------------------
 
 std::string_view kernel_encoding_name(KernelEncoding e) {
-  return encoding_names.at(static_cast<std::size_t>(e)).name;
+  return bootimg::kernel_encoding_info(e).name;
 }
 
 yaml::Json device_profile_to_tree(const DeviceProfile& p) {

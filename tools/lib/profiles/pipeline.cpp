@@ -1,4 +1,6 @@
 #include "profiles/pipeline.hpp"
+#include "common/hash.hpp"
+#include "common/text.hpp"
 
 #include "profiles/profiles.hpp"
 
@@ -18,14 +20,6 @@ using yaml::Value;
 
 constexpr std::array<std::string_view, 8> stage_keys{"casync", "http", "file", "xz",
                                                      "tar",    "android_sparseimg", "mbr", "gpt"};
-
-std::string trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())))
-    s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())))
-    s.remove_suffix(1);
-  return std::string(s);
-}
 
 // The keys that bind to a wrapper in the flattened form (spec §3.2 rule 1).
 std::vector<std::string_view> wrapper_keys(StageKind kind) {
@@ -415,23 +409,13 @@ std::string at(const std::string& path, std::string_view key) {
 }
 
 Result<void> validate_content(const ContentDigest& c, const std::string& path) {
-  const std::string digest = detail::trim(c.digest);
-  const std::string where = at(path, "content.digest");
-  if (digest.empty())
-    return Error(where + ": content digest must not be empty");
-  if (!digest.starts_with("sha512:"))
-    return Error(where + ": content digest must start with 'sha512:'");
-  const std::string_view hex = std::string_view(digest).substr(7);
-  if (hex.size() != 128)
-    return Error(where + ": content digest must have 128 hex digits after 'sha512:' (found " +
-                 std::to_string(hex.size()) + ")");
-  for (char ch : hex)
-    if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f')))
-      return Error(where + ": content digest must be lowercase hex");
+  auto digest = Sha512Digest::parse(trim(c.digest), Sha512Digest::Prefix::Required);
+  if (!digest)
+    return Error(at(path, "content.digest") + ": content " + digest.error().message());
   return ok();
 }
 
-bool blank(const std::string& s) { return detail::trim(s).empty(); }
+bool blank(const std::string& s) { return trim(s).empty(); }
 
 std::string lowercase_without_query(std::string s) {
   const auto cut = s.find_first_of("?#");
@@ -473,7 +457,7 @@ Result<void> validate_pipeline(const PipelineSource& source, const std::string& 
     case StageKind::Casync: {
       if (blank(s->location))
         return Error(here + ".index: casync index must not be empty");
-      if (lowercase_without_query(detail::trim(s->location)).ends_with(".caidx"))
+      if (lowercase_without_query(std::string(trim(s->location))).ends_with(".caidx"))
         return Error(here + ".index: expected casync blob index (.caibx), not an archive index (.caidx)");
       if (s->chunk_store && blank(*s->chunk_store))
         return Error(here + ".chunk_store: casync chunk_store must not be blank");

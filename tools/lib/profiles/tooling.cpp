@@ -1,4 +1,5 @@
 #include "profiles/tooling.hpp"
+#include "common/text.hpp"
 
 #include "pipeline/hints.hpp"
 #include "profiles/hints.hpp"
@@ -266,12 +267,6 @@ std::optional<std::string> common_device(const DeviceProfile& a, const DevicePro
   return text;
 }
 
-std::string hex4(std::uint16_t v) {
-  char buf[8];
-  std::snprintf(buf, sizeof buf, "%04x", v);
-  return buf;
-}
-
 } // namespace
 
 std::string known_overlap(const DeviceProfile& a, const DeviceProfile& b) {
@@ -302,7 +297,7 @@ std::vector<Ambiguity> find_ambiguities(const std::vector<DeviceProfile>& input)
       for (const auto& ma : a.match)
         for (const auto& mb : b.match)
           if (ma == mb) {
-            const std::string usb = hex4(ma.vid) + ":" + hex4(ma.pid);
+            const std::string usb = format_hex(ma.vid, 4, HexPrefix::None) + ":" + format_hex(ma.pid, 4, HexPrefix::None);
             if (std::find(shared.begin(), shared.end(), usb) == shared.end())
               shared.push_back(usb);
           }

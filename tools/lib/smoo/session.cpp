@@ -1,4 +1,5 @@
 #include "smoo/session.hpp"
+#include "common/text.hpp"
 
 #include "common/log.hpp"
 
@@ -20,14 +21,8 @@ constexpr std::uint64_t max_request_bytes = std::uint64_t{64} << 20;
 // or a broken link quickly.
 constexpr Millis poll_timeout{100};
 
-std::string hex(std::uint64_t v) {
-  char b[24];
-  std::snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(v));
-  return b;
-}
-
 std::string describe_request(const Request& r) {
-  return std::string(op_name(r.op)) + " request " + hex(r.request_id) + " (export " +
+  return std::string(op_name(r.op)) + " request " + format_hex(r.request_id, 1) + " (export " +
          std::to_string(r.export_id) + ", lba " + std::to_string(r.lba) + ", " +
          std::to_string(r.num_blocks) + " blocks)";
 }
@@ -120,7 +115,7 @@ public:
               std::to_string(m_ctx.entry.export_id) + " (" +
               std::to_string(m_ctx.entry.size_bytes) + " bytes, " +
               std::to_string(m_ctx.entry.block_size) + "-byte blocks, session " +
-              hex(m_session_id) + ")");
+              format_hex(m_session_id, 1) + ")");
     const unsigned workers = std::max(1u, m_ctx.options->workers);
     std::vector<std::thread> threads;
     for (unsigned i = 0; i < workers; ++i)
@@ -199,8 +194,8 @@ private:
         log::info("heartbeat back after " + std::to_string(missed) + " missed");
       missed = 0;
       if (status->session_id != m_session_id) {
-        log::warn("the gadget restarted (session " + hex(m_session_id) + " -> " +
-                  hex(status->session_id) + "); setting up the export again");
+        log::warn("the gadget restarted (session " + format_hex(m_session_id, 1) + " -> " +
+                  format_hex(status->session_id, 1) + "); setting up the export again");
         auto again = setup();
         if (!again)
           return {SessionEnd::LinkLost,
@@ -262,7 +257,7 @@ private:
     r.op = static_cast<Op>(message[0]);
     r.request_id = load_le<std::uint32_t>(message.data() + 4);
     r.export_id = load_le<std::uint32_t>(message.data() + 8);
-    log::warn("answering EINVAL to a malformed Request " + hex(r.request_id) + ": " + why);
+    log::warn("answering EINVAL to a malformed Request " + format_hex(r.request_id, 1) + ": " + why);
     send(response_for(r, status_einval), {});
   }
 

@@ -1,4 +1,5 @@
 #include "smoo/usb_link.hpp"
+#include "common/text.hpp"
 
 #include "common/log.hpp"
 #include "fastboot/usb_transport.hpp"
@@ -22,12 +23,6 @@ constexpr Millis min_bulk_timeout{10000};
 
 std::string usb_error(int rc) {
   return libusb_error_name(rc);
-}
-
-std::string hex4(std::uint16_t v) {
-  char b[8];
-  std::snprintf(b, sizeof b, "%04x", v);
-  return b;
 }
 
 std::string port_path(libusb_device* dev) {
@@ -102,7 +97,7 @@ public:
   UsbGadgetLink(std::shared_ptr<fastboot::UsbContext> context, libusb_device_handle* handle,
                 GadgetInfo info)
       : m_context(std::move(context)), m_handle(handle), m_info(std::move(info)) {
-    m_name = m_info.location() + " (" + hex4(m_info.vid) + ":" + hex4(m_info.pid) +
+    m_name = m_info.location() + " (" + format_hex(m_info.vid, 4, HexPrefix::None) + ":" + format_hex(m_info.pid, 4, HexPrefix::None) +
              (m_info.serial.empty() ? std::string() : " serial " + m_info.serial) + ")";
   }
   ~UsbGadgetLink() override {

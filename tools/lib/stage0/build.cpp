@@ -1,5 +1,8 @@
 #include "stage0/build.hpp"
+#include "common/text.hpp"
 
+#include "bootimg/devpro.hpp"
+#include "profiles/profiles.hpp"
 #include "stage0/payloads.hpp"
 #include "stage0/fsutil.hpp"
 
@@ -55,32 +58,12 @@ struct Reader {
   }
 };
 
-std::string join_trimmed(std::string_view a, std::string_view b) {
-  auto trim = [](std::string_view s) {
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())))
-      s.remove_prefix(1);
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())))
-      s.remove_suffix(1);
-    return s;
-  };
-  std::string_view ta = trim(a), tb = trim(b);
-  if (ta.empty())
-    return std::string(tb);
-  if (tb.empty())
-    return std::string(ta);
-  return std::string(ta) + " " + std::string(tb);
-}
-
-bool ends_with(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-
 std::optional<Codec> module_codec(std::string_view relpath) {
-  if (ends_with(relpath, ".ko.xz"))
+  if (relpath.ends_with(".ko.xz"))
     return Codec::Xz;
-  if (ends_with(relpath, ".ko.zst"))
+  if (relpath.ends_with(".ko.zst"))
     return Codec::Zstd;
-  if (ends_with(relpath, ".ko.gz"))
+  if (relpath.ends_with(".ko.gz"))
     return Codec::Gzip;
   return std::nullopt;
 }
@@ -95,44 +78,6 @@ Codec codec_of_devpro(const profiles::DeviceProfile& d) {
   case profiles::Compression::Zstd: return Codec::Zstd;
   }
   return Codec::None;
-}
-
-bool appends_dtb(profiles::KernelEncoding e) {
-  using E = profiles::KernelEncoding;
-  return e == E::ImageDtb || e == E::ImageGzDtb || e == E::ImageLz4Dtb || e == E::ImageZstDtb;
-}
-
-// With OutputSet::InitrdOnly (`-o -`) the kernel is not encoded, so only the
-// initramfs limit can be checked; it still is, so the one-liner cannot hand
-// over an archive the device would refuse.
-Result<void> check_limits(const profiles::DeviceProfile& d, const Stage0Result& r, OutputSet outputs) {
-  if (!d.boot.limits)
-    return ok();
-  const auto& l = *d.boot.limits;
-  const std::uint64_t kernel = r.kernel.size() + (appends_dtb(r.encoding) ? r.dtb.size() : 0);
-  auto over = [](const std::optional<std::uint64_t>& lim, std::uint64_t v) { return lim && *lim != 0 && v > *lim; };
-  if (outputs == OutputSet::All && over(l.max_kernel_bytes, kernel))
-    return Error("device profile " + d.id + ": kernel payload is " + std::to_string(kernel) +
-                 " bytes" + (appends_dtb(r.encoding) ? " (with the appended DTB)" : "") +
-                 ", over limits.max_kernel_bytes = " + std::to_string(*l.max_kernel_bytes));
-  if (over(l.max_initrd_bytes, r.initrd.size()))
-    return Error("device profile " + d.id + ": initramfs is " + std::to_string(r.initrd.size()) +
-                 " bytes (" + std::string(codec_name(r.codec)) + "), over limits.max_initrd_bytes = " +
-                 std::to_string(*l.max_initrd_bytes) + "; try --compress or fewer modules");
-  if (outputs == OutputSet::All && l.max_total_bytes && *l.max_total_bytes != 0) {
-    // Android boot image layout: header page, then kernel, ramdisk and (v2,
-    // no +dtb) DTB, each padded to the page size.
-    const std::uint64_t page = d.boot.page_size == 0 ? 2048 : d.boot.page_size;
-    std::uint64_t total = page + align_up(kernel, page) + align_up(r.initrd.size(), page);
-    if (d.boot.header_version >= 2 && !appends_dtb(r.encoding))
-      total += align_up(r.dtb.size(), page);
-    if (total > *l.max_total_bytes)
-      return Error("device profile " + d.id + ": boot image would be " + std::to_string(total) +
-                   " bytes (kernel " + std::to_string(kernel) + ", initramfs " +
-                   std::to_string(r.initrd.size()) + ", page " + std::to_string(page) +
-                   "), over limits.max_total_bytes = " + std::to_string(*l.max_total_bytes));
-  }
-  return ok();
 }
 
 // The settings files go through the PID1's own reader (stage0_settings is
@@ -152,6 +97,42 @@ Result<void> check_settings_as_pid1(const Settings& settings) {
 }
 
 } // namespace
+
+// The packer's own size plan (bootimg), so stage0 accepts exactly the
+// outputs fastboop-bootimg then packs for this device.
+Result<void> check_boot_limits(const profiles::DeviceProfile& d, const Stage0Result& r, OutputSet outputs) {
+  bootimg::PayloadSizes payload{std::nullopt, r.dtb.size(), r.initrd.size()};
+  if (outputs == OutputSet::All)
+    payload.kernel = r.kernel.size();
+  return bootimg::check_payload_limits(d, payload);
+}
+
+bool kernel_config_enables(std::string_view config, std::string_view option) {
+  const std::string line = std::string(option) + "=y";
+  return config.starts_with(line) || config.find("\n" + line) != std::string_view::npos;
+}
+
+ModuleStorage module_storage(bool any_compressed, ModuleCompression requested,
+                             std::optional<std::string_view> kernel_config) {
+  if (!any_compressed)
+    return ModuleStorage::NoneCompressed;
+  switch (requested) {
+  case ModuleCompression::Keep: return ModuleStorage::Kept;
+  case ModuleCompression::Decompress: return ModuleStorage::Decompressed;
+  case ModuleCompression::Auto: break;
+  }
+  return kernel_config && kernel_config_enables(*kernel_config, "CONFIG_MODULE_DECOMPRESS") ? ModuleStorage::Kept
+                                                                                            : ModuleStorage::Decompressed;
+}
+
+std::string_view module_storage_name(ModuleStorage storage) {
+  switch (storage) {
+  case ModuleStorage::NoneCompressed: return "none-compressed";
+  case ModuleStorage::Kept: return "kept";
+  case ModuleStorage::Decompressed: return "decompressed";
+  }
+  return "decompressed";
+}
 
 Result<HostFile> read_host_file(const std::string& path) {
   Bytes b = TRY(fastboop::read_file(path, std::uint64_t{1} << 31));
@@ -270,7 +251,7 @@ Result<Stage0Result> build_stage0(fs::Filesystem& fsys, Stage0Options o) {
   for (const auto& f : o.dtbos) {
     record_host(f);
     overlay_names.push_back(f.path);
-    if (ends_with(f.path, ".dts") || ends_with(f.path, ".dtso"))
+    if (f.path.ends_with(".dts") || f.path.ends_with(".dtso"))
       overlays.push_back(TRY(compile_dts(f.bytes, f.path)));
     else
       overlays.push_back(f.bytes);
@@ -293,7 +274,7 @@ Result<Stage0Result> build_stage0(fs::Filesystem& fsys, Stage0Options o) {
     gen_tokens.push_back(std::move(t));
   for (const auto& t : gen_tokens)
     r.cmdline_generated += (r.cmdline_generated.empty() ? "" : " ") + t;
-  r.cmdline = join_trimmed(o.device.boot.cmdline_append.value_or(""), r.cmdline_generated);
+  r.cmdline = join_nonempty({o.device.boot.cmdline_append.value_or(""), r.cmdline_generated});
 
   // 5. Modules.
   std::vector<std::string> required;
@@ -318,31 +299,26 @@ Result<Stage0Result> build_stage0(fs::Filesystem& fsys, Stage0Options o) {
 
   bool any_compressed = std::any_of(r.modules.load_order.begin(), r.modules.load_order.end(),
                                     [](const ResolvedModule& m) { return module_codec(m.relpath).has_value(); });
-  bool keep_compressed = false;
-  if (any_compressed) {
-    if (o.module_compression == ModuleCompression::Keep) {
-      keep_compressed = true;
-    } else if (o.module_compression == ModuleCompression::Auto) {
-      std::optional<std::string> config;
-      for (const auto& c : {"/boot/config-" + r.kver, kc.modules.path + "/config"})
-        if (auto p = TRY(rd.existing_file(c))) {
-          config = *p;
-          break;
-        }
-      if (config) {
-        Bytes text = TRY(rd.read(*config));
-        std::string_view t = as_chars(text);
-        keep_compressed = t.find("\nCONFIG_MODULE_DECOMPRESS=y") != std::string_view::npos ||
-                          t.rfind("CONFIG_MODULE_DECOMPRESS=y", 0) == 0;
-      } else {
-        log::warn("no kernel config for " + r.kver + " (/boot/config-" + r.kver + " or " + kc.modules.path +
-                  "/config): decompressing modules on the host");
+  // Reading the kernel config is the only I/O here; the decision is module_storage().
+  std::optional<Bytes> config_text;
+  if (any_compressed && o.module_compression == ModuleCompression::Auto) {
+    std::optional<std::string> config;
+    for (const auto& c : {"/boot/config-" + r.kver, kc.modules.path + "/config"})
+      if (auto p = TRY(rd.existing_file(c))) {
+        config = *p;
+        break;
       }
-    }
-    r.module_compression = keep_compressed ? "kept" : "decompressed";
-  } else {
-    r.module_compression = "none-compressed";
+    if (config)
+      config_text = TRY(rd.read(*config));
+    else
+      log::warn("no kernel config for " + r.kver + " (/boot/config-" + r.kver + " or " + kc.modules.path +
+                "/config): decompressing modules on the host");
   }
+  const ModuleStorage storage =
+      module_storage(any_compressed, o.module_compression,
+                     config_text ? std::optional<std::string_view>(as_chars(*config_text)) : std::nullopt);
+  const bool keep_compressed = storage == ModuleStorage::Kept;
+  r.module_compression = std::string(module_storage_name(storage));
 
   const std::string cpio_moddir = "lib/modules/" + r.kver + "/";
   std::map<std::string, std::string> renamed;
@@ -436,7 +412,7 @@ Result<Stage0Result> build_stage0(fs::Filesystem& fsys, Stage0Options o) {
   r.initrd_uncompressed = raw.size();
   r.codec = o.compress ? *o.compress : codec_of_devpro(o.device);
   r.initrd = r.codec == Codec::None ? std::move(raw) : TRY(compress(r.codec, raw));
-  TRY(check_limits(o.device, r, o.outputs));
+  TRY(check_boot_limits(o.device, r, o.outputs));
   return r;
 }
 
@@ -448,7 +424,7 @@ void apply_effective_stage0(Stage0Options& o, const profiles::EffectiveStage0& p
   overlays.insert(overlays.end(), o.dtbos.begin(), o.dtbos.end());
   o.dtbos = std::move(overlays);
   if (p.extra_cmdline)
-    o.extra_cmdline = join_trimmed(*p.extra_cmdline, o.extra_cmdline);
+    o.extra_cmdline = join_nonempty({*p.extra_cmdline, o.extra_cmdline});
   if (p.inject_mac) {
     if (!o.inject_mac.wifi)
       o.inject_mac.wifi = p.inject_mac->wifi;
@@ -489,7 +465,7 @@ json stage0_manifest(const Stage0Result& r, const std::string& device_id,
                  {"version", r.kver},
                  {"arch", r.arch},
                  {"layers", r.kernel_layers},
-                 {"encoding", std::string(kernel_encoding_name(r.encoding))}};
+                 {"encoding", std::string(profiles::kernel_encoding_name(r.encoding))}};
   json mods = json::array();
   for (const auto& m : r.modules.load_order) {
     json e = {{"name", m.name}, {"path", m.relpath}, {"reason", std::string(module_reason_name(m.reason))}};

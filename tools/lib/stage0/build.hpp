@@ -106,6 +106,25 @@ struct Stage0Result {
 
 Result<Stage0Result> build_stage0(filesystems::Filesystem& fs, Stage0Options options);
 
+// Decisions build_stage0 takes, as pure functions (tested without dtc or a
+// rootfs).
+// Whether `config` (a kernel .config) sets `option=y` on a line of its own.
+bool kernel_config_enables(std::string_view config, std::string_view option);
+// How modules go into the initramfs: none of them compressed, kept
+// compressed (the kernel decompresses them: CONFIG_MODULE_DECOMPRESS=y, or
+// --module-compression keep), or decompressed on the host (also the Auto
+// choice without a kernel config).
+enum class ModuleStorage { NoneCompressed, Kept, Decompressed };
+ModuleStorage module_storage(bool any_compressed, ModuleCompression requested,
+                             std::optional<std::string_view> kernel_config);
+std::string_view module_storage_name(ModuleStorage storage); // stage0.json's module_compression
+
+// The device profile's boot-image limits for this output. With
+// OutputSet::InitrdOnly (`-o -`) the kernel is not encoded, so only the
+// initramfs limit is checked.
+Result<void> check_boot_limits(const profiles::DeviceProfile& device, const Stage0Result& result,
+                               OutputSet outputs);
+
 // Fold a Boot Profile's effective stage0 settings for the device into the
 // options: its modules, overlays and cmdline come before the command line's
 // (spec stage0 §2.1), inject_mac from the profile unless already set.

@@ -2,6 +2,7 @@
 #include "stage0/fsutil.hpp"
 
 #include "stage0/codec.hpp"
+#include "bootimg/kernel_encoding.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -365,40 +366,23 @@ Result<KernelChoice> detect_kernel(fs::Filesystem& fsys, const std::optional<std
 }
 
 Result<Bytes> encode_kernel(DecodedKernel&& kernel, ByteSpan source, profiles::KernelEncoding e) {
-  if (e == profiles::KernelEncoding::Image || e == profiles::KernelEncoding::ImageDtb)
+  if (bootimg::kernel_encoding_info(e).compression == bootimg::KernelCompression::None)
     return std::move(kernel.raw);
   return encode_kernel(std::as_const(kernel), source, e);
 }
 
-std::string_view kernel_encoding_name(profiles::KernelEncoding e) {
-  using E = profiles::KernelEncoding;
-  switch (e) {
-  case E::Image: return "image";
-  case E::ImageDtb: return "image+dtb";
-  case E::ImageGz: return "image.gz";
-  case E::ImageGzDtb: return "image.gz+dtb";
-  case E::ImageLz4: return "image.lz4";
-  case E::ImageLz4Dtb: return "image.lz4+dtb";
-  case E::ImageZst: return "image.zst";
-  case E::ImageZstDtb: return "image.zst+dtb";
-  }
-  return "image";
-}
-
 Result<Bytes> encode_kernel(const DecodedKernel& kernel, ByteSpan source, profiles::KernelEncoding e) {
-  using E = profiles::KernelEncoding;
-  switch (e) {
-  case E::Image:
-  case E::ImageDtb:
+  const auto& encoding = bootimg::kernel_encoding_info(e);
+  switch (encoding.compression) {
+  case bootimg::KernelCompression::None:
     return kernel.raw;
-  case E::ImageGz:
-  case E::ImageGzDtb:
+  case bootimg::KernelCompression::Gzip:
     // A plain gzip kernel already is the target form.
     if (kernel.source_is_plain_gzip && kernel.layers.size() == 1)
       return Bytes(source.begin(), source.end());
     return gzip_compress(kernel.raw, 1); // fastest, as upstream; the bootloader inflates it once
   default:
-    return Error("kernel encoding " + std::string(kernel_encoding_name(e)) +
+    return Error("kernel encoding " + std::string(encoding.name) +
                  " cannot be produced: no bootloader contract for it is known (image, image+dtb, "
                  "image.gz and image.gz+dtb are)",
                  ErrorKind::Unsupported);

@@ -82,6 +82,5 @@ Result<Bytes> encode_kernel(const DecodedKernel& kernel, ByteSpan source,
                             profiles::KernelEncoding encoding);
 // Same, handing a decoded Image over without copying it.
 Result<Bytes> encode_kernel(DecodedKernel&& kernel, ByteSpan source, profiles::KernelEncoding encoding);
-std::string_view kernel_encoding_name(profiles::KernelEncoding encoding);
 
 } // namespace fastboop::stage0

@@ -1,4 +1,5 @@
 #include "stage0/settings.hpp"
+#include "common/text.hpp"
 
 #include "stage0_settings/stage0_settings.hpp"
 
@@ -8,15 +9,6 @@
 namespace fastboop::stage0 {
 
 namespace {
-
-std::string trimmed(std::string_view s) {
-  std::size_t b = 0, e = s.size();
-  while (b < e && (s[b] == ' ' || s[b] == '\t' || s[b] == '\n' || s[b] == '\r'))
-    ++b;
-  while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t' || s[e - 1] == '\n' || s[e - 1] == '\r'))
-    --e;
-  return std::string(s.substr(b, e - b));
-}
 
 } // namespace
 
@@ -41,7 +33,7 @@ SplitCmdline split_extra_cmdline(std::string_view cmdline) {
     i = j;
     std::size_t eq = token.find('=');
     if (eq != std::string_view::npos && is_stage0_key(token.substr(0, eq))) {
-      std::string value = trimmed(token.substr(eq + 1));
+      std::string value(trim(token.substr(eq + 1)));
       if (!value.empty())
         out.settings[std::string(token.substr(0, eq))] = value;
       else
@@ -55,7 +47,7 @@ SplitCmdline split_extra_cmdline(std::string_view cmdline) {
       if (colon != std::string_view::npos &&
           std::find(credential_keys.begin(), credential_keys.end(), rest.substr(0, colon)) !=
               credential_keys.end()) {
-        std::string value = trimmed(rest.substr(colon + 1));
+        std::string value(trim(rest.substr(colon + 1)));
         if (!value.empty())
           out.settings[std::string(rest.substr(0, colon))] = value;
         else

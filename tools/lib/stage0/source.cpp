@@ -128,20 +128,13 @@ Result<profiles::BootProfile> compile_manifest(const std::string& path,
   return bp;
 }
 
-bool is_lower_hex(std::string_view s) {
-  return std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
-}
-
 } // namespace
 
 Result<std::string> parse_expected_sha512(std::string_view text) {
-  std::string_view hex = text;
-  if (hex.starts_with("sha512:"))
-    hex.remove_prefix(7);
-  if (hex.size() != 128 || !is_lower_hex(hex))
-    return Error("--expect-sha512 '" + std::string(text) + "': expected 128 lowercase hex digits (a SHA-512)",
-                 ErrorKind::Usage);
-  return "sha512:" + std::string(hex);
+  auto digest = Sha512Digest::parse(text);
+  if (!digest)
+    return Error("--expect-sha512 '" + std::string(text) + "': " + digest.error().message(), ErrorKind::Usage);
+  return digest->content_digest();
 }
 
 Result<SourcePart> parse_source_part(std::string_view name) {

@@ -1,4 +1,5 @@
 #include "stage0_settings/stage0_settings.hpp"
+#include "common/text.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -36,10 +37,6 @@ const std::vector<std::string_view>& sorted_keys() {
   return keys;
 }
 
-bool is_space(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
-}
-
 template <typename T> std::optional<T> parse_decimal(std::string_view text, T max) {
   if (text.empty())
     return std::nullopt;
@@ -74,12 +71,6 @@ std::optional<std::uint16_t> parse_hex_u16(std::string_view text) {
       return std::nullopt;
   }
   return static_cast<std::uint16_t>(value);
-}
-
-std::string hex16(std::uint16_t value) {
-  char buf[8];
-  std::snprintf(buf, sizeof buf, "0x%04x", static_cast<unsigned>(value));
-  return buf;
 }
 
 bool valid_file_name(std::string_view name) {
@@ -169,14 +160,6 @@ std::string_view to_string(OnFailure action) {
   return "panic";
 }
 
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && is_space(text.front()))
-    text.remove_prefix(1);
-  while (!text.empty() && is_space(text.back()))
-    text.remove_suffix(1);
-  return text;
-}
-
 std::optional<bool> parse_bool(std::string_view value) {
   if (value == "1" || value == "true" || value == "yes" || value == "on")
     return true;
@@ -262,9 +245,9 @@ Result<SettingsMap> to_settings_map(const Stage0Settings& s) {
   if (s.max_io_bytes)
     put(key::kMaxIo, std::to_string(*s.max_io_bytes));
   if (s.vendor_id)
-    put(key::kVendor, hex16(*s.vendor_id));
+    put(key::kVendor, format_hex(*s.vendor_id, 4));
   if (s.product_id)
-    put(key::kProduct, hex16(*s.product_id));
+    put(key::kProduct, format_hex(*s.product_id, 4));
   if (s.mimic_fastboot)
     put(key::kMimicFastboot, "1");
   put_text(key::kSmooLog, s.smoo_log);

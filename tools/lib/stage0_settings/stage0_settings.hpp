@@ -13,6 +13,7 @@
 #pragma once
 
 #include "common/result.hpp"
+#include "common/text.hpp"
 
 #include <cstdint>
 #include <map>
@@ -167,7 +168,7 @@ std::optional<std::uint64_t> parse_u64(std::string_view value);          // deci
 std::optional<std::uint32_t> parse_u32(std::string_view value);          // decimal
 std::optional<RootFsType> parse_rootfs(std::string_view value);          // erofs | ext4
 std::optional<OnFailure> parse_on_failure(std::string_view value);       // panic | reboot | halt
-std::string_view trim(std::string_view text);
+using ::fastboop::trim; // common/text.hpp: the one whitespace set
 
 // Module load list -------------------------------------------------------------
 
