@@ -254,6 +254,11 @@ private:
 
   Result<void> init() {
     TRY(call("reading the super block", sqfs_super_read(&m_super, file())));
+    // libsquashfs does not hold the image to its own size: a truncated image
+    // (a cut download, a bad ISO extent) is named here, not by a later read.
+    if (m_super.bytes_used > m_source->size())
+      return err("the super block says " + std::to_string(m_super.bytes_used) + " bytes, the image has " +
+                 std::to_string(m_source->size()));
     sqfs_compressor_config_t cfg;
     TRY(call("compressor " + std::to_string(m_super.compression_id),
              sqfs_compressor_config_init(&cfg, static_cast<SQFS_COMPRESSOR>(m_super.compression_id),
