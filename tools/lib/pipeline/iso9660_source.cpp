@@ -156,7 +156,7 @@ Result<std::vector<Record>> read_directory(Volume& v, std::uint64_t lba, std::ui
     if (33u + name_len > len)
       return v.bad(lba * v.block_size + pos, "directory record name overruns the record");
     Record rec;
-    rec.lba = le32(r + 2);
+    rec.lba = le32(r + 2) + std::uint64_t{r[1]}; // data follows an extended attribute record
     rec.size = le32(r + 10);
     rec.directory = (r[25] & 0x02) != 0;
     rec.more_sections = (r[25] & 0x80) != 0;
