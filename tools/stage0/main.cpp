@@ -365,8 +365,8 @@ int main(int argc, char** argv) {
                "sparse, xz, partitioned), an http(s) URL of one, or a compiled Boot Profile.\n"
                "A distro's live ISO (Debian live/filesystem.squashfs, Fedora LiveOS/squashfs.img with or "
                "without LiveOS/rootfs.img inside, Arch arch/<arch>/airootfs.sfs) is booted as published: "
-               "the root is the squashfs inside the ISO (only its bytes are read, ranged over http), the "
-               "kernel the one beside it.",
+               "the root is the squashfs inside the ISO, the kernel the one beside it, and only the bytes "
+               "they need are read (ranged requests over http).",
                "fastboop-stage0"};
   cli::add_common_options(
       app,
