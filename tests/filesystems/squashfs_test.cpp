@@ -2,6 +2,7 @@
 // fixture tree, with every compressor Debian's squashfs-tools writes: the tree
 // we read equals the fixture and what unsquashfs extracts from the same image.
 #include "filesystems/open.hpp"
+#include "filesystems/walk.hpp"
 #include "sources.hpp"
 #include "test_support.hpp"
 #include "tree.hpp"
@@ -156,6 +157,78 @@ TEST(SquashfsHostile, InodeSizesBeyondALimitAreRefusedBeforeTheLibraryAllocates)
   const std::uint8_t size[8] = {0x41, 0xe2, 0x01, 0, 0, 0, 0, 0}; // 123457
   EXPECT_THAT(list_after(find(size), std::uint64_t{1} << 60, 8),
               ::testing::HasSubstr("is a 1152921504606846976-byte file: its list of"));
+}
+
+// Issue 21: the superblock fields a hostile live ISO could carry. The
+// superblock is read by libsquashfs and checked before anything is sized by it.
+TEST(SquashfsHostile, BadCompressorIdAndAbsurdSizesFailCleanly) {
+  FASTBOOP_REQUIRE_PROGRAM("mksquashfs");
+  const Bytes good = read_file(make_image("gzip"));
+  auto open_patched = [&](auto patch) {
+    Bytes bad = good;
+    patch(bad);
+    return filesystems::open_squashfs(std::make_unique<MemorySource>(bad));
+  };
+  auto bad_compressor = open_patched([](Bytes& b) { store_le<std::uint16_t>(&b[20], 0x77); });
+  ASSERT_FALSE(bad_compressor.ok());
+  EXPECT_THAT(bad_compressor.error().message(), ::testing::HasSubstr("super block: unsupported feature"));
+  // A 1 GiB block size (block_log agreeing): beyond the format's 1 MiB.
+  auto huge_block = open_patched([](Bytes& b) {
+    store_le<std::uint32_t>(&b[12], 1u << 30);
+    store_le<std::uint16_t>(&b[22], 30);
+  });
+  ASSERT_FALSE(huge_block.ok());
+  EXPECT_THAT(huge_block.error().message(), ::testing::HasSubstr("squashfs"));
+  // bytes_used and the table offsets far past the end of the image.
+  {
+    auto cut = open_patched([&](Bytes& b) { store_le<std::uint64_t>(&b[40], good.size() + 1); });
+    ASSERT_FALSE(cut.ok());
+    EXPECT_THAT(cut.error().message(), ::testing::HasSubstr("the super block says " + std::to_string(good.size() + 1)));
+  }
+  for (std::size_t field : {40u, 48u, 64u, 72u, 80u}) {
+    auto far = open_patched([&](Bytes& b) { store_le<std::uint64_t>(&b[field], ~std::uint64_t{0} >> 4); });
+    ASSERT_FALSE(far.ok()) << "superblock field at " << field;
+  }
+  // 4 billion inodes and ids claimed: refused or bounded by what is actually read.
+  auto many = open_patched([](Bytes& b) {
+    store_le<std::uint32_t>(&b[4], 0xffffffffu);
+    store_le<std::uint16_t>(&b[26], 0xffff);
+  });
+  if (many.ok()) {
+    auto listing = (*many)->list((*many)->root());
+    (void)listing;
+  }
+}
+
+// A directory entry pointing back at the root: the walk stops with an error
+// (a directory reached twice), never loops.
+TEST(SquashfsHostile, DirectoryLoopIsAnErrorNotAHang) {
+  FASTBOOP_REQUIRE_PROGRAM("mksquashfs");
+  TempDir dir;
+  fs::create_directories(dir / "tree/a/b");
+  write_file(dir / "tree/a/b/file", "x");
+  const fs::path image = dir / "loop.squashfs";
+  // Uncompressed metadata, so the directory table can be patched in place.
+  auto out = run({"mksquashfs", (dir / "tree").string(), image.string(), "-noI", "-noD", "-noF", "-noX", "-noappend",
+                  "-no-progress", "-quiet", "-mkfs-time", "0", "-all-time", "0", "-no-xattrs"});
+  ASSERT_EQ(out.exit_code, 0) << out.err;
+  Bytes b = read_file(image);
+  const std::uint64_t root_ref = load_le<std::uint64_t>(&b[32]);
+  const std::uint64_t dir_table = load_le<std::uint64_t>(&b[72]);
+  // The entry of "b" in a's listing: offset, inode_offset, type 1 (directory), name_size 0, "b".
+  std::size_t at = 0;
+  for (std::size_t i = static_cast<std::size_t>(dir_table); i + 9 <= b.size(); ++i)
+    if (b[i + 8] == 'b' && load_le<std::uint16_t>(&b[i + 4]) == 1 && load_le<std::uint16_t>(&b[i + 6]) == 0) {
+      at = i;
+      break;
+    }
+  ASSERT_NE(at, 0u) << "no directory entry for b";
+  ASSERT_EQ(root_ref >> 16, 0u) << "the fixture's inodes fit one metadata block";
+  store_le<std::uint16_t>(&b[at], static_cast<std::uint16_t>(root_ref & 0xffff));
+  auto squashfs = filesystems::open_squashfs(std::make_unique<MemorySource>(b));
+  ASSERT_TRUE(squashfs.ok()) << squashfs.error().message();
+  auto walked = filesystems::walk_tree(**squashfs, [](const filesystems::WalkItem&) { return ok(); });
+  ASSERT_FALSE(walked.ok());
 }
 
 } // namespace

@@ -110,6 +110,30 @@ TEST(BootproCodec, SpecGoldenVector) {
   expect_round_trip(*p);
 }
 
+TEST(BootproCodec, LiveIsoSquashfsRootAndIsoKernelIssue21) {
+  // A live ISO as a Boot Profile names: the squashfs inside the ISO as the
+  // root, the kernel beside it through the ISO's own filesystem.
+  auto p = compile("id: live\nrootfs:\n  squashfs:\n    iso9660:\n      path: live/filesystem.squashfs\n"
+                   "      source:\n        http: https://cdimage.example/debian-live.iso\n        content: " +
+                   C123 + "\n"
+                   "kernel:\n  path: /live/vmlinuz\n  iso9660: {http: https://cdimage.example/debian-live.iso, "
+                   "content: " + C123 + "}\n");
+  ASSERT_TRUE(p.ok()) << p.error().message();
+  EXPECT_EQ(p->rootfs.filesystem, FilesystemKind::Squashfs);
+  EXPECT_EQ(p->rootfs.source.kind, StageKind::Iso9660);
+  EXPECT_EQ(p->rootfs.source.iso_path, "live/filesystem.squashfs");
+  ASSERT_TRUE(p->kernel);
+  EXPECT_EQ(p->kernel->source.filesystem, FilesystemKind::Iso9660);
+  auto bytes = encode_boot_profile(*p);
+  ASSERT_TRUE(bytes.ok());
+  auto decoded = decode_boot_profile(*bytes);
+  ASSERT_TRUE(decoded.ok()) << decoded.error().message();
+  EXPECT_EQ(*decoded, *p);
+  expect_round_trip(*p);
+  EXPECT_THAT(compile_error(with_rootfs("squashfs: {iso9660: {path: '  ', http: u, content: " + C123 + "}}")),
+              HasSubstr("rootfs.squashfs.iso9660.path: iso9660 path must not be empty"));
+}
+
 TEST(BootproCodec, PrefixDecodeReportsConsumedAndIgnoresTail) {
   auto p = compile(with_rootfs("ext4: {file: r, content: " + C123 + "}"));
   ASSERT_TRUE(p.ok()) << p.error().message();
@@ -312,9 +336,10 @@ TEST(BootproManifest, UnknownKeysAndTypeErrorsNameThePath) {
   EXPECT_THAT(compile_error(with_rootfs("ext4: {http: u, cors_safelisted_mode: yes, content: " + C123 + "}")),
               HasSubstr("rootfs.ext4.cors_safelisted_mode: expected true or false"));
   EXPECT_THAT(compile_error("id: x\nrootfs: {erofs: {file: a}, ext4: {file: b}}\n"),
-              HasSubstr("rootfs: found 2 filesystem keys (erofs, ext4); exactly one of erofs, ext4, fat, ostree"));
+              HasSubstr("rootfs: found 2 filesystem keys (erofs, ext4); exactly one of erofs, ext4, fat, squashfs, "
+                        "iso9660, ostree"));
   EXPECT_THAT(compile_error("id: x\nrootfs: {ostree: {ostree: {ext4: {file: a}}}}\n"),
-              HasSubstr("rootfs.ostree: expected exactly one filesystem key (erofs, ext4, fat)"));
+              HasSubstr("rootfs.ostree: expected exactly one filesystem key (erofs, ext4, fat, squashfs, iso9660)"));
   EXPECT_THAT(compile_error("id: x\nrootfs: {ext4: {file: a, content: " + C123 + "}}\nkernel: {path: /k, fat: {file: b, "
                             "content: " + C123 + "}, extra: 1}\n"),
               HasSubstr("kernel: unknown key 'extra'"));
@@ -346,7 +371,9 @@ TEST(BootproValidation, Rules) {
   const std::string c = C123;
   const std::pair<std::string, std::string> cases[] = {
       {with_rootfs("fat: {file: r, content: " + c + "}"),
-       "rootfs: boot profile rootfs filesystem 'fat' is not supported for stage0 switchroot (supported: erofs, ext4)"},
+       "rootfs: boot profile rootfs filesystem 'fat' is not supported for stage0 switchroot (supported: erofs, ext4, "
+       "squashfs)"},
+      {with_rootfs("iso9660: {file: r, content: " + c + "}"), "rootfs filesystem 'iso9660' is not supported"},
       {with_rootfs("ostree: {fat: {file: r, content: " + c + "}}"), "rootfs filesystem 'fat' is not supported"},
       {"id: x\nrootfs: {ext4: {file: r, content: " + c + "}}\nkernel: {path: '   ', fat: {file: b, content: " + c + "}}\n",
        "kernel.path: boot profile kernel path must not be empty"},

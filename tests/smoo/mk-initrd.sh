@@ -5,7 +5,7 @@
 # --kernel/--module: the modules and their dependencies, in load order (from
 #   modprobe --show-depends on the unpacked package), into /lib/modules with
 #   /lib/modules/order; .ko.xz stays compressed (the guest kernel decompresses).
-# --program: PATH at /bin/NAME; a dynamic program brings every shared library
+# --program: PATH at /bin/NAME (debug info stripped); a dynamic program brings every shared library
 #   it needs at the same path, plus the loader.
 # --file: PATH at DEST (absolute path inside the guest).
 # --conf: FILE at /smoo-test.conf (what the guest's init does).
@@ -21,6 +21,9 @@ mkdir -p "$root"/{proc,sys,dev,run,bin,lib/modules,root}
 tree= kver= modules=()
 add_program() { # PATH NAME
   cp "$1" "$root/bin/$2"
+  # Debug info would fill the guest's RAM-backed root (a -g fastboop is
+  # 100 MiB); the guest never needs it.
+  strip --strip-debug "$root/bin/$2" 2>/dev/null || true
   { ldd "$1" 2>/dev/null || true; } | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}' | sort -u |
     while read -r lib; do
       mkdir -p "$root$(dirname "$lib")"

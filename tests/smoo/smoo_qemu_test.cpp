@@ -524,7 +524,7 @@ TEST_F(SmooQemu, FastboopBootFindsTheDeviceBuildsBootsAndServesTheRoot) {
       " --dtb /srv/none.dtb --require-module dummy_hcd --setting stage0.serial=SMOOQEMU1"
       " --setting smoo.vendor=0x18d1 --setting smoo.product=0x4ee0 --setting smoo.queue_depth=16"
       " --setting stage0.udc_timeout=60 --setting stage0.ep1_timeout=60"
-      " --setting stage0.ublk_timeout=180";
+      " --setting stage0.ublk_timeout=180 --wait --timeout 120"; // the gadget enumerates after init binds it
   // First `-o` (getvar only: identify, build, write), then the real boot,
   // whose stage0 and boot.img must both come from the cache.
   const std::string conf = "mode boot\nprepare boot /srv/rootfs.erofs -o /root/prepared.img" +

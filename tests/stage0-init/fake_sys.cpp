@@ -218,6 +218,18 @@ FileType FakeSys::lstat(const std::string& path) {
   return n ? n->type : FileType::Missing;
 }
 
+int FakeSys::loop_attach(const std::string& path, std::string& device) {
+  calls.push_back("loop-attach " + path);
+  const FakeNode* n = follow(raw(path));
+  if (!n)
+    return ENOENT;
+  if (n->type != FileType::Regular)
+    return EINVAL;
+  device = "/dev/loop" + std::to_string(m_loops++);
+  add_node(raw(device), FileType::BlockDevice);
+  return 0;
+}
+
 int FakeSys::block_device_size(const std::string& path, std::uint64_t& bytes) {
   calls.push_back("open-block " + path);
   const FakeNode* n = follow(raw(path));

@@ -67,6 +67,8 @@ public:
   FileType stat(const std::string& path) override;
   FileType lstat(const std::string& path) override;
   int block_device_size(const std::string& path, std::uint64_t& bytes) override;
+  // Records the call; a regular file gets /dev/loop<n> (a block device node).
+  int loop_attach(const std::string& path, std::string& device) override;
   int realpath(const std::string& path, std::string& out) override;
   int finit_module(const std::string& path, int flags) override;
   int spawn(const std::string& path, const std::vector<std::string>& argv,
@@ -91,6 +93,7 @@ private:
   std::map<std::string, FakeNode> m_nodes;    // raw path -> node
   std::string m_cwd = "/";                    // raw
   std::map<std::string, std::string> m_binds; // raw target -> raw source
+  int m_loops = 0;                            // loop devices attached so far
 };
 
 } // namespace fastboop::stage0_init::test

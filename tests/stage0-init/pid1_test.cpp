@@ -643,3 +643,48 @@ TEST_F(Boot, OstreeRejectsDotDot) {
   EXPECT_EQ(r.failed_step, "ostree-detect");
   EXPECT_NE(r.cause.find(".."), std::string::npos);
 }
+
+// Issue 21: a live ISO's squashfs is the lower root, under the same overlay.
+TEST_F(Boot, SquashfsRootIsMountedAsSquashfsUnderTheOverlay) {
+  setting("stage0.rootfs", "squashfs");
+  RunResult r = run_pid1(sys);
+  ASSERT_TRUE(r.exec_ok) << r.failure_line();
+  expect_in_order({
+      "mount /dev/ublkb0 /lower squashfs RDONLY",
+      "mount tmpfs /upper tmpfs 0",
+      "mount overlay /newroot overlay 0 lowerdir=/lower,upperdir=/upper/upper,workdir=/upper/work",
+      "exec /sbin/init argc=1",
+  });
+  EXPECT_FALSE(called("loop-attach /medium/LiveOS/rootfs.img"));
+}
+
+// Fedora's nested layout: the squashfs holds LiveOS/rootfs.img (ext4), which a
+// read-only loop device makes the lower root.
+TEST_F(Boot, NestedRootImageIsLoopMountedFromTheSquashfs) {
+  setting("stage0.rootfs", "squashfs");
+  setting("stage0.rootfs_image", "/LiveOS/rootfs.img");
+  setting("stage0.rootfs_image_type", "ext4");
+  sys.add_file("/medium/LiveOS/rootfs.img", "ext4 image");
+  RunResult r = run_pid1(sys);
+  ASSERT_TRUE(r.exec_ok) << r.failure_line();
+  expect_in_order({
+      "mount /dev/ublkb0 /medium squashfs RDONLY",
+      "loop-attach /medium/LiveOS/rootfs.img",
+      "mount /dev/loop0 /lower ext4 RDONLY noload",
+      "mount tmpfs /upper tmpfs 0",
+      "mount overlay /newroot overlay 0 lowerdir=/lower,upperdir=/upper/upper,workdir=/upper/work",
+      "exec /sbin/init argc=1",
+  });
+  EXPECT_TRUE(logged("/dev/loop0 (ext4) + tmpfs -> /newroot"));
+}
+
+TEST_F(Boot, NestedRootImageThatIsMissingFailsNamingIt) {
+  setting("stage0.rootfs", "squashfs");
+  setting("stage0.rootfs_image", "/LiveOS/rootfs.img");
+  setting("stage0.rootfs_image_type", "ext4");
+  RunResult r = run_pid1(sys);
+  ASSERT_FALSE(r.exec_ok);
+  EXPECT_EQ(r.failed_step, "root-mount");
+  EXPECT_NE(r.cause.find("attach a loop device to /medium/LiveOS/rootfs.img"), std::string::npos) << r.cause;
+  EXPECT_FALSE(called("mount tmpfs /upper tmpfs 0"));
+}

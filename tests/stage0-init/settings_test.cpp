@@ -115,6 +115,30 @@ TEST(Stage0Settings, ReaderTrimsAndEmptyMeansOne) {
   EXPECT_EQ(p.settings.rootfs, RootFsType::Erofs);
 }
 
+// Issue 21: a live ISO's nested root image, loop-mounted from the squashfs.
+TEST(Stage0Settings, NestedRootImageRoundTripsAndIsChecked) {
+  Stage0Settings in;
+  in.rootfs = RootFsType::Squashfs;
+  in.rootfs_image = "/LiveOS/rootfs.img";
+  in.rootfs_image_type = RootFsType::Ext4;
+  auto map = to_settings_map(in);
+  ASSERT_TRUE(map.ok());
+  EXPECT_EQ(map->at("stage0.rootfs"), "squashfs");
+  EXPECT_EQ(map->at("stage0.rootfs_image"), "/LiveOS/rootfs.img");
+  EXPECT_EQ(map->at("stage0.rootfs_image_type"), "ext4");
+  ParsedSettings back = parse_settings(*map);
+  EXPECT_TRUE(back.warnings.empty());
+  EXPECT_EQ(back.settings.rootfs, RootFsType::Squashfs);
+  EXPECT_EQ(back.settings.rootfs_image, "/LiveOS/rootfs.img");
+  EXPECT_EQ(back.settings.rootfs_image_type, RootFsType::Ext4);
+  // A relative image path and a squashfs image type are ignored with a warning.
+  ParsedSettings bad =
+      parse_settings({{"stage0.rootfs_image", "LiveOS/rootfs.img"}, {"stage0.rootfs_image_type", "squashfs"}});
+  EXPECT_EQ(bad.warnings.size(), 2u);
+  EXPECT_TRUE(bad.settings.rootfs_image.empty());
+  EXPECT_FALSE(bad.settings.rootfs_image_type);
+}
+
 TEST(Stage0Settings, Defaults) {
   ParsedSettings p = parse_settings({});
   EXPECT_FALSE(p.settings.rootfs.has_value());
@@ -126,9 +150,10 @@ TEST(Stage0Settings, Defaults) {
   EXPECT_TRUE(p.warnings.empty());
 }
 
-TEST(Stage0Settings, RootfsAcceptsOnlyErofsAndExt4) {
+TEST(Stage0Settings, RootfsAcceptsOnlyErofsExt4AndSquashfs) {
   EXPECT_EQ(parse_rootfs("erofs"), RootFsType::Erofs);
   EXPECT_EQ(parse_rootfs("ext4"), RootFsType::Ext4);
+  EXPECT_EQ(parse_rootfs("squashfs"), RootFsType::Squashfs);
   EXPECT_FALSE(parse_rootfs("xfs"));
   EXPECT_FALSE(parse_rootfs("EROFS"));
   ParsedSettings p = parse_settings({{"stage0.rootfs", "xfs"}});

@@ -21,6 +21,7 @@ constexpr int kBindAttempts = 40; // 2 s of kPollMs
 constexpr std::string_view kOverlayLower = "/lower";
 constexpr std::string_view kOverlayUpper = "/upper";
 constexpr std::string_view kNewRoot = "/newroot";
+constexpr std::string_view kLiveMedium = "/medium"; // the squashfs holding a nested root image
 
 struct StepOutcome {
   bool skipped = false;
@@ -415,12 +416,25 @@ private:
   Result<StepOutcome> step_root_mount() {
     for (std::string_view dir : {kOverlayLower, kOverlayUpper, kNewRoot})
       mkdir_p(std::string(dir));
-    const bool ext4 = *m_settings.rootfs == stage0::RootFsType::Ext4;
-    const std::string fstype(stage0::to_string(*m_settings.rootfs));
+    std::string fstype(stage0::to_string(*m_settings.rootfs));
+    std::string lower_device = m_root_device;
+    if (!m_settings.rootfs_image.empty()) {
+      // A live ISO's nested root: the device holds a filesystem (squashfs)
+      // whose file is the root image, attached through a loop device.
+      if (!m_settings.rootfs_image_type)
+        return Error(std::string(stage0::key::kRootfsImageType) + " is required with " +
+                     std::string(stage0::key::kRootfsImage));
+      mkdir_p(std::string(kLiveMedium));
+      TRY(check(m_sys.mount(m_root_device, std::string(kLiveMedium), fstype, kMsRdonly, ""),
+                "mount " + m_root_device + " (" + fstype + ") read-only on " + std::string(kLiveMedium)));
+      const std::string image = std::string(kLiveMedium) + m_settings.rootfs_image;
+      TRY(check(m_sys.loop_attach(image, lower_device), "attach a loop device to " + image));
+      fstype = std::string(stage0::to_string(*m_settings.rootfs_image_type));
+    }
+    const bool ext4 = fstype == "ext4";
     // ext4: "noload" so the read-only lower root never replays its journal.
-    TRY(check(m_sys.mount(m_root_device, std::string(kOverlayLower), fstype, kMsRdonly,
-                          ext4 ? "noload" : ""),
-              "mount " + m_root_device + " (" + fstype + ") read-only on /lower"));
+    TRY(check(m_sys.mount(lower_device, std::string(kOverlayLower), fstype, kMsRdonly, ext4 ? "noload" : ""),
+              "mount " + lower_device + " (" + fstype + ") read-only on /lower"));
     TRY(check(m_sys.mount("tmpfs", std::string(kOverlayUpper), "tmpfs", 0, ""),
               "mount tmpfs on /upper"));
     m_sys.mkdir("/upper/upper", 0755);
@@ -432,7 +446,7 @@ private:
               "mount overlay on /newroot"));
     // A shared / would make the MS_MOVE below fail with EINVAL.
     TRY(check(m_sys.mount("", "/", "", kMsPrivate | kMsRec, ""), "make / private"));
-    return done(m_root_device + " (" + fstype + ") + tmpfs -> /newroot");
+    return done(lower_device + " (" + fstype + ") + tmpfs -> /newroot");
   }
 
   // OSTree deployment checks while the root is still at /newroot (spec §4.10).

@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <linux/loop.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/random.h>
@@ -161,6 +162,56 @@ int LinuxSys::block_device_size(const std::string& path, std::uint64_t& bytes) {
   const int rc = ::ioctl(fd, BLKGETSIZE64, &bytes);
   const int err = rc == 0 ? 0 : errno;
   ::close(fd);
+  return err;
+}
+
+int LinuxSys::loop_attach(const std::string& path, std::string& device) {
+  const int file = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (file < 0)
+    return errno;
+  const int control = ::open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+  if (control < 0) {
+    const int err = errno;
+    ::close(file);
+    return err;
+  }
+  int err = 0;
+  // A free device can be taken by someone else between GET_FREE and the
+  // attach (EBUSY): ask again, a bounded number of times.
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    const int n = ::ioctl(control, LOOP_CTL_GET_FREE);
+    if (n < 0) {
+      err = errno;
+      break;
+    }
+    const std::string node = "/dev/loop" + std::to_string(n);
+    const int loop = ::open(node.c_str(), O_RDONLY | O_CLOEXEC);
+    if (loop < 0) {
+      err = errno;
+      break;
+    }
+    loop_config config{};
+    config.fd = static_cast<__u32>(file);
+    config.info.lo_flags = LO_FLAGS_READ_ONLY | LO_FLAGS_AUTOCLEAR;
+    int rc = ::ioctl(loop, LOOP_CONFIGURE, &config);
+    if (rc != 0 && errno == EINVAL) { // before Linux 5.8
+      rc = ::ioctl(loop, LOOP_SET_FD, file);
+      if (rc == 0) {
+        loop_info64 info{};
+        info.lo_flags = LO_FLAGS_AUTOCLEAR;
+        rc = ::ioctl(loop, LOOP_SET_STATUS64, &info);
+      }
+    }
+    err = rc == 0 ? 0 : errno;
+    ::close(loop);
+    if (err == EBUSY)
+      continue;
+    if (err == 0)
+      device = node;
+    break;
+  }
+  ::close(control);
+  ::close(file);
   return err;
 }
 

@@ -257,6 +257,16 @@ Result<void> run_inspect(const std::string& spec, bool as_json, const std::strin
   if (source.boot_profile)
     j["boot_profile"] = source.boot_profile->id;
   j["filesystem"] = std::string(fsys.kind());
+  if (source.live) {
+    // A live ISO: the kernel stage0 takes is the one beside the root image.
+    nlohmann::json live = {{"layout", std::string(pipeline::live_layout_name(source.live->kind))},
+                           {"root", source.live->root_path}};
+    if (source.live->kernel_path)
+      live["kernel"] = *source.live->kernel_path;
+    if (!source.live->nested_image.empty())
+      live["nested_root"] = {{"path", source.live->nested_image}, {"filesystem", source.live->nested_type}};
+    j["live"] = live;
+  }
   auto dirs = TRY(list_modules_dirs(fsys));
   nlohmann::json kernels = nlohmann::json::array();
   for (const auto& d : dirs) {
@@ -292,6 +302,15 @@ Result<void> run_inspect(const std::string& spec, bool as_json, const std::strin
   for (const auto& l : j["layers"].get<std::vector<std::string>>())
     layers += (layers.empty() ? "" : " <- ") + l;
   std::cout << "layers:      " << layers << "\nfilesystem:  " << fsys.kind() << "\n";
+  if (j.contains("live")) {
+    const auto& live = j["live"];
+    std::cout << "live ISO:    " << live["layout"].get<std::string>() << ", root " << live["root"].get<std::string>()
+              << (live.contains("nested_root") ? " holding " + live["nested_root"]["path"].get<std::string>() + " (" +
+                                                     live["nested_root"]["filesystem"].get<std::string>() + ")"
+                                               : std::string())
+              << ", kernel " << (live.contains("kernel") ? live["kernel"].get<std::string>() : "none beside it")
+              << "\n";
+  }
   if (kernels.empty())
     std::cout << "kernels:     none (no /lib/modules or /usr/lib/modules)\n";
   for (const auto& k : kernels) {
@@ -346,10 +365,14 @@ int main(int argc, char** argv) {
                "an unmodified "
                "distro rootfs; look into a SOURCE.\n"
                "A SOURCE is a rootfs directory, a filesystem or disk image (EROFS, ext4, FAT, ISO "
-               "9660; raw, "
+               "9660, squashfs; raw, "
                "sparse, xz, partitioned), an http(s) URL of one, a compiled Boot Profile, or a channel (a path "
                "or URL of compiled profiles, optionally followed by the image itself; its Device Profiles "
-               "join the search path).",
+               "join the search path).\n"
+               "A distro's live ISO (Debian live/filesystem.squashfs, Fedora LiveOS/squashfs.img with or "
+               "without LiveOS/rootfs.img inside, Arch arch/<arch>/airootfs.sfs) is booted as published: "
+               "the root is the squashfs inside the ISO, the kernel the one beside it, and only the bytes "
+               "they need are read (ranged requests over http).",
                "fastboop-stage0"};
   cli::add_common_options(
       app,
@@ -399,7 +422,7 @@ int main(int argc, char** argv) {
   build->add_flag("--keep-compressed-modules", b.keep_compressed, "Never decompress modules on the host");
   build->add_flag("--include-firmware", b.include_firmware, "Copy the firmware the chosen modules declare");
   build->add_option("--depfile", b.depfile, "Write a Make/Ninja depfile of the host files read");
-  build->add_option("--rootfs-type", b.rootfs_type, "erofs|ext4 (stage0.rootfs; default: from SOURCE, else erofs)");
+  build->add_option("--rootfs-type", b.rootfs_type, "erofs|ext4|squashfs (stage0.rootfs; default: from SOURCE, else erofs)");
   build->add_option("--stage0-serial", b.serial_string, "stage0.serial: USB serial and MAC seed");
   build->add_option("--usb-vendor", b.usb_vendor, "smoo.vendor (0xNNNN)");
   build->add_option("--usb-product", b.usb_product, "smoo.product (0xNNNN)");

@@ -168,6 +168,19 @@ Result<DetectedPipeline> detect_layers(BlockSourcePtr cur, PipelineSource chain,
       continue;
     }
     out.filesystem = TRY(probe_filesystem(*cur));
+    if (out.filesystem == FilesystemType::Iso9660 && !out.live) {
+      auto live = TRY_CTX(detect_live_layout(*cur), "detecting a live layout in " + cur->describe());
+      if (live) {
+        live->iso = chain;
+        PipelineSource sel = wrap(StageKind::Iso9660, std::move(chain));
+        sel.iso_path = live->root_path;
+        chain = std::move(sel);
+        cur = TRY(open_iso9660_file(std::move(cur), live->root_path));
+        out.layers.insert(out.layers.begin(), "iso9660[" + live->root_path + "]");
+        out.live = std::move(live);
+        continue;
+      }
+    }
     if (out.filesystem)
       break;
     bool gpt = (b.size() >= 520 && std::memcmp(&b[512], "EFI PART", 8) == 0) ||

@@ -36,6 +36,8 @@ std::string stage_identity(const PipelineSource& s) {
     return "tar{entry=" + lp(s.tar_entry) + ";source=" + inner(s) + "}";
   case StageKind::AndroidSparse:
     return "android_sparseimg{source=" + inner(s) + "}";
+  case StageKind::Iso9660:
+    return "iso9660{path=" + lp(s.iso_path) + ";source=" + inner(s) + "}";
   case StageKind::Mbr:
     return "mbr{partuuid=" + opt_str(s.partuuid) + "index=" + opt_u32(s.index) + "lba_size=" + opt_u32(s.lba_size) +
            "source=" + inner(s) + "}";

@@ -28,6 +28,7 @@ std::string_view kind_name(StageKind k) {
   case StageKind::AndroidSparse: return "android_sparseimg";
   case StageKind::Mbr: return "mbr";
   case StageKind::Gpt: return "gpt";
+  case StageKind::Iso9660: return "iso9660";
   }
   return "?";
 }
@@ -207,6 +208,8 @@ struct Opener {
       return open_mbr_partition(TRY(inner(s, depth)), MbrSelector{s.partuuid, s.index, s.lba_size});
     case StageKind::Gpt:
       return open_gpt_partition(TRY(inner(s, depth)), GptSelector{s.partlabel, s.partuuid, s.index, s.lba_size});
+    case StageKind::Iso9660:
+      return open_iso9660_file(TRY(inner(s, depth)), s.iso_path);
     }
     return Error("pipeline stage of unknown kind " + std::to_string(static_cast<std::uint32_t>(s.kind)));
   }

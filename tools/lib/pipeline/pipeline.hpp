@@ -94,15 +94,31 @@ struct DetectOptions {
   DigestCheck digest_check = DigestCheck::WhenComplete;
 };
 
+// A distro live ISO recognised by its layout (issue 21): the root image is a
+// file of the ISO, the kernel sits beside it in the ISO.
+enum class LiveLayoutKind { DebianLive, FedoraLive, ArchLive };
+std::string_view live_layout_name(LiveLayoutKind kind); // "debian-live", "fedora-live", "arch-live"
+struct LiveLayout {
+  LiveLayoutKind kind = LiveLayoutKind::DebianLive;
+  profiles::PipelineSource iso;          // the ISO itself (the chain beneath the iso9660 stage)
+  std::string root_path;                 // the root image inside the ISO
+  std::vector<std::string> kernel_paths; // kernels inside the ISO, preferred first
+};
+// The live layout of an ISO, if it has one of the three.
+Result<std::optional<LiveLayout>> detect_live_layout(BlockSource& iso);
+
 struct DetectedPipeline {
   profiles::PipelineSource pipeline; // the chain found, outermost first
   BlockSourcePtr source;             // opened, ready to read
   std::vector<std::string> layers;   // outermost first, e.g. {"gpt[partlabel=root]", "android_sparseimg", "xz", "http(...)"}
   std::optional<FilesystemType> filesystem;
+  // A bare live ISO: `pipeline` is then iso9660[root_path] over the ISO.
+  std::optional<LiveLayout> live;
 };
 
 // A bare path or http(s) URL: peel xz / android sparse / GPT / MBR layers by
-// their magic until a filesystem (or unknown data) remains.
+// their magic until a filesystem (or unknown data) remains; an ISO with a live
+// layout is peeled to its root image (with `live` set).
 Result<DetectedPipeline> detect_pipeline(const std::string& location, const DetectOptions& options = {});
 
 // The two halves of detect_pipeline, for a caller that looks at the

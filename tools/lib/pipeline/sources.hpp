@@ -151,6 +151,25 @@ Result<TarIndex> locate_tar_entry(BlockSource& inner, std::string_view entry);
 Result<BlockSourcePtr> open_tar_entry(BlockSourcePtr inner, std::string_view entry,
                                       const TarIndex* hint = nullptr);
 
+// --- iso9660 ---------------------------------------------------------------
+// A file inside an ISO 9660 image is a byte range of the image (contiguous
+// sections only; zisofs-compressed files are refused). Paths are '/'-separated
+// from the root, Rock Ridge names when present, else ISO names compared
+// case-insensitively without ";1".
+struct IsoExtent {
+  std::uint64_t offset = 0;
+  std::uint64_t size = 0;
+};
+struct IsoDirEntry {
+  std::string name;
+  bool directory = false;
+};
+// nullopt when the path does not exist; an error when the image is damaged.
+Result<std::optional<IsoExtent>> locate_iso9660_file(BlockSource& iso, std::string_view path);
+// The entries of a directory, sorted by name; nullopt when it does not exist.
+Result<std::optional<std::vector<IsoDirEntry>>> list_iso9660_dir(BlockSource& iso, std::string_view path);
+Result<BlockSourcePtr> open_iso9660_file(BlockSourcePtr inner, std::string_view path);
+
 // --- http ------------------------------------------------------------------
 // When an expected digest of an http object is checked: once the download
 // cache holds every byte (reads stay partial), or up front, fetching the whole

@@ -26,7 +26,7 @@ using yaml::Value;
 
 constexpr std::string_view bootpro_magic = "FBOOPROF";
 constexpr std::size_t header_size = 10;
-constexpr std::array<std::string_view, 3> fs_keys{"erofs", "ext4", "fat"};
+constexpr std::array<std::string_view, 5> fs_keys{"erofs", "ext4", "fat", "squashfs", "iso9660"};
 constexpr std::uint64_t max_overlay_bytes = std::uint64_t{16} << 20;
 
 std::string base64_encode(ByteSpan data) {
@@ -159,7 +159,8 @@ Result<FilesystemSource> parse_filesystem(MapReader& map, bool allow_ostree) {
       found.push_back(k);
   if (allow_ostree && map.has("ostree"))
     found.push_back("ostree");
-  const std::string expected = allow_ostree ? "erofs, ext4, fat, ostree" : "erofs, ext4, fat";
+  const std::string expected =
+      allow_ostree ? "erofs, ext4, fat, squashfs, iso9660, ostree" : "erofs, ext4, fat, squashfs, iso9660";
   if (found.size() != 1)
     return map.error(found.empty() ? "expected exactly one filesystem key (" + expected + ")"
                                    : "found " + std::to_string(found.size()) + " filesystem keys (" +
@@ -170,7 +171,7 @@ Result<FilesystemSource> parse_filesystem(MapReader& map, bool allow_ostree) {
     auto v = TRY(map.require("ostree"));
     auto om = TRY(v.map());
     fsrc = TRY(parse_filesystem(om, false));
-    TRY(om.finish({"erofs", "ext4", "fat"}));
+    TRY(om.finish({"erofs", "ext4", "fat", "squashfs", "iso9660"}));
     fsrc.ostree = true;
     return fsrc;
   }
@@ -192,7 +193,7 @@ Result<std::optional<PathSource>> parse_path_source(MapReader& root, std::string
   PathSource ps;
   ps.path = TRY(m.req_string("path"));
   ps.source = TRY(parse_filesystem(m, true));
-  TRY(m.finish({"path", "erofs", "ext4", "fat", "ostree"}));
+  TRY(m.finish({"path", "erofs", "ext4", "fat", "squashfs", "iso9660", "ostree"}));
   return std::optional<PathSource>{std::move(ps)};
 }
 
@@ -323,7 +324,7 @@ Result<BootProfile> compile_boot_profile_manifest_text(std::string_view text, st
     auto rootfs = TRY(root.require("rootfs"));
     auto rm = TRY(rootfs.map());
     p.rootfs = TRY(parse_filesystem(rm, true));
-    TRY(rm.finish({"erofs", "ext4", "fat", "ostree"}));
+    TRY(rm.finish({"erofs", "ext4", "fat", "squashfs", "iso9660", "ostree"}));
   }
   p.kernel = TRY(parse_path_source(root, "kernel"));
   p.dtbs = TRY(parse_path_source(root, "dtbs"));
@@ -356,9 +357,10 @@ Result<BootProfile> compile_boot_profile_manifest(const std::filesystem::path& m
 }
 
 Result<void> validate_boot_profile(const BootProfile& p) {
-  if (p.rootfs.filesystem == FilesystemKind::Fat)
-    return Error("rootfs: boot profile rootfs filesystem 'fat' is not supported for stage0 switchroot "
-                 "(supported: erofs, ext4)");
+  if (p.rootfs.filesystem == FilesystemKind::Fat || p.rootfs.filesystem == FilesystemKind::Iso9660)
+    return Error("rootfs: boot profile rootfs filesystem '" +
+                 std::string(fs_keys.at(static_cast<std::size_t>(p.rootfs.filesystem))) +
+                 "' is not supported for stage0 switchroot (supported: erofs, ext4, squashfs)");
   TRY(validate_pipeline(p.rootfs.source, fs_path(p.rootfs, "rootfs")));
   if (p.kernel) {
     if (trim(p.kernel->path).empty())
@@ -378,7 +380,8 @@ Result<void> validate_boot_profile(const BootProfile& p) {
 namespace {
 
 void encode_filesystem(postcard::Writer& w, const FilesystemSource& f) {
-  // RootfsBin: 0 Ostree{FilesystemBin} | 1 Erofs | 2 Ext4 | 3 Fat; FilesystemBin: 0 Erofs | 1 Ext4 | 2 Fat.
+  // RootfsBin: 0 Ostree{FilesystemBin} | 1 Erofs | 2 Ext4 | 3 Fat | 4 Squashfs | 5 Iso9660;
+  // FilesystemBin: 0 Erofs | 1 Ext4 | 2 Fat | 3 Squashfs | 4 Iso9660 (3 and up are ours, issue 21).
   if (f.ostree) {
     w.varint(0);
     w.varint(static_cast<std::uint32_t>(f.filesystem));
@@ -390,10 +393,10 @@ void encode_filesystem(postcard::Writer& w, const FilesystemSource& f) {
 
 Result<FilesystemSource> decode_filesystem(postcard::Reader& r, std::string_view field) {
   FilesystemSource f;
-  const auto v = TRY(r.variant(field, 4));
+  const auto v = TRY(r.variant(field, static_cast<std::uint32_t>(1 + fs_keys.size())));
   if (v == 0) {
     f.ostree = true;
-    f.filesystem = static_cast<FilesystemKind>(TRY(r.variant(std::string(field) + ".ostree", 3)));
+    f.filesystem = static_cast<FilesystemKind>(TRY(r.variant(std::string(field) + ".ostree", static_cast<std::uint32_t>(fs_keys.size()))));
   } else {
     f.filesystem = static_cast<FilesystemKind>(v - 1);
   }

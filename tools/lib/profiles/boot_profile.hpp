@@ -29,6 +29,8 @@ enum class StageKind : std::uint32_t {
   AndroidSparse = 5,
   Mbr = 6,
   Gpt = 7,
+  // Ours (issue 21): a file inside an ISO 9660 image, e.g. a live ISO's squashfs.
+  Iso9660 = 8,
 };
 
 // One pipeline stage; wrappers own their inner stage in `source`.
@@ -38,6 +40,7 @@ struct PipelineSource {
   std::optional<std::string> chunk_store; // casync only
   bool cors_safelisted_mode = false;      // http only (part of the identity)
   std::string tar_entry;                  // tar only
+  std::string iso_path;                   // iso9660 only: the file inside the image
   std::optional<std::string> partlabel;   // gpt only
   std::optional<std::string> partuuid;    // mbr, gpt
   std::optional<std::uint32_t> index;     // mbr, gpt (0-based)
@@ -50,9 +53,10 @@ struct PipelineSource {
   friend bool operator==(const PipelineSource&, const PipelineSource&) = default;
 };
 
-enum class FilesystemKind : std::uint32_t { Erofs = 0, Ext4 = 1, Fat = 2 };
+// Squashfs and Iso9660 are ours (issue 21: live media).
+enum class FilesystemKind : std::uint32_t { Erofs = 0, Ext4 = 1, Fat = 2, Squashfs = 3, Iso9660 = 4 };
 
-// RootfsBin: 0 Ostree{FilesystemBin} | 1 Erofs | 2 Ext4 | 3 Fat.
+// RootfsBin: 0 Ostree{FilesystemBin} | 1 Erofs | 2 Ext4 | 3 Fat | 4 Squashfs | 5 Iso9660.
 struct FilesystemSource {
   bool ostree = false;
   FilesystemKind filesystem = FilesystemKind::Erofs;

@@ -18,14 +18,16 @@ using yaml::Json;
 using yaml::MapReader;
 using yaml::Value;
 
-constexpr std::array<std::string_view, 8> stage_keys{"casync", "http", "file", "xz",
-                                                     "tar",    "android_sparseimg", "mbr", "gpt"};
+constexpr std::array<std::string_view, 9> stage_keys{"casync", "http",    "file", "xz", "tar", "android_sparseimg",
+                                                     "mbr",    "gpt", "iso9660"};
 
 // The keys that bind to a wrapper in the flattened form (spec §3.2 rule 1).
 std::vector<std::string_view> wrapper_keys(StageKind kind) {
   switch (kind) {
   case StageKind::Tar:
     return {"entry", "content"};
+  case StageKind::Iso9660:
+    return {"path", "content"};
   case StageKind::AndroidSparse:
     return {"content"};
   case StageKind::Mbr:
@@ -51,6 +53,9 @@ Result<PipelineSource> parse_wrapper(StageKind kind, const Value& stage_value, u
   switch (kind) {
   case StageKind::Tar:
     src.tar_entry = TRY(m.req_string("entry"));
+    break;
+  case StageKind::Iso9660:
+    src.iso_path = TRY(m.req_string("path"));
     break;
   case StageKind::Mbr:
     src.partuuid = TRY(m.opt_string("partuuid"));
@@ -166,6 +171,7 @@ Result<PipelineSource> parse_pipeline(MapReader& map, unsigned depth) {
     return src;
   }
   case StageKind::Tar:
+  case StageKind::Iso9660:
   case StageKind::AndroidSparse:
   case StageKind::Mbr:
   case StageKind::Gpt: {
@@ -238,6 +244,8 @@ Json pipeline_to_tree(const PipelineSource& s) {
   Json m = Json::object();
   if (s.kind == StageKind::Tar)
     m["entry"] = s.tar_entry;
+  if (s.kind == StageKind::Iso9660)
+    m["path"] = s.iso_path;
   if (s.partlabel)
     m["partlabel"] = *s.partlabel;
   if (s.partuuid)
@@ -313,6 +321,10 @@ void encode_pipeline(postcard::Writer& w, const PipelineSource& s) {
     w.string(s.tar_entry);
     encode_pipeline(w, inner);
     break;
+  case StageKind::Iso9660:
+    w.string(s.iso_path);
+    encode_pipeline(w, inner);
+    break;
   case StageKind::Mbr:
     w.optional_string(s.partuuid);
     w.optional_varint(s.index);
@@ -335,7 +347,7 @@ Result<PipelineSource> decode_pipeline(postcard::Reader& r, unsigned depth) {
     return r.error("pipeline", "exceeds max depth " + std::to_string(max_pipeline_depth));
   ++pipeline_work().decoded;
   PipelineSource s;
-  s.kind = static_cast<StageKind>(TRY(r.variant("pipeline stage", 8)));
+  s.kind = static_cast<StageKind>(TRY(r.variant("pipeline stage", 9)));
   auto inner = [&]() -> Result<void> {
     s.source = Box<PipelineSource>(TRY(decode_pipeline(r, depth + 1)));
     return ok();
@@ -358,6 +370,10 @@ Result<PipelineSource> decode_pipeline(postcard::Reader& r, unsigned depth) {
     break;
   case StageKind::Tar:
     s.tar_entry = TRY(r.string("tar.entry"));
+    TRY(inner());
+    break;
+  case StageKind::Iso9660:
+    s.iso_path = TRY(r.string("iso9660.path"));
     TRY(inner());
     break;
   case StageKind::Mbr:
@@ -469,6 +485,10 @@ Result<void> validate_pipeline(const PipelineSource& source, const std::string& 
       if (blank(s->tar_entry))
         return Error(here + ".entry: tar entry must not be empty");
       break;
+    case StageKind::Iso9660:
+      if (blank(s->iso_path))
+        return Error(here + ".path: iso9660 path must not be empty");
+      break;
     case StageKind::Mbr: {
       const int n = (s->partuuid ? 1 : 0) + (s->index ? 1 : 0);
       if (n != 1)
@@ -526,6 +546,8 @@ std::string pipeline_identity(const PipelineSource& s) {
     return "xz{source=" + inner() + "}";
   case StageKind::Tar:
     return "tar{entry=" + sized(s.tar_entry) + ";source=" + inner() + "}";
+  case StageKind::Iso9660:
+    return "iso9660{path=" + sized(s.iso_path) + ";source=" + inner() + "}";
   case StageKind::AndroidSparse:
     return "android_sparseimg{source=" + inner() + "}";
   case StageKind::Mbr:

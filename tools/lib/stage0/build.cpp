@@ -172,16 +172,12 @@ Result<Stage0Result> build_stage0(fs::Filesystem& fsys, Stage0Options o) {
   for (const auto& w : split.warnings)
     log::warn(w);
   std::string rootfs_type = o.rootfs_type;
-  // Never label a squashfs root as another filesystem: the PID1 would try to
-  // mount it as that on the phone.
-  if (rootfs_type.empty() && fsys.kind() == "squashfs")
-    return Error("the rootfs is squashfs, which stage0's PID1 cannot mount as the lower root yet; "
-                 "its files can be read (inspect, ls, cat), but booting it needs an erofs or ext4 root",
-                 ErrorKind::Usage);
   if (rootfs_type.empty())
-    rootfs_type = (fsys.kind() == "ext4" || fsys.kind() == "erofs") ? std::string(fsys.kind()) : "erofs";
-  if (rootfs_type != "erofs" && rootfs_type != "ext4")
-    return Error("root filesystem type '" + rootfs_type + "' is not erofs or ext4", ErrorKind::Usage);
+    rootfs_type = (fsys.kind() == "ext4" || fsys.kind() == "erofs" || fsys.kind() == "squashfs")
+                      ? std::string(fsys.kind())
+                      : "erofs";
+  if (rootfs_type != "erofs" && rootfs_type != "ext4" && rootfs_type != "squashfs")
+    return Error("root filesystem type '" + rootfs_type + "' is not erofs, ext4 or squashfs", ErrorKind::Usage);
   SettingsLayers layers;
   layers.rootfs = rootfs_type;
   if (o.serial)
@@ -286,6 +282,9 @@ Result<Stage0Result> build_stage0(fs::Filesystem& fsys, Stage0Options o) {
     required.insert(required.end(), {"configfs", "libcomposite"});
   required.push_back("overlay");
   required.push_back(rootfs_type);
+  // A nested root image (a live ISO's LiveOS/rootfs.img): a loop device and its filesystem.
+  if (const std::string image_type = setting(key::kRootfsImageType); !image_type.empty())
+    required.insert(required.end(), {"loop", image_type});
   required.insert(required.end(), o.profile_modules.begin(), o.profile_modules.end());
   required.insert(required.end(), o.required_modules.begin(), o.required_modules.end());
   if (acm)

@@ -38,8 +38,23 @@ Result<void> apply_boot_profile(Stage0Options& o, const OpenedSource& source,
   }
   apply_effective_stage0(o, profiles::effective_stage0(bp, device.id), bp.id);
   if (!request.rootfs_type)
-    o.rootfs_type = bp.rootfs.filesystem == profiles::FilesystemKind::Ext4 ? "ext4" : "erofs";
+    o.rootfs_type = bp.rootfs.filesystem == profiles::FilesystemKind::Ext4        ? "ext4"
+                    : bp.rootfs.filesystem == profiles::FilesystemKind::Squashfs ? "squashfs"
+                                                                                 : "erofs";
   return ok();
+}
+
+// A bare live ISO: the kernel beside its root image (unless one is given),
+// the squashfs as the lower root, and a nested root image (the filesystem
+// stage0 read) loop-mounted from it on the phone.
+void apply_live_root(Stage0Options& o, const OpenedSource& source, const BuildRequest& request) {
+  const LiveRoot& live = *source.live;
+  if (!request.rootfs_type)
+    o.rootfs_type = "squashfs";
+  if (!live.nested_image.empty()) {
+    o.settings[std::string(key::kRootfsImage)] = live.nested_image;
+    o.settings[std::string(key::kRootfsImageType)] = live.nested_type;
+  }
 }
 
 Result<void> apply_settings(Stage0Options& o, const BuildRequest& request) {
@@ -77,6 +92,15 @@ Result<Stage0Options> make_stage0_options(const BuildRequest& request, const Ope
     o.extra_cmdline += (o.extra_cmdline.empty() ? "" : " ") + c;
   if (source.boot_profile)
     TRY(apply_boot_profile(o, source, device, request));
+  if (source.live) {
+    apply_live_root(o, source, request);
+    if (!o.kernel && source.live->kernel_path && source.kernel_fs) {
+      Result<Bytes> k = filesystems::read_file(*source.kernel_fs, *source.live->kernel_path, std::uint64_t{512} << 20);
+      if (!k)
+        return std::move(k).error().with_context("live ISO kernel " + *source.live->kernel_path);
+      o.kernel = HostFile{"live ISO kernel " + *source.live->kernel_path, std::move(k).value(), true};
+    }
+  }
   o.serial = request.serial == SerialConsole::On;
   o.mimic_fastboot = request.mimic == MimicFastboot::On;
   if (request.inject_wifi)

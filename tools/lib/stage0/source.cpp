@@ -28,6 +28,8 @@ fs::FsKind fs_kind_of(profiles::FilesystemKind k) {
   case profiles::FilesystemKind::Erofs: return fs::FsKind::Erofs;
   case profiles::FilesystemKind::Ext4: return fs::FsKind::Ext4;
   case profiles::FilesystemKind::Fat: return fs::FsKind::Fat;
+  case profiles::FilesystemKind::Squashfs: return fs::FsKind::Squashfs;
+  case profiles::FilesystemKind::Iso9660: return fs::FsKind::Iso9660;
   }
   return fs::FsKind::Auto;
 }
@@ -172,6 +174,7 @@ struct ImageSource {
   std::vector<std::string> manifest_inputs; // a manifest SOURCE: the files its compile read
   std::optional<Bytes> profile_bytes;       // a manifest SOURCE: the compiled profile
   bool boot_profile_rootfs = false;         // the image is the Boot Profile's rootfs pipeline
+  std::optional<pipeline::LiveLayout> live; // a bare live ISO
 };
 
 std::string join_layers(const std::vector<std::string>& layers) {
@@ -214,6 +217,7 @@ Result<void> open_bare_image(ImageSource& s, const std::string& spec, pipeline::
   if (!detected.filesystem)
     return Error("SOURCE " + spec + ": no filesystem found (layers: " + join_layers(detected.layers) + ")");
   s.image = std::move(detected.source);
+  s.live = std::move(detected.live);
   s.identity.pipeline = pipeline::stage_identity(detected.pipeline);
   return ok();
 }
@@ -426,6 +430,8 @@ Result<OpenedSource> open_source(const std::string& spec, const SourceOptions& o
                        " holds no Boot Profile",
                    ErrorKind::Usage);
     s.fs = TRY_CTX(fs::open_filesystem(std::move(img.image), img.fs_kind), "SOURCE " + spec);
+    if (img.live)
+      TRY_CTX(open_live_parts(s, *img.live, img.opts), "SOURCE " + spec);
     return s;
   }
   s.fs = TRY_CTX(fs::open_filesystem(std::move(img.image), img.fs_kind), "boot profile rootfs");

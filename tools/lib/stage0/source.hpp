@@ -14,6 +14,7 @@
 #include "pipeline/hints.hpp"
 #include "pipeline/sources.hpp"
 #include "profiles/boot_profile.hpp"
+#include "stage0/live.hpp"
 
 #include <filesystem>
 #include <functional>
@@ -60,6 +61,8 @@ struct OpenedSource {
   std::vector<std::string> kernel_layers, dtbs_layers;
   // An image or Boot Profile source (not a directory).
   std::optional<RootfsIdentity> rootfs_identity;
+  // A bare live ISO: kernel_fs is the ISO (live.hpp).
+  std::optional<LiveRoot> live;
 
   filesystems::Filesystem* part(SourcePart p) const;
 };

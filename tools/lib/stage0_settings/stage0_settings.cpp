@@ -23,6 +23,7 @@ constexpr std::string_view kKnownKeys[] = {
     key::kInit,          key::kOnFailure,
     key::kRootDevice,    key::kRootDeviceTimeout,
     key::kRootfs,        key::kSerial,
+    key::kRootfsImage,   key::kRootfsImageType,
     key::kUblkTimeout,   key::kUdc,
     key::kUdcTimeout,    key::kYeetFstab,
 };
@@ -145,7 +146,15 @@ bool is_known_key(std::string_view name) {
 }
 
 std::string_view to_string(RootFsType type) {
-  return type == RootFsType::Erofs ? "erofs" : "ext4";
+  switch (type) {
+  case RootFsType::Erofs:
+    return "erofs";
+  case RootFsType::Ext4:
+    return "ext4";
+  case RootFsType::Squashfs:
+    return "squashfs";
+  }
+  return "erofs";
 }
 
 std::string_view to_string(OnFailure action) {
@@ -191,6 +200,8 @@ std::optional<RootFsType> parse_rootfs(std::string_view value) {
     return RootFsType::Erofs;
   if (value == "ext4")
     return RootFsType::Ext4;
+  if (value == "squashfs")
+    return RootFsType::Squashfs;
   return std::nullopt;
 }
 
@@ -232,6 +243,9 @@ Result<SettingsMap> to_settings_map(const Stage0Settings& s) {
       put(name, value);
   };
   put(key::kRootfs, std::string(to_string(*s.rootfs)));
+  put_text(key::kRootfsImage, s.rootfs_image);
+  if (s.rootfs_image_type)
+    put(key::kRootfsImageType, std::string(to_string(*s.rootfs_image_type)));
   put_text(key::kSerial, s.serial);
   if (!s.yeet_fstab)
     put(key::kYeetFstab, "0");
@@ -295,7 +309,19 @@ ParsedSettings parse_settings(const SettingsMap& raw) {
   if (const std::string* value = p.get(key::kRootfs)) {
     s.rootfs = parse_rootfs(*value);
     if (!s.rootfs)
-      p.warn(key::kRootfs, *value, "'erofs' or 'ext4'");
+      p.warn(key::kRootfs, *value, "'erofs', 'ext4' or 'squashfs'");
+  }
+  s.rootfs_image = p.text(key::kRootfsImage);
+  if (!s.rootfs_image.empty() && s.rootfs_image.front() != '/') {
+    p.warn(key::kRootfsImage, s.rootfs_image, "an absolute path inside the lower root");
+    s.rootfs_image.clear();
+  }
+  if (const std::string* value = p.get(key::kRootfsImageType)) {
+    s.rootfs_image_type = parse_rootfs(*value);
+    if (s.rootfs_image_type == RootFsType::Squashfs)
+      s.rootfs_image_type.reset();
+    if (!s.rootfs_image_type)
+      p.warn(key::kRootfsImageType, *value, "'erofs' or 'ext4'");
   }
   s.serial = p.text(key::kSerial);
   s.yeet_fstab = p.flag(key::kYeetFstab, true);

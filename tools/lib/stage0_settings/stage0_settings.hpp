@@ -59,6 +59,10 @@ inline constexpr std::string_view kRootDeviceTimeout = "stage0.root_device_timeo
 inline constexpr std::string_view kOnFailure = "stage0.on_failure"; // panic | reboot | halt
 inline constexpr std::string_view kUdc = "stage0.udc";              // UDC name; default: first one
 inline constexpr std::string_view kInit = "stage0.init"; // init to exec instead of the search list
+// A filesystem image inside the lower root, loop-mounted read-only as the real
+// lower root (a live ISO's nested LiveOS/rootfs.img inside its squashfs).
+inline constexpr std::string_view kRootfsImage = "stage0.rootfs_image";
+inline constexpr std::string_view kRootfsImageType = "stage0.rootfs_image_type"; // erofs | ext4
 inline constexpr std::string_view kUdcTimeout = "stage0.udc_timeout";   // seconds
 inline constexpr std::string_view kEp1Timeout = "stage0.ep1_timeout";   // seconds
 inline constexpr std::string_view kUblkTimeout = "stage0.ublk_timeout"; // seconds
@@ -78,7 +82,7 @@ inline constexpr std::uint32_t kDefaultEp1TimeoutSeconds = 15;
 inline constexpr std::uint32_t kDefaultUblkTimeoutSeconds = 30;
 inline constexpr std::uint32_t kDefaultRootDeviceTimeoutSeconds = 30;
 
-enum class RootFsType { Erofs, Ext4 };
+enum class RootFsType { Erofs, Ext4, Squashfs };
 enum class OnFailure { Panic, Reboot, Halt };
 
 std::string_view to_string(RootFsType type);
@@ -87,6 +91,8 @@ std::string_view to_string(OnFailure action);
 // The typed view of all settings. Empty strings and nullopt mean "absent".
 struct Stage0Settings {
   std::optional<RootFsType> rootfs; // required by the PID1
+  std::string rootfs_image;                  // absolute path inside the lower root
+  std::optional<RootFsType> rootfs_image_type; // erofs or ext4; required with rootfs_image
   std::string serial;
   bool yeet_fstab = true;
   std::string ostree;
@@ -166,7 +172,7 @@ std::optional<std::uint16_t> parse_u16(std::string_view value); // decimal
 std::optional<std::uint16_t> parse_u16_flexible(std::string_view value); // 0x hex or decimal
 std::optional<std::uint64_t> parse_u64(std::string_view value);          // decimal
 std::optional<std::uint32_t> parse_u32(std::string_view value);          // decimal
-std::optional<RootFsType> parse_rootfs(std::string_view value);          // erofs | ext4
+std::optional<RootFsType> parse_rootfs(std::string_view value);          // erofs | ext4 | squashfs
 std::optional<OnFailure> parse_on_failure(std::string_view value);       // panic | reboot | halt
 using ::fastboop::trim; // common/text.hpp: the one whitespace set
 
