@@ -168,9 +168,11 @@ TEST_F(LiveIsoBuild, DebianLiveLocallyAndOverHttpFetchingOnlyWhatIsNeeded) {
   // cache, one byte per page in its map: that map says what was fetched.
   auto digest = sha512_file(iso);
   ASSERT_TRUE(digest.ok());
-  auto remote =
-      build(server.url("live.iso"), dir / "remote", {"--expect-sha512", digest->sha512_hex});
+  // Ranged reads of a bare ISO are unchecked: only asked for by name (issue 17).
+  auto remote = build(server.url("live.iso"), dir / "remote",
+                      {"--expect-sha512", digest->sha512_hex, "--unverified-ranged-reads"});
   ASSERT_EQ(remote.exit_code, 0) << remote.err;
+  EXPECT_NE(remote.err.find("--unverified-ranged-reads"), std::string::npos) << remote.err;
   for (const char* f : {"stage0.cpio", "kernel", "devicetree.dtb", "cmdline"})
     EXPECT_EQ(read_file(dir / "local" / f), read_file(dir / "remote" / f)) << f;
   std::uint64_t fetched = 0;

@@ -23,7 +23,7 @@ struct BootArgs {
   std::vector<std::string> modules, dtbos, local_artifacts, settings;
   double timeout = 0, io_timeout = 30;
   bool wait = false, serial = false, offline = false, no_clock = false, no_firstboot = false,
-       no_serve = false, no_cache = false;
+       no_serve = false, no_cache = false, unverified_ranged_reads = false;
 };
 
 void add_boot_options(CLI::App* boot, BootArgs& a) {
@@ -69,8 +69,13 @@ void add_boot_options(CLI::App* boot, BootArgs& a) {
   boot->add_option(
       "--local-artifact", a.local_artifacts,
       "Local file replacing any pipeline stage with the same sha512 and size (repeatable)");
-  boot->add_option("--expect-sha512", a.expect_sha512,
-                   "SHA-512 of a bare image path or URL SOURCE");
+  auto* expect = boot->add_option("--expect-sha512", a.expect_sha512,
+                                  "SHA-512 of a bare image path or URL SOURCE (a URL is fetched whole "
+                                  "and checked before use)");
+  boot->add_flag("--unverified-ranged-reads", a.unverified_ranged_reads,
+                 "Read only the needed ranges of a URL SOURCE before --expect-sha512 can be checked: "
+                 "the image and the served root are then unverified (said in a warning)")
+      ->needs(expect);
   boot->add_flag("--offline", a.offline, "Never fetch over the network (also FASTBOOP_OFFLINE=1)");
   boot->add_flag("--no-system-time", a.no_clock, "Do not pass the host clock (systemd.clock_usec)");
   boot->add_flag("--no-firstboot", a.no_firstboot,
@@ -91,6 +96,7 @@ Result<boot::BootRequest> boot_request(const BootArgs& a) {
     r.output = a.output;
   r.local_artifacts = a.local_artifacts;
   r.expect_sha512 = a.expect_sha512;
+  r.unverified_ranged_reads = a.unverified_ranged_reads;
   r.offline = a.offline;
   r.stage0.modules = a.modules;
   r.stage0.dtb = a.dtb;

@@ -34,6 +34,7 @@ struct SourceArgs {
   std::vector<std::string> local_artifacts;
   std::optional<std::string> expect_sha512;
   bool verify_download = false;
+  bool unverified_ranged_reads = false;
   std::optional<long> http_connect_timeout, http_stall_timeout;
   std::optional<unsigned> http_attempts;
   std::optional<std::string> boot_profile;
@@ -45,19 +46,20 @@ void add_source_options(CLI::App* sub, SourceArgs& a) {
                   "Which Boot Profile of a channel SOURCE to use (default: its only one)");
   sub->add_option("--local-artifact", a.local_artifacts,
                   "Local file replacing any pipeline stage with the same sha512 and size (repeatable)");
-  sub->add_option(
+  auto* expect = sub->add_option(
       "--expect-sha512", a.expect_sha512,
-      "SHA-512 (128 lowercase hex) of a bare path/URL SOURCE. A file is checked when opened. A URL "
-      "is "
-      "checked once every byte has been read: a build that reads only part of it (the usual case) "
-      "does "
-      "NOT check it, and its pages are cached as unverified (reused offline with a warning); only "
-      "a "
-      "checked copy is cached under the digest. Use --verify-download to check before use");
-  sub->add_flag(
-         "--verify-download", a.verify_download,
-         "Fetch a URL SOURCE whole and check --expect-sha512 before reading anything from it")
-      ->needs("--expect-sha512");
+      "SHA-512 (128 lowercase hex) of a bare path/URL SOURCE. A file is checked when opened; a URL "
+      "is fetched whole and checked before anything is read from it, and the checked copy is "
+      "cached under the digest (a channel's block-hash tables check ranges instead)");
+  auto* verify = sub->add_flag("--verify-download", a.verify_download,
+                               "The default with --expect-sha512 (kept for scripts): fetch a URL SOURCE "
+                               "whole and check it before use");
+  verify->needs(expect);
+  sub->add_flag("--unverified-ranged-reads", a.unverified_ranged_reads,
+                "Read only the ranges of a URL SOURCE that are needed, before --expect-sha512 can be "
+                "checked: faster, but the output is built from unverified bytes (said in a warning)")
+      ->needs(expect)
+      ->excludes(verify);
   sub->add_option("--http-connect-timeout", a.http_connect_timeout,
                   "Seconds to establish an http connection before retrying (default 10; "
                   "FASTBOOP_HTTP_CONNECT_TIMEOUT)")
@@ -85,8 +87,8 @@ Result<OpenedSource> open_with(const std::string& spec, const SourceArgs& a, pip
     o.local_artifacts.emplace_back(p);
   if (a.expect_sha512)
     o.expect_digest = TRY(parse_expected_sha512(*a.expect_sha512));
-  if (a.verify_download)
-    o.digest_check = pipeline::DigestCheck::Upfront;
+  if (a.unverified_ranged_reads)
+    o.digest_check = pipeline::DigestCheck::WhenComplete;
   // The options override the environment, which overrides the defaults.
   auto timeouts = TRY(pipeline::http_timeouts_from_env());
   if (a.http_connect_timeout)

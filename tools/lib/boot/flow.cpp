@@ -125,6 +125,12 @@ Result<Stage0Key> stage0_key(const BootRequest& r, const stage0::OpenedSource& s
       return Error("no --expect-sha512 for " + r.source +
                        ", so its content is unknown before it is read",
                    ErrorKind::Unsupported);
+    // Built from bytes nobody checked: never filed under the digest, where a
+    // verified run would find it.
+    if (r.unverified_ranged_reads)
+      return Error("--unverified-ranged-reads: an image built from unchecked bytes of " + r.source +
+                       " is not filed under its claimed digest",
+                   ErrorKind::Unsupported);
     k.text = "rootfs-sha512=" + r.expect_sha512->substr(r.expect_sha512->rfind(':') + 1) + "|";
   }
   const auto& b = r.stage0;
@@ -253,6 +259,8 @@ Result<stage0::SourceOptions> source_options(const BootRequest& r) {
     o.local_artifacts.emplace_back(p);
   if (r.expect_sha512)
     o.expect_digest = TRY(stage0::parse_expected_sha512(*r.expect_sha512));
+  if (r.unverified_ranged_reads)
+    o.digest_check = pipeline::DigestCheck::WhenComplete;
   o.boot_profile_id = r.boot_profile;
   return o;
 }

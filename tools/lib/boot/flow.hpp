@@ -40,6 +40,7 @@ struct BootRequest {
   // Source options.
   std::vector<std::string> local_artifacts;
   std::optional<std::string> expect_sha512;
+  bool unverified_ranged_reads = false; // --unverified-ranged-reads
   bool offline = false;
   // stage0 options (paths and values as the stage0 tool takes them); its
   // stage0_init and smoo_gadget are filled from the payload lookup.

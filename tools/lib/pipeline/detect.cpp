@@ -4,6 +4,8 @@
 // can be printed or turned into a Boot Profile.
 #include "pipeline/pipeline.hpp"
 
+#include "common/log.hpp"
+
 #include <cstring>
 
 namespace fastboop::pipeline {
@@ -101,6 +103,10 @@ Result<BlockSourcePtr> open_leaf(PipelineSource& chain, const DetectOptions& opt
   chain.content = profiles::ContentDigest{digest, src->size()};
   if (options.digest_check == DigestCheck::Upfront)
     TRY(verify_content(*src, *chain.content, "http(" + chain.location + ")"));
+  else
+    log::warn("http(" + chain.location + "): --unverified-ranged-reads: its bytes are used before its SHA-512 " +
+              "is checked (only once every byte has been read), so what is built or served from them is not " +
+              "verified");
   return BlockSourcePtr(std::move(src));
 }
 

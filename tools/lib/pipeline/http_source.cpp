@@ -123,7 +123,7 @@ public:
           "http(" + m_url + "): " + std::to_string(m_store->pages_present()) + " of " +
           std::to_string(m_store->page_count()) +
           " pages read and cached as unverified: " + *m_options.content_digest +
-          " is checked only once every byte has been read (--verify-download checks it up front)");
+          " is checked only once every byte has been read (--unverified-ranged-reads)");
     for (CURL* e : m_idle)
       curl_easy_cleanup(e);
     if (m_multi)

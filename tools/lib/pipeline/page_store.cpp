@@ -116,8 +116,7 @@ public:
                 " cached page(s) that were never "
                 "checked against " +
                 m_key.digest.substr(0, 23) +
-                "… (the object was never read whole; "
-                "--verify-download checks it)");
+                "… (the object was never read whole: --unverified-ranged-reads)");
     // A complete cache is verified before use; a bad one is discarded.
     if (pages_present() == page_count()) {
       auto r = complete();

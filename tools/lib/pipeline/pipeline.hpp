@@ -91,7 +91,7 @@ struct DetectOptions {
   // a local file is verified at open, an http object is cached under it and
   // verified once complete, and a matching local artifact replaces it.
   std::optional<std::string> expect_digest;
-  DigestCheck digest_check = DigestCheck::WhenComplete;
+  DigestCheck digest_check = DigestCheck::Upfront;
 };
 
 // A distro live ISO recognised by its layout (issue 21): the root image is a

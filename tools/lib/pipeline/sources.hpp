@@ -171,9 +171,11 @@ Result<std::optional<std::vector<IsoDirEntry>>> list_iso9660_dir(BlockSource& is
 Result<BlockSourcePtr> open_iso9660_file(BlockSourcePtr inner, std::string_view path);
 
 // --- http ------------------------------------------------------------------
-// When an expected digest of an http object is checked: once the download
-// cache holds every byte (reads stay partial), or up front, fetching the whole
-// object before anything is read from it (builds that claim the digest).
+// When an expected digest of an http object is checked: up front, fetching
+// the whole object before anything is read from it (the default: a digest the
+// user gave means a verified download), or only once the download cache holds
+// every byte, so reads stay partial and use unchecked bytes (only when asked
+// for by name: --unverified-ranged-reads, with a warning).
 enum class DigestCheck { WhenComplete, Upfront };
 enum class NetworkMode { Online, Offline };
 // How long a request may take before it is retried, and how often: settings

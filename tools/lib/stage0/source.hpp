@@ -82,9 +82,9 @@ struct SourceOptions {
   // terminal source, "sha512:<128 lowercase hex>". A local file is verified
   // at open; an http object is cached under it and verified once complete.
   std::optional<std::string> expect_digest;
-  // --verify-download: an http SOURCE is fetched whole and checked against
-  // expect_digest before it is read.
-  pipeline::DigestCheck digest_check = pipeline::DigestCheck::WhenComplete;
+  // An http SOURCE with expect_digest is fetched whole and checked before it
+  // is read; WhenComplete (--unverified-ranged-reads) reads ranges unchecked.
+  pipeline::DigestCheck digest_check = pipeline::DigestCheck::Upfront;
   TerminalDigest terminal_digest = TerminalDigest::IfStated;
   // Called with the bytes of each completed http fetch (progress lines).
   std::function<void(std::uint64_t)> on_fetch;
