@@ -4,6 +4,7 @@
 // is a hit too), pushed and booted; every refusal (wrong, ambiguous or
 // unknown device, missing PID1 or smoo-gadget, an image over the device's
 // limits) before any download, read from the emulator's command trace.
+#include "../pipeline/http_harness.hpp"
 #include "../push/emulator.hpp"
 #include "../stage0/stage0_fixtures.hpp"
 #include "common/hash.hpp"
@@ -206,6 +207,51 @@ TEST(BootTool, OutputWritesTheImageAndSidecarWithoutADevice) {
   ASSERT_EQ(out.exit_code, 0) << out.err;
   EXPECT_EQ(read_file(out_img), read_file(f.cached_image()));
   EXPECT_THAT(read_text(out_img.string() + ".json"), HasSubstr("\"fbtest-phone\""));
+}
+
+// Issue 17: a URL with --expect-sha512 is checked before a byte is used, so a
+// wrong digest builds nothing; --unverified-ranged-reads builds from unchecked
+// ranges, says so, and files nothing under the claimed digest.
+TEST(BootTool, AUrlIsCheckedBeforeUseAndAnUnverifiedBuildIsNeverCached) {
+  FASTBOOP_REQUIRE_PROGRAM("dtc");
+  FASTBOOP_REQUIRE_PROGRAM("mkfs.erofs");
+  FASTBOOP_REQUIRE_PROGRAM("lighttpd");
+  Fixture f;
+  TempDir www;
+  auto made = run({"mkfs.erofs", "-T0", (www / "root.erofs").string(), f.rootfs.string()});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  const std::string good = sha512_file(www / "root.erofs")->sha512_hex;
+  std::string wrong = good;
+  wrong[0] = wrong[0] == 'a' ? 'b' : 'a';
+  Lighttpd server(www.path());
+  ASSERT_TRUE(server.ok()) << server.error();
+  const std::string url = server.url("root.erofs");
+  const auto out_img = f.dir / "boot.img";
+  auto build = [&](const std::string& digest, std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"boot", url, "--device-profile", "fbtest-phone", "-o", out_img.string(),
+                                     "--stage0", f.init.string(), "--smoo-gadget", f.gadget.string(),
+                                     "--expect-sha512", digest};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return f.fastboop(args);
+  };
+  auto bad = build(wrong);
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_THAT(bad.err, HasSubstr("expected sha512:" + wrong));
+  EXPECT_FALSE(std::filesystem::exists(out_img));
+  EXPECT_FALSE(std::filesystem::exists(f.cache / "bootimg"));
+
+  auto lazy = build(good, {"--unverified-ranged-reads"});
+  ASSERT_EQ(lazy.exit_code, 0) << lazy.err;
+  EXPECT_THAT(lazy.err, HasSubstr("--unverified-ranged-reads: its bytes are used before its SHA-512 is checked"));
+  EXPECT_THAT(lazy.err, HasSubstr("not caching: --unverified-ranged-reads"));
+  EXPECT_TRUE(std::filesystem::exists(out_img));
+  EXPECT_FALSE(std::filesystem::exists(f.cache / "bootimg"));
+
+  auto checked = build(good);
+  ASSERT_EQ(checked.exit_code, 0) << checked.err;
+  EXPECT_THAT(checked.err, Not(HasSubstr("unverified")));
+  EXPECT_THAT(checked.err, HasSubstr("generating boot.img for fbtest-phone"));
+  EXPECT_EQ(read_file(out_img), read_file(f.cached_image()));
 }
 
 TEST(BootTool, ABootImageTheCMakeFunctionsBuiltIsACacheHit) {
