@@ -189,4 +189,30 @@ std::string QemuGuest::describe_timeout(std::size_t lines) const {
          " s; last console lines (" + m_log.string() + "):\n" + text.substr(start);
 }
 
+Bytes hex_bytes(std::string_view text) {
+  Bytes out;
+  int nibble = -1;
+  for (char c : text) {
+    const int v = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
+    if (v < 0)
+      continue;
+    if (nibble < 0) {
+      nibble = v;
+    } else {
+      out.push_back(static_cast<std::uint8_t>(nibble * 16 + v));
+      nibble = -1;
+    }
+  }
+  return out;
+}
+
+Bytes bytes_of(std::string_view text) { return Bytes(text.begin(), text.end()); }
+
+Bytes concat(std::initializer_list<Bytes> parts) {
+  Bytes out;
+  for (const auto& p : parts)
+    out.insert(out.end(), p.begin(), p.end());
+  return out;
+}
+
 } // namespace fastboop::test

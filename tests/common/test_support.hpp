@@ -42,6 +42,12 @@ void write_file(const std::filesystem::path& path, std::string_view content);
 void write_file(const std::filesystem::path& path, ByteSpan content);
 Bytes read_file(const std::filesystem::path& path);
 Bytes random_bytes(std::size_t n, std::uint32_t seed);
+// Bytes from lowercase hex, anything else (spaces, newlines, offsets' colons)
+// skipped: the spec's byte examples pasted as they are printed.
+Bytes hex_bytes(std::string_view text);
+// The bytes of a string, and parts joined: record fixtures.
+Bytes bytes_of(std::string_view text);
+Bytes concat(std::initializer_list<Bytes> parts);
 
 // True when `program` is on PATH.
 bool have_program(const std::string& program);

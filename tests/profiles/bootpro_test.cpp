@@ -15,35 +15,15 @@
 using namespace fastboop;
 using namespace fastboop::profiles;
 using ::testing::HasSubstr;
+using fastboop::test::hex_bytes;
+using fastboop::test::bytes_of;
+using fastboop::test::concat;
 
 namespace {
 
 const std::string D = "sha512:" + std::string(128, '1');
 const std::string C123 = "{digest: \"" + D + "\", size_bytes: 123}";
 
-Bytes hex(std::string_view text) {
-  Bytes out;
-  int nibble = -1;
-  for (char c : text) {
-    int v = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
-    if (v < 0)
-      continue;
-    if (nibble < 0) {
-      nibble = v;
-    } else {
-      out.push_back(static_cast<std::uint8_t>(nibble * 16 + v));
-      nibble = -1;
-    }
-  }
-  return out;
-}
-Bytes text(std::string_view s) { return Bytes(s.begin(), s.end()); }
-Bytes cat(std::initializer_list<Bytes> parts) {
-  Bytes out;
-  for (const auto& p : parts)
-    out.insert(out.end(), p.begin(), p.end());
-  return out;
-}
 
 Result<BootProfile> compile(const std::string& yaml, const std::filesystem::path& base = ".") {
   return compile_boot_profile_manifest_text(yaml, "m.yaml", base);
@@ -88,12 +68,12 @@ TEST(BootproCodec, SpecGoldenVector) {
                                 "extra_cmdline: e\n      stage0: {kernel_modules: [m2], inject_mac: {wifi: w}}\n";
   auto p = compile(flattened);
   ASSERT_TRUE(p.ok()) << p.error().message();
-  const Bytes d = cat({hex("87 01"), text(D)});
+  const Bytes d = concat({hex_bytes("87 01"), bytes_of(D)});
   const Bytes expected =
-      cat({hex("46 42 4f 4f 50 52 4f 46 00 00"), hex("01 78"), hex("00"), hex("01 02 01 72 01"), d, hex("ac 02"),
-           hex("01 02 2f 6b"), hex("03 07 01 04 62 6f 6f 74 00 00 00"), hex("03 01 0b"), text("https://h/i"),
-           hex("00 01"), d, hex("01"), hex("00 00"), hex("00"), hex("00"), hex("01 01 71"), hex("01 02 6d 31"),
-           hex("01 03 64 65 76"), hex("00 01 01 65"), hex("01 02 6d 32 01 01 01 77 00")});
+      concat({hex_bytes("46 42 4f 4f 50 52 4f 46 00 00"), hex_bytes("01 78"), hex_bytes("00"), hex_bytes("01 02 01 72 01"), d, hex_bytes("ac 02"),
+           hex_bytes("01 02 2f 6b"), hex_bytes("03 07 01 04 62 6f 6f 74 00 00 00"), hex_bytes("03 01 0b"), bytes_of("https://h/i"),
+           hex_bytes("00 01"), d, hex_bytes("01"), hex_bytes("00 00"), hex_bytes("00"), hex_bytes("00"), hex_bytes("01 01 71"), hex_bytes("01 02 6d 31"),
+           hex_bytes("01 03 64 65 76"), hex_bytes("00 01 01 65"), hex_bytes("01 02 6d 32 01 01 01 77 00")});
   auto bytes = encode_boot_profile(*p);
   ASSERT_TRUE(bytes.ok());
   EXPECT_EQ(to_hex(*bytes), to_hex(expected));
@@ -137,7 +117,7 @@ TEST(BootproCodec, LiveIsoSquashfsRootAndIsoKernelIssue21) {
 TEST(BootproCodec, PrefixDecodeReportsConsumedAndIgnoresTail) {
   auto p = compile(with_rootfs("ext4: {file: r, content: " + C123 + "}"));
   ASSERT_TRUE(p.ok()) << p.error().message();
-  auto bytes = cat({*encode_boot_profile(*p), text("TAIL")});
+  auto bytes = concat({*encode_boot_profile(*p), bytes_of("TAIL")});
   std::size_t consumed = 0;
   ASSERT_TRUE(decode_boot_profile_prefix(bytes, &consumed).ok());
   EXPECT_EQ(consumed, bytes.size() - 4);
@@ -165,7 +145,7 @@ TEST(BootproCodec, RejectsBadMagicVersionTruncationAndInvalidValues) {
 
 TEST(BootproCodec, DecoderBoundsNesting) {
   // 100 nested xz stages, hand-encoded: the decoder stops cleanly.
-  Bytes bytes = cat({text("FBOOPROF"), hex("00 00 01 78 00 01")});
+  Bytes bytes = concat({bytes_of("FBOOPROF"), hex_bytes("00 00 01 78 00 01")});
   for (int i = 0; i < 100; ++i)
     bytes.push_back(3);
   auto r = decode_boot_profile(bytes);
@@ -179,7 +159,7 @@ TEST(BootproCodec, DecoderBoundsNesting) {
 // stops at the depth limit before descending, and rendering is one pass.
 Bytes fuzz_found_profile(std::size_t sparse_run) {
   Bytes bytes =
-      hex("46424f4f50524f4600000000000005050505050505050505050505050505050505050000000000000000"
+      hex_bytes("46424f4f50524f4600000000000005050505050505050505050505050505050505050000000000000000"
           "0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
           "0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
           "00000000000000000000000000000000050505050505056e756c6c050505050505ffffffffffffff07000030"

@@ -16,40 +16,18 @@
 using namespace fastboop;
 using namespace fastboop::profiles;
 using ::testing::HasSubstr;
+using fastboop::test::hex_bytes;
+using fastboop::test::bytes_of;
+using fastboop::test::concat;
 
 namespace {
 
-Bytes hex(std::string_view text) {
-  Bytes out;
-  int nibble = -1;
-  for (char c : text) {
-    int v = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
-    if (v < 0)
-      continue;
-    if (nibble < 0) {
-      nibble = v;
-    } else {
-      out.push_back(static_cast<std::uint8_t>(nibble * 16 + v));
-      nibble = -1;
-    }
-  }
-  return out;
-}
 
-Bytes text(std::string_view s) {
-  return Bytes(s.begin(), s.end());
-}
 
-Bytes cat(std::initializer_list<Bytes> parts) {
-  Bytes out;
-  for (const auto& p : parts)
-    out.insert(out.end(), p.begin(), p.end());
-  return out;
-}
 
 // Spec §2.11: FBOODEVP `dev-one` (69 bytes).
 Bytes spec_devp() {
-  return hex("46 42 4f 4f 44 45 56 50 00 00 07 64 65 76 2d 6f"
+  return hex_bytes("46 42 4f 4f 44 45 56 50 00 00 07 64 65 76 2d 6f"
              "6e 65 00 10 74 65 73 74 2d 64 65 76 69 63 65 2d"
              "74 72 65 65 01 b4 24 f8 ac 01 01 00 07 70 72 6f"
              "64 75 63 74 06 73 64 6d 38 34 35 02 80 20 00 00"
@@ -58,9 +36,9 @@ Bytes spec_devp() {
 
 // Spec §2.11: FBOOPROF `tiny` (196 bytes).
 Bytes spec_bootp() {
-  return cat({hex("46 42 4f 4f 50 52 4f 46 00 00 04"), text("tiny"), hex("00 01 01 1e"),
-              text("https://example.com/rootfs.ero"), hex("00 01 87 01"),
-              text("sha512:" + std::string(128, '0')), hex("80 08 00 00 00 00 00 00")});
+  return concat({hex_bytes("46 42 4f 4f 50 52 4f 46 00 00 04"), bytes_of("tiny"), hex_bytes("00 01 01 1e"),
+              bytes_of("https://example.com/rootfs.ero"), hex_bytes("00 01 87 01"),
+              bytes_of("sha512:" + std::string(128, '0')), hex_bytes("80 08 00 00 00 00 00 00")});
 }
 
 const std::string kHintIdentity =
@@ -76,36 +54,36 @@ pipeline::PipelineHints spec_hints() {
 // The upstream vectors tests/profiles/devpro_codec_test.cpp and
 // bootpro_test.cpp hold (spec profiles §1.7 and the FBOOPROF golden vector).
 Bytes upstream_devp() {
-  return cat({hex("46 42 4f 4f 44 45 56 50 00 00"), hex("03 64 65 76"), hex("01 01 44"),
-              hex("06 71 63 6f 6d 2f 78"), hex("01 d1 31 8d a0 03"), hex("03"), hex("00 07"),
-              text("product"), hex("06"), text("sdm845"), hex("01 08"), text("serialno"), hex("02"),
-              text("S6"), hex("03 01"), text("v"), hex("02 80 20"), hex("00 01 80 80 02 00 00"),
-              hex("02 00 01 01 63")});
+  return concat({hex_bytes("46 42 4f 4f 44 45 56 50 00 00"), hex_bytes("03 64 65 76"), hex_bytes("01 01 44"),
+              hex_bytes("06 71 63 6f 6d 2f 78"), hex_bytes("01 d1 31 8d a0 03"), hex_bytes("03"), hex_bytes("00 07"),
+              bytes_of("product"), hex_bytes("06"), bytes_of("sdm845"), hex_bytes("01 08"), bytes_of("serialno"), hex_bytes("02"),
+              bytes_of("S6"), hex_bytes("03 01"), bytes_of("v"), hex_bytes("02 80 20"), hex_bytes("00 01 80 80 02 00 00"),
+              hex_bytes("02 00 01 01 63")});
 }
 
 Bytes upstream_bootp() {
-  const Bytes d = cat({hex("87 01"), text("sha512:" + std::string(128, '1'))});
-  return cat({hex("46 42 4f 4f 50 52 4f 46 00 00"),
-              hex("01 78"),
-              hex("00"),
-              hex("01 02 01 72 01"),
+  const Bytes d = concat({hex_bytes("87 01"), bytes_of("sha512:" + std::string(128, '1'))});
+  return concat({hex_bytes("46 42 4f 4f 50 52 4f 46 00 00"),
+              hex_bytes("01 78"),
+              hex_bytes("00"),
+              hex_bytes("01 02 01 72 01"),
               d,
-              hex("ac 02"),
-              hex("01 02 2f 6b"),
-              hex("03 07 01 04 62 6f 6f 74 00 00 00"),
-              hex("03 01 0b"),
-              text("https://h/i"),
-              hex("00 01"),
+              hex_bytes("ac 02"),
+              hex_bytes("01 02 2f 6b"),
+              hex_bytes("03 07 01 04 62 6f 6f 74 00 00 00"),
+              hex_bytes("03 01 0b"),
+              bytes_of("https://h/i"),
+              hex_bytes("00 01"),
               d,
-              hex("01"),
-              hex("00 00"),
-              hex("00"),
-              hex("00"),
-              hex("01 01 71"),
-              hex("01 02 6d 31"),
-              hex("01 03 64 65 76"),
-              hex("00 01 01 65"),
-              hex("01 02 6d 32 01 01 01 77 00")});
+              hex_bytes("01"),
+              hex_bytes("00 00"),
+              hex_bytes("00"),
+              hex_bytes("00"),
+              hex_bytes("01 01 71"),
+              hex_bytes("01 02 6d 31"),
+              hex_bytes("01 03 64 65 76"),
+              hex_bytes("00 01 01 65"),
+              hex_bytes("01 02 6d 32 01 01 01 77 00")});
 }
 
 // A fake EROFS tail: 2048 bytes with the superblock magic at 1024 (spec §2.11).
@@ -142,7 +120,7 @@ Bytes index_then(const Bytes& body) {
   auto src = pipeline::make_memory_source(body);
   auto index = index_for_channel(*src);
   EXPECT_TRUE(index.ok()) << index.error().message();
-  return cat({index.ok() ? *index : Bytes{}, body});
+  return concat({index.ok() ? *index : Bytes{}, body});
 }
 
 } // namespace
@@ -168,19 +146,19 @@ TEST(ChannelSpecExamples, RecordsDecodeAndReencodeByteForByte) {
   ASSERT_TRUE(hints.ok()) << hints.error().message();
   ASSERT_EQ(hints->size(), 300u);
   EXPECT_EQ(to_hex(ByteSpan(*hints).first(0x14)),
-            to_hex(hex("46 42 50 48 49 4e 54 30 00 00 42 00 00 00 d8 00"
+            to_hex(hex_bytes("46 42 50 48 49 4e 54 30 00 00 42 00 00 00 d8 00"
                        "00 00 01 40")));
   EXPECT_EQ(to_hex(ByteSpan(*hints).subspan(0x50, 12)),
-            to_hex(hex("65 3b 7d 7d 47 42 58 48 49 4e 54 30")));
+            to_hex(hex_bytes("65 3b 7d 7d 47 42 58 48 49 4e 54 30")));
 }
 
 TEST(ChannelSpecExamples, IndexOfDevBootHintsIsTheSpecsBytes) {
-  const Bytes body = cat({spec_devp(), spec_bootp(), *encode_pipeline_hints_record(spec_hints())});
+  const Bytes body = concat({spec_devp(), spec_bootp(), *encode_pipeline_hints_record(spec_hints())});
   const Bytes channel = index_then(body);
   const Bytes index(channel.begin(), channel.end() - static_cast<std::ptrdiff_t>(body.size()));
   ASSERT_EQ(index.size(), 110u);
   EXPECT_EQ(to_hex(ByteSpan(index).first(0x30)),
-            to_hex(hex("46 42 43 48 49 44 58 30 00 00 60 00 00 00 03 01 00 45 07 64 65 76 2d 6f 6e "
+            to_hex(hex_bytes("46 42 43 48 49 44 58 30 00 00 60 00 00 00 03 01 00 45 07 64 65 76 2d 6f 6e "
                        "65 00 45 c4 01 04 74"
                        "69 6e 79 02 89 02 ac 02 dd 02 d8 01 01 40 78 7a")));
 
@@ -203,7 +181,7 @@ TEST(ChannelSpecExamples, IndexOfDevBootHintsIsTheSpecsBytes) {
 
 TEST(ChannelHead, MixedSpecAndUpstreamVectorsReadTheSameSequentialAndIndexed) {
   const Bytes body =
-      cat({upstream_devp(), spec_bootp(), *encode_pipeline_hints_record(spec_hints()), spec_devp(),
+      concat({upstream_devp(), spec_bootp(), *encode_pipeline_hints_record(spec_hints()), spec_devp(),
            upstream_bootp(), erofs_tail()});
   auto seq = head_of(body);
   ASSERT_TRUE(seq.ok()) << seq.error().message();
@@ -266,7 +244,7 @@ TEST(ChannelHead, NakedArtifactAndEmptyStreamHaveNoRecords) {
 }
 
 TEST(ChannelHints, LoadedLazilyForTheIdentitiesAskedAndCrossChecked) {
-  const Bytes body = cat({spec_bootp(), *encode_pipeline_hints_record(spec_hints())});
+  const Bytes body = concat({spec_bootp(), *encode_pipeline_hints_record(spec_hints())});
   for (const Bytes& channel : {body, index_then(body)}) {
     auto src = pipeline::make_memory_source(channel);
     auto head = read_channel_head(*src);
@@ -296,7 +274,7 @@ TEST(ChannelHints, LoadedLazilyForTheIdentitiesAskedAndCrossChecked) {
 // Upstream's reader accepts a hints record listing no identity (its optimize
 // writes one for a profile with nothing to hint); so do we, and it hints nothing.
 TEST(ChannelHints, AnEmptyHintsRecordIsAcceptedAndHintsNothing) {
-  const Bytes body = cat({spec_bootp(), *encode_pipeline_hints_record({}), erofs_tail()});
+  const Bytes body = concat({spec_bootp(), *encode_pipeline_hints_record({}), erofs_tail()});
   for (const Bytes& channel : {body, index_then(body)}) {
     auto src = pipeline::make_memory_source(channel);
     auto head = read_channel_head(*src);
@@ -321,13 +299,13 @@ TEST(ChannelHints, BootProfileIdentitiesCoverEveryStage) {
 TEST(ChannelHostile, RecordClaimingAHugeLengthFailsNamingTheOffset) {
   // A device profile whose id claims 2^40 bytes, after a good record.
   const Bytes body =
-      cat({spec_devp(), text("FBOODEVP"), hex("00 00 80 80 80 80 80 20"), Bytes(100, 'a')});
+      concat({spec_devp(), bytes_of("FBOODEVP"), hex_bytes("00 00 80 80 80 80 80 20"), Bytes(100, 'a')});
   auto head = head_of(body);
   ASSERT_FALSE(head.ok());
   EXPECT_THAT(head.error().message(), HasSubstr("byte offset 69"));
   EXPECT_THAT(head.error().message(), HasSubstr("exceeds"));
   // A hint record claiming 4 GiB.
-  auto hints = head_of(cat({text("FBPHINT0"), hex("00 00 ff ff ff ff ff ff ff ff"), Bytes(10, 0)}));
+  auto hints = head_of(concat({bytes_of("FBPHINT0"), hex_bytes("00 00 ff ff ff ff ff ff ff ff"), Bytes(10, 0)}));
   ASSERT_FALSE(hints.ok());
   EXPECT_THAT(hints.error().message(), HasSubstr("only 28 remain"));
 }
@@ -335,7 +313,7 @@ TEST(ChannelHostile, RecordClaimingAHugeLengthFailsNamingTheOffset) {
 TEST(ChannelHostile, ARecordLargerThanTheLimitStopsAtTheLimit) {
   // A string length that fits the stream but exceeds 4 MiB: the window stops
   // growing at the limit instead of reading the whole stream.
-  Bytes body = cat({text("FBOODEVP"), hex("00 00 80 80 80 04"), Bytes(std::size_t{9} << 20, 'a')});
+  Bytes body = concat({bytes_of("FBOODEVP"), hex_bytes("00 00 80 80 80 04"), Bytes(std::size_t{9} << 20, 'a')});
   CountingSource src(body);
   auto head = read_channel_head(src);
   ASSERT_FALSE(head.ok());
@@ -358,7 +336,7 @@ TEST(ChannelHostile, TenThousandRecordsAreRefusedAfter128) {
 }
 
 TEST(ChannelHostile, IndexPointingPastTheEndOrIntoAnotherRecord) {
-  const Bytes body = cat({spec_devp(), spec_bootp()});
+  const Bytes body = concat({spec_devp(), spec_bootp()});
   const auto index_with = [&](std::vector<ChannelRecord> entries, const Bytes& tail) {
     // Encode without the writer's validation by building a valid index of the
     // same shape and patching nothing: entries are given relative.
@@ -370,7 +348,7 @@ TEST(ChannelHostile, IndexPointingPastTheEndOrIntoAnotherRecord) {
       w.varint(e.size);
       w.string(e.id);
     }
-    Bytes out = text("FBCHIDX0");
+    Bytes out = bytes_of("FBCHIDX0");
     append_le<std::uint16_t>(out, 0);
     append_le<std::uint32_t>(out, static_cast<std::uint32_t>(w.data().size()));
     append(out, w.data());
@@ -405,15 +383,15 @@ TEST(ChannelHostile, IndexPointingPastTheEndOrIntoAnotherRecord) {
   ASSERT_FALSE(wrong_id.ok());
   EXPECT_THAT(wrong_id.error().message(), HasSubstr("the record there is 'dev-one'"));
 
-  Bytes bad_length = text("FBCHIDX0");
-  append(bad_length, hex("00 00 ff ff ff 7f"));
+  Bytes bad_length = bytes_of("FBCHIDX0");
+  append(bad_length, hex_bytes("00 00 ff ff ff 7f"));
   append(bad_length, body);
   auto huge = head_of(bad_length);
   ASSERT_FALSE(huge.ok());
   EXPECT_THAT(huge.error().message(), HasSubstr("-byte payload"));
 
   // Upstream's hand-built header with a garbage payload (spec §2.11).
-  auto garbage = head_of(cat({text("FBCHIDX0"), hex("00 00 10 00 00 00"), Bytes(16, 0)}));
+  auto garbage = head_of(concat({bytes_of("FBCHIDX0"), hex_bytes("00 00 10 00 00 00"), Bytes(16, 0)}));
   ASSERT_FALSE(garbage.ok());
   EXPECT_THAT(garbage.error().message(), HasSubstr("FBCHIDX0"));
 }
@@ -436,21 +414,21 @@ TEST(ChannelHostile, AProfileNamingADeviceTwiceIsAClearError) {
 }
 
 TEST(ChannelHostile, DuplicateIdsAndIdentitiesAcrossRecords) {
-  auto devs = head_of(cat({spec_devp(), spec_bootp(), spec_devp()}));
+  auto devs = head_of(concat({spec_devp(), spec_bootp(), spec_devp()}));
   ASSERT_FALSE(devs.ok());
   EXPECT_THAT(devs.error().message(), HasSubstr("device profile 'dev-one' appears twice"));
-  auto boots = head_of(cat({spec_bootp(), spec_bootp()}));
+  auto boots = head_of(concat({spec_bootp(), spec_bootp()}));
   ASSERT_FALSE(boots.ok());
   EXPECT_THAT(boots.error().message(), HasSubstr("boot profile 'tiny' appears twice"));
   const Bytes h = *encode_pipeline_hints_record(spec_hints());
-  auto hints = head_of(cat({h, h}));
+  auto hints = head_of(concat({h, h}));
   ASSERT_FALSE(hints.ok());
   EXPECT_THAT(hints.error().message(), HasSubstr("pipeline identity"));
 }
 
 TEST(ChannelHostile, IndexElsewhereThanTheStartAndReindexingAreRefused) {
   const Bytes channel = index_then(spec_devp());
-  auto later = head_of(cat({spec_bootp(), channel}));
+  auto later = head_of(concat({spec_bootp(), channel}));
   ASSERT_FALSE(later.ok());
   EXPECT_THAT(later.error().message(), HasSubstr("only valid at the start"));
   auto src = pipeline::make_memory_source(channel);
@@ -465,7 +443,7 @@ TEST(ChannelHostile, InvalidBootProfileIsFatalEvenAfterGoodRecords) {
   // FAT as the switch-root filesystem fails validation (spec §2.2).
   auto p = *decode_boot_profile(spec_bootp());
   p.rootfs.filesystem = FilesystemKind::Fat;
-  auto head = head_of(cat({spec_devp(), *encode_boot_profile(p)}));
+  auto head = head_of(concat({spec_devp(), *encode_boot_profile(p)}));
   ASSERT_FALSE(head.ok());
   EXPECT_THAT(head.error().message(), HasSubstr("boot profile 'tiny'"));
 }

@@ -9,38 +9,14 @@
 using namespace fastboop;
 using namespace fastboop::profiles;
 using ::testing::HasSubstr;
+using fastboop::test::hex_bytes;
+using fastboop::test::bytes_of;
+using fastboop::test::concat;
 
 namespace {
 
-Bytes hex(std::string_view text) {
-  Bytes out;
-  int nibble = -1;
-  for (char c : text) {
-    int v = -1;
-    if (c >= '0' && c <= '9')
-      v = c - '0';
-    else if (c >= 'a' && c <= 'f')
-      v = c - 'a' + 10;
-    if (v < 0)
-      continue;
-    if (nibble < 0) {
-      nibble = v;
-    } else {
-      out.push_back(static_cast<std::uint8_t>(nibble * 16 + v));
-      nibble = -1;
-    }
-  }
-  return out;
-}
 
-Bytes cat(std::initializer_list<Bytes> parts) {
-  Bytes out;
-  for (const auto& p : parts)
-    out.insert(out.end(), p.begin(), p.end());
-  return out;
-}
 
-Bytes text(std::string_view s) { return Bytes(s.begin(), s.end()); }
 
 const char* const spec_yaml = R"(id: dev
 display_name: D
@@ -62,10 +38,10 @@ boot:
 )";
 
 Bytes spec_bytes() {
-  return cat({hex("46 42 4f 4f 44 45 56 50 00 00"), hex("03 64 65 76"), hex("01 01 44"), hex("06 71 63 6f 6d 2f 78"),
-              hex("01 d1 31 8d a0 03"), hex("03"), hex("00 07"), text("product"), hex("06"), text("sdm845"),
-              hex("01 08"), text("serialno"), hex("02"), text("S6"), hex("03 01"), text("v"), hex("02 80 20"),
-              hex("00 01 80 80 02 00 00"), hex("02 00 01 01 63")});
+  return concat({hex_bytes("46 42 4f 4f 44 45 56 50 00 00"), hex_bytes("03 64 65 76"), hex_bytes("01 01 44"), hex_bytes("06 71 63 6f 6d 2f 78"),
+              hex_bytes("01 d1 31 8d a0 03"), hex_bytes("03"), hex_bytes("00 07"), bytes_of("product"), hex_bytes("06"), bytes_of("sdm845"),
+              hex_bytes("01 08"), bytes_of("serialno"), hex_bytes("02"), bytes_of("S6"), hex_bytes("03 01"), bytes_of("v"), hex_bytes("02 80 20"),
+              hex_bytes("00 01 80 80 02 00 00"), hex_bytes("02 00 01 01 63")});
 }
 
 } // namespace
@@ -76,31 +52,31 @@ TEST(Postcard, VarintVectors) {
   w.varint(std::uint64_t{1} << 32);
   w.option_tag(true);
   w.varint(5);
-  EXPECT_EQ(w.data(), hex("ac 02  80 80 80 80 10  01 05"));
+  EXPECT_EQ(w.data(), hex_bytes("ac 02  80 80 80 80 10  01 05"));
 
   auto u16 = [](const Bytes& b) {
     postcard::Reader r(b);
     return r.uint<std::uint16_t>("x");
   };
-  EXPECT_EQ(*u16(hex("ff ff 03")), 65535);
-  EXPECT_THAT(u16(hex("80 80 04")).error().message(), HasSubstr("varint out of range for a 16-bit integer"));
-  EXPECT_THAT(u16(hex("80")).error().message(), HasSubstr("truncated varint"));
-  const Bytes r64_data = hex("ff ff ff ff ff ff ff ff ff 01");
+  EXPECT_EQ(*u16(hex_bytes("ff ff 03")), 65535);
+  EXPECT_THAT(u16(hex_bytes("80 80 04")).error().message(), HasSubstr("varint out of range for a 16-bit integer"));
+  EXPECT_THAT(u16(hex_bytes("80")).error().message(), HasSubstr("truncated varint"));
+  const Bytes r64_data = hex_bytes("ff ff ff ff ff ff ff ff ff 01");
   postcard::Reader r64(r64_data);
   EXPECT_EQ(*r64.uint<std::uint64_t>("x"), ~std::uint64_t{0});
-  const Bytes r64bad_data = hex("ff ff ff ff ff ff ff ff ff 02");
+  const Bytes r64bad_data = hex_bytes("ff ff ff ff ff ff ff ff ff 02");
   postcard::Reader r64bad(r64bad_data);
   EXPECT_FALSE(r64bad.uint<std::uint64_t>("x").ok());
-  const Bytes bad_bool_data = hex("02");
+  const Bytes bad_bool_data = hex_bytes("02");
   postcard::Reader bad_bool(bad_bool_data);
   EXPECT_THAT(bad_bool.boolean("flag").error().message(), HasSubstr("at byte offset 0: flag: invalid bool byte 2"));
-  const Bytes bad_opt_data = hex("05");
+  const Bytes bad_opt_data = hex_bytes("05");
   postcard::Reader bad_opt(bad_opt_data);
   EXPECT_FALSE(bad_opt.option_tag("o").ok());
-  const Bytes bad_utf8_data = hex("02 c3 28");
+  const Bytes bad_utf8_data = hex_bytes("02 c3 28");
   postcard::Reader bad_utf8(bad_utf8_data);
   EXPECT_THAT(bad_utf8.string("s").error().message(), HasSubstr("not valid UTF-8"));
-  const Bytes huge_len_data = hex("ff ff ff ff 0f 00");
+  const Bytes huge_len_data = hex_bytes("ff ff ff ff 0f 00");
   postcard::Reader huge_len(huge_len_data);
   EXPECT_THAT(huge_len.length("list").error().message(), HasSubstr("exceeds what the"));
 }
@@ -118,7 +94,7 @@ TEST(DevproCodec, SpecGoldenVector) {
 }
 
 TEST(DevproCodec, TrailingBytesIgnoredAndPrefixReportsConsumed) {
-  auto bytes = cat({spec_bytes(), text("TAIL")});
+  auto bytes = concat({spec_bytes(), bytes_of("TAIL")});
   std::size_t consumed = 0;
   auto decoded = decode_device_profile_prefix(bytes, &consumed);
   ASSERT_TRUE(decoded.ok());

@@ -11,25 +11,10 @@
 using namespace fastboop;
 using namespace fastboop::profiles;
 using ::testing::HasSubstr;
+using fastboop::test::hex_bytes;
 
 namespace {
 
-Bytes hex(std::string_view text) {
-  Bytes out;
-  int nibble = -1;
-  for (char c : text) {
-    int v = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
-    if (v < 0)
-      continue;
-    if (nibble < 0) {
-      nibble = v;
-    } else {
-      out.push_back(static_cast<std::uint8_t>(nibble * 16 + v));
-      nibble = -1;
-    }
-  }
-  return out;
-}
 
 const std::string identity = "android_sparseimg{source=file{path=len:1:s;}}";
 const std::string digest = "sha512:" + std::string(128, 'a');
@@ -85,7 +70,7 @@ Bytes raw_record(const pipeline::PipelineHints& hints, std::vector<std::string> 
 TEST(PipelineHints, SpecVector) {
   const Bytes bytes = *encode_pipeline_hints_record(spec_record());
   ASSERT_EQ(bytes.size(), 300u);
-  EXPECT_EQ(to_hex(ByteSpan(bytes).first(18)), to_hex(hex("46 42 50 48 49 4e 54 30 00 00 2f 00 00 00 eb 00 00 00")));
+  EXPECT_EQ(to_hex(ByteSpan(bytes).first(18)), to_hex(hex_bytes("46 42 50 48 49 4e 54 30 00 00 2f 00 00 00 eb 00 00 00")));
   // metadata: 1 identity of 45 bytes
   EXPECT_EQ(bytes[18], 0x01);
   EXPECT_EQ(bytes[19], 0x2d);
@@ -94,7 +79,7 @@ TEST(PipelineHints, SpecVector) {
   const std::size_t hints = payload + 10 + 2 + 45;
   EXPECT_EQ(bytes[hints], 0x02); // 2 hints
   EXPECT_EQ(to_hex(ByteSpan(bytes).subspan(hints + 1, 8 + 15 + 15)),
-            to_hex(hex("00 1c 0c 08 02 02 00 02"
+            to_hex(hex_bytes("00 1c 0c 08 02 02 00 02"
                        "00 c1 95 03 01 14 1c 28 08 01 00 01 08 00 00"
                        "01 c3 95 03 01 0c 30 3c 00 01 08 01 10 00 00")));
   EXPECT_EQ(to_hex(ByteSpan(bytes).subspan(hints + 1 + 38, 3)), "028701");

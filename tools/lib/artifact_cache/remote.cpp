@@ -1,8 +1,8 @@
 #include "artifact_cache/remote.hpp"
 
 #include "artifact_cache/memo.hpp"
-#include "artifact_cache/unique_fd.hpp"
 #include "common/bytes.hpp"
+#include "common/fd.hpp"
 #include "common/hash.hpp"
 
 #include <algorithm>
@@ -43,12 +43,12 @@ Error fault(std::string what) {
 // Streams a file through SHA-512 and SHA-256 at once.
 Result<std::pair<std::string, std::string>> file_digests(const fs::path& p) {
   UniqueFd in(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
-  if (in.fd < 0)
+  if (in.get() < 0)
     return Error("cannot open " + p.string() + ": " + std::strerror(errno), ErrorKind::Io);
   Hasher h512(HashAlgorithm::Sha512), h256(HashAlgorithm::Sha256);
   std::vector<std::uint8_t> buf(1 << 16);
   while (true) {
-    const ssize_t n = ::read(in.fd, buf.data(), buf.size());
+    const ssize_t n = ::read(in.get(), buf.data(), buf.size());
     if (n < 0 && errno == EINTR)
       continue;
     if (n < 0)
@@ -299,12 +299,12 @@ RemoteCache::fetch(const std::string& kind, const std::string& key, const fs::pa
     const fs::path target = stage / f.name;
     const std::string where = redact_url(m_config.url + "/cas/" + f.sha256);
     UniqueFd file(::open(target.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666));
-    if (file.fd < 0)
+    if (file.get() < 0)
       return Error("cannot create " + target.string() + ": " + std::strerror(errno),
                    ErrorKind::Io);
     // An empty file has no object (some WebDAV servers refuse an empty PUT).
     if (f.size > 0) {
-      const auto r = TRY(request("GET", "cas/" + f.sha256, -1, 0, file.fd, f.size));
+      const auto r = TRY(request("GET", "cas/" + f.sha256, -1, 0, file.get(), f.size));
       if (r.status != 200)
         return fault("GET " + where + ": HTTP " + std::to_string(r.status));
     }
@@ -326,9 +326,9 @@ Result<void> RemoteCache::put_file(const std::string& path, const fs::path& file
                                    std::uint64_t size) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     UniqueFd in(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
-    if (in.fd < 0)
+    if (in.get() < 0)
       return Error("cannot open " + file.string() + ": " + std::strerror(errno), ErrorKind::Io);
-    const auto r = TRY(request("PUT", path, in.fd, size, -1, 1 << 16));
+    const auto r = TRY(request("PUT", path, in.get(), size, -1, 1 << 16));
     if (r.status >= 200 && r.status < 300)
       return {};
     // WebDAV answers 409 when a parent collection is missing: make them once.
@@ -371,11 +371,11 @@ Result<void> RemoteCache::upload(const std::string& kind, const std::string& key
   std::error_code ec;
   std::string tmpl = (fs::temp_directory_path(ec) / "fastboop-remote-entry-XXXXXX").string();
   UniqueFd tmp(::mkstemp(tmpl.data()));
-  if (tmp.fd < 0)
+  if (tmp.get() < 0)
     return Error(std::string("cannot create a temporary file: ") + std::strerror(errno),
                  ErrorKind::Io);
   const bool written =
-      ::write(tmp.fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+      ::write(tmp.get(), text.data(), text.size()) == static_cast<ssize_t>(text.size());
   auto put = written ? put_file(entry_path, tmpl, text.size())
                      : Result<void>(Error("cannot write " + tmpl, ErrorKind::Io));
   ::unlink(tmpl.c_str());

@@ -1,8 +1,8 @@
 #include "artifact_cache/run.hpp"
 
 #include "artifact_cache/memo.hpp"
-#include "artifact_cache/unique_fd.hpp"
 #include "artifact_cache/store.hpp"
+#include "common/fd.hpp"
 #include "common/file_io.hpp"
 #include "common/hash.hpp"
 
@@ -39,15 +39,6 @@ void status(const std::string& text) {
   std::fflush(stdout);
 }
 
-std::string random_suffix() {
-  std::random_device rd;
-  static constexpr char kChars[] = "abcdefghijklmnopqrstuvwxyz0123456789";
-  std::string s;
-  for (int i = 0; i < 12; ++i)
-    s += kChars[rd() % (sizeof kChars - 1)];
-  return s;
-}
-
 void remove_tree(const fs::path& p) {
   std::error_code ec;
   fs::remove_all(p, ec);
@@ -80,9 +71,9 @@ bool copy_fd_to(int in, const fs::path& to) {
   if (::fstat(in, &st) != 0)
     return false;
   UniqueFd out(::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, st.st_mode & 07777));
-  if (out.fd < 0)
+  if (out.get() < 0)
     return false;
-  if (::ioctl(out.fd, FICLONE, in) == 0)
+  if (::ioctl(out.get(), FICLONE, in) == 0)
     return ::close(out.release()) == 0;
   off_t in_off = 0;
   bool kernel_copy = true;
@@ -90,7 +81,7 @@ bool copy_fd_to(int in, const fs::path& to) {
   while (in_off < st.st_size) {
     ssize_t n = -1;
     if (kernel_copy) {
-      n = ::copy_file_range(in, &in_off, out.fd, nullptr,
+      n = ::copy_file_range(in, &in_off, out.get(), nullptr,
                             static_cast<std::size_t>(st.st_size - in_off), 0);
       if (n < 0 && errno == EINTR)
         continue;
@@ -109,7 +100,7 @@ bool copy_fd_to(int in, const fs::path& to) {
     if (n <= 0)
       return false;
     for (ssize_t done = 0; done < n;) {
-      const ssize_t w = ::write(out.fd, buf.data() + done, static_cast<std::size_t>(n - done));
+      const ssize_t w = ::write(out.get(), buf.data() + done, static_cast<std::size_t>(n - done));
       if (w < 0 && errno == EINTR)
         continue;
       if (w <= 0)
@@ -123,7 +114,7 @@ bool copy_fd_to(int in, const fs::path& to) {
 
 bool copy_into(const fs::path& from, const fs::path& to) {
   UniqueFd in(::open(from.c_str(), O_RDONLY | O_CLOEXEC));
-  return in.fd >= 0 && copy_fd_to(in.fd, to);
+  return in.get() >= 0 && copy_fd_to(in.get(), to);
 }
 
 // Where each stored name goes: OUTPUT_DIR/<name>, or the OUTPUTS entry with
@@ -175,16 +166,16 @@ LocalLookup serve_local(const RunRequest& r, const fs::path& entry) {
   for (const auto& [name, digest] : *files) {
     const fs::path src = entry / name;
     UniqueFd in(::open(src.c_str(), O_RDONLY | O_CLOEXEC));
-    const auto id = in.fd >= 0 ? fd_identity(in.fd) : std::nullopt;
+    const auto id = in.get() >= 0 ? fd_identity(in.get()) : std::nullopt;
     auto actual = id ? recorded_digest({shared}, *id, src.string()) : std::nullopt;
-    if (actual != digest && in.fd >= 0)
-      actual = digest_of_fd(in.fd);
+    if (actual != digest && in.get() >= 0)
+      actual = digest_of_fd(in.get());
     if (actual != digest) {
       warn("cache entry " + src.string() + " is corrupt; regenerating");
       remove_tree(stage);
       return LocalLookup::Corrupt;
     }
-    if (!copy_fd_to(in.fd, stage / name)) {
+    if (!copy_fd_to(in.get(), stage / name)) {
       remove_tree(stage);
       return LocalLookup::Missing;
     }

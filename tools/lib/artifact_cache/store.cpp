@@ -23,15 +23,6 @@ std::string digests_dir(const std::string& cache_dir) {
   return cache_dir + "/digests";
 }
 
-std::string random_suffix() {
-  std::random_device rd;
-  static constexpr char kChars[] = "abcdefghijklmnopqrstuvwxyz0123456789";
-  std::string s;
-  for (int i = 0; i < 12; ++i)
-    s += kChars[rd() % (sizeof kChars - 1)];
-  return s;
-}
-
 // The SHA-512 of a stored file: its record (the inserter wrote one), else hashed.
 Result<std::string> stored_digest(const std::string& cache_dir, const fs::path& path) {
   if (const auto id = file_identity(path.string()))
@@ -43,6 +34,16 @@ Result<std::string> stored_digest(const std::string& cache_dir, const fs::path& 
 Result<std::optional<Entry>> verified_entry(const std::string& cache_dir, const fs::path& dir);
 
 } // namespace
+
+std::string random_suffix() {
+  std::random_device rd;
+  static constexpr char kChars[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+  std::string s;
+  for (int i = 0; i < 12; ++i)
+    s += kChars[rd() % (sizeof kChars - 1)];
+  return s;
+}
+
 
 std::optional<std::vector<std::pair<std::string, std::string>>>
 read_manifest(const fs::path& entry) {

@@ -28,6 +28,10 @@ struct KeyInput {
 std::string key_material(const std::string& kind, const std::string& key_text,
                          const std::vector<KeyInput>& inputs);
 
+// A name part no other writer picks: private staging directories beside
+// entries and outputs.
+std::string random_suffix();
+
 // $FASTBOOP_CACHE_DIR (empty: no cache), else $XDG_CACHE_HOME/fastboop/artifacts,
 // else $HOME/.cache/fastboop/artifacts: the functions' default.
 std::string default_cache_dir();
