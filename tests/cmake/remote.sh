@@ -81,6 +81,12 @@ stats=$("$CACHE_TOOL" stats --cache-dir="$T/cacheB")
 echo "$stats" | grep -Eq '^remote hits +8$' || fail "runner B stats: $stats"
 echo "$stats" | grep -Eq '^bytes down +[1-9]' || fail "runner B stats: $stats"
 echo "$stats" | grep -Eq '^misses +0$' || fail "runner B stats: $stats"
+# Content shared by entries (every stage0 holds the same kernel) is downloaded
+# once: no more bytes come down than the remote holds.
+down=$(echo "$stats" | awk '/^bytes down/ {print $3}')
+held=$(find "$T/dav/fastboop" -type f -printf '%s\n' | awk '{s += $1} END {print s}')
+[ "$down" -le "$held" ] || fail "runner B downloaded $down bytes; the remote holds $held"
+echo "runner B: $down bytes down, the remote holds $held"
 ninja -C "$T/B" -n | grep -q "no work to do" || fail "runner B: no-op has work"
 echo "ok: runner B: zero generations, 8 remote hits, identical bytes, then no-op"
 

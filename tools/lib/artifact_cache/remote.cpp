@@ -12,6 +12,7 @@
 #include <curl/curl.h>
 #include <fcntl.h>
 #include <mutex>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -190,6 +191,30 @@ RemoteConfig RemoteConfig::from_environment(std::string url, bool read_only) {
   return c;
 }
 
+namespace {
+
+// `target` from the local content index instead of the network: only when
+// the indexed file has the size and, hashed again, the SHA-512 the entry
+// names (a damaged index file is dropped and the content downloaded).
+bool take_known(const fs::path& known, std::uint64_t size, const std::string& sha512, const fs::path& target) {
+  std::error_code ec;
+  if (fs::file_size(known, ec) != size || ec)
+    return false;
+  if (::link(known.c_str(), target.c_str()) != 0) {
+    fs::copy_file(known, target, ec);
+    if (ec)
+      return false;
+  }
+  auto digest = sha512_file(target);
+  if (digest && digest->sha512_hex == sha512)
+    return true;
+  fs::remove(target, ec);
+  fs::remove(known, ec);
+  return false;
+}
+
+} // namespace
+
 std::string redact_url(const std::string& url) {
   const std::size_t scheme = url.find("://");
   if (scheme == std::string::npos)
@@ -283,7 +308,8 @@ Result<bool> RemoteCache::exists(const std::string& path) {
 }
 
 Result<std::optional<std::vector<std::pair<std::string, std::string>>>>
-RemoteCache::fetch(const std::string& kind, const std::string& key, const fs::path& stage) {
+RemoteCache::fetch(const std::string& kind, const std::string& key, const fs::path& stage,
+                   const fs::path& objects) {
   using Files = std::vector<std::pair<std::string, std::string>>;
   const std::string entry_path = "ac/" + key;
   const auto entry = TRY(request("GET", entry_path, -1, 0, -1, kMaxEntryObject));
@@ -298,6 +324,20 @@ RemoteCache::fetch(const std::string& kind, const std::string& key, const fs::pa
   for (const auto& f : files) {
     const fs::path target = stage / f.name;
     const std::string where = redact_url(m_config.url + "/cas/" + f.sha256);
+    // Runs fetching entries in parallel that share content take turns per
+    // content digest: the first downloads and indexes it, the others link it.
+    UniqueFd turn;
+    if (f.size > 0 && !objects.empty()) {
+      std::error_code ec;
+      fs::create_directories(objects, ec);
+      turn = UniqueFd(::open((objects / (f.sha512 + ".lock")).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666));
+      if (turn)
+        (void)::flock(turn.get(), LOCK_EX);
+      if (take_known(objects / f.sha512, f.size, f.sha512, target)) {
+        out.emplace_back(f.name, f.sha512);
+        continue;
+      }
+    }
     UniqueFd file(::open(target.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666));
     if (file.get() < 0)
       return Error("cannot create " + target.string() + ": " + std::strerror(errno),
@@ -317,6 +357,8 @@ RemoteCache::fetch(const std::string& kind, const std::string& key, const fs::pa
                    std::to_string(f.size) + " bytes)");
     if (TRY(sha512_file(target)).sha512_hex != f.sha512)
       return fault(where + ": corrupt (SHA-512 does not match the entry)");
+    if (turn) // verified: indexed for the next entry holding this content
+      (void)::link(target.c_str(), (objects / f.sha512).c_str());
     out.emplace_back(f.name, f.sha512);
   }
   return std::optional<Files>(std::move(out));

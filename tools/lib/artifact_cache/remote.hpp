@@ -69,8 +69,12 @@ public:
   // Fetches the entry for `key` into the directory `stage`; the files as the
   // entry lists them (name, sha512), each already verified. nullopt: the
   // remote has no such entry. An error: any fault (nothing of it is used).
+  // `objects` (optional) is the local index by content, <sha512> hard links:
+  // content found there is not downloaded again (one kernel serves every
+  // device's stage0 entry), and what is downloaded is added to it.
   Result<std::optional<std::vector<std::pair<std::string, std::string>>>>
-  fetch(const std::string& kind, const std::string& key, const std::filesystem::path& stage);
+  fetch(const std::string& kind, const std::string& key, const std::filesystem::path& stage,
+        const std::filesystem::path& objects = {});
 
   // Uploads the files of the local entry `dir` (name, sha512 in manifest
   // order): content objects first, then the entry object. Never in read-only mode.

@@ -334,7 +334,7 @@ bool fetch_remote(const RunRequest& r, const std::string& key, RemoteCache& remo
     warn(ins.error().message());
     return false;
   }
-  auto fetched = remote.fetch(r.kind, key, ins->dir());
+  auto fetched = remote.fetch(r.kind, key, ins->dir(), fs::path(r.cache_dir) / "objects");
   if (!fetched) {
     remote_fault(r, fetched.error(), counters);
     return false;
