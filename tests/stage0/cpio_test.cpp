@@ -119,6 +119,29 @@ TEST(Cpio, GarbageAugmentIsAnError) {
   EXPECT_NE(r.error().message().find("junk.bin"), std::string::npos);
 }
 
+// An archive whose trailer ends the input short of its 4-byte padding: the
+// archive's size stops at the input's end, and nothing is read past it (the
+// CTest fuzz gate found the read; the input is in the corpus too).
+TEST(Cpio, ATrailerEndingBeforeItsPaddingEndsTheArchiveAtTheInput) {
+  CpioImage img;
+  ASSERT_TRUE(img.add_file("/a", Bytes{'x'}));
+  auto bytes = img.serialise();
+  ASSERT_TRUE(bytes) << bytes.error().message();
+  // The trailer is the last header: give it one byte of data that ends the
+  // input, 3 bytes short of the padding.
+  const std::string magic = "070701";
+  const auto last = std::find_end(bytes->begin(), bytes->end(), magic.begin(), magic.end()) - bytes->begin();
+  Bytes cut(bytes->begin(), bytes->begin() + last);
+  cut.insert(cut.end(), bytes->begin() + last, bytes->begin() + last + 124); // header, name, its padding
+  const std::string one = "00000001";
+  std::copy(one.begin(), one.end(), cut.begin() + last + 54); // c_filesize
+  cut.push_back('z');
+  ASSERT_EQ(cut.size() % 4, 1u);
+  CpioImage again;
+  auto r = again.merge_archive(cut, "cut.cpio");
+  EXPECT_TRUE(r) << r.error().message();
+}
+
 // A newc header whose size fields claim more than the buffer holds. libarchive
 // sizes its read-ahead from them (fuzz_stage0_cpio found a 3 GB malloc from a
 // 100-byte gzip input), so they must be refused before it parses anything.

@@ -84,8 +84,10 @@ Result<std::uint64_t> check_newc_layout(ByteSpan data, std::string_view origin) 
     if (data_start + *file_size > data.size())
       return where("member '" + std::string(name) + "' of " + std::to_string(*file_size) +
                    " bytes runs past the end (" + std::to_string(data.size()) + " bytes)");
+    // The archive ends with the trailer, padded to 4 bytes unless the input
+    // ends first (the fuzz gate found the padding read past the end).
     if (name == "TRAILER!!!")
-      return align4(data_start + *file_size);
+      return std::min<std::uint64_t>(align4(data_start + *file_size), data.size());
     off = std::min<std::uint64_t>(align4(data_start + *file_size), data.size());
   }
 }
@@ -164,7 +166,7 @@ Result<void> CpioImage::merge_archive(ByteSpan input, std::string_view origin, s
   for (;;) {
     while (pos < data.size() && data[pos] == 0)
       ++pos;
-    if (pos == data.size()) {
+    if (pos >= data.size()) {
       if (parts == 0)
         return Error(std::string(origin) + ": no cpio archive in it (empty or only NUL bytes)");
       return ok();
