@@ -1,7 +1,8 @@
 # fastboop's CMake functions: declare devices and a rootfs, get cached,
 # reproducible stage0 and boot.img artifacts per device.
 #
-#   fastboop_add_boot_profile(<target> MANIFEST <yaml> [OUTPUT <fbp>])
+#   fastboop_add_boot_profile(<target> MANIFEST <yaml> [OUTPUT <fbp>]
+#       [OPTIMIZE [LOCAL_ARTIFACTS <file>...]])
 #   add_fastboop_stage0(<target> DEVICE <id> (ROOTFS <path|url> [ROOTFS_SHA512 <hex>] | BOOT_PROFILE <target|fbp>)
 #       [DEVICE_PROFILE_PATH <dir>] [MODULES <m>...] [SMOO_GADGET <path>] [ROOT_DEVICE <dev>]
 #       [COMPRESS none|gzip|lz4|zstd|xz] [SETTINGS <key=value>...] [STAGE0_INIT <path>] [CMDLINE <text>]
@@ -149,10 +150,13 @@ endfunction()
 # ---------------------------------------------------------------------------
 function(fastboop_add_boot_profile target)
   set(fn fastboop_add_boot_profile)
-  cmake_parse_arguments(PARSE_ARGV 1 A "" "MANIFEST;OUTPUT" "")
+  cmake_parse_arguments(PARSE_ARGV 1 A "OPTIMIZE" "MANIFEST;OUTPUT" "LOCAL_ARTIFACTS")
   _fastboop_check_args(${fn} ${target})
   if(NOT A_MANIFEST)
     _fastboop_fail(${fn} ${target} "MANIFEST <yaml> is required")
+  endif()
+  if(A_LOCAL_ARTIFACTS AND NOT A_OPTIMIZE)
+    _fastboop_fail(${fn} ${target} "LOCAL_ARTIFACTS is used only with OPTIMIZE")
   endif()
   _fastboop_require_tool(${fn} ${target} profile)
   _fastboop_abs(manifest "${A_MANIFEST}")
@@ -164,9 +168,32 @@ function(fastboop_add_boot_profile target)
   else()
     set(out "${CMAKE_CURRENT_BINARY_DIR}/${target}.fbp")
   endif()
+  # OPTIMIZE: what a distro publishes. Block-hash tables (and pipeline hints)
+  # are computed from the artifacts, so consumers read verified ranges instead
+  # of whole images. The artifacts come from LOCAL_ARTIFACTS (matched by
+  # content digest), else they are downloaded, which only
+  # FASTBOOP_ALLOW_DOWNLOAD permits.
+  set(optimize "")
+  set(artifact_deps "")
+  if(A_OPTIMIZE)
+    list(APPEND optimize --optimize)
+    foreach(a IN LISTS A_LOCAL_ARTIFACTS)
+      _fastboop_abs(artifact "${a}")
+      if(NOT EXISTS "${artifact}")
+        _fastboop_fail(${fn} ${target} "LOCAL_ARTIFACTS ${artifact} does not exist")
+      endif()
+      list(APPEND optimize --local-artifact "${artifact}")
+      list(APPEND artifact_deps "${artifact}")
+    endforeach()
+  endif()
+  set(offline "")
+  if(NOT FASTBOOP_ALLOW_DOWNLOAD)
+    set(offline "${CMAKE_COMMAND}" -E env FASTBOOP_OFFLINE=1)
+  endif()
   add_custom_command(OUTPUT "${out}"
-    COMMAND Fastboop::profile compile "${manifest}" -o "${out}" --depfile "${out}.d"
-    DEPENDS "${manifest}" Fastboop::profile
+    COMMAND ${offline} $<TARGET_FILE:Fastboop::profile> compile "${manifest}" -o "${out}" --depfile "${out}.d"
+            ${optimize}
+    DEPENDS "${manifest}" Fastboop::profile ${artifact_deps}
     DEPFILE "${out}.d"
     COMMENT "fastboop: compiling Boot Profile ${target}"
     VERBATIM)

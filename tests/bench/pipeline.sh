@@ -137,7 +137,7 @@ CONF
   mkdir -p "$WORK/unverified" "$WORK/cache-unverified"
   start_server unverified
   XDG_CACHE_HOME=$WORK/cache-unverified "$BENCH" --profile "$WORK/bench-unverified.fbp" --files "$WORK/files.txt" \
-    --out "$WORK/unverified" > /dev/null 2>&1
+    --out "$WORK/unverified" --digest-check when-complete > /dev/null 2>&1
   stop_server
   UNVERIFIED_BYTES=$(served_bytes unverified)
   start_server ours

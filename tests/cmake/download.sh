@@ -5,7 +5,12 @@
 #    build fails offline without a single request reaching the server;
 #  - FASTBOOP_ALLOW_DOWNLOAD=ON with a wrong ROOTFS_SHA512: the build fails and
 #    says the digest does not match; with the right one it builds a boot.img;
-#  - FASTBOOP_ALLOW_DOWNLOAD=ON with the Boot Profile: builds.
+#  - FASTBOOP_ALLOW_DOWNLOAD=ON with the Boot Profile: builds, and since the
+#    profile has no block-hash tables, the image is fetched whole and checked;
+#  - the published form (fastboop_add_boot_profile OPTIMIZE, tables from the
+#    local copy): builds from verified ranged reads, fetching a fraction of
+#    the image; the server then serves a byte flipped in a block the build
+#    reads: the build fails naming the URL and the block, no boot.img.
 # Usage: download.sh <fastboop build dir> <source dir>
 set -euo pipefail
 BUILD=$1 SRC=$2
@@ -66,8 +71,51 @@ cmake --build "$T/good" >"$T/good.log" 2>&1 || { cat "$T/good.log"; fail "ROOTFS
 grep -q "GET /rootfs.erofs" "$T/requests.log" || fail "url: nothing was fetched from the server"
 echo "ok: FASTBOOP_ALLOW_DOWNLOAD=ON, ROOTFS <url> + ROOTFS_SHA512: boot.img built from the server"
 
-# 4. Allowed, Boot Profile with the http rootfs: builds.
+# 4. Allowed, Boot Profile with the http rootfs: builds. (A cache of its own:
+#    step 3's checked copy must not answer for the server.)
+export XDG_CACHE_HOME=$T/xdg-plain
+from4=$(($(wc -l < "$T/requests.log") + 1))
 conf online ON profile -DMANIFEST="$T/net.yaml"
 cmake --build "$T/online" >"$T/online.log" 2>&1 || { cat "$T/online.log"; fail "Boot Profile with downloads allowed did not build"; }
 "$BUILD/bin/fastboop-bootimg" info "$T/online/img/boot.img" >/dev/null || fail "profile: boot.img does not parse"
 echo "ok: FASTBOOP_ALLOW_DOWNLOAD=ON, Boot Profile with an http rootfs: boot.img built"
+
+# The bytes the server sent for its requests since line $1 of the log: a
+# ranged GET sends its range, a GET without one the whole file.
+fetched_since() {
+  tail -n +"$1" "$T/requests.log" | awk -v size="$SIZE" '
+    $1 == "GET" && $3 == "-" { s += size; next }
+    $1 == "GET" { split(substr($3, 7), r, "-"); last = (r[2] == "" || r[2] >= size) ? size - 1 : r[2]; s += last - r[1] + 1 }
+    END { print s + 0 }'
+}
+[ "$(fetched_since "$from4")" -ge "$SIZE" ] || fail "profile without tables: the image was not fetched whole ($(fetched_since "$from4") of $SIZE bytes)"
+grep -q "no block-hash tables" "$T/online.log" || { cat "$T/online.log"; fail "profile without tables: no note"; }
+echo "ok: a Boot Profile without block-hash tables: the image is fetched whole and checked before use"
+
+# 5. The profile a distro publishes (OPTIMIZE): verified ranged reads.
+export XDG_CACHE_HOME=$T/xdg-tables
+from=$(($(wc -l < "$T/requests.log") + 1))
+conf tables ON optimized -DMANIFEST="$T/net.yaml" -DARTIFACT="$T/srv/rootfs.erofs"
+cmake --build "$T/tables" >"$T/tables.log" 2>&1 || { cat "$T/tables.log"; fail "optimized Boot Profile did not build"; }
+"$BUILD/bin/fastboop-bootimg" info "$T/tables/img/boot.img" >/dev/null || fail "optimized profile: boot.img does not parse"
+grep -q FBBLKTB0 "$T/tables/bp.fbp" || fail "OPTIMIZE wrote no block-hash table"
+cmp -s "$T/tables/img/boot.img" "$T/online/img/boot.img" || fail "optimized profile: a different boot.img than the whole download"
+got=$(fetched_since "$from")
+[ "$got" -gt 0 ] || fail "optimized profile: nothing was fetched"
+[ "$((got * 4))" -lt "$SIZE" ] || fail "optimized profile: fetched $got of $SIZE bytes (not ranged)"
+tail -n +"$from" "$T/requests.log" | grep -q '^GET .* -$' && fail "optimized profile: a GET without Range"
+echo "ok: an optimized Boot Profile builds the same boot.img from verified ranges: fetched $got of $SIZE bytes ($((got * 1000 / SIZE))‰)"
+
+# 6. The same, with a byte flipped in a block the build reads (block 0 holds
+#    the superblock): fails, names the URL and the block; no boot.img.
+export XDG_CACHE_HOME=$T/xdg-tampered
+cp "$T/srv/rootfs.erofs" "$T/rootfs.good"
+python3 -c 'import sys; f = open(sys.argv[1], "r+b"); f.seek(1030); b = f.read(1); f.seek(1030); f.write(bytes([b[0] ^ 0xFF]))' "$T/srv/rootfs.erofs"
+conf tampered ON optimized -DMANIFEST="$T/net.yaml" -DARTIFACT="$T/rootfs.good"
+if cmake --build "$T/tampered" >"$T/tampered.log" 2>&1; then fail "a tampered image built"; fi
+grep -q "bytes 0-65535 (block 0) do not match the profile's block-hash table" "$T/tampered.log" \
+  || { cat "$T/tampered.log"; fail "tampered image: the error does not name the block"; }
+grep -q "$URL" "$T/tampered.log" || { cat "$T/tampered.log"; fail "tampered image: the error does not name the URL"; }
+[ ! -e "$T/tampered/img/boot.img" ] || fail "tampered image: a boot.img was left behind"
+echo "ok: a byte flipped in a block the build reads: $(grep -o -m1 "bytes 0-65535 (block 0) do not match[^;]*" "$T/tampered.log")"
+mv "$T/rootfs.good" "$T/srv/rootfs.erofs"

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """python3's http.server plus single-range GETs (fastboop's http source asks
 for 206 answers). Serves DIR on 127.0.0.1 at a free port, written to PORTFILE;
-logs each request line to LOG; exits after LIFETIME seconds whatever happens.
+logs each request to LOG as "METHOD PATH RANGE" (RANGE is the Range header,
+"-" when there is none); exits after LIFETIME seconds whatever happens.
 Usage: range_server.py DIR PORTFILE LOG LIFETIME"""
 import http.server
 import os
@@ -15,7 +16,7 @@ class Handler(http.server.SimpleHTTPRequestHandler):
 
     def log_message(self, fmt, *args):
         with open(LOG, "a") as f:
-            f.write("%s %s\n" % (self.command, self.path))
+            f.write("%s %s %s\n" % (self.command, self.path, self.headers.get("Range", "-")))
 
     def send_head(self):
         path = self.translate_path(self.path)

@@ -8,6 +8,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <vector>
+
 namespace fastboop {
 namespace {
 
@@ -54,6 +56,19 @@ TEST(Text, FormatHexPadsToTheWidthAndPrintsAll64Bits) {
 }
 
 const std::string kHex = sha512_hex(as_bytes(std::string_view("fastboop")));
+
+// FAT long names and GPT labels share this rule; the GPT copy used to write
+// an unpaired surrogate as invalid UTF-8.
+TEST(Text, Utf16ToUtf8PairsSurrogatesReplacesUnpairedOnesAndStopsAtNul) {
+  const std::vector<std::uint16_t> pair = {u'a', 0xD83D, 0xDE00, u'b'};
+  EXPECT_EQ(fastboop::utf16_to_utf8(pair), "a\xF0\x9F\x98\x80" "b");
+  const std::vector<std::uint16_t> lone = {0xD800, u'x', 0xDC00};
+  EXPECT_EQ(fastboop::utf16_to_utf8(lone), "\xEF\xBF\xBD" "x" "\xEF\xBF\xBD");
+  const std::vector<std::uint16_t> nul = {u'r', u'o', 0, u'x'};
+  EXPECT_EQ(fastboop::utf16_to_utf8(nul), "ro");
+  const std::vector<std::uint16_t> bmp = {0x00E9, 0x20AC};
+  EXPECT_EQ(fastboop::utf16_to_utf8(bmp), "\xC3\xA9\xE2\x82\xAC");
+}
 
 TEST(Sha512Digest, ParsesBareAndPrefixedForms) {
   EXPECT_THAT(Sha512Digest::parse(kHex), HasValue(::testing::Property(&Sha512Digest::hex, Eq(kHex))));

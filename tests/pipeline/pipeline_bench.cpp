@@ -30,12 +30,18 @@ int main(int argc, char** argv) {
     a[argv[i]] = argv[i + 1];
   for (const char* k : {"--profile", "--files", "--out"})
     if (!a.count(k)) {
-      std::cerr << "usage: pipeline_bench --profile compiled.fbp --files list --out dir\n";
+      std::cerr << "usage: pipeline_bench --profile compiled.fbp --files list --out dir [--digest-check "
+                   "upfront|when-complete]\n";
       return 2;
     }
   const std::filesystem::path out = a["--out"];
   auto t0 = std::chrono::steady_clock::now();
-  auto source = stage0::open_source(a["--profile"], stage0::SourceOptions{.network = pipeline::NetworkMode::Online});
+  // when-complete: what --unverified-ranged-reads does to a profile without
+  // tables (the bench's run that measures the bytes fetched only to verify).
+  stage0::SourceOptions options{.network = pipeline::NetworkMode::Online};
+  if (a["--digest-check"] == "when-complete")
+    options.digest_check = pipeline::DigestCheck::WhenComplete;
+  auto source = stage0::open_source(a["--profile"], options);
   if (!source)
     return fail(source.error());
   const auto& bp = source->boot_profile;

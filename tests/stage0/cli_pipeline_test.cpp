@@ -298,7 +298,6 @@ TEST_F(CliPipeline, ExpectedDigestOfAUrlIsCheckedBeforeUseUnlessUnverifiedReadsA
                            "verified"));
   for (const std::vector<std::string>& args :
        {std::vector<std::string>{"ls", url, "/", "--verify-download"},
-        std::vector<std::string>{"ls", url, "/", "--unverified-ranged-reads"},
         std::vector<std::string>{"ls", url, "/", "--expect-sha512", good, "--unverified-ranged-reads",
                                  "--verify-download"}}) {
     auto r = stage0_tool(cache.path(), args);
@@ -478,7 +477,37 @@ TEST_F(CliBlockTables, UpstreamProfileWithoutTablesWorksWithANote) {
     ASSERT_EQ(r.exit_code, 0) << p << ": " << r.err;
     EXPECT_EQ(r.out, modules_dep());
     EXPECT_NE(r.err.find("no block-hash tables"), std::string::npos) << p << ": " << r.err;
+    EXPECT_NE(r.err.find("fetched whole and checked"), std::string::npos) << p << ": " << r.err;
+    EXPECT_TRUE(fsys::exists(store(fresh.path()) / "verified")) << p << ": the whole object was checked";
   }
+}
+
+// Without a table, the profile's digest can be checked only on the whole
+// object, so it is fetched whole and checked before a byte is used: a flip in
+// a block the read never needs is still caught. The old behaviour (partial,
+// unchecked reads) only by name, with a warning.
+TEST_F(CliBlockTables, AProfileWithoutTablesIsCheckedWholeBeforeUse) {
+  TempDir clean;
+  ASSERT_EQ(cat(clean.path(), "tables.fbp").exit_code, 0);
+  Bytes map = page_map(clean.path());
+  map.resize(static_cast<std::size_t>((original.size() + 65535) / 65536), 0);
+  const auto unread = std::find(map.begin(), map.end(), 0);
+  ASSERT_NE(unread, map.end()) << "the read fetched every block";
+  serve_with_flip(static_cast<std::uint64_t>(unread - map.begin()) * 65536 + 5);
+  TempDir fresh;
+  auto strict = cat(fresh.path(), "plain.fbp");
+  EXPECT_NE(strict.exit_code, 0);
+  EXPECT_TRUE(strict.out.empty()) << text(strict.out);
+  EXPECT_NE(strict.err.find("sha512:" + fastboop::sha512_hex(original)), std::string::npos) << strict.err;
+  EXPECT_FALSE(fsys::exists(store(fresh.path()) / "verified")) << "nothing wrong is filed as verified";
+  TempDir lazy_cache;
+  auto lazy = stage0_tool(lazy_cache.path(), {"cat", (tmp / "plain.fbp").string(), "/lib/modules/9.0/modules.dep",
+                                              "--unverified-ranged-reads"});
+  ASSERT_EQ(lazy.exit_code, 0) << lazy.err;
+  EXPECT_EQ(lazy.out, modules_dep());
+  EXPECT_NE(lazy.err.find("--unverified-ranged-reads: partial http reads are used before the profile's digests"),
+            std::string::npos)
+      << lazy.err;
 }
 
 TEST_F(CliBlockTables, ShowListsTheTables) {

@@ -69,13 +69,13 @@ void add_boot_options(CLI::App* boot, BootArgs& a) {
   boot->add_option(
       "--local-artifact", a.local_artifacts,
       "Local file replacing any pipeline stage with the same sha512 and size (repeatable)");
-  auto* expect = boot->add_option("--expect-sha512", a.expect_sha512,
+  boot->add_option("--expect-sha512", a.expect_sha512,
                                   "SHA-512 of a bare image path or URL SOURCE (a URL is fetched whole "
                                   "and checked before use)");
   boot->add_flag("--unverified-ranged-reads", a.unverified_ranged_reads,
-                 "Read only the needed ranges of a URL SOURCE before --expect-sha512 can be checked: "
-                 "the image and the served root are then unverified (said in a warning)")
-      ->needs(expect);
+                 "Read only the needed ranges of a URL SOURCE with --expect-sha512, or of a Boot Profile's http "
+                 "artifacts that have no block-hash table, before their SHA-512 can be checked: the image and "
+                 "the served root are then unverified (said in a warning)");
   boot->add_flag("--offline", a.offline, "Never fetch over the network (also FASTBOOP_OFFLINE=1)");
   boot->add_flag("--no-system-time", a.no_clock, "Do not pass the host clock (systemd.clock_usec)");
   boot->add_flag("--no-firstboot", a.no_firstboot,

@@ -56,9 +56,9 @@ void add_source_options(CLI::App* sub, SourceArgs& a) {
                                "whole and check it before use");
   verify->needs(expect);
   sub->add_flag("--unverified-ranged-reads", a.unverified_ranged_reads,
-                "Read only the ranges of a URL SOURCE that are needed, before --expect-sha512 can be "
-                "checked: faster, but the output is built from unverified bytes (said in a warning)")
-      ->needs(expect)
+                "Read only the ranges that are needed of a URL SOURCE with --expect-sha512, or of a Boot "
+                "Profile's http artifacts that have no block-hash table, before their SHA-512 can be checked: "
+                "faster, but the output is built from unverified bytes (said in a warning)")
       ->excludes(verify);
   sub->add_option("--http-connect-timeout", a.http_connect_timeout,
                   "Seconds to establish an http connection before retrying (default 10; "

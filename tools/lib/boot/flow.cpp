@@ -120,16 +120,16 @@ Result<Stage0Key> stage0_key(const BootRequest& r, const stage0::OpenedSource& s
                              const std::optional<fs::path>& gadget) {
   Stage0Key k;
   const bool url = r.source.rfind("http://", 0) == 0 || r.source.rfind("https://", 0) == 0;
+  // Built from bytes nobody checked: never filed under a digest, where a
+  // verified run would find it.
+  if (r.unverified_ranged_reads)
+    return Error("--unverified-ranged-reads: an image built from unchecked bytes of " + r.source +
+                     " is not filed under its claimed digest",
+                 ErrorKind::Unsupported);
   if (url) {
     if (!r.expect_sha512)
       return Error("no --expect-sha512 for " + r.source +
                        ", so its content is unknown before it is read",
-                   ErrorKind::Unsupported);
-    // Built from bytes nobody checked: never filed under the digest, where a
-    // verified run would find it.
-    if (r.unverified_ranged_reads)
-      return Error("--unverified-ranged-reads: an image built from unchecked bytes of " + r.source +
-                       " is not filed under its claimed digest",
                    ErrorKind::Unsupported);
     k.text = "rootfs-sha512=" + r.expect_sha512->substr(r.expect_sha512->rfind(':') + 1) + "|";
   }

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <initializer_list>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -49,6 +50,45 @@ inline std::string format_hex(std::uint64_t value, int digits, HexPrefix prefix 
   std::snprintf(buf, sizeof buf, prefix == HexPrefix::With0x ? "0x%0*llx" : "%0*llx", digits,
                 static_cast<unsigned long long>(value));
   return buf;
+}
+
+// A code point as UTF-8 (the caller keeps it below 0x110000).
+inline void append_utf8(std::string& out, std::uint32_t cp) {
+  if (cp < 0x80) {
+    out.push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {
+    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+}
+
+// UTF-16 units (up to the first NUL) as UTF-8, the one rule for on-disk
+// names (FAT long names, GPT labels): an unpaired surrogate becomes U+FFFD, so
+// the result is always valid UTF-8.
+inline std::string utf16_to_utf8(std::span<const std::uint16_t> units) {
+  std::string out;
+  for (std::size_t i = 0; i < units.size(); ++i) {
+    std::uint32_t u = units[i];
+    if (u == 0)
+      break;
+    if (u >= 0xD800 && u < 0xDC00 && i + 1 < units.size() && units[i + 1] >= 0xDC00 && units[i + 1] < 0xE000) {
+      u = 0x10000 + ((u - 0xD800) << 10) + (units[i + 1] - 0xDC00);
+      ++i;
+    } else if (u >= 0xD800 && u < 0xE000) {
+      u = 0xFFFD;
+    }
+    append_utf8(out, u);
+  }
+  return out;
 }
 
 } // namespace fastboop

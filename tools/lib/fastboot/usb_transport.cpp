@@ -17,17 +17,6 @@ constexpr std::uint8_t fastboot_class = 0xff;
 constexpr std::uint8_t fastboot_subclass = 0x42;
 constexpr std::uint8_t fastboot_protocol = 0x03;
 
-std::string usb_error(int rc) { return libusb_error_name(rc); }
-
-std::string port_path(libusb_device* dev) {
-  std::uint8_t ports[8];
-  int n = libusb_get_port_numbers(dev, ports, sizeof ports);
-  std::string path = std::to_string(libusb_get_bus_number(dev));
-  for (int i = 0; i < n; ++i)
-    path += (i == 0 ? "-" : ".") + std::to_string(ports[i]);
-  return path;
-}
-
 // First alt setting with ff/42/03 and both bulk endpoints; within it the last
 // bulk IN and bulk OUT seen win (spec §4.1).
 bool find_fastboot_interface(libusb_device* dev, UsbDeviceInfo& info) {
@@ -102,6 +91,17 @@ Result<std::shared_ptr<UsbContext>> UsbContext::create() {
 
 UsbContext::~UsbContext() { libusb_exit(m_ctx); }
 
+std::string usb_error(int libusb_rc) { return libusb_error_name(libusb_rc); }
+
+std::string usb_port_path(libusb_device* dev) {
+  std::uint8_t ports[8];
+  int n = libusb_get_port_numbers(dev, ports, sizeof ports);
+  std::string path = std::to_string(libusb_get_bus_number(dev));
+  for (int i = 0; i < n; ++i)
+    path += (i == 0 ? "-" : ".") + std::to_string(ports[i]);
+  return path;
+}
+
 Result<std::vector<UsbDeviceInfo>> list_usb_fastboot_devices(UsbContext& context) {
   libusb_device** list = nullptr;
   ssize_t n = libusb_get_device_list(context.get(), &list);
@@ -114,7 +114,7 @@ Result<std::vector<UsbDeviceInfo>> list_usb_fastboot_devices(UsbContext& context
       continue;
     info.bus = libusb_get_bus_number(list[i]);
     info.address = libusb_get_device_address(list[i]);
-    info.port_path = port_path(list[i]);
+    info.port_path = usb_port_path(list[i]);
     libusb_device_handle* handle = nullptr;
     if (int rc = libusb_open(list[i], &handle); rc != 0) {
       char node[32];

@@ -28,6 +28,11 @@ private:
   libusb_context* m_ctx;
 };
 
+// The one spelling of a device's place and of libusb's errors, shared with the
+// smoo link: "BUS-PORT[.PORT…]", as sysfs and AOSP's usb:<path> name it.
+std::string usb_port_path(libusb_device* dev);
+std::string usb_error(int libusb_rc);
+
 struct UsbDeviceInfo {
   std::uint8_t bus = 0;
   std::uint8_t address = 0;

@@ -101,7 +101,7 @@ Result<BlockSourcePtr> open_leaf(PipelineSource& chain, const DetectOptions& opt
   h.content_digest = digest;
   auto src = TRY(open_http(chain.location, h));
   chain.content = profiles::ContentDigest{digest, src->size()};
-  if (options.digest_check == DigestCheck::Upfront)
+  if (options.open.digest_check == DigestCheck::Upfront)
     TRY(verify_content(*src, *chain.content, "http(" + chain.location + ")"));
   else
     log::warn("http(" + chain.location + "): --unverified-ranged-reads: its bytes are used before its SHA-512 " +

@@ -171,6 +171,7 @@ public:
   std::uint64_t size() const override { return m_size; }
   std::string describe() const override { return "http(" + m_url + ")"; }
   HttpStats stats() const override { return m_stats; }
+  bool verified() const override { return m_store && m_store->verified(); }
 
   Result<void> read_at(std::uint64_t offset, std::span<std::uint8_t> out) override {
     if (offset > m_size || out.size() > m_size - offset)

@@ -141,6 +141,13 @@ struct Opener {
     return options.block_tables->find(content->digest, content->size_bytes);
   }
 
+  // A remote object with a digest but no table is checked whole before use,
+  // unless the caller asked for unverified ranged reads by name.
+  bool needs_upfront_check(const std::optional<ContentDigest>& content,
+                           const std::shared_ptr<const BlockTable>& table) const {
+    return content && !table && options.digest_check == DigestCheck::Upfront;
+  }
+
   Result<BlockSourcePtr> inner(const PipelineSource& s, int depth) {
     if (!s.source)
       return Error("pipeline " + std::string(kind_name(s.kind)) + " stage has no inner source");
@@ -178,6 +185,8 @@ struct Opener {
         h.block_table = table_of(content);
       }
       auto src = TRY(open_http(url, h));
+      if (needs_upfront_check(content, h.block_table) && !src->verified())
+        TRY(verify_content(*src, *content, identity));
       return BlockSourcePtr(std::move(src));
     }
     case StageKind::Casync: {
@@ -192,6 +201,10 @@ struct Opener {
       BlockSourcePtr blob = TRY(open_casync(std::string(trim(s.location)), s.chunk_store, c));
       if (auto table = table_of(content); table && blob->size() == table->size)
         return make_block_checking_source(std::move(blob), std::move(table), identity);
+      // Chunk ids come from an index nothing has checked yet: only the
+      // content digest binds the assembled bytes.
+      if (needs_upfront_check(content, nullptr))
+        TRY(verify_content(*blob, *content, identity));
       return blob;
     }
     case StageKind::Xz:

@@ -52,35 +52,10 @@ Result<std::array<std::uint8_t, 16>> parse_guid(std::string_view text) {
 }
 
 std::string utf16le_name(const std::uint8_t* p, std::size_t bytes) {
-  std::string out;
-  for (std::size_t i = 0; i + 1 < bytes; i += 2) {
-    std::uint32_t cp = load_le<std::uint16_t>(p + i);
-    if (cp == 0)
-      break;
-    if (cp >= 0xD800 && cp < 0xDC00 && i + 3 < bytes) {
-      std::uint32_t lo = load_le<std::uint16_t>(p + i + 2);
-      if (lo >= 0xDC00 && lo < 0xE000) {
-        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-        i += 2;
-      }
-    }
-    if (cp < 0x80) {
-      out.push_back(static_cast<char>(cp));
-    } else if (cp < 0x800) {
-      out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else if (cp < 0x10000) {
-      out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else {
-      out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-      out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    }
-  }
-  return out;
+  std::vector<std::uint16_t> units(bytes / 2);
+  for (std::size_t i = 0; i < units.size(); ++i)
+    units[i] = load_le<std::uint16_t>(p + 2 * i);
+  return utf16_to_utf8(units);
 }
 
 struct RawGpt {

@@ -58,6 +58,11 @@ struct OpenOptions {
   // Block-hash tables carried by the profile (issue 17): an http, file or
   // casync stage whose content has one checks every block it reads.
   std::shared_ptr<const BlockTables> block_tables;
+  // An http or casync stage whose content digest has no table: Upfront
+  // fetches and checks the whole object before anything is read from it (a
+  // digest means a verified read); WhenComplete (--unverified-ranged-reads)
+  // reads ranges that are checked only once every byte has been read.
+  DigestCheck digest_check = DigestCheck::Upfront;
 };
 
 Result<BlockSourcePtr> open_pipeline(const profiles::PipelineSource& source,
@@ -90,8 +95,8 @@ struct DetectOptions {
   // The terminal's content digest ("sha512:<hex>"), e.g. from --expect-sha512:
   // a local file is verified at open, an http object is cached under it and
   // verified once complete, and a matching local artifact replaces it.
+  // (When it is checked: open.digest_check.)
   std::optional<std::string> expect_digest;
-  DigestCheck digest_check = DigestCheck::Upfront;
 };
 
 // A distro live ISO recognised by its layout (issue 21): the root image is a

@@ -234,6 +234,8 @@ struct HttpStats {
 class HttpSource : public BlockSource {
 public:
   virtual HttpStats stats() const = 0;
+  // The cache holds the whole object and it matched its content digest.
+  virtual bool verified() const = 0;
 };
 Result<std::unique_ptr<HttpSource>> open_http(const std::string& url, const HttpOptions& options);
 

@@ -21,18 +21,7 @@ constexpr int interrupt_buffer = 1024;
 // A 1 MiB payload over a slow or busy bus must not hit the poll timeout.
 constexpr Millis min_bulk_timeout{10000};
 
-std::string usb_error(int rc) {
-  return libusb_error_name(rc);
-}
-
-std::string port_path(libusb_device* dev) {
-  std::uint8_t ports[8];
-  int n = libusb_get_port_numbers(dev, ports, sizeof ports);
-  std::string path = std::to_string(libusb_get_bus_number(dev));
-  for (int i = 0; i < n; ++i)
-    path += (i == 0 ? "-" : ".") + std::to_string(ports[i]);
-  return path;
-}
+using fastboot::usb_error;
 
 bool is_smoo_interface(const libusb_interface_descriptor& alt) {
   if (alt.bInterfaceClass != interface_class)
@@ -229,7 +218,7 @@ Result<std::vector<GadgetInfo>> list_gadgets(fastboot::UsbContext& context) {
       continue;
     info.bus = libusb_get_bus_number(list[i]);
     info.address = libusb_get_device_address(list[i]);
-    info.port_path = port_path(list[i]);
+    info.port_path = fastboot::usb_port_path(list[i]);
     libusb_device_handle* handle = nullptr;
     if (const int rc = libusb_open(list[i], &handle); rc != 0) {
       info.open_error = rc == LIBUSB_ERROR_ACCESS

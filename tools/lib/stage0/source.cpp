@@ -196,10 +196,17 @@ Result<void> open_boot_profile_rootfs(ImageSource& s, profiles::BootProfile bp, 
                                       const std::string& origin) {
   if (s.hints && !s.hints->entries.empty())
     s.opts.hints = s.hints.get();
-  if (!s.opts.block_tables && has_http_leaf(bp))
-    log::info(origin + ": no block-hash tables (an upstream profile, or one not optimized by this fastboop): "
-                       "partial http reads are not checked until an object has been read whole; "
-                       "`fastboop-profile optimize` adds them");
+  if (!s.opts.block_tables && has_http_leaf(bp)) {
+    if (s.opts.digest_check == pipeline::DigestCheck::Upfront)
+      log::info(origin + ": no block-hash tables (an upstream profile, or one not optimized by this fastboop): "
+                         "each http artifact is fetched whole and checked against the profile's digest before "
+                         "use; `fastboop-profile optimize` adds tables, so that only the blocks needed are "
+                         "fetched, each checked");
+    else
+      log::warn(origin + ": no block-hash tables and --unverified-ranged-reads: partial http reads are used "
+                         "before the profile's digests can be checked (only once an object has been read whole), "
+                         "so what is built or served from them is not verified");
+  }
   s.image = TRY(open_profile_block(bp.rootfs, s.opts, "rootfs", s.layers));
   s.fs_kind = fs_kind_of(bp.rootfs.filesystem);
   s.identity.pipeline = pipeline::stage_identity(bp.rootfs.source);
@@ -314,6 +321,7 @@ Result<ImageSource> open_image_source(const std::string& spec, const SourceOptio
   s.opts.network = options.network;
   s.opts.on_fetch = options.on_fetch;
   s.opts.http_timeouts = options.http_timeouts;
+  s.opts.digest_check = options.digest_check;
   if (!options.local_artifacts.empty())
     s.opts.local_artifacts = TRY(pipeline::LocalArtifactIndex::build(options.local_artifacts));
   // Absolute, so a boot.img built elsewhere still names the file.
@@ -323,7 +331,6 @@ Result<ImageSource> open_image_source(const std::string& spec, const SourceOptio
     pipeline::DetectOptions dopts;
     dopts.open = s.opts;
     dopts.expect_digest = options.expect_digest;
-    dopts.digest_check = options.digest_check;
     auto terminal = TRY(pipeline::open_detect_terminal(spec, dopts));
     Bytes magic(static_cast<std::size_t>(std::min<std::uint64_t>(terminal.source->size(), 8)));
     TRY_CTX(terminal.source->read_at(0, magic), "SOURCE " + spec);
