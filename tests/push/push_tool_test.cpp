@@ -190,6 +190,12 @@ TEST_P(PushTool, JsonReportsSayWhatWasMatchedCheckedAndSent) {
     EXPECT_EQ(j["serial"], "EMU0001");
     EXPECT_EQ(j["device_profile"], "test-phone");
     EXPECT_TRUE(j["profile_matched"].get<bool>());
+    EXPECT_EQ(j["probes"].get<std::vector<std::string>>(),
+              (std::vector<std::string>{"getvar:product equals 'sdm845'",
+                                        "getvar:partition-type:op2 exists"}));
+    EXPECT_TRUE(j["probe_failure"].is_null());
+    EXPECT_TRUE(j["also_matches"].is_array());
+    EXPECT_TRUE(j["image_sha512"].is_null()); // the fixture's sidecar records no digest
     EXPECT_TRUE(j["check_only"].get<bool>());
     EXPECT_FALSE(j["booted"].get<bool>());
     EXPECT_EQ(j["image_bytes"], img.bytes.size());
@@ -316,10 +322,14 @@ TEST(PushToolSidecar, MatchingImageDigestBoots) {
   Emulator emu(device_vars);
   ImageFixture img("sdm845", false);
   write_file(img.dir / "boot.img.json", sidecar_with_image(img.bytes.size(), sha512_hex(img.bytes)));
-  auto out = push({"boot", img.image.string(), "-s", emu.tcp_target()});
+  auto out = push({"boot", img.image.string(), "-s", emu.tcp_target(), "--json"});
   EXPECT_EQ(out.exit_code, 0) << out.err;
   EXPECT_THAT(out.err, Not(HasSubstr("cannot be checked")));
   EXPECT_EQ(emu.commands().back(), "boot");
+  // The report names the digest the image was checked against.
+  auto j = nlohmann::json::parse(as_chars(out.out));
+  EXPECT_TRUE(j["image_checked_against_sidecar"].get<bool>());
+  EXPECT_EQ(j["image_sha512"], sha512_hex(img.bytes));
 }
 
 // The digest is computed while the device is probed and the image goes out

@@ -4,6 +4,7 @@
 #include "common/cli.hpp"
 #include "common/log.hpp"
 #include "fastboot/push.hpp"
+#include "fastboot/push_console.hpp"
 #include "profiles/profiles.hpp"
 #include "smoo/rootfs.hpp"
 
@@ -191,7 +192,11 @@ int main(int argc, char** argv) {
         request.root.local_artifacts.emplace_back(a);
       request.root.block_size = boot_block_size;
       set_io_timeout(settings, std::chrono::milliseconds(static_cast<long>(io_timeout * 1000)));
+      PushConsole console;
+      request.on_event = console.sink();
       auto report = TRY(boot_on_device(request, settings));
+      if (report.served)
+        std::printf("%s\n", report.served->c_str());
       if (json)
         std::fputs(format_boot_report_json(report).c_str(), stdout);
       else if (report.checked_only)

@@ -7,6 +7,7 @@
 #include "common/file_io.hpp"
 #include "common/hash.hpp"
 #include "common/log.hpp"
+#include "fastboot/push_console.hpp"
 #include "pipeline/progress.hpp"
 #include "profiles/profiles.hpp"
 #include "smoo/rootfs.hpp"
@@ -510,6 +511,8 @@ Result<void> run_boot(const BootRequest& r) {
     TRY(write_file_atomic(personal->path() / "boot.img.json", restamped));
     log::info("per-boot kernel command line: " + line);
   }
+  fastboot::PushConsole console;
+  push.on_event = console.sink();
   TRY(fastboot::boot_on_device(push, r.push));
   if (!served)
     return ok();

@@ -64,6 +64,36 @@ struct PackOptions {
 // Returns the id line for --id ("0x" + 64 hex digits) when requested.
 Result<std::string> run_pack(const PackOptions& options);
 
+// --- run_pack's decisions, in the order it takes them (no file is touched) ---
+// The numeric and enum options, parsed and range-checked (usage errors).
+struct PackLayout {
+  std::uint32_t header_version = 0;
+  std::uint32_t page_size = 2048;
+  std::uint64_t base = 0, kernel_offset = 0, ramdisk_offset = 0, second_offset = 0, tags_offset = 0,
+                dtb_offset = 0;
+  std::uint32_t os_version = 0, os_patch_level = 0;
+  CmdlineSplit cmdline_split = CmdlineSplit::Aosp;
+  IdRecipe id_recipe = IdRecipe::Aosp;
+};
+Result<PackLayout> parse_pack_layout(const PackOptions& options);
+// The bootloader-quirk options (--seandroidenforce, --dtb-in-second, --dt)
+// against the rest of the command line.
+Result<void> check_pack_quirks(const PackOptions& options, std::uint32_t header_version);
+// Where --dtb goes in the boot image (vendor_boot takes it as well).
+enum class BootDtbPlacement {
+  None,         // v3/v4 with --vendor_boot: the DTB belongs to vendor_boot only
+  Dtb,          // the dtb section (v2), or nowhere the header version has none
+  Second,       // --dtb-in-second, v0/v1: the second-stage slot
+  SecondAndDtb, // --dtb-in-second, v2: the second-stage slot and the dtb section
+};
+BootDtbPlacement boot_dtb_placement(bool dtb_in_second, std::uint32_t header_version,
+                                    bool with_vendor_boot);
+// The depfile's prerequisites: every input once, sorted.
+std::vector<std::string> depfile_inputs(std::vector<std::string> paths);
+// What --id prints for the written id field: "0x" + hex and a newline; ""
+// when not asked for or for v3/v4 (no id).
+std::string pack_id_line(ByteSpan id, bool print_id, std::uint32_t header_version);
+
 Result<std::string> run_info(const std::string& image, bool json);
 // Returns the reasons the written arguments cannot rebuild the image (empty
 // when they do).

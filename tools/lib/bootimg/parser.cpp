@@ -142,48 +142,50 @@ Result<void> parse_vendor(ParsedImage& p, ByteSpan img) {
   return ok();
 }
 
-Result<void> parse_boot(ParsedImage& p, ByteSpan img, IdCheck id_check) {
+// Boot v3/v4: fixed 4096-byte pages, kernel + ramdisk (+ v4 signature).
+Result<void> parse_boot_v3(ParsedImage& p, ByteSpan img, std::uint32_t version) {
   const std::uint8_t* b = img.data();
-  if (img.size() < 44)
-    return truncated("a boot image header", 44, img.size());
-  const std::uint32_t version_word = load_le<std::uint32_t>(b + 40);
-  if (version_word == 3 || version_word == 4) {
-    p.header_version = version_word;
-    const std::uint32_t expect = version_word == 3 ? kHeaderSizeV3 : kHeaderSizeV4;
-    if (img.size() < expect)
-      return truncated("a v" + std::to_string(version_word) + " boot header", expect, img.size());
-    p.page_size = kV3PageSize;
-    p.kernel_size = load_le<std::uint32_t>(b + 8);
-    p.ramdisk_size = load_le<std::uint32_t>(b + 12);
-    const std::uint32_t os = load_le<std::uint32_t>(b + 16);
-    p.os_version = os >> 11;
-    p.os_patch_level = os & 0x7ff;
-    p.header_size = load_le<std::uint32_t>(b + 20);
-    if (p.header_size != expect) {
-      if (version_word == 3 && p.header_size == 1596)
-        p.notes.push_back("header_size 1596 is the pre-release v3 value Debian's mkbootimg 29 writes; AOSP writes 1580");
-      else
-        return Error("boot v" + std::to_string(version_word) + " header_size at offset 20 is " +
-                     std::to_string(p.header_size) + ", expected " + std::to_string(expect));
-    }
-    p.cmdline_field.assign(b + 44, b + 44 + kV3ArgsSize);
-    p.cmdline = c_string(b + 44, kV3ArgsSize);
-    if (version_word == 4)
-      p.signature_size = load_le<std::uint32_t>(b + 1580);
-    std::uint64_t off = kV3PageSize;
-    TRY(add_section(p, "kernel", off, p.kernel_size));
-    off += pages(p.kernel_size, kV3PageSize) * kV3PageSize;
-    TRY(add_section(p, "ramdisk", off, p.ramdisk_size));
-    off += pages(p.ramdisk_size, kV3PageSize) * kV3PageSize;
-    TRY(add_section(p, "signature", off, p.signature_size));
-    p.image_end = std::max<std::uint64_t>(p.image_end, kV3PageSize);
-    return ok();
+  p.header_version = version;
+  const std::uint32_t expect = version == 3 ? kHeaderSizeV3 : kHeaderSizeV4;
+  if (img.size() < expect)
+    return truncated("a v" + std::to_string(version) + " boot header", expect, img.size());
+  p.page_size = kV3PageSize;
+  p.kernel_size = load_le<std::uint32_t>(b + 8);
+  p.ramdisk_size = load_le<std::uint32_t>(b + 12);
+  const std::uint32_t os = load_le<std::uint32_t>(b + 16);
+  p.os_version = os >> 11;
+  p.os_patch_level = os & 0x7ff;
+  p.header_size = load_le<std::uint32_t>(b + 20);
+  if (p.header_size != expect) {
+    if (version == 3 && p.header_size == 1596)
+      p.notes.push_back("header_size 1596 is the pre-release v3 value Debian's mkbootimg 29 "
+                        "writes; AOSP writes 1580");
+    else
+      return Error("boot v" + std::to_string(version) + " header_size at offset 20 is " +
+                   std::to_string(p.header_size) + ", expected " + std::to_string(expect));
   }
+  p.cmdline_field.assign(b + 44, b + 44 + kV3ArgsSize);
+  p.cmdline = c_string(b + 44, kV3ArgsSize);
+  if (version == 4)
+    p.signature_size = load_le<std::uint32_t>(b + 1580);
+  std::uint64_t off = kV3PageSize;
+  TRY(add_section(p, "kernel", off, p.kernel_size));
+  off += pages(p.kernel_size, kV3PageSize) * kV3PageSize;
+  TRY(add_section(p, "ramdisk", off, p.ramdisk_size));
+  off += pages(p.ramdisk_size, kV3PageSize) * kV3PageSize;
+  TRY(add_section(p, "signature", off, p.signature_size));
+  p.image_end = std::max<std::uint64_t>(p.image_end, kV3PageSize);
+  return ok();
+}
 
+// The fields every v0-v2 header has (the first 1632 bytes).
+Result<void> read_boot_v0_fields(ParsedImage& p, ByteSpan img) {
+  const std::uint8_t* b = img.data();
   p.page_size = load_le<std::uint32_t>(b + 36);
   if (!is_valid_page_size(p.page_size))
     return Error("page size " + std::to_string(p.page_size) +
-                 " at offset 36 is not one of 2048, 4096, 8192, 16384; not a boot image this tool understands");
+                 " at offset 36 is not one of 2048, 4096, 8192, 16384; not a boot image this tool "
+                 "understands");
   if (img.size() < kHeaderSizeV0)
     return truncated("a boot image header", kHeaderSizeV0, img.size());
   p.kernel_size = load_le<std::uint32_t>(b + 8);
@@ -202,34 +204,53 @@ Result<void> parse_boot(ParsedImage& p, ByteSpan img, IdCheck id_check) {
   p.extra_cmdline_field.assign(b + 608, b + 608 + kBootExtraArgsSize);
   p.cmdline_legacy_split = b[64 + kBootArgsSize - 1] != 0;
   p.cmdline = c_string(b + 64, kBootArgsSize) + c_string(b + 608, kBootExtraArgsSize);
+  return ok();
+}
 
+// Where the v0-v2 sections before the optional ones start: each begins on
+// the page after the previous one.
+struct LegacyOffsets {
+  std::uint64_t kernel = 0, ramdisk = 0, second = 0;
+  std::uint64_t after_second = 0;
+};
+LegacyOffsets legacy_offsets(const ParsedImage& p) {
   const std::uint64_t page = p.page_size;
-  std::uint64_t off = page;
-  const std::uint64_t kernel_off = off;
-  off += pages(p.kernel_size, page) * page;
-  const std::uint64_t ramdisk_off = off;
-  off += pages(p.ramdisk_size, page) * page;
-  const std::uint64_t second_off = off;
-  off += pages(p.second_size, page) * page;
+  LegacyOffsets o;
+  o.kernel = page;
+  o.ramdisk = o.kernel + pages(p.kernel_size, page) * page;
+  o.second = o.ramdisk + pages(p.ramdisk_size, page) * page;
+  o.after_second = o.second + pages(p.second_size, page) * page;
+  return o;
+}
 
-  if (version_word > 4) {
-    // Legacy Qualcomm LK: the word is dt_size and a QCDT table follows second.
-    if (off <= img.size() && img.size() - off >= version_word && img.size() - off >= 4 &&
-        std::memcmp(b + off, "QCDT", 4) == 0) {
-      p.header_version = 0;
-      p.qcdt_size = version_word;
-      p.notes.push_back("word 40 is a QCDT dt_size (" + std::to_string(version_word) +
-                        " bytes), not a header version: legacy Qualcomm v0 image");
-    } else {
-      return Error("header_version " + std::to_string(version_word) +
-                       " at offset 40 is unknown (0..4 exist) and no QCDT table follows the second stage; "
-                       "refusing to guess the layout",
-                   ErrorKind::Unsupported);
-    }
-  } else {
+// Word 40 is header_version 0..2, or on legacy Qualcomm LK images the size
+// of a QCDT table that follows the second stage.
+Result<void> resolve_legacy_version(ParsedImage& p, ByteSpan img, std::uint32_t version_word,
+                                    std::uint64_t after_second) {
+  if (version_word <= 4) {
     p.header_version = version_word;
+    return ok();
   }
+  const std::uint8_t* b = img.data();
+  const std::uint64_t off = after_second;
+  if (off <= img.size() && img.size() - off >= version_word && img.size() - off >= 4 &&
+      std::memcmp(b + off, "QCDT", 4) == 0) {
+    p.header_version = 0;
+    p.qcdt_size = version_word;
+    p.notes.push_back("word 40 is a QCDT dt_size (" + std::to_string(version_word) +
+                      " bytes), not a header version: legacy Qualcomm v0 image");
+    return ok();
+  }
+  return Error("header_version " + std::to_string(version_word) +
+                   " at offset 40 is unknown (0..4 exist) and no QCDT table follows the second "
+                   "stage; refusing to guess the layout",
+               ErrorKind::Unsupported);
+}
 
+// v1/v2: header_size, recovery_dtbo, and (v2) dtb fields; v0: a note on a
+// vendor block after the header.
+Result<void> read_boot_v1_v2_fields(ParsedImage& p, ByteSpan img) {
+  const std::uint8_t* b = img.data();
   if (p.header_version >= 1) {
     const std::uint32_t expect = p.header_version == 1 ? kHeaderSizeV1 : kHeaderSizeV2;
     if (img.size() < expect)
@@ -237,10 +258,11 @@ Result<void> parse_boot(ParsedImage& p, ByteSpan img, IdCheck id_check) {
     p.header_size = load_le<std::uint32_t>(b + 1644);
     if (p.header_size != expect) {
       if (looks_like_text(b + 1632, 16))
-        return Error("header_version " + std::to_string(p.header_version) + " but offset 1632 holds \"" +
-                     preview(b + 1632, std::min<std::size_t>(32, img.size() - 1632)) +
-                     "\" instead of v1+ fields: a v0 header followed by a vendor signature (as in Huawei's "
-                     "\"Cairo SIGN\" images); refusing to read recovery_dtbo/dtb sizes from it");
+        return Error(
+            "header_version " + std::to_string(p.header_version) + " but offset 1632 holds \"" +
+            preview(b + 1632, std::min<std::size_t>(32, img.size() - 1632)) +
+            "\" instead of v1+ fields: a v0 header followed by a vendor signature (as in "
+            "Huawei's \"Cairo SIGN\" images); refusing to read recovery_dtbo/dtb sizes from it");
       return Error("header_size at offset 1644 is " + std::to_string(p.header_size) + ", expected " +
                    std::to_string(expect) + " for header v" + std::to_string(p.header_version) +
                    "; the header is not what it claims");
@@ -251,33 +273,47 @@ Result<void> parse_boot(ParsedImage& p, ByteSpan img, IdCheck id_check) {
     p.header_size = kHeaderSizeV0;
     const std::size_t tail = std::min<std::size_t>(32, img.size() - kHeaderSizeV0);
     if (tail >= 16 && looks_like_text(b + kHeaderSizeV0, 16))
-      p.notes.push_back("a vendor block follows the v0 header at offset 1632 (\"" + preview(b + 1632, tail) +
-                        "\"); ignored");
+      p.notes.push_back("a vendor block follows the v0 header at offset 1632 (\"" +
+                        preview(b + 1632, tail) + "\"); ignored");
   }
   if (p.header_version == 2) {
     p.dtb_size = load_le<std::uint32_t>(b + 1648);
     p.dtb_addr = load_le<std::uint64_t>(b + 1652);
   }
+  return ok();
+}
 
+// Load addresses a fastboot client sets for absent sections; a rebuild
+// differs there.
+void note_unused_addresses(ParsedImage& p) {
   if (p.ramdisk_size == 0 && p.ramdisk_addr != 0)
     p.notes.push_back("ramdisk_addr " + format_hex(p.ramdisk_addr, 1) +
-                      " is set without a ramdisk (fastboot-client style); mkbootimg writes 0, so a rebuild differs here");
+                      " is set without a ramdisk (fastboot-client style); mkbootimg writes 0, so a "
+                      "rebuild differs here");
   if (p.second_size == 0 && p.second_addr != 0)
-    p.notes.push_back("second_addr " + format_hex(p.second_addr, 1) +
-                      " is set without a second stage (fastboot-client style); mkbootimg writes 0, so a rebuild differs "
-                      "here");
+    p.notes.push_back(
+        "second_addr " + format_hex(p.second_addr, 1) +
+        " is set without a second stage (fastboot-client style); mkbootimg writes 0, so "
+        "a rebuild differs here");
+}
+
+// The v0-v2 sections, sorted by offset: kernel, ramdisk, second, then the
+// optional QCDT table, recovery_dtbo and dtb.
+Result<void> add_legacy_sections(ParsedImage& p, const LegacyOffsets& at) {
+  const std::uint64_t page = p.page_size;
   p.image_end = page;
-  TRY(add_section(p, "kernel", kernel_off, p.kernel_size));
-  TRY(add_section(p, "ramdisk", ramdisk_off, p.ramdisk_size));
-  TRY(add_section(p, "second", second_off, p.second_size));
+  TRY(add_section(p, "kernel", at.kernel, p.kernel_size));
+  TRY(add_section(p, "ramdisk", at.ramdisk, p.ramdisk_size));
+  TRY(add_section(p, "second", at.second, p.second_size));
+  std::uint64_t off = at.after_second;
   if (p.qcdt_size > 0) {
     TRY(add_section(p, "dt", off, p.qcdt_size));
     off += pages(p.qcdt_size, page) * page;
   }
   if (p.recovery_dtbo_size > 0) {
     if (p.recovery_dtbo_offset != off)
-      p.notes.push_back("recovery_dtbo_offset " + format_hex(p.recovery_dtbo_offset, 1) + " differs from the expected " +
-                        format_hex(off, 1));
+      p.notes.push_back("recovery_dtbo_offset " + format_hex(p.recovery_dtbo_offset, 1) +
+                        " differs from the expected " + format_hex(off, 1));
     TRY(add_section(p, "recovery_dtbo", p.recovery_dtbo_offset, p.recovery_dtbo_size));
   }
   off += pages(p.recovery_dtbo_size, page) * page;
@@ -288,10 +324,12 @@ Result<void> parse_boot(ParsedImage& p, ByteSpan img, IdCheck id_check) {
   }
   std::sort(p.sections.begin(), p.sections.end(),
             [](const Section& x, const Section& y) { return x.offset < y.offset; });
+  return ok();
+}
 
-  if (id_check == IdCheck::Skip)
-    return ok();
-  // The id: our AOSP recipe over the section bytes as found.
+// Which recipe produced the id field: our AOSP recipe, or the dt-slot one,
+// over the section bytes as found.
+void detect_id_recipe(ParsedImage& p, ByteSpan img) {
   BootImageArgs a;
   a.header_version = p.header_version;
   if (const Section* s = p.section("kernel"))
@@ -315,6 +353,22 @@ Result<void> parse_boot(ParsedImage& p, ByteSpan img, IdCheck id_check) {
   }
   if (!p.id_recipe && std::all_of(p.id.begin(), p.id.end(), [](std::uint8_t c) { return c == 0; }))
     p.notes.push_back("id is all zero (fastboot-client style); a mkbootimg rebuild writes the SHA-1 id");
+}
+
+Result<void> parse_boot(ParsedImage& p, ByteSpan img, IdCheck id_check) {
+  if (img.size() < 44)
+    return truncated("a boot image header", 44, img.size());
+  const std::uint32_t version_word = load_le<std::uint32_t>(img.data() + 40);
+  if (version_word == 3 || version_word == 4)
+    return parse_boot_v3(p, img, version_word);
+  TRY(read_boot_v0_fields(p, img));
+  const LegacyOffsets at = legacy_offsets(p);
+  TRY(resolve_legacy_version(p, img, version_word, at.after_second));
+  TRY(read_boot_v1_v2_fields(p, img));
+  note_unused_addresses(p);
+  TRY(add_legacy_sections(p, at));
+  if (id_check == IdCheck::Identify)
+    detect_id_recipe(p, img);
   return ok();
 }
 

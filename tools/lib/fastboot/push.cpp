@@ -7,6 +7,7 @@
 #include "common/log.hpp"
 #include "common/mapped_file.hpp"
 #include "common/progress.hpp"
+#include "fastboot/push_console.hpp"
 #include "fastboot/sidecar.hpp"
 #include "profiles/profiles.hpp"
 #include "profiles/tooling.hpp"
@@ -31,6 +32,20 @@ std::string usb_id(const Candidate& c) {
   return c.usb ? format_hex(c.usb->vid, 4, HexPrefix::None) + ":" + format_hex(c.usb->pid, 4, HexPrefix::None) : std::string("-");
 }
 
+// Hands one event to the request's sink (without one it is dropped).
+void emit(const PushEventSink& sink, PushEvent::Kind kind, std::string text = {},
+          std::uint64_t done = 0, std::uint64_t total = 0) {
+  if (sink)
+    sink(PushEvent{kind, std::move(text), done, total});
+}
+
+// How find_usb and open_waiting say they wait: boot_on_device as an event,
+// the other flows on the log.
+using Announce = std::function<void(const std::string&)>;
+void announce_on_log(const std::string& text) {
+  log::info(text);
+}
+
 // USB is optional: a host without usbfs still reaches network devices.
 std::shared_ptr<UsbContext> try_usb_context() {
   auto ctx = UsbContext::create();
@@ -45,9 +60,11 @@ std::shared_ptr<UsbContext> try_usb_context() {
 // arrivals (hotplug or polling) while the settings allow it.
 // `ctx` is replaced by a fresh context after each wait (see below); callers
 // open the device through the context they get back.
-Result<std::vector<Candidate>> find_usb(std::shared_ptr<UsbContext>& ctx, const PushSettings& settings,
+Result<std::vector<Candidate>> find_usb(std::shared_ptr<UsbContext>& ctx,
+                                        const PushSettings& settings,
                                         const std::function<bool(const Candidate&)>& accept,
-                                        std::string_view what) {
+                                        std::string_view what,
+                                        const Announce& announce = announce_on_log) {
   if (!ctx)
     return Error("USB is not available on this host (libusb could not initialise); use -s tcp:… or -s udp:…",
                  ErrorKind::Io);
@@ -66,7 +83,7 @@ Result<std::vector<Candidate>> find_usb(std::shared_ptr<UsbContext>& ctx, const 
                        std::string(what),
                    ErrorKind::Device);
     if (!announced) {
-      log::info("waiting for " + std::string(what) + "…");
+      announce("waiting for " + std::string(what) + "…");
       announced = true;
       waiter.emplace(ctx);
     }
@@ -86,8 +103,10 @@ Result<std::vector<Candidate>> find_usb(std::shared_ptr<UsbContext>& ctx, const 
 
 // Network devices cannot announce themselves: with --wait, keep trying to
 // connect (a bootloader may still be starting) until the timeout.
-Result<std::unique_ptr<Transport>> open_waiting(const Candidate& candidate, const std::shared_ptr<UsbContext>& ctx,
-                                                const PushSettings& settings) {
+Result<std::unique_ptr<Transport>> open_waiting(const Candidate& candidate,
+                                                const std::shared_ptr<UsbContext>& ctx,
+                                                const PushSettings& settings,
+                                                const Announce& announce = announce_on_log) {
   const bool forever = settings.timeout.count() == 0;
   const auto deadline = Clock::now() + settings.timeout;
   bool announced = false;
@@ -97,7 +116,7 @@ Result<std::unique_ptr<Transport>> open_waiting(const Candidate& candidate, cons
         transport.error().kind() != ErrorKind::Device || (!forever && Clock::now() >= deadline))
       return transport;
     if (!announced) {
-      log::info("waiting for " + candidate.location + " (" + transport.error().message() + ")…");
+      announce("waiting for " + candidate.location + " (" + transport.error().message() + ")…");
       announced = true;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
@@ -111,15 +130,6 @@ std::string device_serial(Driver& driver, const Candidate& candidate) {
   if (answer && !getvar_is_missing(*answer))
     return **answer;
   return "";
-}
-
-void print_message(MessageKind kind, std::string_view text) {
-  // INFO as AOSP prints it; TEXT is raw device text. Both are chatter: -q
-  // (errors only) silences them; a FAIL still arrives as the error.
-  if (!log::enabled(log::Level::Info))
-    return;
-  std::fprintf(stderr, "%s%.*s\n", kind == MessageKind::Info ? "(bootloader) " : "", static_cast<int>(text.size()),
-               text.data());
 }
 
 // The sidecar's size+sha512 check of the image. It runs on a worker thread
@@ -136,6 +146,7 @@ public:
       return;
     }
     m_checks = true;
+    m_sha512 = sidecar->image->sha512;
     if (sidecar->image->size != image.size()) {
       // No need to wait for the digest to know the answer.
       m_result = verify_sidecar_image(*sidecar, image.bytes(), image.path(), sidecar_path);
@@ -151,6 +162,9 @@ public:
 
   // True when the sidecar described the image and the check ran.
   bool checked() const { return m_checks; }
+  // The sidecar's digest (once wait() succeeded, the image's); nullopt
+  // without one.
+  std::optional<std::string> sha512() const { return m_sha512; }
 
   // Blocks until the check is done; later calls return the same result.
   Result<void> wait() {
@@ -163,6 +177,7 @@ private:
   std::future<Result<void>> m_pending;
   std::optional<Result<void>> m_result;
   bool m_checks = false;
+  std::optional<std::string> m_sha512;
 };
 
 // Before any command (issue 16 item 2): the bytes must be an Android boot
@@ -181,8 +196,8 @@ Result<void> check_image(const BootRequest& request, const std::optional<BootIma
                      parsed.error().message(),
                  ErrorKind::Invalid);
   if (!profile) {
-    log::warn("!!! --force-device: no device profile, so " + name +
-              " is not checked against one !!!");
+    emit(request.on_event, PushEvent::Kind::Forced,
+         "!!! --force-device: no device profile, so " + name + " is not checked against one !!!");
     return ok();
   }
   const bool boot_from_sidecar = sidecar && sidecar->profile.id == profile->id && sidecar->has_boot;
@@ -196,7 +211,7 @@ Result<void> check_image(const BootRequest& request, const std::optional<BootIma
       if (request.force == ForceDevice::No)
         return Error(why + "; rebuild the image with fastboop-bootimg, or pass --force-device",
                      ErrorKind::Invalid);
-      log::warn("!!! --force-device: " + why + " !!!");
+      emit(request.on_event, PushEvent::Kind::Forced, "!!! --force-device: " + why + " !!!");
       return ok();
     }
     profile->boot = pooled->profile.boot;
@@ -206,7 +221,8 @@ Result<void> check_image(const BootRequest& request, const std::optional<BootIma
     if (request.force == ForceDevice::No)
       return Error("refusing " + fits.error().message() + " (nothing was sent)",
                    ErrorKind::Invalid);
-    log::warn("!!! --force-device: " + fits.error().message() + "; sending it anyway !!!");
+    emit(request.on_event, PushEvent::Kind::Forced,
+         "!!! --force-device: " + fits.error().message() + "; sending it anyway !!!");
   }
   return ok();
 }
@@ -239,12 +255,15 @@ std::vector<std::string> describe_ambiguity(std::vector<std::string> matched,
 // A device that also passes other profiles of the pool (getvar only, through
 // the driver's cache) gets a note saying so, which profile is used and why
 // (issue 16 item 4): the image's sidecar names it, or --device-profile.
-void report_other_matches(Driver& driver, const Candidate& candidate,
-                          const profiles::DeviceProfile& chosen, const BootRequest& request) {
+// Returns the other profiles' ids.
+std::vector<std::string> report_other_matches(Driver& driver, const Candidate& candidate,
+                                              const profiles::DeviceProfile& chosen,
+                                              const BootRequest& request) {
+  const auto& sink = request.on_event;
   auto pool = profiles::load_device_profile_pool();
   if (!pool) {
-    log::debug("not checking other profiles: " + pool.error().message());
-    return;
+    emit(sink, PushEvent::Kind::Debug, "not checking other profiles: " + pool.error().message());
+    return {};
   }
   std::vector<profiles::DeviceProfile> others;
   for (auto& loaded : *pool)
@@ -252,8 +271,9 @@ void report_other_matches(Driver& driver, const Candidate& candidate,
       others.push_back(loaded.profile);
   auto verdicts = match_profiles(driver, candidate, others);
   if (!verdicts) {
-    log::debug("not checking other profiles: " + verdicts.error().message());
-    return;
+    emit(sink, PushEvent::Kind::Debug,
+         "not checking other profiles: " + verdicts.error().message());
+    return {};
   }
   std::vector<profiles::DeviceProfile> matched_profiles = {chosen};
   std::vector<std::string> matched = {chosen.id};
@@ -265,19 +285,21 @@ void report_other_matches(Driver& driver, const Candidate& candidate,
           matched_profiles.push_back(o);
     }
   if (matched.size() == 1)
-    return;
+    return {};
   std::string list;
   for (std::size_t i = 1; i < matched.size(); ++i)
     list += (i > 1 ? ", " : "") + matched[i];
   const std::string why = request.device_profile_id && *request.device_profile_id == chosen.id
                               ? "--device-profile chose it"
                               : "the image's boot.img.json names it";
-  log::warn(candidate.location + " also matches device profile(s) " + list + "; using '" +
-            chosen.id + "' because " + why);
+  emit(sink, PushEvent::Kind::AlsoMatches,
+       candidate.location + " also matches device profile(s) " + list + "; using '" + chosen.id +
+           "' because " + why);
   for (auto& line : describe_ambiguity(matched, matched_profiles))
     if (line.rfind(chosen.id + " and ", 0) == 0 ||
         line.find(" and " + chosen.id + ":") != std::string::npos)
-      log::info("  " + line);
+      emit(sink, PushEvent::Kind::Ambiguity, line);
+  return {matched.begin() + 1, matched.end()};
 }
 
 // Steps 2-7 of boot_on_device: find, prove, download, boot, hand off.
@@ -317,16 +339,22 @@ Result<std::optional<smoo::ServedRootfs>> prepare_root(const BootRequest& reques
   const SidecarRootfs* recorded = sidecar && sidecar->rootfs ? &*sidecar->rootfs : nullptr;
   if (!root.rootfs) {
     if (!recorded) {
-      log::info((sidecar ? sidecar_path.string() + " does not say" : std::string("without a sidecar nothing says")) +
-                " which rootfs stage0 was built from; stopping after boot (--rootfs SOURCE serves one)");
+      emit(request.on_event, PushEvent::Kind::Note,
+           (sidecar ? sidecar_path.string() + " does not say"
+                    : std::string("without a sidecar nothing says")) +
+               " which rootfs stage0 was built from; stopping after boot (--rootfs SOURCE serves "
+               "one)");
       return None{};
     }
     if (recorded->transport == SidecarRootfs::Transport::Local) {
-      log::info("stage0 mounts its root from " + recorded->device + " on the device; nothing to serve");
+      emit(request.on_event, PushEvent::Kind::Note,
+           "stage0 mounts its root from " + recorded->device + " on the device; nothing to serve");
       return None{};
     }
     if (request.then_command) {
-      log::info("--then: leaving the root to the hand-off command (--rootfs SOURCE serves it here as well)");
+      emit(request.on_event, PushEvent::Kind::Note,
+           "--then: leaving the root to the hand-off command (--rootfs SOURCE serves it here as "
+           "well)");
       return None{};
     }
     if (recorded->pipeline.empty())
@@ -346,8 +374,9 @@ Result<std::optional<smoo::ServedRootfs>> prepare_root(const BootRequest& reques
   auto served = TRY_CTX(smoo::ServedRootfs::open(spec, options),
                         root.rootfs ? std::string("--rootfs") : "the rootfs " + sidecar_path.string() + " names");
   if (!recorded) {
-    log::warn("no rootfs recorded for " + request.image.string() +
-              ", so --rootfs cannot be checked against the root stage0 was built from");
+    emit(request.on_event, PushEvent::Kind::Unchecked,
+         "no rootfs recorded for " + request.image.string() +
+             ", so --rootfs cannot be checked against the root stage0 was built from");
     return std::optional<smoo::ServedRootfs>(std::move(served));
   }
   if (auto why = rootfs_mismatch(*recorded, served.identity())) {
@@ -355,13 +384,15 @@ Result<std::optional<smoo::ServedRootfs>> prepare_root(const BootRequest& reques
                              " (stage0's kernel modules come from the rootfs it was built from)";
     if (root.force == ForceRootfs::No)
       return Error("refusing " + what + "; pass --force-rootfs to serve it anyway", ErrorKind::Invalid);
-    log::warn("--force-rootfs: " + what);
+    emit(request.on_event, PushEvent::Kind::Forced, "--force-rootfs: " + what);
   }
   return std::optional<smoo::ServedRootfs>(std::move(served));
 }
 
 // Step 8: serve the root until stopped (Ctrl-C, or the caller's token).
-Result<void> serve_root(smoo::ServedRootfs& rootfs, const RootServing& root, const std::string& bootloader_port) {
+// Returns the serving summary.
+Result<std::string> serve_root(smoo::ServedRootfs& rootfs, const RootServing& root,
+                               const std::string& bootloader_port, const PushEventSink& sink) {
   std::optional<smoo::SignalStop> signals;
   if (root.signals == StopOnSignals::Yes)
     signals.emplace();
@@ -374,15 +405,16 @@ Result<void> serve_root(smoo::ServedRootfs& rootfs, const RootServing& root, con
   options.block_size = root.block_size;
   if (!bootloader_port.empty())
     options.preferred_port = bootloader_port;
-  log::info("serving the root until interrupted (Ctrl-C); the phone's gadget appears once stage0 runs");
+  emit(sink, PushEvent::Kind::Note,
+       "serving the root until interrupted (Ctrl-C); the phone's gadget appears once stage0 runs");
   auto stats = TRY(smoo::serve_rootfs(rootfs, options, both.get_token()));
-  std::printf("%s\n", stats.summary().c_str());
-  return ok();
+  return stats.summary();
 }
 
-Result<void> run_handoff(const std::string& command, const std::string& serial, const std::string& location,
-                         const std::string& profile_id) {
-  log::info("running hand-off: " + command);
+Result<void> run_handoff(const std::string& command, const std::string& serial,
+                         const std::string& location, const std::string& profile_id,
+                         const PushEventSink& sink) {
+  emit(sink, PushEvent::Kind::HandOff, "running hand-off: " + command);
   std::fflush(nullptr);
   pid_t pid = ::fork();
   if (pid < 0)
@@ -569,7 +601,7 @@ Result<std::string> getvar_on_device(const std::optional<DeviceSpec>& target, st
                                      const PushSettings& settings) {
   auto device = TRY(open_one_device(target, settings));
   Driver driver(*device.transport, settings.driver);
-  driver.set_message_handler(print_message);
+  driver.set_message_handler(print_bootloader_message);
   return driver.getvar(name);
 }
 
@@ -589,7 +621,7 @@ Result<DeviceVariables> read_device_variables(const std::optional<DeviceSpec>& t
   auto all = driver.getvar_cached("all");
   if (!all)
     return std::move(all).error().with_context("getvar all on " + out.location);
-  driver.set_message_handler(print_message);
+  driver.set_message_handler(print_bootloader_message);
   if (out.all_lines.empty())
     for (const auto& name : fallback_names)
       out.singles.emplace_back(name, TRY_CTX(driver.getvar_cached(name), "getvar " + name + " on " + out.location));
@@ -604,10 +636,16 @@ std::string format_boot_report_json(const BootReport& r) {
   j["device_profile"] =
       r.profile_id ? nlohmann::ordered_json(*r.profile_id) : nlohmann::ordered_json(nullptr);
   j["profile_matched"] = r.profile_matched;
+  j["probes"] = r.probes;
+  j["probe_failure"] = r.probe_failure.empty() ? nlohmann::ordered_json(nullptr)
+                                               : nlohmann::ordered_json(r.probe_failure);
+  j["also_matches"] = r.also_matches;
   j["forced"] = r.forced;
   j["image"] = r.image.string();
   j["image_bytes"] = r.image_bytes;
   j["image_checked_against_sidecar"] = r.image_checked;
+  j["image_sha512"] =
+      r.image_sha512 ? nlohmann::ordered_json(*r.image_sha512) : nlohmann::ordered_json(nullptr);
   j["max_download_size"] = r.max_download_size ? nlohmann::ordered_json(*r.max_download_size)
                                                : nlohmann::ordered_json(nullptr);
   j["check_only"] = r.checked_only;
@@ -629,8 +667,9 @@ Result<BootReport> boot_on_device(const BootRequest& request, const PushSettings
                          "', not --device-profile '" + *request.device_profile_id +
                          "'; rebuild the image or pass --force-device",
                      ErrorKind::Usage);
-      log::warn("--force-device: image built for '" + profile->id + "', checking against '" +
-                *request.device_profile_id + "' instead");
+      emit(request.on_event, PushEvent::Kind::Forced,
+           "--force-device: image built for '" + profile->id + "', checking against '" +
+               *request.device_profile_id + "' instead");
       profile = TRY(profiles::find_device_profile(*request.device_profile_id)).profile;
     }
   } else if (request.device_profile_id) {
@@ -646,8 +685,9 @@ Result<BootReport> boot_on_device(const BootRequest& request, const PushSettings
     return Error(request.image.string() + ": the image is empty", ErrorKind::Invalid);
   TRY(check_image(request, sidecar, sidecar_path, profile, image));
   if (sidecar && !sidecar->image)
-    log::warn(sidecar_path.string() + " has no image size/sha512, so it cannot be checked against " +
-              request.image.string());
+    emit(request.on_event, PushEvent::Kind::Unchecked,
+         sidecar_path.string() + " has no image size/sha512, so it cannot be checked against " +
+             request.image.string());
   // The sidecar must be this image's before any download byte goes out; until
   // the digest is known only getvar may reach the device.
   DigestCheck digest(sidecar, image, sidecar_path);
@@ -668,35 +708,41 @@ Result<BootReport> boot_on_device(const BootRequest& request, const PushSettings
     return std::move(pushed).error();
   }
   if (*root && request.check == CheckOnly::No)
-    TRY(serve_root(**root, request.root, pushed->bootloader_port));
+    pushed->served =
+        TRY(serve_root(**root, request.root, pushed->bootloader_port, request.on_event));
   return std::move(pushed).value();
 }
 
 namespace {
 
-Result<BootReport> prove_and_boot(const BootRequest& request, const PushSettings& settings,
-                                  const std::optional<profiles::DeviceProfile>& profile,
-                                  const MappedFile& image, DigestCheck& digest) {
-  BootReport report;
-  report.image = request.image;
-  report.image_bytes = image.size();
-  if (profile)
-    report.profile_id = profile->id;
-  // 2. Which device.
+// The device boot_on_device works with, and the USB context it was found in.
+struct FoundDevice {
   Candidate candidate;
   std::shared_ptr<UsbContext> ctx;
+};
+
+// Step 2: which device. A USB device must be the only candidate and have one
+// of the profile's USB ids (--force-device: a warning).
+Result<FoundDevice> find_device(const BootRequest& request, const PushSettings& settings,
+                                const std::optional<profiles::DeviceProfile>& profile,
+                                BootReport& report) {
+  FoundDevice d;
   if (request.target && request.target->is_network()) {
-    candidate = network_candidate(*request.target);
+    d.candidate = network_candidate(*request.target);
   } else {
-    ctx = try_usb_context();
+    d.ctx = try_usb_context();
     const std::string what = request.target ? "fastboot device " + request.target->text()
                              : profile      ? "a fastboot device matching profile '" + profile->id + "'"
                                             : std::string("a fastboot device");
-    auto found = TRY(find_usb(ctx, settings, [&](const Candidate& c) {
+    auto accept = [&](const Candidate& c) {
       if (request.target)
         return candidate_matches(c, *request.target);
       return !profile || profile->match.empty() || usb_prefilter_passes(*profile, c);
-    }, what));
+    };
+    auto announce = [&](const std::string& text) {
+      emit(request.on_event, PushEvent::Kind::Waiting, text);
+    };
+    auto found = TRY(find_usb(d.ctx, settings, accept, what, announce));
     if (found.empty())
       return Error("no " + what.substr(what.find(' ') + 1) + " is attached (use --wait to wait for one)",
                    ErrorKind::Device);
@@ -706,44 +752,103 @@ Result<BootReport> prove_and_boot(const BootRequest& request, const PushSettings
         list += " " + c.location + (c.serial.empty() ? "" : " (serial " + c.serial + ")");
       return Error("several candidate devices:" + list + "; choose one with -s", ErrorKind::Usage);
     }
-    candidate = found.front();
+    d.candidate = found.front();
   }
+  const Candidate& candidate = d.candidate;
   if (profile && !candidate.is_network() && !usb_prefilter_passes(*profile, candidate)) {
     const std::string why = candidate.location + " (" + usb_id(candidate) + ") is not a USB id of profile '" +
                             profile->id + "'";
     if (request.force == ForceDevice::No)
       return Error("refusing " + why + "; pass --force-device to override", ErrorKind::Invalid);
-    log::warn("--force-device: " + why + "; continuing anyway");
+    emit(request.on_event, PushEvent::Kind::Forced,
+         "--force-device: " + why + "; continuing anyway");
     report.forced = true;
   }
   report.location = candidate.location;
+  return d;
+}
 
-  // 3. Prove it is the right device: getvar only.
-  log::info("opening " + candidate.location);
-  auto transport = TRY(open_waiting(candidate, ctx, settings));
-  Driver driver(*transport, settings.driver);
-  driver.set_message_handler(print_message);
-  if (profile) {
-    auto verdict = TRY(evaluate_profile(driver, *profile));
-    if (!verdict.passed) {
-      if (request.force == ForceDevice::No)
-        return Error("refusing " + candidate.location + ": it is not a '" + profile->id + "' device (" +
-                         verdict.detail + "); nothing but getvar was sent. Pass --force-device to override",
-                     ErrorKind::Invalid);
-      log::warn("!!! --force-device: " + candidate.location + " failed the '" + profile->id + "' probes (" +
-                verdict.detail + "); booting anyway !!!");
-      report.forced = true;
-    } else {
-      log::info(candidate.location + " matches profile '" + profile->id + "'");
-      report_other_matches(driver, candidate, *profile, request);
-      report.profile_matched = true;
-    }
-  } else {
-    log::warn("!!! --force-device: no device profile; the device is not checked !!!");
+// Step 3: prove it is the right device, with getvar only.
+Result<void> prove_device(Driver& driver, const Candidate& candidate, const BootRequest& request,
+                          const std::optional<profiles::DeviceProfile>& profile,
+                          BootReport& report) {
+  const auto& sink = request.on_event;
+  if (!profile) {
+    emit(sink, PushEvent::Kind::Forced,
+         "!!! --force-device: no device profile; the device is not checked !!!");
     report.forced = true;
+    return ok();
   }
-  const std::string serial = device_serial(driver, candidate);
-  report.serial = serial;
+  auto verdict = TRY(evaluate_profile(driver, *profile));
+  if (!verdict.passed) {
+    if (request.force == ForceDevice::No)
+      return Error("refusing " + candidate.location + ": it is not a '" + profile->id +
+                       "' device (" + verdict.detail +
+                       "); nothing but getvar was sent. Pass --force-device to override",
+                   ErrorKind::Invalid);
+    emit(sink, PushEvent::Kind::Forced,
+         "!!! --force-device: " + candidate.location + " failed the '" + profile->id +
+             "' probes (" + verdict.detail + "); booting anyway !!!");
+    report.probe_failure = verdict.detail;
+    report.forced = true;
+    return ok();
+  }
+  emit(sink, PushEvent::Kind::ProfileMatched,
+       candidate.location + " matches profile '" + profile->id + "'");
+  for (const auto& step : profile->probe)
+    report.probes.push_back(describe_step(step));
+  report.also_matches = report_other_matches(driver, candidate, *profile, request);
+  report.profile_matched = true;
+  return ok();
+}
+
+// Step 6: download, then boot once the digest matched.
+Result<void> download_and_boot(Driver& driver, const Candidate& candidate,
+                               const BootRequest& request, const MappedFile& image,
+                               DigestCheck& digest) {
+  const auto& sink = request.on_event;
+  const std::uint64_t total = image.size();
+  emit(sink, PushEvent::Kind::DownloadStarted,
+       "sending " + request.image.filename().string() + " (" + std::to_string(total) + " bytes)", 0,
+       total);
+  TRY(driver.download(image.bytes(), [&](std::uint64_t sent, std::uint64_t) {
+    emit(sink, PushEvent::Kind::DownloadProgress, {}, sent, total);
+  }));
+  // The mapping follows the file: a write during the transfer sent other bytes.
+  TRY(image.check_unchanged());
+  // The digest was computed while the bytes went out; only a match may boot.
+  TRY_CTX(digest.wait(),
+          "not booting " + candidate.location + " (the download only filled its RAM)");
+  emit(sink, PushEvent::Kind::Booting, "booting");
+  TRY(driver.boot());
+  emit(sink, PushEvent::Kind::Booted, "boot OKAY");
+  return ok();
+}
+
+Result<BootReport> prove_and_boot(const BootRequest& request, const PushSettings& settings,
+                                  const std::optional<profiles::DeviceProfile>& profile,
+                                  const MappedFile& image, DigestCheck& digest) {
+  const auto& sink = request.on_event;
+  BootReport report;
+  report.image = request.image;
+  report.image_bytes = image.size();
+  if (profile)
+    report.profile_id = profile->id;
+  const FoundDevice found = TRY(find_device(request, settings, profile, report));
+  const Candidate& candidate = found.candidate;
+
+  emit(sink, PushEvent::Kind::Opening, "opening " + candidate.location);
+  auto announce = [&](const std::string& text) { emit(sink, PushEvent::Kind::Waiting, text); };
+  auto transport = TRY(open_waiting(candidate, found.ctx, settings, announce));
+  Driver driver(*transport, settings.driver);
+  driver.set_message_handler([&](MessageKind kind, std::string_view text) {
+    emit(sink,
+         kind == MessageKind::Info ? PushEvent::Kind::BootloaderInfo
+                                   : PushEvent::Kind::BootloaderText,
+         std::string(text));
+  });
+  TRY(prove_device(driver, candidate, request, profile, report));
+  report.serial = device_serial(driver, candidate);
 
   // 4. Size check (download() checks again before any byte goes out).
   auto limit = TRY(driver.max_download_size());
@@ -757,30 +862,20 @@ Result<BootReport> prove_and_boot(const BootRequest& request, const PushSettings
   report.image_checked = digest.checked();
   if (request.check == CheckOnly::Yes) {
     TRY(digest.wait());
+    report.image_sha512 = digest.sha512();
     report.checked_only = true;
     report.sent = driver.sent_commands();
     return report;
   }
-
-  // 6. Download and boot.
-  log::info("sending " + request.image.filename().string() + " (" + std::to_string(image.size()) + " bytes)");
-  ProgressLine progress("sent", image.size());
-  TRY(driver.download(image.bytes(),
-                      [&](std::uint64_t sent, std::uint64_t) { progress.update(sent); }));
-  // The mapping follows the file: a write during the transfer sent other bytes.
-  TRY(image.check_unchanged());
-  // The digest was computed while the bytes went out; only a match may boot.
-  TRY_CTX(digest.wait(),
-          "not booting " + candidate.location + " (the download only filled its RAM)");
-  log::info("booting");
-  TRY(driver.boot());
-  log::info("boot OKAY");
+  TRY(download_and_boot(driver, candidate, request, image, digest));
+  report.image_sha512 = digest.sha512();
   report.booted = true;
   report.sent = driver.sent_commands();
 
   // 7. Hand-off.
   if (request.then_command)
-    TRY(run_handoff(*request.then_command, serial, candidate.location, profile ? profile->id : ""));
+    TRY(run_handoff(*request.then_command, report.serial, candidate.location,
+                    profile ? profile->id : "", sink));
   report.bootloader_port = candidate.usb ? candidate.usb->port_path : std::string();
   return report;
 }

@@ -10,6 +10,7 @@
 #include "pipeline/sources.hpp"
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <stop_token>
 #include <string>
@@ -91,6 +92,34 @@ struct RootServing {
   std::stop_token stop;
 };
 
+// Progress of boot_on_device, in the order things happen. The library prints
+// none of it: a tool hands each event to its printer (PushConsole in
+// push_console.hpp prints what fastboop-push always printed).
+struct PushEvent {
+  enum class Kind {
+    Waiting,          // for a device to appear or to answer
+    Opening,          // the device's transport
+    ProfileMatched,   // its probes passed
+    AlsoMatches,      // other profiles of the pool pass too (a warning)
+    Ambiguity,        // one line on why probing cannot tell two of them apart
+    Forced,           // --force-device overrode a check, or nothing is checked (a warning)
+    Unchecked,        // something cannot be checked (a warning)
+    Note,             // a decision worth knowing (which root is served, ...)
+    Debug,            // only for -v
+    BootloaderInfo,   // an INFO line from the device
+    BootloaderText,   // TEXT from the device, raw
+    DownloadStarted,  // `total` bytes go out
+    DownloadProgress, // `done` of `total` bytes sent
+    Booting,
+    Booted,  // boot OKAY
+    HandOff, // the --then command starts
+  };
+  Kind kind = Kind::Note;
+  std::string text; // the message as a console shows it ("" for the download events)
+  std::uint64_t done = 0, total = 0;
+};
+using PushEventSink = std::function<void(const PushEvent&)>;
+
 struct BootRequest {
   std::filesystem::path image;
   std::optional<std::string> device_profile_id; // --device-profile
@@ -99,6 +128,7 @@ struct BootRequest {
   ForceDevice force = ForceDevice::No;
   std::optional<std::string> then_command;     // --then
   RootServing root;
+  PushEventSink on_event; // progress (dropped without one: the flow prints nothing itself)
 };
 
 // What boot_on_device matched, checked and sent; the tool prints it (text, or
@@ -109,15 +139,20 @@ struct BootReport {
   std::optional<std::string>
       profile_id;               // the device profile checked against (none with --force-device)
   bool profile_matched = false; // its probes passed
+  std::vector<std::string> probes; // the probe steps that passed, as describe_step writes them
+  std::string probe_failure;       // why the probes failed ("" unless --force-device went on)
+  std::vector<std::string> also_matches; // other profiles of the pool the device passes
   bool forced = false;          // --force-device overrode a failed check
   std::filesystem::path image;
   std::uint64_t image_bytes = 0;
   bool image_checked = false; // size and sha512 matched the sidecar
+  std::optional<std::string> image_sha512; // the sidecar's digest the image matched
   std::optional<std::uint64_t> max_download_size;
   bool checked_only = false; // --check: nothing but getvar was sent
   bool booted = false;
   std::vector<std::string> sent; // every command written to the device, in order
   std::string bootloader_port;   // its USB port path ("" on the network): the gadget re-enumerates there
+  std::optional<std::string> served; // the smoo serving summary, when the root was served
 };
 std::string format_boot_report_json(const BootReport& report);
 

@@ -121,6 +121,34 @@ struct ZMap {
   std::vector<Extent> extents; // sorted by lstart, contiguous from 0 to size
 };
 
+// One logical cluster's index entry, decoded.
+struct Lcluster {
+  std::uint8_t type = 0;
+  std::uint32_t lo = 0;   // clusterofs for heads, delta/cblkcnt for non-heads
+  std::uint64_t pblk = 0; // heads only
+};
+
+// A compressed inode's map header (z_erofs_map_header), checked, and what
+// follows from it.
+struct ZMapHeader {
+  std::uint64_t pos = 0; // where the header is in the image
+  std::uint16_t idata_size = 0;
+  std::uint16_t advise = 0;
+  std::uint8_t algs[2] = {0, 0};
+  std::uint32_t lclusterbits = 0;
+  bool compact = false; // compact (not full) lcluster indexes
+  bool big = false;     // big pclusters: sizes come from CBLKCNT entries
+  std::uint64_t lcsz = 0;
+  std::uint64_t total = 0; // logical clusters of the file
+};
+
+// The decoded lcluster indexes and where their pack ends (a tail-packed
+// pcluster follows it).
+struct LclusterIndexes {
+  std::vector<Lcluster> lcs;
+  std::uint64_t end = 0;
+};
+
 class Erofs final : public Filesystem {
 public:
   explicit Erofs(pipeline::BlockSourcePtr source) : m_src(std::move(source)) {}
@@ -200,6 +228,13 @@ private:
   Result<void> read_chunked(const Inode& ino, std::uint64_t offset, std::span<std::uint8_t> out);
   Result<void> read_compressed(const Inode& ino, std::uint64_t offset, std::span<std::uint8_t> out);
   Result<std::shared_ptr<ZMap>> zmap(const Inode& ino);
+  Result<ZMapHeader> read_zmap_header(const Inode& ino);
+  Result<LclusterIndexes> read_full_indexes(const Inode& ino, const ZMapHeader& h);
+  Result<LclusterIndexes> read_compact_indexes(const Inode& ino, const ZMapHeader& h);
+  Result<std::vector<std::uint64_t>> extent_heads(const Inode& ino, const ZMapHeader& h,
+                                                  const std::vector<Lcluster>& lcs);
+  Result<Extent> head_extent(const Inode& ino, const ZMapHeader& h, const LclusterIndexes& idx,
+                             const std::vector<std::uint64_t>& heads, std::size_t k);
   Result<Bytes> decode_extent(const Inode& ino, const Extent& e);
   Result<const std::vector<DirEntry>*> directory(NodeId dir);
 
@@ -421,11 +456,206 @@ Result<void> Erofs::read_chunked(const Inode& ino, std::uint64_t offset, std::sp
   return ok();
 }
 
-struct Lcluster {
-  std::uint8_t type = 0;
-  std::uint32_t lo = 0;      // clusterofs for heads, delta/cblkcnt for non-heads
-  std::uint64_t pblk = 0;    // heads only
-};
+Result<ZMapHeader> Erofs::read_zmap_header(const Inode& ino) {
+  ZMapHeader z;
+  z.pos = align_up(ino.data_pos(), 8);
+  std::uint8_t h[8];
+  TRY_CTX(read_raw(z.pos, h), where() + "inode " + std::to_string(ino.nid) + " map header");
+  z.idata_size = load_le<std::uint16_t>(h + 2);
+  z.advise = load_le<std::uint16_t>(h + 4);
+  z.algs[0] = static_cast<std::uint8_t>(h[6] & 0xf);
+  z.algs[1] = static_cast<std::uint8_t>(h[6] >> 4);
+  z.lclusterbits = m_blkszbits + (h[7] & 0x7);
+  if (z.advise & advise_fragment_pcluster)
+    return err(ino, "unsupported feature 'fragments'");
+  if (z.advise & ~0x3fu)
+    return err(ino, "unknown compression advise bits " + format_hex(z.advise, 1));
+  z.compact = ino.layout == CompressedCompact;
+  if (z.compact && !(z.advise & advise_big_pcluster_1) != !(z.advise & advise_big_pcluster_2))
+    return err(ino, "big pcluster flags of compact indexes are inconsistent");
+  z.big = z.advise & (advise_big_pcluster_1 | advise_big_pcluster_2);
+  z.lcsz = std::uint64_t{1} << z.lclusterbits;
+  z.total = (ino.size + z.lcsz - 1) >> z.lclusterbits;
+  if (z.total > max_lclusters)
+    return err(ino, std::to_string(z.total) + " logical clusters exceed the limit");
+  return z;
+}
+
+// Full indexes: 8 bytes per lcluster, after the map header plus 8 reserved bytes.
+Result<LclusterIndexes> Erofs::read_full_indexes(const Inode& ino, const ZMapHeader& h) {
+  LclusterIndexes idx;
+  idx.lcs.resize(h.total);
+  const std::uint64_t ebase = h.pos + 16;
+  Bytes raw(h.total * 8);
+  TRY_CTX(read_raw(ebase, raw), where() + "inode " + std::to_string(ino.nid) + " lcluster indexes");
+  for (std::uint64_t i = 0; i < h.total; ++i) {
+    const std::uint8_t* p = raw.data() + i * 8;
+    std::uint16_t di_advise = load_le<std::uint16_t>(p);
+    Lcluster& lc = idx.lcs[i];
+    lc.type = di_advise & 3;
+    if (lc.type == LcNonHead) {
+      lc.lo = load_le<std::uint16_t>(p + 4);
+    } else {
+      lc.lo = load_le<std::uint16_t>(p + 2);
+      lc.pblk = load_le<std::uint32_t>(p + 4);
+    }
+  }
+  idx.end = ebase + h.total * 8;
+  return idx;
+}
+
+namespace {
+
+// Decodes one compact pack of `vcnt` entries (2 or 16) sharing a trailing le32
+// block base into lcs[first_lcn...]; `in` holds vcnt << shift bytes.
+void unpack_compact(const std::uint8_t* in, const ZMapHeader& h, std::vector<Lcluster>& lcs,
+                    std::uint64_t first_lcn, unsigned vcnt, unsigned shift) {
+  const std::uint32_t lomask = (1u << h.lclusterbits) - 1;
+  const unsigned packsize = vcnt << shift;
+  const unsigned encodebits = (packsize - 4) * 8 / vcnt;
+  const std::uint32_t base = load_le<std::uint32_t>(in + packsize - 4);
+  auto entry = [&](unsigned i) {
+    const unsigned bitpos = encodebits * i;
+    return load_le<std::uint32_t>(in + bitpos / 8) >> (bitpos & 7);
+  };
+  std::uint64_t nblk = h.big ? 0 : 1;
+  for (unsigned i = 0; i < vcnt && first_lcn + i < h.total; ++i) {
+    const std::uint32_t v = entry(i);
+    Lcluster& lc = lcs[first_lcn + i];
+    lc.lo = v & lomask;
+    lc.type = (v >> h.lclusterbits) & 3;
+    if (h.big) {
+      if (lc.type == LcNonHead) {
+        if (lc.lo & d0_cblkcnt)
+          nblk += lc.lo & ~d0_cblkcnt;
+      } else {
+        lc.pblk = base + nblk;
+        // A following CBLKCNT entry adds this pcluster's size; otherwise one block.
+        bool counted_next = false;
+        if (i + 1 < vcnt) {
+          const std::uint32_t nv = entry(i + 1);
+          counted_next = ((nv >> h.lclusterbits) & 3) == LcNonHead && ((nv & lomask) & d0_cblkcnt);
+        }
+        if (!counted_next)
+          nblk += 1;
+      }
+    } else if (lc.type != LcNonHead) {
+      lc.pblk = base + nblk;
+      nblk += 1;
+    }
+  }
+}
+
+} // namespace
+
+// Compact indexes, right after the map header: 4-byte entries up to a 32-byte
+// boundary, then (with COMPACTED_2B) 2-byte entries in packs of 16, then
+// 4-byte entries again.
+Result<LclusterIndexes> Erofs::read_compact_indexes(const Inode& ino, const ZMapHeader& h) {
+  const std::uint64_t ebase = h.pos + 8;
+  const std::uint64_t total = h.total;
+  std::uint64_t initial = ((32 - ebase % 32) / 4) & 7;
+  std::uint64_t n2b = 0;
+  if ((h.advise & advise_compacted_2b) && initial < total)
+    n2b = (total - initial) / 16 * 16;
+  if (n2b && h.lclusterbits > 12)
+    return err(ino, "2-byte compact indexes with logical cluster size 2^" +
+                        std::to_string(h.lclusterbits));
+  if (h.lclusterbits > 14)
+    return err(ino,
+               "compact indexes with logical cluster size 2^" + std::to_string(h.lclusterbits));
+  std::uint64_t first4 = std::min(initial, total);
+  std::uint64_t rest4 = total - first4 - n2b;
+  std::uint64_t bytes = align_up(first4 * 4, 8) + n2b * 2 + align_up(rest4 * 4, 8);
+  Bytes raw(bytes);
+  TRY_CTX(read_raw(ebase, raw), where() + "inode " + std::to_string(ino.nid) + " compact indexes");
+  LclusterIndexes idx;
+  idx.lcs.resize(total);
+  idx.end = ebase + bytes;
+  std::uint64_t off = 0, lcn = 0;
+  for (; lcn < first4; lcn += 2, off += 8)
+    unpack_compact(raw.data() + off, h, idx.lcs, lcn, 2, 2);
+  for (; lcn < first4 + n2b; lcn += 16, off += 32)
+    unpack_compact(raw.data() + off, h, idx.lcs, lcn, 16, 1);
+  for (; lcn < total; lcn += 2, off += 8)
+    unpack_compact(raw.data() + off, h, idx.lcs, lcn, 2, 2);
+  return idx;
+}
+
+// Extents start at head lclusters (those that start inside the file); the
+// first must start at 0.
+Result<std::vector<std::uint64_t>> Erofs::extent_heads(const Inode& ino, const ZMapHeader& h,
+                                                       const std::vector<Lcluster>& lcs) {
+  std::vector<std::uint64_t> heads;
+  for (std::uint64_t i = 0; i < h.total; ++i) {
+    const Lcluster& lc = lcs[i];
+    if (lc.type == LcNonHead)
+      continue;
+    if (lc.lo >= h.lcsz)
+      return err(ino, "lcluster " + std::to_string(i) + " offset " + std::to_string(lc.lo) + " out of range");
+    std::uint64_t start = (i << h.lclusterbits) + lc.lo;
+    if (start >= ino.size)
+      break;
+    heads.push_back(i);
+  }
+  if (heads.empty() || heads.front() != 0 || lcs[0].lo != 0)
+    return err(ino, "first logical cluster is not the head of an extent");
+  return heads;
+}
+
+// The extent of heads[k]: it ends where the next one starts (or at the file's
+// end); its pcluster is one block, a CBLKCNT count, or the tail-packed data.
+Result<Extent> Erofs::head_extent(const Inode& ino, const ZMapHeader& h, const LclusterIndexes& idx,
+                                  const std::vector<std::uint64_t>& heads, std::size_t k) {
+  const std::vector<Lcluster>& lcs = idx.lcs;
+  const Lcluster& lc = lcs[heads[k]];
+  Extent e;
+  e.lstart = (heads[k] << h.lclusterbits) + lc.lo;
+  std::uint64_t end = ino.size;
+  if (k + 1 < heads.size())
+    end = (heads[k + 1] << h.lclusterbits) + lcs[heads[k + 1]].lo;
+  if (end <= e.lstart)
+    return err(ino, "extents out of order at lcluster " + std::to_string(heads[k]));
+  e.llen = end - e.lstart;
+  std::uint64_t blocks = 1;
+  if (h.big && heads[k] + 1 < h.total) {
+    const Lcluster& next = lcs[heads[k] + 1];
+    if (next.type == LcNonHead && (next.lo & d0_cblkcnt))
+      blocks = next.lo & ~d0_cblkcnt;
+  }
+  if (blocks == 0)
+    return err(ino, "pcluster of zero blocks at lcluster " + std::to_string(heads[k]));
+  e.pstart = lc.pblk << m_blkszbits;
+  e.plen = blocks << m_blkszbits;
+  const bool tail = k + 1 == heads.size();
+  if (tail && (h.advise & advise_inline_pcluster)) {
+    if (!(m_incompat & feat_ztailpacking))
+      return err(ino, "tail-packed pcluster without the ztailpacking feature");
+    e.pstart = idx.end;
+    e.plen = h.idata_size;
+    if (h.idata_size == 0 || (e.pstart & (m_blksz - 1)) + h.idata_size > m_blksz)
+      return err(ino, "inline pcluster of " + std::to_string(h.idata_size) + " bytes at offset " +
+                          std::to_string(e.pstart) + " crosses a block boundary");
+  }
+  if (lc.type == LcPlain) {
+    e.alg = AlgRaw;
+    e.interlaced = h.advise & advise_interlaced_pcluster;
+    if (e.llen > e.plen && !e.interlaced)
+      return err(ino, "uncompressed extent at " + std::to_string(e.lstart) +
+                          " is longer than its pcluster");
+  } else {
+    e.alg = h.algs[lc.type == LcHead1 ? 0 : 1];
+    if (e.alg > AlgZstd)
+      return err(ino, "unknown compression algorithm " + std::to_string(e.alg));
+    if ((m_incompat & feat_compr_cfgs) && !(m_algs & (1u << e.alg)))
+      return err(ino, "compression algorithm " + std::to_string(e.alg) +
+                          " is not enabled in the superblock");
+  }
+  if (e.llen > max_extent_bytes || e.plen > max_extent_bytes)
+    return err(ino, "extent at " + std::to_string(e.lstart) + " is too large (" +
+                        std::to_string(e.llen) + " bytes from " + std::to_string(e.plen) + ")");
+  return e;
+}
 
 Result<std::shared_ptr<ZMap>> Erofs::zmap(const Inode& ino) {
   if (const auto* cached = m_zmaps.find(ino.nid))
@@ -433,170 +663,12 @@ Result<std::shared_ptr<ZMap>> Erofs::zmap(const Inode& ino) {
   auto map = std::make_shared<ZMap>();
   if (ino.size == 0)
     return m_zmaps.insert(ino.nid, map);
-
-  std::uint64_t hdr = align_up(ino.data_pos(), 8);
-  std::uint8_t h[8];
-  TRY_CTX(read_raw(hdr, h), where() + "inode " + std::to_string(ino.nid) + " map header");
-  std::uint16_t idata_size = load_le<std::uint16_t>(h + 2);
-  std::uint16_t advise = load_le<std::uint16_t>(h + 4);
-  std::uint8_t algs[2] = {static_cast<std::uint8_t>(h[6] & 0xf), static_cast<std::uint8_t>(h[6] >> 4)};
-  std::uint32_t lclusterbits = m_blkszbits + (h[7] & 0x7);
-  if (advise & advise_fragment_pcluster)
-    return err(ino, "unsupported feature 'fragments'");
-  if (advise & ~0x3fu)
-    return err(ino, "unknown compression advise bits " + format_hex(advise, 1));
-  bool compact = ino.layout == CompressedCompact;
-  if (compact && !(advise & advise_big_pcluster_1) != !(advise & advise_big_pcluster_2))
-    return err(ino, "big pcluster flags of compact indexes are inconsistent");
-  bool big = advise & (advise_big_pcluster_1 | advise_big_pcluster_2);
-  std::uint64_t lcsz = std::uint64_t{1} << lclusterbits;
-  std::uint64_t total = (ino.size + lcsz - 1) >> lclusterbits;
-  if (total > max_lclusters)
-    return err(ino, std::to_string(total) + " logical clusters exceed the limit");
-
-  std::vector<Lcluster> lcs(total);
-  // Full indexes start after the map header plus 8 reserved bytes; compact ones right after the header.
-  std::uint64_t ebase = compact ? hdr + 8 : hdr + 16;
-  std::uint64_t index_end = 0; // end of the index pack holding the last lcluster
-  if (!compact) {
-    Bytes raw(total * 8);
-    TRY_CTX(read_raw(ebase, raw),
-            where() + "inode " + std::to_string(ino.nid) + " lcluster indexes");
-    for (std::uint64_t i = 0; i < total; ++i) {
-      const std::uint8_t* p = raw.data() + i * 8;
-      std::uint16_t di_advise = load_le<std::uint16_t>(p);
-      lcs[i].type = di_advise & 3;
-      if (lcs[i].type == LcNonHead) {
-        lcs[i].lo = load_le<std::uint16_t>(p + 4);
-      } else {
-        lcs[i].lo = load_le<std::uint16_t>(p + 2);
-        lcs[i].pblk = load_le<std::uint32_t>(p + 4);
-      }
-    }
-    index_end = ebase + total * 8;
-  } else {
-    std::uint64_t initial = ((32 - ebase % 32) / 4) & 7;
-    std::uint64_t n2b = 0;
-    if ((advise & advise_compacted_2b) && initial < total)
-      n2b = (total - initial) / 16 * 16;
-    if (n2b && lclusterbits > 12)
-      return err(ino, "2-byte compact indexes with logical cluster size 2^" + std::to_string(lclusterbits));
-    if (lclusterbits > 14)
-      return err(ino, "compact indexes with logical cluster size 2^" + std::to_string(lclusterbits));
-    std::uint64_t first4 = std::min(initial, total);
-    std::uint64_t rest4 = total - first4 - n2b;
-    std::uint64_t bytes = align_up(first4 * 4, 8) + n2b * 2 + align_up(rest4 * 4, 8);
-    Bytes raw(bytes);
-    TRY_CTX(read_raw(ebase, raw),
-            where() + "inode " + std::to_string(ino.nid) + " compact indexes");
-    index_end = ebase + bytes;
-    std::uint32_t lomask = (1u << lclusterbits) - 1;
-    // Decodes one pack of `vcnt` entries sharing a trailing le32 block base.
-    auto unpack = [&](std::uint64_t pack_off, std::uint64_t first_lcn, unsigned vcnt, unsigned shift) {
-      const std::uint8_t* in = raw.data() + pack_off;
-      unsigned packsize = vcnt << shift;
-      unsigned encodebits = (packsize - 4) * 8 / vcnt;
-      std::uint32_t base = load_le<std::uint32_t>(in + packsize - 4);
-      std::uint64_t nblk = big ? 0 : 1;
-      for (unsigned i = 0; i < vcnt && first_lcn + i < total; ++i) {
-        unsigned bitpos = encodebits * i;
-        std::uint32_t v = load_le<std::uint32_t>(in + bitpos / 8) >> (bitpos & 7);
-        Lcluster& lc = lcs[first_lcn + i];
-        lc.lo = v & lomask;
-        lc.type = (v >> lclusterbits) & 3;
-        if (big) {
-          if (lc.type == LcNonHead) {
-            if (lc.lo & d0_cblkcnt)
-              nblk += lc.lo & ~d0_cblkcnt;
-          } else {
-            lc.pblk = base + nblk;
-            // A following CBLKCNT entry adds this pcluster's size; otherwise one block.
-            bool counted_next = false;
-            if (i + 1 < vcnt) {
-              unsigned nb = encodebits * (i + 1);
-              std::uint32_t nv = load_le<std::uint32_t>(in + nb / 8) >> (nb & 7);
-              counted_next = ((nv >> lclusterbits) & 3) == LcNonHead && ((nv & lomask) & d0_cblkcnt);
-            }
-            if (!counted_next)
-              nblk += 1;
-          }
-        } else if (lc.type != LcNonHead) {
-          lc.pblk = base + nblk;
-          nblk += 1;
-        }
-      }
-    };
-    std::uint64_t off = 0, lcn = 0;
-    for (; lcn < first4; lcn += 2, off += 8)
-      unpack(off, lcn, 2, 2);
-    for (; lcn < first4 + n2b; lcn += 16, off += 32)
-      unpack(off, lcn, 16, 1);
-    for (; lcn < total; lcn += 2, off += 8)
-      unpack(off, lcn, 2, 2);
-  }
-
-  // Extents start at head lclusters; each ends where the next one starts.
-  std::vector<std::uint64_t> heads;
-  for (std::uint64_t i = 0; i < total; ++i) {
-    const Lcluster& lc = lcs[i];
-    if (lc.type == LcNonHead)
-      continue;
-    if (lc.lo >= lcsz)
-      return err(ino, "lcluster " + std::to_string(i) + " offset " + std::to_string(lc.lo) + " out of range");
-    std::uint64_t start = (i << lclusterbits) + lc.lo;
-    if (start >= ino.size)
-      break;
-    heads.push_back(i);
-  }
-  if (heads.empty() || heads.front() != 0 || lcs[0].lo != 0)
-    return err(ino, "first logical cluster is not the head of an extent");
-  for (std::size_t k = 0; k < heads.size(); ++k) {
-    const Lcluster& lc = lcs[heads[k]];
-    Extent e;
-    e.lstart = (heads[k] << lclusterbits) + lc.lo;
-    std::uint64_t end = ino.size;
-    if (k + 1 < heads.size())
-      end = (heads[k + 1] << lclusterbits) + lcs[heads[k + 1]].lo;
-    if (end <= e.lstart)
-      return err(ino, "extents out of order at lcluster " + std::to_string(heads[k]));
-    e.llen = end - e.lstart;
-    std::uint64_t blocks = 1;
-    if (big && heads[k] + 1 < total) {
-      const Lcluster& next = lcs[heads[k] + 1];
-      if (next.type == LcNonHead && (next.lo & d0_cblkcnt))
-        blocks = next.lo & ~d0_cblkcnt;
-    }
-    if (blocks == 0)
-      return err(ino, "pcluster of zero blocks at lcluster " + std::to_string(heads[k]));
-    e.pstart = lc.pblk << m_blkszbits;
-    e.plen = blocks << m_blkszbits;
-    bool tail = k + 1 == heads.size();
-    if (tail && (advise & advise_inline_pcluster)) {
-      if (!(m_incompat & feat_ztailpacking))
-        return err(ino, "tail-packed pcluster without the ztailpacking feature");
-      e.pstart = index_end;
-      e.plen = idata_size;
-      if (idata_size == 0 || (e.pstart & (m_blksz - 1)) + idata_size > m_blksz)
-        return err(ino, "inline pcluster of " + std::to_string(idata_size) + " bytes at offset " +
-                            std::to_string(e.pstart) + " crosses a block boundary");
-    }
-    if (lc.type == LcPlain) {
-      e.alg = AlgRaw;
-      e.interlaced = advise & advise_interlaced_pcluster;
-      if (e.llen > e.plen && !e.interlaced)
-        return err(ino, "uncompressed extent at " + std::to_string(e.lstart) + " is longer than its pcluster");
-    } else {
-      e.alg = algs[lc.type == LcHead1 ? 0 : 1];
-      if (e.alg > AlgZstd)
-        return err(ino, "unknown compression algorithm " + std::to_string(e.alg));
-      if ((m_incompat & feat_compr_cfgs) && !(m_algs & (1u << e.alg)))
-        return err(ino, "compression algorithm " + std::to_string(e.alg) + " is not enabled in the superblock");
-    }
-    if (e.llen > max_extent_bytes || e.plen > max_extent_bytes)
-      return err(ino, "extent at " + std::to_string(e.lstart) + " is too large (" + std::to_string(e.llen) +
-                          " bytes from " + std::to_string(e.plen) + ")");
-    map->extents.push_back(e);
-  }
+  const ZMapHeader h = TRY(read_zmap_header(ino));
+  const LclusterIndexes idx =
+      TRY(h.compact ? read_compact_indexes(ino, h) : read_full_indexes(ino, h));
+  const auto heads = TRY(extent_heads(ino, h, idx.lcs));
+  for (std::size_t k = 0; k < heads.size(); ++k)
+    map->extents.push_back(TRY(head_extent(ino, h, idx, heads, k)));
   return m_zmaps.insert(ino.nid, map);
 }
 
