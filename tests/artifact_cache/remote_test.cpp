@@ -2,14 +2,17 @@
 // redaction, and a run whose remote is unreachable (one warning, the
 // generation goes on, later runs back off). cmake.remote_cache runs two build
 // trees against a real WebDAV server.
+#include "artifact_cache/memo.hpp"
 #include "artifact_cache/remote.hpp"
 #include "artifact_cache/run.hpp"
+#include "common/hash.hpp"
 #include "test_support.hpp"
 
 #include <chrono>
 #include <gmock/gmock.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <thread>
 #include <unistd.h>
 
 namespace fastboop::artifact_cache {
@@ -41,10 +44,10 @@ TEST(RemoteEntry, RejectsAnythingOffTheGrammar) {
   const auto rejects = [&](std::string text, std::string_view kind = "stage0") {
     return !parse_remote_entry(text, kind, kKey);
   };
-  EXPECT_TRUE(rejects(good, "bootimg")); // another kind's entry under this key
-  EXPECT_TRUE(rejects(good.substr(0, good.size() - 1)));                // no final newline
-  EXPECT_TRUE(rejects(good.substr(0, good.find('\n') + 1)));            // no files
-  EXPECT_TRUE(rejects(std::string(good).replace(good.find(" 12 "), 4, " 012 "))); // leading zero
+  EXPECT_TRUE(rejects(good, "bootimg"));                     // another kind's entry under this key
+  EXPECT_TRUE(rejects(good.substr(0, good.size() - 1)));     // no final newline
+  EXPECT_TRUE(rejects(good.substr(0, good.find('\n') + 1))); // no files
+  EXPECT_TRUE(rejects(std::string(good).replace(good.find(" 12 "), 4, " 012 ")));    // leading zero
   EXPECT_TRUE(rejects(std::string(good).replace(good.find("kernel"), 6, "../etc"))); // a path
   EXPECT_TRUE(rejects(std::string(good).replace(good.find("kernel"), 6, "manifest.txt")));
   EXPECT_TRUE(rejects(std::string(good).replace(good.find("stage0.cpio"), 11, "kernel"))); // twice
@@ -54,6 +57,60 @@ TEST(RemoteEntry, RejectsAnythingOffTheGrammar) {
 TEST(RemoteUrl, RedactsUserInformation) {
   EXPECT_EQ(redact_url("https://user:secret@cache.example/x"), "https://cache.example/x");
   EXPECT_EQ(redact_url("http://cache.example:8080/a@b"), "http://cache.example:8080/a@b");
+}
+
+// The local content index: a verified file added once is taken by copy (a new
+// inode, so taking never changes the index file's identity or its record);
+// an index file that changed is hashed again, and dropped when its bytes no
+// longer match.
+TEST(ContentIndex, TakesAVerifiedCopyAndDropsADamagedFile) {
+  test::TempDir tmp;
+  const fs::path objects = tmp / "objects";
+  fs::create_directories(objects);
+  const std::string content(70000, 'k');
+  const std::string digest = sha512_hex(as_bytes(content));
+  test::write_file(tmp / "kernel", std::string_view(content));
+  add_to_index(objects, digest, tmp / "kernel");
+  ASSERT_TRUE(fs::exists(objects / digest));
+  const auto id = file_identity((objects / digest).string());
+
+  ASSERT_TRUE(take_indexed(objects, content.size(), digest, tmp / "a"));
+  EXPECT_EQ(test::read_text(tmp / "a"), content);
+  EXPECT_NE(file_identity((tmp / "a").string()), id); // a copy, not a link
+  EXPECT_EQ(file_identity((objects / digest).string()), id);
+  EXPECT_FALSE(take_indexed(objects, content.size() + 1, digest, tmp / "b")); // other size
+  EXPECT_FALSE(take_indexed(objects, 3, std::string(128, 'a'), tmp / "c"));   // not indexed
+  EXPECT_FALSE(fs::exists(tmp / "c"));
+
+  // Rewritten with the same size: the record no longer vouches for it, the
+  // hash fails, the file leaves the index.
+  fs::remove(objects / digest);
+  add_to_index(objects, digest, tmp / "kernel");
+  // Past the filesystem's timestamp granularity, so the write shows in the
+  // identity (the index is never written by the cache itself).
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  test::write_file(tmp / "kernel", std::string(content.size(), 'x'));
+  EXPECT_FALSE(take_indexed(objects, content.size(), digest, tmp / "d"));
+  EXPECT_FALSE(fs::exists(tmp / "d"));
+  EXPECT_FALSE(fs::exists(objects / digest));
+}
+
+TEST(ContentIndex, AFileWhoseIdentityChangedIsHashedAgain) {
+  test::TempDir tmp;
+  const fs::path objects = tmp / "objects";
+  fs::create_directories(objects);
+  const std::string content = "shared content\n";
+  const std::string digest = sha512_hex(as_bytes(content));
+  test::write_file(tmp / "f", std::string_view(content));
+  add_to_index(objects, digest, tmp / "f");
+  const auto indexed = file_identity((objects / digest).string());
+  // The link count changes, and past the timestamp granularity so does the
+  // identity (ctime): the record no longer applies and the file is hashed.
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  fs::remove(tmp / "f");
+  ASSERT_NE(file_identity((objects / digest).string()), indexed);
+  ASSERT_TRUE(take_indexed(objects, content.size(), digest, tmp / "g"));
+  EXPECT_EQ(test::read_text(tmp / "g"), content);
 }
 
 // A loopback port with nothing listening.

@@ -1,6 +1,7 @@
 #include "artifact_cache/remote.hpp"
 
 #include "artifact_cache/memo.hpp"
+#include "artifact_cache/store.hpp"
 #include "common/bytes.hpp"
 #include "common/fd.hpp"
 #include "common/hash.hpp"
@@ -69,7 +70,8 @@ struct Transfer {
   std::uint64_t done = 0;
   bool over_limit = false;
   bool write_failed = false;
-  std::string memory; // when fd < 0
+  std::string memory;     // when fd < 0
+  Hasher* hash = nullptr; // fed what is written to fd: no second read to verify it
 };
 
 std::size_t on_write(char* data, std::size_t size, std::size_t count, void* user) {
@@ -93,6 +95,8 @@ std::size_t on_write(char* data, std::size_t size, std::size_t count, void* user
       }
       off += static_cast<std::size_t>(w);
     }
+    if (t->hash)
+      t->hash->update(ByteSpan(reinterpret_cast<const std::uint8_t*>(data), n));
   }
   t->done += n;
   return n;
@@ -168,7 +172,8 @@ Result<std::vector<RemoteFile>> parse_remote_entry(std::string_view text, std::s
 
 std::string format_remote_entry(std::string_view kind, std::string_view key,
                                 const std::vector<RemoteFile>& files) {
-  std::string text = std::string(kEntryTag) + " " + std::string(kind) + " " + std::string(key) + "\n";
+  std::string text =
+      std::string(kEntryTag) + " " + std::string(kind) + " " + std::string(key) + "\n";
   for (const auto& f : files)
     text += f.sha512 + " " + f.sha256 + " " + std::to_string(f.size) + " " + f.name + "\n";
   return text;
@@ -193,27 +198,47 @@ RemoteConfig RemoteConfig::from_environment(std::string url, bool read_only) {
 
 namespace {
 
-// `target` from the local content index instead of the network: only when
-// the indexed file has the size and, hashed again, the SHA-512 the entry
-// names (a damaged index file is dropped and the content downloaded).
-bool take_known(const fs::path& known, std::uint64_t size, const std::string& sha512, const fs::path& target) {
-  std::error_code ec;
-  if (fs::file_size(known, ec) != size || ec)
-    return false;
-  if (::link(known.c_str(), target.c_str()) != 0) {
-    fs::copy_file(known, target, ec);
-    if (ec)
-      return false;
-  }
-  auto digest = sha512_file(target);
-  if (digest && digest->sha512_hex == sha512)
-    return true;
-  fs::remove(target, ec);
-  fs::remove(known, ec);
-  return false;
+// The index's digest records (memo.hpp's format), apart from <cache>/digests:
+// an index file shares its inode with the entry file it was downloaded as,
+// and a record is named by identity.
+fs::path index_records(const fs::path& objects) {
+  return objects / "records";
 }
 
 } // namespace
+
+bool take_indexed(const fs::path& objects, std::uint64_t size, const std::string& sha512,
+                  const fs::path& target) {
+  const fs::path known = objects / sha512;
+  UniqueFd in(::open(known.c_str(), O_RDONLY | O_CLOEXEC));
+  struct stat st {};
+  if (in.get() < 0 || ::fstat(in.get(), &st) != 0)
+    return false;
+  std::optional<std::string> actual;
+  if (static_cast<std::uint64_t>(st.st_size) == size) {
+    if (const auto id = fd_identity(in.get()))
+      actual = recorded_digest({index_records(objects).string()}, *id, known.string());
+    if (actual != sha512)
+      actual = sha512_of_fd(in.get());
+  }
+  std::error_code ec;
+  if (actual != sha512) {
+    fs::remove(known, ec);
+    return false;
+  }
+  if (copy_fd_to(in.get(), target))
+    return true;
+  fs::remove(target, ec);
+  return false;
+}
+
+void add_to_index(const fs::path& objects, const std::string& sha512, const fs::path& file) {
+  const fs::path known = objects / sha512;
+  if (::link(file.c_str(), known.c_str()) != 0)
+    return;
+  if (const auto id = file_identity(known.string()))
+    record_digest(index_records(objects).string(), *id, known.string(), sha512);
+}
 
 std::string redact_url(const std::string& url) {
   const std::size_t scheme = url.find("://");
@@ -246,7 +271,7 @@ RemoteCache::~RemoteCache() {
 Result<RemoteCache::Response> RemoteCache::request(const std::string& method,
                                                    const std::string& path, int upload_fd,
                                                    std::uint64_t upload_size, int download_fd,
-                                                   std::uint64_t download_limit) {
+                                                   std::uint64_t download_limit, Hasher* hash) {
   auto* curl = static_cast<CURL*>(m_curl);
   if (!curl)
     return fault("remote cache: cannot initialise libcurl");
@@ -265,8 +290,8 @@ Result<RemoteCache::Response> RemoteCache::request(const std::string& method,
     curl_easy_setopt(curl, CURLOPT_HTTPAUTH, CURLAUTH_BEARER);
     curl_easy_setopt(curl, CURLOPT_XOAUTH2_BEARER, m_config.bearer_token.c_str());
   }
-  Transfer down{download_fd, download_limit, 0, false, false, {}};
-  Transfer up{upload_fd, 0, 0, false, false, {}};
+  Transfer down{download_fd, download_limit, 0, false, false, {}, hash};
+  Transfer up{upload_fd, 0, 0, false, false, {}, nullptr};
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_write);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &down);
   if (method == "HEAD") {
@@ -330,35 +355,36 @@ RemoteCache::fetch(const std::string& kind, const std::string& key, const fs::pa
     if (f.size > 0 && !objects.empty()) {
       std::error_code ec;
       fs::create_directories(objects, ec);
-      turn = UniqueFd(::open((objects / (f.sha512 + ".lock")).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666));
+      turn = UniqueFd(
+          ::open((objects / (f.sha512 + ".lock")).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666));
       if (turn)
         (void)::flock(turn.get(), LOCK_EX);
-      if (take_known(objects / f.sha512, f.size, f.sha512, target)) {
+      if (take_indexed(objects, f.size, f.sha512, target)) {
         out.emplace_back(f.name, f.sha512);
         continue;
       }
     }
     UniqueFd file(::open(target.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666));
     if (file.get() < 0)
-      return Error("cannot create " + target.string() + ": " + std::strerror(errno),
-                   ErrorKind::Io);
+      return Error("cannot create " + target.string() + ": " + std::strerror(errno), ErrorKind::Io);
     // An empty file has no object (some WebDAV servers refuse an empty PUT).
+    // The bytes are hashed as they are written, so the check reads nothing back.
+    Hasher hash(HashAlgorithm::Sha512);
     if (f.size > 0) {
-      const auto r = TRY(request("GET", "cas/" + f.sha256, -1, 0, file.get(), f.size));
+      const auto r = TRY(request("GET", "cas/" + f.sha256, -1, 0, file.get(), f.size, &hash));
       if (r.status != 200)
         return fault("GET " + where + ": HTTP " + std::to_string(r.status));
     }
     if (::close(file.release()) != 0)
-      return Error("cannot write " + target.string() + ": " + std::strerror(errno),
-                   ErrorKind::Io);
+      return Error("cannot write " + target.string() + ": " + std::strerror(errno), ErrorKind::Io);
     struct stat st {};
     if (::stat(target.c_str(), &st) != 0 || static_cast<std::uint64_t>(st.st_size) != f.size)
       return fault(where + ": truncated (" + std::to_string(st.st_size) + " of " +
                    std::to_string(f.size) + " bytes)");
-    if (TRY(sha512_file(target)).sha512_hex != f.sha512)
+    if (to_hex(hash.finish()) != f.sha512)
       return fault(where + ": corrupt (SHA-512 does not match the entry)");
     if (turn) // verified: indexed for the next entry holding this content
-      (void)::link(target.c_str(), (objects / f.sha512).c_str());
+      add_to_index(objects, f.sha512, target);
     out.emplace_back(f.name, f.sha512);
   }
   return std::optional<Files>(std::move(out));

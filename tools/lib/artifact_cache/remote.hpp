@@ -24,6 +24,10 @@
 #include <utility>
 #include <vector>
 
+namespace fastboop {
+class Hasher;
+}
+
 namespace fastboop::artifact_cache {
 
 struct RemoteFile {
@@ -53,6 +57,21 @@ struct RemoteConfig {
   // FASTBOOP_REMOTE_CACHE_NETRC, FASTBOOP_REMOTE_CACHE_TOKEN. Empty url: no remote.
   static RemoteConfig from_environment(std::string url, bool read_only);
 };
+
+// The local content index <cache>/objects: <sha512> hard links to verified
+// downloads, so content shared by entries (one kernel in every device's
+// stage0) is downloaded once.
+// take_indexed: `target` (a new file) as a copy taken from the very
+// descriptor that was verified: by the record add_to_index wrote (the index
+// file's identity vouches for it, as for entry files: it is never written
+// again, and copying from it leaves its identity alone), else hashed. False
+// when the index does not hold it; a damaged index file is dropped.
+bool take_indexed(const std::filesystem::path& objects, std::uint64_t size,
+                  const std::string& sha512, const std::filesystem::path& target);
+// add_to_index: the verified file `file` joins the index (a hard link, no
+// copy), recorded under the identity it has once linked.
+void add_to_index(const std::filesystem::path& objects, const std::string& sha512,
+                  const std::filesystem::path& file);
 
 // The URL without user information (for messages).
 std::string redact_url(const std::string& url);
@@ -87,9 +106,9 @@ public:
 
 private:
   struct Response;
-  Result<Response> request(const std::string& method, const std::string& path,
-                           int upload_fd, std::uint64_t upload_size, int download_fd,
-                           std::uint64_t download_limit);
+  Result<Response> request(const std::string& method, const std::string& path, int upload_fd,
+                           std::uint64_t upload_size, int download_fd, std::uint64_t download_limit,
+                           Hasher* hash = nullptr);
   Result<bool> exists(const std::string& path);
   Result<void> put_file(const std::string& path, const std::filesystem::path& file,
                         std::uint64_t size);

@@ -13,9 +13,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
-#include <linux/fs.h>
 #include <random>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -42,74 +40,6 @@ void status(const std::string& text) {
 void remove_tree(const fs::path& p) {
   std::error_code ec;
   fs::remove_all(p, ec);
-}
-
-// SHA-512 of an open file, read from offset 0 (the descriptor's offset is untouched).
-std::optional<std::string> digest_of_fd(int fd) {
-  Hasher h(HashAlgorithm::Sha512);
-  std::vector<std::uint8_t> buf(1 << 16);
-  off_t off = 0;
-  while (true) {
-    const ssize_t n = ::pread(fd, buf.data(), buf.size(), off);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return std::nullopt;
-    if (n == 0)
-      break;
-    h.update(ByteSpan(buf.data(), static_cast<std::size_t>(n)));
-    off += n;
-  }
-  return to_hex(h.finish());
-}
-
-// Copies the open file `in` to the new file `to`: a reflink where the
-// filesystem has them, else an in-kernel copy, else read and write. Mode as
-// cp gives it (the source's, minus the umask).
-bool copy_fd_to(int in, const fs::path& to) {
-  struct stat st {};
-  if (::fstat(in, &st) != 0)
-    return false;
-  UniqueFd out(::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, st.st_mode & 07777));
-  if (out.get() < 0)
-    return false;
-  if (::ioctl(out.get(), FICLONE, in) == 0)
-    return ::close(out.release()) == 0;
-  off_t in_off = 0;
-  bool kernel_copy = true;
-  std::vector<char> buf;
-  while (in_off < st.st_size) {
-    ssize_t n = -1;
-    if (kernel_copy) {
-      n = ::copy_file_range(in, &in_off, out.get(), nullptr,
-                            static_cast<std::size_t>(st.st_size - in_off), 0);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0 && in_off == 0) {
-        kernel_copy = false; // EXDEV, ENOSYS, EINVAL: read and write instead
-        buf.resize(1 << 16);
-        continue;
-      }
-      if (n <= 0)
-        return false;
-      continue;
-    }
-    n = ::pread(in, buf.data(), buf.size(), in_off);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      return false;
-    for (ssize_t done = 0; done < n;) {
-      const ssize_t w = ::write(out.get(), buf.data() + done, static_cast<std::size_t>(n - done));
-      if (w < 0 && errno == EINTR)
-        continue;
-      if (w <= 0)
-        return false;
-      done += w;
-    }
-    in_off += n;
-  }
-  return ::close(out.release()) == 0;
 }
 
 bool copy_into(const fs::path& from, const fs::path& to) {
@@ -152,14 +82,13 @@ LocalLookup serve_local(const RunRequest& r, const fs::path& entry) {
   const auto dests = destinations(r, *files);
   if (dests.empty())
     return LocalLookup::Corrupt;
-  const fs::path parent = r.output_dir.empty() ? dests.front().parent_path()
-                                               : fs::path(r.output_dir).parent_path();
+  const fs::path parent =
+      r.output_dir.empty() ? dests.front().parent_path() : fs::path(r.output_dir).parent_path();
   std::error_code ec;
   fs::create_directories(parent, ec);
   const std::string rand = random_suffix();
-  const fs::path stage = r.output_dir.empty()
-                             ? parent / (".fastboop-tmp-" + rand)
-                             : fs::path(r.output_dir + ".fastboop-tmp-" + rand);
+  const fs::path stage = r.output_dir.empty() ? parent / (".fastboop-tmp-" + rand)
+                                              : fs::path(r.output_dir + ".fastboop-tmp-" + rand);
   if (::mkdir(stage.c_str(), 0777) != 0)
     return LocalLookup::Missing;
   const std::string shared = r.cache_dir + "/digests";
@@ -169,7 +98,7 @@ LocalLookup serve_local(const RunRequest& r, const fs::path& entry) {
     const auto id = in.get() >= 0 ? fd_identity(in.get()) : std::nullopt;
     auto actual = id ? recorded_digest({shared}, *id, src.string()) : std::nullopt;
     if (actual != digest && in.get() >= 0)
-      actual = digest_of_fd(in.get());
+      actual = sha512_of_fd(in.get());
     if (actual != digest) {
       warn("cache entry " + src.string() + " is corrupt; regenerating");
       remove_tree(stage);
@@ -196,8 +125,7 @@ LocalLookup serve_local(const RunRequest& r, const fs::path& entry) {
   for (std::size_t i = 0; i < files->size(); ++i)
     if (::rename((stage / (*files)[i].first).c_str(), dests[i].c_str()) != 0 &&
         !(copy_into(stage / (*files)[i].first, dests[i].string() + ".fastboop-tmp-" + rand) &&
-          ::rename((dests[i].string() + ".fastboop-tmp-" + rand).c_str(), dests[i].c_str()) ==
-              0)) {
+          ::rename((dests[i].string() + ".fastboop-tmp-" + rand).c_str(), dests[i].c_str()) == 0)) {
       remove_tree(stage);
       return LocalLookup::Missing;
     }
@@ -302,8 +230,8 @@ bool remote_backing_off(const RunRequest& r) {
   struct stat st {};
   if (::stat(backoff_marker(r).c_str(), &st) != 0)
     return false;
-  const auto age = std::chrono::system_clock::now() -
-                   std::chrono::system_clock::from_time_t(st.st_mtim.tv_sec);
+  const auto age =
+      std::chrono::system_clock::now() - std::chrono::system_clock::from_time_t(st.st_mtim.tv_sec);
   return age < kRemoteBackoff;
 }
 

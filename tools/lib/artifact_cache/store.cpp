@@ -1,6 +1,7 @@
 #include "artifact_cache/store.hpp"
 
 #include "artifact_cache/memo.hpp"
+#include "common/fd.hpp"
 #include "common/file_io.hpp"
 #include "common/hash.hpp"
 
@@ -8,8 +9,10 @@
 #include <cerrno>
 #include <cstdlib>
 #include <fcntl.h>
-#include <sys/file.h>
+#include <linux/fs.h>
 #include <random>
+#include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -44,6 +47,69 @@ std::string random_suffix() {
   return s;
 }
 
+std::optional<std::string> sha512_of_fd(int fd) {
+  Hasher h(HashAlgorithm::Sha512);
+  std::vector<std::uint8_t> buf(1 << 16);
+  off_t off = 0;
+  while (true) {
+    const ssize_t n = ::pread(fd, buf.data(), buf.size(), off);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return std::nullopt;
+    if (n == 0)
+      break;
+    h.update(ByteSpan(buf.data(), static_cast<std::size_t>(n)));
+    off += n;
+  }
+  return to_hex(h.finish());
+}
+
+bool copy_fd_to(int in, const fs::path& to) {
+  struct stat st {};
+  if (::fstat(in, &st) != 0)
+    return false;
+  UniqueFd out(::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, st.st_mode & 07777));
+  if (out.get() < 0)
+    return false;
+  if (::ioctl(out.get(), FICLONE, in) == 0)
+    return ::close(out.release()) == 0;
+  off_t in_off = 0;
+  bool kernel_copy = true;
+  std::vector<char> buf;
+  while (in_off < st.st_size) {
+    ssize_t n = -1;
+    if (kernel_copy) {
+      n = ::copy_file_range(in, &in_off, out.get(), nullptr,
+                            static_cast<std::size_t>(st.st_size - in_off), 0);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0 && in_off == 0) {
+        kernel_copy = false; // EXDEV, ENOSYS, EINVAL: read and write instead
+        buf.resize(1 << 16);
+        continue;
+      }
+      if (n <= 0)
+        return false;
+      continue;
+    }
+    n = ::pread(in, buf.data(), buf.size(), in_off);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return false;
+    for (ssize_t done = 0; done < n;) {
+      const ssize_t w = ::write(out.get(), buf.data() + done, static_cast<std::size_t>(n - done));
+      if (w < 0 && errno == EINTR)
+        continue;
+      if (w <= 0)
+        return false;
+      done += w;
+    }
+    in_off += n;
+  }
+  return ::close(out.release()) == 0;
+}
 
 std::optional<std::vector<std::pair<std::string, std::string>>>
 read_manifest(const fs::path& entry) {

@@ -32,6 +32,16 @@ std::string key_material(const std::string& kind, const std::string& key_text,
 // entries and outputs.
 std::string random_suffix();
 
+// SHA-512 (hex) of an open file, read from offset 0 (the descriptor's offset
+// is untouched); nullopt on a read error.
+std::optional<std::string> sha512_of_fd(int fd);
+
+// Copies the open file `in` to the new file `to`: a reflink where the
+// filesystem has them, else an in-kernel copy, else read and write. Mode as
+// cp gives it (the source's, minus the umask). Copying from the descriptor
+// that was verified serves exactly the verified bytes.
+bool copy_fd_to(int in, const std::filesystem::path& to);
+
 // $FASTBOOP_CACHE_DIR (empty: no cache), else $XDG_CACHE_HOME/fastboop/artifacts,
 // else $HOME/.cache/fastboop/artifacts: the functions' default.
 std::string default_cache_dir();
