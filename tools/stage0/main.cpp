@@ -30,24 +30,22 @@ namespace {
 
 // Options every subcommand that opens a SOURCE takes.
 struct SourceArgs {
-  bool offline = false;
-  std::vector<std::string> local_artifacts;
-  std::optional<std::string> expect_sha512;
+  SourceRequest request;
   bool verify_download = false;
-  bool unverified_ranged_reads = false;
   std::optional<long> http_connect_timeout, http_stall_timeout;
   std::optional<unsigned> http_attempts;
-  std::optional<std::string> boot_profile;
 };
 
 void add_source_options(CLI::App* sub, SourceArgs& a) {
-  sub->add_flag("--offline", a.offline, "Never fetch over the network (also FASTBOOP_OFFLINE=1)");
-  sub->add_option("--boot-profile", a.boot_profile,
+  sub->add_flag("--offline", a.request.offline,
+                "Never fetch over the network (also FASTBOOP_OFFLINE=1)");
+  sub->add_option("--boot-profile", a.request.boot_profile,
                   "Which Boot Profile of a channel SOURCE to use (default: its only one)");
-  sub->add_option("--local-artifact", a.local_artifacts,
-                  "Local file replacing any pipeline stage with the same sha512 and size (repeatable)");
+  sub->add_option(
+      "--local-artifact", a.request.local_artifacts,
+      "Local file replacing any pipeline stage with the same sha512 and size (repeatable)");
   auto* expect = sub->add_option(
-      "--expect-sha512", a.expect_sha512,
+      "--expect-sha512", a.request.expect_sha512,
       "SHA-512 (128 lowercase hex) of a bare path/URL SOURCE. A file is checked when opened; a URL "
       "is fetched whole and checked before anything is read from it, and the checked copy is "
       "cached under the digest (a channel's block-hash tables check ranges instead)");
@@ -55,7 +53,7 @@ void add_source_options(CLI::App* sub, SourceArgs& a) {
                                "The default with --expect-sha512 (kept for scripts): fetch a URL SOURCE "
                                "whole and check it before use");
   verify->needs(expect);
-  sub->add_flag("--unverified-ranged-reads", a.unverified_ranged_reads,
+  sub->add_flag("--unverified-ranged-reads", a.request.unverified_ranged_reads,
                 "Read only the ranges that are needed of a URL SOURCE with --expect-sha512, or of a Boot "
                 "Profile's http artifacts that have no block-hash table, before their SHA-512 can be checked: "
                 "faster, but the output is built from unverified bytes (said in a warning)")
@@ -78,17 +76,8 @@ void add_source_options(CLI::App* sub, SourceArgs& a) {
 // The progress line lives as long as the opened source (it is fed from reads).
 Result<OpenedSource> open_with(const std::string& spec, const SourceArgs& a, pipeline::FetchProgress& progress,
                                TerminalDigest digest = TerminalDigest::IfStated) {
-  SourceOptions o;
+  SourceOptions o = TRY(make_source_options(a.request));
   o.terminal_digest = digest;
-  o.boot_profile_id = a.boot_profile;
-  if (a.offline)
-    o.network = pipeline::NetworkMode::Offline;
-  for (const auto& p : a.local_artifacts)
-    o.local_artifacts.emplace_back(p);
-  if (a.expect_sha512)
-    o.expect_digest = TRY(parse_expected_sha512(*a.expect_sha512));
-  if (a.unverified_ranged_reads)
-    o.digest_check = pipeline::DigestCheck::WhenComplete;
   // The options override the environment, which overrides the defaults.
   auto timeouts = TRY(pipeline::http_timeouts_from_env());
   if (a.http_connect_timeout)

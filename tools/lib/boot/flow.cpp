@@ -253,35 +253,20 @@ Result<Payloads> locate_payloads(const BootRequest& r) {
 }
 
 Result<stage0::SourceOptions> source_options(const BootRequest& r) {
-  stage0::SourceOptions o;
-  if (r.offline)
-    o.network = pipeline::NetworkMode::Offline;
-  for (const auto& p : r.local_artifacts)
-    o.local_artifacts.emplace_back(p);
-  if (r.expect_sha512)
-    o.expect_digest = TRY(stage0::parse_expected_sha512(*r.expect_sha512));
-  if (r.unverified_ranged_reads)
-    o.digest_check = pipeline::DigestCheck::WhenComplete;
-  o.boot_profile_id = r.boot_profile;
-  return o;
+  return stage0::make_source_options({.offline = r.offline,
+                                      .local_artifacts = r.local_artifacts,
+                                      .expect_sha512 = r.expect_sha512,
+                                      .unverified_ranged_reads = r.unverified_ranged_reads,
+                                      .boot_profile = r.boot_profile});
 }
 
+// stage0::open_source holds SOURCE to --boot-profile (a directory, an image
+// without a Boot Profile, another profile's id are refused there).
 Result<stage0::OpenedSource> open_source(const BootRequest& r, pipeline::FetchProgress& progress) {
   stage0::SourceOptions o = TRY(source_options(r));
   if (progress.enabled())
     o.on_fetch = progress.callback();
-  auto source = TRY(stage0::open_source(r.source, o));
-  if (r.boot_profile) {
-    if (!source.boot_profile)
-      return Error("--boot-profile " + *r.boot_profile + ": SOURCE " + r.source +
-                       " is not a Boot Profile",
-                   ErrorKind::Usage);
-    if (source.boot_profile->id != *r.boot_profile)
-      return Error("--boot-profile " + *r.boot_profile + ": SOURCE " + r.source +
-                       " holds Boot Profile '" + source.boot_profile->id + "'",
-                   ErrorKind::Usage);
-  }
-  return source;
+  return stage0::open_source(r.source, o);
 }
 
 // Steps 3-5: the boot image and its sidecar for the device kind.

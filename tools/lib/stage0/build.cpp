@@ -1,5 +1,6 @@
 #include "stage0/build.hpp"
 #include "common/text.hpp"
+#include "stage0/build_steps.hpp"
 
 #include "bootimg/devpro.hpp"
 #include "profiles/profiles.hpp"
@@ -57,28 +58,6 @@ struct Reader {
     return std::optional<std::string>(path);
   }
 };
-
-std::optional<Codec> module_codec(std::string_view relpath) {
-  if (relpath.ends_with(".ko.xz"))
-    return Codec::Xz;
-  if (relpath.ends_with(".ko.zst"))
-    return Codec::Zstd;
-  if (relpath.ends_with(".ko.gz"))
-    return Codec::Gzip;
-  return std::nullopt;
-}
-
-Codec codec_of_devpro(const profiles::DeviceProfile& d) {
-  if (!d.boot.initrd || !d.boot.initrd->compress)
-    return Codec::None;
-  switch (*d.boot.initrd->compress) {
-  case profiles::Compression::None: return Codec::None;
-  case profiles::Compression::Gzip: return Codec::Gzip;
-  case profiles::Compression::Lz4: return Codec::Lz4;
-  case profiles::Compression::Zstd: return Codec::Zstd;
-  }
-  return Codec::None;
-}
 
 // The settings files go through the PID1's own reader (stage0_settings is
 // compiled into both), exactly as the device will read them; a value it would
@@ -149,103 +128,116 @@ Result<HostFile> locate_stage0_init(const std::optional<std::string>& explicit_p
   return f;
 }
 
-Result<Stage0Result> build_stage0(fs::Filesystem& fsys, Stage0Options o) {
-  Stage0Result r;
-  Reader rd{fsys, r.inputs, o.outputs == OutputSet::All ? InputDigests::Record : InputDigests::Skip};
-  auto record_host = [&](const HostFile& f) {
+namespace {
+
+// --- build_stage0's steps ------------------------------------------------------
+// Each step reads what it needs, asks build_steps.hpp what to do with it, and
+// adds to the result and the image. Their order is the order of
+// Stage0Result::inputs and host_deps (stage0.json and the depfile).
+
+InputDigests input_digests(OutputSet outputs) {
+  return outputs == OutputSet::All ? InputDigests::Record : InputDigests::Skip;
+}
+
+// What the steps share.
+struct Build {
+  Build(fs::Filesystem& f, Stage0Options options)
+      : fsys(f), o(std::move(options)), rd{f, r.inputs, input_digests(o.outputs)} {}
+
+  void record_host(const HostFile& f) {
     r.inputs.push_back({f.embedded ? "boot-profile" : "host", f.path, sha512_hex(f.bytes), f.bytes.size()});
     if (!f.embedded)
       r.host_deps.push_back(f.path);
-  };
-
-  // 1. The image starts from the augment archive: its entries win.
-  CpioImage image;
-  if (o.augment) {
-    record_host(*o.augment);
-    TRY(image.merge_archive(o.augment->bytes, "--augment " + o.augment->path));
   }
 
-  // The settings map comes first (spec §2.11): whether the root is local is
-  // read from it, whichever way stage0.root_device arrived (--root-device,
-  // --setting, a cmdline token or the Boot Profile's extra_cmdline).
-  SplitCmdline split = split_extra_cmdline(o.extra_cmdline);
+  fs::Filesystem& fsys;
+  Stage0Options o;
+  Stage0Result r;
+  Reader rd; // records into r.inputs
+  CpioImage image;
+};
+
+// What the settings step decided.
+struct SettingsPlan {
+  std::vector<std::string> passthrough; // extra cmdline tokens that stay on the cmdline
+  std::string rootfs_type;
+  Settings settings;
+  RootPlan root;
+};
+
+// The image starts from the augment archive: its entries win.
+Result<void> start_image(Build& b) {
+  if (!b.o.augment)
+    return ok();
+  b.record_host(*b.o.augment);
+  return b.image.merge_archive(b.o.augment->bytes, "--augment " + b.o.augment->path);
+}
+
+// The settings map comes first (spec §2.11): whether the root is local is
+// read from it, whichever way stage0.root_device arrived (--root-device,
+// --setting, a cmdline token or the Boot Profile's extra_cmdline).
+Result<SettingsPlan> plan_settings(Build& b) {
+  SplitCmdline split = split_extra_cmdline(b.o.extra_cmdline);
   for (const auto& w : split.warnings)
     log::warn(w);
-  std::string rootfs_type = o.rootfs_type;
-  if (rootfs_type.empty())
-    rootfs_type = (fsys.kind() == "ext4" || fsys.kind() == "erofs" || fsys.kind() == "squashfs")
-                      ? std::string(fsys.kind())
-                      : "erofs";
-  if (rootfs_type != "erofs" && rootfs_type != "ext4" && rootfs_type != "squashfs")
-    return Error("root filesystem type '" + rootfs_type + "' is not erofs, ext4 or squashfs", ErrorKind::Usage);
-  SettingsLayers layers;
-  layers.rootfs = rootfs_type;
-  if (o.serial)
-    layers.generated["smoo.acm"] = "1";
-  if (o.stage0_serial && !o.stage0_serial->empty())
-    layers.generated["stage0.serial"] = *o.stage0_serial;
-  layers.generated["smoo.max_io_bytes"] = std::to_string(o.max_io_bytes);
-  layers.tokens = split.settings;
-  if (o.root_device)
-    layers.options["stage0.root_device"] = *o.root_device;
-  for (const auto& [k, v] : o.settings)
-    layers.options[k] = v;
-  Settings settings = merge_settings(layers);
-  TRY(check_settings_as_pid1(settings));
-  auto setting = [&](std::string_view key) {
-    auto it = settings.find(std::string(key));
-    return it == settings.end() ? std::string() : std::string(trim(it->second));
-  };
-
-  // The root comes over smoo (ublk) unless a local root device is set; the
-  // USB gadget runs whenever a smoo-gadget program is present, local root or not.
-  const bool smoo = setting(key::kRootDevice).empty();
-  const bool gadget = smoo || o.smoo_gadget || image.contains("bin/smoo-gadget");
-  const bool acm = parse_bool(setting(key::kAcm)).value_or(false);
-  if (smoo && !o.smoo_gadget && !image.contains("bin/smoo-gadget"))
-    return Error("the root would come over USB through smoo, but no --smoo-gadget PATH was given "
-                 "(or use --root-device for a local root)",
-                 ErrorKind::Usage);
-  if (o.mimic_fastboot && gadget) {
+  SettingsPlan p;
+  p.passthrough = std::move(split.passthrough);
+  p.rootfs_type = TRY(rootfs_type_for(b.o.rootfs_type, b.fsys.kind()));
+  SettingsLayers layers = settings_layers(b.o, p.rootfs_type, split.settings);
+  p.settings = merge_settings(layers);
+  TRY(check_settings_as_pid1(p.settings));
+  p.root = TRY(plan_root(p.settings, b.o.smoo_gadget || b.image.contains("bin/smoo-gadget")));
+  if (mimics_fastboot(b.o.mimic_fastboot, p.root)) {
     layers.generated["smoo.mimic_fastboot"] = "1";
-    settings = merge_settings(layers);
+    p.settings = merge_settings(layers);
   }
+  return p;
+}
 
-  // 2. Kernel and its modules directory.
+// The kernel (a host file or detected in the rootfs) and its modules directory.
+Result<KernelChoice> add_kernel(Build& b) {
   KernelChoice kc;
-  if (o.kernel) {
-    record_host(*o.kernel);
-    kc = TRY(choose_for_kernel(fsys, o.kernel->path, o.kernel->bytes, o.kernel_version));
+  if (b.o.kernel) {
+    b.record_host(*b.o.kernel);
+    kc = TRY(choose_for_kernel(b.fsys, b.o.kernel->path, b.o.kernel->bytes, b.o.kernel_version));
   } else {
-    kc = TRY(detect_kernel(fsys, o.kernel_version,
-                           o.outputs == OutputSet::All ? KernelBytes::Full : KernelBytes::IdentityOnly));
-    rd.record(kc.image_path, kc.source());
+    kc = TRY(detect_kernel(b.fsys, b.o.kernel_version,
+                           b.o.outputs == OutputSet::All ? KernelBytes::Full
+                                                         : KernelBytes::IdentityOnly));
+    b.rd.record(kc.image_path, kc.source());
   }
-  r.kver = kc.modules.kver;
-  r.kernel_path = kc.image_path;
-  r.arch = kc.kernel.arch;
-  r.kernel_layers = kc.kernel.layers;
-  r.encoding = o.device.boot.kernel_encoding;
-  if (o.outputs == OutputSet::All)
-    r.kernel = TRY_CTX(encode_kernel(std::move(kc.kernel), kc.source(), r.encoding), "kernel " + kc.image_path);
+  b.r.kver = kc.modules.kver;
+  b.r.kernel_path = kc.image_path;
+  b.r.arch = kc.kernel.arch;
+  b.r.kernel_layers = kc.kernel.layers;
+  b.r.encoding = b.o.device.boot.kernel_encoding;
+  if (b.o.outputs == OutputSet::All)
+    b.r.kernel = TRY_CTX(encode_kernel(std::move(kc.kernel), kc.source(), b.r.encoding),
+                         "kernel " + kc.image_path);
+  return kc;
+}
 
-  // 3. Device tree: --dtb > Boot Profile dtbs (given as a host file) > rootfs.
-  Bytes dtb;
-  if (o.dtb) {
-    record_host(*o.dtb);
-    r.dtb_path = o.dtb->path;
-    dtb = o.dtb->bytes;
-  } else {
-    auto found = TRY(select_dtb(fsys, o.device.devicetree_name, r.kver));
-    rd.record(found.path, found.bytes);
-    r.dtb_path = found.path;
-    dtb = std::move(found.bytes);
+// The base device tree: --dtb > Boot Profile dtbs (given as a host file) > rootfs.
+Result<Bytes> read_base_dtb(Build& b) {
+  if (b.o.dtb) {
+    b.record_host(*b.o.dtb);
+    b.r.dtb_path = b.o.dtb->path;
+    return b.o.dtb->bytes;
   }
-  TRY(validate_dtb(dtb, r.dtb_path));
+  auto found = TRY(select_dtb(b.fsys, b.o.device.devicetree_name, b.r.kver));
+  b.rd.record(found.path, found.bytes);
+  b.r.dtb_path = found.path;
+  return std::move(found.bytes);
+}
+
+// The final DTB: the base, its overlays (sources compiled), the MAC addresses.
+Result<void> add_dtb(Build& b, const Settings& settings) {
+  Bytes dtb = TRY(read_base_dtb(b));
+  TRY(validate_dtb(dtb, b.r.dtb_path));
   std::vector<Bytes> overlays;
   std::vector<std::string> overlay_names;
-  for (const auto& f : o.dtbos) {
-    record_host(f);
+  for (const auto& f : b.o.dtbos) {
+    b.record_host(f);
     overlay_names.push_back(f.path);
     if (f.path.ends_with(".dts") || f.path.ends_with(".dtso"))
       overlays.push_back(TRY(compile_dts(f.bytes, f.path)));
@@ -253,166 +245,192 @@ Result<Stage0Result> build_stage0(fs::Filesystem& fsys, Stage0Options o) {
       overlays.push_back(f.bytes);
   }
   dtb = TRY(apply_overlays(dtb, overlays, overlay_names));
-
-  // 4. Cmdline (§2.11); the MAC seed is the merged stage0.serial (a token
-  // beats --stage0-serial, an explicit --setting beats both), else "0".
-  std::string seed = setting(key::kSerial);
-  if (seed.empty())
-    seed = "0";
-  dtb = TRY(inject_mac(dtb, o.inject_mac, seed));
+  dtb = TRY(inject_mac(dtb, b.o.inject_mac, mac_seed(settings)));
   TRY(validate_dtb(dtb, "final DTB"));
-  r.dtb = std::move(dtb);
+  b.r.dtb = std::move(dtb);
+  return ok();
+}
 
-  std::vector<std::string> gen_tokens;
-  if (o.serial)
-    gen_tokens.emplace_back("plymouth.ignore-serial-consoles");
-  for (auto& t : split.passthrough)
-    gen_tokens.push_back(std::move(t));
-  for (const auto& t : gen_tokens)
-    r.cmdline_generated += (r.cmdline_generated.empty() ? "" : " ") + t;
-  r.cmdline = join_nonempty({o.device.boot.cmdline_append.value_or(""), r.cmdline_generated});
+// The cmdline (§2.11): the DevPro's cmdline_append, then the generated part.
+void set_cmdline(Build& b, const SettingsPlan& plan) {
+  b.r.cmdline_generated = generated_cmdline(b.o.serial, plan.passthrough);
+  b.r.cmdline = join_nonempty({b.o.device.boot.cmdline_append.value_or(""), b.r.cmdline_generated});
+}
 
-  // 5. Modules.
-  std::vector<std::string> required;
-  if (gadget)
-    required = {"configfs", "libcomposite", "usb_f_fs"};
-  if (smoo)
-    required.push_back("ublk_drv");
-  if (acm && !gadget)
-    required.insert(required.end(), {"configfs", "libcomposite"});
-  required.push_back("overlay");
-  required.push_back(rootfs_type);
-  // A nested root image (a live ISO's LiveOS/rootfs.img): a loop device and its filesystem.
-  if (const std::string image_type = setting(key::kRootfsImageType); !image_type.empty())
-    required.insert(required.end(), {"loop", image_type});
-  required.insert(required.end(), o.profile_modules.begin(), o.profile_modules.end());
-  required.insert(required.end(), o.required_modules.begin(), o.required_modules.end());
-  if (acm)
-    required.push_back("usb_f_acm");
-  ModuleIndex index = TRY(ModuleIndex::load(fsys, kc.modules.path, r.kver));
+// The module closure of what stage0 needs; the index files read are inputs.
+Result<ModuleIndex> resolve_modules(Build& b, const KernelChoice& kc, const SettingsPlan& plan) {
+  const auto required = required_modules(plan.root, plan.rootfs_type, plan.settings,
+                                         b.o.profile_modules, b.o.required_modules);
+  ModuleIndex index = TRY(ModuleIndex::load(b.fsys, kc.modules.path, b.r.kver));
   for (const auto& f : index.files_read()) {
-    Bytes b = TRY(fs::read_file(fsys, f, module_read_limit));
-    rd.record(f, b);
+    Bytes bytes = TRY(fs::read_file(b.fsys, f, module_read_limit));
+    b.rd.record(f, bytes);
   }
-  r.modules = TRY(index.resolve(required));
+  b.r.modules = TRY(index.resolve(required));
+  return index;
+}
 
-  bool any_compressed = std::any_of(r.modules.load_order.begin(), r.modules.load_order.end(),
-                                    [](const ResolvedModule& m) { return module_codec(m.relpath).has_value(); });
-  // Reading the kernel config is the only I/O here; the decision is module_storage().
+// Reading the kernel config is the only I/O here; the decision is module_storage().
+Result<ModuleStorage> choose_module_storage(Build& b, const KernelChoice& kc) {
+  const auto& order = b.r.modules.load_order;
+  const bool any_compressed = std::any_of(order.begin(), order.end(), [](const ResolvedModule& m) {
+    return module_codec(m.relpath).has_value();
+  });
   std::optional<Bytes> config_text;
-  if (any_compressed && o.module_compression == ModuleCompression::Auto) {
+  if (any_compressed && b.o.module_compression == ModuleCompression::Auto) {
     std::optional<std::string> config;
-    for (const auto& c : {"/boot/config-" + r.kver, kc.modules.path + "/config"})
-      if (auto p = TRY(rd.existing_file(c))) {
+    for (const auto& c : kernel_config_paths(b.r.kver, kc.modules.path))
+      if (auto p = TRY(b.rd.existing_file(c))) {
         config = *p;
         break;
       }
     if (config)
-      config_text = TRY(rd.read(*config));
+      config_text = TRY(b.rd.read(*config));
     else
-      log::warn("no kernel config for " + r.kver + " (/boot/config-" + r.kver + " or " + kc.modules.path +
-                "/config): decompressing modules on the host");
+      log::warn("no kernel config for " + b.r.kver + " (/boot/config-" + b.r.kver + " or " +
+                kc.modules.path + "/config): decompressing modules on the host");
   }
-  const ModuleStorage storage =
-      module_storage(any_compressed, o.module_compression,
-                     config_text ? std::optional<std::string_view>(as_chars(*config_text)) : std::nullopt);
-  const bool keep_compressed = storage == ModuleStorage::Kept;
-  r.module_compression = std::string(module_storage_name(storage));
+  const ModuleStorage storage = module_storage(
+      any_compressed, b.o.module_compression,
+      config_text ? std::optional<std::string_view>(as_chars(*config_text)) : std::nullopt);
+  b.r.module_compression = std::string(module_storage_name(storage));
+  return storage;
+}
 
-  const std::string cpio_moddir = "lib/modules/" + r.kver + "/";
+// The module files, decompressed unless kept, and the firmware they declare.
+// Returns the renames (relpath -> archive relpath) for modules.dep.
+Result<std::map<std::string, std::string>> add_module_files(Build& b, const KernelChoice& kc,
+                                                            bool keep_compressed) {
+  const std::string cpio_moddir = "lib/modules/" + b.r.kver + "/";
   std::map<std::string, std::string> renamed;
   std::set<std::string> firmware_seen;
-  for (const auto& m : r.modules.load_order) {
-    Bytes bytes = TRY_CTX(rd.read(kc.modules.path + "/" + m.relpath), "module " + m.name);
-    auto codec = module_codec(m.relpath);
-    std::string relpath = m.relpath;
+  for (const auto& m : b.r.modules.load_order) {
+    const std::string path = kc.modules.path + "/" + m.relpath;
+    Bytes bytes = TRY_CTX(b.rd.read(path), "module " + m.name);
+    const auto codec = module_codec(m.relpath);
+    const std::string relpath = module_archive_relpath(m.relpath, keep_compressed);
     Bytes plain;
     if (codec) {
-      plain = TRY_CTX(decompress(*codec, bytes, module_read_limit), kc.modules.path + "/" + m.relpath);
-      if (!keep_compressed) {
-        relpath = m.relpath.substr(0, m.relpath.rfind(".ko") + 3);
+      plain = TRY_CTX(decompress(*codec, bytes, module_read_limit), path);
+      if (relpath != m.relpath) {
         renamed[m.relpath] = relpath;
         bytes = plain;
       }
     }
-    ByteSpan elf = codec ? ByteSpan(plain) : ByteSpan(bytes);
-    auto fw = module_firmware(elf);
+    auto fw = module_firmware(codec ? ByteSpan(plain) : ByteSpan(bytes));
     if (!fw)
-      return Error(kc.modules.path + "/" + m.relpath + ": " + fw.error().message());
+      return Error(path + ": " + fw.error().message());
     for (const auto& name : *fw)
       if (firmware_seen.insert(name).second)
-        r.firmware.push_back({name, m.name, std::nullopt, false});
-    r.module_archive_paths[m.name] = cpio_moddir + relpath;
-    TRY(image.add_file(cpio_moddir + relpath, std::move(bytes)));
+        b.r.firmware.push_back({name, m.name, std::nullopt, false});
+    b.r.module_archive_paths[m.name] = cpio_moddir + relpath;
+    TRY(b.image.add_file(cpio_moddir + relpath, std::move(bytes)));
   }
-  {
-    const std::string dep = index.dep_lines(r.modules.load_order, renamed);
-    TRY(image.add_file(cpio_moddir + "modules.dep", Bytes(dep.begin(), dep.end())));
-  }
-  if (auto p = TRY(rd.existing_file(kc.modules.path + "/modules.builtin"))) {
-    Bytes b = TRY(fs::read_file(fsys, *p, module_read_limit));
-    TRY(image.add_file(cpio_moddir + "modules.builtin", std::move(b)));
-  }
-  {
-    std::vector<std::string> load_names;
-    for (const auto& m : r.modules.load_order)
-      load_names.push_back(m.name);
-    std::string list = TRY_CTX(render_module_list(load_names), "module load list");
-    TRY(image.add_file(kModuleListPath, Bytes(list.begin(), list.end())));
-  }
+  return renamed;
+}
 
-  // 6. Firmware the chosen modules declare.
-  for (auto& f : r.firmware) {
-    for (const std::string base : {"/lib/firmware/", "/usr/lib/firmware/"}) {
-      for (const std::string suffix : {"", ".zst", ".xz"}) {
-        if (auto p = TRY(rd.existing_file(base + f.name + suffix))) {
-          f.found_at = *p;
-          break;
-        }
-      }
-      if (f.found_at)
+// modules.dep for the chosen set, the rootfs's modules.builtin, the load list.
+Result<void> add_module_indexes(Build& b, const KernelChoice& kc, const ModuleIndex& index,
+                                const std::map<std::string, std::string>& renamed) {
+  const std::string cpio_moddir = "lib/modules/" + b.r.kver + "/";
+  const std::string dep = index.dep_lines(b.r.modules.load_order, renamed);
+  TRY(b.image.add_file(cpio_moddir + "modules.dep", Bytes(dep.begin(), dep.end())));
+  if (auto p = TRY(b.rd.existing_file(kc.modules.path + "/modules.builtin"))) {
+    Bytes builtin = TRY(fs::read_file(b.fsys, *p, module_read_limit));
+    TRY(b.image.add_file(cpio_moddir + "modules.builtin", std::move(builtin)));
+  }
+  std::vector<std::string> load_names;
+  for (const auto& m : b.r.modules.load_order)
+    load_names.push_back(m.name);
+  std::string list = TRY_CTX(render_module_list(load_names), "module load list");
+  return b.image.add_file(std::string(kModuleListPath), Bytes(list.begin(), list.end()));
+}
+
+Result<void> add_modules(Build& b, const KernelChoice& kc, const SettingsPlan& plan) {
+  const ModuleIndex index = TRY(resolve_modules(b, kc, plan));
+  const ModuleStorage storage = TRY(choose_module_storage(b, kc));
+  const auto renamed = TRY(add_module_files(b, kc, storage == ModuleStorage::Kept));
+  return add_module_indexes(b, kc, index, renamed);
+}
+
+// Firmware the chosen modules declare: located always, included when asked.
+Result<void> add_firmware(Build& b) {
+  for (auto& f : b.r.firmware) {
+    for (const auto& candidate : firmware_paths(f.name))
+      if (auto p = TRY(b.rd.existing_file(candidate))) {
+        f.found_at = *p;
         break;
-    }
-    if (f.found_at && o.firmware == FirmwareMode::Include) {
-      Bytes b = TRY(rd.read(*f.found_at));
-      std::string leaf = f.found_at->substr(f.found_at->find("/firmware/") + 10);
-      TRY(image.add_file("lib/firmware/" + leaf, std::move(b)));
+      }
+    if (f.found_at && b.o.firmware == FirmwareMode::Include) {
+      Bytes bytes = TRY(b.rd.read(*f.found_at));
+      TRY(b.image.add_file(firmware_archive_path(*f.found_at), std::move(bytes)));
       f.included = true;
     }
   }
+  return ok();
+}
 
-  // 7. Settings files, fixed directories, PID1 and the gadget program.
+// Settings files and the fixed directories.
+Result<void> add_settings_files(Build& b, const Settings& settings) {
   for (const auto& file : TRY_CTX(render_settings_files(settings), "stage0 settings")) {
-    TRY(image.add_file(std::string(kSettingsDir) + "/" + file.name,
-                       Bytes(file.content.begin(), file.content.end())));
+    TRY(b.image.add_file(std::string(kSettingsDir) + "/" + file.name,
+                         Bytes(file.content.begin(), file.content.end())));
   }
-  r.settings = settings;
+  b.r.settings = settings;
   for (const char* d : {"dev", "proc", "sys", "run", "etc", "etc/modules-load.d", "lib", "lib/modules"})
-    TRY(image.add_directory(d));
-  if (o.smoo_gadget) {
-    record_host(*o.smoo_gadget);
-    auto garch = TRY_CTX(elf_arch(o.smoo_gadget->bytes), "--smoo-gadget " + o.smoo_gadget->path);
-    if (garch != r.arch)
-      return Error("--smoo-gadget " + o.smoo_gadget->path + " is built for " + garch + " but the kernel is " + r.arch);
-    TRY(image.add_file("bin/smoo-gadget", o.smoo_gadget->bytes, 0755));
-  }
-  if (!image.contains("init")) {
-    if (!o.init)
-      o.init = TRY(locate_stage0_init(std::nullopt, r.arch));
-    record_host(*o.init);
-    auto iarch = TRY_CTX(elf_arch(o.init->bytes), "stage0 PID1 " + o.init->path);
-    if (iarch != r.arch)
-      return Error("stage0 PID1 " + o.init->path + " is built for " + iarch + " but the kernel " + r.kernel_path +
-                   " is " + r.arch);
-    TRY(image.add_file("init", o.init->bytes, 0755));
-  }
+    TRY(b.image.add_directory(d));
+  return ok();
+}
 
-  Bytes raw = TRY(image.serialise());
-  r.initrd_uncompressed = raw.size();
-  r.codec = o.compress ? *o.compress : codec_of_devpro(o.device);
-  r.initrd = r.codec == Codec::None ? std::move(raw) : TRY(compress(r.codec, raw));
-  TRY(check_boot_limits(o.device, r, o.outputs));
-  return r;
+// The gadget program and the PID1 (unless the augment archive has one), each
+// built for the kernel's architecture.
+Result<void> add_programs(Build& b) {
+  if (b.o.smoo_gadget) {
+    const HostFile& g = *b.o.smoo_gadget;
+    b.record_host(g);
+    auto garch = TRY_CTX(elf_arch(g.bytes), "--smoo-gadget " + g.path);
+    if (garch != b.r.arch)
+      return Error("--smoo-gadget " + g.path + " is built for " + garch + " but the kernel is " +
+                   b.r.arch);
+    TRY(b.image.add_file("bin/smoo-gadget", g.bytes, 0755));
+  }
+  if (b.image.contains("init"))
+    return ok();
+  if (!b.o.init)
+    b.o.init = TRY(locate_stage0_init(std::nullopt, b.r.arch));
+  const HostFile& init = *b.o.init;
+  b.record_host(init);
+  auto iarch = TRY_CTX(elf_arch(init.bytes), "stage0 PID1 " + init.path);
+  if (iarch != b.r.arch)
+    return Error("stage0 PID1 " + init.path + " is built for " + iarch + " but the kernel " +
+                 b.r.kernel_path + " is " + b.r.arch);
+  return b.image.add_file("init", init.bytes, 0755);
+}
+
+// The archive, compressed, within the Device Profile's limits.
+Result<void> finish_initrd(Build& b) {
+  Bytes raw = TRY(b.image.serialise());
+  b.r.initrd_uncompressed = raw.size();
+  b.r.codec = initrd_codec(b.o.compress, b.o.device);
+  b.r.initrd = b.r.codec == Codec::None ? std::move(raw) : TRY(compress(b.r.codec, raw));
+  return check_boot_limits(b.o.device, b.r, b.o.outputs);
+}
+
+} // namespace
+
+Result<Stage0Result> build_stage0(fs::Filesystem& fsys, Stage0Options options) {
+  Build b(fsys, std::move(options));
+  TRY(start_image(b));
+  const SettingsPlan plan = TRY(plan_settings(b));
+  const KernelChoice kc = TRY(add_kernel(b));
+  TRY(add_dtb(b, plan.settings));
+  set_cmdline(b, plan);
+  TRY(add_modules(b, kc, plan));
+  TRY(add_firmware(b));
+  TRY(add_settings_files(b, plan.settings));
+  TRY(add_programs(b));
+  TRY(finish_initrd(b));
+  return std::move(b.r);
 }
 
 void apply_effective_stage0(Stage0Options& o, const profiles::EffectiveStage0& p, const std::string& id) {

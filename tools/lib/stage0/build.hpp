@@ -107,7 +107,7 @@ struct Stage0Result {
 Result<Stage0Result> build_stage0(filesystems::Filesystem& fs, Stage0Options options);
 
 // Decisions build_stage0 takes, as pure functions (tested without dtc or a
-// rootfs).
+// rootfs); those of its individual steps are in build_steps.hpp.
 // Whether `config` (a kernel .config) sets `option=y` on a line of its own.
 bool kernel_config_enables(std::string_view config, std::string_view option);
 // How modules go into the initramfs: none of them compressed, kept

@@ -76,6 +76,20 @@ Result<void> apply_settings(Stage0Options& o, const BuildRequest& request) {
 
 } // namespace
 
+Result<SourceOptions> make_source_options(const SourceRequest& request) {
+  SourceOptions o;
+  if (request.offline)
+    o.network = pipeline::NetworkMode::Offline;
+  for (const auto& p : request.local_artifacts)
+    o.local_artifacts.emplace_back(p);
+  if (request.expect_sha512)
+    o.expect_digest = TRY(parse_expected_sha512(*request.expect_sha512));
+  if (request.unverified_ranged_reads)
+    o.digest_check = pipeline::DigestCheck::WhenComplete;
+  o.boot_profile_id = request.boot_profile;
+  return o;
+}
+
 Result<Stage0Options> make_stage0_options(const BuildRequest& request, const OpenedSource& source,
                                           const profiles::DeviceProfile& device) {
   Stage0Options o;

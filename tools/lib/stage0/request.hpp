@@ -18,6 +18,20 @@
 
 namespace fastboop::stage0 {
 
+// What a front end asks of opening a SOURCE (`fastboop-stage0`'s subcommands
+// and `fastboop boot` take the same options).
+struct SourceRequest {
+  bool offline = false;                     // --offline
+  std::vector<std::string> local_artifacts; // --local-artifact
+  std::optional<std::string> expect_sha512; // --expect-sha512 (checked here)
+  bool unverified_ranged_reads = false;     // --unverified-ranged-reads
+  std::optional<std::string> boot_profile;  // --boot-profile
+};
+
+// The SourceOptions for a request; the caller adds what only it has (fetch
+// progress, http timeouts, whether to hash a local image).
+Result<SourceOptions> make_source_options(const SourceRequest& request);
+
 enum class SerialConsole { Off, On };
 enum class MimicFastboot { On, Off };
 
