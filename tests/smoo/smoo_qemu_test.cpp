@@ -498,6 +498,72 @@ TEST_F(SmooQemu, Stage0BootsARootServedOverUsbByFastboopPush) {
   expect_root_reached(log, "served-over-usb-by-fastboop-push");
 }
 
+// Issue 21 over USB: the chain above with a distro live ISO as SOURCE. The
+// rootfs tree is laid out as Debian live does (live/filesystem.squashfs by
+// mksquashfs, live/vmlinuz beside it, xorriso); fastboop-stage0 takes the
+// kernel from the ISO and the modules from inside the squashfs, and
+// `fastboop-push serve live.iso` serves exactly the squashfs's byte range of
+// the ISO, which PID1 mounts from /dev/ublkb0 as a squashfs lower root.
+TEST_F(SmooQemu, Stage0BootsALiveIsoWhoseSquashfsIsServedOverUsb) {
+  REQUIRE_SERVE();
+  const fs::path payload = fs::path(SMOO_PAYLOAD_DIR) / "stage0-x86_64";
+  if (!fs::exists(tool("fastboop-stage0")) || !fs::exists(payload))
+    FASTBOOP_SKIP_OR_FAIL_QEMU("fastboop-stage0 and the x86_64 PID1 payload must be built (" +
+                               payload.string() + ")");
+  for (const char* program : {"mkfs.erofs", "dtc", "mksquashfs", "xorriso"})
+    FASTBOOP_REQUIRE_PROGRAM(program);
+  TempDir tmp;
+  const std::string marker = "live-iso-squashfs-served-over-usb";
+  make_chain_rootfs(tmp, *kernel, marker);
+  if (::testing::Test::HasFatalFailure())
+    return;
+  const fs::path iso = tmp / "live.iso";
+  ProcessOutput made_iso =
+      sh("set -e; cd '" + tmp.path().string() + "'; mkdir -p iso/live; cp rootdir/boot/vmlinuz-" +
+         kernel->version +
+         " iso/live/vmlinuz; mksquashfs rootdir iso/live/filesystem.squashfs -comp gzip -noappend"
+         " -no-progress -quiet -all-root -no-xattrs >/dev/null;"
+         " xorriso -as mkisofs -quiet -R -J -V LIVE -o live.iso iso 2>/dev/null");
+  ASSERT_EQ(made_iso.exit_code, 0) << made_iso.err;
+
+  const fs::path out = tmp / "stage0";
+  ProcessOutput built =
+      sh("FASTBOOP_SCHEMA_PATH='" + (source_dir() / "tests/smoo/devpro").string() + "' '" +
+         tool("fastboop-stage0").string() + "' build '" + iso.string() +
+         "' --device-profile qemu-x86-dummy-hcd -o '" + out.string() + "' --dtb '" +
+         (tmp / "none.dtb").string() + "' --stage0-init '" + payload.string() +
+         "' --smoo-gadget '" + guest_program("smoo-gadget-standin").string() +
+         "' --require-module dummy_hcd --compress none --stage0-serial SMOOQEMU1"
+         " --usb-vendor 0x18d1 --usb-product 0x4ee0 --smoo-queue-depth 16 --udc-timeout 60 "
+         "--ep1-timeout 60 --ublk-timeout 180");
+  ASSERT_EQ(built.exit_code, 0) << built.err;
+  EXPECT_THAT(read_text(out / "stage0.json"), HasSubstr("live ISO kernel live/vmlinuz"));
+
+  write_file(tmp / "smoo-test.conf", "mode chain\nserve serve /srv/live.iso\n");
+  const fs::path extra = tmp / "extra.cpio";
+  ProcessOutput made =
+      run({(source_dir() / "tests/smoo/mk-initrd.sh").string(), extra.string(), "--conf",
+           (tmp / "smoo-test.conf").string(), "--program", guest_program("smoo-test-init").string(),
+           "smoo-test-init", "--program", tool("fastboop-push").string(), "fastboop-push", "--file",
+           iso.string(), "/srv/live.iso"});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  const fs::path initrd = tmp / "initrd.cpio";
+  ProcessOutput joined = sh("cat '" + (out / "stage0.cpio").string() + "' '" + extra.string() +
+                            "' > '" + initrd.string() + "'");
+  ASSERT_EQ(joined.exit_code, 0);
+  std::string cmdline = read_text(out / "cmdline");
+  std::replace(cmdline.begin(), cmdline.end(), '\n', ' ');
+
+  const auto timeout = std::chrono::seconds(400);
+  const Boot b =
+      boot(*kernel, initrd, cmdline + " rdinit=/bin/smoo-test-init", "live-iso-chain", timeout);
+  ASSERT_BOOTED(b, timeout);
+  const std::string& log = b.log;
+  EXPECT_THAT(log, HasSubstr("stage0: modules: loaded squashfs")) << log;
+  EXPECT_THAT(log, HasSubstr("stage0: step root-mount ok: /dev/ublkb0 (squashfs)")) << log;
+  expect_root_reached(log, marker);
+}
+
 // Issue 15's chain: `fastboop boot` itself, as a person would run it, with the
 // rootfs as SOURCE. In the guest a FunctionFS fastboot device on dummy_hcd is
 // the phone's bootloader (guest/init.c, mode boot); fastboop finds it over

@@ -218,12 +218,18 @@ FileType FakeSys::lstat(const std::string& path) {
   return n ? n->type : FileType::Missing;
 }
 
-int FakeSys::loop_attach(const std::string& path, std::string& device) {
-  calls.push_back("loop-attach " + path);
+int FakeSys::loop_attach(const std::string& path, std::uint64_t offset, std::uint64_t size,
+                         std::string& device) {
+  calls.push_back("loop-attach " + path +
+                  (offset || size
+                       ? " offset=" + std::to_string(offset) + " size=" + std::to_string(size)
+                       : std::string()));
+  if (fail_loop_attach)
+    return fail_loop_attach;
   const FakeNode* n = follow(raw(path));
   if (!n)
     return ENOENT;
-  if (n->type != FileType::Regular)
+  if (n->type != FileType::Regular && n->type != FileType::BlockDevice)
     return EINVAL;
   device = "/dev/loop" + std::to_string(m_loops++);
   add_node(raw(device), FileType::BlockDevice);

@@ -53,6 +53,7 @@ public:
   std::function<int(const std::string& path)> on_write_error; // errno for a write, or 0
   std::optional<ChildStatus> child_status;                    // what poll_child reports
   int exec_result = 0;
+  int fail_loop_attach = 0; // errno every loop_attach returns, or 0
 
   int mount(const std::string& source, const std::string& target, const std::string& fstype,
             unsigned long flags, const std::string& data) override;
@@ -68,7 +69,8 @@ public:
   FileType lstat(const std::string& path) override;
   int block_device_size(const std::string& path, std::uint64_t& bytes) override;
   // Records the call; a regular file gets /dev/loop<n> (a block device node).
-  int loop_attach(const std::string& path, std::string& device) override;
+  int loop_attach(const std::string& path, std::uint64_t offset, std::uint64_t size,
+                  std::string& device) override;
   int realpath(const std::string& path, std::string& out) override;
   int finit_module(const std::string& path, int flags) override;
   int spawn(const std::string& path, const std::vector<std::string>& argv,

@@ -678,6 +678,64 @@ TEST_F(Boot, NestedRootImageIsLoopMountedFromTheSquashfs) {
   EXPECT_TRUE(logged("/dev/loop0 (ext4) + tmpfs -> /newroot"));
 }
 
+// A live ISO on the device's own disk: the squashfs is a byte range of the
+// ISO, shown by a read-only loop device with offset and size.
+TEST_F(Boot, RootByteRangeOfADeviceIsLoopMounted) {
+  sys.remove("/bin/smoo-gadget");
+  setting("stage0.rootfs", "squashfs");
+  setting("stage0.root_device", "/dev/vda");
+  setting("stage0.root_offset", "1048576");
+  setting("stage0.root_size", "8192000");
+  sys.add_node("/dev/vda", FileType::BlockDevice);
+  RunResult r = run_pid1(sys);
+  ASSERT_TRUE(r.exec_ok) << r.failure_line();
+  expect_in_order({
+      "loop-attach /dev/vda offset=1048576 size=8192000",
+      "mount /dev/loop0 /lower squashfs RDONLY",
+      "mount tmpfs /upper tmpfs 0",
+      "exec /sbin/init argc=1",
+  });
+  EXPECT_FALSE(called("mount /dev/vda /lower squashfs RDONLY"));
+  EXPECT_TRUE(logged("bytes 1048576+8192000 of /dev/vda on /dev/loop0"));
+}
+
+// Fedora's layout on a local disk: the byte range holds the squashfs, which
+// holds the nested image.
+TEST_F(Boot, RootByteRangeThenNestedImage) {
+  sys.remove("/bin/smoo-gadget");
+  setting("stage0.rootfs", "squashfs");
+  setting("stage0.root_device", "/dev/vda");
+  setting("stage0.root_offset", "4096");
+  setting("stage0.rootfs_image", "/LiveOS/rootfs.img");
+  setting("stage0.rootfs_image_type", "ext4");
+  sys.add_node("/dev/vda", FileType::BlockDevice);
+  sys.add_file("/medium/LiveOS/rootfs.img", "ext4 image");
+  RunResult r = run_pid1(sys);
+  ASSERT_TRUE(r.exec_ok) << r.failure_line();
+  expect_in_order({
+      "loop-attach /dev/vda offset=4096 size=0",
+      "mount /dev/loop0 /medium squashfs RDONLY",
+      "loop-attach /medium/LiveOS/rootfs.img",
+      "mount /dev/loop1 /lower ext4 RDONLY noload",
+  });
+}
+
+TEST_F(Boot, RootByteRangeThatCannotBeAttachedFailsNamingIt) {
+  sys.remove("/bin/smoo-gadget");
+  setting("stage0.rootfs", "squashfs");
+  setting("stage0.root_device", "/dev/vda");
+  setting("stage0.root_offset", "4096");
+  setting("stage0.root_size", "2048");
+  sys.add_node("/dev/vda", FileType::BlockDevice);
+  sys.fail_loop_attach = EINVAL;
+  RunResult r = run_pid1(sys);
+  ASSERT_FALSE(r.exec_ok);
+  EXPECT_EQ(r.failed_step, "root-mount");
+  EXPECT_NE(r.cause.find("attach a loop device to bytes 4096+2048 of /dev/vda"), std::string::npos)
+      << r.cause;
+  EXPECT_FALSE(called("mount tmpfs /upper tmpfs 0"));
+}
+
 TEST_F(Boot, NestedRootImageThatIsMissingFailsNamingIt) {
   setting("stage0.rootfs", "squashfs");
   setting("stage0.rootfs_image", "/LiveOS/rootfs.img");

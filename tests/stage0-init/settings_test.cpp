@@ -139,6 +139,28 @@ TEST(Stage0Settings, NestedRootImageRoundTripsAndIsChecked) {
   EXPECT_FALSE(bad.settings.rootfs_image_type);
 }
 
+// Issue 21: a live ISO on a local disk; the root is a byte range of it.
+TEST(Stage0Settings, RootByteRangeRoundTripsAndIsChecked) {
+  Stage0Settings in;
+  in.rootfs = RootFsType::Squashfs;
+  in.root_device = "/dev/vda";
+  in.root_offset = 1048576;
+  in.root_size = 8192000;
+  auto map = to_settings_map(in);
+  ASSERT_TRUE(map.ok());
+  EXPECT_EQ(map->at("stage0.root_offset"), "1048576");
+  EXPECT_EQ(map->at("stage0.root_size"), "8192000");
+  ParsedSettings back = parse_settings(*map);
+  EXPECT_TRUE(back.warnings.empty());
+  EXPECT_EQ(back.settings, in);
+  EXPECT_TRUE(is_known_key("stage0.root_offset"));
+  EXPECT_TRUE(is_known_key("stage0.root_size"));
+  ParsedSettings bad = parse_settings({{"stage0.root_offset", "-1"}, {"stage0.root_size", "1k"}});
+  EXPECT_EQ(bad.invalid.size(), 2u);
+  EXPECT_FALSE(bad.settings.root_offset);
+  EXPECT_FALSE(bad.settings.root_size);
+}
+
 TEST(Stage0Settings, Defaults) {
   ParsedSettings p = parse_settings({});
   EXPECT_FALSE(p.settings.rootfs.has_value());

@@ -157,8 +157,19 @@ TEST_F(LiveIsoBuild, DebianLiveLocallyAndOverHttpFetchingOnlyWhatIsNeeded) {
   const std::string list = modules(dir / "local");
   EXPECT_NE(list.find("squashfs\n"), std::string::npos) << list;
   EXPECT_NE(list.find("overlay\n"), std::string::npos) << list;
-  EXPECT_EQ(list.find("loop\n"), std::string::npos) << list;
   expect_kernel_from_iso(dir / "local", "live/vmlinuz-" + test::debian_kernel()->kver);
+  // --root-device names a disk holding the whole ISO: the PID1 loop-mounts
+  // the squashfs's byte range of it, so the loop driver comes along.
+  EXPECT_NE(list.find("loop\n"), std::string::npos) << list;
+  const Bytes squashfs = read_file(dir / "iso/live/filesystem.squashfs");
+  const Bytes whole = read_file(iso);
+  const std::uint64_t offset = std::stoull(s["stage0.root_offset"]);
+  const std::uint64_t size = std::stoull(s["stage0.root_size"]);
+  EXPECT_EQ(offset % 2048, 0u);
+  EXPECT_EQ(size, (squashfs.size() + 511) / 512 * 512);
+  ASSERT_LE(offset + squashfs.size(), whole.size());
+  EXPECT_TRUE(std::equal(squashfs.begin(), squashfs.end(),
+                         whole.begin() + static_cast<std::ptrdiff_t>(offset)));
 
   TempDir docroot;
   fsys::copy_file(iso, docroot / "live.iso");
@@ -236,6 +247,66 @@ TEST_F(LiveIsoBuild, ArchLiveLz4) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(settings(dir / "o")["stage0.rootfs"], "squashfs\n");
   expect_kernel_from_iso(dir / "o", "arch/boot/aarch64/vmlinuz-linux");
+}
+
+// A channel carrying a live ISO as its artifact (records first, the ISO after
+// them): the live layout is recognised in the artifact, so the stage0 is the
+// one the bare ISO gives, the kernel beside the squashfs included.
+TEST_F(LiveIsoBuild, LiveIsoAsAChannelsArtifact) {
+  FASTBOOP_REQUIRE_PROGRAM("dtc");
+  const fsys::path iso = make_live_iso(dir.path(), Layout::Debian, "xz");
+  test::put(dir / "board.yaml", "id: live-board\n"
+                                "display_name: Live board\n"
+                                "devicetree_name: vendor/board\n"
+                                "match:\n"
+                                "  - fastboot: {vid: 0x18d1, pid: 0x4ee1}\n"
+                                "probe:\n"
+                                "  - fastboot.getvar: product\n"
+                                "    equals: live\n"
+                                "boot:\n"
+                                "  fastboot_boot:\n"
+                                "    android_bootimg:\n"
+                                "      header_version: 2\n"
+                                "      page_size: 4096\n"
+                                "      kernel:\n"
+                                "        encoding: image\n");
+  const std::string profile = fastboop::test::tool_path("fastboop-profile").string();
+  auto c = run({profile, "compile-devpro", (dir / "board.yaml").string(), "-o",
+                (dir / "board.fdp").string()});
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  const fsys::path channel = dir / "live.channel";
+  auto p = run({profile, "channel", "pack", (dir / "board.fdp").string(), "--artifact",
+                iso.string(), "-o", channel.string()});
+  ASSERT_EQ(p.exit_code, 0) << p.err;
+  ASSERT_GT(fsys::file_size(channel), fsys::file_size(iso));
+
+  auto insp = run({fastboop::test::tool_path("fastboop-stage0").string(), "inspect",
+                   channel.string(), "--json"});
+  ASSERT_EQ(insp.exit_code, 0) << insp.err;
+  auto j = nlohmann::json::parse(text(insp.out));
+  EXPECT_EQ(j["filesystem"], "squashfs") << j.dump();
+  EXPECT_EQ(j["live"]["layout"], "debian-live") << j.dump();
+  EXPECT_EQ(j["live"]["kernel"], "live/vmlinuz-" + test::debian_kernel()->kver) << j.dump();
+
+  auto from_iso = build(iso.string(), dir / "bare");
+  ASSERT_EQ(from_iso.exit_code, 0) << from_iso.err;
+  auto from_channel = build(channel.string(), dir / "chan");
+  ASSERT_EQ(from_channel.exit_code, 0) << from_channel.err;
+  for (const char* f : {"stage0.cpio", "kernel", "devicetree.dtb", "cmdline"})
+    EXPECT_EQ(read_file(dir / "bare" / f), read_file(dir / "chan" / f)) << f;
+  expect_kernel_from_iso(dir / "chan", "live/vmlinuz-" + test::debian_kernel()->kver);
+  // The byte range is the squashfs's place in the ISO, not in the channel.
+  auto s = settings(dir / "chan");
+  EXPECT_EQ(settings(dir / "bare")["stage0.root_offset"], s["stage0.root_offset"]);
+
+  // What the smoo host would serve from the channel: the squashfs itself.
+  auto img = open_rootfs_image(channel.string());
+  ASSERT_TRUE(img.ok()) << img.error().message();
+  const Bytes squashfs = read_file(dir / "iso/live/filesystem.squashfs");
+  ASSERT_EQ(img->image->size(), squashfs.size());
+  Bytes got(squashfs.size());
+  ASSERT_TRUE(img->image->read_at(0, got).ok());
+  EXPECT_TRUE(got == squashfs);
 }
 
 // What the smoo host serves (the same SOURCE through the same pipeline) is

@@ -418,6 +418,18 @@ private:
       mkdir_p(std::string(dir));
     std::string fstype(stage0::to_string(*m_settings.rootfs));
     std::string lower_device = m_root_device;
+    if (m_settings.root_offset || m_settings.root_size) {
+      // A byte range of the device (a live ISO's squashfs on a disk holding
+      // the whole ISO): a read-only loop device shows just that range.
+      const std::uint64_t offset = m_settings.root_offset.value_or(0);
+      const std::uint64_t size = m_settings.root_size.value_or(0);
+      const std::string range = "bytes " + std::to_string(offset) + "+" +
+                                (size ? std::to_string(size) : std::string("(to the end)")) +
+                                " of " + m_root_device;
+      TRY(check(m_sys.loop_attach(m_root_device, offset, size, lower_device),
+                "attach a loop device to " + range));
+      detail(range + " on " + lower_device);
+    }
     if (!m_settings.rootfs_image.empty()) {
       // A live ISO's nested root: the device holds a filesystem (squashfs)
       // whose file is the root image, attached through a loop device.
@@ -425,10 +437,11 @@ private:
         return Error(std::string(stage0::key::kRootfsImageType) + " is required with " +
                      std::string(stage0::key::kRootfsImage));
       mkdir_p(std::string(kLiveMedium));
-      TRY(check(m_sys.mount(m_root_device, std::string(kLiveMedium), fstype, kMsRdonly, ""),
-                "mount " + m_root_device + " (" + fstype + ") read-only on " + std::string(kLiveMedium)));
+      TRY(check(m_sys.mount(lower_device, std::string(kLiveMedium), fstype, kMsRdonly, ""),
+                "mount " + lower_device + " (" + fstype + ") read-only on " +
+                    std::string(kLiveMedium)));
       const std::string image = std::string(kLiveMedium) + m_settings.rootfs_image;
-      TRY(check(m_sys.loop_attach(image, lower_device), "attach a loop device to " + image));
+      TRY(check(m_sys.loop_attach(image, 0, 0, lower_device), "attach a loop device to " + image));
       fstype = std::string(stage0::to_string(*m_settings.rootfs_image_type));
     }
     const bool ext4 = fstype == "ext4";

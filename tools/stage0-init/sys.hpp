@@ -60,9 +60,12 @@ public:
   // Opens a block device read-only and reads its size (BLKGETSIZE64): 0, or
   // the errno of the open or ioctl (ENXIO while a ublk disk is still starting).
   virtual int block_device_size(const std::string& path, std::uint64_t& bytes) = 0;
-  // Attaches a read-only loop device to the regular file `path` (LOOP_CONFIGURE,
-  // else LOOP_SET_FD on older kernels) and names its node in `device`.
-  virtual int loop_attach(const std::string& path, std::string& device) = 0;
+  // Attaches a read-only loop device to `path` (a regular file or a block
+  // device; LOOP_CONFIGURE, else LOOP_SET_FD on older kernels), showing the
+  // `size` bytes from `offset` (size 0: to the end), and names its node in
+  // `device`.
+  virtual int loop_attach(const std::string& path, std::uint64_t offset, std::uint64_t size,
+                          std::string& device) = 0;
   virtual int realpath(const std::string& path, std::string& out) = 0;
   virtual int finit_module(const std::string& path, int flags) = 0;
   // Starts `path` with `argv`, the inherited environment plus `extra_env`,

@@ -165,7 +165,8 @@ int LinuxSys::block_device_size(const std::string& path, std::uint64_t& bytes) {
   return err;
 }
 
-int LinuxSys::loop_attach(const std::string& path, std::string& device) {
+int LinuxSys::loop_attach(const std::string& path, std::uint64_t offset, std::uint64_t size,
+                          std::string& device) {
   const int file = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (file < 0)
     return errno;
@@ -190,15 +191,21 @@ int LinuxSys::loop_attach(const std::string& path, std::string& device) {
       err = errno;
       break;
     }
+    // No LO_FLAGS_AUTOCLEAR: it detaches the device on the last close, which
+    // is the close below, before anything has mounted it. The root is never
+    // detached anyway.
     loop_config config{};
     config.fd = static_cast<__u32>(file);
-    config.info.lo_flags = LO_FLAGS_READ_ONLY | LO_FLAGS_AUTOCLEAR;
+    config.info.lo_flags = LO_FLAGS_READ_ONLY;
+    config.info.lo_offset = offset;
+    config.info.lo_sizelimit = size;
     int rc = ::ioctl(loop, LOOP_CONFIGURE, &config);
     if (rc != 0 && errno == EINVAL) { // before Linux 5.8
       rc = ::ioctl(loop, LOOP_SET_FD, file);
       if (rc == 0) {
         loop_info64 info{};
-        info.lo_flags = LO_FLAGS_AUTOCLEAR;
+        info.lo_offset = offset;
+        info.lo_sizelimit = size;
         rc = ::ioctl(loop, LOOP_SET_STATUS64, &info);
       }
     }

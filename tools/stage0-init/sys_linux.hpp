@@ -20,7 +20,8 @@ public:
   FileType stat(const std::string& path) override;
   FileType lstat(const std::string& path) override;
   int block_device_size(const std::string& path, std::uint64_t& bytes) override;
-  int loop_attach(const std::string& path, std::string& device) override;
+  int loop_attach(const std::string& path, std::uint64_t offset, std::uint64_t size,
+                  std::string& device) override;
   int realpath(const std::string& path, std::string& out) override;
   int finit_module(const std::string& path, int flags) override;
   int spawn(const std::string& path, const std::vector<std::string>& argv,

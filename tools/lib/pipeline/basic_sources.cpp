@@ -129,6 +129,27 @@ Result<BlockSourcePtr> open_slice(BlockSourcePtr inner, std::uint64_t offset, st
       std::make_unique<SliceSource>(std::move(inner), offset, length, std::move(description)));
 }
 
+namespace {
+
+class SharedView final : public BlockSource {
+public:
+  explicit SharedView(std::shared_ptr<BlockSource> shared) : m_shared(std::move(shared)) {}
+  std::uint64_t size() const override { return m_shared->size(); }
+  std::string describe() const override { return m_shared->describe(); }
+  Result<void> read_at(std::uint64_t offset, std::span<std::uint8_t> out) override {
+    return m_shared->read_at(offset, out);
+  }
+
+private:
+  std::shared_ptr<BlockSource> m_shared;
+};
+
+} // namespace
+
+BlockSourcePtr make_shared_view(std::shared_ptr<BlockSource> shared) {
+  return std::make_unique<SharedView>(std::move(shared));
+}
+
 std::filesystem::path default_cache_dir() {
   if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x == '/')
     return std::filesystem::path(x) / "fastboop";

@@ -181,7 +181,8 @@ Result<DetectedPipeline> detect_layers(BlockSourcePtr cur, PipelineSource chain,
         PipelineSource sel = wrap(StageKind::Iso9660, std::move(chain));
         sel.iso_path = live->root_path;
         chain = std::move(sel);
-        cur = TRY(open_iso9660_file(std::move(cur), live->root_path));
+        live->opened_iso = std::shared_ptr<BlockSource>(std::move(cur));
+        cur = TRY(open_iso9660_file(make_shared_view(live->opened_iso), live->root_path));
         out.layers.insert(out.layers.begin(), "iso9660[" + live->root_path + "]");
         out.live = std::move(live);
         continue;

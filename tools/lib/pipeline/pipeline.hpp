@@ -108,6 +108,10 @@ struct LiveLayout {
   profiles::PipelineSource iso;          // the ISO itself (the chain beneath the iso9660 stage)
   std::string root_path;                 // the root image inside the ISO
   std::vector<std::string> kernel_paths; // kernels inside the ISO, preferred first
+  // The ISO as detection opened it, shared with the root image's slice: the
+  // kernel beside the root is read without reopening `iso`, which a channel's
+  // artifact (a byte range of the channel) has no stage for.
+  std::shared_ptr<BlockSource> opened_iso;
 };
 // The live layout of an ISO, if it has one of the three.
 Result<std::optional<LiveLayout>> detect_live_layout(BlockSource& iso);

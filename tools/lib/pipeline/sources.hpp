@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -31,6 +32,10 @@ BlockSourcePtr make_memory_source(Bytes data, std::string description = "memory"
 // [offset, offset+length) of `inner`; the range must lie inside it.
 Result<BlockSourcePtr> open_slice(BlockSourcePtr inner, std::uint64_t offset, std::uint64_t length,
                                   std::string description);
+
+// A second owner of a source: every view reads the one shared source (a live
+// ISO read both through its root image's slice and for the kernel beside it).
+BlockSourcePtr make_shared_view(std::shared_ptr<BlockSource> shared);
 
 // --- android_sparseimg -----------------------------------------------------
 enum class SparseChunkType : std::uint16_t {

@@ -47,7 +47,16 @@ Result<void> open_live_parts(OpenedSource& source, const pipeline::LiveLayout& l
   live.root_path = layout.root_path;
   if (!layout.kernel_paths.empty())
     live.kernel_path = layout.kernel_paths.front();
-  auto iso = TRY_CTX(pipeline::open_pipeline(layout.iso, options), "live ISO");
+  pipeline::BlockSourcePtr iso;
+  if (layout.opened_iso)
+    iso = pipeline::make_shared_view(layout.opened_iso);
+  else
+    iso = TRY_CTX(pipeline::open_pipeline(layout.iso, options), "live ISO");
+  const auto extent = TRY_CTX(pipeline::locate_iso9660_file(*iso, layout.root_path), "live ISO");
+  if (!extent)
+    return Error("live ISO: no " + layout.root_path, ErrorKind::NotFound);
+  live.root_offset = extent->offset;
+  live.root_size = extent->size;
   source.kernel_layers = {iso->describe()};
   source.kernel_fs = TRY_CTX(
       filesystems::open_filesystem(std::move(iso), filesystems::FsKind::Iso9660), "live ISO");

@@ -19,6 +19,10 @@ struct LiveRoot {
   pipeline::LiveLayoutKind kind = pipeline::LiveLayoutKind::DebianLive;
   std::string root_path;                  // the root image inside the ISO
   std::optional<std::string> kernel_path; // in the ISO (OpenedSource::kernel_fs)
+  // Where root_path lies in the ISO: with the whole ISO on the phone's disk,
+  // the PID1 loop-mounts this byte range of it (stage0.root_offset/_size).
+  std::uint64_t root_offset = 0;
+  std::uint64_t root_size = 0;
   // A nested root image: its absolute path inside the squashfs and its
   // filesystem ("ext4" or "erofs"); empty when the squashfs is the root.
   std::string nested_image;

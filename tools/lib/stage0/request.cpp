@@ -55,6 +55,15 @@ void apply_live_root(Stage0Options& o, const OpenedSource& source, const BuildRe
     o.settings[std::string(key::kRootfsImage)] = live.nested_image;
     o.settings[std::string(key::kRootfsImageType)] = live.nested_type;
   }
+  // A local root device holds the whole ISO: the PID1 loop-mounts the root
+  // image's byte range of it. The size goes up to whole 512-byte sectors (a
+  // loop device drops a partial last one); the ISO extent is whole 2 KiB
+  // blocks, so those bytes are still the file's block.
+  if (request.root_device) {
+    o.settings[std::string(key::kRootOffset)] = std::to_string(live.root_offset);
+    o.settings[std::string(key::kRootSize)] = std::to_string((live.root_size + 511) / 512 * 512);
+    o.required_modules.push_back("loop");
+  }
 }
 
 Result<void> apply_settings(Stage0Options& o, const BuildRequest& request) {

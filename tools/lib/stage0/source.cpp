@@ -304,6 +304,7 @@ Result<void> open_channel(ImageSource& s, const std::string& spec, pipeline::Det
     return Error("SOURCE " + spec + ": the channel's artifact at byte offset " + std::to_string(head.consumed) +
                  " holds no filesystem (layers: " + join_layers(detected.layers) + ")");
   s.image = std::move(detected.source);
+  s.live = std::move(detected.live);
   // The artifact's pipeline: the detected layers over a slice of the channel.
   std::string identity = pipeline::stage_identity(detected.pipeline);
   const std::string sliced =
@@ -442,9 +443,15 @@ Result<OpenedSource> open_source(const std::string& spec, const SourceOptions& o
     return s;
   }
   s.fs = TRY_CTX(fs::open_filesystem(std::move(img.image), img.fs_kind), "boot profile rootfs");
+  // A channel's artifact that is a live ISO: the kernel beside its root image
+  // unless the Boot Profile names one.
+  if (img.live)
+    TRY_CTX(open_live_parts(s, *img.live, img.opts), "SOURCE " + spec);
   const auto& bp = *img.boot_profile;
-  if (bp.kernel)
+  if (bp.kernel) {
+    s.kernel_layers.clear();
     s.kernel_fs = TRY(open_profile_fs(bp.kernel->source, img.opts, "kernel", s.kernel_layers));
+  }
   if (bp.dtbs)
     s.dtbs_fs = TRY(open_profile_fs(bp.dtbs->source, img.opts, "dtbs", s.dtbs_layers));
   s.boot_profile = std::move(img.boot_profile);

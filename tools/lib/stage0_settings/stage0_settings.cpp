@@ -24,6 +24,7 @@ constexpr std::string_view kKnownKeys[] = {
     key::kRootDevice,    key::kRootDeviceTimeout,
     key::kRootfs,        key::kSerial,
     key::kRootfsImage,   key::kRootfsImageType,
+    key::kRootOffset,    key::kRootSize,
     key::kUblkTimeout,   key::kUdc,
     key::kUdcTimeout,    key::kYeetFstab,
 };
@@ -246,6 +247,10 @@ Result<SettingsMap> to_settings_map(const Stage0Settings& s) {
   put_text(key::kRootfsImage, s.rootfs_image);
   if (s.rootfs_image_type)
     put(key::kRootfsImageType, std::string(to_string(*s.rootfs_image_type)));
+  if (s.root_offset)
+    put(key::kRootOffset, std::to_string(*s.root_offset));
+  if (s.root_size)
+    put(key::kRootSize, std::to_string(*s.root_size));
   put_text(key::kSerial, s.serial);
   if (!s.yeet_fstab)
     put(key::kYeetFstab, "0");
@@ -323,6 +328,8 @@ ParsedSettings parse_settings(const SettingsMap& raw) {
     if (!s.rootfs_image_type)
       p.warn(key::kRootfsImageType, *value, "'erofs' or 'ext4'");
   }
+  s.root_offset = p.typed<std::uint64_t>(key::kRootOffset, parse_u64, "a decimal byte offset");
+  s.root_size = p.typed<std::uint64_t>(key::kRootSize, parse_u64, "a decimal byte count");
   s.serial = p.text(key::kSerial);
   s.yeet_fstab = p.flag(key::kYeetFstab, true);
   s.ostree = p.text(key::kOstree);

@@ -63,6 +63,10 @@ inline constexpr std::string_view kInit = "stage0.init"; // init to exec instead
 // lower root (a live ISO's nested LiveOS/rootfs.img inside its squashfs).
 inline constexpr std::string_view kRootfsImage = "stage0.rootfs_image";
 inline constexpr std::string_view kRootfsImageType = "stage0.rootfs_image_type"; // erofs | ext4
+// The lower root is a byte range of the root device (a live ISO's squashfs on
+// a device holding the whole ISO), attached through a loop device.
+inline constexpr std::string_view kRootOffset = "stage0.root_offset"; // bytes
+inline constexpr std::string_view kRootSize = "stage0.root_size"; // bytes; absent or 0: to the end
 inline constexpr std::string_view kUdcTimeout = "stage0.udc_timeout";   // seconds
 inline constexpr std::string_view kEp1Timeout = "stage0.ep1_timeout";   // seconds
 inline constexpr std::string_view kUblkTimeout = "stage0.ublk_timeout"; // seconds
@@ -93,6 +97,8 @@ struct Stage0Settings {
   std::optional<RootFsType> rootfs; // required by the PID1
   std::string rootfs_image;                  // absolute path inside the lower root
   std::optional<RootFsType> rootfs_image_type; // erofs or ext4; required with rootfs_image
+  std::optional<std::uint64_t> root_offset;    // byte range of the root device, when set
+  std::optional<std::uint64_t> root_size;
   std::string serial;
   bool yeet_fstab = true;
   std::string ostree;
