@@ -11,32 +11,11 @@
 # Skips (exit 77) without QEMU or the cross compiler unless FASTBOOP_REQUIRE_QEMU=1.
 set -euo pipefail
 BUILD=$1 SRC=$2
-E2E=$SRC/tests/e2e
-need() {
-  command -v "$1" >/dev/null && return 0
-  if [ "${FASTBOOP_REQUIRE_QEMU:-0}" = 1 ]; then echo "FAIL: $1 missing ($2) and FASTBOOP_REQUIRE_QEMU=1"; exit 1; fi
-  echo "SKIP: $1 missing (apt-get install $2)"; exit 77
-}
+source "$SRC/tests/e2e/common.sh"
 need qemu-system-aarch64 qemu-system-arm
 need aarch64-linux-gnu-gcc gcc-aarch64-linux-gnu
 FASTBOOP=$BUILD/bin/fastboop
 [ -x "$FASTBOOP" ] || { echo "FAIL: $FASTBOOP not built"; exit 1; }
-
-W=$(mktemp -d); QPID=
-LOG=$W/serial.log
-keep_log() {
-  local rc=$?
-  [ -n "$QPID" ] && kill "$QPID" 2>/dev/null || true
-  if [ $rc -ne 0 ] && [ $rc -ne 77 ]; then
-    mkdir -p "$BUILD/e2e-artifacts" && cp -f "$W"/*.log "$BUILD/e2e-artifacts/" 2>/dev/null || true
-    echo "logs kept in $BUILD/e2e-artifacts/"
-    tail -40 "$LOG" 2>/dev/null || true
-  fi
-  rm -rf "$W"
-}
-trap keep_log EXIT
-t0=$(date +%s); step() { echo "### [$(( $(date +%s) - t0 ))s] $*"; }
-fail() { echo "FAIL: $*"; exit 1; }
 
 step "U-Boot with fastboot over UDP (cached)"
 UBOOT=$("$SRC/tests/push/uboot/build-uboot.sh")
@@ -48,15 +27,7 @@ timeout 60 qemu-system-aarch64 -M virt,dumpdtb="$W/virt.dtb" -cpu cortex-a57 -m 
 # The distro's Boot Profile, uncompiled: fastboop compiles it in memory.
 printf 'id: e2e-rootfs\nrootfs:\n  erofs:\n    file: rootfs.erofs\n' > "$W/e2e-rootfs.yaml"
 
-PORT=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-step "QEMU: U-Boot + the rootfs as a virtio disk (udp port $PORT)"
-qemu-system-aarch64 -M virt -cpu cortex-a57 -m 1024 -nographic -no-reboot -bios "$UBOOT" \
-  -netdev user,id=n0,hostfwd=udp:127.0.0.1:$PORT-:5554 -device virtio-net-pci,netdev=n0,romfile= \
-  -drive if=none,file="$W/rootfs.erofs",format=raw,id=d0,readonly=on -device virtio-blk-device,drive=d0 \
-  </dev/null >"$LOG" 2>&1 &
-QPID=$!
-for _ in $(seq 600); do grep -q 'Listening for fastboot' "$LOG" && break; kill -0 $QPID 2>/dev/null || break; sleep 0.1; done
-grep -q 'Listening for fastboot' "$LOG" || fail "U-Boot never listened for fastboot"
+start_uboot "$W/rootfs.erofs" "the rootfs"
 
 # The test Device Profile, a private artifact cache, no host profiles.
 export FASTBOOP_SCHEMA_PATH=$E2E/devpro FASTBOOP_DEVPRO_SYSTEM_DIRS= FASTBOOP_CACHE_DIR=$W/cache
@@ -69,13 +40,8 @@ grep -q "is a 'qemu-uboot-virt'" "$W/boot.log" || fail "the device was not ident
 grep -q "generating stage0 for qemu-uboot-virt" "$W/boot.log" || fail "no stage0 generation in a fresh cache"
 grep -q "boot OKAY" "$W/boot.log" || fail "no boot OKAY"
 
-step "waiting for the root's init and power-off"
-for _ in $(seq 1800); do kill -0 $QPID 2>/dev/null || break; grep -a -q -E 'Kernel panic|FATAL' "$LOG" && break; sleep 0.1; done
-if kill -0 $QPID 2>/dev/null; then kill $QPID; fi
-wait $QPID 2>/dev/null || true
-QPID=
+wait_for_poweroff
 
-check() { grep -a -q -E "$1" "$LOG" || fail "serial log lacks: $2"; echo "ok: $2"; }
 check 'Booting Linux on physical CPU' "the kernel started"
 check 'Kernel command line: .*systemd\.clock_usec=[0-9]+' "the host clock on the kernel command line"
 check 'stage0: step root-mount ok: /dev/vda' "lower root from the virtio disk"

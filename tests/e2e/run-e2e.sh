@@ -10,31 +10,10 @@
 # Skips (exit 77) without QEMU or the cross compiler unless FASTBOOP_REQUIRE_QEMU=1.
 set -euo pipefail
 BUILD=$1 SRC=$2 GUEST=$3
-E2E=$SRC/tests/e2e
-need() {
-  command -v "$1" >/dev/null && return 0
-  if [ "${FASTBOOP_REQUIRE_QEMU:-0}" = 1 ]; then echo "FAIL: $1 missing ($2) and FASTBOOP_REQUIRE_QEMU=1"; exit 1; fi
-  echo "SKIP: $1 missing (apt-get install $2)"; exit 77
-}
+source "$SRC/tests/e2e/common.sh"
 need qemu-system-aarch64 qemu-system-arm
 need aarch64-linux-gnu-gcc gcc-aarch64-linux-gnu
 [ -x "$GUEST/smoo-gadget-standin" ] || { echo "FAIL: smoo stand-in not built at $GUEST"; exit 1; }
-
-W=$(mktemp -d); QPID=
-LOG=$W/serial.log
-keep_log() {
-  local rc=$?
-  [ -n "$QPID" ] && kill "$QPID" 2>/dev/null || true
-  if [ $rc -ne 0 ] && [ $rc -ne 77 ]; then
-    mkdir -p "$BUILD/e2e-artifacts" && cp -f "$W"/*.log "$BUILD/e2e-artifacts/" 2>/dev/null || true
-    echo "serial log kept in $BUILD/e2e-artifacts/"
-    tail -40 "$LOG" 2>/dev/null || true
-  fi
-  rm -rf "$W"
-}
-trap keep_log EXIT
-t0=$(date +%s); step() { echo "### [$(( $(date +%s) - t0 ))s] $*"; }
-fail() { echo "FAIL: $* (QEMU accel=${ACCEL:-not started})"; exit 1; }
 
 step "U-Boot with fastboot over UDP (cached)"
 UBOOT=$("$SRC/tests/push/uboot/build-uboot.sh")
@@ -59,15 +38,7 @@ ninja -C "$W/build" -t commands qemu_boot | grep "fastboop-stage0 build [^ ]*\.f
   || fail "qemu_boot's stage0 is not built from the compiled Boot Profile"
 PUSH=$BUILD/bin/fastboop-push
 
-PORT=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-step "QEMU: U-Boot + the rootfs as a virtio disk (udp port $PORT, accel=$ACCEL)"
-qemu-system-aarch64 -M virt,accel=$ACCEL -cpu cortex-a57 -m 1024 -nographic -no-reboot -bios "$UBOOT" \
-  -netdev user,id=n0,hostfwd=udp:127.0.0.1:$PORT-:5554 -device virtio-net-pci,netdev=n0,romfile= \
-  -drive if=none,file="$W/rootfs.erofs",format=raw,id=d0,readonly=on -device virtio-blk-device,drive=d0 \
-  </dev/null >"$LOG" 2>&1 &
-QPID=$!
-for _ in $(seq 600); do grep -q 'Listening for fastboot' "$LOG" && break; kill -0 $QPID 2>/dev/null || break; sleep 0.1; done
-grep -q 'Listening for fastboot' "$LOG" || fail "U-Boot never listened for fastboot within 60 s"
+start_uboot "$W/rootfs.erofs" "the rootfs"
 
 step "negative: an image built for oneplus-fajita is refused before any download"
 set +e
@@ -84,16 +55,8 @@ timeout 300 "$PUSH" boot "$IMG" -s udp:127.0.0.1:$PORT 2>&1 | tee "$W/push.log"
 [ "${PIPESTATUS[0]}" = 0 ] || fail "fastboop-push boot failed"
 grep -q -i 'okay' "$W/push.log" || fail "push output shows no OKAY"
 
-step "waiting for the root's init and power-off"
-for _ in $(seq 1800); do kill -0 $QPID 2>/dev/null || break; grep -a -q -E 'Kernel panic|FATAL' "$LOG" && break; sleep 0.1; done
-if kill -0 $QPID 2>/dev/null; then
-  kill $QPID; wait $QPID 2>/dev/null || true; QPID=
-  grep -a -q -E 'Kernel panic|FATAL' "$LOG" || fail "the guest did not power off within 180 s"
-fi
-wait $QPID 2>/dev/null || true
-QPID=
+wait_for_poweroff
 
-check() { grep -a -q -E "$1" "$LOG" || fail "serial log lacks: $2"; echo "ok: $2"; }
 check "Starting download of $(stat -c %s "$IMG") bytes" "U-Boot received the whole image"
 check 'Booting Linux on physical CPU' "the kernel started"
 for s in mounts settings modules gadget smoo root-wait root-mount ostree-detect fstab switch-root \

@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <gmock/gmock.h>
 #include <map>
+#include <optional>
 #include <regex>
 #include <sstream>
 #include <sys/wait.h>
@@ -216,6 +217,36 @@ protected:
     kernel = trixie_kernel(error);
     if (!kernel)
       FASTBOOP_SKIP_OR_FAIL_QEMU(error);
+  }
+
+  // The chain mode of smoo-test-init: the stage0 in `out` boots with an extra
+  // initrd in which fastboop-push serves `served` (at `guest_path`) to the
+  // gadget over dummy_hcd. nullopt (with a failure recorded) when the initrd
+  // cannot be made.
+  std::optional<Boot> boot_served_chain(const TempDir& tmp, const fs::path& out,
+                                        const fs::path& served, const std::string& guest_path,
+                                        const std::string& name, std::chrono::seconds timeout) {
+    write_file(tmp / "smoo-test.conf", "mode chain\nserve serve " + guest_path + "\n");
+    const fs::path extra = tmp / "extra.cpio";
+    ProcessOutput made =
+        run({(source_dir() / "tests/smoo/mk-initrd.sh").string(), extra.string(), "--conf",
+             (tmp / "smoo-test.conf").string(), "--program",
+             guest_program("smoo-test-init").string(), "smoo-test-init", "--program",
+             tool("fastboop-push").string(), "fastboop-push", "--file", served.string(), guest_path});
+    if (made.exit_code != 0) {
+      ADD_FAILURE() << "mk-initrd.sh: " << made.err;
+      return std::nullopt;
+    }
+    const fs::path initrd = tmp / "initrd.cpio";
+    ProcessOutput joined = sh("cat '" + (out / "stage0.cpio").string() + "' '" + extra.string() +
+                              "' > '" + initrd.string() + "'");
+    if (joined.exit_code != 0) {
+      ADD_FAILURE() << "joining the initrds: " << joined.err;
+      return std::nullopt;
+    }
+    std::string cmdline = read_text(out / "cmdline");
+    std::replace(cmdline.begin(), cmdline.end(), '\n', ' ');
+    return boot(*kernel, initrd, cmdline + " rdinit=/bin/smoo-test-init", name, timeout);
   }
 };
 
@@ -472,24 +503,11 @@ TEST_F(SmooQemu, Stage0BootsARootServedOverUsbByFastboopPush) {
       " --ublk-timeout 180");
   ASSERT_EQ(built.exit_code, 0) << built.err;
 
-  write_file(tmp / "smoo-test.conf", "mode chain\nserve serve /srv/rootfs.erofs\n");
-  const fs::path extra = tmp / "extra.cpio";
-  ProcessOutput made =
-      run({(source_dir() / "tests/smoo/mk-initrd.sh").string(), extra.string(), "--conf",
-           (tmp / "smoo-test.conf").string(), "--program", guest_program("smoo-test-init").string(),
-           "smoo-test-init", "--program", tool("fastboop-push").string(), "fastboop-push", "--file",
-           rootfs.string(), "/srv/rootfs.erofs"});
-  ASSERT_EQ(made.exit_code, 0) << made.err;
-  const fs::path initrd = tmp / "initrd.cpio";
-  ProcessOutput joined = sh("cat '" + (out / "stage0.cpio").string() + "' '" + extra.string() +
-                            "' > '" + initrd.string() + "'");
-  ASSERT_EQ(joined.exit_code, 0);
-  std::string cmdline = read_text(out / "cmdline");
-  std::replace(cmdline.begin(), cmdline.end(), '\n', ' ');
-
   const auto timeout = std::chrono::seconds(400);
-  const Boot b =
-      boot(*kernel, initrd, cmdline + " rdinit=/bin/smoo-test-init", "stage0-chain", timeout);
+  const std::optional<Boot> chained =
+      boot_served_chain(tmp, out, rootfs, "/srv/rootfs.erofs", "stage0-chain", timeout);
+  ASSERT_TRUE(chained);
+  const Boot& b = *chained;
   ASSERT_BOOTED(b, timeout);
   const std::string& log = b.log;
   EXPECT_THAT(log, HasSubstr("SMQ-CHAIN server starting")) << log;
@@ -539,24 +557,11 @@ TEST_F(SmooQemu, Stage0BootsALiveIsoWhoseSquashfsIsServedOverUsb) {
   ASSERT_EQ(built.exit_code, 0) << built.err;
   EXPECT_THAT(read_text(out / "stage0.json"), HasSubstr("live ISO kernel live/vmlinuz"));
 
-  write_file(tmp / "smoo-test.conf", "mode chain\nserve serve /srv/live.iso\n");
-  const fs::path extra = tmp / "extra.cpio";
-  ProcessOutput made =
-      run({(source_dir() / "tests/smoo/mk-initrd.sh").string(), extra.string(), "--conf",
-           (tmp / "smoo-test.conf").string(), "--program", guest_program("smoo-test-init").string(),
-           "smoo-test-init", "--program", tool("fastboop-push").string(), "fastboop-push", "--file",
-           iso.string(), "/srv/live.iso"});
-  ASSERT_EQ(made.exit_code, 0) << made.err;
-  const fs::path initrd = tmp / "initrd.cpio";
-  ProcessOutput joined = sh("cat '" + (out / "stage0.cpio").string() + "' '" + extra.string() +
-                            "' > '" + initrd.string() + "'");
-  ASSERT_EQ(joined.exit_code, 0);
-  std::string cmdline = read_text(out / "cmdline");
-  std::replace(cmdline.begin(), cmdline.end(), '\n', ' ');
-
   const auto timeout = std::chrono::seconds(400);
-  const Boot b =
-      boot(*kernel, initrd, cmdline + " rdinit=/bin/smoo-test-init", "live-iso-chain", timeout);
+  const std::optional<Boot> chained =
+      boot_served_chain(tmp, out, iso, "/srv/live.iso", "live-iso-chain", timeout);
+  ASSERT_TRUE(chained);
+  const Boot& b = *chained;
   ASSERT_BOOTED(b, timeout);
   const std::string& log = b.log;
   EXPECT_THAT(log, HasSubstr("stage0: modules: loaded squashfs")) << log;

@@ -405,6 +405,16 @@ protected:
     fastboop::test::write_file(simg(), bad);
   }
 
+  // After a read into `cache_dir`: the server flips a byte of a block that
+  // read never fetched.
+  void flip_a_block_never_read(const fsys::path& cache_dir) {
+    Bytes map = page_map(cache_dir);
+    map.resize(static_cast<std::size_t>((original.size() + 65535) / 65536), 0);
+    const auto unread = std::find(map.begin(), map.end(), 0);
+    ASSERT_NE(unread, map.end()) << "the read fetched every block";
+    serve_with_flip(static_cast<std::uint64_t>(unread - map.begin()) * 65536 + 5);
+  }
+
   std::unique_ptr<fastboop::test::Lighttpd> server;
   Bytes original;
 };
@@ -437,11 +447,7 @@ TEST_F(CliBlockTables, ByteFlippedInANeededBlockFailsWithNoOutputAndNothingCache
 TEST_F(CliBlockTables, ByteFlippedInABlockNeverReadDoesNotMatter) {
   TempDir clean;
   ASSERT_EQ(cat(clean.path(), "tables.fbp").exit_code, 0);
-  Bytes map = page_map(clean.path());
-  map.resize(static_cast<std::size_t>((original.size() + 65535) / 65536), 0);
-  const auto unread = std::find(map.begin(), map.end(), 0);
-  ASSERT_NE(unread, map.end()) << "the read fetched every block";
-  serve_with_flip(static_cast<std::uint64_t>(unread - map.begin()) * 65536 + 5);
+  ASSERT_NO_FATAL_FAILURE(flip_a_block_never_read(clean.path()));
   TempDir fresh;
   auto r = cat(fresh.path(), "tables.fbp");
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -489,11 +495,7 @@ TEST_F(CliBlockTables, UpstreamProfileWithoutTablesWorksWithANote) {
 TEST_F(CliBlockTables, AProfileWithoutTablesIsCheckedWholeBeforeUse) {
   TempDir clean;
   ASSERT_EQ(cat(clean.path(), "tables.fbp").exit_code, 0);
-  Bytes map = page_map(clean.path());
-  map.resize(static_cast<std::size_t>((original.size() + 65535) / 65536), 0);
-  const auto unread = std::find(map.begin(), map.end(), 0);
-  ASSERT_NE(unread, map.end()) << "the read fetched every block";
-  serve_with_flip(static_cast<std::uint64_t>(unread - map.begin()) * 65536 + 5);
+  ASSERT_NO_FATAL_FAILURE(flip_a_block_never_read(clean.path()));
   TempDir fresh;
   auto strict = cat(fresh.path(), "plain.fbp");
   EXPECT_NE(strict.exit_code, 0);
