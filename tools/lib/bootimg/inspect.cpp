@@ -176,85 +176,99 @@ std::string format_info_json(const ParsedImage& p) {
   return j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
 }
 
+namespace {
+
+void opt(std::vector<std::string>& a, std::string k, std::string v) {
+  a.push_back(std::move(k));
+  a.push_back(std::move(v));
+}
+
+// mkbootimg --vendor_boot's arguments, after --header_version.
+void vendor_rebuild_arguments(const ParsedImage& p, std::vector<std::string>& a) {
+  opt(a, "--pagesize", std::to_string(p.page_size));
+  opt(a, "--base", "0");
+  opt(a, "--kernel_offset", format_hex(p.kernel_addr, 8));
+  opt(a, "--ramdisk_offset", format_hex(p.ramdisk_addr, 8));
+  opt(a, "--tags_offset", format_hex(p.tags_addr, 8));
+  opt(a, "--dtb_offset", format_hex(p.dtb_addr, 8));
+  if (!p.board.empty())
+    opt(a, "--board", p.board);
+  if (!p.cmdline.empty())
+    opt(a, "--vendor_cmdline", p.cmdline);
+  if (p.section("dtb"))
+    opt(a, "--dtb", "dtb");
+  if (p.header_version == 3 || p.vendor_ramdisks.empty()) {
+    if (p.vendor_ramdisk_size > 0)
+      opt(a, "--vendor_ramdisk", "vendor_ramdisk");
+    return;
+  }
+  for (std::size_t i = 0; i < p.vendor_ramdisks.size(); ++i) {
+    const auto& e = p.vendor_ramdisks[i];
+    if (i == 0 && is_default_vendor_entry(e)) {
+      opt(a, "--vendor_ramdisk", ramdisk_file_name(i));
+      continue;
+    }
+    opt(a, "--ramdisk_type", std::to_string(e.type));
+    opt(a, "--ramdisk_name", e.name);
+    for (std::size_t w = 0; w < kBoardIdWords; ++w)
+      if (e.board_id[w] != 0)
+        opt(a, "--board_id" + std::to_string(w), format_hex(e.board_id[w], 1));
+    opt(a, "--vendor_ramdisk_fragment", ramdisk_file_name(i));
+  }
+  if (p.section("bootconfig"))
+    opt(a, "--vendor_bootconfig", "bootconfig");
+}
+
+// v0-v2 only: the load addresses and board, which v3+ headers do not carry.
+void v0_layout_arguments(const ParsedImage& p, std::vector<std::string>& a) {
+  opt(a, "--pagesize", std::to_string(p.page_size));
+  opt(a, "--base", "0");
+  opt(a, "--kernel_offset", format_hex(p.kernel_addr, 8));
+  if (p.ramdisk_size > 0)
+    opt(a, "--ramdisk_offset", format_hex(p.ramdisk_addr, 8));
+  if (p.second_size > 0)
+    opt(a, "--second_offset", format_hex(p.second_addr, 8));
+  opt(a, "--tags_offset", format_hex(p.tags_addr, 8));
+  if (p.header_version == 2)
+    opt(a, "--dtb_offset", format_hex(p.dtb_addr, 8));
+  if (!p.board.empty())
+    opt(a, "--board", p.board);
+}
+
+} // namespace
+
 std::vector<std::string> rebuild_arguments(const ParsedImage& p) {
   std::vector<std::string> a;
-  auto opt = [&](std::string k, std::string v) {
-    a.push_back(std::move(k));
-    a.push_back(std::move(v));
-  };
-  opt("--header_version", std::to_string(p.header_version));
+  opt(a, "--header_version", std::to_string(p.header_version));
   if (p.kind == ImageKind::VendorBoot) {
-    opt("--pagesize", std::to_string(p.page_size));
-    opt("--base", "0");
-    opt("--kernel_offset", format_hex(p.kernel_addr, 8));
-    opt("--ramdisk_offset", format_hex(p.ramdisk_addr, 8));
-    opt("--tags_offset", format_hex(p.tags_addr, 8));
-    opt("--dtb_offset", format_hex(p.dtb_addr, 8));
-    if (!p.board.empty())
-      opt("--board", p.board);
-    if (!p.cmdline.empty())
-      opt("--vendor_cmdline", p.cmdline);
-    if (p.section("dtb"))
-      opt("--dtb", "dtb");
-    if (p.header_version == 3 || p.vendor_ramdisks.empty()) {
-      if (p.vendor_ramdisk_size > 0)
-        opt("--vendor_ramdisk", "vendor_ramdisk");
-    } else {
-      for (std::size_t i = 0; i < p.vendor_ramdisks.size(); ++i) {
-        const auto& e = p.vendor_ramdisks[i];
-        if (i == 0 && is_default_vendor_entry(e)) {
-          opt("--vendor_ramdisk", ramdisk_file_name(i));
-          continue;
-        }
-        opt("--ramdisk_type", std::to_string(e.type));
-        opt("--ramdisk_name", e.name);
-        for (std::size_t w = 0; w < kBoardIdWords; ++w)
-          if (e.board_id[w] != 0)
-            opt("--board_id" + std::to_string(w), format_hex(e.board_id[w], 1));
-        opt("--vendor_ramdisk_fragment", ramdisk_file_name(i));
-      }
-      if (p.section("bootconfig"))
-        opt("--vendor_bootconfig", "bootconfig");
-    }
+    vendor_rebuild_arguments(p, a);
     return a;
   }
-  if (p.header_version < 3) {
-    opt("--pagesize", std::to_string(p.page_size));
-    opt("--base", "0");
-    opt("--kernel_offset", format_hex(p.kernel_addr, 8));
-    if (p.ramdisk_size > 0)
-      opt("--ramdisk_offset", format_hex(p.ramdisk_addr, 8));
-    if (p.second_size > 0)
-      opt("--second_offset", format_hex(p.second_addr, 8));
-    opt("--tags_offset", format_hex(p.tags_addr, 8));
-    if (p.header_version == 2)
-      opt("--dtb_offset", format_hex(p.dtb_addr, 8));
-    if (!p.board.empty())
-      opt("--board", p.board);
-  }
+  if (p.header_version < 3)
+    v0_layout_arguments(p, a);
   if (p.os_version || p.os_patch_level)
-    opt("--os_version", format_os_version(p.os_version));
+    opt(a, "--os_version", format_os_version(p.os_version));
   if (p.os_patch_level)
-    opt("--os_patch_level", format_os_patch_level(p.os_patch_level));
+    opt(a, "--os_patch_level", format_os_patch_level(p.os_patch_level));
   if (!p.cmdline.empty())
-    opt("--cmdline", p.cmdline);
+    opt(a, "--cmdline", p.cmdline);
   if (p.header_version < 3 && p.cmdline_legacy_split)
-    opt("--cmdline-split", "legacy512");
+    opt(a, "--cmdline-split", "legacy512");
   if (p.header_version < 3 && p.id_recipe == IdRecipe::LineageDtSlot)
-    opt("--id-recipe", "lineage");
+    opt(a, "--id-recipe", "lineage");
   if (p.seandroidenforce)
     a.push_back("--seandroidenforce");
-  opt("--kernel", "kernel");
+  opt(a, "--kernel", "kernel");
   if (p.section("ramdisk"))
-    opt("--ramdisk", "ramdisk");
+    opt(a, "--ramdisk", "ramdisk");
   if (p.section("second"))
-    opt("--second", "second");
+    opt(a, "--second", "second");
   if (p.section("dt"))
-    opt("--dt", "dt");
+    opt(a, "--dt", "dt");
   if (p.section("recovery_dtbo"))
-    opt("--recovery_dtbo", "recovery_dtbo");
+    opt(a, "--recovery_dtbo", "recovery_dtbo");
   if (p.section("dtb"))
-    opt("--dtb", "dtb");
+    opt(a, "--dtb", "dtb");
   return a;
 }
 

@@ -59,6 +59,58 @@ Result<void> add_section(ParsedImage& p, std::string name, std::uint64_t offset,
   return ok();
 }
 
+// The v4 vendor ramdisk table entries at `table`, each inside the vendor ramdisk.
+Result<void> parse_vendor_ramdisk_entries(ParsedImage& p, const std::uint8_t* table) {
+  std::uint64_t covered = 0;
+  for (std::uint32_t i = 0; i < p.vendor_ramdisk_table_entry_num; ++i) {
+    const std::uint8_t* e =
+        table + static_cast<std::uint64_t>(i) * p.vendor_ramdisk_table_entry_size;
+    VendorRamdiskEntry entry;
+    entry.size = load_le<std::uint32_t>(e);
+    entry.offset = load_le<std::uint32_t>(e + 4);
+    entry.type = load_le<std::uint32_t>(e + 8);
+    entry.name = c_string(e + 12, kVendorRamdiskNameSize);
+    for (std::size_t w = 0; w < kBoardIdWords; ++w)
+      entry.board_id[w] = load_le<std::uint32_t>(e + 44 + 4 * w);
+    if (static_cast<std::uint64_t>(entry.offset) + entry.size > p.vendor_ramdisk_size)
+      return Error("vendor ramdisk table entry " + std::to_string(i) + " (" +
+                   std::to_string(entry.size) + " bytes at " + std::to_string(entry.offset) +
+                   ") lies outside the " + std::to_string(p.vendor_ramdisk_size) +
+                   "-byte vendor ramdisk section");
+    covered += entry.size;
+    p.vendor_ramdisks.push_back(std::move(entry));
+  }
+  if (p.vendor_ramdisk_table_entry_num > 0 && covered != p.vendor_ramdisk_size)
+    p.notes.push_back("vendor ramdisk table entries cover " + std::to_string(covered) + " of " +
+                      std::to_string(p.vendor_ramdisk_size) + " bytes");
+  return ok();
+}
+
+// v4 only: the vendor ramdisk table and bootconfig sections, from `off` on.
+Result<void> parse_vendor_v4_tables(ParsedImage& p, ByteSpan img, std::uint64_t off) {
+  const std::uint8_t* b = img.data();
+  p.vendor_ramdisk_table_size = load_le<std::uint32_t>(b + 2112);
+  p.vendor_ramdisk_table_entry_num = load_le<std::uint32_t>(b + 2116);
+  p.vendor_ramdisk_table_entry_size = load_le<std::uint32_t>(b + 2120);
+  p.bootconfig_size = load_le<std::uint32_t>(b + 2124);
+  if (p.vendor_ramdisk_table_entry_num > 0 &&
+      p.vendor_ramdisk_table_entry_size < kVendorRamdiskEntrySize)
+    return Error("vendor ramdisk table entry size " +
+                 std::to_string(p.vendor_ramdisk_table_entry_size) +
+                 " at offset 2120 is smaller than the 108-byte v4 entry");
+  if (static_cast<std::uint64_t>(p.vendor_ramdisk_table_entry_num) *
+          p.vendor_ramdisk_table_entry_size !=
+      p.vendor_ramdisk_table_size)
+    return Error("vendor ramdisk table size " + std::to_string(p.vendor_ramdisk_table_size) +
+                 " is not " + std::to_string(p.vendor_ramdisk_table_entry_num) + " entries x " +
+                 std::to_string(p.vendor_ramdisk_table_entry_size) + " bytes");
+  TRY(add_section(p, "vendor_ramdisk_table", off, p.vendor_ramdisk_table_size));
+  const std::uint64_t table_off = off;
+  off += pages(p.vendor_ramdisk_table_size, p.page_size) * p.page_size;
+  TRY(add_section(p, "bootconfig", off, p.bootconfig_size));
+  return parse_vendor_ramdisk_entries(p, b + table_off);
+}
+
 Result<void> parse_vendor(ParsedImage& p, ByteSpan img) {
   const std::uint8_t* b = img.data();
   p.kind = ImageKind::VendorBoot;
@@ -98,44 +150,8 @@ Result<void> parse_vendor(ParsedImage& p, ByteSpan img) {
   off += pages(p.vendor_ramdisk_size, p.page_size) * p.page_size;
   TRY(add_section(p, "dtb", off, p.dtb_size));
   off += pages(p.dtb_size, p.page_size) * p.page_size;
-  if (p.header_version == 4) {
-    p.vendor_ramdisk_table_size = load_le<std::uint32_t>(b + 2112);
-    p.vendor_ramdisk_table_entry_num = load_le<std::uint32_t>(b + 2116);
-    p.vendor_ramdisk_table_entry_size = load_le<std::uint32_t>(b + 2120);
-    p.bootconfig_size = load_le<std::uint32_t>(b + 2124);
-    if (p.vendor_ramdisk_table_entry_num > 0 && p.vendor_ramdisk_table_entry_size < kVendorRamdiskEntrySize)
-      return Error("vendor ramdisk table entry size " + std::to_string(p.vendor_ramdisk_table_entry_size) +
-                   " at offset 2120 is smaller than the 108-byte v4 entry");
-    if (static_cast<std::uint64_t>(p.vendor_ramdisk_table_entry_num) * p.vendor_ramdisk_table_entry_size !=
-        p.vendor_ramdisk_table_size)
-      return Error("vendor ramdisk table size " + std::to_string(p.vendor_ramdisk_table_size) + " is not " +
-                   std::to_string(p.vendor_ramdisk_table_entry_num) + " entries x " +
-                   std::to_string(p.vendor_ramdisk_table_entry_size) + " bytes");
-    TRY(add_section(p, "vendor_ramdisk_table", off, p.vendor_ramdisk_table_size));
-    const std::uint64_t table_off = off;
-    off += pages(p.vendor_ramdisk_table_size, p.page_size) * p.page_size;
-    TRY(add_section(p, "bootconfig", off, p.bootconfig_size));
-    std::uint64_t covered = 0;
-    for (std::uint32_t i = 0; i < p.vendor_ramdisk_table_entry_num; ++i) {
-      const std::uint8_t* e = b + table_off + static_cast<std::uint64_t>(i) * p.vendor_ramdisk_table_entry_size;
-      VendorRamdiskEntry entry;
-      entry.size = load_le<std::uint32_t>(e);
-      entry.offset = load_le<std::uint32_t>(e + 4);
-      entry.type = load_le<std::uint32_t>(e + 8);
-      entry.name = c_string(e + 12, kVendorRamdiskNameSize);
-      for (std::size_t w = 0; w < kBoardIdWords; ++w)
-        entry.board_id[w] = load_le<std::uint32_t>(e + 44 + 4 * w);
-      if (static_cast<std::uint64_t>(entry.offset) + entry.size > p.vendor_ramdisk_size)
-        return Error("vendor ramdisk table entry " + std::to_string(i) + " (" + std::to_string(entry.size) +
-                     " bytes at " + std::to_string(entry.offset) + ") lies outside the " +
-                     std::to_string(p.vendor_ramdisk_size) + "-byte vendor ramdisk section");
-      covered += entry.size;
-      p.vendor_ramdisks.push_back(std::move(entry));
-    }
-    if (p.vendor_ramdisk_table_entry_num > 0 && covered != p.vendor_ramdisk_size)
-      p.notes.push_back("vendor ramdisk table entries cover " + std::to_string(covered) + " of " +
-                        std::to_string(p.vendor_ramdisk_size) + " bytes");
-  }
+  if (p.header_version == 4)
+    TRY(parse_vendor_v4_tables(p, img, off));
   if (p.dtb_size == 0)
     p.notes.push_back("dtb_size is 0; AOSP requires a DTB in vendor_boot");
   p.image_end = std::max<std::uint64_t>(p.image_end, align_up(expect, p.page_size));

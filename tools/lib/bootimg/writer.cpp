@@ -210,34 +210,32 @@ Result<std::uint64_t> boot_image_size(const BootImageArgs& a) {
 
 namespace {
 
-Result<Bytes> write_boot_image_impl(const BootImageArgs& a, const Sink& sink, const Patcher* patch,
-                                    const SectionReader* read) {
-  TRY(validate_boot_args(a));
-  std::uint32_t kernel_size = TRY(size32("kernel", a.kernel.size()));
-  std::uint32_t ramdisk_size = TRY(size32("ramdisk", a.ramdisk.size()));
-  std::uint32_t os_field = (a.os_version << 11) | a.os_patch_level;
+// v3/v4: a fixed 4096-byte page and no id, so nothing to patch afterwards.
+Result<Bytes> write_v3_image(const BootImageArgs& a, const Sink& sink, std::uint32_t kernel_size,
+                             std::uint32_t ramdisk_size, std::uint32_t os_field) {
+  Bytes h(kV3PageSize, 0);
+  put_text(&h[0], kBootMagic);
+  store_le<std::uint32_t>(&h[8], kernel_size);
+  store_le<std::uint32_t>(&h[12], ramdisk_size);
+  store_le<std::uint32_t>(&h[16], os_field);
+  store_le<std::uint32_t>(&h[20], a.header_version == 3 ? kHeaderSizeV3 : kHeaderSizeV4);
+  store_le<std::uint32_t>(&h[40], a.header_version);
+  put_text(&h[44], a.cmdline);
+  if (a.header_version == 4)
+    store_le<std::uint32_t>(&h[1580], 0); // signature_size: GKI signing is not supported
+  TRY(sink(h));
+  TRY(write_padded(sink, a.kernel, kV3PageSize));
+  TRY(write_padded(sink, a.ramdisk, kV3PageSize));
+  if (a.footer == Footer::SeandroidEnforce)
+    TRY(sink(as_bytes(kSeandroidEnforce)));
+  return Bytes{};
+}
 
-  if (a.header_version >= 3) {
-    Bytes h(kV3PageSize, 0);
-    put_text(&h[0], kBootMagic);
-    store_le<std::uint32_t>(&h[8], kernel_size);
-    store_le<std::uint32_t>(&h[12], ramdisk_size);
-    store_le<std::uint32_t>(&h[16], os_field);
-    store_le<std::uint32_t>(&h[20], a.header_version == 3 ? kHeaderSizeV3 : kHeaderSizeV4);
-    store_le<std::uint32_t>(&h[40], a.header_version);
-    put_text(&h[44], a.cmdline);
-    if (a.header_version == 4)
-      store_le<std::uint32_t>(&h[1580], 0); // signature_size: GKI signing is not supported
-    TRY(sink(h));
-    TRY(write_padded(sink, a.kernel, kV3PageSize));
-    TRY(write_padded(sink, a.ramdisk, kV3PageSize));
-    if (a.footer == Footer::SeandroidEnforce)
-      TRY(sink(as_bytes(kSeandroidEnforce)));
-    return Bytes{};
-  }
-
+// The v0-v2 header page with every field but the id, which the caller fills.
+Result<Bytes> v0_header(const BootImageArgs& a, std::uint32_t kernel_size,
+                        std::uint32_t ramdisk_size, std::uint32_t second_size,
+                        std::uint32_t os_field) {
   const std::uint64_t page = a.page_size;
-  std::uint32_t second_size = TRY(size32("second", a.second.size()));
   std::uint32_t kernel_addr = TRY(address32("kernel address", a.base, a.kernel_offset));
   std::uint32_t ramdisk_addr = 0, second_addr = 0;
   if (ramdisk_size > 0)
@@ -264,18 +262,6 @@ Result<Bytes> write_boot_image_impl(const BootImageArgs& a, const Sink& sink, co
   store_le<std::uint32_t>(&h[44], os_field);
   put_text(&h[48], a.board);
   put_v0_cmdline(h.data(), a.cmdline, a.cmdline_split);
-  // With a patcher the id is hashed on a second thread while the sections
-  // stream out, then written into the header in place.
-  // jthread joins on every return path; `hashed` outlives it.
-  std::optional<Result<void>> hashed;
-  std::jthread id_thread;
-  Bytes id;
-  if (patch) {
-    id_thread = std::jthread([&hashed, &a, read, &id] { hashed.emplace(hash_boot_id(a, *read, id)); });
-  } else {
-    id = compute_boot_id(a);
-    std::memcpy(&h[576], id.data(), id.size());
-  }
   if (a.header_version >= 1) {
     if (a.recovery_dtbo) {
       std::uint32_t dtbo_size = TRY(size32("recovery_dtbo", a.recovery_dtbo->size()));
@@ -292,7 +278,11 @@ Result<Bytes> write_boot_image_impl(const BootImageArgs& a, const Sink& sink, co
     store_le<std::uint32_t>(&h[1648], dtb_size);
     store_le<std::uint64_t>(&h[1652], dtb_addr);
   }
-  TRY(sink(h));
+  return h;
+}
+
+Result<void> write_v0_sections(const BootImageArgs& a, const Sink& sink) {
+  const std::uint64_t page = a.page_size;
   TRY(write_padded(sink, a.kernel, page));
   TRY(write_padded(sink, a.ramdisk, page));
   TRY(write_padded(sink, a.second, page));
@@ -303,6 +293,35 @@ Result<Bytes> write_boot_image_impl(const BootImageArgs& a, const Sink& sink, co
     TRY(write_padded(sink, a.dtb, page));
   if (a.footer == Footer::SeandroidEnforce)
     TRY(sink(as_bytes(kSeandroidEnforce)));
+  return ok();
+}
+
+Result<Bytes> write_boot_image_impl(const BootImageArgs& a, const Sink& sink, const Patcher* patch,
+                                    const SectionReader* read) {
+  TRY(validate_boot_args(a));
+  std::uint32_t kernel_size = TRY(size32("kernel", a.kernel.size()));
+  std::uint32_t ramdisk_size = TRY(size32("ramdisk", a.ramdisk.size()));
+  std::uint32_t os_field = (a.os_version << 11) | a.os_patch_level;
+  if (a.header_version >= 3)
+    return write_v3_image(a, sink, kernel_size, ramdisk_size, os_field);
+
+  std::uint32_t second_size = TRY(size32("second", a.second.size()));
+  Bytes h = TRY(v0_header(a, kernel_size, ramdisk_size, second_size, os_field));
+  // With a patcher the id is hashed on a second thread while the sections
+  // stream out, then written into the header in place.
+  // jthread joins on every return path; `hashed` outlives it.
+  std::optional<Result<void>> hashed;
+  std::jthread id_thread;
+  Bytes id;
+  if (patch) {
+    id_thread =
+        std::jthread([&hashed, &a, read, &id] { hashed.emplace(hash_boot_id(a, *read, id)); });
+  } else {
+    id = compute_boot_id(a);
+    std::memcpy(&h[576], id.data(), id.size());
+  }
+  TRY(sink(h));
+  TRY(write_v0_sections(a, sink));
   if (patch) {
     id_thread.join();
     TRY_CTX(std::move(*hashed), "computing the image id");

@@ -672,6 +672,75 @@ Result<std::shared_ptr<ZMap>> Erofs::zmap(const Inode& ino) {
   return m_zmaps.insert(ino.nid, map);
 }
 
+namespace {
+
+// Each decompressor fills all of `out` from `src`, or says what went wrong.
+using DecodeFailure = std::optional<std::string>;
+
+DecodeFailure decompress_lz4(ByteSpan src, Bytes& out) {
+  int n = LZ4_decompress_safe_partial(
+      reinterpret_cast<const char*>(src.data()), reinterpret_cast<char*>(out.data()),
+      static_cast<int>(src.size()), static_cast<int>(out.size()), static_cast<int>(out.size()));
+  if (n != static_cast<int>(out.size()))
+    return "lz4 decompression failed (" + std::to_string(n) + " of " + std::to_string(out.size()) +
+           " bytes)";
+  return std::nullopt;
+}
+
+DecodeFailure decompress_microlzma(ByteSpan src, Bytes& out, std::uint32_t lzma_dict) {
+  lzma_stream strm = LZMA_STREAM_INIT;
+  std::uint32_t dict =
+      std::max<std::uint32_t>(4096, static_cast<std::uint32_t>(std::min<std::uint64_t>(
+                                        std::max<std::uint64_t>(lzma_dict, out.size()), 1u << 30)));
+  if (lzma_microlzma_decoder(&strm, src.size(), out.size(), false, dict) != LZMA_OK)
+    return "cannot start the MicroLZMA decoder";
+  strm.next_in = src.data();
+  strm.avail_in = src.size();
+  strm.next_out = out.data();
+  strm.avail_out = out.size();
+  lzma_ret r = lzma_code(&strm, LZMA_FINISH);
+  std::size_t got = out.size() - strm.avail_out;
+  lzma_end(&strm);
+  if ((r != LZMA_OK && r != LZMA_STREAM_END) || got != out.size())
+    return "MicroLZMA decompression failed (liblzma code " + std::to_string(r) + ", " +
+           std::to_string(got) + " of " + std::to_string(out.size()) + " bytes)";
+  return std::nullopt;
+}
+
+DecodeFailure decompress_deflate(ByteSpan src, Bytes& out) {
+  z_stream zs{};
+  if (inflateInit2(&zs, -15) != Z_OK)
+    return "cannot start the deflate decoder";
+  zs.next_in = const_cast<Bytef*>(src.data());
+  zs.avail_in = static_cast<uInt>(src.size());
+  zs.next_out = out.data();
+  zs.avail_out = static_cast<uInt>(out.size());
+  int r = inflate(&zs, Z_SYNC_FLUSH);
+  std::size_t got = out.size() - zs.avail_out;
+  inflateEnd(&zs);
+  if ((r != Z_OK && r != Z_STREAM_END && r != Z_BUF_ERROR) || got != out.size())
+    return "deflate decompression failed (zlib code " + std::to_string(r) + ")";
+  return std::nullopt;
+}
+
+DecodeFailure decompress_zstd(ByteSpan src, Bytes& out) {
+  std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
+  ZSTD_inBuffer zin{src.data(), src.size(), 0};
+  ZSTD_outBuffer zout{out.data(), out.size(), 0};
+  while (zout.pos < zout.size) {
+    std::size_t r = ZSTD_decompressStream(dctx.get(), &zout, &zin);
+    if (ZSTD_isError(r))
+      return std::string("zstd decompression failed: ") + ZSTD_getErrorName(r);
+    if (r == 0 || (zin.pos == zin.size && zout.pos < zout.size))
+      break;
+  }
+  if (zout.pos != out.size())
+    return "zstd data ends early";
+  return std::nullopt;
+}
+
+} // namespace
+
 Result<Bytes> Erofs::decode_extent(const Inode& ino, const Extent& e) {
   Bytes in(e.plen);
   TRY_CTX(read_raw(e.pstart, in), where() + "inode " + std::to_string(ino.nid) +
@@ -699,68 +768,27 @@ Result<Bytes> Erofs::decode_extent(const Inode& ino, const Extent& e) {
   if ((m_incompat & feat_zero_padding) || e.alg != AlgLz4)
     while (margin < in.size() && in[margin] == 0)
       ++margin;
-  const std::uint8_t* src = in.data() + margin;
-  std::size_t srclen = in.size() - margin;
+  const ByteSpan src(in.data() + margin, in.size() - margin);
+  DecodeFailure failure;
   switch (e.alg) {
-  case AlgLz4: {
-    int n = LZ4_decompress_safe_partial(reinterpret_cast<const char*>(src), reinterpret_cast<char*>(out.data()),
-                                        static_cast<int>(srclen), static_cast<int>(out.size()),
-                                        static_cast<int>(out.size()));
-    if (n != static_cast<int>(out.size()))
-      return fail("lz4 decompression failed (" + std::to_string(n) + " of " + std::to_string(out.size()) + " bytes)");
-    return out;
-  }
-  case AlgLzma: {
-    lzma_stream strm = LZMA_STREAM_INIT;
-    std::uint32_t dict = std::max<std::uint32_t>(4096, static_cast<std::uint32_t>(std::min<std::uint64_t>(
-                                                           std::max<std::uint64_t>(m_lzma_dict, e.llen), 1u << 30)));
-    if (lzma_microlzma_decoder(&strm, srclen, e.llen, false, dict) != LZMA_OK)
-      return fail("cannot start the MicroLZMA decoder");
-    strm.next_in = src;
-    strm.avail_in = srclen;
-    strm.next_out = out.data();
-    strm.avail_out = out.size();
-    lzma_ret r = lzma_code(&strm, LZMA_FINISH);
-    std::size_t got = out.size() - strm.avail_out;
-    lzma_end(&strm);
-    if ((r != LZMA_OK && r != LZMA_STREAM_END) || got != out.size())
-      return fail("MicroLZMA decompression failed (liblzma code " + std::to_string(r) + ", " + std::to_string(got) +
-                  " of " + std::to_string(out.size()) + " bytes)");
-    return out;
-  }
-  case AlgDeflate: {
-    z_stream zs{};
-    if (inflateInit2(&zs, -15) != Z_OK)
-      return fail("cannot start the deflate decoder");
-    zs.next_in = const_cast<Bytef*>(src);
-    zs.avail_in = static_cast<uInt>(srclen);
-    zs.next_out = out.data();
-    zs.avail_out = static_cast<uInt>(out.size());
-    int r = inflate(&zs, Z_SYNC_FLUSH);
-    std::size_t got = out.size() - zs.avail_out;
-    inflateEnd(&zs);
-    if ((r != Z_OK && r != Z_STREAM_END && r != Z_BUF_ERROR) || got != out.size())
-      return fail("deflate decompression failed (zlib code " + std::to_string(r) + ")");
-    return out;
-  }
-  case AlgZstd: {
-    std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
-    ZSTD_inBuffer zin{src, srclen, 0};
-    ZSTD_outBuffer zout{out.data(), out.size(), 0};
-    while (zout.pos < zout.size) {
-      std::size_t r = ZSTD_decompressStream(dctx.get(), &zout, &zin);
-      if (ZSTD_isError(r))
-        return fail(std::string("zstd decompression failed: ") + ZSTD_getErrorName(r));
-      if (r == 0 || (zin.pos == zin.size && zout.pos < zout.size))
-        break;
-    }
-    if (zout.pos != out.size())
-      return fail("zstd data ends early");
-    return out;
-  }
+  case AlgLz4:
+    failure = decompress_lz4(src, out);
+    break;
+  case AlgLzma:
+    failure = decompress_microlzma(src, out, m_lzma_dict);
+    break;
+  case AlgDeflate:
+    failure = decompress_deflate(src, out);
+    break;
+  case AlgZstd:
+    failure = decompress_zstd(src, out);
+    break;
   default:
-    return fail("unknown algorithm");
+    failure = "unknown algorithm";
   }
+  if (failure)
+    return fail(*failure);
+  return out;
 }
 
 Result<void> Erofs::read_compressed(const Inode& ino, std::uint64_t offset, std::span<std::uint8_t> out) {

@@ -153,40 +153,122 @@ Result<DetectedPipeline> detect_pipeline(const std::string& location, const Dete
   return detect_layers(std::move(terminal.source), std::move(terminal.chain), options);
 }
 
+namespace {
+
+// Opens the compression or sparse layer `b` starts with in place of `cur`;
+// false when it starts with neither.
+Result<bool> unwrap_layer(const Bytes& b, BlockSourcePtr& cur, PipelineSource& chain,
+                          DetectedPipeline& out, const DetectOptions& options) {
+  static const std::uint8_t xz_magic[6] = {0xFD, '7', 'z', 'X', 'Z', 0x00};
+  if (b.size() >= 6 && std::memcmp(b.data(), xz_magic, 6) == 0) {
+    XzOptions xo;
+    xo.cache_dir = options.open.cache_dir.empty() ? default_cache_dir() : options.open.cache_dir;
+    cur = TRY(open_xz(std::move(cur), xo));
+    chain = wrap(StageKind::Xz, std::move(chain));
+    out.layers.insert(out.layers.begin(), "xz");
+    return true;
+  }
+  if (b.size() >= 4 && load_le<std::uint32_t>(b.data()) == 0xED26FF3A) {
+    cur = TRY(open_android_sparse(std::move(cur)));
+    chain = wrap(StageKind::AndroidSparse, std::move(chain));
+    out.layers.insert(out.layers.begin(), "android_sparseimg");
+    return true;
+  }
+  return false;
+}
+
+// Opens the live root inside the ISO `cur` in its place; false when the ISO
+// has no live layout.
+Result<bool> enter_live_root(BlockSourcePtr& cur, PipelineSource& chain, DetectedPipeline& out) {
+  auto live = TRY_CTX(detect_live_layout(*cur), "detecting a live layout in " + cur->describe());
+  if (!live)
+    return false;
+  live->iso = chain;
+  PipelineSource sel = wrap(StageKind::Iso9660, std::move(chain));
+  sel.iso_path = live->root_path;
+  chain = std::move(sel);
+  live->opened_iso = std::shared_ptr<BlockSource>(std::move(cur));
+  cur = TRY(open_iso9660_file(make_shared_view(live->opened_iso), live->root_path));
+  out.layers.insert(out.layers.begin(), "iso9660[" + live->root_path + "]");
+  out.live = std::move(live);
+  return true;
+}
+
+Result<std::vector<Candidate>> list_partitions(BlockSource& disk, bool gpt) {
+  std::vector<Candidate> parts;
+  if (gpt) {
+    GptTable t = TRY(read_gpt(disk, std::nullopt));
+    for (const auto& p : t.partitions)
+      parts.push_back({p.index, (p.last_lba - p.first_lba + 1) * t.lba_size, p.label});
+  } else {
+    MbrTable t = TRY(read_mbr(disk));
+    for (const auto& p : t.partitions)
+      if (p.type != 0x05 && p.type != 0x0F && p.type != 0x85)
+        parts.push_back({p.index, p.sectors * 512, {}});
+  }
+  return parts;
+}
+
+std::optional<Candidate> requested_partition(const std::vector<Candidate>& parts,
+                                             const DetectOptions& options) {
+  std::optional<Candidate> pick;
+  for (const auto& c : parts) {
+    if (options.partlabel && c.label == *options.partlabel)
+      pick = c;
+    if (options.partition_index && c.index == *options.partition_index)
+      pick = c;
+  }
+  return pick;
+}
+
+// Probe each partition through a slice of the disk; keep the largest recognised one.
+std::optional<Candidate> largest_recognised(BlockSource& disk, bool gpt,
+                                            const std::vector<Candidate>& parts) {
+  std::optional<Candidate> pick;
+  for (const auto& c : parts) {
+    auto borrowed = std::make_unique<BorrowedSource>(disk);
+    auto view = gpt ? open_gpt_partition(std::move(borrowed), GptSelector{.index = c.index})
+                    : open_mbr_partition(std::move(borrowed), MbrSelector{.index = c.index});
+    if (!view)
+      continue;
+    auto fs = probe_filesystem(**view);
+    if (fs && *fs && (!pick || c.size > pick->size))
+      pick = c;
+  }
+  return pick;
+}
+
+// Which partition: the one asked for, else the largest with a filesystem.
+Result<Candidate> pick_partition(BlockSource& disk, bool gpt, const DetectOptions& options) {
+  std::vector<Candidate> parts = TRY(list_partitions(disk, gpt));
+  std::optional<Candidate> pick = requested_partition(parts, options);
+  if ((options.partlabel || options.partition_index) && !pick)
+    return Error("detect: no partition matches the requested " +
+                 (options.partlabel ? "partlabel '" + *options.partlabel + "'"
+                                    : "index " + std::to_string(*options.partition_index)) +
+                 " in " + disk.describe());
+  if (!pick)
+    pick = largest_recognised(disk, gpt, parts);
+  if (!pick)
+    return Error(
+        "detect: " + std::string(gpt ? "GPT" : "MBR") + " disk " + disk.describe() +
+        " has no partition with a recognised filesystem; choose one by partlabel or index");
+  return std::move(*pick);
+}
+
+} // namespace
+
 Result<DetectedPipeline> detect_layers(BlockSourcePtr cur, PipelineSource chain, const DetectOptions& options) {
   DetectedPipeline out;
   out.layers.push_back(cur->describe());
   for (int depth = 0; depth < kMaxDetectDepth; ++depth) {
     Bytes b = TRY_CTX(head(*cur, 0, 4096 + 8), "detecting the format of " + cur->describe());
-    static const std::uint8_t xz_magic[6] = {0xFD, '7', 'z', 'X', 'Z', 0x00};
-    if (b.size() >= 6 && std::memcmp(b.data(), xz_magic, 6) == 0) {
-      XzOptions xo;
-      xo.cache_dir = options.open.cache_dir.empty() ? default_cache_dir() : options.open.cache_dir;
-      cur = TRY(open_xz(std::move(cur), xo));
-      chain = wrap(StageKind::Xz, std::move(chain));
-      out.layers.insert(out.layers.begin(), "xz");
+    if (TRY(unwrap_layer(b, cur, chain, out, options)))
       continue;
-    }
-    if (b.size() >= 4 && load_le<std::uint32_t>(b.data()) == 0xED26FF3A) {
-      cur = TRY(open_android_sparse(std::move(cur)));
-      chain = wrap(StageKind::AndroidSparse, std::move(chain));
-      out.layers.insert(out.layers.begin(), "android_sparseimg");
-      continue;
-    }
     out.filesystem = TRY(probe_filesystem(*cur));
     if (out.filesystem == FilesystemType::Iso9660 && !out.live) {
-      auto live = TRY_CTX(detect_live_layout(*cur), "detecting a live layout in " + cur->describe());
-      if (live) {
-        live->iso = chain;
-        PipelineSource sel = wrap(StageKind::Iso9660, std::move(chain));
-        sel.iso_path = live->root_path;
-        chain = std::move(sel);
-        live->opened_iso = std::shared_ptr<BlockSource>(std::move(cur));
-        cur = TRY(open_iso9660_file(make_shared_view(live->opened_iso), live->root_path));
-        out.layers.insert(out.layers.begin(), "iso9660[" + live->root_path + "]");
-        out.live = std::move(live);
+      if (TRY(enter_live_root(cur, chain, out)))
         continue;
-      }
     }
     if (out.filesystem)
       break;
@@ -195,52 +277,15 @@ Result<DetectedPipeline> detect_layers(BlockSourcePtr cur, PipelineSource chain,
     bool mbr = !gpt && mbr_looks_valid(b);
     if (!gpt && !mbr)
       break;
-    // Which partition: the one asked for, else the largest with a filesystem.
-    std::vector<Candidate> parts;
-    if (gpt) {
-      GptTable t = TRY(read_gpt(*cur, std::nullopt));
-      for (const auto& p : t.partitions)
-        parts.push_back({p.index, (p.last_lba - p.first_lba + 1) * t.lba_size, p.label});
-    } else {
-      MbrTable t = TRY(read_mbr(*cur));
-      for (const auto& p : t.partitions)
-        if (p.type != 0x05 && p.type != 0x0F && p.type != 0x85)
-          parts.push_back({p.index, p.sectors * 512, {}});
-    }
-    std::optional<Candidate> pick;
-    for (const auto& c : parts) {
-      if (options.partlabel && c.label == *options.partlabel)
-        pick = c;
-      if (options.partition_index && c.index == *options.partition_index)
-        pick = c;
-    }
-    if ((options.partlabel || options.partition_index) && !pick)
-      return Error("detect: no partition matches the requested " +
-                   (options.partlabel ? "partlabel '" + *options.partlabel + "'" : "index " + std::to_string(*options.partition_index)) +
-                   " in " + cur->describe());
-    if (!pick) {
-      // Probe each partition through a slice of the disk; keep the largest recognised one.
-      for (const auto& c : parts) {
-        auto borrowed = std::make_unique<BorrowedSource>(*cur);
-        auto view = gpt ? open_gpt_partition(std::move(borrowed), GptSelector{.index = c.index})
-                        : open_mbr_partition(std::move(borrowed), MbrSelector{.index = c.index});
-        if (!view)
-          continue;
-        auto fs = probe_filesystem(**view);
-        if (fs && *fs && (!pick || c.size > pick->size))
-          pick = c;
-      }
-    }
-    if (!pick)
-      return Error("detect: " + std::string(gpt ? "GPT" : "MBR") + " disk " + cur->describe() +
-                   " has no partition with a recognised filesystem; choose one by partlabel or index");
+    const Candidate pick = TRY(pick_partition(*cur, gpt, options));
     PipelineSource sel = wrap(gpt ? StageKind::Gpt : StageKind::Mbr, std::move(chain));
-    sel.index = pick->index;
+    sel.index = pick.index;
     chain = std::move(sel);
-    cur = gpt ? TRY(open_gpt_partition(std::move(cur), GptSelector{.index = pick->index}))
-              : TRY(open_mbr_partition(std::move(cur), MbrSelector{.index = pick->index}));
-    out.layers.insert(out.layers.begin(), std::string(gpt ? "gpt" : "mbr") + "[index=" + std::to_string(pick->index) +
-                                              (pick->label.empty() ? "" : ",partlabel=" + pick->label) + "]");
+    cur = gpt ? TRY(open_gpt_partition(std::move(cur), GptSelector{.index = pick.index}))
+              : TRY(open_mbr_partition(std::move(cur), MbrSelector{.index = pick.index}));
+    out.layers.insert(out.layers.begin(),
+                      std::string(gpt ? "gpt" : "mbr") + "[index=" + std::to_string(pick.index) +
+                          (pick.label.empty() ? "" : ",partlabel=" + pick.label) + "]");
   }
   out.pipeline = std::move(chain);
   out.source = std::move(cur);

@@ -345,22 +345,115 @@ private:
     return ok();
   }
 
+  // What to do with a finished transfer, given finish()'s verdict on it.
+  enum class Outcome { Stored, ReadWhole, Refetch, Retry, Fatal };
+  Outcome classify(const Transfer& t, const Result<void>& r) const {
+    if (r)
+      return Outcome::Stored;
+    if (t.ignored_range)
+      return Outcome::ReadWhole;
+    if (t.bad_block && !t.refetched)
+      return Outcome::Refetch;
+    if (r.error().kind() == ErrorKind::Io && t.attempt + 1 < attempts())
+      return Outcome::Retry;
+    return Outcome::Fatal;
+  }
+
+  // Starts the pending transfers that are due, up to the parallel limit.
+  void start_due(std::deque<Transfer>& pending, std::list<Transfer>& running, std::size_t& active) {
+    auto now = Clock::now();
+    for (auto it = pending.begin();
+         it != pending.end() && active < std::max(1u, m_options.parallel_requests);) {
+      if (it->not_before > now) {
+        ++it;
+        continue;
+      }
+      running.push_back(std::move(*it));
+      it = pending.erase(it);
+      start(running.back());
+      ++active;
+    }
+  }
+
+  void release_handle(CURL* easy) {
+    curl_multi_remove_handle(m_multi, easy);
+    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, nullptr);
+    m_idle.push_back(easy);
+  }
+
+  // Acts on one finished transfer; a retried one moves back to `pending`.
+  void settle(Outcome outcome, Result<void>& r, Transfer& t, std::deque<Transfer>& pending,
+              std::optional<Error>& fatal) {
+    switch (outcome) {
+    case Outcome::Stored:
+      m_stats.bytes_fetched += t.body.size();
+      if (m_options.on_fetch)
+        m_options.on_fetch(t.body.size());
+      return;
+    case Outcome::ReadWhole:
+      // No Range support: stop asking for ranges and read it whole.
+      m_ignores_range = true;
+      return;
+    case Outcome::Refetch:
+      // A flaky proxy is not an attack: one more fetch before giving up.
+      t.refetched = true;
+      ++m_stats.refetches;
+      log::warn(r.error().message() + "; fetching it once more");
+      pending.push_back(std::move(t));
+      return;
+    case Outcome::Retry: {
+      ++t.attempt;
+      ++m_stats.retries;
+      const std::string what = "range " + std::to_string(t.first) + "-" + std::to_string(t.last);
+      const std::string& message = r.error().message();
+      const std::string prefix = "http(" + m_url + "): " + what + ": ";
+      log_retry(what, message.starts_with(prefix) ? message.substr(prefix.size()) : message,
+                t.attempt + 1);
+      t.not_before = Clock::now() + std::chrono::milliseconds(backoff_ms(t.attempt));
+      pending.push_back(std::move(t));
+      return;
+    }
+    case Outcome::Fatal:
+      fatal = std::move(r).error();
+      if (fatal->kind() == ErrorKind::Io)
+        fatal = Error(fatal->message() + " (gave up after " + std::to_string(t.attempt + 1) +
+                          " attempts)",
+                      ErrorKind::Network);
+      return;
+    }
+  }
+
+  // Drains curl's finished transfers, stopping early once the server is
+  // found to ignore Range requests.
+  void collect_finished(std::deque<Transfer>& pending, std::list<Transfer>& running,
+                        std::size_t& active, std::optional<Error>& fatal) {
+    int left = 0;
+    while (CURLMsg* msg = curl_multi_info_read(m_multi, &left)) {
+      if (msg->msg != CURLMSG_DONE)
+        continue;
+      Transfer* t = nullptr;
+      curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&t));
+      CURLcode rc = msg->data.result;
+      auto r = finish(*t, rc);
+      release_handle(t->easy);
+      t->easy = nullptr;
+      --active;
+      auto it =
+          std::find_if(running.begin(), running.end(), [&](const Transfer& x) { return &x == t; });
+      const Outcome outcome = classify(*t, r);
+      settle(outcome, r, *it, pending, fatal);
+      running.erase(it);
+      if (outcome == Outcome::ReadWhole)
+        break;
+    }
+  }
+
   Result<void> fetch(std::deque<Transfer> pending) {
     std::size_t active = 0;
     std::optional<Error> fatal;
     std::list<Transfer> running;
     while ((!pending.empty() || active > 0) && !fatal && !m_ignores_range) {
-      auto now = Clock::now();
-      for (auto it = pending.begin(); it != pending.end() && active < std::max(1u, m_options.parallel_requests);) {
-        if (it->not_before > now) {
-          ++it;
-          continue;
-        }
-        running.push_back(std::move(*it));
-        it = pending.erase(it);
-        start(running.back());
-        ++active;
-      }
+      start_due(pending, running, active);
       if (active == 0) {
         auto next = std::min_element(pending.begin(), pending.end(), [](const Transfer& a, const Transfer& b) { return a.not_before < b.not_before; });
         std::this_thread::sleep_until(next->not_before);
@@ -368,71 +461,12 @@ private:
       }
       int still = 0;
       curl_multi_perform(m_multi, &still);
-      int left = 0;
-      while (CURLMsg* msg = curl_multi_info_read(m_multi, &left)) {
-        if (msg->msg != CURLMSG_DONE)
-          continue;
-        Transfer* t = nullptr;
-        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&t));
-        CURLcode rc = msg->data.result;
-        auto r = finish(*t, rc);
-        curl_multi_remove_handle(m_multi, t->easy);
-        curl_easy_setopt(t->easy, CURLOPT_ERRORBUFFER, nullptr);
-        m_idle.push_back(t->easy);
-        t->easy = nullptr;
-        --active;
-        auto it = std::find_if(running.begin(), running.end(), [&](const Transfer& x) { return &x == t; });
-        if (r) {
-          m_stats.bytes_fetched += t->body.size();
-          if (m_options.on_fetch)
-            m_options.on_fetch(t->body.size());
-          running.erase(it);
-          continue;
-        }
-        if (t->ignored_range) {
-          // No Range support: stop asking for ranges and read it whole.
-          m_ignores_range = true;
-          running.erase(it);
-          break;
-        }
-        if (t->bad_block && !t->refetched) {
-          // A flaky proxy is not an attack: one more fetch before giving up.
-          t->refetched = true;
-          ++m_stats.refetches;
-          log::warn(r.error().message() + "; fetching it once more");
-          pending.push_back(std::move(*it));
-          running.erase(it);
-          continue;
-        }
-        if (r.error().kind() == ErrorKind::Io && t->attempt + 1 < attempts()) {
-          ++t->attempt;
-          ++m_stats.retries;
-          const std::string what =
-              "range " + std::to_string(t->first) + "-" + std::to_string(t->last);
-          const std::string& message = r.error().message();
-          const std::string prefix = "http(" + m_url + "): " + what + ": ";
-          log_retry(what, message.starts_with(prefix) ? message.substr(prefix.size()) : message,
-                    t->attempt + 1);
-          t->not_before = Clock::now() + std::chrono::milliseconds(backoff_ms(t->attempt));
-          pending.push_back(std::move(*it));
-          running.erase(it);
-          continue;
-        }
-        fatal = std::move(r).error();
-        if (fatal->kind() == ErrorKind::Io)
-          fatal = Error(fatal->message() + " (gave up after " + std::to_string(t->attempt + 1) +
-                            " attempts)",
-                        ErrorKind::Network);
-        running.erase(it);
-      }
+      collect_finished(pending, running, active, fatal);
       if (active > 0)
         curl_multi_poll(m_multi, nullptr, 0, 100, nullptr);
     }
-    for (auto& t : running) {
-      curl_multi_remove_handle(m_multi, t.easy);
-      curl_easy_setopt(t.easy, CURLOPT_ERRORBUFFER, nullptr);
-      m_idle.push_back(t.easy);
-    }
+    for (auto& t : running)
+      release_handle(t.easy);
     if (fatal)
       return *fatal;
     if (m_ignores_range)

@@ -81,9 +81,8 @@ Result<void> check_header(const SparseIndex& idx) {
   return ok();
 }
 
-} // namespace
-
-Result<SparseIndex> scan_sparse_index(BlockSource& inner) {
+// The file header, checked against the source it came from; no chunks yet.
+Result<SparseIndex> read_sparse_header(BlockSource& inner) {
   std::uint8_t h[28];
   if (inner.size() < sizeof h)
     return layer_error(kLayer, 0, "source of " + std::to_string(inner.size()) + " bytes is too small for a sparse header");
@@ -106,59 +105,89 @@ Result<SparseIndex> scan_sparse_index(BlockSource& inner) {
   if (idx.total_chunks > (inner.size() - idx.file_hdr_sz) / idx.chunk_hdr_sz)
     return layer_error(kLayer, 20, "chunk count " + std::to_string(idx.total_chunks) +
                                        " cannot fit in a file of " + std::to_string(inner.size()) + " bytes");
+  return idx;
+}
+
+// Chunk `i`'s header at `pos`, with its payload inside the source.
+Result<SparseChunk> read_chunk_header(BlockSource& inner, const SparseIndex& idx, std::uint32_t i,
+                                      std::uint64_t pos) {
+  std::uint8_t ch[12];
+  if (pos + idx.chunk_hdr_sz > inner.size())
+    return layer_error(
+        kLayer, pos, "chunk " + std::to_string(i) + " header lies past the end (truncated image?)");
+  TRY_CTX(inner.read_at(pos, ch), std::string(kLayer) + ": chunk " + std::to_string(i) + " header");
+  SparseChunk c;
+  c.chunk_index = i;
+  c.chunk_type = load_le<std::uint16_t>(ch);
+  c.chunk_sz = load_le<std::uint32_t>(ch + 4);
+  c.total_sz = load_le<std::uint32_t>(ch + 8);
+  c.chunk_offset = pos;
+  c.payload_offset = pos + idx.chunk_hdr_sz;
+  if (c.total_sz < idx.chunk_hdr_sz)
+    return layer_error(kLayer, pos,
+                       "chunk " + std::to_string(i) + " total size " + std::to_string(c.total_sz) +
+                           " is smaller than its header");
+  c.payload_size = c.total_sz - idx.chunk_hdr_sz;
+  if (c.payload_offset + c.payload_size > inner.size())
+    return layer_error(kLayer, pos,
+                       "chunk " + std::to_string(i) +
+                           " payload lies past the end (truncated image?)");
+  return c;
+}
+
+// Checks the payload against the chunk type and reads the small ones (fill
+// pattern, CRC) into `c`. A CRC32 chunk covers no blocks.
+Result<void> read_chunk_payload(BlockSource& inner, const SparseIndex& idx, SparseChunk& c) {
+  const std::uint64_t pos = c.chunk_offset;
+  const std::string index = std::to_string(c.chunk_index);
+  const std::uint64_t blocks_bytes = std::uint64_t{c.chunk_sz} * idx.blk_sz;
+  switch (static_cast<SparseChunkType>(c.chunk_type)) {
+  case SparseChunkType::Raw:
+    if (c.payload_size != blocks_bytes)
+      return layer_error(kLayer, pos,
+                         "RAW chunk " + index + " payload " + std::to_string(c.payload_size) +
+                             " != " + std::to_string(blocks_bytes));
+    return ok();
+  case SparseChunkType::Fill: {
+    if (c.payload_size != 4)
+      return layer_error(kLayer, pos, "FILL chunk " + index + " payload must be 4 bytes");
+    std::array<std::uint8_t, 4> p{};
+    TRY(inner.read_at(c.payload_offset, p));
+    c.fill_pattern = p;
+    return ok();
+  }
+  case SparseChunkType::DontCare:
+    if (c.payload_size != 0)
+      return layer_error(kLayer, pos, "DONT_CARE chunk " + index + " has a payload");
+    return ok();
+  case SparseChunkType::Crc32: {
+    if (c.payload_size != 4)
+      return layer_error(kLayer, pos, "CRC32 chunk " + index + " payload must be 4 bytes");
+    std::uint8_t v[4];
+    TRY(inner.read_at(c.payload_offset, v));
+    c.crc32 = load_le<std::uint32_t>(v);
+    c.chunk_sz = 0;
+    return ok();
+  }
+  default:
+    return layer_error(kLayer, pos,
+                       "chunk " + index + " has unknown type " + format_hex(c.chunk_type, 1));
+  }
+}
+
+} // namespace
+
+Result<SparseIndex> scan_sparse_index(BlockSource& inner) {
+  SparseIndex idx = TRY(read_sparse_header(inner));
   idx.chunks.reserve(std::min<std::uint32_t>(idx.total_chunks, 1u << 16));
   std::uint64_t pos = idx.file_hdr_sz;
   std::uint64_t out = 0;
   const std::uint64_t out_total = std::uint64_t{idx.total_blks} * idx.blk_sz;
   for (std::uint32_t i = 0; i < idx.total_chunks; ++i) {
-    std::uint8_t ch[12];
-    if (pos + idx.chunk_hdr_sz > inner.size())
-      return layer_error(kLayer, pos, "chunk " + std::to_string(i) + " header lies past the end (truncated image?)");
-    TRY_CTX(inner.read_at(pos, ch), std::string(kLayer) + ": chunk " + std::to_string(i) + " header");
-    SparseChunk c;
-    c.chunk_index = i;
-    c.chunk_type = load_le<std::uint16_t>(ch);
-    c.chunk_sz = load_le<std::uint32_t>(ch + 4);
-    c.total_sz = load_le<std::uint32_t>(ch + 8);
-    c.chunk_offset = pos;
-    c.payload_offset = pos + idx.chunk_hdr_sz;
-    if (c.total_sz < idx.chunk_hdr_sz)
-      return layer_error(kLayer, pos, "chunk " + std::to_string(i) + " total size " + std::to_string(c.total_sz) + " is smaller than its header");
-    c.payload_size = c.total_sz - idx.chunk_hdr_sz;
-    if (c.payload_offset + c.payload_size > inner.size())
-      return layer_error(kLayer, pos, "chunk " + std::to_string(i) + " payload lies past the end (truncated image?)");
-    std::uint64_t blocks_bytes = std::uint64_t{c.chunk_sz} * idx.blk_sz;
-    switch (static_cast<SparseChunkType>(c.chunk_type)) {
-    case SparseChunkType::Raw:
-      if (c.payload_size != blocks_bytes)
-        return layer_error(kLayer, pos, "RAW chunk " + std::to_string(i) + " payload " + std::to_string(c.payload_size) + " != " + std::to_string(blocks_bytes));
-      break;
-    case SparseChunkType::Fill: {
-      if (c.payload_size != 4)
-        return layer_error(kLayer, pos, "FILL chunk " + std::to_string(i) + " payload must be 4 bytes");
-      std::array<std::uint8_t, 4> p{};
-      TRY(inner.read_at(c.payload_offset, p));
-      c.fill_pattern = p;
-      break;
-    }
-    case SparseChunkType::DontCare:
-      if (c.payload_size != 0)
-        return layer_error(kLayer, pos, "DONT_CARE chunk " + std::to_string(i) + " has a payload");
-      break;
-    case SparseChunkType::Crc32: {
-      if (c.payload_size != 4)
-        return layer_error(kLayer, pos, "CRC32 chunk " + std::to_string(i) + " payload must be 4 bytes");
-      std::uint8_t v[4];
-      TRY(inner.read_at(c.payload_offset, v));
-      c.crc32 = load_le<std::uint32_t>(v);
-      c.chunk_sz = 0;
-      blocks_bytes = 0;
-      break;
-    }
-    default:
-      return layer_error(kLayer, pos, "chunk " + std::to_string(i) + " has unknown type " + format_hex(c.chunk_type, 1));
-    }
+    SparseChunk c = TRY(read_chunk_header(inner, idx, i, pos));
+    TRY(read_chunk_payload(inner, idx, c));
     if (c.chunk_type != static_cast<std::uint16_t>(SparseChunkType::Crc32)) {
+      const std::uint64_t blocks_bytes = std::uint64_t{c.chunk_sz} * idx.blk_sz;
       if (blocks_bytes > out_total - out)
         return layer_error(kLayer, pos, "chunk " + std::to_string(i) + " expands past total_blks " + std::to_string(idx.total_blks));
       c.output_start = out;

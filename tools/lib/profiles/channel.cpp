@@ -355,10 +355,8 @@ Result<std::vector<ChannelRecord>> decode_index_payload(ByteSpan payload) {
   return out;
 }
 
-Result<ChannelHead> read_indexed(HeadReader& in) {
-  ChannelHead head;
-  head.indexed = true;
-  head.total = in.total();
+// The FBCHIDX0 header, checked, and the index payload it announces.
+Result<ByteSpan> read_index_payload(HeadReader& in) {
   if (in.total() < kIndexHeader)
     return Error(at(0) + ": FBCHIDX0 header truncated (" + std::to_string(in.total()) + " bytes)");
   const ByteSpan h = TRY(in.window(0, kIndexHeader));
@@ -372,9 +370,64 @@ Result<ChannelHead> read_indexed(HeadReader& in) {
   if (length > kChannelMaxIndexBytes)
     return Error(at(0) + ": FBCHIDX0 payload of " + std::to_string(length) + " bytes exceeds the " +
                  std::to_string(kChannelMaxIndexBytes >> 20) + " MiB limit");
-  const ByteSpan payload = TRY(in.window(kIndexHeader, static_cast<std::size_t>(length)));
+  return in.window(kIndexHeader, static_cast<std::size_t>(length));
+}
+
+// Where one read starting at profile record `i` should end: it takes in the
+// profile records close behind (what the index is for: over http a head
+// costs a request or two). Entry offsets are relative to `base`; `first` is
+// record i, already rebased.
+std::uint64_t read_run_end(const std::vector<ChannelRecord>& entries, std::size_t i,
+                           std::uint64_t base, const ChannelRecord& first) {
+  std::uint64_t run_end = first.offset + first.size;
+  for (std::size_t k = i + 1; k < entries.size(); ++k) {
+    const auto& next = entries[k];
+    if (next.kind == ChannelRecordKind::PipelineHints)
+      continue;
+    const std::uint64_t next_end = base + next.offset + next.size;
+    if (base + next.offset > run_end + kReadAhead ||
+        next_end - first.offset > kChannelMaxRecordBytes)
+      break;
+    run_end = next_end;
+  }
+  return run_end;
+}
+
+// Decodes the profile record `e` from `bytes`, checks it against its index
+// entry and adds it to `head`.
+Result<void> add_indexed_record(ChannelHead& head, Seen& seen, ByteSpan bytes,
+                                const ChannelRecord& e, const std::string& name) {
+  const std::string_view want =
+      e.kind == ChannelRecordKind::BootProfile ? kBootMagic : kDeviceMagic;
+  if (!has_magic(bytes, want))
+    return Error(name + ": the bytes there are not a " + std::string(want) + " record");
+  std::size_t used = 0;
+  std::optional<BootProfile> boot;
+  std::optional<DeviceProfile> device;
+  if (e.kind == ChannelRecordKind::BootProfile)
+    boot = TRY_CTX(decode_boot_profile_prefix(bytes, &used), name);
+  else
+    device = TRY_CTX(decode_device_profile_prefix(bytes, &used), name);
+  const std::string& decoded_id = boot ? boot->id : device->id;
+  if (used != e.size)
+    return Error(name + ": the record there is " + std::to_string(used) +
+                 " bytes, the index says " + std::to_string(e.size));
+  if (decoded_id != e.id)
+    return Error(name + ": the record there is '" + decoded_id + "'");
+  if (boot)
+    TRY(add_boot(head, seen, std::move(*boot), e.offset, e.size));
+  else
+    TRY(add_device(head, seen, std::move(*device), e.offset, e.size));
+  return ok();
+}
+
+Result<ChannelHead> read_indexed(HeadReader& in) {
+  ChannelHead head;
+  head.indexed = true;
+  head.total = in.total();
+  const ByteSpan payload = TRY(read_index_payload(in));
   auto entries = TRY_CTX(decode_index_payload(payload), "channel: FBCHIDX0");
-  const std::uint64_t base = kIndexHeader + length;
+  const std::uint64_t base = kIndexHeader + payload.size();
   TRY_CTX(validate_index(entries, in.total() - base), "channel");
   head.index_size = base;
   Seen seen;
@@ -392,19 +445,7 @@ Result<ChannelHead> read_indexed(HeadReader& in) {
       return Error(name + ": " + std::to_string(e.size) + " bytes exceeds the " +
                    std::to_string(kChannelMaxRecordBytes >> 20) + " MiB record limit");
     if (e.offset + e.size > fetched_until) {
-      // One read for this record and the profile records close behind it
-      // (what the index is for: over http a head costs a request or two).
-      std::uint64_t run_end = e.offset + e.size;
-      for (std::size_t k = i + 1; k < entries.size(); ++k) {
-        const auto& next = entries[k];
-        if (next.kind == ChannelRecordKind::PipelineHints)
-          continue;
-        const std::uint64_t next_end = base + next.offset + next.size;
-        if (base + next.offset > run_end + kReadAhead ||
-            next_end - e.offset > kChannelMaxRecordBytes)
-          break;
-        run_end = next_end;
-      }
+      const std::uint64_t run_end = read_run_end(entries, i, base, e);
       // Eight bytes more: the magic of a block-hash table that may follow
       // the records rides in the same read.
       const std::uint64_t peek = std::min<std::uint64_t>(8, in.total() - run_end);
@@ -412,27 +453,7 @@ Result<ChannelHead> read_indexed(HeadReader& in) {
       fetched_until = run_end;
     }
     const ByteSpan bytes = TRY(in.window(e.offset, static_cast<std::size_t>(e.size)));
-    const std::string_view want =
-        e.kind == ChannelRecordKind::BootProfile ? kBootMagic : kDeviceMagic;
-    if (!has_magic(bytes, want))
-      return Error(name + ": the bytes there are not a " + std::string(want) + " record");
-    std::size_t used = 0;
-    std::optional<BootProfile> boot;
-    std::optional<DeviceProfile> device;
-    if (e.kind == ChannelRecordKind::BootProfile)
-      boot = TRY_CTX(decode_boot_profile_prefix(bytes, &used), name);
-    else
-      device = TRY_CTX(decode_device_profile_prefix(bytes, &used), name);
-    const std::string& decoded_id = boot ? boot->id : device->id;
-    if (used != e.size)
-      return Error(name + ": the record there is " + std::to_string(used) +
-                   " bytes, the index says " + std::to_string(e.size));
-    if (decoded_id != e.id)
-      return Error(name + ": the record there is '" + decoded_id + "'");
-    if (boot)
-      TRY(add_boot(head, seen, std::move(*boot), e.offset, e.size));
-    else
-      TRY(add_device(head, seen, std::move(*device), e.offset, e.size));
+    TRY(add_indexed_record(head, seen, bytes, e, name));
   }
   head.consumed = TRY(read_trailing_block_tables(
       in, head.records.empty() ? base : head.records.back().offset + head.records.back().size, head));

@@ -279,42 +279,81 @@ Result<KernelChoice> choose_for_kernel(fs::Filesystem& fsys, std::string label, 
   return finish_choice(std::move(label), decode_owned(std::move(image)), dirs, wanted, std::nullopt);
 }
 
+namespace {
+
+// The modules directories a kernel may be chosen for: the one asked for, or all.
+Result<std::vector<ModulesDir>> candidate_dirs(const std::vector<ModulesDir>& dirs,
+                                               const std::optional<std::string>& wanted) {
+  if (!wanted)
+    return dirs;
+  std::vector<ModulesDir> pool;
+  for (const auto& d : dirs)
+    if (d.kver == *wanted)
+      pool.push_back(d);
+  if (pool.empty()) {
+    std::string have;
+    for (const auto& d : dirs)
+      have += (have.empty() ? "" : ", ") + d.kver;
+    return Error("--kernel-version " + *wanted + " is not installed (have: " + have + ")");
+  }
+  return pool;
+}
+
+Result<bool> is_regular_file(fs::Filesystem& fsys, const std::string& p) {
+  auto t = TRY(type_of(fsys, p));
+  return t && *t == fs::FileType::Regular;
+}
+
+// Per-version image names used by distros: Fedora/Arch in the modules
+// directory, Debian/Ubuntu/Alpine in /boot. At most one per directory.
+Result<std::vector<std::pair<ModulesDir, std::string>>>
+versioned_images(fs::Filesystem& fsys, const std::vector<ModulesDir>& pool) {
+  std::vector<std::pair<ModulesDir, std::string>> found;
+  for (const auto& d : pool) {
+    for (const std::string& p : {d.path + "/vmlinuz", d.path + "/Image", "/boot/vmlinuz-" + d.kver,
+                                 "/boot/Image-" + d.kver, "/boot/Image.gz-" + d.kver}) {
+      if (TRY(is_regular_file(fsys, p))) {
+        found.emplace_back(d, p);
+        break;
+      }
+    }
+  }
+  return found;
+}
+
+// Kernel-looking file names under `dir`, at most three levels deep.
+Result<void> scan_kernel_images(fs::Filesystem& fsys, const std::string& dir, int depth,
+                                std::vector<std::string>& scanned) {
+  auto node = TRY(find_path(fsys, dir));
+  if (!node)
+    return ok();
+  auto st = TRY(fsys.stat(*node));
+  if (st.type != fs::FileType::Directory)
+    return ok();
+  for (const auto& e : TRY(fsys.list(*node))) {
+    std::string p = dir + "/" + e.name;
+    if (e.type == fs::FileType::Directory) {
+      if (depth < 3)
+        TRY(scan_kernel_images(fsys, p, depth + 1, scanned));
+    } else if ((e.name.rfind("vmlinuz", 0) == 0 || e.name.rfind("Image", 0) == 0 ||
+                e.name == "linux") &&
+               e.name.find("rescue") == std::string::npos) {
+      scanned.push_back(p);
+    }
+  }
+  return ok();
+}
+
+} // namespace
+
 Result<KernelChoice> detect_kernel(fs::Filesystem& fsys, const std::optional<std::string>& wanted,
                                    KernelBytes keep) {
   auto dirs = TRY(list_modules_dirs(fsys));
   if (dirs.empty())
     return Error("no kernel modules directory in the rootfs (looked in /lib/modules and "
                  "/usr/lib/modules; rescue kernels are skipped)");
-  std::vector<ModulesDir> pool;
-  if (wanted) {
-    for (const auto& d : dirs)
-      if (d.kver == *wanted)
-        pool.push_back(d);
-    if (pool.empty()) {
-      std::string have;
-      for (const auto& d : dirs)
-        have += (have.empty() ? "" : ", ") + d.kver;
-      return Error("--kernel-version " + *wanted + " is not installed (have: " + have + ")");
-    }
-  } else {
-    pool = dirs;
-  }
-  auto is_file = [&](const std::string& p) -> Result<bool> {
-    auto t = TRY(type_of(fsys, p));
-    return t && *t == fs::FileType::Regular;
-  };
-  // Per-version image names used by distros: Fedora/Arch in the modules
-  // directory, Debian/Ubuntu/Alpine in /boot.
-  std::vector<std::pair<ModulesDir, std::string>> found;
-  for (const auto& d : pool) {
-    for (const std::string& p : {d.path + "/vmlinuz", d.path + "/Image", "/boot/vmlinuz-" + d.kver,
-                                 "/boot/Image-" + d.kver, "/boot/Image.gz-" + d.kver}) {
-      if (TRY(is_file(p))) {
-        found.emplace_back(d, p);
-        break;
-      }
-    }
-  }
+  const std::vector<ModulesDir> pool = TRY(candidate_dirs(dirs, wanted));
+  const auto found = TRY(versioned_images(fsys, pool));
   if (found.size() > 1) {
     std::string list;
     for (const auto& [d, p] : found)
@@ -328,31 +367,12 @@ Result<KernelChoice> detect_kernel(fs::Filesystem& fsys, const std::optional<std
   // Unversioned names, then a bounded scan of /boot in name order.
   std::vector<std::string> generic = {"/boot/vmlinuz", "/boot/Image", "/boot/Image.gz", "/vmlinuz"};
   for (const auto& p : generic) {
-    if (TRY(is_file(p))) {
+    if (TRY(is_regular_file(fsys, p))) {
       return finish_choice(p, load_image(fsys, p, keep), dirs, wanted, std::nullopt);
     }
   }
   std::vector<std::string> scanned;
-  std::function<Result<void>(const std::string&, int)> scan = [&](const std::string& dir, int depth) -> Result<void> {
-    auto node = TRY(find_path(fsys, dir));
-    if (!node)
-      return ok();
-    auto st = TRY(fsys.stat(*node));
-    if (st.type != fs::FileType::Directory)
-      return ok();
-    for (const auto& e : TRY(fsys.list(*node))) {
-      std::string p = dir + "/" + e.name;
-      if (e.type == fs::FileType::Directory) {
-        if (depth < 3)
-          TRY(scan(p, depth + 1));
-      } else if ((e.name.rfind("vmlinuz", 0) == 0 || e.name.rfind("Image", 0) == 0 || e.name == "linux") &&
-                 e.name.find("rescue") == std::string::npos) {
-        scanned.push_back(p);
-      }
-    }
-    return ok();
-  };
-  TRY(scan("/boot", 1));
+  TRY(scan_kernel_images(fsys, "/boot", 1, scanned));
   for (const auto& p : scanned) {
     auto c = finish_choice(p, load_image(fsys, p, keep), dirs, wanted, std::nullopt);
     if (c)

@@ -81,6 +81,88 @@ std::string_view module_reason_name(ModuleReason reason) {
   return "required";
 }
 
+namespace {
+
+// modules.dep: "path: dep dep..." per module; later lines win. A template so
+// that it can fill ModuleIndex's private Module map.
+template <typename ModuleMap>
+Result<void> parse_modules_dep(std::string_view text, const std::string& dep_path,
+                               ModuleMap& modules) {
+  Result<void> status = ok();
+  for_each_line(text, [&](std::string_view line, std::size_t lineno) {
+    if (!status || line.empty() || line[0] == '#')
+      return;
+    std::size_t colon = line.find(':');
+    if (colon == std::string_view::npos) {
+      status = Error(dep_path + ": line " + std::to_string(lineno) + ": missing ':'");
+      return;
+    }
+    std::string_view path = line.substr(0, colon);
+    typename ModuleMap::mapped_type m;
+    m.relpath = std::string(path);
+    for (auto d : split_ws(line.substr(colon + 1)))
+      m.deps.push_back(module_name_from_path(d));
+    modules[module_name_from_path(path)] = std::move(m); // later lines win
+  });
+  return status;
+}
+
+void parse_builtin(std::string_view text, std::set<std::string, std::less<>>& builtin) {
+  for_each_line(text, [&](std::string_view line, std::size_t) {
+    if (!line.empty())
+      builtin.insert(module_name_from_path(line));
+  });
+}
+
+// modules.softdep: "softdep NAME pre: ... post: ..."; a template for the
+// same reason as parse_modules_dep.
+template <typename SoftdepMap> void parse_softdeps(std::string_view text, SoftdepMap& softdeps) {
+  for_each_line(text, [&](std::string_view line, std::size_t) {
+    auto words = split_ws(line);
+    if (words.size() < 3 || words[0] != "softdep")
+      return;
+    auto& sd = softdeps[fold_module_name(words[1])];
+    // Like modprobe.d(5): names before any "pre:"/"post:" count as pre.
+    std::vector<std::string>* target = &sd.pre;
+    for (std::size_t i = 2; i < words.size(); ++i) {
+      if (words[i] == "pre:")
+        target = &sd.pre;
+      else if (words[i] == "post:")
+        target = &sd.post;
+      else
+        target->emplace_back(words[i]);
+    }
+  });
+}
+
+using AliasList = std::vector<std::pair<std::string, std::string>>;
+
+void parse_aliases(std::string_view text, AliasList& aliases) {
+  for_each_line(text, [&](std::string_view line, std::size_t) {
+    auto words = split_ws(line);
+    if (words.size() == 3 && words[0] == "alias")
+      aliases.emplace_back(std::string(words[1]), fold_module_name(words[2]));
+  });
+}
+
+// modules.builtin.modinfo: NUL-separated "module.key=value" items.
+void parse_builtin_aliases(std::string_view all, AliasList& aliases) {
+  std::size_t p = 0;
+  while (p < all.size()) {
+    std::size_t e = all.find('\0', p);
+    if (e == std::string_view::npos)
+      e = all.size();
+    std::string_view item = all.substr(p, e - p);
+    p = e + 1;
+    std::size_t dot = item.find(".alias=");
+    if (dot != std::string_view::npos && dot > 0)
+      aliases.emplace_back(std::string(item.substr(dot + 7)),
+                           fold_module_name(item.substr(0, dot)));
+  }
+}
+
+} // namespace
+
 Result<ModuleIndex> ModuleIndex::load(fs::Filesystem& fsys, const std::string& dir,
                                       const std::string& kver) {
   ModuleIndex idx;
@@ -93,78 +175,29 @@ Result<ModuleIndex> ModuleIndex::load(fs::Filesystem& fsys, const std::string& d
                  " were installed without their index; run `depmod -b <rootfs> " + kver +
                  "` on the tree first");
   idx.m_files_read.push_back(dep_path);
-  Result<void> status = ok();
-  for_each_line(*dep, [&](std::string_view line, std::size_t lineno) {
-    if (!status || line.empty() || line[0] == '#')
-      return;
-    std::size_t colon = line.find(':');
-    if (colon == std::string_view::npos) {
-      status = Error(dep_path + ": line " + std::to_string(lineno) + ": missing ':'");
-      return;
-    }
-    std::string_view path = line.substr(0, colon);
-    Module m;
-    m.relpath = std::string(path);
-    for (auto d : split_ws(line.substr(colon + 1)))
-      m.deps.push_back(module_name_from_path(d));
-    idx.m_modules[module_name_from_path(path)] = std::move(m); // later lines win
-  });
-  TRY(std::move(status));
+  TRY(parse_modules_dep(*dep, dep_path, idx.m_modules));
 
   const std::string builtin_path = dir + "/modules.builtin";
   if (auto b = TRY(read_optional(fsys, builtin_path))) {
     idx.m_files_read.push_back(builtin_path);
-    for_each_line(*b, [&](std::string_view line, std::size_t) {
-      if (!line.empty())
-        idx.m_builtin.insert(module_name_from_path(line));
-    });
+    parse_builtin(*b, idx.m_builtin);
   }
   const std::string softdep_path = dir + "/modules.softdep";
   if (auto s = TRY(read_optional(fsys, softdep_path))) {
     idx.m_files_read.push_back(softdep_path);
-    for_each_line(*s, [&](std::string_view line, std::size_t) {
-      auto words = split_ws(line);
-      if (words.size() < 3 || words[0] != "softdep")
-        return;
-      Softdep& sd = idx.m_softdeps[fold_module_name(words[1])];
-      // Like modprobe.d(5): names before any "pre:"/"post:" count as pre.
-      std::vector<std::string>* target = &sd.pre;
-      for (std::size_t i = 2; i < words.size(); ++i) {
-        if (words[i] == "pre:")
-          target = &sd.pre;
-        else if (words[i] == "post:")
-          target = &sd.post;
-        else
-          target->emplace_back(words[i]);
-      }
-    });
+    parse_softdeps(*s, idx.m_softdeps);
   }
   const std::string alias_path = dir + "/modules.alias";
   if (auto a = TRY(read_optional(fsys, alias_path))) {
     idx.m_files_read.push_back(alias_path);
-    for_each_line(*a, [&](std::string_view line, std::size_t) {
-      auto words = split_ws(line);
-      if (words.size() == 3 && words[0] == "alias")
-        idx.m_aliases.emplace_back(std::string(words[1]), fold_module_name(words[2]));
-    });
+    parse_aliases(*a, idx.m_aliases);
   }
   // Aliases of built-in code ("md5.alias=crypto-md5"), consulted after
   // modules.alias as kmod does.
   const std::string modinfo_path = dir + "/modules.builtin.modinfo";
   if (auto m = TRY(read_optional(fsys, modinfo_path))) {
     idx.m_files_read.push_back(modinfo_path);
-    std::string_view all(*m);
-    std::size_t p = 0;
-    while (p < all.size()) {
-      std::size_t e = all.find('\0', p);
-      if (e == std::string_view::npos)
-        e = all.size();
-      std::string_view item = all.substr(p, e - p);
-      p = e + 1;
-      std::size_t dot = item.find(".alias=");
-      if (dot != std::string_view::npos && dot > 0)
-        idx.m_builtin_aliases.emplace_back(std::string(item.substr(dot + 7)), fold_module_name(item.substr(0, dot)));
-    }
+    parse_builtin_aliases(*m, idx.m_builtin_aliases);
   }
   return idx;
 }
