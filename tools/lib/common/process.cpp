@@ -31,17 +31,24 @@ std::string find_program(const std::string& name) {
   return {};
 }
 
-Result<ProcessOutput> run_process(const std::vector<std::string>& argv, ByteSpan stdin_data,
-                                  const std::string& debian_package) {
-  if (argv.empty())
-    return Error("run_process: empty command", ErrorKind::Usage);
-  std::string exe = find_program(argv[0]);
-  if (exe.empty()) {
-    std::string msg = "program '" + argv[0] + "' not found on PATH";
-    if (!debian_package.empty())
-      msg += " (apt-get install " + debian_package + ")";
-    return Error(msg, ErrorKind::Io);
-  }
+namespace {
+
+Error missing_program(const std::string& name, const std::string& debian_package) {
+  std::string msg = "program '" + name + "' not found on PATH";
+  if (!debian_package.empty())
+    msg += " (apt-get install " + debian_package + ")";
+  return Error(msg, ErrorKind::Io);
+}
+
+// The parent's ends of the child's stdin, stdout and stderr; -1 once closed.
+struct ChildPipes {
+  int in = -1, out = -1, err = -1;
+};
+
+// Starts `exe` with its standard streams on fresh pipes, whose parent ends
+// are left in `pipes`.
+Result<pid_t> spawn_child(const std::string& exe, const std::vector<std::string>& argv,
+                          ChildPipes& pipes) {
   int in_pipe[2], out_pipe[2], err_pipe[2];
   if (::pipe2(in_pipe, O_CLOEXEC) || ::pipe2(out_pipe, O_CLOEXEC) || ::pipe2(err_pipe, O_CLOEXEC))
     return Error(std::string("pipe: ") + std::strerror(errno), ErrorKind::Io);
@@ -67,21 +74,36 @@ Result<ProcessOutput> run_process(const std::vector<std::string>& argv, ByteSpan
     ::close(err_pipe[0]);
     return Error("cannot run " + exe + ": " + std::strerror(rc), ErrorKind::Io);
   }
+  pipes = {in_pipe[1], out_pipe[0], err_pipe[0]};
+  return pid;
+}
 
-  // Feed stdin and drain both outputs together so neither side blocks.
-  ProcessOutput result;
-  std::size_t written = 0;
-  int in_fd = in_pipe[1];
-  // Non-blocking, so a large write cannot block while the child waits for us
-  // to drain its stdout.
-  ::fcntl(in_fd, F_SETFL, ::fcntl(in_fd, F_GETFL) | O_NONBLOCK);
-  if (stdin_data.empty()) {
+// Writes what the child's stdin takes now; closes it when all is written or
+// the child stopped reading.
+void feed_stdin(int& in_fd, ByteSpan data, std::size_t& written) {
+  ssize_t w = ::write(in_fd, data.data() + written, data.size() - written);
+  if (w > 0)
+    written += static_cast<std::size_t>(w);
+  bool again = w < 0 && (errno == EAGAIN || errno == EINTR);
+  if ((w < 0 && !again) || written == data.size()) {
     ::close(in_fd);
     in_fd = -1;
   }
-  struct sigaction ign {}, old {};
-  ign.sa_handler = SIG_IGN;
-  ::sigaction(SIGPIPE, &ign, &old);
+}
+
+// One read into `sink`; false at end of file or on error.
+template <typename Sink> bool drain_once(int fd, Sink&& sink) {
+  char buf[65536];
+  ssize_t r = ::read(fd, buf, sizeof buf);
+  if (r <= 0)
+    return false;
+  sink(buf, static_cast<std::size_t>(r));
+  return true;
+}
+
+// Feeds stdin and drains both outputs together so neither side blocks.
+void exchange(int& in_fd, const ChildPipes& pipes, ByteSpan stdin_data, ProcessOutput& result) {
+  std::size_t written = 0;
   bool out_open = true, err_open = true;
   while (out_open || err_open || in_fd >= 0) {
     pollfd fds[3];
@@ -93,52 +115,68 @@ Result<ProcessOutput> run_process(const std::vector<std::string>& argv, ByteSpan
     }
     if (out_open) {
       idx_out = n;
-      fds[n++] = {out_pipe[0], POLLIN, 0};
+      fds[n++] = {pipes.out, POLLIN, 0};
     }
     if (err_open) {
       idx_err = n;
-      fds[n++] = {err_pipe[0], POLLIN, 0};
+      fds[n++] = {pipes.err, POLLIN, 0};
     }
     if (::poll(fds, static_cast<nfds_t>(n), -1) < 0) {
       if (errno == EINTR)
         continue;
       break;
     }
-    if (idx_in >= 0 && fds[idx_in].revents) {
-      ssize_t w = ::write(in_fd, stdin_data.data() + written, stdin_data.size() - written);
-      if (w > 0)
-        written += static_cast<std::size_t>(w);
-      bool again = w < 0 && (errno == EAGAIN || errno == EINTR);
-      if ((w < 0 && !again) || written == stdin_data.size()) {
-        ::close(in_fd);
-        in_fd = -1;
-      }
-    }
-    char buf[65536];
-    if (idx_out >= 0 && fds[idx_out].revents) {
-      ssize_t r = ::read(out_pipe[0], buf, sizeof buf);
-      if (r > 0)
-        result.out.insert(result.out.end(), buf, buf + r);
-      else
-        out_open = false;
-    }
-    if (idx_err >= 0 && fds[idx_err].revents) {
-      ssize_t r = ::read(err_pipe[0], buf, sizeof buf);
-      if (r > 0)
-        result.err.append(buf, static_cast<std::size_t>(r));
-      else
-        err_open = false;
-    }
+    if (idx_in >= 0 && fds[idx_in].revents)
+      feed_stdin(in_fd, stdin_data, written);
+    if (idx_out >= 0 && fds[idx_out].revents)
+      out_open = drain_once(pipes.out, [&](const char* b, std::size_t len) {
+        result.out.insert(result.out.end(), b, b + len);
+      });
+    if (idx_err >= 0 && fds[idx_err].revents)
+      err_open =
+          drain_once(pipes.err, [&](const char* b, std::size_t len) { result.err.append(b, len); });
   }
-  ::sigaction(SIGPIPE, &old, nullptr);
-  if (in_fd >= 0)
-    ::close(in_fd);
-  ::close(out_pipe[0]);
-  ::close(err_pipe[0]);
+}
+
+int wait_exit_code(pid_t pid) {
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+} // namespace
+
+Result<ProcessOutput> run_process(const std::vector<std::string>& argv, ByteSpan stdin_data,
+                                  const std::string& debian_package) {
+  if (argv.empty())
+    return Error("run_process: empty command", ErrorKind::Usage);
+  std::string exe = find_program(argv[0]);
+  if (exe.empty())
+    return missing_program(argv[0], debian_package);
+  ChildPipes pipes;
+  const pid_t pid = TRY(spawn_child(exe, argv, pipes));
+
+  ProcessOutput result;
+  int in_fd = pipes.in;
+  // Non-blocking, so a large write cannot block while the child waits for us
+  // to drain its stdout.
+  ::fcntl(in_fd, F_SETFL, ::fcntl(in_fd, F_GETFL) | O_NONBLOCK);
+  if (stdin_data.empty()) {
+    ::close(in_fd);
+    in_fd = -1;
+  }
+  struct sigaction ign {
+  }, old{};
+  ign.sa_handler = SIG_IGN;
+  ::sigaction(SIGPIPE, &ign, &old);
+  exchange(in_fd, pipes, stdin_data, result);
+  ::sigaction(SIGPIPE, &old, nullptr);
+  if (in_fd >= 0)
+    ::close(in_fd);
+  ::close(pipes.out);
+  ::close(pipes.err);
+  result.exit_code = wait_exit_code(pid);
   return result;
 }
 

@@ -288,10 +288,9 @@ BootFacts facts_from_deviceinfo(const Deviceinfo& d, std::vector<std::string>& u
   return f;
 }
 
-struct Merged {
-  AndroidBootImage boot;
-  std::map<std::string, std::string> source; // field -> where it came from
-};
+// Where each drafted field came from, by field ("id", "probe.product",
+// "page_size"); the YAML shows it beside the field.
+using Sources = std::map<std::string, std::string>;
 
 template <typename T> std::string show(const T& v) {
   if constexpr (std::is_same_v<T, std::string>)
@@ -307,18 +306,19 @@ template <typename T> std::string show(const T& v) {
 // The stock image wins (its bootloader accepted it); a disagreement is
 // recorded and shown in the draft.
 template <typename T>
-std::optional<T> pick(const char* field, const std::optional<T>& stock, const std::string& stock_name,
-                      const std::optional<T>& info, const std::string& info_name, Merged& m,
+std::optional<T> pick(const char* field, const std::optional<T>& stock,
+                      const std::string& stock_name, const std::optional<T>& info,
+                      const std::string& info_name, Sources& source,
                       std::vector<std::string>& conflicts) {
   if (stock && info && !(*stock == *info))
     conflicts.push_back(std::string(field) + ": " + stock_name + " says " + show(*stock) + ", " + info_name +
                         " says " + show(*info) + "; using " + stock_name + "'s");
   if (stock) {
-    m.source[field] = stock_name + (info && *stock == *info ? " (deviceinfo agrees)" : "");
+    source[field] = stock_name + (info && *stock == *info ? " (deviceinfo agrees)" : "");
     return stock;
   }
   if (info)
-    m.source[field] = info_name;
+    source[field] = info_name;
   return info;
 }
 
@@ -338,276 +338,383 @@ bool ambiguous(const DeviceProfile& draft, const DeviceProfile& other) {
   return !profiles::find_ambiguities({a, b}).empty();
 }
 
-} // namespace
+std::optional<std::string> info_value(const Deviceinfo* info, const std::string& key) {
+  if (!info)
+    return std::nullopt;
+  auto it = info->values.find(key);
+  return it == info->values.end() || trim(it->second).empty()
+             ? std::nullopt
+             : std::optional<std::string>(it->second);
+}
 
-Result<Draft> draft_device_profile(const DraftInputs& in) {
-  Draft out;
-  DeviceProfile& p = out.profile;
-  std::map<std::string, std::string> src;
-  std::vector<std::string> notes;
+// --- identity ---------------------------------------------------------------
 
-  // --- identity -----------------------------------------------------------
-  const Deviceinfo* info = in.deviceinfo ? &*in.deviceinfo : nullptr;
-  auto info_value = [&](const std::string& key) -> std::optional<std::string> {
-    if (!info)
-      return std::nullopt;
-    auto it = info->values.find(key);
-    return it == info->values.end() || trim(it->second).empty() ? std::nullopt
-                                                                     : std::optional<std::string>(it->second);
-  };
+struct IdChoice {
+  std::string value;
+  std::string source;
+};
+
+IdChoice choose_id(const DraftInputs& in, const Deviceinfo* info) {
   const std::string* product = in.device ? in.device->answers.find("product") : nullptr;
-  if (in.id) {
-    p.id = *in.id;
-    src["id"] = "--id";
-  } else if (auto codename = info_value("codename")) {
-    p.id = to_id(*codename);
-    src["id"] = "deviceinfo codename";
-  } else if (product && !to_id(*product).empty()) {
-    p.id = to_id(*product);
-    src["id"] = "the device's product variable (rename it: several devices share a product)";
-  } else {
-    p.id = "new-device";
-    src["id"] = "placeholder: give --id";
-  }
-  auto maker = info_value("manufacturer");
-  auto model = info_value("name");
-  if (model) {
-    p.display_name = maker && !model->starts_with(*maker) ? *maker + " " + *model : *model;
-    src["display_name"] = "deviceinfo manufacturer and name";
-  }
-  // Panel or board variants are dtb_<variant> fields, one DTB each: one
-  // profile per variant, so the draft takes the first and lists the rest.
-  std::vector<std::pair<std::string, std::string>> variants;
+  if (in.id)
+    return {*in.id, "--id"};
+  if (auto codename = info_value(info, "codename"))
+    return {to_id(*codename), "deviceinfo codename"};
+  if (product && !to_id(*product).empty())
+    return {to_id(*product),
+            "the device's product variable (rename it: several devices share a product)"};
+  return {"new-device", "placeholder: give --id"};
+}
+
+std::optional<std::string> choose_display_name(const Deviceinfo* info) {
+  auto maker = info_value(info, "manufacturer");
+  auto model = info_value(info, "name");
+  if (!model)
+    return std::nullopt;
+  return maker && !model->starts_with(*maker) ? *maker + " " + *model : *model;
+}
+
+struct DevicetreeChoice {
+  std::string name;
+  std::string source;
+  std::optional<std::string> unmapped;
+};
+
+// Panel or board variants are dtb_<variant> fields, one DTB each: one
+// profile per variant, so the draft takes the first and lists the rest.
+using DtbVariants = std::vector<std::pair<std::string, std::string>>;
+
+DtbVariants dtb_variants(const Deviceinfo* info) {
+  DtbVariants variants;
   if (info)
     for (const auto& [k, v] : info->values)
       if (k.starts_with("dtb_") && !trim(v).empty())
         variants.emplace_back(k, v);
-  if (auto dtb = info_value("dtb"); dtb && dtb->find_first_of("*?[") != std::string::npos) {
-    p.devicetree_name = "unknown";
-    src["devicetree_name"] = "FILL IN: deviceinfo dtb is a pattern (" + *dtb + "), not one DTB name";
-    out.unmapped.push_back("dtb=" + *dtb + ": a pattern for a family of devices; a profile names one DTB");
-  } else if (dtb) {
-    std::istringstream words(*dtb);
-    std::string first;
-    words >> first;
-    p.devicetree_name = first;
-    src["devicetree_name"] = "deviceinfo dtb" + std::string(dtb->find(' ') != std::string::npos
-                                                                 ? " (the first of several: " + *dtb + ")"
-                                                                 : "");
-  } else if (!variants.empty()) {
-    // --id <codename>-<variant> chooses the variant; else the first.
-    auto chosen = variants.begin();
-    for (auto it = variants.begin(); it != variants.end(); ++it)
-      if (in.id && in.id->ends_with("-" + it->first.substr(4)))
-        chosen = it;
-    p.devicetree_name = chosen->second;
-    const auto codename = info_value("codename");
-    const std::string base_id = codename ? to_id(*codename) : p.id;
-    std::string all, others;
-    for (const auto& [k, v] : variants) {
-      all += (all.empty() ? "" : ", ") + k + "=" + v;
-      if (k != chosen->first)
-        others += (others.empty() ? "" : ", ") + ("--id " + base_id + "-" + k.substr(4));
-    }
-    src["devicetree_name"] = "deviceinfo " + chosen->first + " (one of its variants: " + all + ")";
-    if (variants.size() > 1)
-      out.unmapped.push_back("dtb variants (" + all + "): one device, several DTBs, one profile each; this draft "
-                             "is for " + chosen->first + ", draft the others with " + others);
-  } else {
-    p.devicetree_name = "unknown";
-    src["devicetree_name"] = "FILL IN: the kernel's DTB name (e.g. qcom/sdm845-oneplus-fajita); no source gave it";
-  }
+  return variants;
+}
 
-  // --- match and probe (live device only) ----------------------------------
-  if (in.device && in.device->usb) {
-    p.match.push_back(*in.device->usb);
-    src["match"] = in.device->location.starts_with("usb:")
-                       ? "the device's USB descriptor at " + in.device->location
-                       : "--usb-id (the device was read at " + in.device->location + ")";
+DevicetreeChoice devicetree_from_dtb(const std::string& dtb) {
+  if (dtb.find_first_of("*?[") != std::string::npos)
+    return {"unknown", "FILL IN: deviceinfo dtb is a pattern (" + dtb + "), not one DTB name",
+            "dtb=" + dtb + ": a pattern for a family of devices; a profile names one DTB"};
+  std::istringstream words(dtb);
+  std::string first;
+  words >> first;
+  return {first,
+          "deviceinfo dtb" + std::string(dtb.find(' ') != std::string::npos
+                                             ? " (the first of several: " + dtb + ")"
+                                             : ""),
+          std::nullopt};
+}
+
+DevicetreeChoice devicetree_from_variants(const DtbVariants& variants, const DraftInputs& in,
+                                          const Deviceinfo* info, const std::string& id) {
+  // --id <codename>-<variant> chooses the variant; else the first.
+  auto chosen = variants.begin();
+  for (auto it = variants.begin(); it != variants.end(); ++it)
+    if (in.id && in.id->ends_with("-" + it->first.substr(4)))
+      chosen = it;
+  const auto codename = info_value(info, "codename");
+  const std::string base_id = codename ? to_id(*codename) : id;
+  std::string all, others;
+  for (const auto& [k, v] : variants) {
+    all += (all.empty() ? "" : ", ") + k + "=" + v;
+    if (k != chosen->first)
+      others += (others.empty() ? "" : ", ") + ("--id " + base_id + "-" + k.substr(4));
   }
-  if (in.device) {
-    const auto& answers = in.device->answers;
-    auto add_equals = [&](const std::string& var, const std::string& value, const std::string& why) {
-      p.probe.push_back(ProbeStep{ProbeOp::Equals, var, value});
-      src["probe." + var] = why;
-    };
-    for (const char* var : {"product", "variant"})
-      if (const auto* v = answers.find(var); v && !trim(*v).empty())
-        add_equals(var, *v, "the device's answer");
-    if (p.probe.empty())
-      for (const auto& [k, v] : answers.vars)
-        if (stable_variable(k, in.serial) && !trim(v).empty()) {
-          add_equals(k, v, "the device's answer (no product or variant)");
-          break;
-        }
-    // Tell the draft apart from every profile it could be confused with:
-    // first by the variables that profile checks (ours equal, or missing
-    // here), then by any stable variable this device answered.
-    for (const auto& other : in.others) {
-      if (!ambiguous(p, other))
-        continue;
-      std::vector<ProbeStep> candidates;
-      for (const auto& step : other.probe) {
-        if (const auto* v = answers.find(step.var))
-          candidates.push_back({ProbeOp::Equals, step.var, *v});
-        else
-          candidates.push_back({ProbeOp::NotExists, step.var, {}});
-      }
-      for (const auto& [k, v] : answers.vars)
-        if (stable_variable(k, in.serial))
-          candidates.push_back({ProbeOp::Equals, k, v});
-      bool resolved = false;
-      for (const auto& step : candidates) {
-        if (std::find(p.probe.begin(), p.probe.end(), step) != p.probe.end())
-          continue;
-        DeviceProfile trial = p;
-        trial.probe.push_back(step);
-        if (!ambiguous(trial, other)) {
-          p.probe.push_back(step);
-          src["probe." + step.var] = "tells it apart from " + other.id;
-          resolved = true;
-          break;
-        }
-      }
-      if (!resolved) {
-        bool passes_other = true;
-        for (const auto& step : other.probe) {
-          const std::string* v = answers.find(step.var);
-          if (!profiles::probe_step_passes(step, v ? std::optional<std::string>(*v) : std::nullopt))
-            passes_other = false;
-        }
-        out.ambiguous_with.push_back(
-            other.id + (passes_other ? ": this device passes its probes too (the same device, or that profile "
-                                       "needs a probe this device's answers can tell apart)"
-                                     : ": no variable this device answered tells them apart"));
-      }
+  DevicetreeChoice choice{chosen->second,
+                          "deviceinfo " + chosen->first + " (one of its variants: " + all + ")",
+                          std::nullopt};
+  if (variants.size() > 1)
+    choice.unmapped = "dtb variants (" + all +
+                      "): one device, several DTBs, one profile each; this draft is for " +
+                      chosen->first + ", draft the others with " + others;
+  return choice;
+}
+
+DevicetreeChoice choose_devicetree(const DraftInputs& in, const Deviceinfo* info,
+                                   const std::string& id) {
+  const DtbVariants variants = dtb_variants(info);
+  if (auto dtb = info_value(info, "dtb"))
+    return devicetree_from_dtb(*dtb);
+  if (!variants.empty())
+    return devicetree_from_variants(variants, in, info, id);
+  return {"unknown",
+          "FILL IN: the kernel's DTB name (e.g. qcom/sdm845-oneplus-fajita); no source gave it",
+          std::nullopt};
+}
+
+void draft_identity(const DraftInputs& in, const Deviceinfo* info, Draft& out, Sources& src) {
+  DeviceProfile& p = out.profile;
+  const IdChoice id = choose_id(in, info);
+  p.id = id.value;
+  src["id"] = id.source;
+  if (auto name = choose_display_name(info)) {
+    p.display_name = *name;
+    src["display_name"] = "deviceinfo manufacturer and name";
+  }
+  DevicetreeChoice dt = choose_devicetree(in, info, p.id);
+  p.devicetree_name = dt.name;
+  src["devicetree_name"] = dt.source;
+  if (dt.unmapped)
+    out.unmapped.push_back(*dt.unmapped);
+}
+
+// --- match and probe (live device only) --------------------------------------
+
+void draft_match(const LiveDevice& device, DeviceProfile& p, Sources& src) {
+  if (!device.usb)
+    return;
+  p.match.push_back(*device.usb);
+  src["match"] = device.location.starts_with("usb:")
+                     ? "the device's USB descriptor at " + device.location
+                     : "--usb-id (the device was read at " + device.location + ")";
+}
+
+void add_identity_probes(const GetvarAnswers& answers, SerialProbes serial, DeviceProfile& p,
+                         Sources& src) {
+  auto add_equals = [&](const std::string& var, const std::string& value, const std::string& why) {
+    p.probe.push_back(ProbeStep{ProbeOp::Equals, var, value});
+    src["probe." + var] = why;
+  };
+  for (const char* var : {"product", "variant"})
+    if (const auto* v = answers.find(var); v && !trim(*v).empty())
+      add_equals(var, *v, "the device's answer");
+  if (!p.probe.empty())
+    return;
+  for (const auto& [k, v] : answers.vars)
+    if (stable_variable(k, serial) && !trim(v).empty()) {
+      add_equals(k, v, "the device's answer (no product or variant)");
+      return;
+    }
+}
+
+// First the variables `other` checks (ours equal, or missing here), then any
+// stable variable this device answered.
+std::vector<ProbeStep> separating_candidates(const DeviceProfile& other,
+                                             const GetvarAnswers& answers, SerialProbes serial) {
+  std::vector<ProbeStep> candidates;
+  for (const auto& step : other.probe) {
+    if (const auto* v = answers.find(step.var))
+      candidates.push_back({ProbeOp::Equals, step.var, *v});
+    else
+      candidates.push_back({ProbeOp::NotExists, step.var, {}});
+  }
+  for (const auto& [k, v] : answers.vars)
+    if (stable_variable(k, serial))
+      candidates.push_back({ProbeOp::Equals, k, v});
+  return candidates;
+}
+
+std::optional<ProbeStep> first_separating_step(const DeviceProfile& p, const DeviceProfile& other,
+                                               const std::vector<ProbeStep>& candidates) {
+  for (const auto& step : candidates) {
+    if (std::find(p.probe.begin(), p.probe.end(), step) != p.probe.end())
+      continue;
+    DeviceProfile trial = p;
+    trial.probe.push_back(step);
+    if (!ambiguous(trial, other))
+      return step;
+  }
+  return std::nullopt;
+}
+
+bool passes_probes(const DeviceProfile& other, const GetvarAnswers& answers) {
+  return std::all_of(other.probe.begin(), other.probe.end(), [&](const ProbeStep& step) {
+    const std::string* v = answers.find(step.var);
+    return profiles::probe_step_passes(step, v ? std::optional<std::string>(*v) : std::nullopt);
+  });
+}
+
+std::string ambiguity_reason(const DeviceProfile& other, const GetvarAnswers& answers) {
+  return other.id +
+         (passes_probes(other, answers)
+              ? ": this device passes its probes too (the same device, or that profile needs a "
+                "probe this device's answers can tell apart)"
+              : ": no variable this device answered tells them apart");
+}
+
+// Tell the draft apart from every profile it could be confused with, one
+// probe step each; what no step separates is listed.
+void separate_from_others(const DraftInputs& in, const GetvarAnswers& answers, Draft& out,
+                          Sources& src) {
+  DeviceProfile& p = out.profile;
+  for (const auto& other : in.others) {
+    if (!ambiguous(p, other))
+      continue;
+    if (auto step =
+            first_separating_step(p, other, separating_candidates(other, answers, in.serial))) {
+      p.probe.push_back(*step);
+      src["probe." + step->var] = "tells it apart from " + other.id;
+    } else {
+      out.ambiguous_with.push_back(ambiguity_reason(other, answers));
     }
   }
+}
 
-  // --- boot constraints ----------------------------------------------------
-  std::optional<BootFacts> stock, from_info;
+void draft_match_and_probes(const DraftInputs& in, Draft& out, Sources& src) {
+  draft_match(*in.device, out.profile, src);
+  add_identity_probes(in.device->answers, in.serial, out.profile, src);
+  separate_from_others(in, in.device->answers, out, src);
+}
+
+// --- boot constraints --------------------------------------------------------
+
+struct BootSources {
+  std::optional<BootFacts> stock, info;
   std::string stock_name, info_name;
+};
+
+Result<BootSources> gather_boot_facts(const DraftInputs& in, const Deviceinfo* info,
+                                      std::vector<std::string>& unmapped) {
+  BootSources f;
   if (in.stock_skeleton) {
-    stock_name = "stock image " + in.stock_skeleton->second;
-    stock = TRY(facts_from_stock(in.stock_skeleton->first, in.stock_skeleton->second));
+    f.stock_name = "stock image " + in.stock_skeleton->second;
+    f.stock = TRY(facts_from_stock(in.stock_skeleton->first, in.stock_skeleton->second));
   }
   if (info) {
-    info_name = "deviceinfo";
-    from_info = facts_from_deviceinfo(*info, out.unmapped);
+    f.info_name = "deviceinfo";
+    f.info = facts_from_deviceinfo(*info, unmapped);
   }
-  if (!stock && !from_info)
+  if (!f.stock && !f.info)
     return Error("draft: no boot constraints: give a stock boot image (--boot-image) or a postmarketOS deviceinfo "
                  "file (--deviceinfo)",
                  ErrorKind::Usage);
-  BootFacts none;
-  const BootFacts& s = stock ? *stock : none;
-  const BootFacts& d = from_info ? *from_info : none;
-  Merged m;
-  auto& b = p.boot;
-  auto& c = out.conflicts;
-  b.header_version = pick("header_version", s.header_version, stock_name, d.header_version, info_name, m, c).value_or(0);
-  b.page_size = pick("page_size", s.page_size, stock_name, d.page_size, info_name, m, c).value_or(0);
-  b.base = pick("base", s.base, stock_name, d.base, info_name, m, c);
-  b.kernel_offset = pick("kernel_offset", s.kernel_offset, stock_name, d.kernel_offset, info_name, m, c);
-  b.dtb_offset = pick("dtb_offset", s.dtb_offset, stock_name, d.dtb_offset, info_name, m, c);
+  return f;
+}
+
+AndroidBootImage merge_boot_facts(const BootSources& f, Sources& m, std::vector<std::string>& c) {
+  const BootFacts none;
+  const BootFacts& s = f.stock ? *f.stock : none;
+  const BootFacts& d = f.info ? *f.info : none;
+  const std::string& sn = f.stock_name;
+  const std::string& dn = f.info_name;
+  AndroidBootImage b;
+  b.header_version =
+      pick("header_version", s.header_version, sn, d.header_version, dn, m, c).value_or(0);
+  b.page_size = pick("page_size", s.page_size, sn, d.page_size, dn, m, c).value_or(0);
+  b.base = pick("base", s.base, sn, d.base, dn, m, c);
+  b.kernel_offset = pick("kernel_offset", s.kernel_offset, sn, d.kernel_offset, dn, m, c);
+  b.dtb_offset = pick("dtb_offset", s.dtb_offset, sn, d.dtb_offset, dn, m, c);
   b.extensions.ramdisk_offset =
-      pick("ramdisk_offset", s.ramdisk_offset, stock_name, d.ramdisk_offset, info_name, m, c);
-  b.extensions.second_offset = pick("second_offset", s.second_offset, stock_name, d.second_offset, info_name, m, c);
-  b.extensions.tags_offset = pick("tags_offset", s.tags_offset, stock_name, d.tags_offset, info_name, m, c);
-  b.extensions.board = pick("board", s.board, stock_name, d.board, info_name, m, c);
-  b.kernel_encoding = pick("kernel.encoding", s.encoding, stock_name, d.encoding, info_name, m, c)
+      pick("ramdisk_offset", s.ramdisk_offset, sn, d.ramdisk_offset, dn, m, c);
+  b.extensions.second_offset =
+      pick("second_offset", s.second_offset, sn, d.second_offset, dn, m, c);
+  b.extensions.tags_offset = pick("tags_offset", s.tags_offset, sn, d.tags_offset, dn, m, c);
+  b.extensions.board = pick("board", s.board, sn, d.board, dn, m, c);
+  b.kernel_encoding = pick("kernel.encoding", s.encoding, sn, d.encoding, dn, m, c)
                           .value_or(KernelEncoding::ImageGz);
   b.extensions.dtb_in_second =
-      pick("dtb_in_second", s.dtb_in_second, stock_name, d.dtb_in_second, info_name, m, c).value_or(false);
+      pick("dtb_in_second", s.dtb_in_second, sn, d.dtb_in_second, dn, m, c).value_or(false);
   b.extensions.samsung_seandroidenforce =
-      pick("samsung_seandroidenforce", s.seandroidenforce, stock_name, d.seandroidenforce, info_name, m, c)
+      pick("samsung_seandroidenforce", s.seandroidenforce, sn, d.seandroidenforce, dn, m, c)
           .value_or(false);
-  if (b.page_size == 0) {
-    // Say why, when the deviceinfo describes another boot method.
-    std::string why;
-    for (const auto& u : out.unmapped)
-      why += "\n  deviceinfo_" + u;
-    return Error("draft: no page size: neither the stock image nor deviceinfo_flash_pagesize gives one" +
-                     (why.empty() ? std::string() : "; the deviceinfo says:" + why),
-                 ErrorKind::Usage);
-  }
-  for (const auto* f : {&s, &d})
-    notes.insert(notes.end(), f->notes.begin(), f->notes.end());
+  return b;
+}
 
-  // --- the annotated YAML --------------------------------------------------
-  std::ostringstream y;
-  auto note = [&](const std::string& key) -> std::string {
-    if (auto it = src.find(key); it != src.end())
-      return "  # " + it->second;
-    if (auto it = m.source.find(key); it != m.source.end())
-      return "  # " + it->second;
-    return {};
-  };
+// Says why, when the deviceinfo describes another boot method.
+Error no_page_size_error(const std::vector<std::string>& unmapped) {
+  std::string why;
+  for (const auto& u : unmapped)
+    why += "\n  deviceinfo_" + u;
+  return Error(
+      "draft: no page size: neither the stock image nor deviceinfo_flash_pagesize gives one" +
+          (why.empty() ? std::string() : "; the deviceinfo says:" + why),
+      ErrorKind::Usage);
+}
+
+// --- the annotated YAML ------------------------------------------------------
+
+std::string note(const Sources& src, const std::string& key) {
+  if (auto it = src.find(key); it != src.end())
+    return "  # " + it->second;
+  return {};
+}
+
+void write_header(std::ostream& y, const DraftInputs& in, const BootSources& facts,
+                  const Draft& out) {
   y << "# Device Profile DRAFT written by fastboop-profile draft. UNTESTED: it has not booted this device yet.\n";
   y << "# Check every line, boot it once with fastboop-push --check and then for real, and only then share it.\n";
   y << "# Sources:";
   if (in.device)
     y << " device " << in.device->location << " (" << in.device->answers.vars.size() << " getvar answers);";
   if (in.stock_skeleton)
-    y << " " << stock_name << ";";
-  if (info)
-    y << " deviceinfo " << info->origin << ";";
+    y << " " << facts.stock_name << ";";
+  if (in.deviceinfo)
+    y << " deviceinfo " << in.deviceinfo->origin << ";";
   y << "\n";
-  for (const auto& n : notes)
-    y << "# note: " << n << "\n";
+  for (const auto* f : {&facts.stock, &facts.info})
+    if (*f)
+      for (const auto& n : (*f)->notes)
+        y << "# note: " << n << "\n";
   for (const auto& x : out.conflicts)
     y << "# CONFLICT: " << x << "\n";
   for (const auto& x : out.unmapped)
     y << "# NOT MAPPED: deviceinfo_" << x << "\n";
   for (const auto& x : out.ambiguous_with)
     y << "# AMBIGUOUS with " << x << "\n";
-  y << "id: " << p.id << note("id") << "\n";
+}
+
+void write_identity(std::ostream& y, const DeviceProfile& p, const Sources& src) {
+  y << "id: " << p.id << note(src, "id") << "\n";
   if (p.display_name)
-    y << "display_name: " << yaml_quoted(*p.display_name) << note("display_name") << "\n";
-  y << "devicetree_name: " << yaml_quoted(p.devicetree_name) << note("devicetree_name") << "\n";
+    y << "display_name: " << yaml_quoted(*p.display_name) << note(src, "display_name") << "\n";
+  y << "devicetree_name: " << yaml_quoted(p.devicetree_name) << note(src, "devicetree_name")
+    << "\n";
+}
+
+void write_match(std::ostream& y, const DeviceProfile& p, bool live_device, const Sources& src) {
   if (p.match.empty()) {
-    y << (in.device ? "match: []  # read over the network: add the bootloader's USB ids (--usb-id VID:PID)\n"
-                    : "match: []  # no live device given: run draft with --device to read the bootloader's USB ids\n");
-  } else {
-    y << "match:" << note("match") << "\n";
-    for (const auto& mm : p.match) {
-      char ids[64];
-      std::snprintf(ids, sizeof ids, "{vid: 0x%04x, pid: 0x%04x}", mm.vid, mm.pid);
-      y << "  - fastboot: " << ids << "\n";
-    }
+    y << (live_device ? "match: []  # read over the network: add the bootloader's USB ids "
+                        "(--usb-id VID:PID)\n"
+                      : "match: []  # no live device given: run draft with --device to read the "
+                        "bootloader's USB ids\n");
+    return;
   }
+  y << "match:" << note(src, "match") << "\n";
+  for (const auto& mm : p.match) {
+    char ids[64];
+    std::snprintf(ids, sizeof ids, "{vid: 0x%04x, pid: 0x%04x}", mm.vid, mm.pid);
+    y << "  - fastboot: " << ids << "\n";
+  }
+}
+
+std::string probe_condition(const ProbeStep& step) {
+  switch (step.op) {
+  case ProbeOp::Equals:
+    return "equals: " + yaml_quoted(step.value);
+  case ProbeOp::StartsWith:
+    return "starts_with: " + yaml_quoted(step.value);
+  case ProbeOp::NotEquals:
+    return "not_equals: " + yaml_quoted(step.value);
+  case ProbeOp::Exists:
+    return "exists: true";
+  case ProbeOp::NotExists:
+    return "not_exists: true";
+  }
+  return {};
+}
+
+void write_probe(std::ostream& y, const DeviceProfile& p, const Sources& src) {
   if (p.probe.empty()) {
     y << "probe: []  # no live device given: run draft with --device for getvar probes\n";
-  } else {
-    y << "probe:\n";
-    for (const auto& step : p.probe) {
-      y << "  - fastboot.getvar: " << yaml_quoted(step.var) << note("probe." + step.var) << "\n";
-      switch (step.op) {
-      case ProbeOp::Equals:
-        y << "    equals: " << yaml_quoted(step.value) << "\n";
-        break;
-      case ProbeOp::StartsWith:
-        y << "    starts_with: " << yaml_quoted(step.value) << "\n";
-        break;
-      case ProbeOp::NotEquals:
-        y << "    not_equals: " << yaml_quoted(step.value) << "\n";
-        break;
-      case ProbeOp::Exists:
-        y << "    exists: true\n";
-        break;
-      case ProbeOp::NotExists:
-        y << "    not_exists: true\n";
-        break;
-      }
-    }
+    return;
   }
+  y << "probe:\n";
+  for (const auto& step : p.probe) {
+    y << "  - fastboot.getvar: " << yaml_quoted(step.var) << note(src, "probe." + step.var) << "\n";
+    y << "    " << probe_condition(step) << "\n";
+  }
+}
+
+void write_boot(std::ostream& y, const AndroidBootImage& b, const Sources& src) {
   y << "boot:\n  fastboot_boot:\n    android_bootimg:\n";
   const std::string in6 = "      ";
-  y << in6 << "header_version: " << b.header_version << note("header_version") << "\n";
-  y << in6 << "page_size: " << b.page_size << note("page_size") << "\n";
+  y << in6 << "header_version: " << b.header_version << note(src, "header_version") << "\n";
+  y << in6 << "page_size: " << b.page_size << note(src, "page_size") << "\n";
   auto opt_hex = [&](const char* key, const std::optional<std::uint64_t>& v) {
     if (v)
-      y << in6 << key << ": " << format_hex(*v, 8) << note(key) << "\n";
+      y << in6 << key << ": " << format_hex(*v, 8) << note(src, key) << "\n";
   };
   opt_hex("base", b.base);
   opt_hex("kernel_offset", b.kernel_offset);
@@ -616,21 +723,52 @@ Result<Draft> draft_device_profile(const DraftInputs& in) {
   opt_hex("second_offset", b.extensions.second_offset);
   opt_hex("tags_offset", b.extensions.tags_offset);
   if (b.extensions.board)
-    y << in6 << "board: " << yaml_quoted(*b.extensions.board) << note("board") << "\n";
+    y << in6 << "board: " << yaml_quoted(*b.extensions.board) << note(src, "board") << "\n";
   if (b.extensions.dtb_in_second)
-    y << in6 << "dtb_in_second: true" << note("dtb_in_second") << "\n";
+    y << in6 << "dtb_in_second: true" << note(src, "dtb_in_second") << "\n";
   if (b.extensions.samsung_seandroidenforce)
-    y << in6 << "samsung_seandroidenforce: true" << note("samsung_seandroidenforce") << "\n";
-  y << in6 << "kernel:\n" << in6 << "  encoding: " << profiles::kernel_encoding_name(b.kernel_encoding)
-    << note("kernel.encoding") << "\n";
-  out.yaml = y.str();
+    y << in6 << "samsung_seandroidenforce: true" << note(src, "samsung_seandroidenforce") << "\n";
+  y << in6 << "kernel:\n"
+    << in6 << "  encoding: " << profiles::kernel_encoding_name(b.kernel_encoding)
+    << note(src, "kernel.encoding") << "\n";
+}
 
-  // The text is the product: it must read back as exactly this profile.
+std::string draft_yaml(const DraftInputs& in, const BootSources& facts, const Draft& out,
+                       const Sources& src) {
+  std::ostringstream y;
+  write_header(y, in, facts, out);
+  write_identity(y, out.profile, src);
+  write_match(y, out.profile, in.device.has_value(), src);
+  write_probe(y, out.profile, src);
+  write_boot(y, out.profile.boot, src);
+  return y.str();
+}
+
+// The text is the product: it must read back as exactly this profile.
+Result<void> check_reads_back(const Draft& out) {
   auto back = profiles::parse_device_profile(out.yaml, "draft");
   if (!back)
     return Error("draft: internal error, the draft does not parse: " + back.error().message());
-  if (!(*back == p))
+  if (!(*back == out.profile))
     return Error("draft: internal error, the draft does not read back as the profile it describes");
+  return ok();
+}
+
+} // namespace
+
+Result<Draft> draft_device_profile(const DraftInputs& in) {
+  Draft out;
+  Sources src; // field and boot-field keys are disjoint, so one map serves both
+  const Deviceinfo* info = in.deviceinfo ? &*in.deviceinfo : nullptr;
+  draft_identity(in, info, out, src);
+  if (in.device)
+    draft_match_and_probes(in, out, src);
+  const BootSources facts = TRY(gather_boot_facts(in, info, out.unmapped));
+  out.profile.boot = merge_boot_facts(facts, src, out.conflicts);
+  if (out.profile.boot.page_size == 0)
+    return no_page_size_error(out.unmapped);
+  out.yaml = draft_yaml(in, facts, out, src);
+  TRY(check_reads_back(out));
   return out;
 }
 

@@ -41,6 +41,76 @@ bool iequal(std::string_view a, std::string_view b) {
          });
 }
 
+// A VFAT long name, assembled from fragments stored last-first before the
+// short entry they belong to.
+class LongName {
+public:
+  void reset() {
+    m_units.clear();
+    m_next_seq = 0;
+  }
+
+  void add_fragment(const std::uint8_t* e) {
+    int seq = e[0] & 0x1F;
+    if (e[0] & 0x40) {
+      m_units.assign(static_cast<std::size_t>(seq) * 13, 0xFFFF);
+      m_sum = e[13];
+      m_next_seq = seq;
+    }
+    if (m_units.empty() || seq == 0 || seq > 20 || seq != m_next_seq || e[13] != m_sum) {
+      reset();
+      return;
+    }
+    std::size_t base = static_cast<std::size_t>(seq - 1) * 13;
+    static constexpr int offsets[13] = {1, 3, 5, 7, 9, 14, 16, 18, 20, 22, 24, 28, 30};
+    for (int k = 0; k < 13; ++k)
+      m_units[base + static_cast<std::size_t>(k)] = load_le<std::uint16_t>(e + offsets[k]);
+    m_next_seq = seq - 1;
+  }
+
+  // The name for short entry `e` when complete and its checksum matches, else
+  // empty; either way the next entry starts afresh.
+  std::string take(const std::uint8_t* e) {
+    bool complete = !m_units.empty() && m_next_seq == 0 && sfn_checksum(e) == m_sum;
+    std::string name = complete ? utf16_to_utf8(m_units) : std::string();
+    reset();
+    return name;
+  }
+
+private:
+  std::vector<std::uint16_t> m_units;
+  int m_next_seq = 0; // sequence number of the next fragment; 0 once complete
+  std::uint8_t m_sum = 0;
+};
+
+// One part of an 8.3 name, lower-cased when the NT bit says so.
+std::string short_name_part(const std::uint8_t* e, int from, int len, bool lower) {
+  std::string s;
+  for (int k = from; k < from + len; ++k) {
+    std::uint8_t c = e[k];
+    if (k == 0 && c == 0x05)
+      c = 0xE5;
+    if (lower && c >= 'A' && c <= 'Z')
+      c = static_cast<std::uint8_t>(c - 'A' + 'a');
+    if (c < 0x80)
+      s.push_back(static_cast<char>(c));
+    else
+      append_utf8(s, c); // OEM code page byte, shown as Latin-1
+  }
+  while (!s.empty() && s.back() == ' ')
+    s.pop_back();
+  return s;
+}
+
+std::string short_name(const std::uint8_t* e) {
+  const std::uint8_t nt = e[12];
+  std::string name = short_name_part(e, 0, 8, nt & 0x08);
+  std::string ext = short_name_part(e, 8, 3, nt & 0x10);
+  if (!ext.empty())
+    name += "." + ext;
+  return name;
+}
+
 class Fat final : public Filesystem {
 public:
   explicit Fat(pipeline::BlockSourcePtr source) : m_src(std::move(source)) {}
@@ -188,6 +258,11 @@ private:
   }
 
   Result<const std::vector<DirEntry>*> directory(NodeId dir);
+  Result<std::vector<std::uint32_t>> directory_chain(const Node& d) const;
+  Result<Bytes> directory_bytes(NodeId dir, const Node& d);
+  Result<std::vector<DirEntry>> parse_directory(NodeId dir, const Node& d, const Bytes& data);
+  Result<DirEntry> make_entry(NodeId dir, const Node& d, const std::uint8_t* e, std::size_t off,
+                              const std::string& name);
 
   pipeline::BlockSourcePtr m_src;
   unsigned m_fat_bits = 0;
@@ -269,120 +344,107 @@ Result<void> Fat::load() {
   return ok();
 }
 
+Result<std::vector<std::uint32_t>> Fat::directory_chain(const Node& d) const {
+  // Directories have no size: take the whole chain, bounded by the entry limit.
+  std::vector<std::uint32_t> chain;
+  std::uint32_t eoc = m_fat_bits == 12 ? 0xFF8 : m_fat_bits == 16 ? 0xFFF8 : 0x0FFFFFF8;
+  for (std::uint32_t c = d.cluster;;) {
+    if (c < 2 || c >= m_clusters + 2)
+      return err(d, "directory cluster chain reaches invalid cluster " + std::to_string(c));
+    chain.push_back(c);
+    if (chain.size() * m_cluster_bytes > max_dir_bytes)
+      return err(d, "directory larger than " + std::to_string(max_dir_bytes) +
+                        " bytes (or its chain loops)");
+    std::uint32_t next = fat_entry(c);
+    if (next >= eoc)
+      break;
+    c = next;
+  }
+  return chain;
+}
+
+Result<Bytes> Fat::directory_bytes(NodeId dir, const Node& d) {
+  Bytes data;
+  if (dir == 0 && m_fat_bits != 32) {
+    data.resize(m_root_bytes);
+    TRY_CTX(read_raw(m_root_offset, data), "fat: root directory");
+    return data;
+  }
+  const std::vector<std::uint32_t> chain = TRY(directory_chain(d));
+  data.resize(chain.size() * m_cluster_bytes);
+  TRY(read_chain(d, chain, 0, data));
+  return data;
+}
+
+// The problem with a directory entry's start cluster and size, if any.
+std::optional<std::string> entry_problem(const Node& n, const std::string& name,
+                                         std::uint32_t clusters) {
+  if (n.directory && n.cluster == 0)
+    return "subdirectory '" + name + "' has no cluster";
+  if (n.cluster != 0 && (n.cluster < 2 || n.cluster >= clusters + 2))
+    return "entry '" + name + "' starts at invalid cluster " + std::to_string(n.cluster);
+  if (!n.directory && n.size > 0 && n.cluster == 0)
+    return "file '" + name + "' of " + std::to_string(n.size) + " bytes has no cluster";
+  return std::nullopt;
+}
+
+Result<DirEntry> Fat::make_entry(NodeId dir, const Node& d, const std::uint8_t* e, std::size_t off,
+                                 const std::string& name) {
+  const std::uint8_t attr = e[11];
+  Node n;
+  n.cluster = (m_fat_bits == 32 ? std::uint32_t{load_le<std::uint16_t>(e + 20)} << 16 : 0) |
+              load_le<std::uint16_t>(e + 26);
+  n.size = load_le<std::uint32_t>(e + 28);
+  n.directory = attr & 0x10;
+  n.read_only = attr & 0x01;
+  n.path = d.path + "/" + name;
+  if (auto problem = entry_problem(n, name, m_clusters))
+    return err(d, *problem);
+  // Directories are keyed by cluster so a loop back to an ancestor is the same node.
+  std::uint64_t key =
+      n.directory ? (dir_key_bit | n.cluster) : ((std::uint64_t{dir} << 21) | (off / 32));
+  FileType type = n.directory ? FileType::Directory : FileType::Regular;
+  return DirEntry{name, intern(key, std::move(n)), type};
+}
+
+Result<std::vector<DirEntry>> Fat::parse_directory(NodeId dir, const Node& d, const Bytes& data) {
+  std::vector<DirEntry> entries;
+  LongName lfn;
+  for (std::size_t off = 0; off + 32 <= data.size(); off += 32) {
+    const std::uint8_t* e = data.data() + off;
+    if (e[0] == 0x00)
+      break;
+    if (e[0] == 0xE5) {
+      lfn.reset();
+      continue;
+    }
+    std::uint8_t attr = e[11];
+    if ((attr & 0x3F) == 0x0F) { // long-name fragment, stored last-first
+      lfn.add_fragment(e);
+      continue;
+    }
+    std::string name = lfn.take(e);
+    if (attr & 0x08) // volume label
+      continue;
+    if (name.empty())
+      name = short_name(e);
+    if (name == "." || name == "..")
+      continue;
+    if (!detail::valid_entry_name(name))
+      return err(d, "entry at directory offset " + std::to_string(off) + " has an invalid name '" + name + "'");
+    entries.push_back(TRY(make_entry(dir, d, e, off, name)));
+  }
+  return entries;
+}
+
 Result<const std::vector<DirEntry>*> Fat::directory(NodeId dir) {
   if (const auto* cached = m_dirs.find(dir))
     return cached;
   Node d = TRY(get(dir));
   if (!d.directory)
     return err(d, "not a directory");
-  Bytes data;
-  if (dir == 0 && m_fat_bits != 32) {
-    data.resize(m_root_bytes);
-    TRY_CTX(read_raw(m_root_offset, data), "fat: root directory");
-  } else {
-    // Directories have no size: take the whole chain, bounded by the entry limit.
-    std::vector<std::uint32_t> chain;
-    std::uint32_t eoc = m_fat_bits == 12 ? 0xFF8 : m_fat_bits == 16 ? 0xFFF8 : 0x0FFFFFF8;
-    for (std::uint32_t c = d.cluster;;) {
-      if (c < 2 || c >= m_clusters + 2)
-        return err(d, "directory cluster chain reaches invalid cluster " + std::to_string(c));
-      chain.push_back(c);
-      if (chain.size() * m_cluster_bytes > max_dir_bytes)
-        return err(d, "directory larger than " + std::to_string(max_dir_bytes) + " bytes (or its chain loops)");
-      std::uint32_t next = fat_entry(c);
-      if (next >= eoc)
-        break;
-      c = next;
-    }
-    data.resize(chain.size() * m_cluster_bytes);
-    TRY(read_chain(d, chain, 0, data));
-  }
-
-  std::vector<DirEntry> entries;
-  std::vector<std::uint16_t> lfn;
-  int next_seq = 0; // sequence number of the next long-name fragment; 0 once complete
-  std::uint8_t lfn_sum = 0;
-  for (std::size_t off = 0; off + 32 <= data.size(); off += 32) {
-    const std::uint8_t* e = data.data() + off;
-    if (e[0] == 0x00)
-      break;
-    if (e[0] == 0xE5) {
-      lfn.clear();
-      next_seq = 0;
-      continue;
-    }
-    std::uint8_t attr = e[11];
-    if ((attr & 0x3F) == 0x0F) { // long-name fragment, stored last-first
-      int seq = e[0] & 0x1F;
-      if (e[0] & 0x40) {
-        lfn.assign(static_cast<std::size_t>(seq) * 13, 0xFFFF);
-        lfn_sum = e[13];
-        next_seq = seq;
-      }
-      if (lfn.empty() || seq == 0 || seq > 20 || seq != next_seq || e[13] != lfn_sum) {
-        lfn.clear();
-        next_seq = 0;
-        continue;
-      }
-      std::size_t base = static_cast<std::size_t>(seq - 1) * 13;
-      static constexpr int offsets[13] = {1, 3, 5, 7, 9, 14, 16, 18, 20, 22, 24, 28, 30};
-      for (int k = 0; k < 13; ++k)
-        lfn[base + static_cast<std::size_t>(k)] = load_le<std::uint16_t>(e + offsets[k]);
-      next_seq = seq - 1;
-      continue;
-    }
-    bool have_lfn = !lfn.empty() && next_seq == 0 && sfn_checksum(e) == lfn_sum;
-    std::string name = have_lfn ? utf16_to_utf8(lfn) : std::string();
-    lfn.clear();
-    next_seq = 0;
-    if (attr & 0x08) // volume label
-      continue;
-    if (name.empty()) {
-      std::uint8_t nt = e[12];
-      auto part = [&](int from, int len, bool lower) {
-        std::string s;
-        for (int k = from; k < from + len; ++k) {
-          std::uint8_t c = e[k];
-          if (k == 0 && c == 0x05)
-            c = 0xE5;
-          if (lower && c >= 'A' && c <= 'Z')
-            c = static_cast<std::uint8_t>(c - 'A' + 'a');
-          if (c < 0x80)
-            s.push_back(static_cast<char>(c));
-          else
-            append_utf8(s, c); // OEM code page byte, shown as Latin-1
-        }
-        while (!s.empty() && s.back() == ' ')
-          s.pop_back();
-        return s;
-      };
-      name = part(0, 8, nt & 0x08);
-      std::string ext = part(8, 3, nt & 0x10);
-      if (!ext.empty())
-        name += "." + ext;
-    }
-    if (name == "." || name == "..")
-      continue;
-    if (!detail::valid_entry_name(name))
-      return err(d, "entry at directory offset " + std::to_string(off) + " has an invalid name '" + name + "'");
-    Node n;
-    n.cluster = (m_fat_bits == 32 ? std::uint32_t{load_le<std::uint16_t>(e + 20)} << 16 : 0) |
-                load_le<std::uint16_t>(e + 26);
-    n.size = load_le<std::uint32_t>(e + 28);
-    n.directory = attr & 0x10;
-    n.read_only = attr & 0x01;
-    n.path = d.path + "/" + name;
-    if (n.directory && n.cluster == 0)
-      return err(d, "subdirectory '" + name + "' has no cluster");
-    if (n.cluster != 0 && (n.cluster < 2 || n.cluster >= m_clusters + 2))
-      return err(d, "entry '" + name + "' starts at invalid cluster " + std::to_string(n.cluster));
-    if (!n.directory && n.size > 0 && n.cluster == 0)
-      return err(d, "file '" + name + "' of " + std::to_string(n.size) + " bytes has no cluster");
-    // Directories are keyed by cluster so a loop back to an ancestor is the same node.
-    std::uint64_t key = n.directory ? (dir_key_bit | n.cluster) : ((std::uint64_t{dir} << 21) | (off / 32));
-    FileType type = n.directory ? FileType::Directory : FileType::Regular;
-    entries.push_back(DirEntry{name, intern(key, std::move(n)), type});
-  }
+  const Bytes data = TRY(directory_bytes(dir, d));
+  std::vector<DirEntry> entries = TRY(parse_directory(dir, d, data));
   std::sort(entries.begin(), entries.end(), [](const DirEntry& a, const DirEntry& b) { return a.name < b.name; });
   for (std::size_t i = 1; i < entries.size(); ++i)
     if (entries[i].name == entries[i - 1].name)
