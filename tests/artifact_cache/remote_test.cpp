@@ -24,8 +24,7 @@ using ::testing::HasSubstr;
 const std::string kKey(64, 'e');
 
 std::string entry_text() {
-  return "fastboop-remote-entry-v1 stage0 " + kKey + "\n" + std::string(128, 'a') + " " +
-         std::string(64, 'b') + " 12 kernel\n" + std::string(128, 'c') + " " +
+  return "fastboop-remote-entry-v2 stage0 " + kKey + "\n" + std::string(64, 'b') + " 12 kernel\n" +
          std::string(64, 'd') + " 0 stage0.cpio\n";
 }
 
@@ -51,7 +50,12 @@ TEST(RemoteEntry, RejectsAnythingOffTheGrammar) {
   EXPECT_TRUE(rejects(std::string(good).replace(good.find("kernel"), 6, "../etc"))); // a path
   EXPECT_TRUE(rejects(std::string(good).replace(good.find("kernel"), 6, "manifest.txt")));
   EXPECT_TRUE(rejects(std::string(good).replace(good.find("stage0.cpio"), 11, "kernel"))); // twice
-  EXPECT_TRUE(rejects(std::string(good).replace(good.find("aaaa"), 1, "A"))); // upper case
+  EXPECT_TRUE(rejects(std::string(good).replace(good.find("bbbb"), 1, "B"))); // upper case
+  // A v1 entry (a SHA-512 column before the SHA-256) is refused, never misread.
+  EXPECT_TRUE(rejects("fastboop-remote-entry-v1 stage0 " + kKey + "\n" + std::string(128, 'a') +
+                      " " + std::string(64, 'b') + " 12 kernel\n"));
+  EXPECT_TRUE(rejects(std::string(good).replace(good.find("-v2"), 3, "-v1")));
+  EXPECT_TRUE(rejects(std::string(good).replace(good.find("bbbb"), 1, "bb"))); // 65 digits
 }
 
 TEST(RemoteUrl, RedactsUserInformation) {
@@ -68,7 +72,7 @@ TEST(ContentIndex, TakesAVerifiedCopyAndDropsADamagedFile) {
   const fs::path objects = tmp / "objects";
   fs::create_directories(objects);
   const std::string content(70000, 'k');
-  const std::string digest = sha512_hex(as_bytes(content));
+  const std::string digest = cache_digest(content);
   test::write_file(tmp / "kernel", std::string_view(content));
   add_to_index(objects, digest, tmp / "kernel");
   ASSERT_TRUE(fs::exists(objects / digest));
@@ -79,7 +83,7 @@ TEST(ContentIndex, TakesAVerifiedCopyAndDropsADamagedFile) {
   EXPECT_NE(file_identity((tmp / "a").string()), id); // a copy, not a link
   EXPECT_EQ(file_identity((objects / digest).string()), id);
   EXPECT_FALSE(take_indexed(objects, content.size() + 1, digest, tmp / "b")); // other size
-  EXPECT_FALSE(take_indexed(objects, 3, std::string(128, 'a'), tmp / "c"));   // not indexed
+  EXPECT_FALSE(take_indexed(objects, 3, std::string(64, 'a'), tmp / "c"));    // not indexed
   EXPECT_FALSE(fs::exists(tmp / "c"));
 
   // Rewritten with the same size: the record no longer vouches for it, the
@@ -100,7 +104,7 @@ TEST(ContentIndex, AFileWhoseIdentityChangedIsHashedAgain) {
   const fs::path objects = tmp / "objects";
   fs::create_directories(objects);
   const std::string content = "shared content\n";
-  const std::string digest = sha512_hex(as_bytes(content));
+  const std::string digest = cache_digest(content);
   test::write_file(tmp / "f", std::string_view(content));
   add_to_index(objects, digest, tmp / "f");
   const auto indexed = file_identity((objects / digest).string());

@@ -81,12 +81,25 @@ TEST(CacheIdentity, IsWhatGnuStatPrints) {
   EXPECT_FALSE(file_identity((tmp / "missing").string()));
 }
 
-// The layout every existing cache entry was keyed with (format v1).
-TEST(CacheKey, MaterialKeepsTheV1Layout) {
-  const std::string d1(128, 'a'), d2(128, 'b');
-  EXPECT_EQ(
-      key_material("bootimg", "dev|quiet", {{"/t/tool", "/", d1}, {"/s/kernel", "kernel", d2}}),
-      "fastboop-cache-v1\nbootimg\ndev;quiet\n" + d1 + "\nkernel " + d2 + "\n");
+// The layout every cache entry is keyed with (format v2: SHA-256 digests; v1
+// had SHA-512 ones, so no v1 key is ever computed again).
+TEST(CacheKey, MaterialKeepsTheV2Layout) {
+  const std::string d1(64, 'a'), d2(64, 'b');
+  const std::string material =
+      key_material("bootimg", "dev|quiet", {{"/t/tool", "/", d1}, {"/s/kernel", "kernel", d2}});
+  EXPECT_EQ(material, "fastboop-cache-v2\nbootimg\ndev;quiet\n" + d1 + "\nkernel " + d2 + "\n");
+  EXPECT_EQ(cache_key("bootimg", "dev|quiet", {{"/t/tool", "/", d1}, {"/s/kernel", "kernel", d2}}),
+            sha256_hex(as_bytes(material)));
+}
+
+// A record an older fastboop wrote (a SHA-512) is not read as a digest.
+TEST(CacheMemo, ARecordOfAnotherDigestLengthIsIgnored) {
+  test::TempDir tmp;
+  const std::string dir = (tmp / "memo").string();
+  record_digest(dir, "1-2-3-4.000000000-5.000000000", "/f", std::string(128, 'a'));
+  EXPECT_FALSE(recorded_digest({dir}, "1-2-3-4.000000000-5.000000000", "/f"));
+  record_digest(dir, "1-2-3-4.000000000-5.000000000", "/f", std::string(64, 'a'));
+  EXPECT_EQ(recorded_digest({dir}, "1-2-3-4.000000000-5.000000000", "/f"), std::string(64, 'a'));
 }
 
 TEST(CacheRun, GeneratesOnceThenServesAHitInAnotherBuildTree) {
@@ -114,7 +127,7 @@ TEST(CacheRun, GeneratesOnceThenServesAHitInAnotherBuildTree) {
   const fs::path placed = f.tmp / "B" / "out" / "kernel";
   EXPECT_EQ(recorded_digest({(f.tmp / "B" / "memo").string()}, *file_identity(placed.string()),
                             placed.string()),
-            sha512_hex(as_bytes(std::string_view("rootfs bytes"))));
+            cache_digest("rootfs bytes"));
   // No staging directory is left anywhere.
   for (const auto& e : fs::recursive_directory_iterator(f.tmp.path()))
     EXPECT_THAT(e.path().filename().string(), ::testing::Not(HasSubstr("tmp-")));
@@ -204,8 +217,7 @@ TEST(CacheMemo, RecordsAnInputOnlyOnceItHasSettled) {
   std::this_thread::sleep_for(std::chrono::milliseconds(250));
   ASSERT_TRUE(identity_settled(id));
   ASSERT_TRUE(run(f.request()));
-  EXPECT_EQ(recorded_digest(shared, id, f.rootfs.string()),
-            sha512_hex(as_bytes(std::string_view("rootfs bytes"))));
+  EXPECT_EQ(recorded_digest(shared, id, f.rootfs.string()), cache_digest("rootfs bytes"));
 }
 
 TEST(CacheStats, RunsAddUpInTheCache) {

@@ -1,5 +1,4 @@
 #include "artifact_cache/memo.hpp"
-#include "common/hash.hpp"
 
 #include "common/file_io.hpp"
 
@@ -37,10 +36,6 @@ std::optional<std::string> fd_identity(int fd) {
   if (::fstat(fd, &st) != 0)
     return std::nullopt;
   return identity_of(st);
-}
-
-bool is_hex_digest(std::string_view d) {
-  return Sha512Digest::is_hex(d);
 }
 
 std::optional<std::string> recorded_digest(const std::vector<std::string>& dirs,

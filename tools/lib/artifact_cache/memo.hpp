@@ -1,8 +1,12 @@
 // The digest records of the artifact cache (ARCHITECTURE.md, "Digest memo"):
-// a file's SHA-512 remembered under its identity, one record per file named
-// <dir>/<identity> and holding "<sha512> <path>\n". The reader and writer
-// (fastboop-cache run and the cache store).
+// a file's cache digest (digest.hpp) remembered under its identity, one record
+// per file named <dir>/<identity> and holding "<digest> <path>\n". The reader
+// and writer (fastboop-cache run and the cache store). A record of another
+// digest length (an older fastboop's SHA-512) is not valid: the file is hashed
+// again and the record rewritten.
 #pragma once
+
+#include "artifact_cache/digest.hpp"
 
 #include <optional>
 #include <string_view>
@@ -29,7 +33,5 @@ void record_digest(const std::string& dir, const std::string& id, const std::str
 // True when the identity's ctime is old enough that no later write can share
 // it: older than now by 0.1 s when ctime has a sub-second part, 3 s when not.
 bool identity_settled(const std::string& id);
-
-bool is_hex_digest(std::string_view text);
 
 } // namespace fastboop::artifact_cache

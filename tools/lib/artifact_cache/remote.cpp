@@ -23,15 +23,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr std::string_view kEntryTag = "fastboop-remote-entry-v1";
+constexpr std::string_view kEntryTag = "fastboop-remote-entry-v2";
 constexpr std::uint64_t kMaxEntryObject = 1 << 20;
 constexpr std::uint64_t kMaxFileSize = std::uint64_t{1} << 36; // 64 GiB
-
-bool is_lower_hex(std::string_view s, std::size_t n) {
-  return s.size() == n && std::all_of(s.begin(), s.end(), [](char c) {
-           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-         });
-}
 
 bool valid_name(std::string_view n) {
   return !n.empty() && n != "." && n != ".." && n.find('/') == std::string_view::npos &&
@@ -40,28 +34,6 @@ bool valid_name(std::string_view n) {
 
 Error fault(std::string what) {
   return Error(std::move(what), ErrorKind::Network);
-}
-
-// Streams a file through SHA-512 and SHA-256 at once.
-Result<std::pair<std::string, std::string>> file_digests(const fs::path& p) {
-  UniqueFd in(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
-  if (in.get() < 0)
-    return Error("cannot open " + p.string() + ": " + std::strerror(errno), ErrorKind::Io);
-  Hasher h512(HashAlgorithm::Sha512), h256(HashAlgorithm::Sha256);
-  std::vector<std::uint8_t> buf(1 << 16);
-  while (true) {
-    const ssize_t n = ::read(in.get(), buf.data(), buf.size());
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return Error("cannot read " + p.string() + ": " + std::strerror(errno), ErrorKind::Io);
-    if (n == 0)
-      break;
-    const ByteSpan chunk(buf.data(), static_cast<std::size_t>(n));
-    h512.update(chunk);
-    h256.update(chunk);
-  }
-  return std::pair{to_hex(h512.finish()), to_hex(h256.finish())};
 }
 
 struct Transfer {
@@ -137,13 +109,12 @@ Result<std::vector<RemoteFile>> parse_remote_entry(std::string_view text, std::s
     nl = text.find('\n', start);
     const std::string_view line = text.substr(start, nl - start);
     start = nl + 1;
-    // "<sha512> <sha256> <size> <name>"
-    if (line.size() < 128 + 1 + 64 + 1 + 1 + 1 || line[128] != ' ' || line[193] != ' ')
+    // "<sha256> <size> <name>"
+    if (line.size() < 64 + 1 + 1 + 1 + 1 || line[64] != ' ')
       return bad("malformed file line");
     RemoteFile f;
-    f.sha512 = std::string(line.substr(0, 128));
-    f.sha256 = std::string(line.substr(129, 64));
-    const std::string_view rest = line.substr(194);
+    f.sha256 = std::string(line.substr(0, 64));
+    const std::string_view rest = line.substr(65);
     const std::size_t space = rest.find(' ');
     if (space == std::string_view::npos || space == 0 || space > 12 ||
         (space > 1 && rest[0] == '0'))
@@ -154,7 +125,7 @@ Result<std::vector<RemoteFile>> parse_remote_entry(std::string_view text, std::s
       f.size = f.size * 10 + static_cast<std::uint64_t>(c - '0');
     }
     f.name = std::string(rest.substr(space + 1));
-    if (!is_lower_hex(f.sha512, 128) || !is_lower_hex(f.sha256, 64))
+    if (!is_hex_digest(f.sha256))
       return bad("malformed digest");
     if (f.size > kMaxFileSize)
       return bad("file too large");
@@ -175,7 +146,7 @@ std::string format_remote_entry(std::string_view kind, std::string_view key,
   std::string text =
       std::string(kEntryTag) + " " + std::string(kind) + " " + std::string(key) + "\n";
   for (const auto& f : files)
-    text += f.sha512 + " " + f.sha256 + " " + std::to_string(f.size) + " " + f.name + "\n";
+    text += f.sha256 + " " + std::to_string(f.size) + " " + f.name + "\n";
   return text;
 }
 
@@ -207,9 +178,9 @@ fs::path index_records(const fs::path& objects) {
 
 } // namespace
 
-bool take_indexed(const fs::path& objects, std::uint64_t size, const std::string& sha512,
+bool take_indexed(const fs::path& objects, std::uint64_t size, const std::string& digest,
                   const fs::path& target) {
-  const fs::path known = objects / sha512;
+  const fs::path known = objects / digest;
   UniqueFd in(::open(known.c_str(), O_RDONLY | O_CLOEXEC));
   struct stat st {};
   if (in.get() < 0 || ::fstat(in.get(), &st) != 0)
@@ -218,11 +189,11 @@ bool take_indexed(const fs::path& objects, std::uint64_t size, const std::string
   if (static_cast<std::uint64_t>(st.st_size) == size) {
     if (const auto id = fd_identity(in.get()))
       actual = recorded_digest({index_records(objects).string()}, *id, known.string());
-    if (actual != sha512)
-      actual = sha512_of_fd(in.get());
+    if (actual != digest)
+      actual = cache_digest_fd(in.get());
   }
   std::error_code ec;
-  if (actual != sha512) {
+  if (actual != digest) {
     fs::remove(known, ec);
     return false;
   }
@@ -232,12 +203,12 @@ bool take_indexed(const fs::path& objects, std::uint64_t size, const std::string
   return false;
 }
 
-void add_to_index(const fs::path& objects, const std::string& sha512, const fs::path& file) {
-  const fs::path known = objects / sha512;
+void add_to_index(const fs::path& objects, const std::string& digest, const fs::path& file) {
+  const fs::path known = objects / digest;
   if (::link(file.c_str(), known.c_str()) != 0)
     return;
   if (const auto id = file_identity(known.string()))
-    record_digest(index_records(objects).string(), *id, known.string(), sha512);
+    record_digest(index_records(objects).string(), *id, known.string(), digest);
 }
 
 std::string redact_url(const std::string& url) {
@@ -356,11 +327,11 @@ RemoteCache::fetch(const std::string& kind, const std::string& key, const fs::pa
       std::error_code ec;
       fs::create_directories(objects, ec);
       turn = UniqueFd(
-          ::open((objects / (f.sha512 + ".lock")).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666));
+          ::open((objects / (f.sha256 + ".lock")).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666));
       if (turn)
         (void)::flock(turn.get(), LOCK_EX);
-      if (take_indexed(objects, f.size, f.sha512, target)) {
-        out.emplace_back(f.name, f.sha512);
+      if (take_indexed(objects, f.size, f.sha256, target)) {
+        out.emplace_back(f.name, f.sha256);
         continue;
       }
     }
@@ -369,7 +340,7 @@ RemoteCache::fetch(const std::string& kind, const std::string& key, const fs::pa
       return Error("cannot create " + target.string() + ": " + std::strerror(errno), ErrorKind::Io);
     // An empty file has no object (some WebDAV servers refuse an empty PUT).
     // The bytes are hashed as they are written, so the check reads nothing back.
-    Hasher hash(HashAlgorithm::Sha512);
+    Hasher hash = cache_hasher();
     if (f.size > 0) {
       const auto r = TRY(request("GET", "cas/" + f.sha256, -1, 0, file.get(), f.size, &hash));
       if (r.status != 200)
@@ -381,11 +352,11 @@ RemoteCache::fetch(const std::string& kind, const std::string& key, const fs::pa
     if (::stat(target.c_str(), &st) != 0 || static_cast<std::uint64_t>(st.st_size) != f.size)
       return fault(where + ": truncated (" + std::to_string(st.st_size) + " of " +
                    std::to_string(f.size) + " bytes)");
-    if (to_hex(hash.finish()) != f.sha512)
-      return fault(where + ": corrupt (SHA-512 does not match the entry)");
+    if (to_hex(hash.finish()) != f.sha256)
+      return fault(where + ": corrupt (SHA-256 does not match the entry)");
     if (turn) // verified: indexed for the next entry holding this content
-      add_to_index(objects, f.sha512, target);
-    out.emplace_back(f.name, f.sha512);
+      add_to_index(objects, f.sha256, target);
+    out.emplace_back(f.name, f.sha256);
   }
   return std::optional<Files>(std::move(out));
 }
@@ -421,15 +392,14 @@ Result<void> RemoteCache::upload(const std::string& kind, const std::string& key
   if (TRY(exists(entry_path)))
     return {}; // immutable: the first writer's entry stays
   std::vector<RemoteFile> listed;
-  for (const auto& [name, sha512] : files) {
+  for (const auto& [name, digest] : files) {
     const fs::path p = dir / name;
     struct stat st {};
     if (::stat(p.c_str(), &st) != 0)
       return Error("cannot stat " + p.string() + ": " + std::strerror(errno), ErrorKind::Io);
-    const auto digests = TRY(file_digests(p));
-    if (digests.first != sha512)
+    if (TRY(cache_digest_file(p)) != digest)
       return Error(p.string() + " no longer matches its manifest", ErrorKind::Invalid);
-    RemoteFile f{name, sha512, digests.second, static_cast<std::uint64_t>(st.st_size)};
+    RemoteFile f{name, digest, static_cast<std::uint64_t>(st.st_size)};
     if (f.size > 0 && !TRY(exists("cas/" + f.sha256)))
       TRY(put_file("cas/" + f.sha256, p, f.size));
     listed.push_back(std::move(f));

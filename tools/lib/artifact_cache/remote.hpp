@@ -4,11 +4,15 @@
 //
 // Layout under the base URL, every object immutable once written:
 //   cas/<sha256>  an entry file, named by its content (none for an empty file)
-//   ac/<key>      the entry: "fastboop-remote-entry-v1 <kind> <key>\n" then
-//                 "<sha512> <sha256> <size> <name>\n" per file
+//   ac/<key>      the entry: "fastboop-remote-entry-v2 <kind> <key>\n" then
+//                 "<sha256> <size> <name>\n" per file
+// The SHA-256 is the cache digest (digest.hpp), so the local manifest names
+// the objects and nothing is hashed twice. (v1 entries also carried a SHA-512
+// column; they live under v1 keys, which this version never computes, and
+// their header is refused.)
 // An upload writes the content objects first and the entry object last, so a
 // reader never finds an entry whose files are not all there; every fetched
-// file is checked against the entry's size and SHA-512 before it is used.
+// file is checked against the entry's size and SHA-256 before it is used.
 // Whoever can write the remote chooses what a key maps to (README, "Sharing
 // the cache").
 #pragma once
@@ -32,8 +36,7 @@ namespace fastboop::artifact_cache {
 
 struct RemoteFile {
   std::string name;
-  std::string sha512;
-  std::string sha256;
+  std::string sha256; // the cache digest, and the cas/ object's name
   std::uint64_t size = 0;
 };
 
@@ -58,7 +61,7 @@ struct RemoteConfig {
   static RemoteConfig from_environment(std::string url, bool read_only);
 };
 
-// The local content index <cache>/objects: <sha512> hard links to verified
+// The local content index <cache>/objects: <digest> hard links to verified
 // downloads, so content shared by entries (one kernel in every device's
 // stage0) is downloaded once.
 // take_indexed: `target` (a new file) as a copy taken from the very
@@ -67,10 +70,10 @@ struct RemoteConfig {
 // again, and copying from it leaves its identity alone), else hashed. False
 // when the index does not hold it; a damaged index file is dropped.
 bool take_indexed(const std::filesystem::path& objects, std::uint64_t size,
-                  const std::string& sha512, const std::filesystem::path& target);
+                  const std::string& digest, const std::filesystem::path& target);
 // add_to_index: the verified file `file` joins the index (a hard link, no
 // copy), recorded under the identity it has once linked.
-void add_to_index(const std::filesystem::path& objects, const std::string& sha512,
+void add_to_index(const std::filesystem::path& objects, const std::string& digest,
                   const std::filesystem::path& file);
 
 // The URL without user information (for messages).
@@ -86,16 +89,16 @@ public:
   const RemoteConfig& config() const { return m_config; }
 
   // Fetches the entry for `key` into the directory `stage`; the files as the
-  // entry lists them (name, sha512), each already verified. nullopt: the
+  // entry lists them (name, digest), each already verified. nullopt: the
   // remote has no such entry. An error: any fault (nothing of it is used).
-  // `objects` (optional) is the local index by content, <sha512> hard links:
+  // `objects` (optional) is the local index by content, <digest> hard links:
   // content found there is not downloaded again (one kernel serves every
   // device's stage0 entry), and what is downloaded is added to it.
   Result<std::optional<std::vector<std::pair<std::string, std::string>>>>
   fetch(const std::string& kind, const std::string& key, const std::filesystem::path& stage,
         const std::filesystem::path& objects = {});
 
-  // Uploads the files of the local entry `dir` (name, sha512 in manifest
+  // Uploads the files of the local entry `dir` (name, digest in manifest
   // order): content objects first, then the entry object. Never in read-only mode.
   Result<void> upload(const std::string& kind, const std::string& key,
                       const std::filesystem::path& dir,

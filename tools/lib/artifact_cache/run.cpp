@@ -4,7 +4,6 @@
 #include "artifact_cache/store.hpp"
 #include "common/fd.hpp"
 #include "common/file_io.hpp"
-#include "common/hash.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -98,7 +97,7 @@ LocalLookup serve_local(const RunRequest& r, const fs::path& entry) {
     const auto id = in.get() >= 0 ? fd_identity(in.get()) : std::nullopt;
     auto actual = id ? recorded_digest({shared}, *id, src.string()) : std::nullopt;
     if (actual != digest && in.get() >= 0)
-      actual = sha512_of_fd(in.get());
+      actual = cache_digest_fd(in.get());
     if (actual != digest) {
       warn("cache entry " + src.string() + " is corrupt; regenerating");
       remove_tree(stage);

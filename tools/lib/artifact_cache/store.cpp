@@ -3,7 +3,6 @@
 #include "artifact_cache/memo.hpp"
 #include "common/fd.hpp"
 #include "common/file_io.hpp"
-#include "common/hash.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -26,12 +25,12 @@ std::string digests_dir(const std::string& cache_dir) {
   return cache_dir + "/digests";
 }
 
-// The SHA-512 of a stored file: its record (the inserter wrote one), else hashed.
+// The digest of a stored file: its record (the inserter wrote one), else hashed.
 Result<std::string> stored_digest(const std::string& cache_dir, const fs::path& path) {
   if (const auto id = file_identity(path.string()))
     if (auto d = recorded_digest({digests_dir(cache_dir)}, *id, path.string()))
       return *d;
-  return TRY(sha512_file(path)).sha512_hex;
+  return cache_digest_file(path);
 }
 
 Result<std::optional<Entry>> verified_entry(const std::string& cache_dir, const fs::path& dir);
@@ -45,24 +44,6 @@ std::string random_suffix() {
   for (int i = 0; i < 12; ++i)
     s += kChars[rd() % (sizeof kChars - 1)];
   return s;
-}
-
-std::optional<std::string> sha512_of_fd(int fd) {
-  Hasher h(HashAlgorithm::Sha512);
-  std::vector<std::uint8_t> buf(1 << 16);
-  off_t off = 0;
-  while (true) {
-    const ssize_t n = ::pread(fd, buf.data(), buf.size(), off);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return std::nullopt;
-    if (n == 0)
-      break;
-    h.update(ByteSpan(buf.data(), static_cast<std::size_t>(n)));
-    off += n;
-  }
-  return to_hex(h.finish());
 }
 
 bool copy_fd_to(int in, const fs::path& to) {
@@ -164,7 +145,7 @@ std::string key_material(const std::string& kind, const std::string& key_text,
   // KEY_TEXT arrives '|'-separated and was hashed as a CMake list (';').
   std::string text = key_text;
   std::replace(text.begin(), text.end(), '|', ';');
-  std::string m = "fastboop-cache-v1\n" + kind + "\n" + text + "\n";
+  std::string m = "fastboop-cache-v2\n" + kind + "\n" + text + "\n";
   for (const auto& in : inputs)
     m += (in.name == "/" ? in.digest : in.name + " " + in.digest) + "\n";
   return m;
@@ -209,14 +190,12 @@ Result<std::string> input_digest(const std::string& cache_dir, const fs::path& p
       }
     }
   }
-  auto digest = sha512_file(path);
+  auto digest = cache_digest_file(path);
   if (digest && settled && file_identity(path.string()) == id)
-    record_digest(digests_dir(cache_dir), *id, path.string(), digest->sha512_hex);
+    record_digest(digests_dir(cache_dir), *id, path.string(), *digest);
   if (lock >= 0)
     ::close(lock);
-  if (!digest)
-    return digest.error();
-  return digest->sha512_hex;
+  return digest;
 }
 
 Result<KeyInput> file_input(const std::string& cache_dir, const fs::path& path,
@@ -248,7 +227,7 @@ Result<std::vector<KeyInput>> directory_inputs(const std::string& cache_dir, con
 
 std::string cache_key(const std::string& kind, const std::string& key_text,
                       const std::vector<KeyInput>& inputs) {
-  return sha512_hex(as_bytes(key_material(kind, key_text, inputs))).substr(0, 64);
+  return cache_digest(key_material(kind, key_text, inputs));
 }
 
 Result<std::optional<Entry>> find_entry(const std::string& cache_dir, const std::string& kind,
@@ -296,7 +275,7 @@ Result<Entry> Insertion::commit(const std::vector<std::string>& names,
     const std::string& name = names[i];
     const fs::path p = m_stage / name;
     const auto id = file_identity(p.string());
-    std::string digest = digests.empty() ? TRY(sha512_file(p)).sha512_hex : digests[i];
+    std::string digest = digests.empty() ? TRY(cache_digest_file(p)) : digests[i];
     manifest += digest + " " + name + "\n";
     if (id)
       records.emplace_back(*id, name);

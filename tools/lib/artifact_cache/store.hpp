@@ -5,6 +5,8 @@
 // memo.hpp's.
 #pragma once
 
+#include "artifact_cache/digest.hpp"
+
 #include "common/result.hpp"
 
 #include <filesystem>
@@ -16,25 +18,23 @@
 namespace fastboop::artifact_cache {
 
 // A key input: its path, its name ("/" for a key file, the path relative to
-// its key directory otherwise) and its SHA-512.
+// its key directory otherwise) and its cache digest (digest.hpp).
 struct KeyInput {
   std::string path;
   std::string name;
   std::string digest;
 };
 
-// The text the key is the SHA-512 of. Its layout is the cache's format
-// version: entries made by every earlier fastboop use it.
+// The text the key is the cache digest of. Its first line is the cache's
+// format version ("fastboop-cache-v2": SHA-256 digests); a new layout or
+// digest takes a new version, so no earlier fastboop's entry is ever found
+// under a key of this one.
 std::string key_material(const std::string& kind, const std::string& key_text,
                          const std::vector<KeyInput>& inputs);
 
 // A name part no other writer picks: private staging directories beside
 // entries and outputs.
 std::string random_suffix();
-
-// SHA-512 (hex) of an open file, read from offset 0 (the descriptor's offset
-// is untouched); nullopt on a read error.
-std::optional<std::string> sha512_of_fd(int fd);
 
 // Copies the open file `in` to the new file `to`: a reflink where the
 // filesystem has them, else an in-kernel copy, else read and write. Mode as
@@ -46,7 +46,7 @@ bool copy_fd_to(int in, const std::filesystem::path& to);
 // else $HOME/.cache/fastboop/artifacts: the functions' default.
 std::string default_cache_dir();
 
-// The SHA-512 of a key input: its record (in `memo_dir`, this build tree's,
+// The cache digest of a key input: its record (in `memo_dir`, this build tree's,
 // or <cache>/digests) when the file's identity has one, else hashed, and
 // recorded in <cache>/digests once the file has settled. Parallel callers
 // needing the same settled file take a lock, so one hashes it and the others
@@ -63,18 +63,19 @@ Result<std::vector<KeyInput>> directory_inputs(const std::string& cache_dir,
                                                const std::filesystem::path& dir,
                                                const std::string& memo_dir = {});
 
-// The entry name: SHA-512 of key_material(), first 64 hex digits.
+// The entry name: the cache digest of key_material() (64 hex digits).
 std::string cache_key(const std::string& kind, const std::string& key_text,
                       const std::vector<KeyInput>& inputs);
 
 struct Entry {
   std::filesystem::path dir;
-  std::vector<std::pair<std::string, std::string>> files; // name, sha512 (manifest order)
+  std::vector<std::pair<std::string, std::string>> files; // name, digest (manifest order)
   std::filesystem::path file(const std::string& name) const { return dir / name; }
   bool has(const std::string& name) const;
 };
 
-// The manifest's "<sha512> <name>" lines; nullopt when missing or malformed.
+// The manifest's "<digest> <name>" lines (cache digests); nullopt when
+// missing or malformed (a line of another digest length included).
 std::optional<std::vector<std::pair<std::string, std::string>>>
 read_manifest(const std::filesystem::path& entry);
 
@@ -97,7 +98,7 @@ public:
   ~Insertion();
   const std::filesystem::path& dir() const { return m_stage; }
   // `names` in manifest order (every file the stage holds). `digests`, when
-  // given, are their SHA-512s as the caller just verified them (not hashed again).
+  // given, are their cache digests as the caller just verified them (not hashed again).
   Result<Entry> commit(const std::vector<std::string>& names,
                        const std::vector<std::string>& digests = {});
 

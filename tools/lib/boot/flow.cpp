@@ -140,7 +140,8 @@ Result<Stage0Key> stage0_key(const BootRequest& r, const stage0::OpenedSource& s
             "|settings=" + joined(b.settings) + "|cmdline=";
   k.files.push_back(generator_binary("fastboop-stage0"));
   if (source.profile_bytes)
-    k.source_bytes = artifact_cache::KeyInput{r.source, "/", sha512_hex(*source.profile_bytes)};
+    k.source_bytes = artifact_cache::KeyInput{r.source, "/",
+                                              artifact_cache::cache_digest(*source.profile_bytes)};
   else if (!source.host_file.empty())
     k.files.push_back(source.host_file);
   else if (!source.host_root.empty())
