@@ -162,9 +162,7 @@ public:
     Inode ino = TRY(inode(node));
     FileStat st;
     st.type = detail::file_type_from_mode(ino.mode);
-    st.size = (st.type == FileType::Regular || st.type == FileType::Directory || st.type == FileType::Symlink)
-                  ? ino.size
-                  : 0;
+    st.size = detail::stat_size(st.type, ino.size);
     st.mode = ino.mode & 07777;
     st.uid = ino.uid;
     st.gid = ino.gid;
@@ -172,12 +170,7 @@ public:
   }
 
   Result<std::optional<DirEntry>> lookup(NodeId dir, std::string_view name) override {
-    const auto& entries = *TRY(directory(dir));
-    auto it = std::lower_bound(entries.begin(), entries.end(), name,
-                               [](const DirEntry& e, std::string_view n) { return e.name < n; });
-    if (it == entries.end() || it->name != name)
-      return std::optional<DirEntry>{};
-    return std::optional<DirEntry>{*it};
+    return detail::find_in_sorted(*TRY(directory(dir)), name);
   }
 
   Result<std::vector<DirEntry>> list(NodeId dir) override { return *TRY(directory(dir)); }

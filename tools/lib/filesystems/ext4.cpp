@@ -158,9 +158,7 @@ public:
     TRY(read_inode(node, inode));
     FileStat st;
     st.type = detail::file_type_from_mode(inode.i_mode);
-    st.size = (st.type == FileType::Regular || st.type == FileType::Directory || st.type == FileType::Symlink)
-                  ? EXT2_I_SIZE(&inode)
-                  : 0;
+    st.size = detail::stat_size(st.type, EXT2_I_SIZE(&inode));
     st.mode = inode.i_mode & 07777;
     st.uid = inode_uid(inode);
     st.gid = inode_gid(inode);
@@ -168,12 +166,7 @@ public:
   }
 
   Result<std::optional<DirEntry>> lookup(NodeId dir, std::string_view name) override {
-    const auto& entries = *TRY(directory(dir));
-    auto it = std::lower_bound(entries.begin(), entries.end(), name,
-                               [](const DirEntry& e, std::string_view n) { return e.name < n; });
-    if (it == entries.end() || it->name != name)
-      return std::optional<DirEntry>{};
-    return std::optional<DirEntry>{*it};
+    return detail::find_in_sorted(*TRY(directory(dir)), name);
   }
 
   Result<std::vector<DirEntry>> list(NodeId dir) override { return *TRY(directory(dir)); }

@@ -4,10 +4,13 @@
 #include "filesystems/filesystem.hpp"
 #include "common/text.hpp"
 
+#include <algorithm>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 namespace fastboop::filesystems::detail {
 
@@ -53,5 +56,21 @@ private:
   std::size_t m_limit;
   std::unordered_map<K, V> m_map;
 };
+
+// The entry called `name` in a directory listing sorted by name (what the
+// readers that cache a directory's entries look names up in).
+inline std::optional<DirEntry> find_in_sorted(const std::vector<DirEntry>& entries, std::string_view name) {
+  auto it = std::lower_bound(entries.begin(), entries.end(), name,
+                             [](const DirEntry& e, std::string_view n) { return e.name < n; });
+  if (it == entries.end() || it->name != name)
+    return std::nullopt;
+  return *it;
+}
+
+// stat's size: the byte size of what has one (regular files, directories,
+// symlinks), 0 for device nodes, fifos and sockets.
+inline std::uint64_t stat_size(FileType type, std::uint64_t size) {
+  return type == FileType::Regular || type == FileType::Directory || type == FileType::Symlink ? size : 0;
+}
 
 } // namespace fastboop::filesystems::detail
