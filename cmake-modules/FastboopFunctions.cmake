@@ -227,7 +227,7 @@ function(add_fastboop_stage0 target)
   endforeach()
   _fastboop_require_tool(${fn} ${target} stage0)
 
-  set(key_files "$<TARGET_FILE:Fastboop::stage0>")
+  set(key_files "")
   set(key_dirs "")
   set(deps Fastboop::stage0)
   set(args build)
@@ -363,6 +363,7 @@ function(add_fastboop_stage0 target)
   # ';' would split the argument: the key text is '|'-separated.
   string(REPLACE ";" "|" key_text "${key_text}")
   _fastboop_cache_command(cache_run stage0)
+  list(APPEND cache_run "--key-tool=$<TARGET_FILE:Fastboop::stage0>")
   foreach(f IN LISTS key_files)
     list(APPEND cache_run "--key-file=${f}")
   endforeach()
@@ -472,7 +473,7 @@ function(add_fastboop_boot_image target)
   cmake_policy(PUSH)
   cmake_policy(SET CMP0116 OLD) # see _fastboop_depfile_target
   add_custom_command(OUTPUT "${out}" "${out}.json"
-    COMMAND ${cache_run} "--key-file=$<TARGET_FILE:Fastboop::bootimg>" "--key-text=${A_DEVICE}|${cmdline}"
+    COMMAND ${cache_run} "--key-tool=$<TARGET_FILE:Fastboop::bootimg>" "--key-text=${A_DEVICE}|${cmdline}"
       "--output=${out}" "--output=${out}.json" "--depfile=${depfile}" "--depfile-target=${depfile_target}" --
       ${env_prefix} "$<TARGET_FILE:Fastboop::bootimg>" ${args}
     DEPENDS Fastboop::bootimg ${stage0} "${stage0_stamp}"

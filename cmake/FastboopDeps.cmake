@@ -24,6 +24,7 @@ fastboop_require_pkgconfig(crypto     libcrypto   libssl-dev)
 fastboop_require_pkgconfig(lz4        liblz4      liblz4-dev)
 fastboop_require_pkgconfig(zstd       libzstd     libzstd-dev)
 fastboop_require_pkgconfig(squashfs   libsquashfs1 libsquashfs-dev)
+fastboop_require_pkgconfig(dw         libdw       libdw-dev) # elfutils: a generator's build-id
 
 # libfdt ships no pkg-config file in Debian 12.
 find_path(FDT_INCLUDE_DIR libfdt.h)

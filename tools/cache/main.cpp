@@ -29,6 +29,8 @@ constexpr const char* kHelp =
     "run every generation through it; there is no need to run it by hand.\n"
     "  --cache-dir=DIR        local cache (empty: no cache, the command just runs)\n"
     "  --kind=KIND            entry kind (stage0, bootimg)\n"
+    "  --key-tool=PROGRAM     the generator: its GNU build-id is part of the key, or its\n"
+    "                         bytes when it has none (repeatable; before the key files)\n"
     "  --key-file=FILE        a file whose bytes are part of the key (repeatable)\n"
     "  --key-dir=DIR          a directory whose files are (repeatable)\n"
     "  --key-text=TEXT        the non-path options in the key ('|'-separated)\n"
@@ -72,6 +74,7 @@ std::optional<std::string> parse_run(const std::vector<std::string>& args, RunAr
       {"stamp", &RunRequest::stamp},         {"depfile", &RunRequest::depfile},
       {"depfile-target", &RunRequest::depfile_target}, {"memo-dir", &RunRequest::memo_dir}};
   const std::pair<std::string_view, std::vector<std::string> RunRequest::*> repeated[] = {
+      {"key-tool", &RunRequest::key_tools},
       {"key-file", &RunRequest::key_files},
       {"key-dir", &RunRequest::key_dirs},
       {"output", &RunRequest::outputs}};

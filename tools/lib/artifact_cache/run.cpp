@@ -2,6 +2,7 @@
 
 #include "artifact_cache/memo.hpp"
 #include "artifact_cache/store.hpp"
+#include "artifact_cache/tool_identity.hpp"
 #include "common/fd.hpp"
 #include "common/file_io.hpp"
 
@@ -297,6 +298,8 @@ Result<RunOutcome> run_cached(const RunRequest& r, RemoteCache* remote, Counters
     return RunOutcome{};
   }
   std::vector<KeyInput> inputs;
+  for (const auto& t : r.key_tools)
+    inputs.push_back(TRY(tool_input(r.cache_dir, t, r.memo_dir)));
   for (const auto& f : r.key_files)
     inputs.push_back(TRY(file_input(r.cache_dir, f, r.memo_dir)));
   for (const auto& d : r.key_dirs)

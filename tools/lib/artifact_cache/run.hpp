@@ -18,6 +18,7 @@ namespace fastboop::artifact_cache {
 struct RunRequest {
   std::string cache_dir; // empty: no cache, the command just runs
   std::string kind;      // stage0, bootimg
+  std::vector<std::string> key_tools; // the generators (tool_identity.hpp)
   std::vector<std::string> key_files;
   std::vector<std::string> key_dirs;
   std::string key_text; // '|'-separated non-path options

@@ -1,6 +1,7 @@
 #include "boot/flow.hpp"
 
 #include "artifact_cache/store.hpp"
+#include "artifact_cache/tool_identity.hpp"
 #include "boot/personalize.hpp"
 #include "bootimg/bootimg.hpp"
 #include "bootimg/devpro.hpp"
@@ -104,6 +105,7 @@ Result<std::vector<PoolEntry>> profile_pool(const BootRequest& r) {
 // what only `fastboop boot` can ask for, appended only when asked.
 struct Stage0Key {
   std::string text;
+  fs::path tool; // the generator (--key-tool)
   std::vector<fs::path> files;
   std::vector<fs::path> dirs;
   std::optional<artifact_cache::KeyInput> source_bytes; // a manifest compiled in memory
@@ -138,7 +140,7 @@ Result<Stage0Key> stage0_key(const BootRequest& r, const stage0::OpenedSource& s
   k.text += "device=" + device.profile.id + "|modules=" + joined(b.modules) +
             "|root=" + b.root_device.value_or("") + "|compress=" + b.compress.value_or("") +
             "|settings=" + joined(b.settings) + "|cmdline=";
-  k.files.push_back(generator_binary("fastboop-stage0"));
+  k.tool = generator_binary("fastboop-stage0");
   if (source.profile_bytes)
     k.source_bytes = artifact_cache::KeyInput{r.source, "/",
                                               artifact_cache::cache_digest(*source.profile_bytes)};
@@ -169,13 +171,12 @@ Result<Stage0Key> stage0_key(const BootRequest& r, const stage0::OpenedSource& s
 }
 
 Result<std::string> key_of(const std::string& cache, const std::string& kind, const Stage0Key& k) {
-  std::vector<artifact_cache::KeyInput> inputs;
-  // The script's order: KEY_FILES (the source in the rootfs slot), then KEY_DIRS.
-  for (std::size_t i = 0; i < k.files.size(); ++i) {
-    inputs.push_back(TRY(artifact_cache::file_input(cache, k.files[i])));
-    if (i == 0 && k.source_bytes)
-      inputs.push_back(*k.source_bytes);
-  }
+  // The CMake functions' order: the tool, KEY_FILES (the source first), KEY_DIRS.
+  std::vector<artifact_cache::KeyInput> inputs{TRY(artifact_cache::tool_input(cache, k.tool))};
+  if (k.source_bytes)
+    inputs.push_back(*k.source_bytes);
+  for (const auto& f : k.files)
+    inputs.push_back(TRY(artifact_cache::file_input(cache, f)));
   for (const auto& d : k.dirs)
     for (auto& in : TRY(artifact_cache::directory_inputs(cache, d)))
       inputs.push_back(std::move(in));
@@ -328,7 +329,7 @@ Result<BuiltImage> build_image(const BootRequest& r, const PoolEntry& device,
   // add_fastboop_boot_image's key: the bootimg tool, the stage0 directory's
   // files (named, the manifest's digests), the DevPro directory.
   std::vector<artifact_cache::KeyInput> inputs{
-      TRY(artifact_cache::file_input(cache, generator_binary("fastboop-bootimg")))};
+      TRY(artifact_cache::tool_input(cache, generator_binary("fastboop-bootimg")))};
   for (const auto& [name, digest] : stage0.files)
     inputs.push_back({(stage0.dir / name).string(), name, digest});
   if (profiles::device_profile_source_is_file(device.source))
