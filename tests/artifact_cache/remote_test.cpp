@@ -5,12 +5,16 @@
 #include "artifact_cache/memo.hpp"
 #include "artifact_cache/remote.hpp"
 #include "artifact_cache/run.hpp"
+#include "artifact_cache/store.hpp"
 #include "common/hash.hpp"
+#include "../pipeline/http_harness.hpp"
 #include "test_support.hpp"
 
 #include <chrono>
 #include <gmock/gmock.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <thread>
 #include <unistd.h>
@@ -185,6 +189,67 @@ TEST(RemoteFaults, ASilentServerIsCutAfterTheLowSpeedTime) {
   ASSERT_FALSE(got);
   EXPECT_EQ(got.error().kind(), ErrorKind::Network);
   EXPECT_LT(took, std::chrono::seconds(5));
+}
+
+// A remote hit is served by hard link (the entry was just written and
+// verified; its bytes are not written twice). An output later changed in
+// place changes the entry with it, and the next lookup hashes the entry again,
+// finds it corrupt and generates: the changed bytes are never served.
+TEST(RemoteHit, IsServedByLinkAndAnOutputChangedInPlaceIsNeverServedAgain) {
+  FASTBOOP_REQUIRE_PROGRAM("lighttpd");
+  test::TempDir tmp;
+  test::write_file(tmp / "in", std::string_view("the generated image"));
+  RunRequest r;
+  r.cache_dir = (tmp / "cache").string();
+  r.kind = "bootimg";
+  r.key_files = {(tmp / "in").string()};
+  r.outputs = {(tmp / "out" / "boot.img").string()};
+  r.command = {"cp", (tmp / "in").string(), r.outputs[0]};
+  // The remote (lighttpd serving a directory) holds the entry for r's key.
+  const std::string key = cache_key(r.kind, r.key_text, {*file_input(r.cache_dir, tmp / "in")});
+  const std::string body = "the remote's image";
+  const std::string digest = cache_digest(body);
+  test::write_file(tmp / "www" / "cas" / digest, body);
+  test::write_file(tmp / "www" / "ac" / key,
+                   format_remote_entry(r.kind, key, {{"boot.img", digest, body.size()}}));
+  test::Lighttpd server(tmp / "www");
+  ASSERT_TRUE(server.ok()) << server.error();
+  RemoteConfig config;
+  config.url = server.url("").substr(0, server.url("").size() - 1);
+  config.access = RemoteAccess::ReadOnly;
+  RemoteCache remote(config);
+  Counters c;
+  auto out = run_cached(r, &remote, c);
+  ASSERT_TRUE(out) << out.error().message();
+  ASSERT_EQ(out->served, Served::RemoteHit);
+  EXPECT_EQ(test::read_text(r.outputs[0]), body);
+  const fs::path entry_file = fs::path(r.cache_dir) / r.kind / key / "boot.img";
+  struct stat a {}, b {};
+  ASSERT_EQ(::stat(r.outputs[0].c_str(), &a), 0);
+  ASSERT_EQ(::stat(entry_file.c_str(), &b), 0);
+  EXPECT_EQ(a.st_ino, b.st_ino);
+  // The linked entry keeps a record under its new identity: no re-hash.
+  EXPECT_EQ(recorded_digest({digests_dir(r.cache_dir)}, *file_identity(entry_file.string()),
+                            entry_file.string()),
+            digest);
+
+  std::this_thread::sleep_for(std::chrono::milliseconds(20)); // a later ctime
+  const int fd = ::open(r.outputs[0].c_str(), O_WRONLY);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::pwrite(fd, "T", 1, 4), 1); // same size, one byte changed
+  ::close(fd);
+  testing::internal::CaptureStderr();
+  out = run_cached(r, &remote, c);
+  const std::string err = testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(out) << out.error().message();
+  EXPECT_EQ(out->served, Served::Generated) << err;
+  EXPECT_THAT(err, HasSubstr("is corrupt; regenerating"));
+  EXPECT_EQ(test::read_text(r.outputs[0]), "the generated image");
+  // The command (cp, writing in place) found no output to write through.
+  ASSERT_EQ(::stat(r.outputs[0].c_str(), &a), 0);
+  ASSERT_EQ(::stat(entry_file.c_str(), &b), 0);
+  EXPECT_NE(a.st_ino, b.st_ino);
+  EXPECT_EQ(test::read_text(entry_file), "the generated image");
 }
 
 } // namespace

@@ -1,7 +1,10 @@
 #include "common/hash.hpp"
+#include "common/fd.hpp"
 #include "test_support.hpp"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 using namespace fastboop;
 
@@ -26,4 +29,25 @@ TEST(Hash, FileMatchesSha512sum) {
   auto out = test::run({"sha512sum", (tmp / "f").string()});
   EXPECT_EQ(as_chars(out.out).substr(0, 128), d->sha512_hex);
   EXPECT_EQ(d->content_digest().rfind("sha512:", 0), 0u);
+}
+
+// hash_fd reads in kHashPiece pieces: sizes around the piece boundaries (and
+// empty) hash as sha256sum does, and the descriptor's offset is left alone.
+TEST(Hash, HashFdMatchesSha256sumAroundPieceBoundaries) {
+  FASTBOOP_REQUIRE_PROGRAM("sha256sum");
+  test::TempDir tmp;
+  for (const std::size_t n : {std::size_t{0}, std::size_t{1}, kHashPiece - 1, kHashPiece,
+                              kHashPiece + 1, 3 * kHashPiece, 3 * kHashPiece + 17}) {
+    test::write_file(tmp / "f", test::random_bytes(n, 11));
+    UniqueFd fd(::open((tmp / "f").c_str(), O_RDONLY | O_CLOEXEC));
+    ASSERT_GE(fd.get(), 0);
+    ASSERT_EQ(::lseek(fd.get(), 5, SEEK_SET), 5);
+    Hasher h(HashAlgorithm::Sha256);
+    const auto size = hash_fd(fd.get(), h);
+    ASSERT_TRUE(size) << n;
+    EXPECT_EQ(*size, n);
+    EXPECT_EQ(::lseek(fd.get(), 0, SEEK_CUR), 5) << n;
+    const auto out = test::run({"sha256sum", (tmp / "f").string()});
+    EXPECT_EQ(as_chars(out.out).substr(0, 64), to_hex(h.finish())) << n;
+  }
 }

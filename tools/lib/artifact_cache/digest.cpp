@@ -20,19 +20,8 @@ std::string cache_digest(ByteSpan data) {
 
 std::optional<std::string> cache_digest_fd(int fd) {
   Hasher h = cache_hasher();
-  std::vector<std::uint8_t> buf(1 << 17);
-  off_t off = 0;
-  while (true) {
-    const ssize_t n = ::pread(fd, buf.data(), buf.size(), off);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return std::nullopt;
-    if (n == 0)
-      break;
-    h.update(ByteSpan(buf.data(), static_cast<std::size_t>(n)));
-    off += n;
-  }
+  if (!hash_fd(fd, h))
+    return std::nullopt;
   return to_hex(h.finish());
 }
 

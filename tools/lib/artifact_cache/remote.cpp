@@ -57,19 +57,17 @@ std::size_t on_write(char* data, std::size_t size, std::size_t count, void* user
   if (t->fd < 0) {
     t->memory.append(data, n);
   } else {
-    std::size_t off = 0;
-    while (off < n) {
-      const ssize_t w = ::write(t->fd, data + off, n - off);
-      if (w < 0 && errno == EINTR)
-        continue;
-      if (w <= 0) {
+    // Written and hashed piece by piece, while each piece is in the CPU cache.
+    for (std::size_t off = 0; off < n;) {
+      const std::size_t piece = std::min(kHashPiece, n - off);
+      if (!write_full(t->fd, ByteSpan(reinterpret_cast<const std::uint8_t*>(data + off), piece))) {
         t->write_failed = true;
         return 0;
       }
-      off += static_cast<std::size_t>(w);
+      if (t->hash)
+        t->hash->update(ByteSpan(reinterpret_cast<const std::uint8_t*>(data + off), piece));
+      off += piece;
     }
-    if (t->hash)
-      t->hash->update(ByteSpan(reinterpret_cast<const std::uint8_t*>(data), n));
   }
   t->done += n;
   return n;
@@ -207,6 +205,17 @@ bool take_indexed(const fs::path& objects, std::uint64_t size, const std::string
 void add_to_index(const fs::path& objects, const std::string& digest, const fs::path& file) {
   const fs::path known = objects / digest;
   if (::link(file.c_str(), known.c_str()) != 0)
+    return;
+  if (const auto id = file_identity(known.string()))
+    record_digest(index_records(objects).string(), *id, known.string(), digest);
+}
+
+void record_index_inode(const fs::path& objects, const std::string& digest,
+                        const fs::path& verified) {
+  const fs::path known = objects / digest;
+  struct stat a {}, b {};
+  if (::stat(known.c_str(), &a) != 0 || ::stat(verified.c_str(), &b) != 0 ||
+      a.st_dev != b.st_dev || a.st_ino != b.st_ino)
     return;
   if (const auto id = file_identity(known.string()))
     record_digest(index_records(objects).string(), *id, known.string(), digest);

@@ -76,6 +76,12 @@ bool take_indexed(const std::filesystem::path& objects, std::uint64_t size,
 void add_to_index(const std::filesystem::path& objects, const std::string& digest,
                   const std::filesystem::path& file);
 
+// record_index_inode: `verified` (a file whose digest was just checked) got a
+// new identity by a link or rename; when the index file for `digest` is the
+// same inode, its record follows it, so the index does not hash it again.
+void record_index_inode(const std::filesystem::path& objects, const std::string& digest,
+                        const std::filesystem::path& verified);
+
 // The URL without user information (for messages).
 std::string redact_url(const std::string& url);
 

@@ -72,10 +72,71 @@ std::vector<fs::path> destinations(const RunRequest& r,
 
 enum class LocalLookup { Hit, Missing, Corrupt };
 
-// A hit: every stored file verified against the manifest (by its record when
-// the inserter left one for its identity, else hashed), copied from the very
-// descriptor that was verified into a private stage, then renamed into place.
-LocalLookup serve_local(const RunRequest& r, const fs::path& entry) {
+// How a hit's files reach the outputs. A local hit copies, so build trees
+// sharing the cache never share an inode. A remote hit links: the entry was
+// written and verified by this very run a moment ago, and writing its bytes
+// twice (entry, then output) was most of a remote hit's cost. An output
+// later changed in place changes the entry's identity with it, so the next
+// hit hashes the entry again and finds it corrupt: it is never served.
+enum class Placement { Copy, Link };
+
+using Files = std::vector<std::pair<std::string, std::string>>;
+
+// Verifies each entry file (by its record when the inserter left one for its
+// identity, else hashed) and puts it into `stage`: a link, or a copy taken
+// from the very descriptor that was verified.
+LocalLookup stage_files(const RunRequest& r, const fs::path& entry, const Files& files,
+                        const fs::path& stage, Placement how) {
+  const std::string shared = digests_dir(r.cache_dir);
+  for (const auto& [name, digest] : files) {
+    const fs::path src = entry / name;
+    UniqueFd in(::open(src.c_str(), O_RDONLY | O_CLOEXEC));
+    const auto id = in.get() >= 0 ? fd_identity(in.get()) : std::nullopt;
+    auto actual = id ? recorded_digest({shared}, *id, src.string()) : std::nullopt;
+    if (actual != digest && in.get() >= 0)
+      actual = cache_digest_fd(in.get());
+    if (actual != digest) {
+      warn("cache entry " + src.string() + " is corrupt; regenerating");
+      return LocalLookup::Corrupt;
+    }
+    const bool linked = how == Placement::Link && ::link(src.c_str(), (stage / name).c_str()) == 0;
+    if (!linked && !copy_fd_to(in.get(), stage / name))
+      return LocalLookup::Missing;
+  }
+  return LocalLookup::Hit;
+}
+
+// Renames the staged files into place.
+bool place_files(const RunRequest& r, const Files& files, const std::vector<fs::path>& dests,
+                 const fs::path& stage, const std::string& rand) {
+  if (!r.output_dir.empty()) {
+    remove_tree(r.output_dir);
+    return ::rename(stage.c_str(), r.output_dir.c_str()) == 0;
+  }
+  for (std::size_t i = 0; i < files.size(); ++i)
+    if (::rename((stage / files[i].first).c_str(), dests[i].c_str()) != 0 &&
+        !(copy_into(stage / files[i].first, dests[i].string() + ".fastboop-tmp-" + rand) &&
+          ::rename((dests[i].string() + ".fastboop-tmp-" + rand).c_str(), dests[i].c_str()) == 0))
+      return false;
+  return true;
+}
+
+// Linking and renaming changed the shared inodes' ctime, so their identity:
+// the digests verified above are recorded again under the new one, for the
+// entry file and for the content index file that shares its inode.
+void record_linked(const RunRequest& r, const fs::path& entry, const Files& files) {
+  for (const auto& [name, digest] : files) {
+    const fs::path p = entry / name;
+    if (const auto id = file_identity(p.string()))
+      record_digest(digests_dir(r.cache_dir), *id, p.string(), digest);
+    record_index_inode(fs::path(r.cache_dir) / "objects", digest, p);
+  }
+}
+
+// A hit: every stored file verified against the manifest, staged privately,
+// then renamed into place.
+LocalLookup serve_local(const RunRequest& r, const fs::path& entry,
+                        Placement how = Placement::Copy) {
   const auto files = read_manifest(entry);
   if (!files)
     return fs::exists(entry) ? LocalLookup::Corrupt : LocalLookup::Missing;
@@ -91,45 +152,20 @@ LocalLookup serve_local(const RunRequest& r, const fs::path& entry) {
                                               : fs::path(r.output_dir + ".fastboop-tmp-" + rand);
   if (::mkdir(stage.c_str(), 0777) != 0)
     return LocalLookup::Missing;
-  const std::string shared = r.cache_dir + "/digests";
-  for (const auto& [name, digest] : *files) {
-    const fs::path src = entry / name;
-    UniqueFd in(::open(src.c_str(), O_RDONLY | O_CLOEXEC));
-    const auto id = in.get() >= 0 ? fd_identity(in.get()) : std::nullopt;
-    auto actual = id ? recorded_digest({shared}, *id, src.string()) : std::nullopt;
-    if (actual != digest && in.get() >= 0)
-      actual = cache_digest_fd(in.get());
-    if (actual != digest) {
-      warn("cache entry " + src.string() + " is corrupt; regenerating");
-      remove_tree(stage);
-      return LocalLookup::Corrupt;
-    }
-    if (!copy_fd_to(in.get(), stage / name)) {
-      remove_tree(stage);
-      return LocalLookup::Missing;
-    }
+  const LocalLookup staged = stage_files(r, entry, *files, stage, how);
+  if (staged != LocalLookup::Hit || !place_files(r, *files, dests, stage, rand)) {
+    remove_tree(stage);
+    return staged == LocalLookup::Hit ? LocalLookup::Missing : staged;
   }
-  if (!r.output_dir.empty()) {
-    remove_tree(r.output_dir);
-    if (::rename(stage.c_str(), r.output_dir.c_str()) != 0) {
-      remove_tree(stage);
-      return LocalLookup::Missing;
-    }
-    // What we placed is recorded for the generators that read it (their keys);
-    // renaming the directory kept the copies' identities.
+  remove_tree(stage);
+  if (how == Placement::Link)
+    record_linked(r, entry, *files);
+  // What we placed is recorded for the generators that read it (their keys);
+  // renaming the directory kept the files' identities.
+  if (!r.output_dir.empty())
     for (std::size_t i = 0; i < files->size(); ++i)
       if (const auto id = file_identity(dests[i].string()))
         record_digest(r.memo_dir, *id, dests[i].string(), (*files)[i].second);
-    return LocalLookup::Hit;
-  }
-  for (std::size_t i = 0; i < files->size(); ++i)
-    if (::rename((stage / (*files)[i].first).c_str(), dests[i].c_str()) != 0 &&
-        !(copy_into(stage / (*files)[i].first, dests[i].string() + ".fastboop-tmp-" + rand) &&
-          ::rename((dests[i].string() + ".fastboop-tmp-" + rand).c_str(), dests[i].c_str()) == 0)) {
-      remove_tree(stage);
-      return LocalLookup::Missing;
-    }
-  remove_tree(stage);
   return LocalLookup::Hit;
 }
 
@@ -150,8 +186,12 @@ Result<void> generate(const RunRequest& r) {
     fs::remove_all(r.output_dir, ec);
     fs::create_directories(r.output_dir, ec);
   }
-  for (const auto& o : r.outputs)
+  // An output a remote hit placed is a link to the cache entry: a command
+  // writing it in place would write into the entry. It starts from no file.
+  for (const auto& o : r.outputs) {
+    fs::remove(o, ec);
     fs::create_directories(fs::path(o).parent_path(), ec);
+  }
   std::fflush(stdout);
   std::vector<char*> argv;
   for (const auto& a : r.command)
@@ -284,7 +324,7 @@ bool fetch_remote(const RunRequest& r, const std::string& key, RemoteCache& remo
     warn(entry.error().message());
     return false;
   }
-  return serve_local(r, entry->dir) == LocalLookup::Hit;
+  return serve_local(r, entry->dir, Placement::Link) == LocalLookup::Hit;
 }
 
 } // namespace

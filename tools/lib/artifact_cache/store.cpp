@@ -19,11 +19,11 @@ namespace fastboop::artifact_cache {
 
 namespace fs = std::filesystem;
 
-namespace {
-
 std::string digests_dir(const std::string& cache_dir) {
   return cache_dir + "/digests";
 }
+
+namespace {
 
 // The digest of a stored file: its record (the inserter wrote one), else hashed.
 Result<std::string> stored_digest(const std::string& cache_dir, const fs::path& path) {

@@ -42,6 +42,10 @@ std::string random_suffix();
 // that was verified serves exactly the verified bytes.
 bool copy_fd_to(int in, const std::filesystem::path& to);
 
+// <cache>/digests: the digest records (memo.hpp) shared by every build tree
+// using the cache: key inputs and entry files.
+std::string digests_dir(const std::string& cache_dir);
+
 // $FASTBOOP_CACHE_DIR (empty: no cache), else $XDG_CACHE_HOME/fastboop/artifacts,
 // else $HOME/.cache/fastboop/artifacts: the functions' default.
 std::string default_cache_dir();

@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 #include <stdexcept>
 #include <unistd.h>
+#include <vector>
 
 namespace fastboop {
 
@@ -61,6 +62,18 @@ std::string sha512_hex(ByteSpan data) { return to_hex(hash_bytes(HashAlgorithm::
 std::string sha256_hex(ByteSpan data) { return to_hex(hash_bytes(HashAlgorithm::Sha256, data)); }
 std::string sha1_hex(ByteSpan data) { return to_hex(hash_bytes(HashAlgorithm::Sha1, data)); }
 
+Result<std::uint64_t> hash_fd(int fd, Hasher& h) {
+  std::vector<std::uint8_t> buf(kHashPiece);
+  std::uint64_t off = 0;
+  for (;;) {
+    const std::size_t n = TRY(pread_full(fd, buf, off));
+    h.update(ByteSpan(buf.data(), n));
+    off += n;
+    if (n < buf.size())
+      return off;
+  }
+}
+
 Result<FileDigest> sha512_file(const std::filesystem::path& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd)
@@ -68,14 +81,7 @@ Result<FileDigest> sha512_file(const std::filesystem::path& path) {
                  errno == ENOENT ? ErrorKind::NotFound : ErrorKind::Io);
   Hasher h(HashAlgorithm::Sha512);
   FileDigest d;
-  std::uint8_t buf[1 << 17];
-  for (;;) {
-    const std::size_t n = TRY_CTX(read_full(fd.get(), buf), "cannot read " + path.string());
-    h.update(ByteSpan(buf, n));
-    d.size += n;
-    if (n < sizeof buf)
-      break;
-  }
+  d.size = TRY_CTX(hash_fd(fd.get(), h), "cannot read " + path.string());
   d.sha512_hex = to_hex(h.finish());
   return d;
 }

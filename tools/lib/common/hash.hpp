@@ -30,6 +30,16 @@ private:
 };
 
 Bytes hash_bytes(HashAlgorithm algorithm, ByteSpan data);
+
+// The piece size for hashing a stream that is copied first (read from a file,
+// received from a socket): 64 KiB pieces stay in the CPU cache between the
+// copy and the hash. Measured on the 158 MB example rootfs: 0.115 s with
+// 64 KiB pieces against 0.18-0.19 s with 128 KiB to 4 MiB.
+inline constexpr std::size_t kHashPiece = 64 * 1024;
+
+// Feeds the open file from offset 0 to its end into `h` in kHashPiece pieces
+// (the descriptor's offset is untouched); the number of bytes hashed.
+Result<std::uint64_t> hash_fd(int fd, Hasher& h);
 std::string sha512_hex(ByteSpan data);
 std::string sha256_hex(ByteSpan data);
 std::string sha1_hex(ByteSpan data);
