@@ -2,9 +2,12 @@
 
 #include "common/fd.hpp"
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <thread>
 #include <unistd.h>
 #include <vector>
 
@@ -23,6 +26,37 @@ std::optional<std::string> cache_digest_fd(int fd) {
   if (!hash_fd(fd, h))
     return std::nullopt;
   return to_hex(h.finish());
+}
+
+std::optional<std::string> tree_digest_fd(int fd, std::uint64_t size) {
+  const std::uint64_t leaves = (size + kTreeLeaf - 1) / kTreeLeaf;
+  std::vector<Bytes> digests(leaves);
+  std::atomic<std::uint64_t> next{0};
+  std::atomic<bool> failed{false};
+  auto work = [&] {
+    for (std::uint64_t i = next++; i < leaves && !failed; i = next++) {
+      Hasher h = cache_hasher();
+      const std::uint64_t off = i * kTreeLeaf;
+      if (!hash_fd_range(fd, h, off, std::min(kTreeLeaf, size - off)))
+        failed = true;
+      else
+        digests[i] = h.finish();
+    }
+  };
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  std::vector<std::thread> helpers;
+  for (std::uint64_t t = 1; t < std::min<std::uint64_t>({cores, leaves, 16}); ++t)
+    helpers.emplace_back(work);
+  work();
+  for (auto& t : helpers)
+    t.join();
+  if (failed)
+    return std::nullopt;
+  Hasher root = cache_hasher();
+  root.update("fastboop-tree-v1 " + std::to_string(size) + "\n");
+  for (const auto& d : digests)
+    root.update(ByteSpan(d));
+  return to_hex(root.finish());
 }
 
 Result<std::string> cache_digest_file(const std::filesystem::path& path) {

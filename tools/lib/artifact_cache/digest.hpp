@@ -36,6 +36,23 @@ std::optional<std::string> cache_digest_fd(int fd);
 // A file by path, streamed (no whole-file buffer).
 Result<std::string> cache_digest_file(const std::filesystem::path& path);
 
+// A key input's digest (store.hpp's input_digest) for a file larger than
+// kTreeAbove: one SHA-256 per kTreeLeaf piece, hashed on every core, then
+// the SHA-256 of "fastboop-tree-v1 <size>\n" and those digests in order (32
+// bytes each). A single SHA-256 cannot be split across cores, and hashing
+// the rootfs was a new runner's critical path: every stage0 waits for it.
+// Files up to kTreeAbove keep the plain cache digest, so a manifest's digest
+// of an entry file that size is also its key digest. Outputs the cache
+// stores or serves are always named by the plain digest (a Bazel-style
+// remote checks its cas/ objects' SHA-256).
+inline constexpr std::uint64_t kTreeLeaf = std::uint64_t{8} << 20;
+inline constexpr std::uint64_t kTreeAbove = std::uint64_t{64} << 20;
+inline bool is_tree_sized(std::uint64_t size) {
+  return size > kTreeAbove;
+}
+// Lowercase hex; nullopt on a read error or a file shorter than `size`.
+std::optional<std::string> tree_digest_fd(int fd, std::uint64_t size);
+
 // Exactly kCacheDigestHexSize lowercase hex digits: anything else (a record or
 // manifest line of an older format) is refused, never misread.
 bool is_hex_digest(std::string_view text);

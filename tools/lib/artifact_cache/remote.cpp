@@ -202,9 +202,10 @@ bool take_indexed(const fs::path& objects, std::uint64_t size, const std::string
   return false;
 }
 
-void add_to_index(const fs::path& objects, const std::string& digest, const fs::path& file) {
+void add_to_index(const fs::path& objects, const std::string& digest, const fs::path& file,
+                  Record when) {
   const fs::path known = objects / digest;
-  if (::link(file.c_str(), known.c_str()) != 0)
+  if (::link(file.c_str(), known.c_str()) != 0 || when == Record::Later)
     return;
   if (const auto id = file_identity(known.string()))
     record_digest(index_records(objects).string(), *id, known.string(), digest);
@@ -319,7 +320,7 @@ Result<bool> RemoteCache::exists(const std::string& path) {
 
 Result<std::optional<std::vector<std::pair<std::string, std::string>>>>
 RemoteCache::fetch(const std::string& kind, const std::string& key, const fs::path& stage,
-                   const fs::path& objects) {
+                   const fs::path& objects, Record index_records) {
   using Files = std::vector<std::pair<std::string, std::string>>;
   const std::string entry_path = "ac/" + key;
   const auto entry = TRY(request("GET", entry_path, -1, 0, -1, kMaxEntryObject));
@@ -369,7 +370,7 @@ RemoteCache::fetch(const std::string& kind, const std::string& key, const fs::pa
     if (to_hex(hash.finish()) != f.sha256)
       return fault(where + ": corrupt (SHA-256 does not match the entry)");
     if (turn) // verified: indexed for the next entry holding this content
-      add_to_index(objects, f.sha256, target);
+      add_to_index(objects, f.sha256, target, index_records);
     out.emplace_back(f.name, f.sha256);
   }
   return std::optional<Files>(std::move(out));

@@ -17,6 +17,7 @@
 // the cache").
 #pragma once
 
+#include "artifact_cache/store.hpp"
 #include "common/result.hpp"
 
 #include <cstdint>
@@ -73,8 +74,10 @@ bool take_indexed(const std::filesystem::path& objects, std::uint64_t size,
                   const std::string& digest, const std::filesystem::path& target);
 // add_to_index: the verified file `file` joins the index (a hard link, no
 // copy), recorded under the identity it has once linked.
+// Record::Later: the caller records it (record_index_inode) once it has linked
+// the same inode into place.
 void add_to_index(const std::filesystem::path& objects, const std::string& digest,
-                  const std::filesystem::path& file);
+                  const std::filesystem::path& file, Record when = Record::Now);
 
 // record_index_inode: `verified` (a file whose digest was just checked) got a
 // new identity by a link or rename; when the index file for `digest` is the
@@ -100,9 +103,11 @@ public:
   // `objects` (optional) is the local index by content, <digest> hard links:
   // content found there is not downloaded again (one kernel serves every
   // device's stage0 entry), and what is downloaded is added to it.
+  // `index_records`: Record::Later when the caller links the files into place
+  // and records the index files then (add_to_index).
   Result<std::optional<std::vector<std::pair<std::string, std::string>>>>
   fetch(const std::string& kind, const std::string& key, const std::filesystem::path& stage,
-        const std::filesystem::path& objects = {});
+        const std::filesystem::path& objects = {}, Record index_records = Record::Now);
 
   // Uploads the files of the local entry `dir` (name, digest in manifest
   // order): content objects first, then the entry object. Never in read-only mode.

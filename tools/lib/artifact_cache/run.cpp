@@ -72,24 +72,26 @@ std::vector<fs::path> destinations(const RunRequest& r,
 
 enum class LocalLookup { Hit, Missing, Corrupt };
 
-// How a hit's files reach the outputs. A local hit copies, so build trees
-// sharing the cache never share an inode. A remote hit links: the entry was
-// written and verified by this very run a moment ago, and writing its bytes
-// twice (entry, then output) was most of a remote hit's cost. An output
-// later changed in place changes the entry's identity with it, so the next
-// hit hashes the entry again and finds it corrupt: it is never served.
-enum class Placement { Copy, Link };
+// How a hit's files reach the outputs. A local hit verifies and copies, so
+// build trees sharing the cache never share an inode. A remote hit links: this
+// very run wrote the entry and hashed every byte as it arrived, and writing
+// the bytes twice (entry, then output) was most of a remote hit's cost. An
+// output later changed in place changes the entry's identity with it, so the
+// next hit hashes the entry again and finds it corrupt: it is never served.
+enum class Placement { VerifyAndCopy, LinkFetched };
 
 using Files = std::vector<std::pair<std::string, std::string>>;
 
-// Verifies each entry file (by its record when the inserter left one for its
-// identity, else hashed) and puts it into `stage`: a link, or a copy taken
-// from the very descriptor that was verified.
+// Puts each entry file into `stage`: a link to a file this run fetched, or
+// a copy taken from the very descriptor that was verified (by its record
+// when the inserter left one for its identity, else hashed).
 LocalLookup stage_files(const RunRequest& r, const fs::path& entry, const Files& files,
                         const fs::path& stage, Placement how) {
   const std::string shared = digests_dir(r.cache_dir);
   for (const auto& [name, digest] : files) {
     const fs::path src = entry / name;
+    if (how == Placement::LinkFetched && ::link(src.c_str(), (stage / name).c_str()) == 0)
+      continue;
     UniqueFd in(::open(src.c_str(), O_RDONLY | O_CLOEXEC));
     const auto id = in.get() >= 0 ? fd_identity(in.get()) : std::nullopt;
     auto actual = id ? recorded_digest({shared}, *id, src.string()) : std::nullopt;
@@ -99,8 +101,7 @@ LocalLookup stage_files(const RunRequest& r, const fs::path& entry, const Files&
       warn("cache entry " + src.string() + " is corrupt; regenerating");
       return LocalLookup::Corrupt;
     }
-    const bool linked = how == Placement::Link && ::link(src.c_str(), (stage / name).c_str()) == 0;
-    if (!linked && !copy_fd_to(in.get(), stage / name))
+    if (!copy_fd_to(in.get(), stage / name))
       return LocalLookup::Missing;
   }
   return LocalLookup::Hit;
@@ -121,9 +122,10 @@ bool place_files(const RunRequest& r, const Files& files, const std::vector<fs::
   return true;
 }
 
-// Linking and renaming changed the shared inodes' ctime, so their identity:
-// the digests verified above are recorded again under the new one, for the
-// entry file and for the content index file that shares its inode.
+// The records of a fetched entry, written once its links are in place (a
+// link or rename moves the inode's ctime, so its identity): the digests the
+// fetch verified, for the entry file and for the content index file that
+// shares its inode.
 void record_linked(const RunRequest& r, const fs::path& entry, const Files& files) {
   for (const auto& [name, digest] : files) {
     const fs::path p = entry / name;
@@ -136,7 +138,7 @@ void record_linked(const RunRequest& r, const fs::path& entry, const Files& file
 // A hit: every stored file verified against the manifest, staged privately,
 // then renamed into place.
 LocalLookup serve_local(const RunRequest& r, const fs::path& entry,
-                        Placement how = Placement::Copy) {
+                        Placement how = Placement::VerifyAndCopy) {
   const auto files = read_manifest(entry);
   if (!files)
     return fs::exists(entry) ? LocalLookup::Corrupt : LocalLookup::Missing;
@@ -158,7 +160,7 @@ LocalLookup serve_local(const RunRequest& r, const fs::path& entry,
     return staged == LocalLookup::Hit ? LocalLookup::Missing : staged;
   }
   remove_tree(stage);
-  if (how == Placement::Link)
+  if (how == Placement::LinkFetched)
     record_linked(r, entry, *files);
   // What we placed is recorded for the generators that read it (their keys);
   // renaming the directory kept the files' identities.
@@ -302,7 +304,10 @@ bool fetch_remote(const RunRequest& r, const std::string& key, RemoteCache& remo
     warn(ins.error().message());
     return false;
   }
-  auto fetched = remote.fetch(r.kind, key, ins->dir(), fs::path(r.cache_dir) / "objects");
+  // Served by link (serve_local), which records the entry and index files
+  // under their final identity: records written before would be stale.
+  auto fetched =
+      remote.fetch(r.kind, key, ins->dir(), fs::path(r.cache_dir) / "objects", Record::Later);
   if (!fetched) {
     remote_fault(r, fetched.error(), counters);
     return false;
@@ -319,12 +324,12 @@ bool fetch_remote(const RunRequest& r, const std::string& key, RemoteCache& remo
     names.push_back(f.first);
     digests.push_back(f.second);
   }
-  auto entry = ins->commit(names, digests);
+  auto entry = ins->commit(names, digests, Record::Later);
   if (!entry) {
     warn(entry.error().message());
     return false;
   }
-  return serve_local(r, entry->dir, Placement::Link) == LocalLookup::Hit;
+  return serve_local(r, entry->dir, Placement::LinkFetched) == LocalLookup::Hit;
 }
 
 } // namespace

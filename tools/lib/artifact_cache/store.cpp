@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <random>
@@ -165,13 +166,41 @@ std::string default_cache_dir() {
   return "";
 }
 
+namespace {
+
+// The key digest by hashing: plain, or the tree (digest.hpp) with "tree:".
+Result<std::string> hash_key_digest(const fs::path& path, bool tree) {
+  if (!tree)
+    return cache_digest_file(path);
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  struct stat st {};
+  if (fd.get() < 0 || ::fstat(fd.get(), &st) != 0)
+    return Error("cannot open " + path.string() + ": " + std::strerror(errno), ErrorKind::Io);
+  auto hex = tree_digest_fd(fd.get(), static_cast<std::uint64_t>(st.st_size));
+  if (!hex)
+    return Error("cannot read " + path.string() + ": " + std::strerror(errno), ErrorKind::Io);
+  return "tree:" + *hex;
+}
+
+} // namespace
+
 Result<std::string> input_digest(const std::string& cache_dir, const fs::path& path,
                                  const std::string& memo_dir) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0)
+    return Error("cannot open " + path.string() + ": " + std::strerror(errno),
+                 errno == ENOENT ? ErrorKind::NotFound : ErrorKind::Io);
+  const bool tree = is_tree_sized(static_cast<std::uint64_t>(st.st_size));
+  // A tree digest's record has its own name: a plain record of the same file
+  // (an entry file's, a placed output's) is never read as its key digest.
+  const std::string prefix = tree ? "tree:" : "";
   const auto id = file_identity(path.string());
+  const std::optional<std::string> name =
+      id ? std::optional<std::string>(tree ? *id + ".tree" : *id) : std::nullopt;
   const std::vector<std::string> dirs{memo_dir, digests_dir(cache_dir)};
-  if (id)
-    if (auto d = recorded_digest(dirs, *id, path.string()))
-      return *d;
+  if (name)
+    if (auto d = recorded_digest(dirs, *name, path.string()))
+      return prefix + *d;
   // Recorded only when no later write can share the identity we stat'ed
   // before hashing (ARCHITECTURE.md, "Digest memo").
   const bool settled = id && !cache_dir.empty() && identity_settled(*id);
@@ -184,18 +213,27 @@ Result<std::string> input_digest(const std::string& cache_dir, const fs::path& p
     if (lock >= 0) {
       while (::flock(lock, LOCK_EX) != 0 && errno == EINTR) {
       }
-      if (auto d = recorded_digest(dirs, *id, path.string())) {
+      if (auto d = recorded_digest(dirs, *name, path.string())) {
         ::close(lock);
-        return *d;
+        return prefix + *d;
       }
     }
   }
-  auto digest = cache_digest_file(path);
+  auto digest = hash_key_digest(path, tree);
   if (digest && settled && file_identity(path.string()) == id)
-    record_digest(digests_dir(cache_dir), *id, path.string(), *digest);
+    record_digest(digests_dir(cache_dir), *name, path.string(), digest->substr(prefix.size()));
   if (lock >= 0)
     ::close(lock);
   return digest;
+}
+
+Result<KeyInput> entry_file_input(const std::string& cache_dir, const fs::path& dir,
+                                  const std::string& name, const std::string& digest) {
+  struct stat st {};
+  const fs::path p = dir / name;
+  if (::stat(p.c_str(), &st) == 0 && !is_tree_sized(static_cast<std::uint64_t>(st.st_size)))
+    return KeyInput{p.string(), name, digest};
+  return KeyInput{p.string(), name, TRY(input_digest(cache_dir, p))};
 }
 
 Result<KeyInput> file_input(const std::string& cache_dir, const fs::path& path,
@@ -263,7 +301,7 @@ Result<Insertion> Insertion::begin(const std::string& cache_dir, const std::stri
 }
 
 Result<Entry> Insertion::commit(const std::vector<std::string>& names,
-                                const std::vector<std::string>& digests) {
+                                const std::vector<std::string>& digests, Record when) {
   if (!digests.empty() && digests.size() != names.size())
     return Error("artifact cache: " + std::to_string(names.size()) + " names but " +
                  std::to_string(digests.size()) + " digests");
@@ -277,7 +315,7 @@ Result<Entry> Insertion::commit(const std::vector<std::string>& names,
     const auto id = file_identity(p.string());
     std::string digest = digests.empty() ? TRY(cache_digest_file(p)) : digests[i];
     manifest += digest + " " + name + "\n";
-    if (id)
+    if (id && when == Record::Now)
       records.emplace_back(*id, name);
     files.emplace_back(name, std::move(digest));
   }

@@ -50,13 +50,21 @@ std::string digests_dir(const std::string& cache_dir);
 // else $HOME/.cache/fastboop/artifacts: the functions' default.
 std::string default_cache_dir();
 
-// The cache digest of a key input: its record (in `memo_dir`, this build tree's,
-// or <cache>/digests) when the file's identity has one, else hashed, and
-// recorded in <cache>/digests once the file has settled. Parallel callers
+// The key digest of an input: the cache digest, or for a file over
+// kTreeAbove "tree:" and its tree digest (digest.hpp). Its record (in
+// `memo_dir`, this build tree's, or <cache>/digests) when the file's identity
+// has one, else hashed, and recorded in <cache>/digests once the file has
+// settled. Parallel callers
 // needing the same settled file take a lock, so one hashes it and the others
 // read its record.
 Result<std::string> input_digest(const std::string& cache_dir, const std::filesystem::path& path,
                                  const std::string& memo_dir = {});
+
+// A file of an entry (the stage0 files in a boot.img's key) as a key input
+// named `name`: the manifest's `digest` when that is its key digest (files up
+// to kTreeAbove), else its tree digest.
+Result<KeyInput> entry_file_input(const std::string& cache_dir, const std::filesystem::path& dir,
+                                  const std::string& name, const std::string& digest);
 
 // A key file (name "/").
 Result<KeyInput> file_input(const std::string& cache_dir, const std::filesystem::path& path,
@@ -70,6 +78,10 @@ Result<std::vector<KeyInput>> directory_inputs(const std::string& cache_dir,
 // The entry name: the cache digest of key_material() (64 hex digits).
 std::string cache_key(const std::string& kind, const std::string& key_text,
                       const std::vector<KeyInput>& inputs);
+
+// When a file's digest record is written: now, or by the caller once the
+// file's links (which move its identity) are in place.
+enum class Record { Now, Later };
 
 struct Entry {
   std::filesystem::path dir;
@@ -103,8 +115,11 @@ public:
   const std::filesystem::path& dir() const { return m_stage; }
   // `names` in manifest order (every file the stage holds). `digests`, when
   // given, are their cache digests as the caller just verified them (not hashed again).
+  // Record::Later: the caller is about to link the files (a remote hit), which
+  // moves their identity; it records them once, afterwards.
   Result<Entry> commit(const std::vector<std::string>& names,
-                       const std::vector<std::string>& digests = {});
+                       const std::vector<std::string>& digests = {},
+                       Record records = Record::Now);
 
 private:
   Insertion(std::string cache_dir, std::string kind, std::string key, std::filesystem::path stage);

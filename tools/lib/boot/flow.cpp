@@ -331,7 +331,7 @@ Result<BuiltImage> build_image(const BootRequest& r, const PoolEntry& device,
   std::vector<artifact_cache::KeyInput> inputs{
       TRY(artifact_cache::tool_input(cache, generator_binary("fastboop-bootimg")))};
   for (const auto& [name, digest] : stage0.files)
-    inputs.push_back({(stage0.dir / name).string(), name, digest});
+    inputs.push_back(TRY(artifact_cache::entry_file_input(cache, stage0.dir, name, digest)));
   if (profiles::device_profile_source_is_file(device.source))
     for (auto& in :
          TRY(artifact_cache::directory_inputs(cache, fs::path(device.source).parent_path())))

@@ -1,6 +1,7 @@
 #include "common/hash.hpp"
 #include "common/fd.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -72,6 +73,20 @@ Result<std::uint64_t> hash_fd(int fd, Hasher& h) {
     if (n < buf.size())
       return off;
   }
+}
+
+Result<void> hash_fd_range(int fd, Hasher& h, std::uint64_t offset, std::uint64_t length) {
+  std::vector<std::uint8_t> buf(kHashPiece);
+  while (length > 0) {
+    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), length));
+    const std::size_t n = TRY(pread_full(fd, std::span(buf.data(), want), offset));
+    if (n < want)
+      return Error("the file ended at byte " + std::to_string(offset + n), ErrorKind::Io);
+    h.update(ByteSpan(buf.data(), n));
+    offset += n;
+    length -= n;
+  }
+  return {};
 }
 
 Result<FileDigest> sha512_file(const std::filesystem::path& path) {

@@ -40,6 +40,9 @@ inline constexpr std::size_t kHashPiece = 64 * 1024;
 // Feeds the open file from offset 0 to its end into `h` in kHashPiece pieces
 // (the descriptor's offset is untouched); the number of bytes hashed.
 Result<std::uint64_t> hash_fd(int fd, Hasher& h);
+// Bytes [offset, offset + length) of the open file; an error when the file
+// ends before them.
+Result<void> hash_fd_range(int fd, Hasher& h, std::uint64_t offset, std::uint64_t length);
 std::string sha512_hex(ByteSpan data);
 std::string sha256_hex(ByteSpan data);
 std::string sha1_hex(ByteSpan data);
