@@ -5,10 +5,15 @@
 // replaced.
 #include "artifact_cache/run.hpp"
 #include "artifact_cache/store.hpp"
+#include "common/fd.hpp"
+#include "artifact_cache/memo.hpp"
 #include "common/hash.hpp"
 #include "test_support.hpp"
 
 #include <filesystem>
+#include <chrono>
+#include <thread>
+#include <fcntl.h>
 #include <gmock/gmock.h>
 
 namespace fastboop::artifact_cache {
@@ -122,6 +127,64 @@ TEST(CacheStore, KeyDirectoriesAreNamedRelativeAndSortedByteWise) {
     names.push_back(i.name);
   EXPECT_EQ(names, (std::vector<std::string>{"Z", "a.txt", "b dir/c/deep"}));
   EXPECT_EQ(in->back().digest, cache_digest("deep"));
+}
+
+// Key digests of inputs over kTreeAbove (digest.hpp): the tree as the shell
+// computes it from split(1) and sha256sum(1) pieces; the plain digest up to
+// the bound; a tree digest's record under its own name, so a plain record of
+// the same file is never taken for it; and an entry file as a key input.
+TEST(TreeDigest, MatchesTheLeavesAsSha256sumHashesThem) {
+  FASTBOOP_REQUIRE_PROGRAM("split");
+  FASTBOOP_REQUIRE_PROGRAM("sha256sum");
+  test::TempDir tmp;
+  const std::size_t size = 2 * kTreeLeaf + 12345; // three leaves, the last short
+  test::write_file(tmp / "big", test::random_bytes(size, 3));
+  // bash's printf turns each leaf's hex into its 32 bytes.
+  const auto fd = test::run({"bash", "-c",
+                             "cd \"$0\" && split -b 8388608 -d big leaf. && "
+                             "{ printf 'fastboop-tree-v1 %s\\n' \"$1\"; for l in leaf.*; do "
+                             "h=$(sha256sum \"$l\" | cut -c1-64); printf \"$(sed 's/../\\\\x&/g' <<<\"$h\")\"; "
+                             "done; } | sha256sum | cut -c1-64",
+                             tmp.path().string(), std::to_string(size)});
+  ASSERT_EQ(fd.exit_code, 0) << fd.err;
+  const std::string expected(fd.out.begin(), fd.out.begin() + 64);
+  UniqueFd in(::open((tmp / "big").c_str(), O_RDONLY | O_CLOEXEC));
+  EXPECT_EQ(tree_digest_fd(in.get(), size), expected);
+  EXPECT_EQ(tree_digest_fd(in.get(), size + 1), std::nullopt); // shorter than claimed
+}
+
+TEST(TreeDigest, InputsOverTheBoundAreTreesAndKeepTheirOwnRecords) {
+  test::TempDir tmp;
+  const std::string cache = (tmp / "cache").string();
+  auto sparse = [&](const char* name, std::uint64_t size) {
+    const fs::path p = tmp / name;
+    test::write_file(p, std::string_view("head"));
+    fs::resize_file(p, size);
+    return p;
+  };
+  const fs::path at = sparse("at", kTreeAbove), over = sparse("over", kTreeAbove + 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(150)); // settled: recorded
+  const auto plain = input_digest(cache, at);
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(*plain, *cache_digest_file(at));
+  const auto tree = input_digest(cache, over);
+  ASSERT_TRUE(tree);
+  UniqueFd in(::open(over.c_str(), O_RDONLY | O_CLOEXEC));
+  EXPECT_EQ(*tree, "tree:" + *tree_digest_fd(in.get(), kTreeAbove + 1));
+  const std::string id = *file_identity(over.string());
+  EXPECT_EQ(recorded_digest({digests_dir(cache)}, id + ".tree", over.string()), tree->substr(5));
+  // A plain record of the same identity (as a placed output gets) is not read.
+  record_digest(digests_dir(cache), id, over.string(), std::string(64, 'a'));
+  EXPECT_EQ(*input_digest(cache, over), *tree);
+  // An entry file as a key input: the manifest's digest up to the bound,
+  // the tree above it (whatever the manifest says).
+  const auto small = entry_file_input(cache, tmp.path(), "at", "given");
+  ASSERT_TRUE(small);
+  EXPECT_EQ(small->digest, "given");
+  const auto big = entry_file_input(cache, tmp.path(), "over", "given");
+  ASSERT_TRUE(big);
+  EXPECT_EQ(big->digest, *tree);
+  EXPECT_EQ(big->name, "over");
 }
 
 } // namespace
