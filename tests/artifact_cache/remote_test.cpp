@@ -134,15 +134,22 @@ int closed_port() {
   return ntohs(a.sin_port);
 }
 
-TEST(RemoteFaults, AnUnreachableServerIsOneWarningAndTheBuildGoesOn) {
-  test::TempDir tmp;
-  test::write_file(tmp / "in", std::string_view("input"));
+// A bootimg generation keyed by the file `in` (holding `content`) whose
+// command copies it to out/boot.img.
+RunRequest copying_run(const test::TempDir& tmp, std::string_view content) {
+  test::write_file(tmp / "in", content);
   RunRequest r;
   r.cache_dir = (tmp / "cache").string();
   r.kind = "bootimg";
   r.key_files = {(tmp / "in").string()};
   r.outputs = {(tmp / "out" / "boot.img").string()};
   r.command = {"cp", (tmp / "in").string(), r.outputs[0]};
+  return r;
+}
+
+TEST(RemoteFaults, AnUnreachableServerIsOneWarningAndTheBuildGoesOn) {
+  test::TempDir tmp;
+  const RunRequest r = copying_run(tmp, "input");
   RemoteConfig config;
   config.url = "http://127.0.0.1:" + std::to_string(closed_port()) + "/cache";
   RemoteCache remote(config);
@@ -198,13 +205,7 @@ TEST(RemoteFaults, ASilentServerIsCutAfterTheLowSpeedTime) {
 TEST(RemoteHit, IsServedByLinkAndAnOutputChangedInPlaceIsNeverServedAgain) {
   FASTBOOP_REQUIRE_PROGRAM("lighttpd");
   test::TempDir tmp;
-  test::write_file(tmp / "in", std::string_view("the generated image"));
-  RunRequest r;
-  r.cache_dir = (tmp / "cache").string();
-  r.kind = "bootimg";
-  r.key_files = {(tmp / "in").string()};
-  r.outputs = {(tmp / "out" / "boot.img").string()};
-  r.command = {"cp", (tmp / "in").string(), r.outputs[0]};
+  const RunRequest r = copying_run(tmp, "the generated image");
   // The remote (lighttpd serving a directory) holds the entry for r's key.
   const std::string key = cache_key(r.kind, r.key_text, {*file_input(r.cache_dir, tmp / "in")});
   const std::string body = "the remote's image";
