@@ -59,6 +59,12 @@ cmake --build "$T/A" >"$T/a.log" 2>&1 || { cat "$T/a.log"; fail "runner A"; }
 [ "$(ls "$T/dav/fastboop/ac" | wc -l)" = 8 ] || fail "runner A uploaded $(ls "$T/dav/fastboop/ac" | wc -l) entries, want 8"
 grep -q "warning" "$T/a.log" && { cat "$T/a.log"; fail "runner A warned"; }
 echo "ok: runner A generated 8 and uploaded 8 entries"
+# Parallel generators whose entries share content (the kernel) take turns per
+# object: each object goes up once, so exactly the bytes the remote holds.
+up=$("$CACHE_TOOL" stats --cache-dir="$T/cacheA" | awk '/^bytes up/ {print $3}')
+held=$(find "$T/dav/fastboop" -type f -printf '%s\n' | awk '{s += $1} END {print s}')
+[ "$up" = "$held" ] || fail "runner A sent $up bytes; the remote holds $held (an object went up twice)"
+echo "runner A: $up bytes up, the remote holds $held"
 # An entry holding an empty file (a stage0 can have one) round-trips too.
 printf 'empty-entry-key\n' > "$T/ekey"
 erun() { "$CACHE_TOOL" run --cache-dir="$T/$1" --kind=stage0 --key-file="$T/ekey" --output-dir="$T/$1-out" \

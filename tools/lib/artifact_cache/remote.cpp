@@ -234,6 +234,22 @@ std::string redact_url(const std::string& url) {
   return url.substr(0, host) + url.substr(at + 1);
 }
 
+namespace {
+
+// The per-digest turn of parallel runs sharing a local cache (held until the
+// descriptor closes): one downloads, or uploads, a content object at a time.
+UniqueFd take_turn(const fs::path& objects, const std::string& digest) {
+  std::error_code ec;
+  fs::create_directories(objects, ec);
+  UniqueFd turn(::open((objects / (digest + ".lock")).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666));
+  if (turn)
+    while (::flock(turn.get(), LOCK_EX) != 0 && errno == EINTR) {
+    }
+  return turn;
+}
+
+} // namespace
+
 struct RemoteCache::Response {
   long status = 0;
   std::string body;
@@ -336,15 +352,10 @@ RemoteCache::fetch(const std::string& kind, const std::string& key, const fs::pa
     const fs::path target = stage / f.name;
     const std::string where = redact_url(m_config.url + "/cas/" + f.sha256);
     // Runs fetching entries in parallel that share content take turns per
-    // content digest: the first downloads and indexes it, the others link it.
+    // content digest: the first downloads and indexes it, the others copy it.
     UniqueFd turn;
     if (f.size > 0 && !objects.empty()) {
-      std::error_code ec;
-      fs::create_directories(objects, ec);
-      turn = UniqueFd(
-          ::open((objects / (f.sha256 + ".lock")).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666));
-      if (turn)
-        (void)::flock(turn.get(), LOCK_EX);
+      turn = take_turn(objects, f.sha256);
       if (take_indexed(objects, f.size, f.sha256, target)) {
         out.emplace_back(f.name, f.sha256);
         continue;
@@ -400,7 +411,8 @@ Result<void> RemoteCache::put_file(const std::string& path, const fs::path& file
 
 Result<void> RemoteCache::upload(const std::string& kind, const std::string& key,
                                  const fs::path& dir,
-                                 const std::vector<std::pair<std::string, std::string>>& files) {
+                                 const std::vector<std::pair<std::string, std::string>>& files,
+                                 const fs::path& objects) {
   if (m_config.access == RemoteAccess::ReadOnly)
     return {};
   const std::string entry_path = "ac/" + key;
@@ -415,6 +427,10 @@ Result<void> RemoteCache::upload(const std::string& kind, const std::string& key
     if (TRY(cache_digest_file(p)) != digest)
       return Error(p.string() + " no longer matches its manifest", ErrorKind::Invalid);
     RemoteFile f{name, digest, static_cast<std::uint64_t>(st.st_size)};
+    // Parallel generators whose entries share content (one kernel in every
+    // device's stage0) take turns, so the second finds the first's object
+    // instead of sending the same bytes again.
+    const UniqueFd turn = f.size > 0 && !objects.empty() ? take_turn(objects, f.sha256) : UniqueFd();
     if (f.size > 0 && !TRY(exists("cas/" + f.sha256)))
       TRY(put_file("cas/" + f.sha256, p, f.size));
     listed.push_back(std::move(f));

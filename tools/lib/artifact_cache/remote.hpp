@@ -111,9 +111,12 @@ public:
 
   // Uploads the files of the local entry `dir` (name, digest in manifest
   // order): content objects first, then the entry object. Never in read-only mode.
+  // `objects` (optional): the local content index, whose per-digest turns keep
+  // parallel uploads of the same content to one.
   Result<void> upload(const std::string& kind, const std::string& key,
                       const std::filesystem::path& dir,
-                      const std::vector<std::pair<std::string, std::string>>& files);
+                      const std::vector<std::pair<std::string, std::string>>& files,
+                      const std::filesystem::path& objects = {});
 
   std::uint64_t bytes_up() const { return m_bytes_up; }
   std::uint64_t bytes_down() const { return m_bytes_down; }

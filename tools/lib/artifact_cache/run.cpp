@@ -390,7 +390,9 @@ Result<RunOutcome> run_cached(const RunRequest& r, RemoteCache* remote, Counters
              !remote_backing_off(r)) {
     const auto up = remote->bytes_up();
     const auto down = remote->bytes_down();
-    if (auto sent = remote->upload(r.kind, key, stored->dir, stored->files); !sent)
+    if (auto sent = remote->upload(r.kind, key, stored->dir, stored->files,
+                                   fs::path(r.cache_dir) / "objects");
+        !sent)
       remote_fault(r, sent.error(), counters);
     counters.bytes_up += remote->bytes_up() - up;
     counters.bytes_down += remote->bytes_down() - down;
