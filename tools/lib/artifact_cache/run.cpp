@@ -131,7 +131,7 @@ void record_linked(const RunRequest& r, const fs::path& entry, const Files& file
     const fs::path p = entry / name;
     if (const auto id = file_identity(p.string()))
       record_digest(digests_dir(r.cache_dir), *id, p.string(), digest);
-    record_index_inode(fs::path(r.cache_dir) / "objects", digest, p);
+    record_index_inode(objects_dir(r.cache_dir), digest, p);
   }
 }
 
@@ -307,7 +307,7 @@ bool fetch_remote(const RunRequest& r, const std::string& key, RemoteCache& remo
   // Served by link (serve_local), which records the entry and index files
   // under their final identity: records written before would be stale.
   auto fetched =
-      remote.fetch(r.kind, key, ins->dir(), fs::path(r.cache_dir) / "objects", Record::Later);
+      remote.fetch(r.kind, key, ins->dir(), objects_dir(r.cache_dir), Record::Later);
   if (!fetched) {
     remote_fault(r, fetched.error(), counters);
     return false;
@@ -391,7 +391,7 @@ Result<RunOutcome> run_cached(const RunRequest& r, RemoteCache* remote, Counters
     const auto up = remote->bytes_up();
     const auto down = remote->bytes_down();
     if (auto sent = remote->upload(r.kind, key, stored->dir, stored->files,
-                                   fs::path(r.cache_dir) / "objects");
+                                   objects_dir(r.cache_dir));
         !sent)
       remote_fault(r, sent.error(), counters);
     counters.bytes_up += remote->bytes_up() - up;

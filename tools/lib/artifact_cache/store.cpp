@@ -24,6 +24,10 @@ std::string digests_dir(const std::string& cache_dir) {
   return cache_dir + "/digests";
 }
 
+fs::path objects_dir(const std::string& cache_dir) {
+  return fs::path(cache_dir) / "objects";
+}
+
 namespace {
 
 // The digest of a stored file: its record (the inserter wrote one), else hashed.

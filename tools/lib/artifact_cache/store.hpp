@@ -45,6 +45,8 @@ bool copy_fd_to(int in, const std::filesystem::path& to);
 // <cache>/digests: the digest records (memo.hpp) shared by every build tree
 // using the cache: key inputs and entry files.
 std::string digests_dir(const std::string& cache_dir);
+// <cache>/objects: the content index of downloaded files (remote.hpp).
+std::filesystem::path objects_dir(const std::string& cache_dir);
 
 // $FASTBOOP_CACHE_DIR (empty: no cache), else $XDG_CACHE_HOME/fastboop/artifacts,
 // else $HOME/.cache/fastboop/artifacts: the functions' default.

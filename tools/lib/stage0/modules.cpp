@@ -14,6 +14,16 @@ namespace fs = fastboop::filesystems;
 
 namespace {
 
+// Calls `f` with each item of the NUL-separated list `all` (modinfo's form;
+// the last item may lack its NUL).
+template <class F> void for_each_nul_item(std::string_view all, F&& f) {
+  for (std::size_t p = 0; p < all.size();) {
+    const std::size_t e = std::min(all.find('\0', p), all.size());
+    f(all.substr(p, e - p));
+    p = e + 1;
+  }
+}
+
 std::vector<std::string_view> split_ws(std::string_view s) {
   std::vector<std::string_view> out;
   std::size_t i = 0;
@@ -147,18 +157,12 @@ void parse_aliases(std::string_view text, AliasList& aliases) {
 
 // modules.builtin.modinfo: NUL-separated "module.key=value" items.
 void parse_builtin_aliases(std::string_view all, AliasList& aliases) {
-  std::size_t p = 0;
-  while (p < all.size()) {
-    std::size_t e = all.find('\0', p);
-    if (e == std::string_view::npos)
-      e = all.size();
-    std::string_view item = all.substr(p, e - p);
-    p = e + 1;
-    std::size_t dot = item.find(".alias=");
+  for_each_nul_item(all, [&](std::string_view item) {
+    const std::size_t dot = item.find(".alias=");
     if (dot != std::string_view::npos && dot > 0)
       aliases.emplace_back(std::string(item.substr(dot + 7)),
                            fold_module_name(item.substr(0, dot)));
-  }
+  });
 }
 
 } // namespace
@@ -345,17 +349,10 @@ Result<std::vector<std::string>> module_firmware(ByteSpan elf) {
     if (sname != ".modinfo")
       continue;
     std::vector<std::string> fw;
-    std::string_view info = as_chars(elf.subspan(off, size));
-    std::size_t p = 0;
-    while (p < info.size()) {
-      std::size_t e = info.find('\0', p);
-      if (e == std::string_view::npos)
-        e = info.size();
-      std::string_view item = info.substr(p, e - p);
+    for_each_nul_item(as_chars(elf.subspan(off, size)), [&](std::string_view item) {
       if (item.substr(0, 9) == "firmware=" && item.size() > 9)
         fw.emplace_back(item.substr(9));
-      p = e + 1;
-    }
+    });
     return fw;
   }
   return std::vector<std::string>{};
