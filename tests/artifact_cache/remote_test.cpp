@@ -2,20 +2,20 @@
 // redaction, and a run whose remote is unreachable (one warning, the
 // generation goes on, later runs back off). cmake.remote_cache runs two build
 // trees against a real WebDAV server.
+#include "../pipeline/http_harness.hpp"
 #include "artifact_cache/memo.hpp"
 #include "artifact_cache/remote.hpp"
 #include "artifact_cache/run.hpp"
 #include "artifact_cache/store.hpp"
 #include "common/hash.hpp"
-#include "../pipeline/http_harness.hpp"
 #include "test_support.hpp"
 
 #include <chrono>
-#include <gmock/gmock.h>
 #include <fcntl.h>
+#include <gmock/gmock.h>
 #include <netinet/in.h>
-#include <sys/stat.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
 
@@ -198,6 +198,40 @@ TEST(RemoteFaults, ASilentServerIsCutAfterTheLowSpeedTime) {
   EXPECT_LT(took, std::chrono::seconds(5));
 }
 
+// Two entries holding the same content, fetched into a cache that has no
+// content index yet: the content is downloaded once and the second entry
+// takes it from the index.
+TEST(RemoteFetch, ContentTwoEntriesShareIsDownloadedOnce) {
+  FASTBOOP_REQUIRE_PROGRAM("lighttpd");
+  test::TempDir tmp;
+  const std::string content(100000, 'k');
+  const std::string digest = cache_digest(content);
+  test::write_file(tmp / "www" / "cas" / digest, std::string_view(content));
+  std::uint64_t entry_bytes = 0;
+  for (const std::string& k : {std::string(64, '1'), std::string(64, '2')}) {
+    const std::string text = format_remote_entry("stage0", k, {{"kernel", digest, content.size()}});
+    test::write_file(tmp / "www" / "ac" / k, text);
+    entry_bytes += text.size();
+  }
+  test::Lighttpd server(tmp / "www");
+  ASSERT_TRUE(server.ok()) << server.error();
+  RemoteConfig config;
+  config.url = server.url("").substr(0, server.url("").size() - 1);
+  config.access = RemoteAccess::ReadOnly;
+  RemoteCache remote(config);
+  const std::string cache = (tmp / "cache").string();
+  for (const std::string& k : {std::string(64, '1'), std::string(64, '2')}) {
+    const fs::path stage = tmp / ("stage-" + k.substr(0, 1));
+    fs::create_directories(stage);
+    auto got = remote.fetch("stage0", k, stage, objects_dir(cache));
+    ASSERT_TRUE(got) << got.error().message();
+    ASSERT_TRUE(*got);
+    EXPECT_EQ(test::read_text(stage / "kernel"), content);
+  }
+  EXPECT_EQ(remote.bytes_down(), entry_bytes + content.size());
+  EXPECT_TRUE(fs::exists(objects_dir(cache) / digest));
+}
+
 // A remote hit is served by hard link (the entry was just written and
 // verified; its bytes are not written twice). An output later changed in
 // place changes the entry with it, and the next lookup hashes the entry again,
@@ -225,13 +259,15 @@ TEST(RemoteHit, IsServedByLinkAndAnOutputChangedInPlaceIsNeverServedAgain) {
   ASSERT_EQ(out->served, Served::RemoteHit);
   EXPECT_EQ(test::read_text(r.outputs[0]), body);
   const fs::path entry_file = fs::path(r.cache_dir) / r.kind / key / "boot.img";
-  struct stat a {}, b {};
+  struct stat a {
+  }, b{};
   ASSERT_EQ(::stat(r.outputs[0].c_str(), &a), 0);
   ASSERT_EQ(::stat(entry_file.c_str(), &b), 0);
   EXPECT_EQ(a.st_ino, b.st_ino);
-  // The linked entry keeps a record under its new identity: no re-hash.
-  EXPECT_EQ(recorded_digest({digests_dir(r.cache_dir)}, *file_identity(entry_file.string()),
-                            entry_file.string()),
+  // The linked entry keeps a record under its new identity, which the output
+  // shares: one record, no re-hash.
+  EXPECT_EQ(file_identity(r.outputs[0]), file_identity(entry_file.string()));
+  EXPECT_EQ(recorded_digest({digests_dir(r.cache_dir)}, *file_identity(entry_file.string())),
             digest);
 
   std::this_thread::sleep_for(std::chrono::milliseconds(20)); // a later ctime

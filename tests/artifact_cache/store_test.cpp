@@ -3,18 +3,19 @@
 // computes (files and a nested key directory, names with spaces), an entry the
 // store inserted is a hit for a run, a corrupted entry is not served and is
 // replaced.
+#include "artifact_cache/memo.hpp"
 #include "artifact_cache/run.hpp"
 #include "artifact_cache/store.hpp"
 #include "common/fd.hpp"
-#include "artifact_cache/memo.hpp"
 #include "common/hash.hpp"
 #include "test_support.hpp"
 
-#include <filesystem>
+#include <atomic>
 #include <chrono>
-#include <thread>
 #include <fcntl.h>
+#include <filesystem>
 #include <gmock/gmock.h>
+#include <thread>
 
 namespace fastboop::artifact_cache {
 namespace {
@@ -140,12 +141,13 @@ TEST(TreeDigest, MatchesTheLeavesAsSha256sumHashesThem) {
   const std::size_t size = 2 * kTreeLeaf + 12345; // three leaves, the last short
   test::write_file(tmp / "big", test::random_bytes(size, 3));
   // bash's printf turns each leaf's hex into its 32 bytes.
-  const auto fd = test::run({"bash", "-c",
-                             "cd \"$0\" && split -b 8388608 -d big leaf. && "
-                             "{ printf 'fastboop-tree-v1 %s\\n' \"$1\"; for l in leaf.*; do "
-                             "h=$(sha256sum \"$l\" | cut -c1-64); printf \"$(sed 's/../\\\\x&/g' <<<\"$h\")\"; "
-                             "done; } | sha256sum | cut -c1-64",
-                             tmp.path().string(), std::to_string(size)});
+  const auto fd =
+      test::run({"bash", "-c",
+                 "cd \"$0\" && split -b 8388608 -d big leaf. && "
+                 "{ printf 'fastboop-tree-v1 %s\\n' \"$1\"; for l in leaf.*; do "
+                 "h=$(sha256sum \"$l\" | cut -c1-64); printf \"$(sed 's/../\\\\x&/g' <<<\"$h\")\"; "
+                 "done; } | sha256sum | cut -c1-64",
+                 tmp.path().string(), std::to_string(size)});
   ASSERT_EQ(fd.exit_code, 0) << fd.err;
   const std::string expected(fd.out.begin(), fd.out.begin() + 64);
   UniqueFd in(::open((tmp / "big").c_str(), O_RDONLY | O_CLOEXEC));
@@ -172,7 +174,7 @@ TEST(TreeDigest, InputsOverTheBoundAreTreesAndKeepTheirOwnRecords) {
   UniqueFd in(::open(over.c_str(), O_RDONLY | O_CLOEXEC));
   EXPECT_EQ(*tree, "tree:" + *tree_digest_fd(in.get(), kTreeAbove + 1));
   const std::string id = *file_identity(over.string());
-  EXPECT_EQ(recorded_digest({digests_dir(cache)}, id + ".tree", over.string()), tree->substr(5));
+  EXPECT_EQ(recorded_digest({digests_dir(cache)}, id + ".tree"), tree->substr(5));
   // A plain record of the same identity (as a placed output gets) is not read.
   record_digest(digests_dir(cache), id, over.string(), std::string(64, 'a'));
   EXPECT_EQ(*input_digest(cache, over), *tree);
@@ -185,6 +187,48 @@ TEST(TreeDigest, InputsOverTheBoundAreTreesAndKeepTheirOwnRecords) {
   ASSERT_TRUE(big);
   EXPECT_EQ(big->digest, *tree);
   EXPECT_EQ(big->name, "over");
+}
+
+// Turns: a second run asking for a name someone holds waits until it is
+// released, another name does not wait, and the cache gains one file for all
+// of them (no lock file per name left behind).
+TEST(Turn, OneRunAtATimePerNameAndOneFileForEveryName) {
+  test::TempDir tmp;
+  const std::string cache = (tmp / "cache").string();
+  UniqueFd first = take_turn(cache, "object " + std::string(64, 'a'));
+  ASSERT_TRUE(first);
+  std::atomic<bool> second_has_it{false};
+  std::thread second([&] {
+    const UniqueFd turn = take_turn(cache, "object " + std::string(64, 'a'));
+    second_has_it = static_cast<bool>(turn);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_FALSE(second_has_it) << "two runs held the same turn";
+  // A separate name is a separate byte (two of 2^32 coincide only by chance).
+  EXPECT_TRUE(take_turn(cache, "input 1-2-3-4.000000000-5.000000000"));
+  first = UniqueFd();
+  second.join();
+  EXPECT_TRUE(second_has_it);
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(cache))
+    names.push_back(e.path().filename().string());
+  EXPECT_EQ(names, std::vector<std::string>{"turns"});
+}
+
+// A digest record names an inode in one state: a file reached through
+// another link (an output linked to its cache entry) finds the record
+// written for the first.
+TEST(DigestRecord, OneRecordServesEveryLinkOfTheInode) {
+  test::TempDir tmp;
+  test::write_file(tmp / "entry", "entry bytes");
+  ASSERT_EQ(::link((tmp / "entry").c_str(), (tmp / "output").c_str()), 0);
+  const auto id = file_identity((tmp / "entry").string());
+  ASSERT_TRUE(id);
+  ASSERT_EQ(file_identity((tmp / "output").string()), id);
+  record_digest((tmp / "records").string(), *id, (tmp / "entry").string(), std::string(64, 'c'));
+  EXPECT_EQ(
+      recorded_digest({(tmp / "records").string()}, *file_identity((tmp / "output").string())),
+      std::string(64, 'c'));
 }
 
 } // namespace

@@ -39,7 +39,7 @@ std::optional<std::string> fd_identity(int fd) {
 }
 
 std::optional<std::string> recorded_digest(const std::vector<std::string>& dirs,
-                                           const std::string& id, const std::string& path) {
+                                           const std::string& id) {
   for (const std::string& dir : dirs) {
     if (dir.empty())
       continue;
@@ -58,7 +58,7 @@ std::optional<std::string> recorded_digest(const std::vector<std::string>& dirs,
     if (space == std::string_view::npos)
       continue;
     const std::string_view digest = line.substr(0, space);
-    if (line.substr(space + 1) == path && is_hex_digest(digest))
+    if (space + 1 < line.size() && is_hex_digest(digest))
       return std::string(digest);
   }
   return std::nullopt;

@@ -1,6 +1,7 @@
 // The digest records of the artifact cache (ARCHITECTURE.md, "Digest memo"):
 // a file's cache digest (digest.hpp) remembered under its identity, one record
-// per file named <dir>/<identity> and holding "<digest> <path>\n". The reader
+// per inode named <dir>/<identity> and holding "<digest> <path>\n" (the path
+// one of its links had, for people reading the directory). The reader
 // and writer (fastboop-cache run and the cache store). A record of another
 // digest length (an older fastboop's SHA-512) is not valid: the file is hashed
 // again and the record rewritten.
@@ -9,8 +10,8 @@
 #include "artifact_cache/digest.hpp"
 
 #include <optional>
-#include <string_view>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace fastboop::artifact_cache {
@@ -20,10 +21,12 @@ namespace fastboop::artifact_cache {
 std::optional<std::string> file_identity(const std::string& path);
 std::optional<std::string> fd_identity(int fd);
 
-// The digest recorded for `path` under identity `id` in the first of `dirs`
-// that has a valid record for exactly that path (empty dirs are skipped).
+// The digest recorded under identity `id` in the first of `dirs` that has a
+// valid record (empty dirs are skipped). The identity names an inode (device
+// and inode number) in one state (size, mtime, ctime): every link to it has
+// those bytes, so a record written for one link holds for all of them.
 std::optional<std::string> recorded_digest(const std::vector<std::string>& dirs,
-                                           const std::string& id, const std::string& path);
+                                           const std::string& id);
 
 // Writes the record (temporary name, then rename: readers see all or none).
 // Best effort: a record that cannot be written only costs a later re-hash.

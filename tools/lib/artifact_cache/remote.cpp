@@ -13,7 +13,6 @@
 #include <curl/curl.h>
 #include <fcntl.h>
 #include <mutex>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -168,11 +167,11 @@ RemoteConfig RemoteConfig::from_environment(std::string url, bool read_only) {
 
 namespace {
 
-// The index's digest records (memo.hpp's format), apart from <cache>/digests:
-// an index file shares its inode with the entry file it was downloaded as,
-// and a record is named by identity.
-fs::path index_records(const fs::path& objects) {
-  return objects / "records";
+// `objects` is <cache>/objects (objects_dir): the cache it belongs to, whose
+// digest records and turns it shares. An index file is a link to the entry
+// file it was downloaded as, so one record serves both.
+std::string cache_of(const fs::path& objects) {
+  return objects.parent_path().string();
 }
 
 } // namespace
@@ -187,7 +186,7 @@ bool take_indexed(const fs::path& objects, std::uint64_t size, const std::string
   std::optional<std::string> actual;
   if (static_cast<std::uint64_t>(st.st_size) == size) {
     if (const auto id = fd_identity(in.get()))
-      actual = recorded_digest({index_records(objects).string()}, *id, known.string());
+      actual = recorded_digest({digests_dir(cache_of(objects))}, *id);
     if (actual != digest)
       actual = cache_digest_fd(in.get());
   }
@@ -202,24 +201,14 @@ bool take_indexed(const fs::path& objects, std::uint64_t size, const std::string
   return false;
 }
 
-void add_to_index(const fs::path& objects, const std::string& digest, const fs::path& file,
-                  Record when) {
+void add_to_index(const fs::path& objects, const std::string& digest, const fs::path& file) {
   const fs::path known = objects / digest;
-  if (::link(file.c_str(), known.c_str()) != 0 || when == Record::Later)
+  std::error_code ec;
+  fs::create_directories(objects, ec);
+  if (::link(file.c_str(), known.c_str()) != 0)
     return;
   if (const auto id = file_identity(known.string()))
-    record_digest(index_records(objects).string(), *id, known.string(), digest);
-}
-
-void record_index_inode(const fs::path& objects, const std::string& digest,
-                        const fs::path& verified) {
-  const fs::path known = objects / digest;
-  struct stat a {}, b {};
-  if (::stat(known.c_str(), &a) != 0 || ::stat(verified.c_str(), &b) != 0 ||
-      a.st_dev != b.st_dev || a.st_ino != b.st_ino)
-    return;
-  if (const auto id = file_identity(known.string()))
-    record_digest(index_records(objects).string(), *id, known.string(), digest);
+    record_digest(digests_dir(cache_of(objects)), *id, known.string(), digest);
 }
 
 std::string redact_url(const std::string& url) {
@@ -233,22 +222,6 @@ std::string redact_url(const std::string& url) {
     return url;
   return url.substr(0, host) + url.substr(at + 1);
 }
-
-namespace {
-
-// The per-digest turn of parallel runs sharing a local cache (held until the
-// descriptor closes): one downloads, or uploads, a content object at a time.
-UniqueFd take_turn(const fs::path& objects, const std::string& digest) {
-  std::error_code ec;
-  fs::create_directories(objects, ec);
-  UniqueFd turn(::open((objects / (digest + ".lock")).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666));
-  if (turn)
-    while (::flock(turn.get(), LOCK_EX) != 0 && errno == EINTR) {
-    }
-  return turn;
-}
-
-} // namespace
 
 struct RemoteCache::Response {
   long status = 0;
@@ -336,7 +309,7 @@ Result<bool> RemoteCache::exists(const std::string& path) {
 
 Result<std::optional<std::vector<std::pair<std::string, std::string>>>>
 RemoteCache::fetch(const std::string& kind, const std::string& key, const fs::path& stage,
-                   const fs::path& objects, Record index_records) {
+                   const fs::path& objects) {
   using Files = std::vector<std::pair<std::string, std::string>>;
   const std::string entry_path = "ac/" + key;
   const auto entry = TRY(request("GET", entry_path, -1, 0, -1, kMaxEntryObject));
@@ -355,7 +328,7 @@ RemoteCache::fetch(const std::string& kind, const std::string& key, const fs::pa
     // content digest: the first downloads and indexes it, the others copy it.
     UniqueFd turn;
     if (f.size > 0 && !objects.empty()) {
-      turn = take_turn(objects, f.sha256);
+      turn = take_turn(cache_of(objects), "object " + f.sha256);
       if (take_indexed(objects, f.size, f.sha256, target)) {
         out.emplace_back(f.name, f.sha256);
         continue;
@@ -381,7 +354,7 @@ RemoteCache::fetch(const std::string& kind, const std::string& key, const fs::pa
     if (to_hex(hash.finish()) != f.sha256)
       return fault(where + ": corrupt (SHA-256 does not match the entry)");
     if (turn) // verified: indexed for the next entry holding this content
-      add_to_index(objects, f.sha256, target, index_records);
+      add_to_index(objects, f.sha256, target);
     out.emplace_back(f.name, f.sha256);
   }
   return std::optional<Files>(std::move(out));
@@ -430,7 +403,9 @@ Result<void> RemoteCache::upload(const std::string& kind, const std::string& key
     // Parallel generators whose entries share content (one kernel in every
     // device's stage0) take turns, so the second finds the first's object
     // instead of sending the same bytes again.
-    const UniqueFd turn = f.size > 0 && !objects.empty() ? take_turn(objects, f.sha256) : UniqueFd();
+    const UniqueFd turn = f.size > 0 && !objects.empty()
+                              ? take_turn(cache_of(objects), "object " + f.sha256)
+                              : UniqueFd();
     if (f.size > 0 && !TRY(exists("cas/" + f.sha256)))
       TRY(put_file("cas/" + f.sha256, p, f.size));
     listed.push_back(std::move(f));

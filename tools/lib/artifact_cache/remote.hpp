@@ -66,24 +66,18 @@ struct RemoteConfig {
 // downloads, so content shared by entries (one kernel in every device's
 // stage0) is downloaded once.
 // take_indexed: `target` (a new file) as a copy taken from the very
-// descriptor that was verified: by the record add_to_index wrote (the index
-// file's identity vouches for it, as for entry files: it is never written
-// again, and copying from it leaves its identity alone), else hashed. False
-// when the index does not hold it; a damaged index file is dropped.
+// descriptor that was verified: by its digest record (the index file's
+// identity vouches for it, as for entry files: it is never written again, and
+// copying from it leaves its identity alone), else hashed. False when the
+// index does not hold it; a damaged index file is dropped.
 bool take_indexed(const std::filesystem::path& objects, std::uint64_t size,
                   const std::string& digest, const std::filesystem::path& target);
 // add_to_index: the verified file `file` joins the index (a hard link, no
-// copy), recorded under the identity it has once linked.
-// Record::Later: the caller records it (record_index_inode) once it has linked
-// the same inode into place.
+// copy), recorded under the identity it has once linked. A caller linking the
+// same inode again (a remote hit served by link) records it again afterwards:
+// every link moves the identity.
 void add_to_index(const std::filesystem::path& objects, const std::string& digest,
-                  const std::filesystem::path& file, Record when = Record::Now);
-
-// record_index_inode: `verified` (a file whose digest was just checked) got a
-// new identity by a link or rename; when the index file for `digest` is the
-// same inode, its record follows it, so the index does not hash it again.
-void record_index_inode(const std::filesystem::path& objects, const std::string& digest,
-                        const std::filesystem::path& verified);
+                  const std::filesystem::path& file);
 
 // The URL without user information (for messages).
 std::string redact_url(const std::string& url);
@@ -102,12 +96,12 @@ public:
   // remote has no such entry. An error: any fault (nothing of it is used).
   // `objects` (optional) is the local index by content, <digest> hard links:
   // content found there is not downloaded again (one kernel serves every
-  // device's stage0 entry), and what is downloaded is added to it.
-  // `index_records`: Record::Later when the caller links the files into place
-  // and records the index files then (add_to_index).
+  // device's stage0 entry), and what is downloaded is added to it. Parallel
+  // runs take turns per content digest (take_turn): the first downloads, the
+  // others copy from the index.
   Result<std::optional<std::vector<std::pair<std::string, std::string>>>>
   fetch(const std::string& kind, const std::string& key, const std::filesystem::path& stage,
-        const std::filesystem::path& objects = {}, Record index_records = Record::Now);
+        const std::filesystem::path& objects = {});
 
   // Uploads the files of the local entry `dir` (name, digest in manifest
   // order): content objects first, then the entry object. Never in read-only mode.

@@ -94,7 +94,7 @@ LocalLookup stage_files(const RunRequest& r, const fs::path& entry, const Files&
       continue;
     UniqueFd in(::open(src.c_str(), O_RDONLY | O_CLOEXEC));
     const auto id = in.get() >= 0 ? fd_identity(in.get()) : std::nullopt;
-    auto actual = id ? recorded_digest({shared}, *id, src.string()) : std::nullopt;
+    auto actual = id ? recorded_digest({shared}, *id) : std::nullopt;
     if (actual != digest && in.get() >= 0)
       actual = cache_digest_fd(in.get());
     if (actual != digest) {
@@ -124,14 +124,13 @@ bool place_files(const RunRequest& r, const Files& files, const std::vector<fs::
 
 // The records of a fetched entry, written once its links are in place (a
 // link or rename moves the inode's ctime, so its identity): the digests the
-// fetch verified, for the entry file and for the content index file that
-// shares its inode.
+// fetch verified. One record per inode serves every link to it: the entry
+// file, the content index file and the placed output.
 void record_linked(const RunRequest& r, const fs::path& entry, const Files& files) {
   for (const auto& [name, digest] : files) {
     const fs::path p = entry / name;
     if (const auto id = file_identity(p.string()))
       record_digest(digests_dir(r.cache_dir), *id, p.string(), digest);
-    record_index_inode(objects_dir(r.cache_dir), digest, p);
   }
 }
 
@@ -163,10 +162,13 @@ LocalLookup serve_local(const RunRequest& r, const fs::path& entry,
   if (how == Placement::LinkFetched)
     record_linked(r, entry, *files);
   // What we placed is recorded for the generators that read it (their keys);
-  // renaming the directory kept the files' identities.
+  // renaming the directory kept the files' identities. A link to the entry
+  // file has its record already.
   if (!r.output_dir.empty())
     for (std::size_t i = 0; i < files->size(); ++i)
-      if (const auto id = file_identity(dests[i].string()))
+      if (const auto id = file_identity(dests[i].string());
+          id && (how == Placement::VerifyAndCopy ||
+                 id != file_identity((entry / (*files)[i].first).string())))
         record_digest(r.memo_dir, *id, dests[i].string(), (*files)[i].second);
   return LocalLookup::Hit;
 }
@@ -304,10 +306,7 @@ bool fetch_remote(const RunRequest& r, const std::string& key, RemoteCache& remo
     warn(ins.error().message());
     return false;
   }
-  // Served by link (serve_local), which records the entry and index files
-  // under their final identity: records written before would be stale.
-  auto fetched =
-      remote.fetch(r.kind, key, ins->dir(), objects_dir(r.cache_dir), Record::Later);
+  auto fetched = remote.fetch(r.kind, key, ins->dir(), objects_dir(r.cache_dir));
   if (!fetched) {
     remote_fault(r, fetched.error(), counters);
     return false;
@@ -324,6 +323,8 @@ bool fetch_remote(const RunRequest& r, const std::string& key, RemoteCache& remo
     names.push_back(f.first);
     digests.push_back(f.second);
   }
+  // Served by link (serve_local), which records the files under their final
+  // identity: records written now would be stale.
   auto entry = ins->commit(names, digests, Record::Later);
   if (!entry) {
     warn(entry.error().message());
@@ -390,8 +391,8 @@ Result<RunOutcome> run_cached(const RunRequest& r, RemoteCache* remote, Counters
              !remote_backing_off(r)) {
     const auto up = remote->bytes_up();
     const auto down = remote->bytes_down();
-    if (auto sent = remote->upload(r.kind, key, stored->dir, stored->files,
-                                   objects_dir(r.cache_dir));
+    if (auto sent =
+            remote->upload(r.kind, key, stored->dir, stored->files, objects_dir(r.cache_dir));
         !sent)
       remote_fault(r, sent.error(), counters);
     counters.bytes_up += remote->bytes_up() - up;

@@ -16,12 +16,12 @@
 namespace fastboop::artifact_cache {
 
 struct RunRequest {
-  std::string cache_dir; // empty: no cache, the command just runs
-  std::string kind;      // stage0, bootimg
+  std::string cache_dir;              // empty: no cache, the command just runs
+  std::string kind;                   // stage0, bootimg
   std::vector<std::string> key_tools; // the generators (tool_identity.hpp)
   std::vector<std::string> key_files;
   std::vector<std::string> key_dirs;
-  std::string key_text; // '|'-separated non-path options
+  std::string key_text;             // '|'-separated non-path options
   std::vector<std::string> outputs; // the files the command writes, or
   std::string output_dir;           // the directory whose files it writes
   std::string stamp;                // touched on success
@@ -41,7 +41,6 @@ struct RunOutcome {
 // Runs the request. `remote` may be null. Remote faults and a failed insert
 // are warnings on stderr and never fail the run; a failed command does.
 // Counters for `fastboop-cache stats` are added to `counters`.
-Result<RunOutcome> run_cached(const RunRequest& request, RemoteCache* remote,
-                              Counters& counters);
+Result<RunOutcome> run_cached(const RunRequest& request, RemoteCache* remote, Counters& counters);
 
 } // namespace fastboop::artifact_cache

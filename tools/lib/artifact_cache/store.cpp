@@ -11,7 +11,6 @@
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <random>
-#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -33,7 +32,7 @@ namespace {
 // The digest of a stored file: its record (the inserter wrote one), else hashed.
 Result<std::string> stored_digest(const std::string& cache_dir, const fs::path& path) {
   if (const auto id = file_identity(path.string()))
-    if (auto d = recorded_digest({digests_dir(cache_dir)}, *id, path.string()))
+    if (auto d = recorded_digest({digests_dir(cache_dir)}, *id))
       return *d;
   return cache_digest_file(path);
 }
@@ -41,6 +40,25 @@ Result<std::string> stored_digest(const std::string& cache_dir, const fs::path& 
 Result<std::optional<Entry>> verified_entry(const std::string& cache_dir, const fs::path& dir);
 
 } // namespace
+
+UniqueFd take_turn(const std::string& cache_dir, std::string_view name) {
+  std::error_code ec;
+  fs::create_directories(cache_dir, ec);
+  UniqueFd fd(::open((fs::path(cache_dir) / "turns").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666));
+  if (fd.get() < 0)
+    return fd;
+  const Bytes d = hash_bytes(kCacheHash, as_bytes(name));
+  struct flock byte {};
+  byte.l_type = F_WRLCK;
+  byte.l_whence = SEEK_SET;
+  byte.l_start = static_cast<off_t>((std::uint32_t{d[0]} << 24) | (std::uint32_t{d[1]} << 16) |
+                                    (std::uint32_t{d[2]} << 8) | d[3]);
+  byte.l_len = 1;
+  while (::fcntl(fd.get(), F_OFD_SETLKW, &byte) != 0)
+    if (errno != EINTR)
+      return UniqueFd(); // no OFD locks on this filesystem: no turns
+  return fd;
+}
 
 std::string random_suffix() {
   std::random_device rd;
@@ -203,31 +221,20 @@ Result<std::string> input_digest(const std::string& cache_dir, const fs::path& p
       id ? std::optional<std::string>(tree ? *id + ".tree" : *id) : std::nullopt;
   const std::vector<std::string> dirs{memo_dir, digests_dir(cache_dir)};
   if (name)
-    if (auto d = recorded_digest(dirs, *name, path.string()))
+    if (auto d = recorded_digest(dirs, *name))
       return prefix + *d;
   // Recorded only when no later write can share the identity we stat'ed
   // before hashing (ARCHITECTURE.md, "Digest memo").
   const bool settled = id && !cache_dir.empty() && identity_settled(*id);
-  int lock = -1;
+  UniqueFd turn;
   if (settled) {
-    std::error_code ec;
-    fs::create_directories(digests_dir(cache_dir), ec);
-    lock = ::open((digests_dir(cache_dir) + "/" + *id + ".lock").c_str(),
-                  O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-    if (lock >= 0) {
-      while (::flock(lock, LOCK_EX) != 0 && errno == EINTR) {
-      }
-      if (auto d = recorded_digest(dirs, *name, path.string())) {
-        ::close(lock);
-        return prefix + *d;
-      }
-    }
+    turn = take_turn(cache_dir, "input " + *name);
+    if (auto d = recorded_digest(dirs, *name))
+      return prefix + *d;
   }
   auto digest = hash_key_digest(path, tree);
   if (digest && settled && file_identity(path.string()) == id)
     record_digest(digests_dir(cache_dir), *name, path.string(), digest->substr(prefix.size()));
-  if (lock >= 0)
-    ::close(lock);
   return digest;
 }
 

@@ -7,11 +7,13 @@
 
 #include "artifact_cache/digest.hpp"
 
+#include "common/fd.hpp"
 #include "common/result.hpp"
 
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -31,6 +33,15 @@ struct KeyInput {
 // under a key of this one.
 std::string key_material(const std::string& kind, const std::string& key_text,
                          const std::vector<KeyInput>& inputs);
+
+// A turn among the runs sharing the cache at `cache_dir`, held until the
+// descriptor closes: an open-file-description lock on one byte of
+// <cache>/turns, the byte picked by `name`'s digest. One file serves every
+// turn; a lock file per name would stay forever (one removed while another
+// run waits on it lets a third in beside the first). Two names on one byte
+// only wait for each other, so a run never holds two turns at once. Empty
+// when the file or its locks are unavailable: the caller goes on without.
+UniqueFd take_turn(const std::string& cache_dir, std::string_view name);
 
 // A name part no other writer picks: private staging directories beside
 // entries and outputs.
@@ -120,8 +131,7 @@ public:
   // Record::Later: the caller is about to link the files (a remote hit), which
   // moves their identity; it records them once, afterwards.
   Result<Entry> commit(const std::vector<std::string>& names,
-                       const std::vector<std::string>& digests = {},
-                       Record records = Record::Now);
+                       const std::vector<std::string>& digests = {}, Record records = Record::Now);
 
 private:
   Insertion(std::string cache_dir, std::string kind, std::string key, std::filesystem::path stage);
