@@ -198,6 +198,14 @@ TEST(RemoteFaults, ASilentServerIsCutAfterTheLowSpeedTime) {
   EXPECT_LT(took, std::chrono::seconds(5));
 }
 
+// A read-only remote cache at the root `server` serves.
+RemoteConfig read_only(const test::Lighttpd& server) {
+  RemoteConfig config;
+  config.url = server.url("").substr(0, server.url("").size() - 1);
+  config.access = RemoteAccess::ReadOnly;
+  return config;
+}
+
 // Two entries holding the same content, fetched into a cache that has no
 // content index yet: the content is downloaded once and the second entry
 // takes it from the index.
@@ -215,10 +223,7 @@ TEST(RemoteFetch, ContentTwoEntriesShareIsDownloadedOnce) {
   }
   test::Lighttpd server(tmp / "www");
   ASSERT_TRUE(server.ok()) << server.error();
-  RemoteConfig config;
-  config.url = server.url("").substr(0, server.url("").size() - 1);
-  config.access = RemoteAccess::ReadOnly;
-  RemoteCache remote(config);
+  RemoteCache remote(read_only(server));
   const std::string cache = (tmp / "cache").string();
   for (const std::string& k : {std::string(64, '1'), std::string(64, '2')}) {
     const fs::path stage = tmp / ("stage-" + k.substr(0, 1));
@@ -249,10 +254,7 @@ TEST(RemoteHit, IsServedByLinkAndAnOutputChangedInPlaceIsNeverServedAgain) {
                    format_remote_entry(r.kind, key, {{"boot.img", digest, body.size()}}));
   test::Lighttpd server(tmp / "www");
   ASSERT_TRUE(server.ok()) << server.error();
-  RemoteConfig config;
-  config.url = server.url("").substr(0, server.url("").size() - 1);
-  config.access = RemoteAccess::ReadOnly;
-  RemoteCache remote(config);
+  RemoteCache remote(read_only(server));
   Counters c;
   auto out = run_cached(r, &remote, c);
   ASSERT_TRUE(out) << out.error().message();
