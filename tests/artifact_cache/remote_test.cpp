@@ -11,11 +11,14 @@
 #include "test_support.hpp"
 
 #include <chrono>
+#include <csignal>
 #include <fcntl.h>
 #include <gmock/gmock.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
 
@@ -235,6 +238,43 @@ TEST(RemoteFetch, ContentTwoEntriesShareIsDownloadedOnce) {
   }
   EXPECT_EQ(remote.bytes_down(), entry_bytes + content.size());
   EXPECT_TRUE(fs::exists(objects_dir(cache) / digest));
+}
+
+// A disk that fills up during a download (here the file size limit) fails the
+// fetch as a write error, which the run turns into one warning and a local
+// generation; nothing half-written is kept as the file.
+TEST(RemoteFetch, ADownloadThatCannotBeWrittenFailsCleanly) {
+  FASTBOOP_REQUIRE_PROGRAM("lighttpd");
+  test::TempDir tmp;
+  const std::string content(300000, 'k'); // over one write batch
+  const std::string digest = cache_digest(content);
+  test::write_file(tmp / "www" / "cas" / digest, std::string_view(content));
+  const std::string key(64, '3');
+  test::write_file(tmp / "www" / "ac" / key,
+                   format_remote_entry("stage0", key, {{"kernel", digest, content.size()}}));
+  test::Lighttpd server(tmp / "www");
+  ASSERT_TRUE(server.ok()) << server.error();
+  for (const rlim_t limit : {rlim_t{100000}, rlim_t{200000}}) {
+    const fs::path stage = tmp / ("stage-" + std::to_string(limit));
+    fs::create_directories(stage);
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      ::signal(SIGXFSZ, SIG_IGN);
+      const rlimit small{limit, limit};
+      ::setrlimit(RLIMIT_FSIZE, &small);
+      RemoteCache remote(read_only(server));
+      const auto got = remote.fetch("stage0", key, stage);
+      _exit(got                                                               ? 1
+            : got.error().kind() != ErrorKind::Io                             ? 2
+            : got.error().message().find("cannot write") == std::string::npos ? 3
+                                                                              : 0);
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0) << "limit " << limit;
+  }
 }
 
 // A remote hit is served by hard link (the entry was just written and

@@ -15,6 +15,7 @@
 #include <mutex>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <vector>
 
 namespace fastboop::artifact_cache {
 
@@ -44,7 +45,20 @@ struct Transfer {
   bool write_failed = false;
   std::string memory;     // when fd < 0
   Hasher* hash = nullptr; // fed what is written to fd: no second read to verify it
+  // libcurl hands the body over 16 KiB at a time (CURL_MAX_WRITE_SIZE): a
+  // write per piece was 6,000 system calls for a runner's 95 MB. Gathered
+  // here and written kWriteBatch at a time.
+  std::vector<std::uint8_t> pending;
+
+  bool flush() {
+    if (!pending.empty() && !write_full(fd, ByteSpan(pending.data(), pending.size())))
+      return false;
+    pending.clear();
+    return true;
+  }
 };
+
+constexpr std::size_t kWriteBatch = 128 << 10;
 
 std::size_t on_write(char* data, std::size_t size, std::size_t count, void* user) {
   auto* t = static_cast<Transfer*>(user);
@@ -56,16 +70,13 @@ std::size_t on_write(char* data, std::size_t size, std::size_t count, void* user
   if (t->fd < 0) {
     t->memory.append(data, n);
   } else {
-    // Written and hashed piece by piece, while each piece is in the CPU cache.
-    for (std::size_t off = 0; off < n;) {
-      const std::size_t piece = std::min(kHashPiece, n - off);
-      if (!write_full(t->fd, ByteSpan(reinterpret_cast<const std::uint8_t*>(data + off), piece))) {
-        t->write_failed = true;
-        return 0;
-      }
-      if (t->hash)
-        t->hash->update(ByteSpan(reinterpret_cast<const std::uint8_t*>(data + off), piece));
-      off += piece;
+    const auto* bytes = reinterpret_cast<const std::uint8_t*>(data);
+    if (t->hash) // while the piece is in the CPU cache
+      t->hash->update(ByteSpan(bytes, n));
+    t->pending.insert(t->pending.end(), bytes, bytes + n);
+    if (t->pending.size() >= kWriteBatch && !t->flush()) {
+      t->write_failed = true;
+      return 0;
     }
   }
   t->done += n;
@@ -279,7 +290,11 @@ Result<RemoteCache::Response> RemoteCache::request(const std::string& method,
   } else if (method != "GET") {
     curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
   }
+  if (download_fd >= 0)
+    down.pending.reserve(kWriteBatch + CURL_MAX_WRITE_SIZE);
   const CURLcode rc = curl_easy_perform(curl);
+  if (download_fd >= 0 && !down.write_failed && !down.flush())
+    down.write_failed = true;
   Response r;
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &r.status);
   m_bytes_up += up.done;
