@@ -67,9 +67,8 @@ std::string default_cache_dir();
 // kTreeAbove "tree:" and its tree digest (digest.hpp). Its record (in
 // `memo_dir`, this build tree's, or <cache>/digests) when the file's identity
 // has one, else hashed, and recorded in <cache>/digests once the file has
-// settled. Parallel callers
-// needing the same settled file take a lock, so one hashes it and the others
-// read its record.
+// settled. Parallel callers needing the same settled file take turns
+// (take_turn), so one hashes it and the others read its record.
 Result<std::string> input_digest(const std::string& cache_dir, const std::filesystem::path& path,
                                  const std::string& memo_dir = {});
 
